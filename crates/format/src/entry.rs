@@ -1,0 +1,225 @@
+//! Snapshot entries (`docs/format.md` §9.1): one per device-folder file and per Manifest.db row.
+
+use crate::ChunkId;
+use crate::codec::{DecodeError, Reader, Writer};
+
+const HAS_ROW: u8 = 1;
+const HAS_CONTENT: u8 = 2;
+
+/// `recorded_size` when the MBFile has no `Size` (which is not the same as 0).
+pub const SIZE_ABSENT: u64 = u64::MAX;
+/// `recorded_mtime` when the MBFile has no `LastModified`.
+pub const MTIME_ABSENT: i64 = i64::MIN;
+
+/// What ingest found about a Manifest.db row and its blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowState {
+    Ok,
+    BlobMissing,
+    BlobShort,
+    BlobLong,
+    BadFileId,
+    UnsafePath,
+    MbFileUnreadable,
+}
+
+impl RowState {
+    pub fn byte(self) -> u8 {
+        self as u8
+    }
+    pub fn from_byte(b: u8) -> Result<Self, DecodeError> {
+        use RowState::*;
+        [
+            Ok,
+            BlobMissing,
+            BlobShort,
+            BlobLong,
+            BadFileId,
+            UnsafePath,
+            MbFileUnreadable,
+        ]
+        .get(b as usize)
+        .copied()
+        .ok_or(DecodeError::Invalid {
+            field: "row state",
+            value: b.into(),
+        })
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::BlobMissing => "blob missing from the backup folder",
+            Self::BlobShort => "blob shorter than the Size Manifest.db records",
+            Self::BlobLong => "blob longer than the Size Manifest.db records",
+            Self::BadFileId => "file id is not 40 hex characters",
+            Self::UnsafePath => "relative path is absolute or contains '..'",
+            Self::MbFileUnreadable => "file record (MBFile) could not be decoded",
+        }
+    }
+}
+
+/// A Manifest.db row as the snapshot keeps it for listing and planning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub file_id: String,
+    pub domain: String,
+    pub relative_path: String,
+    pub flags: i64,
+    pub recorded_size: u64,
+    pub recorded_mtime: i64,
+    pub state: RowState,
+}
+
+/// Bytes of a file in the device folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub size: u64,
+    /// Unix nanoseconds.
+    pub mtime_ns: i64,
+    /// Permission bits.
+    pub mode: u32,
+    pub chunks: Vec<ChunkId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Path in the device folder, `/`-separated.
+    pub path: String,
+    pub row: Option<Row>,
+    pub content: Option<Content>,
+}
+
+impl Entry {
+    pub fn encode(&self, w: &mut Writer) {
+        let flags = u8::from(self.row.is_some()) * HAS_ROW + u8::from(self.content.is_some()) * HAS_CONTENT;
+        w.u8(flags);
+        w.string(&self.path);
+        if let Some(row) = &self.row {
+            w.string(&row.file_id);
+            w.string(&row.domain);
+            w.lstring(&row.relative_path);
+            w.i64(row.flags);
+            w.u64(row.recorded_size);
+            w.i64(row.recorded_mtime);
+            w.u8(row.state.byte());
+        }
+        if let Some(c) = &self.content {
+            w.u64(c.size);
+            w.i64(c.mtime_ns);
+            w.u32(c.mode);
+            w.count(c.chunks.len());
+            c.chunks.iter().for_each(|id| w.id(&id.0));
+        }
+    }
+
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let flags = r.u8()?;
+        if flags & !(HAS_ROW | HAS_CONTENT) != 0 {
+            return Err(DecodeError::Invalid {
+                field: "entry flags",
+                value: flags.into(),
+            });
+        }
+        let path = r.string()?;
+        let row = (flags & HAS_ROW != 0).then(|| decode_row(r)).transpose()?;
+        let content = (flags & HAS_CONTENT != 0)
+            .then(|| decode_content(r))
+            .transpose()?;
+        Ok(Self { path, row, content })
+    }
+
+    /// Encodes a whole entry stream.
+    pub fn encode_all(entries: &[Entry]) -> Vec<u8> {
+        let mut w = Writer::new();
+        entries.iter().for_each(|e| e.encode(&mut w));
+        w.finish()
+    }
+
+    /// Decodes a whole entry stream.
+    pub fn decode_all(bytes: &[u8]) -> Result<Vec<Entry>, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let mut out = Vec::new();
+        while r.remaining() > 0 {
+            out.push(Entry::decode(&mut r)?);
+        }
+        Ok(out)
+    }
+}
+
+fn decode_row(r: &mut Reader<'_>) -> Result<Row, DecodeError> {
+    Ok(Row {
+        file_id: r.string()?,
+        domain: r.string()?,
+        relative_path: r.lstring()?,
+        flags: r.i64()?,
+        recorded_size: r.u64()?,
+        recorded_mtime: r.i64()?,
+        state: RowState::from_byte(r.u8()?)?,
+    })
+}
+
+fn decode_content(r: &mut Reader<'_>) -> Result<Content, DecodeError> {
+    Ok(Content {
+        size: r.u64()?,
+        mtime_ns: r.i64()?,
+        mode: r.u32()?,
+        chunks: r.ids()?.into_iter().map(ChunkId).collect(),
+    })
+}
+
+/// True when `path` is safe to join under an output folder: relative, `/`-separated, with
+/// non-empty components that are not `.` or `..`, and no NUL or backslash.
+pub fn is_safe_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.contains(['\0', '\\'])
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip() {
+        let entries = vec![
+            Entry {
+                path: "3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28".into(),
+                row: Some(Row {
+                    file_id: "3d0d7e5fb2ce288813306e4d4636395e047a3d28".into(),
+                    domain: "HomeDomain".into(),
+                    relative_path: "Library/SMS/sms.db".into(),
+                    flags: 1,
+                    recorded_size: 278528,
+                    recorded_mtime: 1610659523,
+                    state: RowState::BlobShort,
+                }),
+                content: Some(Content {
+                    size: 28672,
+                    mtime_ns: 5,
+                    mode: 0o644,
+                    chunks: vec![ChunkId([4; 32])],
+                }),
+            },
+            Entry {
+                path: "Info.plist".into(),
+                row: None,
+                content: None,
+            },
+        ];
+        let bytes = Entry::encode_all(&entries);
+        assert_eq!(Entry::decode_all(&bytes).unwrap(), entries);
+        assert!(Entry::decode_all(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn unsafe_paths_are_recognised() {
+        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a\\b", "a\0"] {
+            assert!(!is_safe_path(bad), "{bad:?}");
+        }
+        for good in ["Info.plist", "3d/3d0d7e", "a/b/c.db"] {
+            assert!(is_safe_path(good), "{good:?}");
+        }
+    }
+}

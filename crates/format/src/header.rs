@@ -1,0 +1,104 @@
+//! The 8-byte file header every object starts with (`docs/format.md` §3).
+
+use thiserror::Error;
+
+pub const MAGIC: [u8; 4] = *b"HRTH";
+pub const FORMAT_VERSION: u8 = 1;
+pub const HEADER_LEN: usize = 8;
+
+const OFFSET_KIND: usize = 4;
+const OFFSET_VERSION: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Config,
+    Key,
+    Pack,
+    Index,
+    Snapshot,
+    Lock,
+}
+
+impl ObjectKind {
+    pub fn byte(self) -> u8 {
+        match self {
+            Self::Config => b'C',
+            Self::Key => b'K',
+            Self::Pack => b'P',
+            Self::Index => b'I',
+            Self::Snapshot => b'S',
+            Self::Lock => b'L',
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Key => "key file",
+            Self::Pack => "pack",
+            Self::Index => "index segment",
+            Self::Snapshot => "snapshot",
+            Self::Lock => "lock",
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum HeaderError {
+    #[error("not a Hearth {expected} (bad magic or kind)")]
+    WrongMagic { expected: &'static str },
+    #[error(
+        "repository format version {found} is newer than this Hearth supports ({FORMAT_VERSION}): upgrade Hearth"
+    )]
+    NewerVersion { found: u8 },
+    #[error("format version 0 is not valid")]
+    BadVersion,
+}
+
+pub struct FileHeader;
+
+impl FileHeader {
+    pub fn encode(kind: ObjectKind) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h[..4].copy_from_slice(&MAGIC);
+        h[OFFSET_KIND] = kind.byte();
+        h[OFFSET_VERSION] = FORMAT_VERSION;
+        h
+    }
+
+    /// Checks `bytes` starts with the header of `kind` at a version we can read.
+    pub fn check(bytes: &[u8], kind: ObjectKind) -> Result<(), HeaderError> {
+        let wrong = HeaderError::WrongMagic {
+            expected: kind.name(),
+        };
+        if bytes.len() < HEADER_LEN || bytes[..4] != MAGIC || bytes[OFFSET_KIND] != kind.byte() {
+            return Err(wrong);
+        }
+        match bytes[OFFSET_VERSION] {
+            0 => Err(HeaderError::BadVersion),
+            v if v > FORMAT_VERSION => Err(HeaderError::NewerVersion { found: v }),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn golden_header_bytes() {
+        assert_eq!(
+            FileHeader::encode(ObjectKind::Pack),
+            [0x48, 0x52, 0x54, 0x48, b'P', 1, 0, 0]
+        );
+    }
+
+    #[test]
+    fn newer_version_is_refused_with_advice() {
+        let mut h = FileHeader::encode(ObjectKind::Snapshot);
+        h[OFFSET_VERSION] = 9;
+        let err = FileHeader::check(&h, ObjectKind::Snapshot).unwrap_err();
+        assert!(err.to_string().contains("version 9 is newer"), "{err}");
+        assert!(FileHeader::check(&h, ObjectKind::Pack).is_err());
+    }
+}
