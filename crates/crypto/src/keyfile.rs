@@ -1,0 +1,167 @@
+//! Password key files (`docs/format.md` §4.1): Argon2id wraps the master secret.
+
+use crate::keys::{MasterKey, OVERHEAD};
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hearth_format::codec::{DecodeError, Reader, Writer};
+use hearth_format::header::{HEADER_LEN, HeaderError};
+use hearth_format::{FileHeader, ObjectKind};
+use thiserror::Error;
+
+const SALT_LEN: usize = 16;
+const NONCE_LEN: usize = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KdfParams {
+    pub memory_kib: u32,
+    pub time: u32,
+    pub parallelism: u32,
+}
+
+impl Default for KdfParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 64 * 1024,
+            time: 3,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Who made a key file and when; stored in the clear so `key list` needs no password per key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMeta {
+    pub created: i64,
+    pub host: String,
+    pub user: String,
+}
+
+#[derive(Debug, Error)]
+pub enum KeyFileError {
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    #[error("key file is corrupt: {0}")]
+    Corrupt(#[from] DecodeError),
+    #[error("key file has unusable Argon2id parameters: {0}")]
+    Params(String),
+    #[error("wrong password")]
+    WrongPassword,
+}
+
+/// A parsed key file.
+pub struct KeyFile {
+    pub params: KdfParams,
+    pub meta: KeyMeta,
+    salt: [u8; SALT_LEN],
+    /// Every byte before the sealed master secret: the seal's AAD.
+    aad: Vec<u8>,
+    sealed: Vec<u8>,
+}
+
+impl KeyFile {
+    /// Writes a key file that opens `master` with `password`.
+    pub fn create(master: &MasterKey, password: &[u8], params: KdfParams, meta: KeyMeta) -> Result<Vec<u8>, KeyFileError> {
+        let salt: [u8; SALT_LEN] = crate::random_bytes();
+        let mut w = Writer::new();
+        w.bytes(&FileHeader::encode(ObjectKind::Key));
+        w.u32(params.memory_kib);
+        w.u32(params.time);
+        w.u32(params.parallelism);
+        w.bytes(&salt);
+        w.i64(meta.created);
+        w.string(&meta.host);
+        w.string(&meta.user);
+        let mut file = w.finish();
+        let wrap = wrap_key(password, &salt, params)?;
+        let nonce: [u8; NONCE_LEN] = crate::random_bytes();
+        let cipher = XChaCha20Poly1305::new(&wrap.into());
+        let ct = cipher
+            .encrypt(&XNonce::from(nonce), Payload { msg: &master.0, aad: &file })
+            .expect("sealing 32 bytes cannot fail");
+        file.extend_from_slice(&nonce);
+        file.extend_from_slice(&ct);
+        Ok(file)
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<Self, KeyFileError> {
+        FileHeader::check(bytes, ObjectKind::Key)?;
+        let mut r = Reader::new(&bytes[HEADER_LEN..]);
+        let params = KdfParams {
+            memory_kib: r.u32()?,
+            time: r.u32()?,
+            parallelism: r.u32()?,
+        };
+        let salt: [u8; SALT_LEN] = r.take(SALT_LEN)?.try_into().expect("SALT_LEN bytes");
+        let meta = KeyMeta {
+            created: r.i64()?,
+            host: r.string()?,
+            user: r.string()?,
+        };
+        let aad_len = HEADER_LEN + r.position();
+        let sealed = r.take(32 + OVERHEAD)?.to_vec();
+        r.finish()?;
+        Ok(Self {
+            params,
+            meta,
+            salt,
+            aad: bytes[..aad_len].to_vec(),
+            sealed,
+        })
+    }
+
+    /// Derives the wrap key from `password` and opens the master secret.
+    pub fn open(&self, password: &[u8]) -> Result<MasterKey, KeyFileError> {
+        let wrap = wrap_key(password, &self.salt, self.params)?;
+        let cipher = XChaCha20Poly1305::new(&wrap.into());
+        let (nonce, ct) = self.sealed.split_at(NONCE_LEN);
+        let nonce = XNonce::try_from(nonce).map_err(|_| KeyFileError::WrongPassword)?;
+        let master = cipher
+            .decrypt(&nonce, Payload { msg: ct, aad: &self.aad })
+            .map_err(|_| KeyFileError::WrongPassword)?;
+        Ok(MasterKey(master.try_into().map_err(|_| KeyFileError::WrongPassword)?))
+    }
+}
+
+fn wrap_key(password: &[u8], salt: &[u8], p: KdfParams) -> Result<[u8; 32], KeyFileError> {
+    let params = Params::new(p.memory_kib, p.time, p.parallelism, Some(32))
+        .map_err(|e| KeyFileError::Params(e.to_string()))?;
+    let mut out = [0u8; 32];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(password, salt, &mut out)
+        .map_err(|e| KeyFileError::Params(e.to_string()))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> KdfParams {
+        KdfParams { memory_kib: 64, time: 1, parallelism: 1 }
+    }
+
+    fn meta() -> KeyMeta {
+        KeyMeta { created: 1, host: "h".into(), user: "u".into() }
+    }
+
+    #[test]
+    fn opens_with_the_right_password_only() {
+        let master = MasterKey::generate();
+        let file = KeyFile::create(&master, b"correct horse", fast(), meta()).unwrap();
+        let parsed = KeyFile::parse(&file).unwrap();
+        assert_eq!(parsed.meta, meta());
+        assert_eq!(parsed.open(b"correct horse").unwrap().0, master.0);
+        assert!(matches!(parsed.open(b"wrong"), Err(KeyFileError::WrongPassword)));
+    }
+
+    #[test]
+    fn weakened_parameters_are_detected() {
+        let master = MasterKey::generate();
+        let mut file = KeyFile::create(&master, b"pw", fast(), meta()).unwrap();
+        file[12] = 2; // time cost
+        let parsed = KeyFile::parse(&file).unwrap();
+        assert!(matches!(parsed.open(b"pw"), Err(KeyFileError::WrongPassword)));
+        assert!(KeyFile::parse(&file[..40]).is_err());
+    }
+}
