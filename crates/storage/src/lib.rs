@@ -1,1 +1,21 @@
-//! hearth-storage
+//! Where repository objects live: the [`Backend`] trait (write-once put, get, ranged get, list,
+//! delete) and its local-disk implementation.
+//!
+//! A backend stores opaque bytes under `(FileType, name)`; it knows nothing of encryption or
+//! formats. Every repository operation goes through this seam, so object storage can be added
+//! beside the local disk and faults can be injected in tests.
+//!
+//! ```
+//! use hearth_storage::{Backend, FileType, LocalBackend};
+//! let dir = tempfile::tempdir().unwrap();
+//! let b = LocalBackend::create(dir.path()).unwrap();
+//! let name = "ab".repeat(32);
+//! b.put(FileType::Snapshot, &name, b"bytes").unwrap();
+//! assert_eq!(b.get(FileType::Snapshot, &name).unwrap(), b"bytes");
+//! ```
+
+mod backend;
+mod local;
+
+pub use backend::{Backend, FileType, ObjectInfo, PutOutcome, StorageError};
+pub use local::LocalBackend;

@@ -1,0 +1,110 @@
+//! The storage seam.
+
+use std::io;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// The folders of a repository (`docs/format.md` §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileType {
+    Config,
+    Key,
+    Pack,
+    Index,
+    Snapshot,
+    Lock,
+}
+
+impl FileType {
+    pub const ALL: [FileType; 6] = [
+        Self::Config,
+        Self::Key,
+        Self::Pack,
+        Self::Index,
+        Self::Snapshot,
+        Self::Lock,
+    ];
+
+    /// Folder name in the repository; `Config` is the single file `config`.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Self::Config => "",
+            Self::Key => "keys",
+            Self::Pack => "packs",
+            Self::Index => "index",
+            Self::Snapshot => "snapshots",
+            Self::Lock => "locks",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub name: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    /// An object of that name was there already; nothing was written.
+    AlreadyExists,
+}
+
+#[derive(Debug, Error)]
+pub enum StorageError {
+    #[error("{path}: not found")]
+    NotFound { path: String },
+    #[error("{path}: invalid object name")]
+    InvalidName { path: String },
+    #[error("{path}: {op} failed: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "{path}: fsync failed earlier ({detail}); this process stopped writing to the repository so nothing half-written is trusted. Run the command again"
+    )]
+    Poisoned { path: PathBuf, detail: String },
+    #[error("{path}: a range {offset}+{len} lies beyond the object's end")]
+    ShortRead { path: String, offset: u64, len: u64 },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl StorageError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+}
+
+/// Write-once object storage. Implementations must be safe to share between threads.
+pub trait Backend: Send + Sync {
+    /// A human-readable location, for messages.
+    fn location(&self) -> String;
+    /// Stores `bytes` under `name` unless an object of that name exists (then nothing changes).
+    /// When this returns `Created`, the object is durable.
+    fn put_if_absent(&self, t: FileType, name: &str, bytes: &[u8]) -> Result<PutOutcome, StorageError>;
+    fn get(&self, t: FileType, name: &str) -> Result<Vec<u8>, StorageError>;
+    fn get_range(&self, t: FileType, name: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError>;
+    /// Every object of type `t` whose name is well-formed; never temporary files.
+    fn list(&self, t: FileType) -> Result<Vec<ObjectInfo>, StorageError>;
+    /// Removing an object that is already gone is not an error.
+    fn delete(&self, t: FileType, name: &str) -> Result<(), StorageError>;
+
+    /// `put_if_absent` for content-addressed objects, where an existing object of the same name
+    /// holds the same bytes.
+    fn put(&self, t: FileType, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        self.put_if_absent(t, name, bytes).map(|_| ())
+    }
+}
+
+/// Object names are 64 lower-case hex digits (config's name is empty).
+pub fn valid_name(t: FileType, name: &str) -> bool {
+    match t {
+        FileType::Config => name.is_empty() || name == "config",
+        _ => name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+    }
+}

@@ -1,0 +1,268 @@
+//! A repository in a local folder. Put-if-absent is a temporary file, fsync, then `link(2)` to
+//! the final name (which fails if the name exists), so a reader never sees a partial object and
+//! an existing object is never replaced.
+
+use crate::backend::{Backend, FileType, ObjectInfo, PutOutcome, StorageError, valid_name};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+const TMP_PREFIX: &str = ".tmp-";
+
+pub struct LocalBackend {
+    root: PathBuf,
+    /// Set after a failed fsync: from then on this process refuses to write.
+    poisoned: Mutex<Option<String>>,
+}
+
+impl LocalBackend {
+    /// Creates the repository folder layout. Fails if `root` already holds a `config`.
+    pub fn create(root: &Path) -> Result<Self, StorageError> {
+        let b = Self::open(root);
+        if b.root.join("config").exists() {
+            return Err(StorageError::Other(format!(
+                "{}: a repository already exists here",
+                root.display()
+            )));
+        }
+        for t in FileType::ALL {
+            let dir = b.root.join(t.dir());
+            fs::create_dir_all(&dir).map_err(|e| io_err("create folder", &dir, e))?;
+        }
+        Ok(b)
+    }
+
+    /// Opens an existing folder; checks nothing (the repository reads `config` next).
+    pub fn open(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            poisoned: Mutex::new(None),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, t: FileType, name: &str) -> Result<PathBuf, StorageError> {
+        if !valid_name(t, name) {
+            return Err(StorageError::InvalidName {
+                path: format!("{}/{name}", t.dir()),
+            });
+        }
+        Ok(match t {
+            FileType::Config => self.root.join("config"),
+            FileType::Pack => self.root.join(t.dir()).join(&name[..2]).join(name),
+            _ => self.root.join(t.dir()).join(name),
+        })
+    }
+
+    fn check_poisoned(&self) -> Result<(), StorageError> {
+        match &*self.poisoned.lock().expect("poison flag lock") {
+            Some(detail) => Err(StorageError::Poisoned {
+                path: self.root.clone(),
+                detail: detail.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn fsync(&self, f: &File, path: &Path) -> Result<(), StorageError> {
+        f.sync_all().map_err(|e| {
+            *self.poisoned.lock().expect("poison flag lock") = Some(format!("{}: {e}", path.display()));
+            io_err("fsync", path, e)
+        })
+    }
+
+    fn write_tmp(&self, dir: &Path, bytes: &[u8]) -> Result<PathBuf, StorageError> {
+        let tmp = dir.join(format!("{TMP_PREFIX}{}", hex_random()));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| io_err("create", &tmp, e))?;
+        f.write_all(bytes).map_err(|e| io_err("write", &tmp, e))?;
+        self.fsync(&f, &tmp)?;
+        Ok(tmp)
+    }
+
+    fn list_dir(&self, dir: &Path, t: FileType, out: &mut Vec<ObjectInfo>) -> Result<(), StorageError> {
+        let rd = match fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("list", dir, e)),
+        };
+        for item in rd {
+            let item = item.map_err(|e| io_err("list", dir, e))?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            let meta = item.metadata().map_err(|e| io_err("stat", &item.path(), e))?;
+            if t == FileType::Pack && meta.is_dir() && name.len() == 2 {
+                self.list_dir(&item.path(), t, out)?;
+            } else if meta.is_file() && valid_name(t, &name) {
+                out.push(ObjectInfo { name, size: meta.len() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes temporary files left by killed writers. Only safe when no writer runs
+    /// (the caller holds an exclusive lock).
+    pub fn remove_temporary_files(&self) -> Result<usize, StorageError> {
+        let mut removed = 0;
+        let mut dirs = vec![self.root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for item in fs::read_dir(&dir).map_err(|e| io_err("list", &dir, e))?.flatten() {
+                let path = item.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if item.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                    fs::remove_file(&path).map_err(|e| io_err("remove", &path, e))?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Backend for LocalBackend {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn put_if_absent(&self, t: FileType, name: &str, bytes: &[u8]) -> Result<PutOutcome, StorageError> {
+        self.check_poisoned()?;
+        let path = self.path(t, name)?;
+        let dir = path.parent().expect("object paths have a folder");
+        if path.exists() {
+            return Ok(PutOutcome::AlreadyExists);
+        }
+        fs::create_dir_all(dir).map_err(|e| io_err("create folder", dir, e))?;
+        let tmp = self.write_tmp(dir, bytes)?;
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
+                let d = File::open(dir).map_err(|e| io_err("open folder", dir, e))?;
+                self.fsync(&d, dir)?;
+                Ok(PutOutcome::Created)
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(PutOutcome::AlreadyExists),
+            Err(e) => Err(io_err("link", &path, e)),
+        }
+    }
+
+    fn get(&self, t: FileType, name: &str) -> Result<Vec<u8>, StorageError> {
+        let path = self.path(t, name)?;
+        fs::read(&path).map_err(|e| not_found_or(e, "read", &path))
+    }
+
+    fn get_range(&self, t: FileType, name: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
+        let path = self.path(t, name)?;
+        let mut f = File::open(&path).map_err(|e| not_found_or(e, "open", &path))?;
+        f.seek(SeekFrom::Start(offset)).map_err(|e| io_err("seek", &path, e))?;
+        let mut buf = Vec::with_capacity(len as usize);
+        f.take(len).read_to_end(&mut buf).map_err(|e| io_err("read", &path, e))?;
+        if (buf.len() as u64) < len {
+            return Err(StorageError::ShortRead {
+                path: path.display().to_string(),
+                offset,
+                len,
+            });
+        }
+        Ok(buf)
+    }
+
+    fn list(&self, t: FileType) -> Result<Vec<ObjectInfo>, StorageError> {
+        let mut out = Vec::new();
+        if t == FileType::Config {
+            if let Ok(m) = fs::metadata(self.root.join("config")) {
+                out.push(ObjectInfo { name: "config".into(), size: m.len() });
+            }
+            return Ok(out);
+        }
+        self.list_dir(&self.root.join(t.dir()), t, &mut out)?;
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn delete(&self, t: FileType, name: &str) -> Result<(), StorageError> {
+        self.check_poisoned()?;
+        let path = self.path(t, name)?;
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("remove", &path, e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn io_err(op: &'static str, path: &Path, source: io::Error) -> StorageError {
+    StorageError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn not_found_or(e: io::Error, op: &'static str, path: &Path) -> StorageError {
+    if e.kind() == io::ErrorKind::NotFound {
+        StorageError::NotFound {
+            path: path.display().to_string(),
+        }
+    } else {
+        io_err(op, path, e)
+    }
+}
+
+fn hex_random() -> String {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("the operating system's random source is available");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(c: char) -> String {
+        c.to_string().repeat(64)
+    }
+
+    #[test]
+    fn put_if_absent_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::create(dir.path()).unwrap();
+        assert_eq!(b.put_if_absent(FileType::Pack, &name('a'), b"one").unwrap(), PutOutcome::Created);
+        assert_eq!(
+            b.put_if_absent(FileType::Pack, &name('a'), b"two").unwrap(),
+            PutOutcome::AlreadyExists
+        );
+        assert_eq!(b.get(FileType::Pack, &name('a')).unwrap(), b"one");
+        assert!(dir.path().join("packs/aa").join(name('a')).exists());
+        assert_eq!(b.get_range(FileType::Pack, &name('a'), 1, 2).unwrap(), b"ne");
+        assert!(b.get_range(FileType::Pack, &name('a'), 2, 5).is_err());
+    }
+
+    #[test]
+    fn list_skips_temporary_and_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::create(dir.path()).unwrap();
+        b.put(FileType::Index, &name('b'), b"x").unwrap();
+        fs::write(dir.path().join("index/.tmp-123"), b"partial").unwrap();
+        fs::write(dir.path().join("index/.DS_Store"), b"junk").unwrap();
+        let names: Vec<_> = b.list(FileType::Index).unwrap().into_iter().map(|o| o.name).collect();
+        assert_eq!(names, vec![name('b')]);
+        assert_eq!(b.remove_temporary_files().unwrap(), 1);
+    }
+
+    #[test]
+    fn bad_names_and_missing_objects_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::create(dir.path()).unwrap();
+        assert!(matches!(b.get(FileType::Snapshot, "../../etc/passwd"), Err(StorageError::InvalidName { .. })));
+        assert!(b.get(FileType::Snapshot, &name('c')).unwrap_err().is_not_found());
+        b.delete(FileType::Snapshot, &name('c')).unwrap();
+        assert!(LocalBackend::create(dir.path()).is_ok(), "no config yet");
+    }
+}
