@@ -1,1 +1,23 @@
-//! hearth-chunker
+//! Content-defined chunking and blob preparation: the front of Hearth's backup pipeline.
+//!
+//! Stages per file: **cut** (FastCDC v2020, keyed gear table) → **id** (keyed BLAKE3) → **dedup
+//! check** (the caller's [`BlobSink::claim`]) → **compress** (zstd, skipped for incompressible
+//! data) → **seal** (XChaCha20-Poly1305) → the caller's [`BlobSink::store`], whose one pack
+//! writer owns the shared state. Files are independent, so callers run them on rayon's pool.
+//!
+//! This crate knows nothing of packs, indexes or storage.
+//!
+//! ```
+//! use hearth_chunker::{Chunker, ChunkerParams};
+//! let chunker = Chunker::new(ChunkerParams { min: 1024, avg: 4096, max: 16384, seed: 7 });
+//! let data = vec![42u8; 100_000];
+//! let mut total = 0;
+//! chunker.chunk_reader(&data[..], |c| { total += c.len(); Ok::<_, std::io::Error>(()) }).unwrap();
+//! assert_eq!(total, data.len());
+//! ```
+
+mod blob;
+mod cut;
+
+pub use blob::{BlobSink, PreparedBlob, UnsealError, looks_incompressible, prepare, store_chunk, unseal};
+pub use cut::{Chunker, ChunkerParams, ReadError};
