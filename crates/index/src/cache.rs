@@ -1,0 +1,308 @@
+//! redb tables and their encodings.
+
+use hearth_format::{BlobKind, ChunkId, Compression, IndexId, IndexSegment, PackEntry, PackId, SnapshotId};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use std::path::{Path, PathBuf};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// blob id → pack id (32) ‖ offset u32 ‖ length u32 ‖ kind u8 ‖ compression u8.
+const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
+/// pack id → pack length u32.
+const PACKS: TableDefinition<&[u8; 32], u32> = TableDefinition::new("packs");
+/// merged index segment ids.
+const SEGMENTS: TableDefinition<&[u8; 32], ()> = TableDefinition::new("segments");
+/// snapshot id → snapshot payload (`docs/format.md` §9).
+const SNAPSHOTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("snapshots");
+
+const LOCATION_LEN: usize = 42;
+/// How long to wait for another process that holds the cache open.
+const OPEN_WAIT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Error)]
+pub enum IndexError {
+    #[error("index cache {path}: {detail}")]
+    Db { path: PathBuf, detail: String },
+    #[error(
+        "index cache {path} is held by another hearth process; waited {waited_secs} s. Try again when it finishes"
+    )]
+    Busy { path: PathBuf, waited_secs: u64 },
+    #[error("index cache {path}: corrupt row for blob {blob}")]
+    CorruptRow { path: PathBuf, blob: String },
+}
+
+/// Where a blob is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobLocation {
+    pub pack: PackId,
+    pub entry: PackEntry,
+}
+
+pub struct IndexCache {
+    db: Database,
+    path: PathBuf,
+}
+
+impl IndexCache {
+    /// Opens or creates the cache, waiting while another process holds it.
+    pub fn open(path: &Path) -> Result<Self, IndexError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| db_err(path, e))?;
+        }
+        let start = Instant::now();
+        let db = loop {
+            match Database::create(path) {
+                Ok(db) => break db,
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if start.elapsed() < OPEN_WAIT => {
+                    sleep(Duration::from_millis(200))
+                }
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    return Err(IndexError::Busy {
+                        path: path.to_path_buf(),
+                        waited_secs: start.elapsed().as_secs(),
+                    });
+                }
+                Err(e) => return Err(db_err(path, e)),
+            }
+        };
+        let cache = Self { db, path: path.to_path_buf() };
+        cache.create_tables()?;
+        Ok(cache)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> IndexError {
+        db_err(&self.path, e)
+    }
+
+    fn create_tables(&self) -> Result<(), IndexError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        tx.open_table(BLOBS).map_err(|e| self.err(e))?;
+        tx.open_table(PACKS).map_err(|e| self.err(e))?;
+        tx.open_table(SEGMENTS).map_err(|e| self.err(e))?;
+        tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// A read view for many look-ups.
+    pub fn reader(&self) -> Result<IndexReader<'_>, IndexError> {
+        Ok(IndexReader {
+            tx: self.db.begin_read().map_err(|e| self.err(e))?,
+            cache: self,
+        })
+    }
+
+    pub fn lookup(&self, id: &ChunkId) -> Result<Option<BlobLocation>, IndexError> {
+        self.reader()?.lookup(id)
+    }
+
+    /// Merges one index segment in a single transaction: its blobs, packs and its id.
+    pub fn add_segment(&self, id: &IndexId, segment: &IndexSegment) -> Result<(), IndexError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut blobs = tx.open_table(BLOBS).map_err(|e| self.err(e))?;
+            let mut packs = tx.open_table(PACKS).map_err(|e| self.err(e))?;
+            for p in &segment.packs {
+                packs.insert(&p.pack.0, p.length).map_err(|e| self.err(e))?;
+                for e in &p.entries {
+                    blobs.insert(&e.id.0, encode_location(&p.pack, e).as_slice()).map_err(|e| self.err(e))?;
+                }
+            }
+            let mut segs = tx.open_table(SEGMENTS).map_err(|e| self.err(e))?;
+            segs.insert(&id.0, ()).map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    pub fn segments(&self) -> Result<Vec<IndexId>, IndexError> {
+        self.keys(SEGMENTS).map(|v| v.into_iter().map(IndexId).collect())
+    }
+
+    pub fn packs(&self) -> Result<Vec<(PackId, u32)>, IndexError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(PACKS).map_err(|e| self.err(e))?;
+        t.iter()
+            .map_err(|e| self.err(e))?
+            .map(|r| r.map(|(k, v)| (PackId(*k.value()), v.value())).map_err(|e| self.err(e)))
+            .collect()
+    }
+
+    pub fn blob_count(&self) -> Result<u64, IndexError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(BLOBS).map_err(|e| self.err(e))?;
+        t.len().map_err(|e| self.err(e))
+    }
+
+    /// Calls `f` for every indexed blob, in id order, without loading them all.
+    pub fn for_each_blob(&self, mut f: impl FnMut(ChunkId, BlobLocation)) -> Result<(), IndexError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(BLOBS).map_err(|e| self.err(e))?;
+        for row in t.iter().map_err(|e| self.err(e))? {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            let id = ChunkId(*k.value());
+            f(id, self.decode(&id, v.value())?);
+        }
+        Ok(())
+    }
+
+    pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Vec<u8>)>, IndexError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+        t.iter()
+            .map_err(|e| self.err(e))?
+            .map(|r| {
+                r.map(|(k, v)| (SnapshotId(*k.value()), v.value().to_vec()))
+                    .map_err(|e| self.err(e))
+            })
+            .collect()
+    }
+
+    pub fn add_snapshot(&self, id: &SnapshotId, payload: &[u8]) -> Result<(), IndexError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        tx.open_table(SNAPSHOTS)
+            .map_err(|e| self.err(e))?
+            .insert(&id.0, payload)
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    pub fn remove_snapshot(&self, id: &SnapshotId) -> Result<(), IndexError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        tx.open_table(SNAPSHOTS)
+            .map_err(|e| self.err(e))?
+            .remove(&id.0)
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Empties every table (before a rebuild).
+    pub fn clear(&self) -> Result<(), IndexError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        for def in [BLOBS, SNAPSHOTS] {
+            tx.delete_table(def).map_err(|e| self.err(e))?;
+        }
+        tx.delete_table(PACKS).map_err(|e| self.err(e))?;
+        tx.delete_table(SEGMENTS).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        self.create_tables()
+    }
+
+    fn keys<V: redb::Value + 'static>(&self, def: TableDefinition<&[u8; 32], V>) -> Result<Vec<[u8; 32]>, IndexError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(def).map_err(|e| self.err(e))?;
+        t.iter()
+            .map_err(|e| self.err(e))?
+            .map(|r| r.map(|(k, _)| *k.value()).map_err(|e| self.err(e)))
+            .collect()
+    }
+
+    fn decode(&self, id: &ChunkId, v: &[u8]) -> Result<BlobLocation, IndexError> {
+        decode_location(id, v).ok_or_else(|| IndexError::CorruptRow {
+            path: self.path.clone(),
+            blob: id.to_hex(),
+        })
+    }
+}
+
+/// A consistent read view of the cache.
+pub struct IndexReader<'a> {
+    tx: ReadTransaction,
+    cache: &'a IndexCache,
+}
+
+impl IndexReader<'_> {
+    pub fn lookup(&self, id: &ChunkId) -> Result<Option<BlobLocation>, IndexError> {
+        let t = self.tx.open_table(BLOBS).map_err(|e| self.cache.err(e))?;
+        match t.get(&id.0).map_err(|e| self.cache.err(e))? {
+            Some(v) => Ok(Some(self.cache.decode(id, v.value())?)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn encode_location(pack: &PackId, e: &PackEntry) -> [u8; LOCATION_LEN] {
+    let mut v = [0u8; LOCATION_LEN];
+    v[..32].copy_from_slice(&pack.0);
+    v[32..36].copy_from_slice(&e.offset.to_le_bytes());
+    v[36..40].copy_from_slice(&e.length.to_le_bytes());
+    v[40] = e.kind.byte();
+    v[41] = e.compression.byte();
+    v
+}
+
+fn decode_location(id: &ChunkId, v: &[u8]) -> Option<BlobLocation> {
+    let v: &[u8; LOCATION_LEN] = v.try_into().ok()?;
+    Some(BlobLocation {
+        pack: PackId(v[..32].try_into().ok()?),
+        entry: PackEntry {
+            id: *id,
+            offset: u32::from_le_bytes(v[32..36].try_into().ok()?),
+            length: u32::from_le_bytes(v[36..40].try_into().ok()?),
+            kind: BlobKind::from_byte(v[40]).ok()?,
+            compression: Compression::from_byte(v[41]).ok()?,
+        },
+    })
+}
+
+fn db_err(path: &Path, e: impl std::fmt::Display) -> IndexError {
+    IndexError::Db {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_format::PackRecord;
+
+    fn segment() -> IndexSegment {
+        IndexSegment {
+            packs: vec![PackRecord {
+                pack: PackId([1; 32]),
+                length: 1000,
+                entries: vec![PackEntry {
+                    id: ChunkId([2; 32]),
+                    kind: BlobKind::Data,
+                    compression: Compression::Zstd,
+                    offset: 8,
+                    length: 90,
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn merged_segments_answer_lookups_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c/index.redb");
+        {
+            let c = IndexCache::open(&path).unwrap();
+            c.add_segment(&IndexId([9; 32]), &segment()).unwrap();
+            c.add_snapshot(&SnapshotId([5; 32]), b"payload").unwrap();
+        }
+        let c = IndexCache::open(&path).unwrap();
+        let loc = c.lookup(&ChunkId([2; 32])).unwrap().unwrap();
+        assert_eq!(loc.pack, PackId([1; 32]));
+        assert_eq!(loc.entry.length, 90);
+        assert_eq!(c.lookup(&ChunkId([3; 32])).unwrap(), None);
+        assert_eq!(c.segments().unwrap(), vec![IndexId([9; 32])]);
+        assert_eq!(c.packs().unwrap(), vec![(PackId([1; 32]), 1000)]);
+        assert_eq!(c.snapshots().unwrap().len(), 1);
+        c.clear().unwrap();
+        assert_eq!(c.blob_count().unwrap(), 0);
+        assert!(c.snapshots().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.redb");
+        std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+        assert!(IndexCache::open(&path).is_err());
+    }
+}
