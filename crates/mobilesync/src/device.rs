@@ -1,0 +1,229 @@
+//! One device folder: its three plists and the state of its Manifest.db.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::manifest_db::{SQLITE_MAGIC, read_magic};
+use crate::plists::{DeviceInfo, ManifestInfo, StatusInfo};
+
+pub const INFO_PLIST: &str = "Info.plist";
+pub const MANIFEST_PLIST: &str = "Manifest.plist";
+pub const STATUS_PLIST: &str = "Status.plist";
+pub const MANIFEST_DB: &str = "Manifest.db";
+pub const MANIFEST_MBDB: &str = "Manifest.mbdb";
+
+/// What the first 16 bytes of Manifest.db say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestDbState {
+    /// Starts with `SQLite format 3\0`.
+    Plaintext,
+    /// At least 16 bytes and no SQLite magic: AES-encrypted as a whole (iOS ≥ 10.2), or damaged.
+    /// Cross-check with [`DeviceFolder::is_encrypted`].
+    Encrypted,
+    /// No Manifest.db.
+    Missing,
+}
+
+/// A device backup folder with its metadata read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceFolder {
+    pub root: PathBuf,
+    pub info: DeviceInfo,
+    /// `None` when there is no Manifest.plist.
+    pub manifest: Option<ManifestInfo>,
+    /// `None` when there is no Status.plist.
+    pub status: Option<StatusInfo>,
+}
+
+impl DeviceFolder {
+    /// Reads the plists of the device folder at `root`.
+    ///
+    /// Info.plist is required. Manifest.plist and Status.plist are optional, but one that is
+    /// present and unreadable is an error. A folder with Manifest.mbdb and no Manifest.db is an
+    /// iOS ≤ 9 backup and is rejected with [`Error::LegacyMbdb`].
+    pub fn open(root: &Path) -> Result<DeviceFolder, Error> {
+        if !root.is_dir() {
+            return Err(if root.exists() {
+                Error::NotADirectory {
+                    path: root.to_path_buf(),
+                }
+            } else {
+                Error::NotFound {
+                    path: root.to_path_buf(),
+                }
+            });
+        }
+        if root.join(MANIFEST_MBDB).exists() && !root.join(MANIFEST_DB).exists() {
+            return Err(Error::LegacyMbdb {
+                folder: root.to_path_buf(),
+            });
+        }
+        let info_path = root.join(INFO_PLIST);
+        if !info_path.exists() {
+            return Err(Error::MissingInfoPlist {
+                folder: root.to_path_buf(),
+            });
+        }
+        Ok(DeviceFolder {
+            root: root.to_path_buf(),
+            info: DeviceInfo::read(&info_path)?,
+            manifest: read_optional(&root.join(MANIFEST_PLIST), ManifestInfo::read)?,
+            status: read_optional(&root.join(STATUS_PLIST), StatusInfo::read)?,
+        })
+    }
+
+    pub fn manifest_db_path(&self) -> PathBuf {
+        self.root.join(MANIFEST_DB)
+    }
+
+    /// Looks at the first 16 bytes of Manifest.db. A file shorter than that is neither plaintext
+    /// nor ciphertext and is reported as [`Error::TruncatedManifestDb`].
+    pub fn manifest_db_state(&self) -> Result<ManifestDbState, Error> {
+        let path = self.manifest_db_path();
+        let magic = match read_magic(&path) {
+            Err(Error::NotFound { .. }) => return Ok(ManifestDbState::Missing),
+            other => other?,
+        };
+        if magic.as_slice() == SQLITE_MAGIC {
+            Ok(ManifestDbState::Plaintext)
+        } else if magic.len() < SQLITE_MAGIC.len() {
+            Err(Error::TruncatedManifestDb {
+                path,
+                len: magic.len() as u64,
+            })
+        } else {
+            Ok(ManifestDbState::Encrypted)
+        }
+    }
+
+    /// `Manifest.plist:IsEncrypted`; false without a Manifest.plist.
+    pub fn is_encrypted(&self) -> bool {
+        self.manifest.as_ref().is_some_and(|m| m.is_encrypted)
+    }
+
+    /// `Manifest.plist:Lockdown.ProductVersion` (authoritative), else `Info.plist:Product Version`.
+    pub fn ios_version(&self) -> Option<&str> {
+        self.manifest
+            .as_ref()
+            .and_then(|m| m.lockdown_product_version.as_deref())
+            .filter(|v| !v.is_empty())
+            .or_else(|| Some(self.info.product_version.as_str()).filter(|v| !v.is_empty()))
+    }
+
+    /// Absolute path of a blob in this folder.
+    pub fn blob_path(&self, id: &crate::FileId) -> PathBuf {
+        self.root.join(id.blob_path())
+    }
+}
+
+fn read_optional<T>(path: &Path, read: fn(&Path) -> Result<T, Error>) -> Result<Option<T>, Error> {
+    if path.exists() {
+        read(path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plists::write_plist_binary;
+
+    fn info() -> DeviceInfo {
+        DeviceInfo {
+            udid: "ABCDEF".into(),
+            product_version: "14.3".into(),
+            ..DeviceInfo::default()
+        }
+    }
+
+    fn folder_with_info() -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        write_plist_binary(&tmp.path().join(INFO_PLIST), &info().to_plist()).unwrap();
+        tmp
+    }
+
+    #[test]
+    fn opens_with_only_info_plist() {
+        let tmp = folder_with_info();
+        let folder = DeviceFolder::open(tmp.path()).unwrap();
+        assert_eq!(folder.info, info());
+        assert_eq!(folder.manifest, None);
+        assert_eq!(folder.status, None);
+        assert!(!folder.is_encrypted());
+        assert_eq!(folder.ios_version(), Some("14.3"));
+        assert_eq!(
+            folder.manifest_db_state().unwrap(),
+            ManifestDbState::Missing
+        );
+    }
+
+    #[test]
+    fn manifest_plist_wins_for_version_and_encryption() {
+        let tmp = folder_with_info();
+        let manifest = ManifestInfo {
+            is_encrypted: true,
+            lockdown_product_version: Some("17.5.1".into()),
+            ..ManifestInfo::default()
+        };
+        write_plist_binary(&tmp.path().join(MANIFEST_PLIST), &manifest.to_plist()).unwrap();
+        let folder = DeviceFolder::open(tmp.path()).unwrap();
+        assert!(folder.is_encrypted());
+        assert_eq!(folder.ios_version(), Some("17.5.1"));
+    }
+
+    #[test]
+    fn manifest_db_state_by_magic() {
+        let tmp = folder_with_info();
+        let folder = DeviceFolder::open(tmp.path()).unwrap();
+        let db = folder.manifest_db_path();
+        std::fs::write(&db, b"SQLite format 3\0rest").unwrap();
+        assert_eq!(
+            folder.manifest_db_state().unwrap(),
+            ManifestDbState::Plaintext
+        );
+        std::fs::write(&db, [0x5a; 32]).unwrap();
+        assert_eq!(
+            folder.manifest_db_state().unwrap(),
+            ManifestDbState::Encrypted
+        );
+        std::fs::write(&db, b"SQLite").unwrap();
+        let err = folder.manifest_db_state().unwrap_err();
+        assert!(
+            matches!(err, Error::TruncatedManifestDb { len: 6, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("Manifest.db"), "{err}");
+    }
+
+    #[test]
+    fn missing_info_plist_names_the_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = DeviceFolder::open(tmp.path()).unwrap_err();
+        assert!(matches!(err, Error::MissingInfoPlist { .. }));
+        assert!(
+            err.to_string().starts_with(&*tmp.path().to_string_lossy()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("no Info.plist"), "{err}");
+    }
+
+    #[test]
+    fn unreadable_status_plist_is_an_error() {
+        let tmp = folder_with_info();
+        std::fs::write(tmp.path().join(STATUS_PLIST), b"bplist00\x00").unwrap();
+        let err = DeviceFolder::open(tmp.path()).unwrap_err();
+        assert!(err.to_string().contains("Status.plist"), "{err}");
+    }
+
+    #[test]
+    fn legacy_mbdb_is_rejected() {
+        let tmp = folder_with_info();
+        std::fs::write(tmp.path().join(MANIFEST_MBDB), b"mbdb\x05\x00").unwrap();
+        let err = DeviceFolder::open(tmp.path()).unwrap_err();
+        assert!(matches!(err, Error::LegacyMbdb { .. }));
+        let msg = err.to_string();
+        assert!(msg.starts_with(&*tmp.path().to_string_lossy()), "{msg}");
+        assert!(msg.contains("iOS 9 or older"), "{msg}");
+    }
+}

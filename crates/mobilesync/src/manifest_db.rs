@@ -1,0 +1,431 @@
+//! Reading `Manifest.db`, the SQLite index of a device folder (format reference §2).
+//!
+//! The source folder must never change: the file is opened through SQLite's URI
+//! `file:<path>?mode=ro&immutable=1`, which tells SQLite the file cannot change, so it takes no
+//! locks and creates no `-wal`, `-shm` or `-journal` file, and works in a read-only folder (Apple's
+//! own Manifest.db is in WAL mode; without `immutable` SQLite would try to create `-shm`).
+//!
+//! Rows come from an attacker-controllable database. Column values are read leniently (a NULL or
+//! non-text value becomes a string, see [`RawRow`]) and one undecodable `file` blob does not fail
+//! the others; callers validate `fileID` with [`crate::FileId::parse`] and paths with
+//! [`crate::check_relative_path`] before touching the file system.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::Error;
+use crate::mbfile::{MbFile, MbFileError};
+
+/// The first 16 bytes of every SQLite database file.
+pub const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Byte offsets of the file-format write/read version in the SQLite header: 1 = rollback
+/// journal, 2 = WAL.
+const HEADER_WRITE_VERSION: usize = 18;
+const HEADER_READ_VERSION: usize = 19;
+
+/// Columns the reader needs, in query order.
+const FILES_COLUMNS: [&str; 5] = ["fileID", "domain", "relativePath", "flags", "file"];
+
+/// What a row describes. `flags` decides; other values fall back to the MBFile `Mode` type bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    File,
+    Directory,
+    Symlink,
+    Unknown,
+}
+
+impl EntryKind {
+    /// The Manifest `flags` value: 1 file, 2 directory, 4 symlink.
+    pub fn from_flags(flags: i64) -> Option<EntryKind> {
+        match flags {
+            1 => Some(EntryKind::File),
+            2 => Some(EntryKind::Directory),
+            4 => Some(EntryKind::Symlink),
+            _ => None,
+        }
+    }
+
+    /// From `st_mode & S_IFMT`.
+    pub fn from_mode(mode: u32) -> EntryKind {
+        match mode & 0o170000 {
+            0o100000 => EntryKind::File,
+            0o040000 => EntryKind::Directory,
+            0o120000 => EntryKind::Symlink,
+            _ => EntryKind::Unknown,
+        }
+    }
+
+    /// The `flags` value Apple writes for this kind (`None` for `Unknown`).
+    pub fn to_flags(self) -> Option<i64> {
+        match self {
+            EntryKind::File => Some(1),
+            EntryKind::Directory => Some(2),
+            EntryKind::Symlink => Some(4),
+            EntryKind::Unknown => None,
+        }
+    }
+}
+
+/// One row of `Files`, with the `file` column decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestRow {
+    /// As stored; not validated.
+    pub file_id: String,
+    pub domain: String,
+    pub relative_path: String,
+    pub flags: i64,
+    pub file: Result<MbFile, MbFileError>,
+}
+
+impl ManifestRow {
+    pub fn kind(&self) -> EntryKind {
+        if let Some(kind) = EntryKind::from_flags(self.flags) {
+            return kind;
+        }
+        match &self.file {
+            Ok(MbFile {
+                mode: Some(mode), ..
+            }) => EntryKind::from_mode(*mode),
+            _ => EntryKind::Unknown,
+        }
+    }
+}
+
+/// One row of `Files` with the `file` column as stored, for byte-faithful copies
+/// ([`crate::ManifestDbWriter::insert_raw`]).
+///
+/// Text columns are read leniently: NULL becomes `""`, numbers their decimal text, and invalid
+/// UTF-8 is replaced (U+FFFD), which makes `file_id != FileId::for_path(..)` and so is caught by
+/// the caller's fileID check. A non-integer `flags` becomes 0, so [`ManifestRow::kind`] falls back
+/// to the MBFile mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRow {
+    pub file_id: String,
+    pub domain: String,
+    pub relative_path: String,
+    pub flags: i64,
+    /// `None` when the column is NULL.
+    pub file: Option<Vec<u8>>,
+}
+
+impl RawRow {
+    /// Decodes the `file` column.
+    pub fn decode(self) -> ManifestRow {
+        let file = match &self.file {
+            Some(bytes) => MbFile::decode(bytes),
+            None => Err(MbFileError::Missing),
+        };
+        ManifestRow {
+            file_id: self.file_id,
+            domain: self.domain,
+            relative_path: self.relative_path,
+            flags: self.flags,
+            file,
+        }
+    }
+}
+
+/// A read-only Manifest.db.
+#[derive(Debug)]
+pub struct ManifestDb {
+    conn: Connection,
+    /// The file (or, for `from_plaintext`, the name) used in error messages.
+    path: PathBuf,
+}
+
+impl ManifestDb {
+    /// Opens `path` read-only and immutable (module docs). Fails with [`Error::NotSqlite`] when
+    /// the file lacks the SQLite magic (typically an encrypted backup) and with
+    /// [`Error::NotManifestDb`] when it has no usable `Files` table.
+    pub fn open(path: &Path) -> Result<ManifestDb, Error> {
+        let magic = read_magic(path)?;
+        if magic.as_slice() != SQLITE_MAGIC {
+            return Err(Error::NotSqlite {
+                path: path.to_path_buf(),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(immutable_uri(path), flags)
+            .map_err(|source| corrupt(path, "opening", source))?;
+        let db = ManifestDb {
+            conn,
+            path: path.to_path_buf(),
+        };
+        db.check_schema()?;
+        Ok(db)
+    }
+
+    /// Opens a plaintext database held in memory (e.g. a decrypted Manifest.db, which must not
+    /// touch the disk). `name_for_errors` is only used in messages.
+    pub fn from_plaintext(mut bytes: Vec<u8>, name_for_errors: &Path) -> Result<ManifestDb, Error> {
+        if !bytes.starts_with(SQLITE_MAGIC) {
+            return Err(Error::NotSqlite {
+                path: name_for_errors.to_path_buf(),
+            });
+        }
+        force_rollback_journal_header(&mut bytes);
+        let mut conn = Connection::open_in_memory()
+            .map_err(|source| corrupt(name_for_errors, "opening in memory", source))?;
+        conn.deserialize_read_exact(rusqlite::MAIN_DB, bytes.as_slice(), bytes.len(), true)
+            .map_err(|source| corrupt(name_for_errors, "loading into memory", source))?;
+        let db = ManifestDb {
+            conn,
+            path: name_for_errors.to_path_buf(),
+        };
+        db.check_schema()?;
+        Ok(db)
+    }
+
+    /// The path (or name) this database was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// All rows, `ORDER BY fileID`, with the `file` column decoded.
+    pub fn rows(&self) -> Result<Vec<ManifestRow>, Error> {
+        Ok(self.raw_rows()?.into_iter().map(RawRow::decode).collect())
+    }
+
+    /// All rows, `ORDER BY fileID`, with the `file` column as stored.
+    pub fn raw_rows(&self) -> Result<Vec<RawRow>, Error> {
+        let sql = "SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY fileID";
+        let reading = |source| corrupt(&self.path, "reading Files", source);
+        let mut stmt = self.conn.prepare(sql).map_err(reading)?;
+        let rows = stmt.query_map([], |row| {
+            Ok(RawRow {
+                file_id: lenient_text(row.get_ref(0)?),
+                domain: lenient_text(row.get_ref(1)?),
+                relative_path: lenient_text(row.get_ref(2)?),
+                flags: lenient_integer(row.get_ref(3)?),
+                file: lenient_blob(row.get_ref(4)?),
+            })
+        });
+        rows.map_err(reading)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(reading)
+    }
+
+    /// `SELECT count(*) FROM Files`.
+    pub fn row_count(&self) -> Result<u64, Error> {
+        let count: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
+            .map_err(|source| corrupt(&self.path, "counting Files", source))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Rows of the optional `Properties` table (empty when the table is absent).
+    pub fn properties(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        if self.columns("Properties")?.is_empty() {
+            return Ok(Vec::new());
+        }
+        let reading = |source| corrupt(&self.path, "reading Properties", source);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM Properties ORDER BY key")
+            .map_err(reading)?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                lenient_text(row.get_ref(0)?),
+                lenient_blob(row.get_ref(1)?).unwrap_or_default(),
+            ))
+        });
+        rows.map_err(reading)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(reading)
+    }
+
+    /// Column names of `table` (empty when there is no such table).
+    fn columns(&self, table: &str) -> Result<Vec<String>, Error> {
+        let reading = |source| corrupt(&self.path, "reading the schema", source);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .map_err(reading)?;
+        let names = stmt.query_map([table], |row| row.get::<_, String>(0));
+        names
+            .map_err(reading)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(reading)
+    }
+
+    /// `Files` must exist with the five columns Apple writes (names compared case-insensitively,
+    /// as SQLite does; type names are not checked since third-party tools write `text`/`blob`).
+    fn check_schema(&self) -> Result<(), Error> {
+        let columns = self.columns("Files")?;
+        if columns.is_empty() {
+            return Err(self.not_manifest("it has no Files table".to_owned()));
+        }
+        for needed in FILES_COLUMNS {
+            if !columns.iter().any(|c| c.eq_ignore_ascii_case(needed)) {
+                return Err(self.not_manifest(format!("the Files table has no {needed} column")));
+            }
+        }
+        Ok(())
+    }
+
+    fn not_manifest(&self, detail: String) -> Error {
+        Error::NotManifestDb {
+            path: self.path.clone(),
+            detail,
+        }
+    }
+}
+
+fn corrupt(path: &Path, what: &str, source: rusqlite::Error) -> Error {
+    Error::CorruptManifestDb {
+        path: path.to_path_buf(),
+        what: what.to_owned(),
+        source,
+    }
+}
+
+/// Up to the first 16 bytes of `path` (fewer if the file is shorter).
+pub(crate) fn read_magic(path: &Path) -> Result<Vec<u8>, Error> {
+    let file = File::open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => Error::Io {
+            path: path.to_path_buf(),
+            what: "cannot open",
+            source,
+        },
+    })?;
+    let mut magic = Vec::with_capacity(SQLITE_MAGIC.len());
+    file.take(SQLITE_MAGIC.len() as u64)
+        .read_to_end(&mut magic)
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            what: "cannot read",
+            source,
+        })?;
+    Ok(magic)
+}
+
+/// An in-memory database cannot use WAL, so a WAL-mode header (versions 2/2, as Apple writes)
+/// is switched to rollback-journal mode (1/1). Only the mode bytes change; the pages are identical.
+fn force_rollback_journal_header(bytes: &mut [u8]) {
+    if bytes.len() > HEADER_READ_VERSION {
+        for offset in [HEADER_WRITE_VERSION, HEADER_READ_VERSION] {
+            if bytes[offset] == 2 {
+                bytes[offset] = 1;
+            }
+        }
+    }
+}
+
+/// `file:<percent-encoded path>?mode=ro&immutable=1`.
+///
+/// Every byte except unreserved characters and `/` is percent-encoded, so `?`, `#`, `%` and spaces
+/// in the path cannot end the path part of the URI.
+pub(crate) fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for &byte in path_bytes(path).iter() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'/' | b'-' | b'_' | b'.' | b'~') {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri.push_str("?mode=ro&immutable=1");
+    uri
+}
+
+#[cfg(unix)]
+fn path_bytes(path: &Path) -> std::borrow::Cow<'_, [u8]> {
+    use std::os::unix::ffi::OsStrExt;
+    std::borrow::Cow::Borrowed(path.as_os_str().as_bytes())
+}
+
+#[cfg(not(unix))]
+fn path_bytes(path: &Path) -> std::borrow::Cow<'_, [u8]> {
+    std::borrow::Cow::Owned(path.to_string_lossy().replace('\\', "/").into_bytes())
+}
+
+fn lenient_text(value: ValueRef<'_>) -> String {
+    match value {
+        ValueRef::Null => String::new(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(r) => r.to_string(),
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+    }
+}
+
+fn lenient_integer(value: ValueRef<'_>) -> i64 {
+    match value {
+        ValueRef::Integer(i) => i,
+        _ => 0,
+    }
+}
+
+fn lenient_blob(value: ValueRef<'_>) -> Option<Vec<u8>> {
+    match value {
+        ValueRef::Null => None,
+        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+        ValueRef::Integer(i) => Some(i.to_string().into_bytes()),
+        ValueRef::Real(r) => Some(r.to_string().into_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_escapes_special_characters() {
+        let uri = immutable_uri(Path::new("/a b/c?d#e%f/Manifest.db"));
+        assert_eq!(
+            uri,
+            "file:/a%20b/c%3Fd%23e%25f/Manifest.db?mode=ro&immutable=1"
+        );
+    }
+
+    #[test]
+    fn uri_escapes_non_ascii() {
+        let uri = immutable_uri(Path::new("/Büro/Manifest.db"));
+        assert_eq!(uri, "file:/B%C3%BCro/Manifest.db?mode=ro&immutable=1");
+    }
+
+    #[test]
+    fn kind_prefers_flags_then_mode() {
+        let row = |flags, mode| ManifestRow {
+            file_id: String::new(),
+            domain: String::new(),
+            relative_path: String::new(),
+            flags,
+            file: Ok(MbFile {
+                mode,
+                ..MbFile::default()
+            }),
+        };
+        assert_eq!(row(1, Some(0o040755)).kind(), EntryKind::File);
+        assert_eq!(row(2, None).kind(), EntryKind::Directory);
+        assert_eq!(row(4, None).kind(), EntryKind::Symlink);
+        assert_eq!(row(0, Some(0o100644)).kind(), EntryKind::File);
+        assert_eq!(row(0, Some(0o040755)).kind(), EntryKind::Directory);
+        assert_eq!(row(0, Some(0o120755)).kind(), EntryKind::Symlink);
+        assert_eq!(row(0, Some(0o060000)).kind(), EntryKind::Unknown);
+        assert_eq!(row(7, None).kind(), EntryKind::Unknown);
+        let mut broken = row(0, None);
+        broken.file = Err(MbFileError::Missing);
+        assert_eq!(broken.kind(), EntryKind::Unknown);
+    }
+
+    #[test]
+    fn wal_header_is_switched_to_rollback() {
+        let mut header = vec![0u8; 100];
+        header[18] = 2;
+        header[19] = 2;
+        force_rollback_journal_header(&mut header);
+        assert_eq!((header[18], header[19]), (1, 1));
+    }
+}
