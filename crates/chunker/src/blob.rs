@@ -58,7 +58,13 @@ pub fn looks_incompressible(data: &[u8]) -> bool {
 }
 
 /// Compresses (when it pays) and seals one chunk.
-pub fn prepare(keys: &Keys, zstd_level: i32, kind: BlobKind, id: ChunkId, data: &[u8]) -> PreparedBlob {
+pub fn prepare(
+    keys: &Keys,
+    zstd_level: i32,
+    kind: BlobKind,
+    id: ChunkId,
+    data: &[u8],
+) -> PreparedBlob {
     let compressed = (!looks_incompressible(data))
         .then(|| zstd::bulk::compress(data, zstd_level).ok())
         .flatten()
@@ -106,12 +112,15 @@ pub enum UnsealError {
 pub fn unseal(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<Vec<u8>, UnsealError> {
     let name = || entry.id.to_hex();
     let aad = PackEntry::blob_aad(&entry.id, entry.kind, entry.compression);
-    let body = keys.open(&aad, sealed).map_err(|_| UnsealError::Open(name()))?;
+    let body = keys
+        .open(&aad, sealed)
+        .map_err(|_| UnsealError::Open(name()))?;
     let data = match entry.compression {
         Compression::None => body,
-        Compression::Zstd => zstd::stream::decode_all(body.as_slice()).map_err(|_| UnsealError::Decompress(name()))?,
+        Compression::Zstd => zstd::stream::decode_all(body.as_slice())
+            .map_err(|_| UnsealError::Decompress(name()))?,
     };
-    if keys.chunk_id(&data) != entry.id {
+    if data.len() != entry.raw_length as usize || keys.chunk_id(&data) != entry.id {
         return Err(UnsealError::IdMismatch(name()));
     }
     Ok(data)
@@ -123,7 +132,14 @@ mod tests {
     use hearth_crypto::MasterKey;
 
     fn entry(b: &PreparedBlob) -> PackEntry {
-        PackEntry { id: b.id, kind: b.kind, compression: b.compression, offset: 0, length: b.sealed.len() as u32 }
+        PackEntry {
+            id: b.id,
+            kind: b.kind,
+            compression: b.compression,
+            offset: 0,
+            length: b.sealed.len() as u32,
+            raw_length: b.raw_len,
+        }
     }
 
     #[test]
@@ -135,7 +151,13 @@ mod tests {
         assert_eq!(t.compression, Compression::Zstd);
         assert!(t.sealed.len() < text.len() / 10);
         assert!(looks_incompressible(&photo[..4096]));
-        let p = prepare(&keys, 3, BlobKind::Data, keys.chunk_id(&photo[..4096]), &photo[..4096]);
+        let p = prepare(
+            &keys,
+            3,
+            BlobKind::Data,
+            keys.chunk_id(&photo[..4096]),
+            &photo[..4096],
+        );
         assert_eq!(p.compression, Compression::None);
         for (b, data) in [(&t, &text[..]), (&p, &photo[..4096])] {
             assert_eq!(unseal(&keys, &entry(b), &b.sealed).unwrap(), data);
@@ -148,7 +170,10 @@ mod tests {
         let b = prepare(&keys, 3, BlobKind::Data, keys.chunk_id(b"abc"), b"abc");
         let mut e = entry(&b);
         e.kind = BlobKind::Tree;
-        assert!(matches!(unseal(&keys, &e, &b.sealed), Err(UnsealError::Open(_))));
+        assert!(matches!(
+            unseal(&keys, &e, &b.sealed),
+            Err(UnsealError::Open(_))
+        ));
         let mut e = entry(&b);
         e.id = ChunkId([0; 32]);
         assert!(unseal(&keys, &e, &b.sealed).is_err());

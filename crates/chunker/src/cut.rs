@@ -48,7 +48,11 @@ impl Chunker {
     }
 
     /// Cuts an in-memory buffer; `f` sees every chunk in order.
-    pub fn chunk_slice<E>(&self, data: &[u8], mut f: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+    pub fn chunk_slice<E>(
+        &self,
+        data: &[u8],
+        mut f: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         for c in self.cdc(data) {
             f(&data[c.offset..c.offset + c.length])?;
         }
@@ -100,7 +104,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn small() -> Chunker {
-        Chunker::new(ChunkerParams { min: 256, avg: 1024, max: 4096, seed: 1 })
+        Chunker::new(ChunkerParams {
+            min: 256,
+            avg: 1024,
+            max: 4096,
+            seed: 1,
+        })
     }
 
     fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
@@ -143,12 +152,22 @@ mod tests {
         assert_eq!(got.iter().sum::<usize>(), 20_000);
         assert_eq!(
             got,
-            [531, 677, 1493, 1572, 573, 279, 1033, 1147, 1367, 1249, 1767, 1036, 777, 1054, 1639, 1117, 2590, 99]
+            [
+                531, 677, 1493, 1572, 573, 279, 1033, 1147, 1367, 1249, 1767, 1036, 777, 1054,
+                1639, 1117, 2590, 99
+            ]
         );
         let again = cuts(&c, &data, 777);
         assert_eq!(got, again);
-        let other_seed = Chunker::new(ChunkerParams { seed: 2, ..c.params() });
-        assert_ne!(cuts(&other_seed, &data, usize::MAX), got, "the gear table is keyed");
+        let other_seed = Chunker::new(ChunkerParams {
+            seed: 2,
+            ..c.params()
+        });
+        assert_ne!(
+            cuts(&other_seed, &data, usize::MAX),
+            got,
+            "the gear table is keyed"
+        );
     }
 
     #[test]
@@ -160,7 +179,10 @@ mod tests {
         let ca = cuts(&c, &a, usize::MAX);
         let cb = cuts(&c, &b, usize::MAX);
         let common = ca.iter().zip(&cb).take_while(|(x, y)| x == y).count();
-        assert!(common > ca.len() / 3, "prefix chunks survive an edit in the middle");
+        assert!(
+            common > ca.len() / 3,
+            "prefix chunks survive an edit in the middle"
+        );
     }
 
     proptest! {

@@ -19,5 +19,7 @@
 mod blob;
 mod cut;
 
-pub use blob::{BlobSink, PreparedBlob, UnsealError, looks_incompressible, prepare, store_chunk, unseal};
+pub use blob::{
+    BlobSink, PreparedBlob, UnsealError, looks_incompressible, prepare, store_chunk, unseal,
+};
 pub use cut::{Chunker, ChunkerParams, ReadError};

@@ -61,7 +61,12 @@ pub struct KeyFile {
 
 impl KeyFile {
     /// Writes a key file that opens `master` with `password`.
-    pub fn create(master: &MasterKey, password: &[u8], params: KdfParams, meta: KeyMeta) -> Result<Vec<u8>, KeyFileError> {
+    pub fn create(
+        master: &MasterKey,
+        password: &[u8],
+        params: KdfParams,
+        meta: KeyMeta,
+    ) -> Result<Vec<u8>, KeyFileError> {
         let salt: [u8; SALT_LEN] = crate::random_bytes();
         let mut w = Writer::new();
         w.bytes(&FileHeader::encode(ObjectKind::Key));
@@ -77,7 +82,13 @@ impl KeyFile {
         let nonce: [u8; NONCE_LEN] = crate::random_bytes();
         let cipher = XChaCha20Poly1305::new(&wrap.into());
         let ct = cipher
-            .encrypt(&XNonce::from(nonce), Payload { msg: &master.0, aad: &file })
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: &master.0,
+                    aad: &file,
+                },
+            )
             .expect("sealing 32 bytes cannot fail");
         file.extend_from_slice(&nonce);
         file.extend_from_slice(&ct);
@@ -117,9 +128,17 @@ impl KeyFile {
         let (nonce, ct) = self.sealed.split_at(NONCE_LEN);
         let nonce = XNonce::try_from(nonce).map_err(|_| KeyFileError::WrongPassword)?;
         let master = cipher
-            .decrypt(&nonce, Payload { msg: ct, aad: &self.aad })
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: ct,
+                    aad: &self.aad,
+                },
+            )
             .map_err(|_| KeyFileError::WrongPassword)?;
-        Ok(MasterKey(master.try_into().map_err(|_| KeyFileError::WrongPassword)?))
+        Ok(MasterKey(
+            master.try_into().map_err(|_| KeyFileError::WrongPassword)?,
+        ))
     }
 }
 
@@ -138,11 +157,19 @@ mod tests {
     use super::*;
 
     fn fast() -> KdfParams {
-        KdfParams { memory_kib: 64, time: 1, parallelism: 1 }
+        KdfParams {
+            memory_kib: 64,
+            time: 1,
+            parallelism: 1,
+        }
     }
 
     fn meta() -> KeyMeta {
-        KeyMeta { created: 1, host: "h".into(), user: "u".into() }
+        KeyMeta {
+            created: 1,
+            host: "h".into(),
+            user: "u".into(),
+        }
     }
 
     #[test]
@@ -152,7 +179,10 @@ mod tests {
         let parsed = KeyFile::parse(&file).unwrap();
         assert_eq!(parsed.meta, meta());
         assert_eq!(parsed.open(b"correct horse").unwrap().0, master.0);
-        assert!(matches!(parsed.open(b"wrong"), Err(KeyFileError::WrongPassword)));
+        assert!(matches!(
+            parsed.open(b"wrong"),
+            Err(KeyFileError::WrongPassword)
+        ));
     }
 
     #[test]
@@ -161,7 +191,10 @@ mod tests {
         let mut file = KeyFile::create(&master, b"pw", fast(), meta()).unwrap();
         file[12] = 2; // time cost
         let parsed = KeyFile::parse(&file).unwrap();
-        assert!(matches!(parsed.open(b"pw"), Err(KeyFileError::WrongPassword)));
+        assert!(matches!(
+            parsed.open(b"pw"),
+            Err(KeyFileError::WrongPassword)
+        ));
         assert!(KeyFile::parse(&file[..40]).is_err());
     }
 }

@@ -2,7 +2,7 @@
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
-use hearth_format::{ChunkId, ObjectKind, FileHeader};
+use hearth_format::{ChunkId, FileHeader, ObjectKind};
 use thiserror::Error;
 
 pub const NONCE_LEN: usize = 24;
@@ -162,12 +162,18 @@ mod tests {
     fn objects_check_kind_and_key() {
         let keys = MasterKey::generate().keys();
         let obj = keys.seal_object(ObjectKind::Snapshot, b"payload");
-        assert_eq!(keys.open_object(ObjectKind::Snapshot, &obj).unwrap(), b"payload");
+        assert_eq!(
+            keys.open_object(ObjectKind::Snapshot, &obj).unwrap(),
+            b"payload"
+        );
         assert!(matches!(
             keys.open_object(ObjectKind::Index, &obj),
             Err(ObjectError::Header(_))
         ));
         let other = MasterKey::generate().keys();
-        assert_eq!(other.open_object(ObjectKind::Snapshot, &obj), Err(ObjectError::Open));
+        assert_eq!(
+            other.open_object(ObjectKind::Snapshot, &obj),
+            Err(ObjectError::Open)
+        );
     }
 }

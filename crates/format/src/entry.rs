@@ -91,7 +91,8 @@ pub struct Entry {
 
 impl Entry {
     pub fn encode(&self, w: &mut Writer) {
-        let flags = u8::from(self.row.is_some()) * HAS_ROW + u8::from(self.content.is_some()) * HAS_CONTENT;
+        let flags =
+            u8::from(self.row.is_some()) * HAS_ROW + u8::from(self.content.is_some()) * HAS_CONTENT;
         w.u8(flags);
         w.string(&self.path);
         if let Some(row) = &self.row {
@@ -215,7 +216,16 @@ mod tests {
 
     #[test]
     fn unsafe_paths_are_recognised() {
-        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a\\b", "a\0"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "./a",
+            "a\\b",
+            "a\0",
+        ] {
             assert!(!is_safe_path(bad), "{bad:?}");
         }
         for good in ["Info.plist", "3d/3d0d7e", "a/b/c.db"] {

@@ -4,7 +4,7 @@ use crate::ChunkId;
 use crate::codec::{DecodeError, Reader, Writer};
 
 /// Encoded size of one [`PackEntry`].
-pub const PACK_ENTRY_LEN: usize = 44;
+pub const PACK_ENTRY_LEN: usize = 48;
 /// Bytes after the sealed pack header: its length as u32.
 pub const PACK_TRAILER_LEN: usize = 4;
 
@@ -67,7 +67,10 @@ pub struct PackEntry {
     pub kind: BlobKind,
     pub compression: Compression,
     pub offset: u32,
+    /// Sealed length, nonce and tag included.
     pub length: u32,
+    /// Plaintext length after opening and decompressing.
+    pub raw_length: u32,
 }
 
 impl PackEntry {
@@ -87,6 +90,7 @@ impl PackEntry {
         w.u16(0);
         w.u32(self.offset);
         w.u32(self.length);
+        w.u32(self.raw_length);
     }
 
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -100,6 +104,7 @@ impl PackEntry {
             compression,
             offset: r.u32()?,
             length: r.u32()?,
+            raw_length: r.u32()?,
         })
     }
 
@@ -125,13 +130,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entry_is_44_bytes_and_round_trips() {
+    fn entry_is_48_bytes_and_round_trips() {
         let e = PackEntry {
             id: ChunkId([3; 32]),
             kind: BlobKind::Tree,
             compression: Compression::Zstd,
             offset: 8,
             length: 100,
+            raw_length: 200,
         };
         let bytes = PackEntry::encode_list(&[e]);
         assert_eq!(bytes.len(), 4 + PACK_ENTRY_LEN);

@@ -1,13 +1,18 @@
 //! redb tables and their encodings.
 
-use hearth_format::{BlobKind, ChunkId, Compression, IndexId, IndexSegment, PackEntry, PackId, SnapshotId};
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use hearth_format::{
+    BlobKind, ChunkId, Compression, IndexId, IndexSegment, PackEntry, PackId, SnapshotId,
+};
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
-/// blob id → pack id (32) ‖ offset u32 ‖ length u32 ‖ kind u8 ‖ compression u8.
+/// blob id → pack id (32) ‖ offset u32 ‖ length u32 ‖ raw length u32 ‖ kind u8 ‖ compression u8.
 const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
 /// pack id → pack length u32.
 const PACKS: TableDefinition<&[u8; 32], u32> = TableDefinition::new("packs");
@@ -16,7 +21,7 @@ const SEGMENTS: TableDefinition<&[u8; 32], ()> = TableDefinition::new("segments"
 /// snapshot id → snapshot payload (`docs/format.md` §9).
 const SNAPSHOTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("snapshots");
 
-const LOCATION_LEN: usize = 42;
+const LOCATION_LEN: usize = 46;
 /// How long to wait for another process that holds the cache open.
 const OPEN_WAIT: Duration = Duration::from_secs(120);
 
@@ -66,7 +71,10 @@ impl IndexCache {
                 Err(e) => return Err(db_err(path, e)),
             }
         };
-        let cache = Self { db, path: path.to_path_buf() };
+        let cache = Self {
+            db,
+            path: path.to_path_buf(),
+        };
         cache.create_tables()?;
         Ok(cache)
     }
@@ -109,7 +117,9 @@ impl IndexCache {
             for p in &segment.packs {
                 packs.insert(&p.pack.0, p.length).map_err(|e| self.err(e))?;
                 for e in &p.entries {
-                    blobs.insert(&e.id.0, encode_location(&p.pack, e).as_slice()).map_err(|e| self.err(e))?;
+                    blobs
+                        .insert(&e.id.0, encode_location(&p.pack, e).as_slice())
+                        .map_err(|e| self.err(e))?;
                 }
             }
             let mut segs = tx.open_table(SEGMENTS).map_err(|e| self.err(e))?;
@@ -119,7 +129,8 @@ impl IndexCache {
     }
 
     pub fn segments(&self) -> Result<Vec<IndexId>, IndexError> {
-        self.keys(SEGMENTS).map(|v| v.into_iter().map(IndexId).collect())
+        self.keys(SEGMENTS)
+            .map(|v| v.into_iter().map(IndexId).collect())
     }
 
     pub fn packs(&self) -> Result<Vec<(PackId, u32)>, IndexError> {
@@ -127,7 +138,10 @@ impl IndexCache {
         let t = tx.open_table(PACKS).map_err(|e| self.err(e))?;
         t.iter()
             .map_err(|e| self.err(e))?
-            .map(|r| r.map(|(k, v)| (PackId(*k.value()), v.value())).map_err(|e| self.err(e)))
+            .map(|r| {
+                r.map(|(k, v)| (PackId(*k.value()), v.value()))
+                    .map_err(|e| self.err(e))
+            })
             .collect()
     }
 
@@ -138,7 +152,10 @@ impl IndexCache {
     }
 
     /// Calls `f` for every indexed blob, in id order, without loading them all.
-    pub fn for_each_blob(&self, mut f: impl FnMut(ChunkId, BlobLocation)) -> Result<(), IndexError> {
+    pub fn for_each_blob(
+        &self,
+        mut f: impl FnMut(ChunkId, BlobLocation),
+    ) -> Result<(), IndexError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = tx.open_table(BLOBS).map_err(|e| self.err(e))?;
         for row in t.iter().map_err(|e| self.err(e))? {
@@ -191,7 +208,10 @@ impl IndexCache {
         self.create_tables()
     }
 
-    fn keys<V: redb::Value + 'static>(&self, def: TableDefinition<&[u8; 32], V>) -> Result<Vec<[u8; 32]>, IndexError> {
+    fn keys<V: redb::Value + 'static>(
+        &self,
+        def: TableDefinition<&[u8; 32], V>,
+    ) -> Result<Vec<[u8; 32]>, IndexError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = tx.open_table(def).map_err(|e| self.err(e))?;
         t.iter()
@@ -229,8 +249,9 @@ fn encode_location(pack: &PackId, e: &PackEntry) -> [u8; LOCATION_LEN] {
     v[..32].copy_from_slice(&pack.0);
     v[32..36].copy_from_slice(&e.offset.to_le_bytes());
     v[36..40].copy_from_slice(&e.length.to_le_bytes());
-    v[40] = e.kind.byte();
-    v[41] = e.compression.byte();
+    v[40..44].copy_from_slice(&e.raw_length.to_le_bytes());
+    v[44] = e.kind.byte();
+    v[45] = e.compression.byte();
     v
 }
 
@@ -242,8 +263,9 @@ fn decode_location(id: &ChunkId, v: &[u8]) -> Option<BlobLocation> {
             id: *id,
             offset: u32::from_le_bytes(v[32..36].try_into().ok()?),
             length: u32::from_le_bytes(v[36..40].try_into().ok()?),
-            kind: BlobKind::from_byte(v[40]).ok()?,
-            compression: Compression::from_byte(v[41]).ok()?,
+            raw_length: u32::from_le_bytes(v[40..44].try_into().ok()?),
+            kind: BlobKind::from_byte(v[44]).ok()?,
+            compression: Compression::from_byte(v[45]).ok()?,
         },
     })
 }
@@ -271,6 +293,7 @@ mod tests {
                     compression: Compression::Zstd,
                     offset: 8,
                     length: 90,
+                    raw_length: 100,
                 }],
             }],
         }

@@ -1,1 +1,34 @@
-//! hearth-repo
+//! The repository engine: opening and creating repositories, the pack writer, the commit order
+//! (packs → index segment → snapshot), the snapshot catalog, check, and locks.
+//!
+//! It stores and finds blobs and snapshots; it does not know what an iOS backup is (that is
+//! `hearth-ingest` and `hearth-restore`), and it never prints: progress goes through
+//! [`Progress`].
+//!
+//! ```no_run
+//! use hearth_repo::{Repository, RepoOptions};
+//! use hearth_storage::LocalBackend;
+//! use std::sync::Arc;
+//! let backend = Arc::new(LocalBackend::create("/tmp/repo".as_ref()).unwrap());
+//! let repo = Repository::init(backend, b"pw", &RepoOptions::default()).unwrap();
+//! println!("{} snapshots", repo.snapshots().unwrap().len());
+//! ```
+
+mod cache_sync;
+mod check;
+mod error;
+mod lock;
+mod progress;
+mod repository;
+mod snapshots;
+mod stats;
+mod writer;
+
+pub use check::{CheckOptions, CheckReport, Damage};
+pub use error::RepoError;
+pub use lock::{LockGuard, LockState, StaleLock};
+pub use progress::{NoProgress, Progress};
+pub use repository::{KeySummary, RepoOptions, Repository};
+pub use snapshots::SnapshotRef;
+pub use stats::{DeviceStats, RepoStats};
+pub use writer::{WriteSession, WriteStats};

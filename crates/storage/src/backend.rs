@@ -86,9 +86,20 @@ pub trait Backend: Send + Sync {
     fn location(&self) -> String;
     /// Stores `bytes` under `name` unless an object of that name exists (then nothing changes).
     /// When this returns `Created`, the object is durable.
-    fn put_if_absent(&self, t: FileType, name: &str, bytes: &[u8]) -> Result<PutOutcome, StorageError>;
+    fn put_if_absent(
+        &self,
+        t: FileType,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<PutOutcome, StorageError>;
     fn get(&self, t: FileType, name: &str) -> Result<Vec<u8>, StorageError>;
-    fn get_range(&self, t: FileType, name: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError>;
+    fn get_range(
+        &self,
+        t: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, StorageError>;
     /// Every object of type `t` whose name is well-formed; never temporary files.
     fn list(&self, t: FileType) -> Result<Vec<ObjectInfo>, StorageError>;
     /// Removing an object that is already gone is not an error.
@@ -105,6 +116,11 @@ pub trait Backend: Send + Sync {
 pub fn valid_name(t: FileType, name: &str) -> bool {
     match t {
         FileType::Config => name.is_empty() || name == "config",
-        _ => name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        _ => {
+            name.len() == 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
     }
 }

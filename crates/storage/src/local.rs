@@ -70,7 +70,8 @@ impl LocalBackend {
 
     fn fsync(&self, f: &File, path: &Path) -> Result<(), StorageError> {
         f.sync_all().map_err(|e| {
-            *self.poisoned.lock().expect("poison flag lock") = Some(format!("{}: {e}", path.display()));
+            *self.poisoned.lock().expect("poison flag lock") =
+                Some(format!("{}: {e}", path.display()));
             io_err("fsync", path, e)
         })
     }
@@ -87,7 +88,12 @@ impl LocalBackend {
         Ok(tmp)
     }
 
-    fn list_dir(&self, dir: &Path, t: FileType, out: &mut Vec<ObjectInfo>) -> Result<(), StorageError> {
+    fn list_dir(
+        &self,
+        dir: &Path,
+        t: FileType,
+        out: &mut Vec<ObjectInfo>,
+    ) -> Result<(), StorageError> {
         let rd = match fs::read_dir(dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -96,11 +102,16 @@ impl LocalBackend {
         for item in rd {
             let item = item.map_err(|e| io_err("list", dir, e))?;
             let name = item.file_name().to_string_lossy().into_owned();
-            let meta = item.metadata().map_err(|e| io_err("stat", &item.path(), e))?;
+            let meta = item
+                .metadata()
+                .map_err(|e| io_err("stat", &item.path(), e))?;
             if t == FileType::Pack && meta.is_dir() && name.len() == 2 {
                 self.list_dir(&item.path(), t, out)?;
             } else if meta.is_file() && valid_name(t, &name) {
-                out.push(ObjectInfo { name, size: meta.len() });
+                out.push(ObjectInfo {
+                    name,
+                    size: meta.len(),
+                });
             }
         }
         Ok(())
@@ -112,7 +123,10 @@ impl LocalBackend {
         let mut removed = 0;
         let mut dirs = vec![self.root.clone()];
         while let Some(dir) = dirs.pop() {
-            for item in fs::read_dir(&dir).map_err(|e| io_err("list", &dir, e))?.flatten() {
+            for item in fs::read_dir(&dir)
+                .map_err(|e| io_err("list", &dir, e))?
+                .flatten()
+            {
                 let path = item.path();
                 if path.is_dir() {
                     dirs.push(path);
@@ -131,7 +145,12 @@ impl Backend for LocalBackend {
         self.root.display().to_string()
     }
 
-    fn put_if_absent(&self, t: FileType, name: &str, bytes: &[u8]) -> Result<PutOutcome, StorageError> {
+    fn put_if_absent(
+        &self,
+        t: FileType,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<PutOutcome, StorageError> {
         self.check_poisoned()?;
         let path = self.path(t, name)?;
         let dir = path.parent().expect("object paths have a folder");
@@ -158,12 +177,21 @@ impl Backend for LocalBackend {
         fs::read(&path).map_err(|e| not_found_or(e, "read", &path))
     }
 
-    fn get_range(&self, t: FileType, name: &str, offset: u64, len: u64) -> Result<Vec<u8>, StorageError> {
+    fn get_range(
+        &self,
+        t: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, StorageError> {
         let path = self.path(t, name)?;
         let mut f = File::open(&path).map_err(|e| not_found_or(e, "open", &path))?;
-        f.seek(SeekFrom::Start(offset)).map_err(|e| io_err("seek", &path, e))?;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| io_err("seek", &path, e))?;
         let mut buf = Vec::with_capacity(len as usize);
-        f.take(len).read_to_end(&mut buf).map_err(|e| io_err("read", &path, e))?;
+        f.take(len)
+            .read_to_end(&mut buf)
+            .map_err(|e| io_err("read", &path, e))?;
         if (buf.len() as u64) < len {
             return Err(StorageError::ShortRead {
                 path: path.display().to_string(),
@@ -178,7 +206,10 @@ impl Backend for LocalBackend {
         let mut out = Vec::new();
         if t == FileType::Config {
             if let Ok(m) = fs::metadata(self.root.join("config")) {
-                out.push(ObjectInfo { name: "config".into(), size: m.len() });
+                out.push(ObjectInfo {
+                    name: "config".into(),
+                    size: m.len(),
+                });
             }
             return Ok(out);
         }
@@ -233,14 +264,20 @@ mod tests {
     fn put_if_absent_never_replaces() {
         let dir = tempfile::tempdir().unwrap();
         let b = LocalBackend::create(dir.path()).unwrap();
-        assert_eq!(b.put_if_absent(FileType::Pack, &name('a'), b"one").unwrap(), PutOutcome::Created);
+        assert_eq!(
+            b.put_if_absent(FileType::Pack, &name('a'), b"one").unwrap(),
+            PutOutcome::Created
+        );
         assert_eq!(
             b.put_if_absent(FileType::Pack, &name('a'), b"two").unwrap(),
             PutOutcome::AlreadyExists
         );
         assert_eq!(b.get(FileType::Pack, &name('a')).unwrap(), b"one");
         assert!(dir.path().join("packs/aa").join(name('a')).exists());
-        assert_eq!(b.get_range(FileType::Pack, &name('a'), 1, 2).unwrap(), b"ne");
+        assert_eq!(
+            b.get_range(FileType::Pack, &name('a'), 1, 2).unwrap(),
+            b"ne"
+        );
         assert!(b.get_range(FileType::Pack, &name('a'), 2, 5).is_err());
     }
 
@@ -251,7 +288,12 @@ mod tests {
         b.put(FileType::Index, &name('b'), b"x").unwrap();
         fs::write(dir.path().join("index/.tmp-123"), b"partial").unwrap();
         fs::write(dir.path().join("index/.DS_Store"), b"junk").unwrap();
-        let names: Vec<_> = b.list(FileType::Index).unwrap().into_iter().map(|o| o.name).collect();
+        let names: Vec<_> = b
+            .list(FileType::Index)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
         assert_eq!(names, vec![name('b')]);
         assert_eq!(b.remove_temporary_files().unwrap(), 1);
     }
@@ -260,8 +302,15 @@ mod tests {
     fn bad_names_and_missing_objects_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let b = LocalBackend::create(dir.path()).unwrap();
-        assert!(matches!(b.get(FileType::Snapshot, "../../etc/passwd"), Err(StorageError::InvalidName { .. })));
-        assert!(b.get(FileType::Snapshot, &name('c')).unwrap_err().is_not_found());
+        assert!(matches!(
+            b.get(FileType::Snapshot, "../../etc/passwd"),
+            Err(StorageError::InvalidName { .. })
+        ));
+        assert!(
+            b.get(FileType::Snapshot, &name('c'))
+                .unwrap_err()
+                .is_not_found()
+        );
         b.delete(FileType::Snapshot, &name('c')).unwrap();
         assert!(LocalBackend::create(dir.path()).is_ok(), "no config yet");
     }

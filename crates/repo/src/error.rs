@@ -1,0 +1,41 @@
+//! The repository's typed errors. Messages say what failed, where, and what to do next.
+
+use hearth_storage::StorageError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RepoError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Index(#[from] hearth_index::IndexError),
+    #[error("{location}: no repository here (no config). Create one with `hearth init`")]
+    NotARepository { location: String },
+    #[error("{location}: a repository already exists here")]
+    AlreadyExists { location: String },
+    #[error("wrong password for the repository at {location}: no key file opens with it")]
+    WrongPassword { location: String },
+    #[error("{object}: {detail}")]
+    Corrupt { object: String, detail: String },
+    #[error("no snapshot matches {0:?}")]
+    SnapshotNotFound(String),
+    #[error("{0:?} matches several snapshots; give more of the id")]
+    AmbiguousSnapshot(String),
+    #[error("no device {0:?} in this repository (see `hearth devices`)")]
+    DeviceNotFound(String),
+    #[error("{0}")]
+    Key(String),
+    #[error("the pack writer stopped: {0}")]
+    Writer(String),
+    #[error("{0}")]
+    Locked(String),
+}
+
+impl RepoError {
+    pub(crate) fn corrupt(object: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        Self::Corrupt {
+            object: object.into(),
+            detail: detail.to_string(),
+        }
+    }
+}

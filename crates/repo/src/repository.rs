@@ -1,0 +1,265 @@
+//! Creating and opening a repository; its keys.
+
+use crate::error::RepoError;
+use hearth_chunker::{Chunker, ChunkerParams};
+use hearth_crypto::{KdfParams, KeyFile, KeyMeta, Keys, MasterKey};
+use hearth_format::{Config, KeyId, ObjectKind};
+use hearth_index::IndexCache;
+use hearth_storage::{Backend, FileType, PutOutcome};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Default)]
+pub struct RepoOptions {
+    /// Argon2id parameters for new key files.
+    pub kdf: KdfParams,
+    /// Folder under which each repository's cache lives (`<cache root>/<repository id>/`).
+    pub cache_root: Option<PathBuf>,
+}
+
+/// An open repository: storage, keys, config and the local index cache.
+pub struct Repository {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) keys: Keys,
+    pub(crate) config: Config,
+    pub(crate) cache: IndexCache,
+    pub(crate) master: MasterKey,
+    pub(crate) options: RepoOptions,
+    pub(crate) key_id: KeyId,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeySummary {
+    pub id: KeyId,
+    pub meta: KeyMeta,
+    pub current: bool,
+}
+
+impl Repository {
+    /// Creates a repository in an empty backend: config, then the first key file.
+    pub fn init(
+        backend: Arc<dyn Backend>,
+        password: &[u8],
+        options: &RepoOptions,
+    ) -> Result<Self, RepoError> {
+        if !backend.list(FileType::Config)?.is_empty() {
+            return Err(RepoError::AlreadyExists {
+                location: backend.location(),
+            });
+        }
+        let master = MasterKey::generate();
+        let keys = master.keys();
+        let config = Config::new(hearth_crypto::random_bytes());
+        let key_id = write_key_file(&*backend, &master, password, options.kdf)?;
+        let sealed = keys.seal_object(ObjectKind::Config, &config.encode());
+        if backend.put_if_absent(FileType::Config, "config", &sealed)? == PutOutcome::AlreadyExists
+        {
+            backend.delete(FileType::Key, &key_id.to_hex())?;
+            return Err(RepoError::AlreadyExists {
+                location: backend.location(),
+            });
+        }
+        Self::assemble(backend, master, config, options, key_id)
+    }
+
+    /// Opens a repository with any of its passwords and brings the local cache up to date.
+    pub fn open(
+        backend: Arc<dyn Backend>,
+        password: &[u8],
+        options: &RepoOptions,
+    ) -> Result<Self, RepoError> {
+        let config_file = match backend.get(FileType::Config, "config") {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => {
+                return Err(RepoError::NotARepository {
+                    location: backend.location(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        hearth_format::FileHeader::check(&config_file, ObjectKind::Config)
+            .map_err(|e| RepoError::corrupt(format!("{}/config", backend.location()), e))?;
+        let (master, key_id) = unlock(&*backend, password)?;
+        let keys = master.keys();
+        let payload = keys
+            .open_object(ObjectKind::Config, &config_file)
+            .map_err(|e| RepoError::corrupt(format!("{}/config", backend.location()), e))?;
+        let config = Config::decode(&payload).map_err(|e| RepoError::corrupt("config", e))?;
+        Self::assemble(backend, master, config, options, key_id)
+    }
+
+    fn assemble(
+        backend: Arc<dyn Backend>,
+        master: MasterKey,
+        config: Config,
+        options: &RepoOptions,
+        key_id: KeyId,
+    ) -> Result<Self, RepoError> {
+        let cache_path = cache_dir(options, &config).join("index.redb");
+        let cache = open_cache(&cache_path)?;
+        let repo = Self {
+            backend,
+            keys: master.keys(),
+            config,
+            cache,
+            master,
+            options: options.clone(),
+            key_id,
+        };
+        repo.sync_cache()?;
+        Ok(repo)
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn cache(&self) -> &IndexCache {
+        &self.cache
+    }
+
+    pub fn chunker(&self) -> Chunker {
+        Chunker::new(ChunkerParams {
+            min: self.config.chunk_min,
+            avg: self.config.chunk_avg,
+            max: self.config.chunk_max,
+            seed: self.keys.chunker_seed(),
+        })
+    }
+
+    pub fn location(&self) -> String {
+        self.backend.location()
+    }
+
+    /// Adds a password: a new key file sealing the same master secret.
+    pub fn add_key(&self, password: &[u8]) -> Result<KeyId, RepoError> {
+        write_key_file(&*self.backend, &self.master, password, self.options.kdf)
+    }
+
+    pub fn list_keys(&self) -> Result<Vec<KeySummary>, RepoError> {
+        let mut out = Vec::new();
+        for obj in self.backend.list(FileType::Key)? {
+            let bytes = self.backend.get(FileType::Key, &obj.name)?;
+            let file = KeyFile::parse(&bytes)
+                .map_err(|e| RepoError::corrupt(format!("keys/{}", obj.name), e))?;
+            let id = KeyId::from_hex(&obj.name).expect("listed names are ids");
+            out.push(KeySummary {
+                id,
+                meta: file.meta,
+                current: id == self.key_id,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes a password. The last key and the key this session opened with cannot be removed.
+    pub fn remove_key(&self, id: &KeyId) -> Result<(), RepoError> {
+        let keys = self.list_keys()?;
+        if !keys.iter().any(|k| k.id == *id) {
+            return Err(RepoError::Key(format!("no key {id} in this repository")));
+        }
+        if *id == self.key_id {
+            return Err(RepoError::Key(
+                "cannot remove the key this command opened the repository with; open it with another password first".into(),
+            ));
+        }
+        self.backend.delete(FileType::Key, &id.to_hex())?;
+        Ok(())
+    }
+
+    /// Changes the password this session opened with: add the new key, then remove the old.
+    pub fn change_password(&mut self, new_password: &[u8]) -> Result<KeyId, RepoError> {
+        let new_id = self.add_key(new_password)?;
+        let old = std::mem::replace(&mut self.key_id, new_id);
+        self.backend.delete(FileType::Key, &old.to_hex())?;
+        Ok(new_id)
+    }
+
+    /// Throws the cache away and rebuilds it from the repository's objects.
+    pub fn rebuild_cache(&mut self) -> Result<(), RepoError> {
+        let path = self.cache.path().to_path_buf();
+        self.cache.clear()?;
+        drop(std::mem::replace(&mut self.cache, open_cache(&path)?));
+        self.sync_cache()
+    }
+}
+
+fn open_cache(path: &Path) -> Result<IndexCache, RepoError> {
+    match IndexCache::open(path) {
+        Ok(c) => Ok(c),
+        Err(hearth_index::IndexError::Db { .. }) => {
+            // A corrupt cache is only a cache: start a new one and rebuild it from the objects.
+            std::fs::remove_file(path).map_err(|e| {
+                RepoError::Key(format!(
+                    "{}: cannot remove corrupt cache: {e}",
+                    path.display()
+                ))
+            })?;
+            Ok(IndexCache::open(path)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn cache_dir(options: &RepoOptions, config: &Config) -> PathBuf {
+    let root = options
+        .cache_root
+        .clone()
+        .unwrap_or_else(default_cache_root);
+    root.join(hex::encode(config.repository_id))
+}
+
+/// `$XDG_CACHE_HOME/hearth`, else `~/.cache/hearth`.
+pub fn default_cache_root() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("hearth")
+}
+
+fn write_key_file(
+    backend: &dyn Backend,
+    master: &MasterKey,
+    password: &[u8],
+    kdf: KdfParams,
+) -> Result<KeyId, RepoError> {
+    let meta = KeyMeta {
+        created: crate::lock::unix_now(),
+        host: crate::lock::hostname(),
+        user: std::env::var("USER").unwrap_or_default(),
+    };
+    let file =
+        KeyFile::create(master, password, kdf, meta).map_err(|e| RepoError::Key(e.to_string()))?;
+    let id = KeyId(hearth_crypto::random_bytes());
+    backend.put(FileType::Key, &id.to_hex(), &file)?;
+    Ok(id)
+}
+
+/// Tries every key file; the first that opens gives the master secret.
+fn unlock(backend: &dyn Backend, password: &[u8]) -> Result<(MasterKey, KeyId), RepoError> {
+    for obj in backend.list(FileType::Key)? {
+        let bytes = backend.get(FileType::Key, &obj.name)?;
+        let Ok(file) = KeyFile::parse(&bytes) else {
+            continue;
+        };
+        if let Ok(master) = file.open(password) {
+            return Ok((
+                master,
+                KeyId::from_hex(&obj.name).expect("listed names are ids"),
+            ));
+        }
+    }
+    Err(RepoError::WrongPassword {
+        location: backend.location(),
+    })
+}

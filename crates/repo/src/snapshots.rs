@@ -1,0 +1,168 @@
+//! The snapshot catalog, snapshot references, trees, and reading blobs back.
+
+use crate::error::RepoError;
+use crate::repository::Repository;
+use crate::writer::WriteSession;
+use hearth_chunker::unseal;
+use hearth_format::{BlobKind, ChunkId, Entry, ObjectKind, Snapshot, SnapshotId};
+use hearth_storage::FileType;
+
+/// How a user names a snapshot: an id or unique prefix (6+ hex digits), or `DEVICE@latest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotRef {
+    Prefix(String),
+    Latest(String),
+}
+
+impl SnapshotRef {
+    pub fn parse(s: &str) -> Self {
+        match s.strip_suffix("@latest") {
+            Some(device) => Self::Latest(device.to_string()),
+            None => Self::Prefix(s.to_ascii_lowercase()),
+        }
+    }
+}
+
+impl Repository {
+    /// Every snapshot, oldest first (from the cache, which `open` brought up to date).
+    pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>, RepoError> {
+        let mut out = self
+            .cache
+            .snapshots()?
+            .into_iter()
+            .map(|(id, payload)| {
+                Snapshot::decode(&payload)
+                    .map(|s| (id, s))
+                    .map_err(|e| RepoError::corrupt(format!("cached snapshot {id}"), e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| (a.1.time, a.0).cmp(&(b.1.time, b.0)));
+        Ok(out)
+    }
+
+    /// The snapshots of one device (name, UDID, or a unique UDID prefix), oldest first.
+    pub fn device_snapshots(&self, device: &str) -> Result<Vec<(SnapshotId, Snapshot)>, RepoError> {
+        let all = self.snapshots()?;
+        let udid = resolve_device(&all, device)?;
+        Ok(all
+            .into_iter()
+            .filter(|(_, s)| s.device.udid == udid)
+            .collect())
+    }
+
+    /// The newest snapshot of a device, for the incremental fast path.
+    pub fn latest_for_udid(&self, udid: &str) -> Result<Option<(SnapshotId, Snapshot)>, RepoError> {
+        Ok(self
+            .snapshots()?
+            .into_iter()
+            .filter(|(_, s)| s.device.udid == udid)
+            .next_back())
+    }
+
+    pub fn find_snapshot(&self, reference: &str) -> Result<(SnapshotId, Snapshot), RepoError> {
+        match SnapshotRef::parse(reference) {
+            SnapshotRef::Latest(device) => self
+                .device_snapshots(&device)?
+                .pop()
+                .ok_or(RepoError::SnapshotNotFound(reference.to_string())),
+            SnapshotRef::Prefix(prefix) => {
+                if prefix.len() < 6 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(RepoError::SnapshotNotFound(format!(
+                        "{reference} (give at least 6 hex digits of an id, or DEVICE@latest)"
+                    )));
+                }
+                let mut hits: Vec<_> = self
+                    .snapshots()?
+                    .into_iter()
+                    .filter(|(id, _)| id.to_hex().starts_with(&prefix))
+                    .collect();
+                match hits.len() {
+                    0 => Err(RepoError::SnapshotNotFound(reference.to_string())),
+                    1 => Ok(hits.remove(0)),
+                    _ => Err(RepoError::AmbiguousSnapshot(reference.to_string())),
+                }
+            }
+        }
+    }
+
+    /// Reads one blob: look it up in the cache, fetch its range, open and verify it.
+    pub fn read_blob(&self, id: &ChunkId) -> Result<Vec<u8>, RepoError> {
+        let loc = self.cache.lookup(id)?.ok_or_else(|| {
+            RepoError::corrupt(
+                format!("blob {id}"),
+                "not in the index (run `hearth check`)",
+            )
+        })?;
+        let sealed = self.backend.get_range(
+            FileType::Pack,
+            &loc.pack.to_hex(),
+            u64::from(loc.entry.offset),
+            u64::from(loc.entry.length),
+        )?;
+        unseal(&self.keys, &loc.entry, &sealed)
+            .map_err(|e| RepoError::corrupt(format!("packs/{}", loc.pack), e))
+    }
+
+    /// The snapshot's entries, decoded from its tree blobs.
+    pub fn load_entries(&self, snapshot: &Snapshot) -> Result<Vec<Entry>, RepoError> {
+        let mut stream = Vec::with_capacity(snapshot.tree_len as usize);
+        for id in &snapshot.tree {
+            stream.extend_from_slice(&self.read_blob(id)?);
+        }
+        if stream.len() as u64 != snapshot.tree_len {
+            return Err(RepoError::corrupt(
+                "snapshot tree",
+                "length differs from the recorded length",
+            ));
+        }
+        Entry::decode_all(&stream).map_err(|e| RepoError::corrupt("snapshot tree", e))
+    }
+
+    /// Stores the tree, flushes (packs and index first), then writes the snapshot: the commit.
+    pub fn commit_snapshot(
+        &self,
+        session: &WriteSession<'_>,
+        mut snapshot: Snapshot,
+        entries: &[Entry],
+    ) -> Result<SnapshotId, RepoError> {
+        let stream = Entry::encode_all(entries);
+        snapshot.tree = session.store_bytes(&stream, BlobKind::Tree)?;
+        snapshot.tree_len = stream.len() as u64;
+        session.flush()?;
+        let payload = snapshot.encode();
+        let file = self.keys.seal_object(ObjectKind::Snapshot, &payload);
+        let id = SnapshotId(self.keys.object_id(&file));
+        self.backend.put(FileType::Snapshot, &id.to_hex(), &file)?;
+        self.cache.add_snapshot(&id, &payload)?;
+        Ok(id)
+    }
+}
+
+/// A device given by name, UDID or a unique UDID prefix → its UDID.
+fn resolve_device(all: &[(SnapshotId, Snapshot)], device: &str) -> Result<String, RepoError> {
+    let mut udids: Vec<&str> = all
+        .iter()
+        .map(|(_, s)| &s.device)
+        .filter(|d| d.name == device || d.udid.eq_ignore_ascii_case(device))
+        .map(|d| d.udid.as_str())
+        .collect();
+    if udids.is_empty() && device.len() >= 4 {
+        udids = all
+            .iter()
+            .map(|(_, s)| s.device.udid.as_str())
+            .filter(|u| {
+                u.to_ascii_lowercase()
+                    .starts_with(&device.to_ascii_lowercase())
+            })
+            .collect();
+    }
+    udids.sort_unstable();
+    udids.dedup();
+    match udids.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(RepoError::DeviceNotFound(device.to_string())),
+        _ => Err(RepoError::DeviceNotFound(format!(
+            "{device} (several devices match; give the UDID)"
+        ))),
+    }
+}
