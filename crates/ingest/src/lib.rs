@@ -1,1 +1,28 @@
-//! hearth-ingest
+//! MobileSync device folder → snapshot.
+//!
+//! For each device folder: read its plists and Manifest.db (never changing the folder), walk its
+//! files, match blobs to Manifest.db rows, and store every file's content through a repository
+//! [`WriteSession`](hearth_repo::WriteSession). A file whose size and modification time equal
+//! those in the device's previous snapshot (its *parent*) is not read again: its chunk list is
+//! reused. Problems with single rows or blobs become warnings recorded in the snapshot; problems
+//! with the whole device become an [`IngestError`] naming it, and other devices go on.
+//!
+//! This crate does not parse the backup format itself (that is `hearth-mobilesync`) and does not
+//! know how objects are stored (that is `hearth-repo`).
+//!
+//! ```no_run
+//! # fn demo(repo: &hearth_repo::Repository) -> Result<(), hearth_ingest::IngestError> {
+//! use hearth_ingest::{IngestOptions, backup_device};
+//! let session = repo.write_session();
+//! let report = backup_device(repo, &session, "Backup/00008110-AAAA".as_ref(), &IngestOptions::default(), &hearth_repo::NoProgress)?;
+//! println!("{} new files", report.files_new);
+//! # Ok(()) }
+//! ```
+
+mod device;
+mod entries;
+mod error;
+mod walk;
+
+pub use device::{DeviceReport, IngestOptions, backup_device};
+pub use error::IngestError;

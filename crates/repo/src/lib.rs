@@ -31,4 +31,5 @@ pub use progress::{NoProgress, Progress};
 pub use repository::{KeySummary, RepoOptions, Repository};
 pub use snapshots::SnapshotRef;
 pub use stats::{DeviceStats, RepoStats};
-pub use writer::{WriteSession, WriteStats};
+pub use lock::{hostname, unix_now};
+pub use writer::{StoreFileError, WriteSession, WriteStats};

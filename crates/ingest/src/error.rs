@@ -1,0 +1,35 @@
+use hearth_repo::RepoError;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Why a whole device could not be backed up. Row- and blob-level problems are warnings instead.
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error("device folder {}: {source}", folder.display())]
+    Source {
+        folder: PathBuf,
+        #[source]
+        source: hearth_mobilesync::Error,
+    },
+    #[error(
+        "device folder {} ({device}): this iOS backup is encrypted and Hearth cannot read encrypted backups yet; nothing was stored for this device. Turn off \"Encrypt local backup\" for now, or wait for encrypted-backup support (HEARTH_IOS_PASSWORD)",
+        folder.display()
+    )]
+    Encrypted { folder: PathBuf, device: String },
+    #[error(
+        "device folder {} ({device}): Manifest.db is not an SQLite database, and Manifest.plist does not say the backup is encrypted: the backup is damaged; make a new backup of this device",
+        folder.display()
+    )]
+    ManifestNotSqlite { folder: PathBuf, device: String },
+    #[error("device folder {} ({device}): no Manifest.db; the backup is incomplete or still running", folder.display())]
+    NoManifest { folder: PathBuf, device: String },
+    #[error("device folder {}: {what}: {source}", folder.display())]
+    Io {
+        folder: PathBuf,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
