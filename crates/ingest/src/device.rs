@@ -3,7 +3,9 @@
 use crate::entries::{PlannedEntry, match_rows};
 use crate::error::IngestError;
 use crate::walk::{FoundFile, walk};
-use hearth_format::{BlobKind, Content, DeviceIdentity, Entry, Snapshot, SnapshotId, SnapshotSummary, Warning};
+use hearth_format::{
+    BlobKind, Content, DeviceIdentity, Entry, Snapshot, SnapshotId, SnapshotSummary, Warning,
+};
 use hearth_mobilesync::{DeviceFolder, ManifestDb, ManifestDbState};
 use hearth_repo::{Progress, Repository, WriteSession};
 use rayon::prelude::*;
@@ -54,7 +56,10 @@ pub fn backup_device(
     options: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<DeviceReport, IngestError> {
-    let source = |e| IngestError::Source { folder: folder.to_path_buf(), source: e };
+    let source = |e| IngestError::Source {
+        folder: folder.to_path_buf(),
+        source: e,
+    };
     let device = DeviceFolder::open(folder).map_err(source)?;
     let identity = identity(&device);
     let rows = read_rows(&device, &identity)?;
@@ -68,7 +73,14 @@ pub fn backup_device(
         _ => HashMap::new(),
     };
     let before = session.stats();
-    let (entries, origins) = store_contents(session, folder, planned, &parent_files, &mut warnings, progress)?;
+    let (entries, origins) = store_contents(
+        session,
+        folder,
+        planned,
+        &parent_files,
+        &mut warnings,
+        progress,
+    )?;
 
     let mut summary = SnapshotSummary::default();
     for (e, origin) in entries.iter().zip(&origins) {
@@ -114,9 +126,17 @@ pub fn backup_device(
 }
 
 fn identity(d: &DeviceFolder) -> DeviceIdentity {
-    let folder_name = d.root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let folder_name = d
+        .root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     DeviceIdentity {
-        udid: if d.info.udid.is_empty() { folder_name } else { d.info.udid.clone() },
+        udid: if d.info.udid.is_empty() {
+            folder_name
+        } else {
+            d.info.udid.clone()
+        },
         name: d.info.device_name.clone(),
         product_type: d.info.product_type.clone(),
         ios_version: d.ios_version().unwrap_or_default().to_string(),
@@ -125,21 +145,34 @@ fn identity(d: &DeviceFolder) -> DeviceIdentity {
 }
 
 /// Manifest.db's rows, or why the device cannot be backed up.
-fn read_rows(d: &DeviceFolder, id: &DeviceIdentity) -> Result<Vec<hearth_mobilesync::ManifestRow>, IngestError> {
+fn read_rows(
+    d: &DeviceFolder,
+    id: &DeviceIdentity,
+) -> Result<Vec<hearth_mobilesync::ManifestRow>, IngestError> {
     let folder = d.root.clone();
     let device = id.name.clone();
-    let source = |e| IngestError::Source { folder: d.root.clone(), source: e };
+    let source = |e| IngestError::Source {
+        folder: d.root.clone(),
+        source: e,
+    };
     match d.manifest_db_state().map_err(source)? {
         ManifestDbState::Missing => return Err(IngestError::NoManifest { folder, device }),
-        ManifestDbState::Encrypted if d.is_encrypted() => return Err(IngestError::Encrypted { folder, device }),
-        ManifestDbState::Encrypted => return Err(IngestError::ManifestNotSqlite { folder, device }),
+        ManifestDbState::Encrypted if d.is_encrypted() => {
+            return Err(IngestError::Encrypted { folder, device });
+        }
+        ManifestDbState::Encrypted => {
+            return Err(IngestError::ManifestNotSqlite { folder, device });
+        }
         ManifestDbState::Plaintext => {}
     }
     let db = ManifestDb::open(&d.manifest_db_path()).map_err(source)?;
     db.rows().map_err(source)
 }
 
-fn parent_contents(repo: &Repository, parent: &Snapshot) -> Result<HashMap<String, Content>, IngestError> {
+fn parent_contents(
+    repo: &Repository,
+    parent: &Snapshot,
+) -> Result<HashMap<String, Content>, IngestError> {
     Ok(repo
         .load_entries(parent)?
         .into_iter()
@@ -158,10 +191,19 @@ fn store_contents(
     progress: &dyn Progress,
 ) -> Result<(Vec<Entry>, Vec<Option<Origin>>), IngestError> {
     let mut to_read: Vec<usize> = (0..planned.len())
-        .filter(|&i| planned[i].file.as_ref().is_some_and(|f| unchanged(parent, f).is_none()))
+        .filter(|&i| {
+            planned[i]
+                .file
+                .as_ref()
+                .is_some_and(|f| unchanged(parent, f).is_none())
+        })
         .collect();
     to_read.sort_by_key(|&i| std::cmp::Reverse(planned[i].file.as_ref().map_or(0, |f| f.size)));
-    let total: u64 = to_read.iter().filter_map(|&i| planned[i].file.as_ref()).map(|f| f.size).sum();
+    let total: u64 = to_read
+        .iter()
+        .filter_map(|&i| planned[i].file.as_ref())
+        .map(|f| f.size)
+        .sum();
     progress.start("reading files", Some(total));
     let read_warnings = Mutex::new(Vec::new());
     let stored: Vec<(usize, Option<Content>)> = to_read
@@ -176,7 +218,10 @@ fn store_contents(
             match content {
                 Ok(c) => Ok((i, Some(c))),
                 Err(Ok(msg)) => {
-                    read_warnings.lock().expect("warnings").push(Warning { path: f.path.clone(), message: msg });
+                    read_warnings.lock().expect("warnings").push(Warning {
+                        path: f.path.clone(),
+                        message: msg,
+                    });
                     Ok((i, None))
                 }
                 Err(Err(e)) => Err(e),
@@ -193,20 +238,34 @@ fn store_contents(
         let (content, origin) = match (&p.file, fresh.remove(&i)) {
             (None, _) => (None, None),
             (Some(_), Some(c)) => {
-                let origin = if parent.contains_key(&p.path) { Origin::Changed } else { Origin::New };
+                let origin = if parent.contains_key(&p.path) {
+                    Origin::Changed
+                } else {
+                    Origin::New
+                };
                 (c, Some(origin))
             }
             (Some(f), None) => (unchanged(parent, f).cloned(), Some(Origin::Unmodified)),
         };
-        entries.push(Entry { path: p.path, row: p.row, content });
-        origins.push(if entries.last().is_some_and(|e| e.content.is_some()) { origin } else { None });
+        entries.push(Entry {
+            path: p.path,
+            row: p.row,
+            content,
+        });
+        origins.push(if entries.last().is_some_and(|e| e.content.is_some()) {
+            origin
+        } else {
+            None
+        });
     }
     Ok((entries, origins))
 }
 
 /// The parent's content for `f` when size and mtime are unchanged.
 fn unchanged<'a>(parent: &'a HashMap<String, Content>, f: &FoundFile) -> Option<&'a Content> {
-    parent.get(&f.path).filter(|c| c.size == f.size && c.mtime_ns == f.mtime_ns && c.mode == f.mode)
+    parent
+        .get(&f.path)
+        .filter(|c| c.size == f.size && c.mtime_ns == f.mtime_ns && c.mode == f.mode)
 }
 
 enum ReadFailure {
@@ -214,14 +273,28 @@ enum ReadFailure {
     Repo(hearth_repo::RepoError),
 }
 
-fn read_file(session: &WriteSession<'_>, folder: &Path, f: &FoundFile) -> Result<Content, ReadFailure> {
+fn read_file(
+    session: &WriteSession<'_>,
+    folder: &Path,
+    f: &FoundFile,
+) -> Result<Content, ReadFailure> {
     let path = folder.join(&f.path);
-    let file = File::open(&path).map_err(|e| ReadFailure::Source(format!("cannot open: {e}; not backed up")))?;
-    let (chunks, size) = session.store_reader(file, BlobKind::Data).map_err(|e| match e {
-        hearth_repo::StoreFileError::Read(e) => ReadFailure::Source(format!("read failed: {e}; not backed up")),
-        hearth_repo::StoreFileError::Repo(e) => ReadFailure::Repo(e),
-    })?;
-    Ok(Content { size, mtime_ns: f.mtime_ns, mode: f.mode, chunks })
+    let file = File::open(&path)
+        .map_err(|e| ReadFailure::Source(format!("cannot open: {e}; not backed up")))?;
+    let (chunks, size) = session
+        .store_reader(file, BlobKind::Data)
+        .map_err(|e| match e {
+            hearth_repo::StoreFileError::Read(e) => {
+                ReadFailure::Source(format!("read failed: {e}; not backed up"))
+            }
+            hearth_repo::StoreFileError::Repo(e) => ReadFailure::Repo(e),
+        })?;
+    Ok(Content {
+        size,
+        mtime_ns: f.mtime_ns,
+        mode: f.mode,
+        chunks,
+    })
 }
 
 fn now_micros() -> i64 {

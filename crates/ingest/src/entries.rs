@@ -15,29 +15,50 @@ pub struct PlannedEntry {
 }
 
 /// One entry per row (keyed by its blob path) and one per file no row claims, sorted by path.
-pub fn match_rows(rows: Vec<ManifestRow>, files: Vec<FoundFile>, warnings: &mut Vec<Warning>) -> Vec<PlannedEntry> {
-    let mut files: BTreeMap<String, FoundFile> = files.into_iter().map(|f| (f.path.clone(), f)).collect();
+pub fn match_rows(
+    rows: Vec<ManifestRow>,
+    files: Vec<FoundFile>,
+    warnings: &mut Vec<Warning>,
+) -> Vec<PlannedEntry> {
+    let mut files: BTreeMap<String, FoundFile> =
+        files.into_iter().map(|f| (f.path.clone(), f)).collect();
     let mut out: Vec<PlannedEntry> = rows
         .into_iter()
         .map(|row| plan_row(row, &mut files, warnings))
         .collect();
-    out.extend(files.into_values().map(|f| PlannedEntry { path: f.path.clone(), row: None, file: Some(f) }));
+    out.extend(files.into_values().map(|f| PlannedEntry {
+        path: f.path.clone(),
+        row: None,
+        file: Some(f),
+    }));
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }
 
-fn plan_row(r: ManifestRow, files: &mut BTreeMap<String, FoundFile>, warnings: &mut Vec<Warning>) -> PlannedEntry {
+fn plan_row(
+    r: ManifestRow,
+    files: &mut BTreeMap<String, FoundFile>,
+    warnings: &mut Vec<Warning>,
+) -> PlannedEntry {
     let kind = r.kind();
     let (recorded_size, recorded_mtime) = match &r.file {
-        Ok(f) => (f.size.unwrap_or(SIZE_ABSENT), f.last_modified.unwrap_or(MTIME_ABSENT)),
+        Ok(f) => (
+            f.size.unwrap_or(SIZE_ABSENT),
+            f.last_modified.unwrap_or(MTIME_ABSENT),
+        ),
         Err(_) => (SIZE_ABSENT, MTIME_ABSENT),
     };
     let id = FileId::parse(&r.file_id).ok();
-    let path = id.as_ref().map_or_else(|| format!("?{}", r.file_id), FileId::blob_path);
+    let path = id
+        .as_ref()
+        .map_or_else(|| format!("?{}", r.file_id), FileId::blob_path);
     let file = id.as_ref().and_then(|_| files.remove(&path));
     let state = row_state(&r, kind, id.is_some(), recorded_size, file.as_ref());
     if state != RowState::Ok {
-        warnings.push(Warning { path: path.clone(), message: describe(&r, state, recorded_size, file.as_ref()) });
+        warnings.push(Warning {
+            path: path.clone(),
+            message: describe(&r, state, recorded_size, file.as_ref()),
+        });
     }
     let row = Row {
         file_id: r.file_id,
@@ -48,11 +69,21 @@ fn plan_row(r: ManifestRow, files: &mut BTreeMap<String, FoundFile>, warnings: &
         recorded_mtime,
         state,
     };
-    PlannedEntry { path, row: Some(row), file }
+    PlannedEntry {
+        path,
+        row: Some(row),
+        file,
+    }
 }
 
 /// The most serious problem of a row, or `Ok`.
-fn row_state(r: &ManifestRow, kind: EntryKind, id_ok: bool, recorded: u64, file: Option<&FoundFile>) -> RowState {
+fn row_state(
+    r: &ManifestRow,
+    kind: EntryKind,
+    id_ok: bool,
+    recorded: u64,
+    file: Option<&FoundFile>,
+) -> RowState {
     if !id_ok {
         return RowState::BadFileId;
     }
@@ -76,10 +107,17 @@ fn row_state(r: &ManifestRow, kind: EntryKind, id_ok: bool, recorded: u64, file:
 }
 
 fn describe(r: &ManifestRow, state: RowState, recorded: u64, file: Option<&FoundFile>) -> String {
-    let what = format!("{}/{} (Manifest.db row {:?})", r.domain, r.relative_path, r.file_id);
+    let what = format!(
+        "{}/{} (Manifest.db row {:?})",
+        r.domain, r.relative_path, r.file_id
+    );
     match (state, file) {
         (RowState::BlobShort | RowState::BlobLong, Some(f)) => {
-            format!("{what}: {}: {} bytes on disk, {recorded} recorded", state.describe(), f.size)
+            format!(
+                "{what}: {}: {} bytes on disk, {recorded} recorded",
+                state.describe(),
+                f.size
+            )
         }
         _ => format!("{what}: {}", state.describe()),
     }
@@ -96,12 +134,20 @@ mod tests {
             domain: domain.into(),
             relative_path: path.into(),
             flags,
-            file: Ok(MbFile { size, ..Default::default() }),
+            file: Ok(MbFile {
+                size,
+                ..Default::default()
+            }),
         }
     }
 
     fn found(path: String, size: u64) -> FoundFile {
-        FoundFile { path, size, mtime_ns: 0, mode: 0o644 }
+        FoundFile {
+            path,
+            size,
+            mtime_ns: 0,
+            mode: 0o644,
+        }
     }
 
     #[test]
@@ -122,16 +168,37 @@ mod tests {
             found(format!("e7/{}", "e7".repeat(20)), 5),
         ];
         let mut warnings = Vec::new();
-        let plan = match_rows(vec![ok, short, missing, dir, bad_id, unsafe_path], files, &mut warnings);
+        let plan = match_rows(
+            vec![ok, short, missing, dir, bad_id, unsafe_path],
+            files,
+            &mut warnings,
+        );
         let state = |p: &PlannedEntry| p.row.as_ref().map(|r| r.state);
         let states: Vec<_> = plan.iter().filter_map(state).collect();
-        for s in [RowState::Ok, RowState::BlobShort, RowState::BlobMissing, RowState::BadFileId, RowState::UnsafePath] {
+        for s in [
+            RowState::Ok,
+            RowState::BlobShort,
+            RowState::BlobMissing,
+            RowState::BadFileId,
+            RowState::UnsafePath,
+        ] {
             assert!(states.contains(&s), "{s:?} in {states:?}");
         }
         assert_eq!(warnings.len(), 4, "{warnings:?}");
-        assert!(warnings.iter().any(|w| w.message.contains("4 bytes on disk, 10 recorded")));
-        let orphans: Vec<_> = plan.iter().filter(|p| p.row.is_none()).map(|p| p.path.as_str()).collect();
-        assert_eq!(orphans, vec!["Info.plist", &format!("e7/{}", "e7".repeat(20))]);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.message.contains("4 bytes on disk, 10 recorded"))
+        );
+        let orphans: Vec<_> = plan
+            .iter()
+            .filter(|p| p.row.is_none())
+            .map(|p| p.path.as_str())
+            .collect();
+        assert_eq!(
+            orphans,
+            vec!["Info.plist", &format!("e7/{}", "e7".repeat(20))]
+        );
         let bad = plan.iter().find(|p| p.path.starts_with('?')).unwrap();
         assert!(bad.file.is_none(), "a bad file id never gets content");
     }

@@ -35,13 +35,24 @@ pub fn walk(root: &Path, warnings: &mut Vec<Warning>) -> Result<Vec<FoundFile>, 
             let path = format!("{prefix}{name}");
             let meta = fs::symlink_metadata(item.path()).map_err(|e| io(root, &item.path(), e))?;
             if !is_safe_path(&path) || item.file_name().to_str().is_none() {
-                warnings.push(Warning { path: path.clone(), message: "file name is not valid UTF-8 or not a safe path; skipped".into() });
+                warnings.push(Warning {
+                    path: path.clone(),
+                    message: "file name is not valid UTF-8 or not a safe path; skipped".into(),
+                });
             } else if meta.is_dir() {
                 dirs.push((item.path(), format!("{path}/")));
             } else if meta.is_file() {
-                out.push(FoundFile { path, size: meta.len(), mtime_ns: mtime_ns(&meta), mode: meta.permissions().mode() & 0o7777 });
+                out.push(FoundFile {
+                    path,
+                    size: meta.len(),
+                    mtime_ns: mtime_ns(&meta),
+                    mode: meta.permissions().mode() & 0o7777,
+                });
             } else {
-                warnings.push(Warning { path, message: "not a regular file (symlink or special file); skipped".into() });
+                warnings.push(Warning {
+                    path,
+                    message: "not a regular file (symlink or special file); skipped".into(),
+                });
             }
         }
     }
@@ -57,5 +68,9 @@ pub fn mtime_ns(meta: &fs::Metadata) -> i64 {
 }
 
 fn io(root: &Path, at: &PathBuf, source: std::io::Error) -> IngestError {
-    IngestError::Io { folder: root.to_path_buf(), what: format!("cannot read {}", at.display()), source }
+    IngestError::Io {
+        folder: root.to_path_buf(),
+        what: format!("cannot read {}", at.display()),
+        source,
+    }
 }

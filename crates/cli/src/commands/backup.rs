@@ -1,0 +1,143 @@
+//! `backup`: every device folder in every PATH, one snapshot each, one write session.
+
+use crate::Outcome;
+use crate::cli::BackupArgs;
+use crate::context::Context;
+use crate::output::{bytes, device_json, print_json};
+use crate::progress::Bars;
+use anyhow::{Result, bail};
+use hearth_ingest::{DeviceReport, IngestOptions, backup_device};
+use hearth_mobilesync::find_device_folders;
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Warnings shown per device before "and N more".
+const SHOWN_WARNINGS: usize = 10;
+
+pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
+    let paths = if args.paths.is_empty() {
+        vec![default_source()?]
+    } else {
+        args.paths.clone()
+    };
+    let mut folders = Vec::new();
+    for p in &paths {
+        folders.extend(find_device_folders(p)?);
+    }
+    let repo = ctx.open()?;
+    let _lock = repo.lock(false)?;
+    let session = repo.write_session();
+    let options = IngestOptions {
+        tags: args.tags.clone(),
+        force_read: args.force,
+    };
+    let bars = Bars::new();
+    let (mut reports, mut failures) = (Vec::new(), Vec::new());
+    for folder in &folders {
+        match backup_device(&repo, &session, folder, &options, &bars) {
+            Ok(r) => {
+                if !ctx.global.json {
+                    print_report(&r);
+                }
+                reports.push(r);
+            }
+            Err(e @ hearth_ingest::IngestError::Repo(_)) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failures.push(e.to_string());
+            }
+        }
+    }
+    session.finish()?;
+    if ctx.global.json {
+        print_json(
+            &json!({ "snapshots": reports.iter().map(report_json).collect::<Vec<_>>(), "errors": failures }),
+        );
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} of {} device(s) could not be backed up (see above)",
+            failures.len(),
+            folders.len()
+        );
+    }
+    Ok(if reports.iter().any(|r| !r.warnings.is_empty()) {
+        Outcome::Warnings
+    } else {
+        Outcome::Success
+    })
+}
+
+fn print_report(r: &DeviceReport) {
+    println!(
+        "{} ({}, {} iOS {}): snapshot {} — {} files: {} new, {} changed, {} unmodified; read {}, added {}",
+        r.device.name,
+        r.device.udid,
+        r.device.product_type,
+        r.device.ios_version,
+        r.snapshot.short(),
+        r.files,
+        r.files_new,
+        r.files_changed,
+        r.files_unmodified,
+        bytes(r.bytes_read),
+        bytes(r.bytes_added)
+    );
+    if r.unencrypted_source {
+        eprintln!(
+            "notice: the backup of {} is not encrypted, so it holds no Health, Activity or Keychain data. \
+             Turn on \"Encrypt local backup\" in Finder (or run `idevicebackup2 encryption on`) to keep them.",
+            r.device.name
+        );
+    }
+    if !r.warnings.is_empty() {
+        eprintln!(
+            "warning: {} problem(s) in the backup of {}; the snapshot records them:",
+            r.warnings.len(),
+            r.device.name
+        );
+        for w in r.warnings.iter().take(SHOWN_WARNINGS) {
+            eprintln!("  {}: {}", w.path, w.message);
+        }
+        if r.warnings.len() > SHOWN_WARNINGS {
+            eprintln!("  ... and {} more", r.warnings.len() - SHOWN_WARNINGS);
+        }
+    }
+}
+
+fn report_json(r: &DeviceReport) -> serde_json::Value {
+    json!({
+        "id": r.snapshot.to_hex(),
+        "parent": r.parent.map(|p| p.to_hex()),
+        "device": device_json(&r.device),
+        "files": r.files,
+        "bytes": r.bytes,
+        "files_new": r.files_new,
+        "files_changed": r.files_changed,
+        "files_unmodified": r.files_unmodified,
+        "bytes_read": r.bytes_read,
+        "bytes_added": r.bytes_added,
+        "warnings": r.warnings.iter().map(|w| json!({"path": w.path, "message": w.message})).collect::<Vec<_>>(),
+    })
+}
+
+/// The platform's MobileSync backup folder.
+fn default_source() -> Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let candidates = [
+        home.join("Library/Application Support/MobileSync/Backup"),
+        std::env::var_os("APPDATA")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join("Apple Computer/MobileSync/Backup"),
+    ];
+    match candidates.iter().find(|p| p.is_dir()) {
+        Some(p) => Ok(p.clone()),
+        None => bail!(
+            "no PATH given and no MobileSync backup folder at {}; name the folder that holds the device backups",
+            candidates[0].display()
+        ),
+    }
+}

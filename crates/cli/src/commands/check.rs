@@ -1,0 +1,54 @@
+//! `check`.
+
+use crate::Outcome;
+use crate::context::Context;
+use crate::output::{bytes, print_json};
+use crate::progress::Bars;
+use anyhow::{Result, bail};
+use hearth_repo::CheckOptions;
+use serde_json::json;
+
+pub fn run(ctx: &Context, read_data: bool) -> Result<Outcome> {
+    let repo = ctx.open()?;
+    let report = repo.check(CheckOptions { read_data }, &Bars::new())?;
+    if ctx.global.json {
+        print_json(&json!({
+            "ok": report.is_ok(),
+            "snapshots": report.snapshots, "index_segments": report.index_segments, "packs": report.packs,
+            "blobs_checked": report.blobs_checked, "bytes_read": report.bytes_read,
+            "damage": report.damage.iter().map(|d| json!({"object": d.object, "problem": d.problem, "affected": d.affected})).collect::<Vec<_>>(),
+            "notes": report.notes,
+        }));
+    } else {
+        println!(
+            "{} snapshots, {} index segments, {} packs",
+            report.snapshots, report.index_segments, report.packs
+        );
+        if read_data {
+            println!(
+                "read {} in {} blobs",
+                bytes(report.bytes_read),
+                report.blobs_checked
+            );
+        }
+        for n in &report.notes {
+            println!("note: {n}");
+        }
+        for d in &report.damage {
+            eprintln!("damaged: {}: {}", d.object, d.problem);
+            for a in &d.affected {
+                eprintln!("  affects {a}");
+            }
+        }
+    }
+    if !report.is_ok() {
+        bail!(
+            "the repository has {} problem(s); see above",
+            report.damage.len()
+        );
+    }
+    if !ctx.global.json {
+        println!("no errors found");
+    }
+    Ok(Outcome::Success)
+}

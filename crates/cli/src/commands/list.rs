@@ -1,0 +1,153 @@
+//! `snapshots`, `devices`, `ls`.
+
+use crate::Outcome;
+use crate::context::Context;
+use crate::output::{bytes, device_json, print_json, snapshot_json, time};
+use anyhow::Result;
+use hearth_format::{Entry, RowState};
+use serde_json::json;
+
+pub fn snapshots(ctx: &Context, device: Option<&str>) -> Result<Outcome> {
+    let repo = ctx.open()?;
+    let list = match device {
+        Some(d) => repo.device_snapshots(d)?,
+        None => repo.snapshots()?,
+    };
+    if ctx.global.json {
+        print_json(
+            &json!({ "snapshots": list.iter().map(|(id, s)| snapshot_json(id, s)).collect::<Vec<_>>() }),
+        );
+        return Ok(Outcome::Success);
+    }
+    println!(
+        "{:<10} {:<21} {:<24} {:<11} {:>8} {:>10}  tags",
+        "id", "time", "device", "iOS", "files", "size"
+    );
+    for (id, s) in &list {
+        println!(
+            "{:<10} {:<21} {:<24} {:<11} {:>8} {:>10}  {}{}",
+            id.short(),
+            time(s.time),
+            s.device.name,
+            s.device.ios_version,
+            s.summary.files,
+            bytes(s.summary.bytes),
+            s.tags.join(","),
+            if s.warnings.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} warnings)", s.warnings.len())
+            }
+        );
+    }
+    println!("{} snapshot(s)", list.len());
+    Ok(Outcome::Success)
+}
+
+pub fn devices(ctx: &Context) -> Result<Outcome> {
+    let repo = ctx.open()?;
+    let mut latest: Vec<(hearth_format::SnapshotId, hearth_format::Snapshot, usize)> = Vec::new();
+    for (id, s) in repo.snapshots()? {
+        match latest
+            .iter_mut()
+            .find(|(_, l, _)| l.device.udid == s.device.udid)
+        {
+            Some(slot) => *slot = (id, s, slot.2 + 1),
+            None => latest.push((id, s, 1)),
+        }
+    }
+    if ctx.global.json {
+        let v: Vec<_> = latest
+            .iter()
+            .map(|(id, s, n)| {
+                let mut d = device_json(&s.device);
+                d["latest_snapshot"] = json!({"id": id.to_hex(), "time": time(s.time)});
+                d["snapshots"] = json!(n);
+                d
+            })
+            .collect();
+        print_json(&json!({ "devices": v }));
+        return Ok(Outcome::Success);
+    }
+    println!(
+        "{:<24} {:<42} {:<12} {:<9} {:<10} {:<21}",
+        "name", "udid", "model", "iOS", "latest", "time"
+    );
+    for (id, s, _) in &latest {
+        let d = &s.device;
+        println!(
+            "{:<24} {:<42} {:<12} {:<9} {:<10} {:<21}",
+            d.name,
+            d.udid,
+            d.product_type,
+            d.ios_version,
+            id.short(),
+            time(s.time)
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+pub fn ls(ctx: &Context, snapshot: &str, filter: Option<&str>) -> Result<Outcome> {
+    let repo = ctx.open()?;
+    let (_, snap) = repo.find_snapshot(snapshot)?;
+    let entries: Vec<Entry> = repo
+        .load_entries(&snap)?
+        .into_iter()
+        .filter(|e| matches_filter(e, filter))
+        .collect();
+    if ctx.global.json {
+        let v: Vec<_> = entries.iter().map(entry_json).collect();
+        print_json(&json!({ "entries": v }));
+        return Ok(Outcome::Success);
+    }
+    for e in &entries {
+        let size = e
+            .content
+            .as_ref()
+            .map_or(String::from("-"), |c| c.size.to_string());
+        match &e.row {
+            Some(r) => {
+                let kind = match r.flags {
+                    1 => "file",
+                    2 => "dir",
+                    4 => "link",
+                    _ => "?",
+                };
+                let state = if r.state == RowState::Ok {
+                    String::new()
+                } else {
+                    format!("  [{}]", r.state.describe())
+                };
+                println!(
+                    "{kind:<4} {size:>10}  {}/{}{state}",
+                    r.domain, r.relative_path
+                );
+            }
+            None if filter.is_none() => println!("{:<4} {size:>10}  {}", "raw", e.path),
+            None => {}
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// `DOMAIN` or `DOMAIN/PATH` prefix; entries without a row (plists, orphans) match only with no
+/// filter.
+fn matches_filter(e: &Entry, filter: Option<&str>) -> bool {
+    let Some(f) = filter else { return true };
+    let Some(r) = &e.row else { return false };
+    let (domain, path) = f.split_once('/').unwrap_or((f, ""));
+    r.domain == domain && r.relative_path.starts_with(path)
+}
+
+fn entry_json(e: &Entry) -> serde_json::Value {
+    json!({
+        "path": e.path,
+        "domain": e.row.as_ref().map(|r| &r.domain),
+        "relative_path": e.row.as_ref().map(|r| &r.relative_path),
+        "flags": e.row.as_ref().map(|r| r.flags),
+        "state": e.row.as_ref().map(|r| r.state.describe()),
+        "size": e.content.as_ref().map(|c| c.size),
+        "chunks": e.content.as_ref().map(|c| c.chunks.len()),
+    })
+}

@@ -1,0 +1,33 @@
+//! One module per command.
+
+mod backup;
+mod check;
+mod demo;
+mod key;
+mod list;
+mod repair;
+mod restore;
+mod stats;
+
+use crate::Outcome;
+use crate::cli::{Cli, Command};
+use crate::context::Context;
+use anyhow::Result;
+
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let ctx = Context { global: cli.global };
+    match cli.command {
+        Command::Init => key::init(&ctx),
+        Command::Backup(args) => backup::run(&ctx, &args),
+        Command::Snapshots { device } => list::snapshots(&ctx, device.as_deref()),
+        Command::Devices => list::devices(&ctx),
+        Command::Ls { snapshot, filter } => list::ls(&ctx, &snapshot, filter.as_deref()),
+        Command::Restore(args) => restore::run(&ctx, &args),
+        Command::Check { read_data } => check::run(&ctx, read_data),
+        Command::Stats => stats::run(&ctx),
+        Command::Key { command } => key::run(&ctx, command),
+        Command::Unlock => repair::unlock(&ctx),
+        Command::Repair { command } => repair::run(&ctx, command),
+        Command::Demo { dir } => demo::run(&ctx, &dir),
+    }
+}

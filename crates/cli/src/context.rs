@@ -1,0 +1,93 @@
+//! Turning global options into an open repository: location, password, cache folder.
+
+use crate::cli::Global;
+use anyhow::{Context as _, Result, bail};
+use hearth_crypto::KdfParams;
+use hearth_repo::{RepoOptions, Repository};
+use hearth_storage::{Backend, LocalBackend};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct Context {
+    pub global: Global,
+}
+
+impl Context {
+    pub fn location(&self) -> Result<PathBuf> {
+        match &self.global.repo {
+            Some(r) if r.starts_with("s3:") => {
+                bail!(
+                    "{r}: S3 repositories are not supported by this version yet; use a local folder"
+                )
+            }
+            Some(r) => Ok(PathBuf::from(r)),
+            None => Ok(default_repo()),
+        }
+    }
+
+    pub fn options(&self) -> RepoOptions {
+        let mut kdf = KdfParams::default();
+        if let Some(m) = std::env::var("HEARTH_KDF_MEMORY_KIB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            kdf.memory_kib = m;
+            kdf.time = 1;
+        }
+        RepoOptions {
+            kdf,
+            cache_root: self.global.cache_dir.clone(),
+        }
+    }
+
+    pub fn backend(&self) -> Result<Arc<dyn Backend>> {
+        Ok(Arc::new(LocalBackend::open(&self.location()?)))
+    }
+
+    /// The repository password: HEARTH_PASSWORD, --password-file, or a prompt on a terminal.
+    pub fn password(&self, confirm: bool) -> Result<Vec<u8>> {
+        if let Ok(p) = std::env::var("HEARTH_PASSWORD") {
+            return Ok(p.into_bytes());
+        }
+        if let Some(f) = &self.global.password_file {
+            return read_password_file(f);
+        }
+        prompt("repository password", confirm)
+    }
+
+    pub fn open(&self) -> Result<Repository> {
+        let backend = self.backend()?;
+        let password = self.password(false)?;
+        Ok(Repository::open(backend, &password, &self.options())?)
+    }
+}
+
+pub fn read_password_file(f: &std::path::Path) -> Result<Vec<u8>> {
+    let text = std::fs::read_to_string(f)
+        .with_context(|| format!("{}: cannot read password file", f.display()))?;
+    Ok(text.trim_end_matches(['\n', '\r']).as_bytes().to_vec())
+}
+
+pub fn prompt(what: &str, confirm: bool) -> Result<Vec<u8>> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "no {what}: set HEARTH_PASSWORD or HEARTH_PASSWORD_FILE (or --password-file), or run on a terminal"
+        );
+    }
+    let first = rpassword::prompt_password(format!("Enter {what}: "))?;
+    if confirm && rpassword::prompt_password(format!("Repeat {what}: "))? != first {
+        bail!("the passwords differ");
+    }
+    Ok(first.into_bytes())
+}
+
+/// `$XDG_DATA_HOME/hearth/repo`, else `~/.local/share/hearth/repo`.
+fn default_repo() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("hearth/repo")
+}

@@ -1,0 +1,84 @@
+//! Shared formatting: byte sizes, times, JSON shapes of the contract.
+
+use hearth_format::{DeviceIdentity, Snapshot, SnapshotId};
+use serde_json::{Value, json};
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// RFC 3339 UTC from Unix microseconds.
+pub fn time(micros: i64) -> String {
+    let secs = micros.div_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+pub fn device_json(d: &DeviceIdentity) -> Value {
+    json!({ "udid": d.udid, "name": d.name, "product_type": d.product_type, "ios_version": d.ios_version, "build": d.build })
+}
+
+pub fn snapshot_json(id: &SnapshotId, s: &Snapshot) -> Value {
+    json!({
+        "id": id.to_hex(),
+        "time": time(s.time),
+        "device": device_json(&s.device),
+        "tags": s.tags,
+        "parent": s.parent.map(|p| p.to_hex()),
+        "summary": {
+            "files": s.summary.files, "bytes": s.summary.bytes,
+            "files_new": s.summary.files_new, "files_changed": s.summary.files_changed,
+            "files_unmodified": s.summary.files_unmodified, "bytes_read": s.summary.bytes_read,
+            "bytes_added": s.summary.bytes_added,
+        },
+        "warnings": s.warnings.len(),
+    })
+}
+
+pub fn print_json(v: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("JSON values serialize")
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats() {
+        assert_eq!(super::time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::time(1_700_000_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(super::bytes(1536), "1.5 KiB");
+    }
+}

@@ -1,0 +1,26 @@
+use hearth_repo::RepoError;
+use std::path::PathBuf;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error("{}: already exists; restore into an empty folder (choose another --out)", path.display())]
+    TargetExists { path: PathBuf },
+    #[error("the snapshot names an unsafe path {path:?}; refusing to write it")]
+    UnsafePath { path: String },
+    #[error("{}: {what}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: restored {written} bytes but the snapshot records {expected}", path.display())]
+    SizeMismatch {
+        path: PathBuf,
+        written: u64,
+        expected: u64,
+    },
+}
