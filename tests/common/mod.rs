@@ -1,0 +1,93 @@
+//! Shared set-up for the end-to-end tests: a scratch folder with a repository, a cache and the
+//! `hearth` binary run as a real process.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A scratch world: `<tmp>/repo`, `<tmp>/cache`, and whatever the test puts beside them.
+pub struct World {
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    /// A world with an initialised repository.
+    pub fn with_repo() -> Self {
+        let w = Self::new();
+        w.ok(&["init"]);
+        w
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn repo(&self) -> PathBuf {
+        self.path("repo")
+    }
+
+    /// `hearth ARGS` with this world's repository, cache and password.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
+        c.args(args)
+            .env("HEARTH_REPO", self.repo())
+            .env("HEARTH_CACHE_DIR", self.path("cache"))
+            .env("HEARTH_PASSWORD", PASSWORD)
+            // Tests need many repository opens; production keys use 64 MiB.
+            .env("HEARTH_KDF_MEMORY_KIB", "1024")
+            .env_remove("HEARTH_PASSWORD_FILE")
+            .env_remove("HEARTH_IOS_PASSWORD")
+            .env_remove("HEARTH_NEW_PASSWORD")
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("hearth runs")
+    }
+
+    /// Runs and asserts exit status 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(0), "hearth {args:?} failed:\n{}", describe(&out));
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs with `--json`, asserts `status`, parses stdout.
+    pub fn json(&self, args: &[&str], status: i32) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        assert_eq!(out.status.code(), Some(status), "hearth {all:?}:\n{}", describe(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", describe(&out)))
+    }
+}
+
+pub fn describe(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The real backup in `shared/fixtures/mvt-ios-backup/ios_backup`. Missing fixtures fail the
+/// test, unless HEARTH_ALLOW_MISSING_FIXTURES=1, which skips it loudly (returns None).
+pub fn mvt_fixture() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mvt-ios-backup/ios_backup");
+    if p.join("Manifest.db").is_file() {
+        return Some(p);
+    }
+    if std::env::var("HEARTH_ALLOW_MISSING_FIXTURES").as_deref() == Ok("1") {
+        eprintln!("SKIPPED: fixture missing at {} (HEARTH_ALLOW_MISSING_FIXTURES=1)", p.display());
+        return None;
+    }
+    panic!("the fixture {} is required (clone the project with ../shared beside it); set HEARTH_ALLOW_MISSING_FIXTURES=1 to skip loudly", p.display());
+}
