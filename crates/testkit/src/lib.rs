@@ -1,1 +1,46 @@
-//! hearth-testkit
+//! hearth-testkit: deterministic synthetic households of iPhone/iPad backups in Apple's
+//! MobileSync format, for tests, benchmarks and `hearth demo`.
+//!
+//! From a [`HouseholdSpec`] (a seed and a few counts per device) [`generate`] writes one
+//! `<UDID>/` folder per device, as Finder would: `Info.plist`, `Manifest.plist`,
+//! `Status.plist`, a `Manifest.db` written with hearth-mobilesync's writer, and a blob for every
+//! regular file. Content is realistic in kind and compressibility: incompressible photos and
+//! videos behind real headers (a share of the photos byte-identical across devices, as shared
+//! albums and AirDrop make them), real SQLite databases (sms.db, Photos.sqlite, WhatsApp's
+//! ChatStorage.sqlite, …) filled with real rows, plists, and thousands of small files in app
+//! containers. [`next_day`] then edits the folders in place as a nightly incremental backup
+//! does, and [`tree_digest`] / [`copy_tree`] let tests compare folders byte for byte.
+//!
+//! The same spec always gives the same bytes (no wall clock, no OS randomness; devices are
+//! written in parallel from independent seeds).
+//!
+//! What it is not: a faithful model of any one iOS version, an encrypted-backup generator
+//! (every backup is unencrypted), or a reader; reading belongs to hearth-mobilesync.
+//!
+//! ```no_run
+//! use hearth_testkit::{DayOptions, HouseholdSpec, generate, next_day, tree_digest};
+//!
+//! # fn main() -> Result<(), hearth_testkit::Error> {
+//! let out = std::path::Path::new("/tmp/household");
+//! let household = generate(&HouseholdSpec::tiny(), out)?;
+//! let before = tree_digest(out)?;
+//! let night = next_day(&household, 1, &DayOptions::default())?;
+//! println!("{} files changed", night.changed_files());
+//! assert_ne!(before, tree_digest(out)?);
+//! # Ok(())
+//! # }
+//! ```
+
+mod content;
+mod day;
+mod device;
+mod error;
+mod household;
+mod spec;
+mod tree;
+
+pub use day::{ChangedFile, DayChanges, DayOptions, DeviceChanges, next_day};
+pub use error::Error;
+pub use household::{GeneratedDevice, Household, device_udid, generate};
+pub use spec::{DeviceSpec, HouseholdSpec};
+pub use tree::{FileDigest, copy_tree, set_mtime, tree_digest};

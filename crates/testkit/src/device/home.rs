@@ -1,0 +1,189 @@
+//! `HomeDomain` (Messages, contacts, calls, Safari, preferences, caches) and `MediaDomain`
+//! (Messages attachments, Voice Memos).
+
+use rand::RngExt;
+
+use super::writer::{BlobWriter, CLASS_DEFAULT};
+use super::{BigDb, Ctx};
+use crate::content::databases::misc::{self, SmallDb};
+use crate::content::databases::sms::{self, Attachment};
+use crate::content::media::{MediaKind, write_media};
+use crate::content::small::{self, SmallKind};
+use crate::content::{Rng, plists, text};
+use crate::error::Error;
+
+pub(crate) const HOME: &str = "HomeDomain";
+pub(crate) const MEDIA: &str = "MediaDomain";
+pub(crate) const SMS_DB: &str = "Library/SMS/sms.db";
+pub(crate) const CALL_HISTORY: &str = "Library/CallHistoryDB/CallHistory.storedata";
+pub(crate) const SAFARI_HISTORY: &str = "Library/Safari/History.db";
+
+const SYSTEM_PREFS: &[&str] = &[
+    "com.apple.springboard",
+    "com.apple.Preferences",
+    "com.apple.mobilesafari",
+    "com.apple.MobileSMS",
+    "com.apple.mobilephone",
+    "com.apple.camera",
+    "com.apple.mobileslideshow",
+    "com.apple.weather",
+    "com.apple.stocks",
+    "com.apple.Maps",
+    "com.apple.mobilenotes",
+    "com.apple.mobilecal",
+    "com.apple.reminders",
+    "com.apple.Music",
+    "com.apple.podcasts",
+    "com.apple.AppStore",
+    "com.apple.assistant.support",
+    "com.apple.voicemail",
+    "com.apple.keyboard",
+    "com.apple.locationd",
+    "com.apple.itunesstored",
+    "com.apple.purplebuddy",
+    "com.apple.Fitness",
+    "com.apple.Health",
+    "com.apple.tips",
+    "com.apple.findmy",
+    "com.apple.news",
+    "com.apple.TVRemote",
+];
+
+pub(crate) fn write(w: &mut BlobWriter, ctx: &Ctx) -> Result<(), Error> {
+    let mut rng = ctx.seeds.label("home").rng();
+    let attachments = write_attachments(w, ctx, &mut rng)?;
+    let (now, rows) = (w.now(), ctx.small_db_rows());
+    let (seeds, target) = (ctx.seeds.label("sms.db"), ctx.db_target(BigDb::Sms));
+    w.file(HOME, SMS_DB, CLASS_DEFAULT, |b| {
+        sms::create_db(b, seeds, target, now, &attachments)
+    })?;
+    let small_dbs = [
+        (
+            "Library/AddressBook/AddressBook.sqlitedb",
+            SmallDb::AddressBook,
+            rows,
+        ),
+        (CALL_HISTORY, SmallDb::CallHistory, rows * 2),
+        (SAFARI_HISTORY, SmallDb::SafariHistory, rows * 2),
+    ];
+    for (path, kind, rows) in small_dbs {
+        let seeds = ctx.seeds.label(path);
+        w.file(HOME, path, CLASS_DEFAULT, |b| {
+            misc::create_db(b, kind, seeds, rows, now)
+        })?;
+    }
+    for i in 0..ctx.small.home_prefs {
+        let name = SYSTEM_PREFS[i % SYSTEM_PREFS.len()];
+        let suffix = if i < SYSTEM_PREFS.len() {
+            String::new()
+        } else {
+            format!(".{}", i / SYSTEM_PREFS.len())
+        };
+        let bytes = plists::preferences_file(&mut rng, now);
+        w.bytes(
+            HOME,
+            &format!("Library/Preferences/{name}{suffix}.plist"),
+            &bytes,
+        )?;
+    }
+    for i in 0..ctx.small.home_caches {
+        let dir = SYSTEM_PREFS[i % SYSTEM_PREFS.len()];
+        let path = format!("Library/Caches/{dir}/{}", cache_name(&mut rng));
+        small_file(w, &mut rng, HOME, &path)?;
+    }
+    for dir in [
+        "Library/Voicemail",
+        "Library/Calendar",
+        "Library/Cookies",
+        "Library/Mail",
+        "Media/Books",
+    ] {
+        w.dir(HOME, dir);
+    }
+    write_recordings(w, ctx, &mut rng)
+}
+
+/// A cache file name with an extension matching its kind.
+pub(crate) fn cache_name(rng: &mut Rng) -> String {
+    let kind = SmallKind::random(rng);
+    match kind.extension() {
+        "" => text::hex_token(rng, 20),
+        ext => format!("{}.{ext}", text::hex_token(rng, 8)),
+    }
+}
+
+/// A small file whose kind follows its name's extension.
+pub(crate) fn small_file(
+    w: &mut BlobWriter,
+    rng: &mut Rng,
+    domain: &str,
+    path: &str,
+) -> Result<u64, Error> {
+    let kind = SmallKind::from_name(path);
+    let len = small::size(rng);
+    let bytes = small::bytes(rng, kind, len, w.now());
+    w.bytes(domain, path, &bytes)
+}
+
+/// A few Messages photo attachments in `Library/SMS/Attachments/xx/yy/<UUID>/`.
+fn write_attachments(
+    w: &mut BlobWriter,
+    ctx: &Ctx,
+    rng: &mut Rng,
+) -> Result<Vec<Attachment>, Error> {
+    let n = (ctx.spec.photos / 8).clamp(1, 40);
+    let avg = (ctx.spec.photo_bytes / 3).clamp(5_000, 800_000);
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let name = format!("IMG_{}.jpeg", rng.random_range(1000..9999));
+        let dir = format!(
+            "{:02x}/{:02}/{}",
+            rng.random::<u8>(),
+            rng.random_range(0..100),
+            text::uuid(rng)
+        );
+        let relative_path = format!("Library/SMS/Attachments/{dir}/{name}");
+        let len = (avg as f64 * rng.random_range(0.5..1.5)) as u64;
+        let seeds = ctx.seeds.label("attachment").child(i as u64);
+        w.file(MEDIA, &relative_path, CLASS_DEFAULT, |b| {
+            write_media(b, MediaKind::Jpeg, len, seeds)
+        })?;
+        out.push(Attachment {
+            relative_path,
+            transfer_name: name,
+            bytes: len,
+        });
+    }
+    Ok(out)
+}
+
+/// Voice Memos: `Media/Recordings/CloudRecordings.db` and a few `.m4a` files.
+fn write_recordings(w: &mut BlobWriter, ctx: &Ctx, rng: &mut Rng) -> Result<(), Error> {
+    let avg = (ctx.spec.video_bytes / 5).clamp(20_000, 4_000_000);
+    let mut recordings = Vec::new();
+    for i in 0..rng.random_range(2..5u64) {
+        let at = w.now() - rng.random_range(0..365 * 86_400);
+        let name = format!(
+            "{}-{}.m4a",
+            text::timestamp_name(at),
+            text::hex_token(rng, 4).to_uppercase()
+        );
+        let len = (avg as f64 * rng.random_range(0.5..1.5)) as u64;
+        let seeds = ctx.seeds.label("recording").child(i);
+        w.file(
+            MEDIA,
+            &format!("Media/Recordings/{name}"),
+            CLASS_DEFAULT,
+            |b| write_media(b, MediaKind::M4a, len, seeds),
+        )?;
+        recordings.push((name, at));
+    }
+    let seeds = ctx.seeds.label("CloudRecordings.db");
+    w.file(
+        MEDIA,
+        "Media/Recordings/CloudRecordings.db",
+        CLASS_DEFAULT,
+        |b| misc::cloud_recordings(b, seeds, &recordings),
+    )?;
+    Ok(())
+}

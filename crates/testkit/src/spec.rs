@@ -1,0 +1,207 @@
+//! What to generate: a household of devices, each described by counts and average sizes.
+//!
+//! Specs are plain data. The presets size households for three uses: `tiny` for unit and
+//! end-to-end tests (a few MB, fast in debug builds), `demo` for `hearth demo` (~40 MB) and
+//! `bench` for benchmarks (scaled to a byte budget).
+
+/// A household: several devices backed up to one computer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HouseholdSpec {
+    /// Every byte and name generated derives from this seed.
+    pub seed: u64,
+    pub devices: Vec<DeviceSpec>,
+    /// Share of each device's photos taken from a household pool that other devices also
+    /// hold (AirDrop, shared albums): same bytes on every device holding them.
+    pub shared_photo_fraction: f64,
+}
+
+/// One device's backup, described by how much of each kind of content it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceSpec {
+    /// Device name as set by the user, e.g. "Mum's iPhone".
+    pub name: String,
+    /// Hardware model id, e.g. "iPhone15,2" or "iPad13,1".
+    pub product_type: String,
+    /// iOS version, e.g. "17.5.1".
+    pub ios_version: String,
+    /// Build of that iOS version, e.g. "21F90".
+    pub build: String,
+    /// Photos in the camera roll (shared and own).
+    pub photos: usize,
+    /// Average photo size in bytes.
+    pub photo_bytes: u64,
+    pub videos: usize,
+    /// Average video size in bytes.
+    pub video_bytes: u64,
+    /// Total size of the big SQLite databases (sms.db, ChatStorage.sqlite, Photos.sqlite).
+    pub big_db_bytes: u64,
+    /// Third-party apps installed (WhatsApp always among them when > 0).
+    pub apps: usize,
+    /// Small files spread over preferences, caches and app containers.
+    pub small_files: usize,
+}
+
+impl DeviceSpec {
+    /// Whether the device is an iPad (by `product_type` prefix).
+    pub fn is_ipad(&self) -> bool {
+        self.product_type.starts_with("iPad")
+    }
+
+    /// "iPhone", "iPad" or "iPod" from the product type.
+    pub fn product_name(&self) -> &'static str {
+        if self.is_ipad() {
+            "iPad"
+        } else if self.product_type.starts_with("iPod") {
+            "iPod touch"
+        } else {
+            "iPhone"
+        }
+    }
+}
+
+impl HouseholdSpec {
+    /// Two iPhones, about 3 MB in all; generates in well under a second in a debug build.
+    pub fn tiny() -> Self {
+        HouseholdSpec {
+            seed: 1,
+            devices: vec![
+                device("Mum's iPhone", "iPhone15,2", "17.5.1", "21F90")
+                    .sized(10, 50_000, 1, 180_000, 300_000, 4, 120),
+                device("Dad's iPhone", "iPhone14,5", "17.4.1", "21E236")
+                    .sized(8, 50_000, 1, 150_000, 250_000, 3, 100),
+            ],
+            shared_photo_fraction: 0.4,
+        }
+    }
+
+    /// Two iPhones and an iPad, about 40 MB: what `hearth demo` backs up.
+    pub fn demo() -> Self {
+        HouseholdSpec {
+            seed: 2024,
+            devices: vec![
+                device("Mum's iPhone", "iPhone15,2", "17.5.1", "21F90")
+                    .sized(40, 200_000, 2, 1_500_000, 2_000_000, 10, 400),
+                device("Dad's iPhone", "iPhone14,5", "17.4.1", "21E236")
+                    .sized(30, 200_000, 2, 1_200_000, 1_500_000, 8, 300),
+                device("Kids' iPad", "iPad13,1", "17.5.1", "21F90")
+                    .sized(20, 200_000, 1, 2_000_000, 1_000_000, 8, 300),
+            ],
+            shared_photo_fraction: 0.4,
+        }
+    }
+
+    /// Two iPhones and an iPad scaled to about `total_bytes` (e.g. 1.5 GB): 40% of photos
+    /// shared, big SQLite databases, thousands of small files.
+    pub fn bench(total_bytes: u64) -> Self {
+        let shares = [0.40, 0.35, 0.25];
+        let models = [
+            ("Mum's iPhone", "iPhone15,2", "17.5.1", "21F90"),
+            ("Dad's iPhone", "iPhone14,5", "17.4.1", "21E236"),
+            ("Family iPad", "iPad13,1", "17.5.1", "21F90"),
+        ];
+        let devices = models
+            .iter()
+            .zip(shares)
+            .map(|(&(name, model, ios, build), share)| {
+                bench_device(device(name, model, ios, build), total_bytes as f64 * share)
+            })
+            .collect();
+        HouseholdSpec {
+            seed: 0x4845_4152_5448,
+            devices,
+            shared_photo_fraction: 0.4,
+        }
+    }
+
+    /// The same household with another seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// Splits a device's byte budget: 55% photos, 25% videos, 12% big databases, the rest small
+/// files and fixed-size content.
+fn bench_device(base: DeviceSpec, budget: f64) -> DeviceSpec {
+    let photo_bytes = (budget * 0.55 / 50.0).clamp(20_000.0, 2_400_000.0);
+    let video_bytes = (budget * 0.25 / 6.0).clamp(100_000.0, 30_000_000.0);
+    let small_files = (budget * 0.04 / 4_000.0).clamp(50.0, 4_000.0);
+    base.sized(
+        (budget * 0.55 / photo_bytes).round() as usize,
+        photo_bytes as u64,
+        (budget * 0.25 / video_bytes).round() as usize,
+        video_bytes as u64,
+        (budget * 0.12) as u64,
+        (budget / 20e6).clamp(6.0, 40.0) as usize,
+        small_files as usize,
+    )
+}
+
+fn device(name: &str, product_type: &str, ios_version: &str, build: &str) -> DeviceSpec {
+    DeviceSpec {
+        name: name.to_owned(),
+        product_type: product_type.to_owned(),
+        ios_version: ios_version.to_owned(),
+        build: build.to_owned(),
+        photos: 0,
+        photo_bytes: 0,
+        videos: 0,
+        video_bytes: 0,
+        big_db_bytes: 0,
+        apps: 0,
+        small_files: 0,
+    }
+}
+
+impl DeviceSpec {
+    #[allow(clippy::too_many_arguments)]
+    fn sized(
+        mut self,
+        photos: usize,
+        photo_bytes: u64,
+        videos: usize,
+        video_bytes: u64,
+        big_db_bytes: u64,
+        apps: usize,
+        small_files: usize,
+    ) -> Self {
+        self.photos = photos;
+        self.photo_bytes = photo_bytes;
+        self.videos = videos;
+        self.video_bytes = video_bytes;
+        self.big_db_bytes = big_db_bytes;
+        self.apps = apps;
+        self.small_files = small_files;
+        self
+    }
+
+    /// Expected bytes of photos, videos and big databases (the bulk of the folder).
+    pub fn approx_bytes(&self) -> u64 {
+        self.photos as u64 * self.photo_bytes
+            + self.videos as u64 * self.video_bytes
+            + self.big_db_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_scales_to_budget() {
+        let spec = HouseholdSpec::bench(1_500_000_000);
+        assert_eq!(spec.devices.len(), 3);
+        assert!(spec.devices[2].is_ipad());
+        let bulk: u64 = spec.devices.iter().map(DeviceSpec::approx_bytes).sum();
+        assert!((1_200_000_000..1_500_000_000).contains(&bulk), "{bulk}");
+        assert!(spec.devices.iter().all(|d| d.small_files >= 1_000));
+    }
+
+    #[test]
+    fn presets_have_the_documented_shape() {
+        assert_eq!(HouseholdSpec::tiny().devices.len(), 2);
+        let demo = HouseholdSpec::demo();
+        let ipads = demo.devices.iter().filter(|d| d.is_ipad()).count();
+        assert_eq!((demo.devices.len(), ipads), (3, 1));
+    }
+}
