@@ -58,7 +58,7 @@ pub fn backup_device(
 ) -> Result<DeviceReport, IngestError> {
     let source = |e| IngestError::Source {
         folder: folder.to_path_buf(),
-        source: e,
+        source: Box::new(e),
     };
     let device = DeviceFolder::open(folder).map_err(source)?;
     let identity = identity(&device);
@@ -153,7 +153,7 @@ fn read_rows(
     let device = id.name.clone();
     let source = |e| IngestError::Source {
         folder: d.root.clone(),
-        source: e,
+        source: Box::new(e),
     };
     match d.manifest_db_state().map_err(source)? {
         ManifestDbState::Missing => return Err(IngestError::NoManifest { folder, device }),

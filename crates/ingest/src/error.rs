@@ -9,7 +9,7 @@ pub enum IngestError {
     Source {
         folder: PathBuf,
         #[source]
-        source: hearth_mobilesync::Error,
+        source: Box<hearth_mobilesync::Error>,
     },
     #[error(
         "device folder {} ({device}): this iOS backup is encrypted and Hearth cannot read encrypted backups yet; nothing was stored for this device. Turn off \"Encrypt local backup\" for now, or wait for encrypted-backup support (HEARTH_IOS_PASSWORD)",
@@ -31,5 +31,11 @@ pub enum IngestError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Repo(#[from] RepoError),
+    Repo(Box<RepoError>),
+}
+
+impl From<RepoError> for IngestError {
+    fn from(e: RepoError) -> Self {
+        Self::Repo(Box::new(e))
+    }
 }

@@ -6,7 +6,7 @@ use hearth_format::entry::is_safe_path;
 use hearth_mobilesync::is_macos_junk;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 /// A regular file of the device folder.
@@ -67,7 +67,7 @@ pub fn mtime_ns(meta: &fs::Metadata) -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-fn io(root: &Path, at: &PathBuf, source: std::io::Error) -> IngestError {
+fn io(root: &Path, at: &Path, source: std::io::Error) -> IngestError {
     IngestError::Io {
         folder: root.to_path_buf(),
         what: format!("cannot read {}", at.display()),

@@ -107,16 +107,12 @@ impl Repository {
         let keys = self.keys.clone();
         let refresher = std::thread::spawn(move || {
             let mut current = first;
-            loop {
-                match stopped.recv_timeout(REFRESH_EVERY) {
-                    Err(RecvTimeoutError::Timeout) => {
-                        info.refreshed = unix_now();
-                        if let Ok(next) = write_lock(&*backend, &keys, &info) {
-                            let _ = backend.delete(FileType::Lock, &current.to_hex());
-                            current = next;
-                        }
-                    }
-                    _ => break,
+            // Wakes every REFRESH_EVERY; a message or a closed channel means stop.
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(REFRESH_EVERY) {
+                info.refreshed = unix_now();
+                if let Ok(next) = write_lock(&*backend, &keys, &info) {
+                    let _ = backend.delete(FileType::Lock, &current.to_hex());
+                    current = next;
                 }
             }
             let _ = backend.delete(FileType::Lock, &current.to_hex());

@@ -36,7 +36,7 @@ impl Repository {
                     .map_err(|e| RepoError::corrupt(format!("cached snapshot {id}"), e))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| (a.1.time, a.0).cmp(&(b.1.time, b.0)));
+        out.sort_by_key(|(id, s)| (s.time, *id));
         Ok(out)
     }
 
@@ -55,8 +55,7 @@ impl Repository {
         Ok(self
             .snapshots()?
             .into_iter()
-            .filter(|(_, s)| s.device.udid == udid)
-            .next_back())
+            .rfind(|(_, s)| s.device.udid == udid))
     }
 
     pub fn find_snapshot(&self, reference: &str) -> Result<(SnapshotId, Snapshot), RepoError> {

@@ -63,15 +63,15 @@ fn make_folders(root: &Path, files: &[PlannedFile]) -> Result<(), RestoreError> 
                 path: f.path.clone(),
             });
         }
-        if let Some((dir, _)) = f.path.rsplit_once('/') {
-            if made.insert(dir.to_string()) {
-                let p = root.join(dir);
-                fs::create_dir_all(&p).map_err(|e| RestoreError::Io {
-                    path: p,
-                    what: "cannot create folder",
-                    source: e,
-                })?;
-            }
+        if let Some((dir, _)) = f.path.rsplit_once('/')
+            && made.insert(dir.to_string())
+        {
+            let p = root.join(dir);
+            fs::create_dir_all(&p).map_err(|e| RestoreError::Io {
+                path: p,
+                what: "cannot create folder",
+                source: e,
+            })?;
         }
     }
     Ok(())
