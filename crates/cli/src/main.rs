@@ -18,6 +18,12 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so `println!` into a closed pipe (`hearth ls … | head`) panics.
+    // Restore the default: the process ends quietly, as `ls` and `cat` do.
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -74,6 +74,14 @@ pub enum Error {
     )]
     MissingUdid { path: PathBuf },
 
+    /// Info.plist's UDID is not a plain name (letters, digits, `-`), so it cannot name a folder.
+    #[error(
+        "{}: Unique Identifier {udid:?} is not a device UDID (letters, digits and '-' only); \
+         the backup is damaged or was not written by Finder, iTunes or idevicebackup2",
+        path.display()
+    )]
+    BadUdid { path: PathBuf, udid: String },
+
     /// Writing a property list failed.
     #[error("{}: cannot write property list: {detail}", path.display())]
     WritePlist { path: PathBuf, detail: String },

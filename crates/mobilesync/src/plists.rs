@@ -308,11 +308,21 @@ impl DeviceInfo {
 fn udid(keys: &Keys<'_>) -> Result<String, Error> {
     let unique = keys.string("Unique Identifier")?.filter(|s| !s.is_empty());
     let target = keys.string("Target Identifier")?.filter(|s| !s.is_empty());
-    unique
+    let udid = unique
         .or_else(|| target.map(|t| t.to_uppercase()))
         .ok_or_else(|| Error::MissingUdid {
             path: keys.path.to_path_buf(),
-        })
+        })?;
+    // The UDID names the device folder of a restore image, so it must be one plain file name.
+    // Real ones are 40 hex digits or `00008030-001A2D3E0C38802E`.
+    let plain = udid.len() <= 64 && udid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !plain {
+        return Err(Error::BadUdid {
+            path: keys.path.to_path_buf(),
+            udid: udid.chars().take(64).collect(),
+        });
+    }
+    Ok(udid)
 }
 
 impl ManifestInfo {
@@ -463,6 +473,25 @@ mod tests {
         dict.remove("Unique Identifier");
         let info = DeviceInfo::from_bytes(&to_bytes(&dict, false), Path::new("x")).unwrap();
         assert_eq!(info.udid, "1CB128EAFA77C5BE74283E9A3A2130AF36A3C059");
+    }
+
+    #[test]
+    fn udid_that_is_not_a_plain_name_is_rejected() {
+        for bad in ["../../tmp/x", "/etc", "..", "a b", "AB\0CD"] {
+            let mut dict = device().to_plist();
+            dict.insert("Unique Identifier".into(), bad.into());
+            let err = DeviceInfo::from_bytes(&to_bytes(&dict, false), Path::new("I/Info.plist"))
+                .unwrap_err();
+            assert!(matches!(err, Error::BadUdid { .. }), "{bad:?}: {err}");
+            assert!(err.to_string().starts_with("I/Info.plist: "), "{err}");
+        }
+        let mut dict = device().to_plist();
+        dict.insert(
+            "Unique Identifier".into(),
+            "00008030-001A2D3E0C38802E".into(),
+        );
+        let info = DeviceInfo::from_bytes(&to_bytes(&dict, false), Path::new("x")).unwrap();
+        assert_eq!(info.udid, "00008030-001A2D3E0C38802E");
     }
 
     #[test]

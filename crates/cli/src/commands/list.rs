@@ -131,13 +131,16 @@ pub fn ls(ctx: &Context, snapshot: &str, filter: Option<&str>) -> Result<Outcome
     Ok(Outcome::Success)
 }
 
-/// `DOMAIN` or `DOMAIN/PATH` prefix; entries without a row (plists, orphans) match only with no
-/// filter.
+/// `DOMAIN` or `DOMAIN/PATH` prefix, matched by whole path components (`Library/SMS` is
+/// `Library/SMS` and what is under it, not `Library/SMSBackup`); entries without a row (plists,
+/// orphans) match only with no filter.
 fn matches_filter(e: &Entry, filter: Option<&str>) -> bool {
     let Some(f) = filter else { return true };
     let Some(r) = &e.row else { return false };
     let (domain, path) = f.split_once('/').unwrap_or((f, ""));
-    r.domain == domain && r.relative_path.starts_with(path)
+    let path = path.trim_end_matches('/');
+    let under = |rest: &str| rest.is_empty() || rest.starts_with('/');
+    r.domain == domain && (path.is_empty() || r.relative_path.strip_prefix(path).is_some_and(under))
 }
 
 fn entry_json(e: &Entry) -> serde_json::Value {
