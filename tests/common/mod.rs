@@ -14,7 +14,9 @@ pub struct World {
 
 impl World {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("temp dir") }
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// A world with an initialised repository.
@@ -55,7 +57,12 @@ impl World {
     /// Runs and asserts exit status 0; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert_eq!(out.status.code(), Some(0), "hearth {args:?} failed:\n{}", describe(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "hearth {args:?} failed:\n{}",
+            describe(&out)
+        );
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
@@ -64,8 +71,15 @@ impl World {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let out = self.run(&all);
-        assert_eq!(out.status.code(), Some(status), "hearth {all:?}:\n{}", describe(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", describe(&out)))
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "hearth {all:?}:\n{}",
+            describe(&out)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not one JSON document ({e}):\n{}", describe(&out))
+        })
     }
 }
 
@@ -81,13 +95,20 @@ pub fn describe(out: &Output) -> String {
 /// The real backup in `shared/fixtures/mvt-ios-backup/ios_backup`. Missing fixtures fail the
 /// test, unless HEARTH_ALLOW_MISSING_FIXTURES=1, which skips it loudly (returns None).
 pub fn mvt_fixture() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mvt-ios-backup/ios_backup");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/mvt-ios-backup/ios_backup");
     if p.join("Manifest.db").is_file() {
         return Some(p);
     }
     if std::env::var("HEARTH_ALLOW_MISSING_FIXTURES").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: fixture missing at {} (HEARTH_ALLOW_MISSING_FIXTURES=1)", p.display());
+        eprintln!(
+            "SKIPPED: fixture missing at {} (HEARTH_ALLOW_MISSING_FIXTURES=1)",
+            p.display()
+        );
         return None;
     }
-    panic!("the fixture {} is required (clone the project with ../shared beside it); set HEARTH_ALLOW_MISSING_FIXTURES=1 to skip loudly", p.display());
+    panic!(
+        "the fixture {} is required (clone the project with ../shared beside it); set HEARTH_ALLOW_MISSING_FIXTURES=1 to skip loudly",
+        p.display()
+    );
 }

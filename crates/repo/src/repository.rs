@@ -184,10 +184,10 @@ impl Repository {
     }
 
     /// Throws the cache away and rebuilds it from the repository's objects.
+    /// (`clear` empties every table in place: reopening the database while this handle holds
+    /// it would wait for ourselves and fail as "held by another hearth process".)
     pub fn rebuild_cache(&mut self) -> Result<(), RepoError> {
-        let path = self.cache.path().to_path_buf();
         self.cache.clear()?;
-        drop(std::mem::replace(&mut self.cache, open_cache(&path)?));
         self.sync_cache()
     }
 }
