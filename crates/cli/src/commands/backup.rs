@@ -76,12 +76,12 @@ fn print_report(r: &DeviceReport) {
         r.device.product_type,
         r.device.ios_version,
         r.snapshot.short(),
-        r.files,
-        r.files_new,
-        r.files_changed,
-        r.files_unmodified,
-        bytes(r.bytes_read),
-        bytes(r.bytes_added)
+        r.summary.files,
+        r.summary.files_new,
+        r.summary.files_changed,
+        r.summary.files_unmodified,
+        bytes(r.summary.bytes_read),
+        bytes(r.summary.bytes_added)
     );
     if r.unencrypted_source {
         eprintln!(
@@ -110,13 +110,13 @@ fn report_json(r: &DeviceReport) -> serde_json::Value {
         "id": r.snapshot.to_hex(),
         "parent": r.parent.map(|p| p.to_hex()),
         "device": device_json(&r.device),
-        "files": r.files,
-        "bytes": r.bytes,
-        "files_new": r.files_new,
-        "files_changed": r.files_changed,
-        "files_unmodified": r.files_unmodified,
-        "bytes_read": r.bytes_read,
-        "bytes_added": r.bytes_added,
+        "files": r.summary.files,
+        "bytes": r.summary.bytes,
+        "files_new": r.summary.files_new,
+        "files_changed": r.summary.files_changed,
+        "files_unmodified": r.summary.files_unmodified,
+        "bytes_read": r.summary.bytes_read,
+        "bytes_added": r.summary.bytes_added,
         "warnings": r.warnings.iter().map(|w| json!({"path": w.path, "message": w.message})).collect::<Vec<_>>(),
     })
 }

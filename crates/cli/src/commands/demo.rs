@@ -125,11 +125,11 @@ fn backup_all(repo: &Repository, household: &hearth_testkit::Household) -> Resul
         println!(
             "   {:<14} {} new, {} changed, {} unmodified files; read {}, added {}",
             r.device.name,
-            r.files_new,
-            r.files_changed,
-            r.files_unmodified,
-            bytes(r.bytes_read),
-            bytes(r.bytes_added)
+            r.summary.files_new,
+            r.summary.files_changed,
+            r.summary.files_unmodified,
+            bytes(r.summary.bytes_read),
+            bytes(r.summary.bytes_added)
         );
     }
     session.finish()?;
