@@ -15,7 +15,7 @@
 //! use hearth_ingest::{IngestOptions, backup_device};
 //! let session = repo.write_session();
 //! let report = backup_device(repo, &session, "Backup/00008110-AAAA".as_ref(), &IngestOptions::default(), &hearth_repo::NoProgress)?;
-//! println!("{} new files", report.files_new);
+//! println!("{} new files", report.summary.files_new);
 //! # Ok(()) }
 //! ```
 
