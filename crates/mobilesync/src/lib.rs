@@ -41,6 +41,7 @@
 //! ```
 
 mod device;
+pub mod encryption;
 mod error;
 mod file_id;
 mod layout;
