@@ -24,7 +24,7 @@ pub fn strip_pkcs7(bytes: &[u8]) -> Option<&[u8]> {
     let n = *bytes.last()? as usize;
     let valid = (1..=BLOCK).contains(&n)
         && bytes.len() >= n
-        && bytes.len() % BLOCK == 0
+        && bytes.len().is_multiple_of(BLOCK)
         && bytes[bytes.len() - n..].iter().all(|&b| b as usize == n);
     valid.then(|| &bytes[..bytes.len() - n])
 }
@@ -52,7 +52,7 @@ fn encrypt_blocks(mode: &mut Encryptor, buf: &mut [u8]) {
 
 /// Decrypts a whole ciphertext in place (no padding removed).
 pub fn decrypt_in_place(key: &[u8; 32], buf: &mut [u8]) -> Result<(), EncryptionError> {
-    if buf.is_empty() || buf.len() % BLOCK != 0 {
+    if buf.is_empty() || !buf.len().is_multiple_of(BLOCK) {
         return Err(EncryptionError::CipherLength {
             len: buf.len() as u64,
         });
@@ -94,7 +94,7 @@ impl<R: Read> DecryptingReader<R> {
         cipher_len: u64,
         plain_len: Option<u64>,
     ) -> Result<Self, EncryptionError> {
-        if cipher_len == 0 || cipher_len % BLOCK as u64 != 0 {
+        if cipher_len == 0 || !cipher_len.is_multiple_of(BLOCK as u64) {
             return Err(EncryptionError::CipherLength { len: cipher_len });
         }
         if let Some(p) = plain_len
@@ -195,7 +195,7 @@ impl<W: Write> EncryptingWriter<W> {
         if pkcs7 {
             let n = BLOCK - self.buf.len() % BLOCK;
             self.buf.extend(std::iter::repeat_n(n as u8, n));
-        } else if self.buf.len() % BLOCK != 0 {
+        } else if !self.buf.len().is_multiple_of(BLOCK) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 EncryptionError::CipherLength {

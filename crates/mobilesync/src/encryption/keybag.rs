@@ -10,6 +10,8 @@ use super::EncryptionError;
 use super::keys::{ClassKeys, Kek, unwrap_key, wrap_key};
 use std::collections::BTreeMap;
 
+// The keybag's integers are big-endian (reference §6.1), unlike the rest of the format.
+
 /// `WRAP` bit: the class key is wrapped under the password-derived key.
 const WRAP_PASSCODE: u32 = 2;
 
@@ -166,6 +168,7 @@ impl Keybag {
 
 type Tlv<'a> = Result<([u8; 4], &'a [u8]), EncryptionError>;
 
+#[allow(clippy::big_endian_bytes, reason = "keybag integers are big-endian")]
 fn tlv(mut bytes: &[u8]) -> impl Iterator<Item = Tlv<'_>> {
     std::iter::from_fn(move || {
         if bytes.is_empty() {
@@ -196,6 +199,7 @@ fn required<'a>(
         .ok_or_else(|| EncryptionError::Keybag(format!("missing {}", String::from_utf8_lossy(tag))))
 }
 
+#[allow(clippy::big_endian_bytes, reason = "keybag integers are big-endian")]
 fn int(v: &[u8], tag: &str) -> Result<u32, EncryptionError> {
     v.try_into()
         .map(u32::from_be_bytes)
@@ -206,6 +210,7 @@ fn bad(what: &str) -> EncryptionError {
     EncryptionError::Keybag(what.to_string())
 }
 
+#[allow(clippy::big_endian_bytes, reason = "keybag integers are big-endian")]
 fn put(out: &mut Vec<u8>, tag: &[u8; 4], value: &[u8]) {
     out.extend_from_slice(tag);
     out.extend_from_slice(&(value.len() as u32).to_be_bytes());
