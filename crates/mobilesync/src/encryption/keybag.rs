@@ -217,6 +217,7 @@ fn put(out: &mut Vec<u8>, tag: &[u8; 4], value: &[u8]) {
     out.extend_from_slice(value);
 }
 
+#[allow(clippy::big_endian_bytes, reason = "keybag integers are big-endian")]
 fn put_int(out: &mut Vec<u8>, tag: &[u8; 4], v: u32) {
     put(out, tag, &v.to_be_bytes());
 }
