@@ -81,6 +81,18 @@ fn restore(w: &World, udid: &str, out: &str) -> PathBuf {
 }
 
 /// A device folder with a couple of ordinary files, before any damage.
+/// A real keybag (classes 1-11) for `password`, with a cheap derivation.
+fn fast_keybag(password: &str) -> Vec<u8> {
+    use hearth_mobilesync::encryption::{ClassKeys, KdfParams, Keybag};
+    let kdf = KdfParams {
+        salt: random(40, 20),
+        iterations: 1,
+        dp: Some((random(41, 20), 1)),
+    };
+    let keys = ClassKeys((1..=11).map(|c| (c, [c as u8; 32])).collect());
+    Keybag::build([9; 16], &kdf, &kdf.derive(password.as_bytes()), &keys, [0; 40])
+}
+
 fn bad_device(w: &World, name: &str) -> HandDevice {
     let mut d = HandDevice::new(&w.path("Backup"), BAD, name);
     d.dir("HomeDomain", "Library")
@@ -180,7 +192,7 @@ fn encrypted_manifest_db_without_password_fails_that_device_and_stores_nothing_o
     let manifest = ManifestInfo {
         is_encrypted: true,
         lockdown_product_version: Some("17.4".into()),
-        backup_keybag: Some(random(25, 1388)),
+        backup_keybag: Some(fast_keybag("the household password")),
         manifest_key: Some(random(26, 44)),
         ..ManifestInfo::default()
     };
@@ -194,6 +206,7 @@ fn encrypted_manifest_db_without_password_fails_that_device_and_stores_nothing_o
         .unwrap_or_else(|| panic!("{err}"));
     assert!(line.contains(s(&folder)), "names the folder: {line}");
     assert!(line.contains("encrypted"), "{line}");
+    assert!(line.contains("HEARTH_IOS_PASSWORD"), "says how to pass one: {line}");
     assert_snapshots(&w, false);
     let stored = dir_bytes(&w.repo());
     assert!(

@@ -46,6 +46,7 @@ fn device(name: &str, product_type: &str, ios: &str, build: &str) -> DeviceSpec 
         big_db_bytes: 0,
         apps: 0,
         small_files: 0,
+        encryption: None,
     }
 }
 

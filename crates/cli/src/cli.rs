@@ -92,6 +92,11 @@ pub struct BackupArgs {
     /// Read every file, even those unchanged since the device's last snapshot
     #[arg(long)]
     pub force: bool,
+    /// Passwords of encrypted iOS backups: one line (every device) or lines of
+    /// `DEVICE = PASSWORD` (DEVICE a name or UDID). Also HEARTH_IOS_PASSWORD (every device).
+    /// Needed once per device: the repository keeps the derived key.
+    #[arg(long, env = "HEARTH_IOS_PASSWORD_FILE")]
+    pub ios_password_file: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -5,6 +5,10 @@ use crate::codec::{DecodeError, Reader, Writer};
 
 const HAS_ROW: u8 = 1;
 const HAS_CONTENT: u8 = 2;
+const HAS_CIPHER: u8 = 4;
+
+/// Length of an iOS wrapped key: `u32 LE protection class ‖ 40-byte RFC 3394 wrapped key`.
+pub const WRAPPED_KEY_LEN: usize = 44;
 
 /// `recorded_size` when the MBFile has no `Size` (which is not the same as 0).
 pub const SIZE_ABSENT: u64 = u64::MAX;
@@ -21,6 +25,8 @@ pub enum RowState {
     BadFileId,
     UnsafePath,
     MbFileUnreadable,
+    /// Encrypted backup: the blob does not decrypt with its key; stored as found.
+    Undecryptable,
 }
 
 impl RowState {
@@ -37,6 +43,7 @@ impl RowState {
             BadFileId,
             UnsafePath,
             MbFileUnreadable,
+            Undecryptable,
         ]
         .get(b as usize)
         .copied()
@@ -54,6 +61,9 @@ impl RowState {
             Self::BadFileId => "file id is not 40 hex characters",
             Self::UnsafePath => "relative path is absolute or contains '..'",
             Self::MbFileUnreadable => "file record (MBFile) could not be decoded",
+            Self::Undecryptable => {
+                "blob does not decrypt with its key (damaged); kept as found, not deduplicated"
+            }
         }
     }
 }
@@ -73,12 +83,25 @@ pub struct Row {
 /// Bytes of a file in the device folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content {
+    /// Length of the file in the device folder (for an encrypted file, of its ciphertext).
     pub size: u64,
     /// Unix nanoseconds.
     pub mtime_ns: i64,
     /// Permission bits.
     pub mode: u32,
+    /// The stored bytes: the file itself, or its plaintext when `cipher` is set.
     pub chunks: Vec<ChunkId>,
+    pub cipher: Option<Cipher>,
+}
+
+/// How an encrypted backup's file is made from its stored plaintext: AES-256-CBC, IV zero,
+/// under the key `wrapped_key` holds (unwrapped with the device's class keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cipher {
+    /// The file's `EncryptionKey` (or, for Manifest.db, the `ManifestKey`), as the backup has it.
+    pub wrapped_key: [u8; WRAPPED_KEY_LEN],
+    /// True: PKCS#7 padding is added before encrypting. False: the plaintext is whole blocks.
+    pub pkcs7: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +114,10 @@ pub struct Entry {
 
 impl Entry {
     pub fn encode(&self, w: &mut Writer) {
-        let flags =
-            u8::from(self.row.is_some()) * HAS_ROW + u8::from(self.content.is_some()) * HAS_CONTENT;
+        let has_cipher = self.content.as_ref().is_some_and(|c| c.cipher.is_some());
+        let flags = u8::from(self.row.is_some()) * HAS_ROW
+            + u8::from(self.content.is_some()) * HAS_CONTENT
+            + u8::from(has_cipher) * HAS_CIPHER;
         w.u8(flags);
         w.string(&self.path);
         if let Some(row) = &self.row {
@@ -110,12 +135,17 @@ impl Entry {
             w.u32(c.mode);
             w.count(c.chunks.len());
             c.chunks.iter().for_each(|id| w.id(&id.0));
+            if let Some(cipher) = &c.cipher {
+                w.bytes(&cipher.wrapped_key);
+                w.u8(cipher.pkcs7.into());
+            }
         }
     }
 
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let flags = r.u8()?;
-        if flags & !(HAS_ROW | HAS_CONTENT) != 0 {
+        let cipher_without_content = flags & HAS_CIPHER != 0 && flags & HAS_CONTENT == 0;
+        if flags & !(HAS_ROW | HAS_CONTENT | HAS_CIPHER) != 0 || cipher_without_content {
             return Err(DecodeError::Invalid {
                 field: "entry flags",
                 value: flags.into(),
@@ -124,7 +154,7 @@ impl Entry {
         let path = r.string()?;
         let row = (flags & HAS_ROW != 0).then(|| decode_row(r)).transpose()?;
         let content = (flags & HAS_CONTENT != 0)
-            .then(|| decode_content(r))
+            .then(|| decode_content(r, flags & HAS_CIPHER != 0))
             .transpose()?;
         Ok(Self { path, row, content })
     }
@@ -159,13 +189,29 @@ fn decode_row(r: &mut Reader<'_>) -> Result<Row, DecodeError> {
     })
 }
 
-fn decode_content(r: &mut Reader<'_>) -> Result<Content, DecodeError> {
+fn decode_content(r: &mut Reader<'_>, has_cipher: bool) -> Result<Content, DecodeError> {
     Ok(Content {
         size: r.u64()?,
         mtime_ns: r.i64()?,
         mode: r.u32()?,
         chunks: r.ids()?.into_iter().map(ChunkId).collect(),
+        cipher: has_cipher.then(|| decode_cipher(r)).transpose()?,
     })
+}
+
+fn decode_cipher(r: &mut Reader<'_>) -> Result<Cipher, DecodeError> {
+    let wrapped_key = r.take(WRAPPED_KEY_LEN)?.try_into().expect("took 44 bytes");
+    let pkcs7 = match r.u8()? {
+        0 => false,
+        1 => true,
+        v => {
+            return Err(DecodeError::Invalid {
+                field: "cipher padding",
+                value: v.into(),
+            });
+        }
+    };
+    Ok(Cipher { wrapped_key, pkcs7 })
 }
 
 /// True when `path` is safe to join under an output folder: relative, `/`-separated, with
@@ -201,6 +247,21 @@ mod tests {
                     mtime_ns: 5,
                     mode: 0o644,
                     chunks: vec![ChunkId([4; 32])],
+                    cipher: None,
+                }),
+            },
+            Entry {
+                path: "Manifest.db".into(),
+                row: None,
+                content: Some(Content {
+                    size: 4096,
+                    mtime_ns: -1,
+                    mode: 0o600,
+                    chunks: vec![ChunkId([5; 32]), ChunkId([6; 32])],
+                    cipher: Some(Cipher {
+                        wrapped_key: [3; WRAPPED_KEY_LEN],
+                        pkcs7: true,
+                    }),
                 }),
             },
             Entry {
@@ -212,6 +273,11 @@ mod tests {
         let bytes = Entry::encode_all(&entries);
         assert_eq!(Entry::decode_all(&bytes).unwrap(), entries);
         assert!(Entry::decode_all(&bytes[..bytes.len() - 1]).is_err());
+        let mut bad_padding = bytes.clone();
+        *bad_padding.last_mut().unwrap() = 2;
+        assert!(Entry::decode_all(&bad_padding).is_err());
+        let cipher_without_content = [HAS_CIPHER, 1, 0, b'x'];
+        assert!(Entry::decode_all(&cipher_without_content).is_err());
     }
 
     #[test]

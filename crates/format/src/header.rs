@@ -17,6 +17,7 @@ pub enum ObjectKind {
     Index,
     Snapshot,
     Lock,
+    DeviceKey,
 }
 
 impl ObjectKind {
@@ -28,6 +29,7 @@ impl ObjectKind {
             Self::Index => b'I',
             Self::Snapshot => b'S',
             Self::Lock => b'L',
+            Self::DeviceKey => b'D',
         }
     }
     pub fn name(self) -> &'static str {
@@ -38,6 +40,7 @@ impl ObjectKind {
             Self::Index => "index segment",
             Self::Snapshot => "snapshot",
             Self::Lock => "lock",
+            Self::DeviceKey => "device key",
         }
     }
 }

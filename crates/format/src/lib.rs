@@ -16,6 +16,7 @@
 
 pub mod codec;
 pub mod config;
+pub mod device_key;
 pub mod entry;
 pub mod header;
 pub mod id;
@@ -26,7 +27,8 @@ pub mod snapshot;
 
 pub use codec::DecodeError;
 pub use config::Config;
-pub use entry::{Content, Entry, Row, RowState};
+pub use device_key::DeviceKey;
+pub use entry::{Cipher, Content, Entry, Row, RowState};
 pub use header::{FORMAT_VERSION, FileHeader, ObjectKind};
 pub use id::{ChunkId, IndexId, KeyId, LockId, PackId, SnapshotId};
 pub use index::{IndexSegment, PackRecord};

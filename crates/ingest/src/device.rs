@@ -1,24 +1,24 @@
 //! One device folder → one snapshot.
 
-use crate::entries::{PlannedEntry, match_rows};
+use crate::contents::{Decryption, Origin, store_contents};
+use crate::entries::match_rows;
 use crate::error::IngestError;
-use crate::walk::{FoundFile, walk};
-use hearth_format::{
-    BlobKind, Content, DeviceIdentity, Entry, Snapshot, SnapshotId, SnapshotSummary, Warning,
-};
-use hearth_mobilesync::{DeviceFolder, ManifestDb, ManifestDbState};
+use crate::unlock::{IosPasswords, unlock};
+use crate::walk::walk;
+use hearth_format::{Content, DeviceIdentity, Snapshot, SnapshotId, SnapshotSummary, Warning};
+use hearth_mobilesync::{DeviceFolder, ManifestDb, ManifestDbState, ManifestRow};
 use hearth_repo::{Progress, Repository, WriteSession};
-use rayon::prelude::*;
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
     pub tags: Vec<String>,
     /// Read every file even when the parent snapshot says it is unchanged.
     pub force_read: bool,
+    /// Passwords of encrypted devices whose keybag the repository does not know yet.
+    pub ios_passwords: Option<Arc<dyn IosPasswords>>,
 }
 
 /// What one device's backup did.
@@ -34,13 +34,9 @@ pub struct DeviceReport {
     /// True when Manifest.plist says the source backup is not encrypted (so it lacks Health,
     /// Activity and Keychain data).
     pub unencrypted_source: bool,
-}
-
-/// How a file's content was obtained.
-enum Origin {
-    New,
-    Changed,
-    Unmodified,
+    /// Encrypted source only: true when its password was run through the keybag's key
+    /// derivation this time, false when the repository already held the derived key.
+    pub key_derived: bool,
 }
 
 /// Backs up one device folder into `session` and commits its snapshot.
@@ -57,10 +53,11 @@ pub fn backup_device(
     };
     let device = DeviceFolder::open(folder).map_err(source)?;
     let identity = identity(&device);
-    let rows = read_rows(&device, &identity)?;
+    let (rows, decryption, key_derived) =
+        open_manifest(repo, &device, &identity, options, progress)?;
     let mut warnings = Vec::new();
     let found = walk(folder, &mut warnings)?;
-    let planned = match_rows(rows, found, &mut warnings);
+    let planned = match_rows(rows, found, decryption.is_some(), &mut warnings);
 
     let parent = repo.latest_for_udid(&identity.udid)?;
     let parent_files = match (&parent, options.force_read) {
@@ -73,6 +70,7 @@ pub fn backup_device(
         folder,
         planned,
         &parent_files,
+        decryption.as_ref(),
         &mut warnings,
         progress,
     )?;
@@ -111,6 +109,7 @@ pub fn backup_device(
         summary,
         warnings,
         unencrypted_source: !device.is_encrypted(),
+        key_derived,
     })
 }
 
@@ -133,29 +132,51 @@ fn identity(d: &DeviceFolder) -> DeviceIdentity {
     }
 }
 
-/// Manifest.db's rows, or why the device cannot be backed up.
-fn read_rows(
+/// Manifest.db's rows; for an encrypted backup also its decrypted bytes and the class keys
+/// (and whether the password was derived this time). Nothing is stored before this succeeds.
+fn open_manifest(
+    repo: &Repository,
     d: &DeviceFolder,
     id: &DeviceIdentity,
-) -> Result<Vec<hearth_mobilesync::ManifestRow>, IngestError> {
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<(Vec<ManifestRow>, Option<Decryption>, bool), IngestError> {
     let folder = d.root.clone();
     let device = id.name.clone();
     let source = |e| IngestError::Source {
         folder: d.root.clone(),
         source: Box::new(e),
     };
-    match d.manifest_db_state().map_err(source)? {
+    let state = d.manifest_db_state().map_err(source)?;
+    match state {
         ManifestDbState::Missing => return Err(IngestError::NoManifest { folder, device }),
-        ManifestDbState::Encrypted if d.is_encrypted() => {
-            return Err(IngestError::Encrypted { folder, device });
-        }
-        ManifestDbState::Encrypted => {
+        ManifestDbState::Encrypted if !d.is_encrypted() => {
             return Err(IngestError::ManifestNotSqlite { folder, device });
         }
-        ManifestDbState::Plaintext => {}
+        ManifestDbState::Plaintext if d.is_encrypted() => {
+            return Err(source(hearth_mobilesync::Error::NoManifestKey {
+                path: d.root.join(hearth_mobilesync::MANIFEST_PLIST),
+            }));
+        }
+        ManifestDbState::Plaintext => {
+            let db = ManifestDb::open(&d.manifest_db_path()).map_err(source)?;
+            return Ok((db.rows().map_err(source)?, None, false));
+        }
+        ManifestDbState::Encrypted => {}
     }
-    let db = ManifestDb::open(&d.manifest_db_path()).map_err(source)?;
-    db.rows().map_err(source)
+    let unlocked = unlock(repo, d, id, options.ios_passwords.as_deref(), progress)?;
+    let (plaintext, manifest_key) = d.decrypt_manifest_db(&unlocked.keys).map_err(source)?;
+    let readable = hearth_mobilesync::encryption::strip_pkcs7(&plaintext)
+        .unwrap_or(&plaintext)
+        .to_vec();
+    let db = ManifestDb::from_plaintext(readable, &d.manifest_db_path()).map_err(source)?;
+    let rows = db.rows().map_err(source)?;
+    let decryption = Decryption {
+        keys: unlocked.keys,
+        manifest_db: plaintext,
+        manifest_key,
+    };
+    Ok((rows, Some(decryption), unlocked.derived))
 }
 
 fn parent_contents(
@@ -167,123 +188,6 @@ fn parent_contents(
         .into_iter()
         .filter_map(|e| Some((e.path, e.content?)))
         .collect())
-}
-
-/// Stores the content of every planned file (in parallel, largest first), reusing the parent's
-/// chunks for files whose size and mtime are unchanged.
-fn store_contents(
-    session: &WriteSession<'_>,
-    folder: &Path,
-    planned: Vec<PlannedEntry>,
-    parent: &HashMap<String, Content>,
-    warnings: &mut Vec<Warning>,
-    progress: &dyn Progress,
-) -> Result<(Vec<Entry>, Vec<Option<Origin>>), IngestError> {
-    let mut to_read: Vec<usize> = (0..planned.len())
-        .filter(|&i| {
-            planned[i]
-                .file
-                .as_ref()
-                .is_some_and(|f| unchanged(parent, f).is_none())
-        })
-        .collect();
-    to_read.sort_by_key(|&i| std::cmp::Reverse(planned[i].file.as_ref().map_or(0, |f| f.size)));
-    let total: u64 = to_read
-        .iter()
-        .filter_map(|&i| planned[i].file.as_ref())
-        .map(|f| f.size)
-        .sum();
-    progress.start("reading files", Some(total));
-    let read_warnings = Mutex::new(Vec::new());
-    let stored: Vec<(usize, Option<Content>)> = to_read
-        .par_iter()
-        .map(|&i| {
-            let f = planned[i].file.as_ref().expect("filtered on file");
-            let content = read_file(session, folder, f).map_err(|e| match e {
-                ReadFailure::Repo(e) => Err(e),
-                ReadFailure::Source(msg) => Ok(msg),
-            });
-            progress.advance(f.size);
-            match content {
-                Ok(c) => Ok((i, Some(c))),
-                Err(Ok(msg)) => {
-                    read_warnings.lock().expect("warnings").push(Warning {
-                        path: f.path.clone(),
-                        message: msg,
-                    });
-                    Ok((i, None))
-                }
-                Err(Err(e)) => Err(e),
-            }
-        })
-        .collect::<Result<_, hearth_repo::RepoError>>()?;
-    progress.finish();
-    warnings.extend(read_warnings.into_inner().expect("warnings"));
-    let mut fresh: HashMap<usize, Option<Content>> = stored.into_iter().collect();
-
-    let mut entries = Vec::with_capacity(planned.len());
-    let mut origins = Vec::with_capacity(planned.len());
-    for (i, p) in planned.into_iter().enumerate() {
-        let (content, origin) = match (&p.file, fresh.remove(&i)) {
-            (None, _) => (None, None),
-            (Some(_), Some(c)) => {
-                let origin = if parent.contains_key(&p.path) {
-                    Origin::Changed
-                } else {
-                    Origin::New
-                };
-                (c, Some(origin))
-            }
-            (Some(f), None) => (unchanged(parent, f).cloned(), Some(Origin::Unmodified)),
-        };
-        entries.push(Entry {
-            path: p.path,
-            row: p.row,
-            content,
-        });
-        origins.push(if entries.last().is_some_and(|e| e.content.is_some()) {
-            origin
-        } else {
-            None
-        });
-    }
-    Ok((entries, origins))
-}
-
-/// The parent's content for `f` when size and mtime are unchanged.
-fn unchanged<'a>(parent: &'a HashMap<String, Content>, f: &FoundFile) -> Option<&'a Content> {
-    parent
-        .get(&f.path)
-        .filter(|c| c.size == f.size && c.mtime_ns == f.mtime_ns && c.mode == f.mode)
-}
-
-enum ReadFailure {
-    Source(String),
-    Repo(hearth_repo::RepoError),
-}
-
-fn read_file(
-    session: &WriteSession<'_>,
-    folder: &Path,
-    f: &FoundFile,
-) -> Result<Content, ReadFailure> {
-    let path = folder.join(&f.path);
-    let file = File::open(&path)
-        .map_err(|e| ReadFailure::Source(format!("cannot open: {e}; not backed up")))?;
-    let (chunks, size) = session
-        .store_reader(file, BlobKind::Data)
-        .map_err(|e| match e {
-            hearth_repo::StoreFileError::Read(e) => {
-                ReadFailure::Source(format!("read failed: {e}; not backed up"))
-            }
-            hearth_repo::StoreFileError::Repo(e) => ReadFailure::Repo(e),
-        })?;
-    Ok(Content {
-        size,
-        mtime_ns: f.mtime_ns,
-        mode: f.mode,
-        chunks,
-    })
 }
 
 fn now_micros() -> i64 {

@@ -3,6 +3,7 @@
 use crate::walk::FoundFile;
 use hearth_format::entry::{MTIME_ABSENT, SIZE_ABSENT};
 use hearth_format::{Row, RowState, Warning};
+use hearth_mobilesync::encryption::padded_len;
 use hearth_mobilesync::{EntryKind, FileId, ManifestRow, check_relative_path};
 use std::collections::BTreeMap;
 
@@ -12,24 +13,29 @@ pub struct PlannedEntry {
     pub path: String,
     pub row: Option<Row>,
     pub file: Option<FoundFile>,
+    /// The row's `EncryptionKey`, when the backup is encrypted and the row has one.
+    pub encryption_key: Option<Vec<u8>>,
 }
 
 /// One entry per row (keyed by its blob path) and one per file no row claims, sorted by path.
+/// In an `encrypted` backup a blob is expected to be its `Size` padded to whole AES blocks.
 pub fn match_rows(
     rows: Vec<ManifestRow>,
     files: Vec<FoundFile>,
+    encrypted: bool,
     warnings: &mut Vec<Warning>,
 ) -> Vec<PlannedEntry> {
     let mut files: BTreeMap<String, FoundFile> =
         files.into_iter().map(|f| (f.path.clone(), f)).collect();
     let mut out: Vec<PlannedEntry> = rows
         .into_iter()
-        .map(|row| plan_row(row, &mut files, warnings))
+        .map(|row| plan_row(row, &mut files, encrypted, warnings))
         .collect();
     out.extend(files.into_values().map(|f| PlannedEntry {
         path: f.path.clone(),
         row: None,
         file: Some(f),
+        encryption_key: None,
     }));
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
@@ -38,6 +44,7 @@ pub fn match_rows(
 fn plan_row(
     r: ManifestRow,
     files: &mut BTreeMap<String, FoundFile>,
+    encrypted: bool,
     warnings: &mut Vec<Warning>,
 ) -> PlannedEntry {
     let kind = r.kind();
@@ -53,11 +60,21 @@ fn plan_row(
         .as_ref()
         .map_or_else(|| format!("?{}", r.file_id), FileId::blob_path);
     let file = id.as_ref().and_then(|_| files.remove(&path));
-    let state = row_state(&r, kind, id.is_some(), recorded_size, file.as_ref());
+    let encryption_key = r
+        .file
+        .as_ref()
+        .ok()
+        .and_then(|f| f.encryption_key.clone())
+        .filter(|_| encrypted && kind == EntryKind::File);
+    let expected = match (&encryption_key, recorded_size) {
+        (Some(_), size) if size != SIZE_ABSENT => padded_len(size),
+        _ => recorded_size,
+    };
+    let state = row_state(&r, kind, id.is_some(), expected, file.as_ref());
     if state != RowState::Ok {
         warnings.push(Warning {
             path: path.clone(),
-            message: describe(&r, state, recorded_size, file.as_ref()),
+            message: describe(&r, state, (recorded_size, expected), file.as_ref()),
         });
     }
     let row = Row {
@@ -73,15 +90,16 @@ fn plan_row(
         path,
         row: Some(row),
         file,
+        encryption_key,
     }
 }
 
-/// The most serious problem of a row, or `Ok`.
+/// The most serious problem of a row, or `Ok`. `expected` is the blob length the row implies.
 fn row_state(
     r: &ManifestRow,
     kind: EntryKind,
     id_ok: bool,
-    recorded: u64,
+    expected: u64,
     file: Option<&FoundFile>,
 ) -> RowState {
     if !id_ok {
@@ -97,27 +115,34 @@ fn row_state(
         return RowState::Ok;
     }
     match file {
-        None if recorded == 0 => RowState::Ok,
+        None if expected == 0 => RowState::Ok,
         None => RowState::BlobMissing,
-        Some(_) if recorded == SIZE_ABSENT => RowState::Ok,
-        Some(f) if f.size < recorded => RowState::BlobShort,
-        Some(f) if f.size > recorded => RowState::BlobLong,
+        Some(_) if expected == SIZE_ABSENT => RowState::Ok,
+        Some(f) if f.size < expected => RowState::BlobShort,
+        Some(f) if f.size > expected => RowState::BlobLong,
         Some(_) => RowState::Ok,
     }
 }
 
-fn describe(r: &ManifestRow, state: RowState, recorded: u64, file: Option<&FoundFile>) -> String {
+/// `sizes`: the recorded `Size` and the blob length it implies (they differ when encrypted).
+fn describe(
+    r: &ManifestRow,
+    state: RowState,
+    (recorded, expected): (u64, u64),
+    file: Option<&FoundFile>,
+) -> String {
     let what = format!(
         "{}/{} (Manifest.db row {:?})",
         r.domain, r.relative_path, r.file_id
     );
     match (state, file) {
         (RowState::BlobShort | RowState::BlobLong, Some(f)) => {
-            format!(
-                "{what}: {}: {} bytes on disk, {recorded} recorded",
-                state.describe(),
-                f.size
-            )
+            let implied = if expected == recorded {
+                format!("{recorded} recorded")
+            } else {
+                format!("{expected} expected for an encrypted Size of {recorded}")
+            };
+            format!("{what}: {}: {} bytes on disk, {implied}", state.describe(), f.size)
         }
         _ => format!("{what}: {}", state.describe()),
     }
@@ -171,6 +196,7 @@ mod tests {
         let plan = match_rows(
             vec![ok, short, missing, dir, bad_id, unsafe_path],
             files,
+            false,
             &mut warnings,
         );
         let state = |p: &PlannedEntry| p.row.as_ref().map(|r| r.state);

@@ -12,10 +12,15 @@ pub enum IngestError {
         source: Box<hearth_mobilesync::Error>,
     },
     #[error(
-        "device folder {} ({device}): this iOS backup is encrypted and Hearth cannot read encrypted backups yet; nothing was stored for this device. Turn off \"Encrypt local backup\" for now, or wait for encrypted-backup support (HEARTH_IOS_PASSWORD)",
+        "device folder {} ({device}): this iOS backup is encrypted and no password was given for it; nothing was stored for this device. Pass its backup password with HEARTH_IOS_PASSWORD, or with --ios-password-file F (a line `{device} = PASSWORD`, or one line for every device), or run on a terminal to be asked",
         folder.display()
     )]
-    Encrypted { folder: PathBuf, device: String },
+    NoIosPassword { folder: PathBuf, device: String },
+    #[error(
+        "device folder {} ({device}): wrong password for this encrypted iOS backup (its keybag does not open with it); nothing was stored for this device",
+        folder.display()
+    )]
+    WrongIosPassword { folder: PathBuf, device: String },
     #[error(
         "device folder {} ({device}): Manifest.db is not an SQLite database, and Manifest.plist does not say the backup is encrypted: the backup is damaged; make a new backup of this device",
         folder.display()

@@ -19,10 +19,13 @@
 //! # Ok(()) }
 //! ```
 
+mod contents;
 mod device;
 mod entries;
 mod error;
+mod unlock;
 mod walk;
 
 pub use device::{DeviceReport, IngestOptions, backup_device};
 pub use error::IngestError;
+pub use unlock::{IosPasswords, PasswordMap};

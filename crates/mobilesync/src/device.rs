@@ -1,5 +1,6 @@
 //! One device folder: its three plists and the state of its Manifest.db.
 
+use crate::encryption::{ClassKeys, EncryptionError, Keybag, WrappedKey, decrypt_in_place};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -108,6 +109,50 @@ impl DeviceFolder {
             .and_then(|m| m.lockdown_product_version.as_deref())
             .filter(|v| !v.is_empty())
             .or_else(|| Some(self.info.product_version.as_str()).filter(|v| !v.is_empty()))
+    }
+
+    /// The backup keybag from Manifest.plist, for an encrypted backup.
+    pub fn keybag(&self) -> Result<Keybag, Error> {
+        let path = self.root.join(MANIFEST_PLIST);
+        let bytes = self
+            .manifest
+            .as_ref()
+            .and_then(|m| m.backup_keybag.as_deref())
+            .ok_or_else(|| Error::Encryption {
+                path: path.clone(),
+                source: EncryptionError::Keybag("Manifest.plist has no BackupKeyBag".into()),
+            })?;
+        Keybag::parse(bytes).map_err(|source| Error::Encryption { path, source })
+    }
+
+    /// Manifest.db decrypted in memory (never on disk), with its padding (if any) kept so that
+    /// encrypting it again without padding gives back the file; and the ManifestKey.
+    pub fn decrypt_manifest_db(&self, keys: &ClassKeys) -> Result<(Vec<u8>, WrappedKey), Error> {
+        let plist = self.root.join(MANIFEST_PLIST);
+        let encryption = |path: &Path, source| Error::Encryption {
+            path: path.to_path_buf(),
+            source,
+        };
+        let wrapped = self
+            .manifest
+            .as_ref()
+            .and_then(|m| m.manifest_key.as_deref())
+            .ok_or_else(|| Error::NoManifestKey {
+                path: plist.clone(),
+            })?;
+        let wrapped = WrappedKey::parse(wrapped).map_err(|e| encryption(&plist, e))?;
+        let key = keys.unwrap(&wrapped).map_err(|e| encryption(&plist, e))?;
+        let path = self.manifest_db_path();
+        let mut bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            what: "cannot read",
+            source,
+        })?;
+        decrypt_in_place(&key, &mut bytes).map_err(|e| encryption(&path, e))?;
+        if !bytes.starts_with(SQLITE_MAGIC) {
+            return Err(Error::ManifestDbUndecryptable { path });
+        }
+        Ok((bytes, wrapped))
     }
 
     /// Absolute path of a blob in this folder.

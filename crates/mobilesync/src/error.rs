@@ -10,6 +10,30 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The encryption of an encrypted backup is damaged or does not open.
+    #[error("{}: {source}", path.display())]
+    Encryption {
+        path: PathBuf,
+        source: crate::encryption::EncryptionError,
+    },
+
+    /// Encrypted, but Manifest.plist has no ManifestKey: an iOS 10.0/10.1 backup.
+    #[error(
+        "{}: IsEncrypted is true but there is no ManifestKey: an iOS 10.0 or 10.1 encrypted \
+         backup, which is not supported; update the device to iOS 10.2 or later and make a new \
+         backup",
+        path.display()
+    )]
+    NoManifestKey { path: PathBuf },
+
+    /// Manifest.db decrypted with its ManifestKey is not SQLite.
+    #[error(
+        "{}: does not decrypt to an SQLite database (the file is damaged or does not belong to \
+         this Manifest.plist)",
+        path.display()
+    )]
+    ManifestDbUndecryptable { path: PathBuf },
+
     /// A path that must exist does not.
     #[error("{}: not found", path.display())]
     NotFound { path: PathBuf },

@@ -16,6 +16,7 @@
 
 mod cache_sync;
 mod check;
+mod device_keys;
 mod error;
 mod lock;
 mod progress;

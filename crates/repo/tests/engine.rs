@@ -62,6 +62,7 @@ fn backup(repo: &Repository, name: &str, content: &[u8]) -> hearth_format::Snaps
             mtime_ns: 0,
             mode: 0o644,
             chunks,
+            cipher: None,
         }),
     }];
     let id = repo

@@ -17,6 +17,14 @@ pub enum RestoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the snapshot of {device} is of an encrypted backup and the repository holds no key that opens its keybag; back the device up once more with its password (HEARTH_IOS_PASSWORD) to store it"
+    )]
+    NoDeviceKey { device: String },
+    #[error("{}: cannot encrypt it again: {detail}", path.display())]
+    FileKey { path: PathBuf, detail: String },
+    #[error("the snapshot of {device}: {detail}")]
+    Encryption { device: String, detail: String },
     #[error("{}: restored {written} bytes but the snapshot records {expected}", path.display())]
     SizeMismatch {
         path: PathBuf,

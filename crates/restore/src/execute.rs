@@ -3,6 +3,7 @@
 use crate::error::RestoreError;
 use crate::plan::{PlannedFile, RestorePlan};
 use hearth_format::entry::is_safe_path;
+use hearth_mobilesync::encryption::{ClassKeys, EncryptingWriter, WrappedKey};
 use hearth_repo::{Progress, Repository};
 use rayon::prelude::*;
 use std::fs::{self, File, OpenOptions, Permissions};
@@ -39,10 +40,11 @@ pub fn execute(
         }
         Err(e) => return Err(io(&root, "cannot create the device folder", e)),
     }
+    let keys = class_keys(repo, plan)?;
     make_folders(&root, &plan.files)?;
     progress.start("restoring files", Some(plan.bytes()));
     plan.files.par_iter().try_for_each(|f| {
-        write_file(repo, &root, f)?;
+        write_file(repo, &root, f, keys.as_ref())?;
         progress.advance(f.size);
         Ok::<_, RestoreError>(())
     })?;
@@ -77,25 +79,45 @@ fn make_folders(root: &Path, files: &[PlannedFile]) -> Result<(), RestoreError> 
     Ok(())
 }
 
-fn write_file(repo: &Repository, root: &Path, f: &PlannedFile) -> Result<(), RestoreError> {
+/// The class keys of an encrypted backup, from the key the repository keeps for its keybag.
+fn class_keys(repo: &Repository, plan: &RestorePlan) -> Result<Option<ClassKeys>, RestoreError> {
+    let Some(bag) = &plan.keybag else {
+        return Ok(None);
+    };
+    bag.unlock_any(repo.device_keys(&bag.kdf.digest())?)
+        .map(Some)
+        .ok_or_else(|| RestoreError::NoDeviceKey {
+            device: plan.device.name.clone(),
+        })
+}
+
+fn write_file(
+    repo: &Repository,
+    root: &Path,
+    f: &PlannedFile,
+    keys: Option<&ClassKeys>,
+) -> Result<(), RestoreError> {
     let path = root.join(&f.path);
     let io = |what, source| RestoreError::Io {
         path: path.clone(),
         what,
         source,
     };
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
         .map_err(|e| io("cannot create", e))?;
-    let mut written = 0u64;
+    let mut out = Output::new(&file, f, keys).map_err(|detail| RestoreError::FileKey {
+        path: path.clone(),
+        detail,
+    })?;
     for id in &f.chunks {
         let data = repo.read_blob(id)?;
-        file.write_all(&data).map_err(|e| io("write failed", e))?;
-        written += data.len() as u64;
+        out.write_all(&data).map_err(|e| io("write failed", e))?;
     }
+    let written = out.finish().map_err(|e| io("write failed", e))?;
     if written != f.size {
         return Err(RestoreError::SizeMismatch {
             path,
@@ -104,6 +126,63 @@ fn write_file(repo: &Repository, root: &Path, f: &PlannedFile) -> Result<(), Res
         });
     }
     finish_file(&file, f).map_err(|e| io("cannot set mode and time", e))
+}
+
+/// Where a file's stored bytes go: straight to the file, or through AES-256-CBC.
+enum Output<'f> {
+    Plain(CountingWriter<&'f File>),
+    Encrypted(EncryptingWriter<CountingWriter<&'f File>>, bool),
+}
+
+impl<'f> Output<'f> {
+    fn new(file: &'f File, f: &PlannedFile, keys: Option<&ClassKeys>) -> Result<Self, String> {
+        let out = CountingWriter {
+            inner: file,
+            count: 0,
+        };
+        let Some(cipher) = &f.cipher else {
+            return Ok(Output::Plain(out));
+        };
+        let keys = keys.ok_or("an encrypted file in a snapshot without a keybag")?;
+        let key = keys
+            .unwrap(&WrappedKey(cipher.wrapped_key))
+            .map_err(|e| e.to_string())?;
+        Ok(Output::Encrypted(
+            EncryptingWriter::new(out, &key),
+            cipher.pkcs7,
+        ))
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            Output::Plain(w) => w.write_all(data),
+            Output::Encrypted(w, _) => w.write_all(data),
+        }
+    }
+
+    /// Bytes written to the file.
+    fn finish(self) -> std::io::Result<u64> {
+        Ok(match self {
+            Output::Plain(w) => w.count,
+            Output::Encrypted(w, pkcs7) => w.finish(pkcs7)?.count,
+        })
+    }
+}
+
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(data)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn finish_file(file: &File, f: &PlannedFile) -> std::io::Result<()> {

@@ -13,16 +13,18 @@ pub enum FileType {
     Index,
     Snapshot,
     Lock,
+    DeviceKey,
 }
 
 impl FileType {
-    pub const ALL: [FileType; 6] = [
+    pub const ALL: [FileType; 7] = [
         Self::Config,
         Self::Key,
         Self::Pack,
         Self::Index,
         Self::Snapshot,
         Self::Lock,
+        Self::DeviceKey,
     ];
 
     /// Folder name in the repository; `Config` is the single file `config`.
@@ -34,6 +36,7 @@ impl FileType {
             Self::Index => "index",
             Self::Snapshot => "snapshots",
             Self::Lock => "locks",
+            Self::DeviceKey => "devicekeys",
         }
     }
 }

@@ -5,11 +5,15 @@ use crate::cli::BackupArgs;
 use crate::context::Context;
 use crate::output::{bytes, device_json, print_json};
 use crate::progress::Bars;
+use anyhow::Context as _;
 use anyhow::{Result, bail};
-use hearth_ingest::{DeviceReport, IngestOptions, backup_device};
+use hearth_format::DeviceIdentity;
+use hearth_ingest::{DeviceReport, IngestOptions, IosPasswords, PasswordMap, backup_device};
 use hearth_mobilesync::find_device_folders;
 use serde_json::json;
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Warnings shown per device before "and N more".
 const SHOWN_WARNINGS: usize = 10;
@@ -30,6 +34,7 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
     let options = IngestOptions {
         tags: args.tags.clone(),
         force_read: args.force,
+        ios_passwords: Some(Arc::new(ios_passwords(args)?)),
     };
     let bars = Bars::new();
     let (mut reports, mut failures) = (Vec::new(), Vec::new());
@@ -117,8 +122,52 @@ fn report_json(r: &DeviceReport) -> serde_json::Value {
         "files_unmodified": r.summary.files_unmodified,
         "bytes_read": r.summary.bytes_read,
         "bytes_added": r.summary.bytes_added,
+        "encrypted_source": !r.unencrypted_source,
+        "key_derived": r.key_derived,
         "warnings": r.warnings.iter().map(|w| json!({"path": w.path, "message": w.message})).collect::<Vec<_>>(),
     })
+}
+
+/// Encrypted-backup passwords from HEARTH_IOS_PASSWORD and --ios-password-file, else asked
+/// for on a terminal, once per device that needs one.
+#[derive(Debug)]
+struct CliPasswords {
+    map: PasswordMap,
+    ask: bool,
+}
+
+fn ios_passwords(args: &BackupArgs) -> Result<CliPasswords> {
+    let mut map = match &args.ios_password_file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("{}: cannot read the iOS password file", f.display()))?;
+            PasswordMap::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?
+        }
+        None => PasswordMap::default(),
+    };
+    if let Ok(p) = std::env::var("HEARTH_IOS_PASSWORD")
+        && map.default.is_none()
+    {
+        map.default = Some(p);
+    }
+    let ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    Ok(CliPasswords { map, ask })
+}
+
+impl IosPasswords for CliPasswords {
+    fn password(&self, device: &DeviceIdentity) -> Option<String> {
+        self.map.password(device).or_else(|| {
+            self.ask
+                .then(|| {
+                    rpassword::prompt_password(format!(
+                        "Backup password of {} ({}), an encrypted iOS backup: ",
+                        device.name, device.udid
+                    ))
+                    .ok()
+                })
+                .flatten()
+        })
+    }
 }
 
 /// The platform's MobileSync backup folder.

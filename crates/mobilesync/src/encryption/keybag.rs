@@ -26,6 +26,20 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
+    /// SHA-256 over the parameters (length-prefixed salts, LE counts): the same digest means
+    /// a key derived for one keybag may open the other.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        let (dp_salt, dp_rounds) = self.dp.as_ref().map_or((&[][..], 0), |(s, n)| (&s[..], *n));
+        for (salt, rounds) in [(&self.salt[..], self.iterations), (dp_salt, dp_rounds)] {
+            h.update((salt.len() as u32).to_le_bytes());
+            h.update(salt);
+            h.update(rounds.to_le_bytes());
+        }
+        h.finalize().into()
+    }
+
     /// `kek = PBKDF2-SHA1(PBKDF2-SHA256(password, DPSL, DPIC), SALT, ITER)`; slow by design
     /// (10,000,000 SHA-256 rounds for a real keybag), so callers cache the result.
     pub fn derive(&self, password: &[u8]) -> Kek {
@@ -128,6 +142,12 @@ impl Keybag {
             return Err(bad("no class key is wrapped with the backup password"));
         }
         Ok(ClassKeys(keys))
+    }
+
+    /// The class keys from the first of `keks` that opens this keybag (keys kept from earlier
+    /// derivations), or `None`.
+    pub fn unlock_any(&self, keks: impl IntoIterator<Item = [u8; 32]>) -> Option<ClassKeys> {
+        keks.into_iter().find_map(|k| self.unlock(&Kek(k)).ok())
     }
 
     /// A backup keybag holding `class_keys`, each wrapped under `kek` (for writing test backups

@@ -17,7 +17,7 @@ pub use keybag::{ClassRecord, KdfParams, Keybag};
 pub use keys::{ClassKeys, Kek, WrappedKey};
 
 /// What can be wrong with the encryption of a backup. The caller names the device or file.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EncryptionError {
     #[error("the backup keybag (Manifest.plist BackupKeyBag) is damaged: {0}")]
