@@ -66,6 +66,7 @@ impl Repository {
         if !bad_blobs.is_empty() {
             self.attribute(&snapshots, &bad_blobs, &mut report)?;
         }
+        self.check_device_keys(&mut report)?;
         for l in self.locks()?.stale {
             report.notes.push(format!(
                 "stale lock {} ({}): run `hearth unlock`",
@@ -97,6 +98,22 @@ impl Repository {
         }
         report.snapshots = out.len();
         Ok(out)
+    }
+
+    /// Every device key must open: without it an encrypted snapshot cannot be restored.
+    fn check_device_keys(&self, report: &mut CheckReport) -> Result<(), RepoError> {
+        for obj in self.backend.list(FileType::DeviceKey)? {
+            if let Err(e) = self.read_device_key(&obj.name) {
+                report.damage.push(Damage {
+                    object: format!("{}/{}", FileType::DeviceKey.dir(), obj.name),
+                    problem: e.to_string(),
+                    affected: vec![
+                        "encrypted snapshots whose keybag only this key opens cannot be restored; back those devices up again with their password".into(),
+                    ],
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Reads every index segment; returns pack → (length, entries) for the packs they name.

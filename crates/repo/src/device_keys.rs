@@ -8,27 +8,41 @@ use hearth_storage::FileType;
 
 impl Repository {
     /// The keys stored for keybags whose derivation parameters hash to `kdf_digest`, newest
-    /// first. A device key object that does not open is an error naming it.
+    /// first. A damaged device key object is passed over (`check` reports it).
     pub fn device_keys(&self, kdf_digest: &[u8; 32]) -> Result<Vec<[u8; 32]>, RepoError> {
         let mut found = Vec::new();
         for obj in self.backend.list(FileType::DeviceKey)? {
-            let object = format!("{}/{}", FileType::DeviceKey.dir(), obj.name);
-            let bytes = match self.backend.get(FileType::DeviceKey, &obj.name) {
-                Ok(b) => b,
-                Err(e) if e.is_not_found() => continue,
-                Err(e) => return Err(e.into()),
+            let key = match self.read_device_key(&obj.name) {
+                Ok(Some(key)) => key,
+                Ok(None) | Err(RepoError::Corrupt { .. }) => continue,
+                Err(e) => return Err(e),
             };
-            let key = self
-                .keys
-                .open_object(ObjectKind::DeviceKey, &bytes)
-                .map_err(|e| RepoError::corrupt(&object, e))
-                .and_then(|p| DeviceKey::decode(&p).map_err(|e| RepoError::corrupt(&object, e)))?;
             if &key.kdf_digest == kdf_digest {
                 found.push((key.created, key.kek));
             }
         }
         found.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
         Ok(found.into_iter().map(|(_, kek)| kek).collect())
+    }
+
+    /// One device key object, checked against its name; `None` if it vanished meanwhile.
+    pub(crate) fn read_device_key(&self, name: &str) -> Result<Option<DeviceKey>, RepoError> {
+        let object = format!("{}/{name}", FileType::DeviceKey.dir());
+        let bytes = match self.backend.get(FileType::DeviceKey, name) {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if hex::encode(self.keys.object_id(&bytes)) != name {
+            return Err(RepoError::corrupt(object, "content does not match its name"));
+        }
+        let payload = self
+            .keys
+            .open_object(ObjectKind::DeviceKey, &bytes)
+            .map_err(|e| RepoError::corrupt(&object, e))?;
+        DeviceKey::decode(&payload)
+            .map(Some)
+            .map_err(|e| RepoError::corrupt(&object, e))
     }
 
     /// Stores a device key. Written before any snapshot that needs it (write order, §11).
