@@ -7,7 +7,13 @@
 //! remains); small files rewritten; cache files deleted; each touched row's MBFile rewritten
 //! (Size, LastModified); then Status.plist, Info.plist and Manifest.plist re-dated.
 //!
-//! Invariants after `next_day`: every `flags = 1` row has a blob of exactly its `Size`, no blob
+//! On an encrypted device every file (Manifest.db included) is decrypted into a scratch folder
+//! outside the device folder, edited there and encrypted back under the key it had; new files
+//! get new random keys from a seed stream of their own, so a device and its plaintext twin
+//! ([`crate::generate_twin`]) stay twins night after night.
+//!
+//! Invariants after `next_day`: every `flags = 1` row has a blob of exactly its `Size` (padded to
+//! whole AES blocks when encrypted), no blob
 //! lacks a row, and every changed blob's mtime is the night's backup time (later than any
 //! earlier night's), so a size+mtime scan notices it.
 
@@ -24,6 +30,7 @@ use crate::content::databases::photos::Asset;
 use crate::content::databases::{self, RowEdits, photos, sms, whatsapp};
 use crate::content::media::write_media;
 use crate::content::{Rng, Seeds, small};
+use crate::crypt::{self, Sealer};
 use crate::device::camera::{self, MediaSource};
 use crate::device::writer::{CLASS_DEFAULT, CLASS_NONE, MODE_DIR, MODE_FILE, blob_path, metadata};
 use crate::device::{apps, backup_time, home, metadata as plists};
@@ -107,11 +114,22 @@ impl DayChanges {
 
 /// Applies night `day` (1, 2, …) to every device folder of `household`, devices in parallel.
 /// Call with increasing days: each night's mtimes are later than the previous night's.
+/// Encrypted devices need their keys ([`GeneratedDevice::keys`]); without them this fails with
+/// [`Error::Locked`] before any folder is touched.
 pub fn next_day(
     household: &Household,
     day: u32,
     options: &DayOptions,
 ) -> Result<DayChanges, Error> {
+    if let Some(d) = household
+        .devices
+        .iter()
+        .find(|d| d.encrypted && d.keys.is_none())
+    {
+        return Err(Error::Locked {
+            path: d.folder.clone(),
+        });
+    }
     let devices = std::thread::scope(|s| {
         let handles: Vec<_> = household
             .devices
@@ -140,6 +158,10 @@ struct Row {
 impl Row {
     fn size(&self) -> u64 {
         self.file.size.unwrap_or(0)
+    }
+
+    fn encryption_key(&self) -> Option<&[u8]> {
+        self.file.encryption_key.as_deref()
     }
 
     fn changed(&self) -> ChangedFile {
@@ -181,33 +203,22 @@ fn device_night(
         .label("day")
         .child(u64::from(day))
         .label(&device.udid);
-    let db_path = folder.join(MANIFEST_DB);
-    let manifest = databases::open_for_edit(&db_path)?;
-    let rows = load_rows(&manifest, &db_path)?;
-    let plan = plan(
-        &rows,
-        options.changed_fraction,
-        &mut seeds.label("plan").rng(),
-    );
-    let mut night = Night {
-        folder,
-        db: &manifest,
-        db_path: &db_path,
-        rows: &rows,
-        now,
-        rng: seeds.label("edits").rng(),
-        seeds,
-        changes: DeviceChanges {
-            udid: device.udid.clone(),
-            files_before: rows.iter().filter(|r| r.flags == 1).count(),
-            ..DeviceChanges::default()
-        },
+    let sealer = Sealer::new(device.keys.as_ref())?;
+    let manifest_key = match device.keys {
+        Some(_) => crypt::manifest_key(folder)?,
+        None => None,
     };
-    let tx = manifest.unchecked_transaction().at(&db_path)?;
-    night.carry_out(&plan, options.db_rows)?;
-    tx.commit().at(&db_path)?;
-    let changes = night.changes;
-    databases::close(manifest, &db_path)?;
+    let db_path = folder.join(MANIFEST_DB);
+    let (changes, _) = sealer.edit(&db_path, manifest_key.as_deref(), |db_path| {
+        let start = NightStart {
+            device,
+            sealer: &sealer,
+            db_path,
+            now,
+            seeds,
+        };
+        start.edit_manifest(options)
+    })?;
     redate(folder, &mut seeds.label("status").rng(), now)?;
     Ok(changes)
 }
@@ -324,6 +335,53 @@ fn is_rewritable(r: &Row) -> bool {
         && !DB_EXTENSIONS.iter().any(|ext| r.path.ends_with(ext))
 }
 
+/// What one device's night starts from.
+struct NightStart<'a> {
+    device: &'a GeneratedDevice,
+    sealer: &'a Sealer,
+    /// Manifest.db, or its plaintext when the device is encrypted.
+    db_path: &'a Path,
+    now: i64,
+    seeds: Seeds,
+}
+
+impl NightStart<'_> {
+    /// Plans and carries out the night in one transaction on Manifest.db.
+    fn edit_manifest(self, options: &DayOptions) -> Result<DeviceChanges, Error> {
+        let db_path = self.db_path;
+        let manifest = databases::open_for_edit(db_path)?;
+        let rows = load_rows(&manifest, db_path)?;
+        let seeds = self.seeds;
+        let plan = plan(
+            &rows,
+            options.changed_fraction,
+            &mut seeds.label("plan").rng(),
+        );
+        let mut night = Night {
+            folder: &self.device.folder,
+            db: &manifest,
+            db_path,
+            rows: &rows,
+            now: self.now,
+            rng: seeds.label("edits").rng(),
+            keys: seeds.label("keys").rng(),
+            sealer: self.sealer,
+            seeds,
+            changes: DeviceChanges {
+                udid: self.device.udid.clone(),
+                files_before: rows.iter().filter(|r| r.flags == 1).count(),
+                ..DeviceChanges::default()
+            },
+        };
+        let tx = manifest.unchecked_transaction().at(db_path)?;
+        night.carry_out(&plan, options.db_rows)?;
+        tx.commit().at(db_path)?;
+        let changes = night.changes;
+        databases::close(manifest, db_path)?;
+        Ok(changes)
+    }
+}
+
 /// The state of one device's night while it is carried out.
 struct Night<'a> {
     folder: &'a Path,
@@ -332,6 +390,9 @@ struct Night<'a> {
     rows: &'a [Row],
     now: i64,
     rng: Rng,
+    /// Keys of new files on an encrypted device.
+    keys: Rng,
+    sealer: &'a Sealer,
     seeds: Seeds,
     changes: DeviceChanges,
 }
@@ -364,21 +425,24 @@ impl Night<'_> {
     ) -> Result<(), Error> {
         let row = &self.rows[i];
         let blob = self.blob(row)?;
-        let conn = databases::open_for_edit(&blob)?;
         let (rng, now) = (&mut self.rng, self.now);
-        let edits = match edit {
-            DbEdit::Sms => sms::nightly(&conn, rng, db_rows, now),
-            DbEdit::ChatStorage => whatsapp::nightly(&conn, rng, db_rows, now),
-            DbEdit::Photos => photos::nightly(&conn, rng, db_rows / 2, now, assets),
-            DbEdit::Small(kind) => {
-                let n = rng.random_range(3..30);
-                misc::nightly(&conn, kind, rng, n, now)
+        let (edits, size) = self.sealer.edit(&blob, row.encryption_key(), |path| {
+            let conn = databases::open_for_edit(path)?;
+            let edits = match edit {
+                DbEdit::Sms => sms::nightly(&conn, rng, db_rows, now),
+                DbEdit::ChatStorage => whatsapp::nightly(&conn, rng, db_rows, now),
+                DbEdit::Photos => photos::nightly(&conn, rng, db_rows / 2, now, assets),
+                DbEdit::Small(kind) => {
+                    let n = rng.random_range(3..30);
+                    misc::nightly(&conn, kind, rng, n, now)
+                }
             }
-        }
-        .at(&blob)?;
-        databases::close(conn, &blob)?;
+            .at(path)?;
+            databases::close(conn, path)?;
+            Ok(edits)
+        })?;
         self.count(edits);
-        self.touched(i, &blob)
+        self.touched(i, &blob, size)
     }
 
     fn count(&mut self, edits: RowEdits) {
@@ -389,16 +453,19 @@ impl Night<'_> {
     fn rewrite(&mut self, i: usize) -> Result<(), Error> {
         let row = &self.rows[i];
         let blob = self.blob(row)?;
-        let old = std::fs::read(&blob).at(&blob)?;
-        let new = small::modify(&mut self.rng, &row.path, &old, self.now);
-        std::fs::write(&blob, new).at(&blob)?;
-        self.touched(i, &blob)
+        let (rng, now) = (&mut self.rng, self.now);
+        let ((), size) = self.sealer.edit(&blob, row.encryption_key(), |path| {
+            let old = std::fs::read(path).at(path)?;
+            let new = small::modify(rng, &row.path, &old, now);
+            std::fs::write(path, new).at(path)
+        })?;
+        self.touched(i, &blob, size)
     }
 
-    /// Records a modified file: new Size and dates in its row, blob mtime set to tonight.
-    fn touched(&mut self, i: usize, blob: &Path) -> Result<(), Error> {
+    /// Records a modified file of plaintext `size`: new Size and dates in its row, blob mtime
+    /// set to tonight.
+    fn touched(&mut self, i: usize, blob: &Path, size: u64) -> Result<(), Error> {
         let row = &self.rows[i];
-        let size = std::fs::metadata(blob).at(blob)?.len();
         set_mtime(blob, self.now)?;
         let file = MbFile {
             size: Some(size),
@@ -484,8 +551,7 @@ impl Night<'_> {
     ) -> Result<u64, Error> {
         let domain = camera::DOMAIN;
         let blob = blob_path(self.folder, domain, path)?;
-        write(&blob)?;
-        let size = std::fs::metadata(&blob).at(&blob)?.len();
+        let (size, key) = self.sealer.create(&blob, class, &mut self.keys, write)?;
         set_mtime(&blob, self.now)?;
         let mut parent = path;
         while let Some((p, _)) = parent.rsplit_once('/') {
@@ -502,6 +568,7 @@ impl Night<'_> {
         let file = MbFile {
             mode: Some(MODE_FILE),
             protection_class: Some(class),
+            encryption_key: key,
             ..metadata(path, self.now, self.now, size)
         };
         let file_id = self.insert_row(domain, path, 1, &file)?;

@@ -3,11 +3,15 @@
 //! The folder is laid out by domain (camera roll, home and media, apps, system domains), each
 //! in its own module. Everything derives from the household seed and the device index; devices
 //! share nothing but the household photo pool, so they can be written in parallel.
+//!
+//! An encrypted device ([`DeviceSpec::encryption`]) also holds the domains Apple backs up only
+//! when encrypted ([`secure`]); its twin ([`Encrypt::Never`]) holds the same files unencrypted.
 
 pub(crate) mod apps;
 pub(crate) mod camera;
 pub(crate) mod home;
 pub(crate) mod metadata;
+mod secure;
 mod system;
 pub(crate) mod writer;
 
@@ -19,6 +23,7 @@ use sha1::{Digest, Sha1};
 
 use crate::content::apps::App;
 use crate::content::{Seeds, apps as catalog};
+use crate::crypt::{self, DeviceKeys, Sealer};
 use crate::error::{Context, Error};
 use crate::spec::{DeviceSpec, HouseholdSpec};
 use crate::tree::set_mtime;
@@ -119,6 +124,16 @@ impl SmallBudget {
 pub(crate) struct Written {
     pub(crate) udid: String,
     pub(crate) folder: std::path::PathBuf,
+    /// `Some` when the folder is encrypted.
+    pub(crate) keys: Option<DeviceKeys>,
+}
+
+/// Whether devices with an [`DeviceSpec::encryption`] are written encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encrypt {
+    AsSpecified,
+    /// The plaintext twin: the same files, none encrypted.
+    Never,
 }
 
 /// Writes device `index` of `household` to `<out>/<UDID>/`.
@@ -126,6 +141,7 @@ pub(crate) fn write_device(
     household: &HouseholdSpec,
     index: usize,
     out: &Path,
+    encrypt: Encrypt,
 ) -> Result<Written, Error> {
     let spec = &household.devices[index];
     let root = Seeds::new(household.seed);
@@ -148,17 +164,32 @@ pub(crate) fn write_device(
         apps,
     };
     let now = backup_time(index, 0);
-    let mut w = BlobWriter::new(&folder, seeds, now);
+    let mut key_rng = seeds.label("keys").rng();
+    let encryption = spec
+        .encryption
+        .as_ref()
+        .filter(|_| encrypt == Encrypt::AsSpecified);
+    let keybag = encryption.map(|e| crypt::new_keybag(e, &mut key_rng));
+    let keys = keybag.as_ref().map(|(_, keys)| keys.clone());
+    let sealer = Sealer::new(keys.as_ref())?;
+    let mut w = BlobWriter::new(&folder, seeds, now, sealer, key_rng);
     camera::write(&mut w, &ctx)?;
     home::write(&mut w, &ctx)?;
     apps::write(&mut w, &ctx)?;
     system::write(&mut w, &ctx)?;
-    w.finish()?;
-    metadata::write(&folder, &udid, &ctx, now)?;
+    if spec.encryption.is_some() {
+        secure::write(&mut w, &ctx)?;
+    }
+    let manifest_key = w.finish()?;
+    let locks = keybag.map(|(bag, _)| metadata::Locks {
+        keybag: bag,
+        manifest_key: manifest_key.expect("an encrypted Manifest.db has a key"),
+    });
+    metadata::write(&folder, &udid, &ctx, now, locks)?;
     for name in [MANIFEST_DB, INFO_PLIST, MANIFEST_PLIST, STATUS_PLIST] {
         set_mtime(&folder.join(name), now)?;
     }
-    Ok(Written { udid, folder })
+    Ok(Written { udid, folder, keys })
 }
 
 /// Average size of pool photos: the mean of the devices' averages.

@@ -36,6 +36,21 @@ pub enum Error {
         path.display()
     )]
     AlreadyExists { path: PathBuf },
+    /// A keybag, wrapped key or ciphertext of an encrypted device does not open (wrong password,
+    /// or a folder damaged on purpose by [`crate::damage`]).
+    #[error("{}: encrypted backup: {source}", path.display())]
+    Encryption {
+        path: PathBuf,
+        #[source]
+        source: hearth_mobilesync::encryption::EncryptionError,
+    },
+    /// An encrypted device was loaded without its password, so it cannot be edited.
+    #[error(
+        "{}: an encrypted device whose password is not known; load the household with \
+         Household::load_for(spec, root) so that its keys are",
+        path.display()
+    )]
+    Locked { path: PathBuf },
     /// A folder does not look like something this kit generated.
     #[error(
         "{}: not a generated household ({reason}); generate one first with hearth_testkit::generate",
@@ -61,6 +76,15 @@ impl<T> Context<T> for Result<T, std::io::Error> {
 impl<T> Context<T> for Result<T, rusqlite::Error> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T, Error> {
         self.map_err(|source| Error::Sqlite {
+            path: path.into(),
+            source,
+        })
+    }
+}
+
+impl<T> Context<T> for Result<T, hearth_mobilesync::encryption::EncryptionError> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T, Error> {
+        self.map_err(|source| Error::Encryption {
             path: path.into(),
             source,
         })

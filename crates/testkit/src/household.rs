@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use hearth_mobilesync::{DeviceFolder, MANIFEST_DB, find_device_folders};
 
-use crate::device::{self, write_device};
+use crate::crypt::{self, DeviceKeys};
+use crate::device::{self, Encrypt, write_device};
 use crate::error::{Context, Error};
 use crate::spec::HouseholdSpec;
 use crate::tree::walk;
@@ -30,13 +31,34 @@ pub struct GeneratedDevice {
     pub files: usize,
     /// Their total size in bytes.
     pub bytes: u64,
+    /// `Manifest.plist:IsEncrypted`.
+    pub encrypted: bool,
+    /// The password and class keys of an encrypted device; `None` when unencrypted, or when
+    /// loaded by [`Household::load`], which does not know passwords.
+    pub keys: Option<DeviceKeys>,
 }
 
-/// Writes every device of `spec` to `<out>/<UDID>/`, devices in parallel.
+/// Writes every device of `spec` to `<out>/<UDID>/`, devices in parallel, encrypting those
+/// with an [`crate::EncryptionSpec`].
 ///
 /// The bytes written depend only on `spec`. Fails before writing anything if a device folder
 /// already holds a Manifest.db.
 pub fn generate(spec: &HouseholdSpec, out: &Path) -> Result<Household, Error> {
+    write_household(spec, out, Encrypt::AsSpecified)
+}
+
+/// Writes the plaintext twin of `spec`'s household: every device as [`generate`] writes it, but
+/// none encrypted. An encrypted device's twin has the same UDID, the same files (including the
+/// encrypted-only Health, keychain and Wi-Fi files) with the same bytes as the encrypted
+/// device's blobs decrypt to, and the same Manifest.db rows but for `EncryptionKey`;
+/// unencrypted devices are byte-identical. This stays true through [`crate::next_day`] with the
+/// same options. (No real unencrypted backup holds the encrypted-only files: the twin is a test
+/// oracle, not a model of one.)
+pub fn generate_twin(spec: &HouseholdSpec, out: &Path) -> Result<Household, Error> {
+    write_household(spec, out, Encrypt::Never)
+}
+
+fn write_household(spec: &HouseholdSpec, out: &Path, encrypt: Encrypt) -> Result<Household, Error> {
     std::fs::create_dir_all(out).at(out)?;
     for i in 0..spec.devices.len() {
         let folder = out.join(device::udid(spec.seed, i));
@@ -46,7 +68,7 @@ pub fn generate(spec: &HouseholdSpec, out: &Path) -> Result<Household, Error> {
     }
     let written = std::thread::scope(|s| {
         let handles: Vec<_> = (0..spec.devices.len())
-            .map(|i| s.spawn(move || write_device(spec, i, out)))
+            .map(|i| s.spawn(move || write_device(spec, i, out, encrypt)))
             .collect();
         handles
             .into_iter()
@@ -66,6 +88,8 @@ pub fn generate(spec: &HouseholdSpec, out: &Path) -> Result<Household, Error> {
                 folder: w.folder,
                 files,
                 bytes,
+                encrypted: w.keys.is_some(),
+                keys: w.keys,
             })
         })
         .collect::<Result<_, Error>>()?;
@@ -77,7 +101,8 @@ pub fn generate(spec: &HouseholdSpec, out: &Path) -> Result<Household, Error> {
 
 impl Household {
     /// Finds the device folders under `root` that a previous [`generate`] wrote, in device
-    /// order (the order of their backup times).
+    /// order (the order of their backup times). Encrypted devices come without their keys (see
+    /// [`Household::load_for`]).
     pub fn load(root: &Path) -> Result<Household, Error> {
         let folders = match find_device_folders(root) {
             Err(hearth_mobilesync::Error::NoDeviceFolder { .. }) => Vec::new(),
@@ -87,6 +112,7 @@ impl Household {
         for folder in folders {
             let device = DeviceFolder::open(&folder)?;
             let (files, bytes) = folder_size(&folder)?;
+            let encrypted = device.is_encrypted();
             let info = device.info;
             found.push((
                 info.last_backup_date,
@@ -98,6 +124,8 @@ impl Household {
                     folder,
                     files,
                     bytes,
+                    encrypted,
+                    keys: None,
                 },
             ));
         }
@@ -114,6 +142,21 @@ impl Household {
             root: root.to_path_buf(),
             devices,
         })
+    }
+
+    /// [`Household::load`], then unlocks every encrypted device of `spec` with its password (at
+    /// the spec's KDF cost: about 10 s per device at [`crate::KdfCost::apple`]), so that
+    /// [`crate::next_day`] can edit it. Equals what [`generate`] returned for `spec`.
+    pub fn load_for(spec: &HouseholdSpec, root: &Path) -> Result<Household, Error> {
+        let mut household = Household::load(root)?;
+        for (i, d) in spec.devices.iter().enumerate() {
+            let udid = device_udid(spec.seed, i);
+            let found = household.devices.iter_mut().find(|g| g.udid == udid);
+            if let (Some(e), Some(g)) = (&d.encryption, found) {
+                g.keys = Some(crypt::unlock(&g.folder, &e.password)?);
+            }
+        }
+        Ok(household)
     }
 
     /// Files in all device folders.

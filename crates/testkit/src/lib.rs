@@ -14,8 +14,14 @@
 //! The same spec always gives the same bytes (no wall clock, no OS randomness; devices are
 //! written in parallel from independent seeds).
 //!
-//! What it is not: a faithful model of any one iOS version, an encrypted-backup generator
-//! (every backup is unencrypted), or a reader; reading belongs to hearth-mobilesync.
+//! A device with an [`EncryptionSpec`] is written encrypted as iOS ≥ 10.2 does (keybag from
+//! its password, per-file keys, AES-256-CBC blobs and Manifest.db) and holds the domains Apple
+//! backs up only when encrypted; [`generate_twin`] writes the same household unencrypted, an
+//! oracle for decryption tests, and [`damage`] spoils encrypted folders the ways real ones go
+//! wrong.
+//!
+//! What it is not: a faithful model of any one iOS version, or a reader; reading belongs to
+//! hearth-mobilesync.
 //!
 //! ```no_run
 //! use hearth_testkit::{DayOptions, HouseholdSpec, generate, next_day, tree_digest};
@@ -32,6 +38,8 @@
 //! ```
 
 mod content;
+mod crypt;
+pub mod damage;
 mod day;
 mod device;
 mod error;
@@ -39,8 +47,9 @@ mod household;
 mod spec;
 mod tree;
 
+pub use crypt::DeviceKeys;
 pub use day::{ChangedFile, DayChanges, DayOptions, DeviceChanges, next_day};
 pub use error::Error;
-pub use household::{GeneratedDevice, Household, device_udid, generate};
-pub use spec::{DeviceSpec, HouseholdSpec};
+pub use household::{GeneratedDevice, Household, device_udid, generate, generate_twin};
+pub use spec::{DeviceSpec, EncryptionSpec, HouseholdSpec, KdfCost};
 pub use tree::{FileDigest, copy_tree, set_mtime, tree_digest};

@@ -2,7 +2,8 @@
 //!
 //! Specs are plain data. The presets size households for three uses: `tiny` for unit and
 //! end-to-end tests (a few MB, fast in debug builds), `demo` for `hearth demo` (~40 MB) and
-//! `bench` for benchmarks (scaled to a byte budget).
+//! `bench` for benchmarks (scaled to a byte budget). `tiny_mixed` is `tiny`'s size with one
+//! encrypted iPhone and one unencrypted iPad.
 
 /// A household: several devices backed up to one computer.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,9 +40,85 @@ pub struct DeviceSpec {
     pub apps: usize,
     /// Small files spread over preferences, caches and app containers.
     pub small_files: usize,
+    /// `Some`: the backup is encrypted with this password, as with Finder's "Encrypt local
+    /// backup" on iOS ≥ 10.2, and holds what Apple keeps only in encrypted backups (Health,
+    /// keychain, Wi-Fi networks). Its plaintext is byte-identical to its unencrypted twin's
+    /// ([`crate::generate_twin`]).
+    pub encryption: Option<EncryptionSpec>,
+}
+
+/// How an encrypted device's backup is locked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptionSpec {
+    /// The backup password (UTF-8).
+    pub password: String,
+    /// PBKDF2 rounds written into the keybag.
+    pub kdf: KdfCost,
+}
+
+/// The PBKDF2 round counts of a keybag: `kek = PBKDF2-SHA1(PBKDF2-SHA256(password, DPSL,
+/// dp_iterations), SALT, iterations)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KdfCost {
+    /// `ITER`: PBKDF2-HMAC-SHA1 rounds.
+    pub iterations: u32,
+    /// `DPIC`: PBKDF2-HMAC-SHA256 rounds.
+    pub dp_iterations: u32,
+}
+
+impl KdfCost {
+    /// A few rounds of each: the same format, derived in microseconds, for tests.
+    pub const fn fast() -> Self {
+        KdfCost {
+            iterations: 10,
+            dp_iterations: 10,
+        }
+    }
+
+    /// What iOS writes: 10,000 SHA-1 and 10,000,000 SHA-256 rounds (about 10 s per derivation
+    /// on a 2-core machine with optimised crypto crates).
+    pub const fn apple() -> Self {
+        KdfCost {
+            iterations: 10_000,
+            dp_iterations: 10_000_000,
+        }
+    }
+}
+
+impl EncryptionSpec {
+    /// `password` with [`KdfCost::fast`].
+    pub fn fast(password: &str) -> Self {
+        Self::new(password, KdfCost::fast())
+    }
+
+    pub fn new(password: &str, kdf: KdfCost) -> Self {
+        EncryptionSpec {
+            password: password.to_owned(),
+            kdf,
+        }
+    }
 }
 
 impl DeviceSpec {
+    /// An empty, unencrypted device; set the counts with struct update syntax
+    /// (`DeviceSpec { photos: 6, ..DeviceSpec::new(..) }`).
+    pub fn new(name: &str, product_type: &str, ios_version: &str, build: &str) -> Self {
+        DeviceSpec {
+            name: name.to_owned(),
+            product_type: product_type.to_owned(),
+            ios_version: ios_version.to_owned(),
+            build: build.to_owned(),
+            photos: 0,
+            photo_bytes: 0,
+            videos: 0,
+            video_bytes: 0,
+            big_db_bytes: 0,
+            apps: 0,
+            small_files: 0,
+            encryption: None,
+        }
+    }
+
     /// Whether the device is an iPad (by `product_type` prefix).
     pub fn is_ipad(&self) -> bool {
         self.product_type.starts_with("iPad")
@@ -113,6 +190,23 @@ impl HouseholdSpec {
         }
     }
 
+    /// `tiny`'s sizes with an encrypted iPhone (device 0, `password`, [`KdfCost::fast`]) and an
+    /// unencrypted iPad (device 1) that share 40% of their photos.
+    pub fn tiny_mixed(password: &str) -> Self {
+        let mut spec = HouseholdSpec::tiny().with_seed(7);
+        let second = &mut spec.devices[1];
+        second.name = "Kids' iPad".to_owned();
+        second.product_type = "iPad13,1".to_owned();
+        spec.encrypt_device(0, password)
+    }
+
+    /// The same household with device `index` encrypted with `password` ([`KdfCost::fast`]).
+    /// Panics if there is no such device.
+    pub fn encrypt_device(mut self, index: usize, password: &str) -> Self {
+        self.devices[index].encryption = Some(EncryptionSpec::fast(password));
+        self
+    }
+
     /// The same household with another seed.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -138,19 +232,7 @@ fn bench_device(base: DeviceSpec, budget: f64) -> DeviceSpec {
 }
 
 fn device(name: &str, product_type: &str, ios_version: &str, build: &str) -> DeviceSpec {
-    DeviceSpec {
-        name: name.to_owned(),
-        product_type: product_type.to_owned(),
-        ios_version: ios_version.to_owned(),
-        build: build.to_owned(),
-        photos: 0,
-        photo_bytes: 0,
-        videos: 0,
-        video_bytes: 0,
-        big_db_bytes: 0,
-        apps: 0,
-        small_files: 0,
-    }
+    DeviceSpec::new(name, product_type, ios_version, build)
 }
 
 impl DeviceSpec {
@@ -203,5 +285,19 @@ mod tests {
         let demo = HouseholdSpec::demo();
         let ipads = demo.devices.iter().filter(|d| d.is_ipad()).count();
         assert_eq!((demo.devices.len(), ipads), (3, 1));
+        let all = [HouseholdSpec::tiny(), demo, HouseholdSpec::bench(1 << 30)];
+        assert!(
+            all.iter()
+                .flat_map(|h| &h.devices)
+                .all(|d| d.encryption.is_none())
+        );
+        let mixed = HouseholdSpec::tiny_mixed("pw");
+        let encrypted: Vec<bool> = mixed
+            .devices
+            .iter()
+            .map(|d| d.encryption.is_some())
+            .collect();
+        assert_eq!(encrypted, [true, false]);
+        assert!(mixed.devices[1].is_ipad() && mixed.shared_photo_fraction > 0.0);
     }
 }

@@ -20,16 +20,37 @@ use crate::error::Error;
 const ITUNES_VERSION: &str = "12.13.2.3";
 const SYSTEM_DOMAINS_VERSION: &str = "24.0";
 
-pub(crate) fn write(folder: &Path, udid: &str, ctx: &Ctx, now: i64) -> Result<(), Error> {
+/// What Manifest.plist holds for an encrypted device.
+pub(crate) struct Locks {
+    /// `BackupKeyBag`.
+    pub(crate) keybag: Vec<u8>,
+    /// `ManifestKey`: class (u32 LE) and the wrapped key of Manifest.db.
+    pub(crate) manifest_key: Vec<u8>,
+}
+
+/// Info.plist, Manifest.plist (encrypted when `locks` is given) and Status.plist.
+pub(crate) fn write(
+    folder: &Path,
+    udid: &str,
+    ctx: &Ctx,
+    now: i64,
+    locks: Option<Locks>,
+) -> Result<(), Error> {
     let mut rng = ctx.seeds.label("plists").rng();
     let serial = serial_number(&mut rng);
     write_plist_binary(
         &folder.join(INFO_PLIST),
         &info(&mut rng, udid, &serial, ctx, now),
     )?;
+    let mut manifest = manifest(&mut rng, udid, ctx, now);
+    if let Some(locks) = locks {
+        manifest.is_encrypted = true;
+        manifest.backup_keybag = Some(locks.keybag);
+        manifest.manifest_key = Some(locks.manifest_key);
+    }
     write_plist_binary(
         &folder.join(MANIFEST_PLIST),
-        &manifest(&mut rng, udid, &serial, ctx, now),
+        &manifest_plist(manifest, &serial),
     )?;
     write_status(folder, &mut rng, now)
 }
@@ -117,7 +138,7 @@ fn app_entry(rng: &mut Rng, app: &App, now: i64) -> Dictionary {
     d
 }
 
-fn manifest(rng: &mut Rng, udid: &str, serial: &str, ctx: &Ctx, now: i64) -> Dictionary {
+fn manifest(rng: &mut Rng, udid: &str, ctx: &Ctx, now: i64) -> ManifestInfo {
     let spec = ctx.spec;
     let mut applications = Dictionary::new();
     for app in &ctx.apps {
@@ -139,7 +160,7 @@ fn manifest(rng: &mut Rng, udid: &str, serial: &str, ctx: &Ctx, now: i64) -> Dic
         d.insert("Path".into(), Value::String(path));
         applications.insert(app.bundle_id.into(), Value::Dictionary(d));
     }
-    let info = ManifestInfo {
+    ManifestInfo {
         is_encrypted: false,
         was_passcode_set: Some(true),
         version: Some("10.0".into()),
@@ -152,7 +173,11 @@ fn manifest(rng: &mut Rng, udid: &str, serial: &str, ctx: &Ctx, now: i64) -> Dic
         backup_keybag: None,
         manifest_key: None,
         applications,
-    };
+    }
+}
+
+/// Manifest.plist's dictionary: `info` plus the keys it does not model.
+fn manifest_plist(info: ManifestInfo, serial: &str) -> Dictionary {
     let mut dict = info.to_plist();
     if let Some(Value::Dictionary(lockdown)) = dict.get_mut("Lockdown") {
         lockdown.insert("SerialNumber".into(), Value::String(serial.to_owned()));

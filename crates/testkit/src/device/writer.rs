@@ -1,7 +1,8 @@
 //! Writes blobs and collects the Manifest.db rows that describe them.
 //!
 //! Invariants kept for every device folder:
-//! * every regular file gets a blob at `<fileID[0..2]>/<fileID>` whose length is its `Size`;
+//! * every regular file gets a blob at `<fileID[0..2]>/<fileID>` whose length is its `Size`
+//!   (unencrypted) or `Size` padded to whole AES blocks (encrypted, with its `EncryptionKey`);
 //! * every ancestor directory of a row, and every domain root (`relativePath ""`), gets a
 //!   directory row (flags 2), so the index is a closed tree;
 //! * nothing is written to the folder except blobs, `Manifest.db` and the three plists.
@@ -13,6 +14,7 @@ use hearth_mobilesync::{FileId, MANIFEST_DB, ManifestDbWriter, MbFile};
 use rand::RngExt;
 
 use crate::content::{Rng, Seeds};
+use crate::crypt::Sealer;
 use crate::error::{Context, Error};
 use crate::tree::set_mtime;
 
@@ -22,6 +24,8 @@ pub(crate) const MODE_PRIVATE_FILE: u32 = 0o100600;
 pub(crate) const MODE_DIR: u32 = 0o040755;
 pub(crate) const MODE_SYMLINK: u32 = 0o120755;
 
+/// Data Protection class of the most private files: only while the device is unlocked.
+pub(crate) const CLASS_COMPLETE: u32 = 1;
 /// Data Protection class of most files: until first user authentication.
 pub(crate) const CLASS_DEFAULT: u32 = 3;
 /// No protection: media in the camera roll.
@@ -33,8 +37,15 @@ const FLAG_SYMLINK: i64 = 4;
 
 #[derive(Debug)]
 enum Kind {
-    File { size: u64, mode: u32, class: u32 },
-    Symlink { target: String },
+    File {
+        size: u64,
+        mode: u32,
+        class: u32,
+        key: Option<Vec<u8>>,
+    },
+    Symlink {
+        target: String,
+    },
 }
 
 #[derive(Debug)]
@@ -56,10 +67,14 @@ pub(crate) struct BlobWriter {
     entries: Vec<Entry>,
     dirs: BTreeSet<(String, String)>,
     next_inode: u64,
+    sealer: Sealer,
+    /// Per-file keys, when the device is encrypted.
+    keys: Rng,
 }
 
 impl BlobWriter {
-    pub(crate) fn new(folder: &Path, seeds: Seeds, now: i64) -> Self {
+    /// `sealer` encrypts (or not) every file; `keys` draws the per-file keys.
+    pub(crate) fn new(folder: &Path, seeds: Seeds, now: i64, sealer: Sealer, keys: Rng) -> Self {
         let mut meta = seeds.label("metadata").rng();
         let next_inode = meta.random_range(40_000..400_000);
         BlobWriter {
@@ -69,6 +84,8 @@ impl BlobWriter {
             entries: Vec::new(),
             dirs: BTreeSet::new(),
             next_inode,
+            sealer,
+            keys,
         }
     }
 
@@ -76,7 +93,8 @@ impl BlobWriter {
         self.now
     }
 
-    /// Writes a regular file through `write(blob path)`; returns its size.
+    /// Writes a regular file through `write(path)` (the blob, or a scratch file encrypted into
+    /// it); returns its plaintext size.
     pub(crate) fn file(
         &mut self,
         domain: &str,
@@ -85,21 +103,36 @@ impl BlobWriter {
         write: impl FnOnce(&Path) -> Result<(), Error>,
     ) -> Result<u64, Error> {
         let blob = blob_path(&self.folder, domain, path)?;
-        write(&blob)?;
-        let size = std::fs::metadata(&blob).at(&blob)?.len();
+        let (size, key) = self.sealer.create(&blob, class, &mut self.keys, write)?;
         set_mtime(&blob, self.now)?;
         let mode = if self.meta.random_bool(0.6) {
             MODE_PRIVATE_FILE
         } else {
             MODE_FILE
         };
-        self.push(domain, path, Kind::File { size, mode, class });
+        let kind = Kind::File {
+            size,
+            mode,
+            class,
+            key,
+        };
+        self.push(domain, path, kind);
         Ok(size)
     }
 
     /// Writes a regular file with the given bytes.
     pub(crate) fn bytes(&mut self, domain: &str, path: &str, bytes: &[u8]) -> Result<u64, Error> {
-        self.file(domain, path, CLASS_DEFAULT, |blob| {
+        self.bytes_of_class(domain, path, CLASS_DEFAULT, bytes)
+    }
+
+    pub(crate) fn bytes_of_class(
+        &mut self,
+        domain: &str,
+        path: &str,
+        class: u32,
+        bytes: &[u8],
+    ) -> Result<u64, Error> {
+        self.file(domain, path, class, |blob| {
             std::fs::write(blob, bytes).at(blob)
         })
     }
@@ -147,9 +180,20 @@ impl BlobWriter {
         }
     }
 
-    /// Writes Manifest.db: directories (sorted), then files and symlinks in creation order.
-    pub(crate) fn finish(mut self) -> Result<(), Error> {
-        let mut db = ManifestDbWriter::create(&self.folder.join(MANIFEST_DB))?;
+    /// Writes Manifest.db (encrypted under a new key of class 4 when the device is); returns
+    /// that key wrapped, the `ManifestKey`.
+    pub(crate) fn finish(mut self) -> Result<Option<Vec<u8>>, Error> {
+        let sealer = std::mem::take(&mut self.sealer);
+        let mut keys = self.keys.clone();
+        let db = self.folder.join(MANIFEST_DB);
+        let (_, manifest_key) =
+            sealer.create(&db, CLASS_NONE, &mut keys, |p| self.write_rows(p))?;
+        Ok(manifest_key)
+    }
+
+    /// Directories (sorted), then files and symlinks in creation order.
+    fn write_rows(&mut self, path: &Path) -> Result<(), Error> {
+        let mut db = ManifestDbWriter::create(path)?;
         let dirs = std::mem::take(&mut self.dirs);
         for (domain, path) in &dirs {
             let birth = self.now - self.meta.random_range(86_400..3 * 365 * 86_400);
@@ -182,12 +226,18 @@ fn describe(e: &Entry) -> (i64, MbFile) {
         ..metadata(&e.path, e.birth, e.modified, 0)
     };
     match &e.kind {
-        Kind::File { size, mode, class } => (
+        Kind::File {
+            size,
+            mode,
+            class,
+            key,
+        } => (
             FLAG_FILE,
             MbFile {
                 size: Some(*size),
                 mode: Some(*mode),
                 protection_class: Some(*class),
+                encryption_key: key.clone(),
                 ..base
             },
         ),

@@ -19,6 +19,8 @@ pub(crate) enum SmallDb {
     SafariHistory,
     DataUsage,
     AppStore,
+    /// Health's `healthdb_secure.sqlite` (encrypted backups only).
+    HealthSecure,
 }
 
 impl SmallDb {
@@ -52,6 +54,14 @@ CREATE TABLE ZLIVEUSAGE (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER,
 CREATE TABLE ZITEM (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZCREATED TIMESTAMP,
   ZTITLE VARCHAR, ZBODY VARCHAR, ZIDENTIFIER VARCHAR, ZPAYLOAD BLOB);
 CREATE TABLE Z_METADATA (Z_VERSION INTEGER PRIMARY KEY, Z_UUID VARCHAR(255), Z_PLIST BLOB);",
+            SmallDb::HealthSecure => "
+CREATE TABLE samples (data_id INTEGER PRIMARY KEY AUTOINCREMENT, start_date REAL, end_date REAL,
+  data_type INTEGER);
+CREATE TABLE quantity_samples (data_id INTEGER PRIMARY KEY, quantity REAL, original_quantity REAL,
+  original_unit INTEGER);
+CREATE TABLE data_provenances (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, origin_product_type TEXT,
+  origin_build TEXT, source_version TEXT, device_id TEXT);
+CREATE INDEX samples_type_date ON samples (data_type, start_date);",
         }
     }
 }
@@ -86,6 +96,7 @@ fn populate(
             SmallDb::SafariHistory => insert_visit(conn, rng, at)?,
             SmallDb::DataUsage => insert_usage(conn, rng, i, at)?,
             SmallDb::AppStore => insert_item(conn, rng, at)?,
+            SmallDb::HealthSecure => insert_sample(conn, rng, at)?,
         }
     }
     tx.commit()
@@ -188,6 +199,35 @@ fn insert_item(conn: &Connection, rng: &mut Rng, at: i64) -> rusqlite::Result<()
     Ok(())
 }
 
+/// A heart-rate, step-count or weight sample, with a provenance every tenth row.
+fn insert_sample(conn: &Connection, rng: &mut Rng, at: i64) -> rusqlite::Result<()> {
+    let (data_type, quantity) = match rng.random_range(0..3) {
+        0 => (5, rng.random_range(48.0..170.0)),
+        1 => (7, rng.random_range(10.0..2_000.0)),
+        _ => (3, rng.random_range(50.0..100.0)),
+    };
+    let start = (at - APPLE_EPOCH) as f64;
+    conn.prepare_cached(
+        "INSERT INTO samples (start_date, end_date, data_type) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![
+        start,
+        start + rng.random_range(1.0..600.0),
+        data_type
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO quantity_samples (data_id, quantity, original_quantity, original_unit) VALUES (?1, ?2, ?2, ?3)",
+    )?
+    .execute(params![conn.last_insert_rowid(), quantity, data_type + 100])?;
+    if rng.random_range(0..10) == 0 {
+        conn.prepare_cached(
+            "INSERT INTO data_provenances (origin_product_type, origin_build, source_version, device_id) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params!["Watch6,1", "21T576", "10.5", text::uuid(rng)])?;
+    }
+    Ok(())
+}
+
 /// A night's calls or browsing: `rows` new rows dated in the last day.
 pub(crate) fn nightly(
     conn: &Connection,
@@ -205,6 +245,7 @@ pub(crate) fn nightly(
             SmallDb::AddressBook => insert_contact(conn, rng, at)?,
             SmallDb::DataUsage => insert_usage(conn, rng, rows, at)?,
             SmallDb::AppStore => insert_item(conn, rng, at)?,
+            SmallDb::HealthSecure => insert_sample(conn, rng, at)?,
         }
     }
     tx.commit()?;
