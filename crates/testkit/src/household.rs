@@ -58,6 +58,16 @@ pub fn generate_twin(spec: &HouseholdSpec, out: &Path) -> Result<Household, Erro
     write_household(spec, out, Encrypt::Never)
 }
 
+/// [`generate`] into `<out>/encrypted` and [`generate_twin`] into `<out>/twin`: a household and
+/// its plaintext twin, for tests that compare what they decrypt with the truth.
+pub fn generate_with_twin(
+    spec: &HouseholdSpec,
+    out: &Path,
+) -> Result<(Household, Household), Error> {
+    let household = generate(spec, &out.join("encrypted"))?;
+    Ok((household, generate_twin(spec, &out.join("twin"))?))
+}
+
 fn write_household(spec: &HouseholdSpec, out: &Path, encrypt: Encrypt) -> Result<Household, Error> {
     std::fs::create_dir_all(out).at(out)?;
     for i in 0..spec.devices.len() {

@@ -50,6 +50,8 @@ mod tree;
 pub use crypt::DeviceKeys;
 pub use day::{ChangedFile, DayChanges, DayOptions, DeviceChanges, next_day};
 pub use error::Error;
-pub use household::{GeneratedDevice, Household, device_udid, generate, generate_twin};
+pub use household::{
+    GeneratedDevice, Household, device_udid, generate, generate_twin, generate_with_twin,
+};
 pub use spec::{DeviceSpec, EncryptionSpec, HouseholdSpec, KdfCost};
 pub use tree::{FileDigest, copy_tree, set_mtime, tree_digest};

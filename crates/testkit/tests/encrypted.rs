@@ -15,7 +15,7 @@ use hearth_mobilesync::{
     DeviceFolder, EntryKind, FileId, MANIFEST_DB, ManifestDb, ManifestRow, SQLITE_MAGIC,
 };
 use hearth_testkit::{
-    DayOptions, Error, Household, HouseholdSpec, KdfCost, damage, generate, generate_twin,
+    DayOptions, Error, Household, HouseholdSpec, KdfCost, damage, generate, generate_with_twin,
     next_day, tree_digest,
 };
 
@@ -24,9 +24,7 @@ const PASSWORD: &str = "correct horse battery staple";
 /// The mixed household (encrypted iPhone, plain iPad) and its twin, in two folders.
 fn household_and_twin() -> (tempfile::TempDir, Household, Household) {
     let dir = tempfile::tempdir().unwrap();
-    let spec = HouseholdSpec::tiny_mixed(PASSWORD);
-    let h = generate(&spec, &dir.path().join("encrypted")).unwrap();
-    let twin = generate_twin(&spec, &dir.path().join("twin")).unwrap();
+    let (h, twin) = generate_with_twin(&HouseholdSpec::tiny_mixed(PASSWORD), dir.path()).unwrap();
     (dir, h, twin)
 }
 
