@@ -157,6 +157,13 @@ fn an_encrypted_device_decrypts_to_its_plaintext_twin() {
         tree_digest(&twin.devices[1].folder).unwrap(),
         "an unencrypted device is its own twin"
     );
+    for plist in ["Info.plist", "Status.plist"] {
+        let read = |d: &Household| std::fs::read(d.devices[0].folder.join(plist)).unwrap();
+        assert!(
+            read(&h) == read(&twin),
+            "{plist} is the same encrypted or not"
+        );
+    }
     let twin_manifest = DeviceFolder::open(&twin.devices[0].folder)
         .unwrap()
         .manifest
