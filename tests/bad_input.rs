@@ -90,7 +90,13 @@ fn fast_keybag(password: &str) -> Vec<u8> {
         dp: Some((random(41, 20), 1)),
     };
     let keys = ClassKeys((1..=11).map(|c| (c, [c as u8; 32])).collect());
-    Keybag::build([9; 16], &kdf, &kdf.derive(password.as_bytes()), &keys, [0; 40])
+    Keybag::build(
+        [9; 16],
+        &kdf,
+        &kdf.derive(password.as_bytes()),
+        &keys,
+        [0; 40],
+    )
 }
 
 fn bad_device(w: &World, name: &str) -> HandDevice {
@@ -206,7 +212,10 @@ fn encrypted_manifest_db_without_password_fails_that_device_and_stores_nothing_o
         .unwrap_or_else(|| panic!("{err}"));
     assert!(line.contains(s(&folder)), "names the folder: {line}");
     assert!(line.contains("encrypted"), "{line}");
-    assert!(line.contains("HEARTH_IOS_PASSWORD"), "says how to pass one: {line}");
+    assert!(
+        line.contains("HEARTH_IOS_PASSWORD"),
+        "says how to pass one: {line}"
+    );
     assert_snapshots(&w, false);
     let stored = dir_bytes(&w.repo());
     assert!(

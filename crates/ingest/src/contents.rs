@@ -38,16 +38,16 @@ enum Reading<'a> {
     AsFound,
     /// The plaintext of an encrypted blob with this `EncryptionKey` and recorded `Size`.
     Decrypt(&'a [u8], Option<u64>),
-    /// An encrypted backup's Manifest.db, already decrypted in memory.
-    ManifestDb,
+    /// An encrypted backup's Manifest.db (already decrypted in memory) and its ManifestKey.
+    ManifestDb(&'a [u8]),
 }
 
 impl Reading<'_> {
-    fn of<'p>(p: &'p PlannedEntry, d: Option<&Decryption>) -> Reading<'p> {
+    fn of<'p>(p: &'p PlannedEntry, d: Option<&'p Decryption>) -> Reading<'p> {
         let row_ok = p.row.as_ref().is_some_and(|r| r.state == RowState::Ok);
         match (d, &p.encryption_key, &p.row) {
             (None, _, _) => Reading::AsFound,
-            (Some(_), _, None) if p.path == MANIFEST_DB => Reading::ManifestDb,
+            (Some(d), _, None) if p.path == MANIFEST_DB => Reading::ManifestDb(&d.manifest_key.0),
             (Some(_), Some(key), Some(row)) if row_ok => {
                 Reading::Decrypt(key, Some(row.recorded_size).filter(|&s| s != SIZE_ABSENT))
             }
@@ -58,8 +58,8 @@ impl Reading<'_> {
     /// The wrapped key a parent's content must carry to be reused as is.
     fn wrapped_key(self) -> Option<Vec<u8>> {
         match self {
-            Reading::Decrypt(key, _) => Some(key.to_vec()),
-            _ => None,
+            Reading::Decrypt(key, _) | Reading::ManifestDb(key) => Some(key.to_vec()),
+            Reading::AsFound => None,
         }
     }
 }
@@ -85,10 +85,7 @@ pub(crate) fn store_contents(
     let readings: Vec<Reading<'_>> = planned.iter().map(|p| Reading::of(p, decryption)).collect();
     let reuse = |i: usize| -> Option<&Content> {
         let f = planned[i].file.as_ref()?;
-        match readings[i] {
-            Reading::ManifestDb => None,
-            r => unchanged(parent, f, r.wrapped_key()),
-        }
+        unchanged(parent, f, readings[i].wrapped_key())
     };
     let mut to_read: Vec<usize> = (0..planned.len())
         .filter(|&i| planned[i].file.is_some() && reuse(i).is_none())
@@ -180,7 +177,7 @@ fn read_one(
         undecryptable: false,
     };
     match (reading, decryption) {
-        (Reading::ManifestDb, Some(d)) => {
+        (Reading::ManifestDb(_), Some(d)) => {
             let chunks = session.store_bytes(&d.manifest_db, BlobKind::Data)?;
             let cipher = Cipher {
                 wrapped_key: d.manifest_key.0,

@@ -142,7 +142,11 @@ fn describe(
             } else {
                 format!("{expected} expected for an encrypted Size of {recorded}")
             };
-            format!("{what}: {}: {} bytes on disk, {implied}", state.describe(), f.size)
+            format!(
+                "{what}: {}: {} bytes on disk, {implied}",
+                state.describe(),
+                f.size
+            )
         }
         _ => format!("{what}: {}", state.describe()),
     }

@@ -131,7 +131,7 @@ fn write_file(
 /// Where a file's stored bytes go: straight to the file, or through AES-256-CBC.
 enum Output<'f> {
     Plain(CountingWriter<&'f File>),
-    Encrypted(EncryptingWriter<CountingWriter<&'f File>>, bool),
+    Encrypted(Box<EncryptingWriter<CountingWriter<&'f File>>>, bool),
 }
 
 impl<'f> Output<'f> {
@@ -148,7 +148,7 @@ impl<'f> Output<'f> {
             .unwrap(&WrappedKey(cipher.wrapped_key))
             .map_err(|e| e.to_string())?;
         Ok(Output::Encrypted(
-            EncryptingWriter::new(out, &key),
+            Box::new(EncryptingWriter::new(out, &key)),
             cipher.pkcs7,
         ))
     }

@@ -45,6 +45,7 @@ mod device;
 mod error;
 mod household;
 mod spec;
+pub mod third_party;
 mod tree;
 
 pub use crypt::DeviceKeys;
