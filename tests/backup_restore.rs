@@ -667,3 +667,16 @@ fn listing_into_a_closed_pipe_does_not_panic() {
         assert_ne!(out.status.code(), Some(101), "hearth {args:?}:\n{stderr}");
     }
 }
+
+/// The README's first command: a household with an encrypted iPhone, two days, stats, an
+/// encrypted restore verified against its source, check --read-data.
+#[test]
+fn demo_runs_end_to_end_and_verifies_itself() {
+    let w = World::new();
+    let dir = w.path("demo");
+    let out = w.ok(&["demo", "--dir", s(&dir)]);
+    assert!(out.contains("encrypted backup"), "{out}");
+    assert!(out.contains("byte-identical to the source folder"), "{out}");
+    assert!(out.contains("check --read-data: no errors"), "{out}");
+    assert!(dir.join("restored").is_dir() && dir.join("repo/config").is_file());
+}

@@ -33,23 +33,6 @@ const RUN_LIMIT: Duration = Duration::from_secs(180);
 
 type Digest = BTreeMap<String, FileDigest>;
 
-fn device(name: &str, product_type: &str, ios: &str, build: &str) -> DeviceSpec {
-    DeviceSpec {
-        name: name.into(),
-        product_type: product_type.into(),
-        ios_version: ios.into(),
-        build: build.into(),
-        photos: 0,
-        photo_bytes: 0,
-        videos: 0,
-        video_bytes: 0,
-        big_db_bytes: 0,
-        apps: 0,
-        small_files: 0,
-        encryption: None,
-    }
-}
-
 /// Three devices of about 5 MB each: photos, a video, big SQLite databases, app containers.
 fn household_spec() -> HouseholdSpec {
     let sized = |d: DeviceSpec| DeviceSpec {
@@ -65,9 +48,19 @@ fn household_spec() -> HouseholdSpec {
     HouseholdSpec {
         seed: 0xC4A5_0001,
         devices: vec![
-            sized(device("Mum's iPhone", "iPhone15,2", "17.5.1", "21F90")),
-            sized(device("Dad's iPhone", "iPhone14,5", "17.4.1", "21E236")),
-            sized(device("Kids' iPad", "iPad13,1", "17.5.1", "21F90")),
+            sized(DeviceSpec::new(
+                "Mum's iPhone",
+                "iPhone15,2",
+                "17.5.1",
+                "21F90",
+            )),
+            sized(DeviceSpec::new(
+                "Dad's iPhone",
+                "iPhone14,5",
+                "17.4.1",
+                "21E236",
+            )),
+            sized(DeviceSpec::new("Kids' iPad", "iPad13,1", "17.5.1", "21F90")),
         ],
         shared_photo_fraction: 0.4,
     }
@@ -86,7 +79,7 @@ fn newcomer_spec() -> HouseholdSpec {
             big_db_bytes: 1_000_000,
             apps: 3,
             small_files: 100,
-            ..device("Gran's iPhone", "iPhone12,1", "17.5.1", "21F90")
+            ..DeviceSpec::new("Gran's iPhone", "iPhone12,1", "17.5.1", "21F90")
         }],
         shared_photo_fraction: 0.0,
     }

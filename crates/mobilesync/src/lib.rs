@@ -12,12 +12,15 @@
 //! * computes and validates fileIDs ([`FileId`]) and checks relative paths
 //!   ([`check_relative_path`]) before anything uses them as file names;
 //! * writes a new `Manifest.db` and plists ([`ManifestDbWriter`], [`write_plist_binary`]) for
-//!   synthetic test backups and restore images.
+//!   synthetic test backups and restore images;
+//! * decrypts and encrypts backups made with a password ([`encryption`]: keybag, key derivation,
+//!   class and file keys, streaming AES-256-CBC; [`DeviceFolder::decrypt_manifest_db`] keeps the
+//!   decrypted Manifest.db in memory).
 //!
-//! What it deliberately is not: it knows nothing about Hearth's repository, does no decryption
-//! (an encrypted Manifest.db is reported as [`ManifestDbState::Encrypted`] or
-//! [`Error::NotSqlite`]), does not read blob contents, and rejects iOS ≤ 9 (`Manifest.mbdb`)
-//! backups with [`Error::LegacyMbdb`]. It never prints and never panics on bad input; every error
+//! What it deliberately is not: it knows nothing about Hearth's repository, does not read blob
+//! contents itself (callers stream them, through [`encryption::DecryptingReader`] when
+//! encrypted), and rejects iOS ≤ 9 (`Manifest.mbdb`) backups with [`Error::LegacyMbdb`] and
+//! iOS 10.0/10.1 encrypted backups with [`Error::NoManifestKey`]. It never prints and never panics on bad input; every error
 //! names the file it is about. The format itself is described in
 //! `shared/reference/mobilesync-format.md`.
 //!

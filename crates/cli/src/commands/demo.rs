@@ -5,7 +5,7 @@ use crate::context::Context;
 use crate::output::bytes;
 use crate::progress::Bars;
 use anyhow::{Context as _, Result, bail};
-use hearth_ingest::{IngestOptions, backup_device};
+use hearth_ingest::{IngestOptions, PasswordMap, backup_device};
 use hearth_repo::{CheckOptions, RepoOptions, Repository};
 use hearth_storage::LocalBackend;
 use hearth_testkit::{DayOptions, HouseholdSpec, generate, next_day, tree_digest};
@@ -13,6 +13,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 const DEMO_PASSWORD: &str = "hearth-demo";
+/// The backup password of the demo's encrypted iPhone.
+const DEMO_IOS_PASSWORD: &str = "demo-iphone";
 
 pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
     if dir.exists() {
@@ -23,16 +25,21 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
     }
     let (source, repo_dir, restored) = (dir.join("source"), dir.join("repo"), dir.join("restored"));
     println!("1. generating a sample household in {}", source.display());
-    let household =
-        generate(&HouseholdSpec::demo(), &source).context("generating the demo household")?;
+    let spec = HouseholdSpec::demo().encrypt_device(0, DEMO_IOS_PASSWORD);
+    let household = generate(&spec, &source).context("generating the demo household")?;
     for d in &household.devices {
         println!(
-            "   {:<14} {:<11} iOS {:<7} {:>5} files {:>10}",
+            "   {:<14} {:<11} iOS {:<7} {:>5} files {:>10}{}",
             d.name,
             d.product_type,
             d.ios_version,
             d.files,
-            bytes(d.bytes)
+            bytes(d.bytes),
+            if d.encrypted {
+                format!("  encrypted backup (password {DEMO_IOS_PASSWORD:?})")
+            } else {
+                String::new()
+            }
         );
     }
 
@@ -74,7 +81,8 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
         );
     }
 
-    let device = &household.devices[2];
+    // The encrypted iPhone: its image is encrypted again with the same keys, without its password.
+    let device = &household.devices[0];
     println!("6. restoring {} into {}", device.name, restored.display());
     let (_, snap) = repo.find_snapshot(&format!("{}@latest", device.udid))?;
     let plan = hearth_restore::plan_restore(&repo, &snap)?;
@@ -114,14 +122,16 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
 fn backup_all(repo: &Repository, household: &hearth_testkit::Household) -> Result<()> {
     let _lock = repo.lock(false)?;
     let session = repo.write_session();
+    let passwords = PasswordMap {
+        default: Some(DEMO_IOS_PASSWORD.into()),
+        by_device: Vec::new(),
+    };
+    let options = IngestOptions {
+        ios_passwords: Some(Arc::new(passwords)),
+        ..IngestOptions::default()
+    };
     for d in &household.devices {
-        let r = backup_device(
-            repo,
-            &session,
-            &d.folder,
-            &IngestOptions::default(),
-            &Bars::new(),
-        )?;
+        let r = backup_device(repo, &session, &d.folder, &options, &Bars::new())?;
         println!(
             "   {:<14} {} new, {} changed, {} unmodified files; read {}, added {}",
             r.device.name,
