@@ -232,4 +232,30 @@ mod tests {
         let bad = plan.iter().find(|p| p.path.starts_with('?')).unwrap();
         assert!(bad.file.is_none(), "a bad file id never gets content");
     }
+
+    #[test]
+    fn encrypted_blobs_are_expected_padded_to_whole_blocks() {
+        let keyed = |path: &str| {
+            let mut r = row("HomeDomain", path, 1, Some(100));
+            if let Ok(f) = &mut r.file {
+                f.encryption_key = Some(vec![3; 44]);
+            }
+            r
+        };
+        let (exact, short) = (keyed("exact.db"), keyed("short.db"));
+        let blob =
+            |r: &ManifestRow, size| found(FileId::parse(&r.file_id).unwrap().blob_path(), size);
+        let files = vec![blob(&exact, 112), blob(&short, 100)];
+        let mut warnings = Vec::new();
+        let plan = match_rows(vec![exact, short], files, true, &mut warnings);
+        let states: Vec<_> = plan.iter().map(|p| p.row.as_ref().unwrap().state).collect();
+        assert!(states.contains(&RowState::Ok) && states.contains(&RowState::BlobShort));
+        assert!(plan.iter().all(|p| p.encryption_key.is_some()));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let msg = &warnings[0].message;
+        assert!(
+            msg.contains("100 bytes on disk, 112 expected for an encrypted Size of 100"),
+            "{msg}"
+        );
+    }
 }
