@@ -92,13 +92,13 @@ fn household(c: &mut Criterion) {
     .unwrap();
     session.finish().unwrap();
     let (_, snap) = repo.find_snapshot(&report.snapshot.to_string()).unwrap();
-    let plan = hearth_restore::plan_restore(&repo, &snap).unwrap();
+    let plan = hearth_restore::plan_restore(&repo, &snap, &Default::default()).unwrap();
     g.throughput(Throughput::Bytes(plan.bytes()));
     g.bench_function("restore/device", |b| {
         b.iter_batched(
             || tempfile::tempdir().unwrap(),
             |out| {
-                let plan = hearth_restore::plan_restore(&repo, &snap).unwrap();
+                let plan = hearth_restore::plan_restore(&repo, &snap, &Default::default()).unwrap();
                 hearth_restore::execute(&repo, &plan, out.path(), &NoProgress).unwrap();
                 out
             },

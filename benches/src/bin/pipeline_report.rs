@@ -154,7 +154,8 @@ fn main() {
             let (_, snap) = repo
                 .find_snapshot(&format!("{}@latest", device.udid))
                 .expect("the device's snapshot");
-            let plan = hearth_restore::plan_restore(&repo, &snap).expect("planning the restore");
+            let plan = hearth_restore::plan_restore(&repo, &snap, &Default::default())
+                .expect("planning the restore");
             hearth_restore::execute(&repo, &plan, &out, &NoProgress).expect("restoring")
         },
     );

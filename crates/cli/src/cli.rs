@@ -109,6 +109,48 @@ pub struct RestoreArgs {
     /// Print what would be written, write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Make the image for another household device (name or UDID): what does not transfer to
+    /// its kind of device is skipped, and a backup from a newer iOS is refused
+    #[arg(long, conflicts_with_all = ["to_model", "to_ios"])]
+    pub to: Option<String>,
+    /// Make the image for a device of this model (product type, e.g. iPhone16,1); needs --to-ios
+    #[arg(long, requires = "to_ios")]
+    pub to_model: Option<String>,
+    /// The iOS version of the --to-model device, e.g. 18.1
+    #[arg(long, requires = "to_model")]
+    pub to_ios: Option<String>,
+    /// The target's capacity (bytes, or with K/M/G/T, KB/MB/GB/TB or KiB/MiB/GiB/TiB): a larger image is refused
+    #[arg(long, value_parser = parse_size)]
+    pub to_capacity: Option<u64>,
+    /// Drop videos, then photos, message attachments, voice memos and app data until the image
+    /// fits --to-capacity
+    #[arg(long, requires = "to_capacity")]
+    pub fit: bool,
+}
+
+/// `64G`, `500MB`, `1.5GiB`, `123456`: bytes (K, M, G, T are powers of 1000; KiB... of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 64G, 500MB, 123456)"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit {other:?} in {s:?}")),
+    };
+    Ok((number * scale).round() as u64)
 }
 
 #[derive(Subcommand)]

@@ -184,6 +184,43 @@ impl ManifestDb {
         Ok(db)
     }
 
+    /// A copy of the plaintext database `bytes` without the rows whose fileID is in `dropped`,
+    /// rebuilt by SQLite in memory (`DELETE`, then `VACUUM` so no deleted row survives in free
+    /// pages), for a restore image that leaves some entries out. Schema, other rows and the
+    /// `Properties` table are kept as they are.
+    pub fn without_rows(
+        mut bytes: Vec<u8>,
+        dropped: &std::collections::BTreeSet<String>,
+        name_for_errors: &Path,
+    ) -> Result<Vec<u8>, Error> {
+        if !bytes.starts_with(SQLITE_MAGIC) {
+            return Err(Error::NotSqlite {
+                path: name_for_errors.to_path_buf(),
+            });
+        }
+        force_rollback_journal_header(&mut bytes);
+        let fail = |what| move |source| corrupt(name_for_errors, what, source);
+        let mut conn = Connection::open_in_memory().map_err(fail("opening in memory"))?;
+        conn.deserialize_read_exact(rusqlite::MAIN_DB, bytes.as_slice(), bytes.len(), false)
+            .map_err(fail("loading into memory"))?;
+        {
+            let tx = conn.transaction().map_err(fail("starting a transaction"))?;
+            let mut delete = tx
+                .prepare("DELETE FROM Files WHERE fileID = ?1")
+                .map_err(fail("preparing the delete"))?;
+            for id in dropped {
+                delete.execute([id]).map_err(fail("deleting a row"))?;
+            }
+            drop(delete);
+            tx.commit().map_err(fail("committing"))?;
+        }
+        conn.execute_batch("VACUUM").map_err(fail("vacuuming"))?;
+        let data = conn
+            .serialize(rusqlite::MAIN_DB)
+            .map_err(fail("serializing"))?;
+        Ok(data.to_vec())
+    }
+
     /// The path (or name) this database was opened from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -427,5 +464,40 @@ mod tests {
         header[19] = 2;
         force_rollback_journal_header(&mut header);
         assert_eq!((header[18], header[19]), (1, 1));
+    }
+
+    #[test]
+    fn rows_are_dropped_in_memory_and_the_rest_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Manifest.db");
+        let mut w = crate::ManifestDbWriter::create(&path).unwrap();
+        for (i, secret) in ["keep-a", "drop-b", "keep-c"].iter().enumerate() {
+            let id = format!("{i:040}");
+            w.insert_raw(&id, "HomeDomain", secret, 1, secret.as_bytes())
+                .unwrap();
+        }
+        w.insert_property("salt", b"s").unwrap();
+        w.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let dropped = [format!("{:040}", 1)].into_iter().collect();
+        let out = ManifestDb::without_rows(bytes, &dropped, &path).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            !text.contains("drop-b"),
+            "VACUUM leaves no trace of a dropped row"
+        );
+        let db = ManifestDb::from_plaintext(out, &path).unwrap();
+        let paths: Vec<_> = db
+            .rows()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.relative_path)
+            .collect();
+        assert_eq!(paths, ["keep-a", "keep-c"]);
+        assert_eq!(
+            db.properties().unwrap(),
+            vec![("salt".to_string(), b"s".to_vec())]
+        );
+        assert!(ManifestDb::without_rows(b"not sqlite".to_vec(), &dropped, &path).is_err());
     }
 }

@@ -24,7 +24,9 @@ pub enum RestoreError {
     #[error("{}: cannot encrypt it again: {detail}", path.display())]
     FileKey { path: PathBuf, detail: String },
     #[error("the snapshot of {device}: {detail}")]
-    Encryption { device: String, detail: String },
+    BadSnapshot { device: String, detail: String },
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("{}: restored {written} bytes but the snapshot records {expected}", path.display())]
     SizeMismatch {
         path: PathBuf,

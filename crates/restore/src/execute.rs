@@ -1,9 +1,12 @@
 //! Writing a [`RestorePlan`] to disk.
 
+use crate::apps::without_apps;
 use crate::error::RestoreError;
-use crate::plan::{PlannedFile, RestorePlan};
+use crate::plan::{PlannedFile, RestorePlan, Rewrite, read_chunks};
 use hearth_format::entry::is_safe_path;
+use hearth_mobilesync::encryption::strip_pkcs7;
 use hearth_mobilesync::encryption::{ClassKeys, EncryptingWriter, WrappedKey};
+use hearth_mobilesync::{ManifestDb, parse_dictionary};
 use hearth_repo::{Progress, Repository};
 use rayon::prelude::*;
 use std::fs::{self, File, OpenOptions, Permissions};
@@ -32,6 +35,9 @@ pub fn execute(
         source,
     };
     fs::create_dir_all(out).map_err(|e| io(out, "cannot create the output folder", e))?;
+    if let Some(reason) = &plan.refused {
+        return Err(RestoreError::Refused(reason.clone()));
+    }
     let root = out.join(&plan.folder_name);
     match fs::create_dir(&root) {
         Ok(()) => {}
@@ -44,7 +50,7 @@ pub fn execute(
     make_folders(&root, &plan.files)?;
     progress.start("restoring files", Some(plan.bytes()));
     plan.files.par_iter().try_for_each(|f| {
-        write_file(repo, &root, f, keys.as_ref())?;
+        write_file(repo, plan, &root, f, keys.as_ref())?;
         progress.advance(f.size);
         Ok::<_, RestoreError>(())
     })?;
@@ -93,6 +99,7 @@ fn class_keys(repo: &Repository, plan: &RestorePlan) -> Result<Option<ClassKeys>
 
 fn write_file(
     repo: &Repository,
+    plan: &RestorePlan,
     root: &Path,
     f: &PlannedFile,
     keys: Option<&ClassKeys>,
@@ -113,12 +120,20 @@ fn write_file(
         path: path.clone(),
         detail,
     })?;
-    for id in &f.chunks {
-        let data = repo.read_blob(id)?;
-        out.write_all(&data).map_err(|e| io("write failed", e))?;
+    match f.rewrite {
+        None => {
+            for id in &f.chunks {
+                let data = repo.read_blob(id)?;
+                out.write_all(&data).map_err(|e| io("write failed", e))?;
+            }
+        }
+        Some(how) => {
+            let data = rewritten(repo, plan, f, how)?;
+            out.write_all(&data).map_err(|e| io("write failed", e))?;
+        }
     }
     let written = out.finish().map_err(|e| io("write failed", e))?;
-    if written != f.size {
+    if f.rewrite.is_none() && written != f.size {
         return Err(RestoreError::SizeMismatch {
             path,
             written,
@@ -126,6 +141,44 @@ fn write_file(
         });
     }
     finish_file(&file, f).map_err(|e| io("cannot set mode and time", e))
+}
+
+/// The plaintext of a file the image rebuilds without the skipped entries.
+fn rewritten(
+    repo: &Repository,
+    plan: &RestorePlan,
+    f: &PlannedFile,
+    how: Rewrite,
+) -> Result<Vec<u8>, RestoreError> {
+    let stored = read_chunks(repo, &f.chunks, f.size)?;
+    let bad = |detail: String| RestoreError::BadSnapshot {
+        device: plan.device.name.clone(),
+        detail: format!("{}: {detail}", f.path),
+    };
+    match how {
+        Rewrite::ManifestDb => {
+            // An encrypted Manifest.db is stored with its padding: SQLite gets the database only.
+            let db = match f.cipher {
+                Some(_) => strip_pkcs7(&stored).unwrap_or(&stored),
+                None => &stored,
+            };
+            ManifestDb::without_rows(db.to_vec(), &plan.dropped_rows, f.path.as_ref())
+                .map_err(|e| bad(e.to_string()))
+        }
+        Rewrite::InfoPlist => {
+            let info =
+                parse_dictionary(&stored, f.path.as_ref()).map_err(|e| bad(e.to_string()))?;
+            let value = plist::Value::Dictionary(without_apps(&info, &plan.dropped_apps));
+            let mut out = Vec::new();
+            let written = if stored.starts_with(b"bplist00") {
+                value.to_writer_binary(&mut out)
+            } else {
+                value.to_writer_xml(&mut out)
+            };
+            written.map_err(|e| bad(e.to_string()))?;
+            Ok(out)
+        }
+    }
 }
 
 /// Where a file's stored bytes go: straight to the file, or through AES-256-CBC.
@@ -147,9 +200,11 @@ impl<'f> Output<'f> {
         let key = keys
             .unwrap(&WrappedKey(cipher.wrapped_key))
             .map_err(|e| e.to_string())?;
+        // A rebuilt file is padded: readers require PKCS#7 on what a writer emits.
+        let pkcs7 = cipher.pkcs7 || f.rewrite.is_some();
         Ok(Output::Encrypted(
             Box::new(EncryptingWriter::new(out, &key)),
-            cipher.pkcs7,
+            pkcs7,
         ))
     }
 

@@ -7,22 +7,35 @@
 //! again, files are created with `O_EXCL` (an existing file or symlink is never followed or
 //! replaced), and the device folder must not exist yet.
 //!
-//! This crate does not parse Manifest.db or choose compatibility rules for other devices yet; a
-//! same-device restore is byte-exact.
+//! For the same device the image is byte-exact. For another kind of device ([`PlanOptions`]
+//! `target`), Apple's rules ([`rules`], each with its name and source) skip photos, Messages,
+//! Voice Memos and apps that do not run on the target ([`AppCatalog`], from Info.plist's App
+//! Store metadata); Manifest.db is rebuilt without the skipped rows and Info.plist without the
+//! dropped apps. A backup from a newer iOS than the target's is refused ([`compare_versions`]),
+//! and `capacity`/`fit` refuse or shrink an image that is too big. An encrypted backup's image
+//! is encrypted again with its own keys.
 //!
 //! ```no_run
 //! # fn demo(repo: &hearth_repo::Repository) -> Result<(), hearth_restore::RestoreError> {
 //! let (_, snap) = repo.find_snapshot("Family iPad@latest")?;
-//! let plan = hearth_restore::plan_restore(repo, &snap)?;
+//! let plan = hearth_restore::plan_restore(repo, &snap, &Default::default())?;
 //! let report = hearth_restore::execute(repo, &plan, "restored".as_ref(), &hearth_repo::NoProgress)?;
 //! println!("{} files, {} bytes", report.files, report.bytes);
 //! # Ok(()) }
 //! ```
 
+mod apps;
 mod error;
 mod execute;
 mod plan;
+pub mod rules;
+mod target;
 
+pub use apps::AppCatalog;
 pub use error::RestoreError;
 pub use execute::{RestoreReport, execute};
-pub use plan::{PlannedFile, RestorePlan, SkippedEntry, plan_restore};
+pub use plan::{
+    FitReport, PlanOptions, PlannedFile, RestorePlan, Rewrite, RuleSummary, SkippedEntry, plan,
+    plan_restore,
+};
+pub use target::{Family, Target, compare_versions};

@@ -85,7 +85,7 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
     let device = &household.devices[0];
     println!("6. restoring {} into {}", device.name, restored.display());
     let (_, snap) = repo.find_snapshot(&format!("{}@latest", device.udid))?;
-    let plan = hearth_restore::plan_restore(&repo, &snap)?;
+    let plan = hearth_restore::plan_restore(&repo, &snap, &Default::default())?;
     let report = hearth_restore::execute(&repo, &plan, &restored, &Bars::new())?;
     let same = tree_digest(&report.folder)? == tree_digest(&device.folder)?;
     println!(

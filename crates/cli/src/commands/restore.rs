@@ -1,37 +1,41 @@
-//! `restore`.
+//! `restore`: a same-device image, or one for another device (`--to`, `--to-model`).
 
 use crate::Outcome;
 use crate::cli::RestoreArgs;
 use crate::context::Context;
 use crate::output::{bytes, device_json, print_json};
 use crate::progress::Bars;
-use anyhow::Result;
-use hearth_restore::{execute, plan_restore};
-use serde_json::json;
+use anyhow::{Result, bail};
+use hearth_format::SnapshotId;
+use hearth_repo::Repository;
+use hearth_restore::{PlanOptions, RestorePlan, Target, execute, plan_restore};
+use serde_json::{Value, json};
 
 pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
     let repo = ctx.open()?;
     let (id, snap) = repo.find_snapshot(&args.snapshot)?;
-    let plan = plan_restore(&repo, &snap)?;
+    let options = PlanOptions {
+        target: target(&repo, args)?,
+        capacity: args.to_capacity,
+        fit: args.fit,
+    };
+    let plan = plan_restore(&repo, &snap, &options)?;
     if args.dry_run {
         if ctx.global.json {
-            print_json(&json!({
-                "source": { "snapshot": id.to_hex(), "device": device_json(&snap.device) },
-                "target": device_json(&snap.device),
-                "kept": { "files": plan.files.len(), "bytes": plan.bytes() },
-                "skipped": plan.skipped.iter().map(|s| json!({"domain": s.domain, "relative_path": s.relative_path, "bytes": s.bytes, "reason": s.reason})).collect::<Vec<_>>(),
-                "refused": null,
-            }));
+            print_json(&plan_json(&id, &plan));
         } else {
-            println!(
-                "would restore {} files ({}) of {} into <out>/{}/",
-                plan.files.len(),
-                bytes(plan.bytes()),
-                snap.device.name,
-                plan.folder_name
-            );
+            print_plan(&plan);
+        }
+        if let Some(reason) = &plan.refused {
+            bail!("refused: {reason}");
         }
         return Ok(Outcome::Success);
+    }
+    if let Some(reason) = &plan.refused {
+        bail!("refused: {reason}");
+    }
+    if !ctx.global.json && (plan.target.is_some() || plan.fit.is_some()) {
+        print_plan(&plan);
     }
     let out = args
         .out
@@ -39,9 +43,13 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
         .expect("clap requires --out without --dry-run");
     let report = execute(&repo, &plan, out, &Bars::new())?;
     if ctx.global.json {
-        print_json(
-            &json!({ "snapshot": id.to_hex(), "folder": report.folder, "files": report.files, "bytes": report.bytes }),
-        );
+        print_json(&json!({
+            "snapshot": id.to_hex(),
+            "folder": report.folder,
+            "files": report.files,
+            "bytes": report.bytes,
+            "plan": plan_json(&id, &plan),
+        }));
     } else {
         println!(
             "restored {} files ({}) of {} into {}",
@@ -52,4 +60,125 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
         );
     }
     Ok(Outcome::Success)
+}
+
+/// `--to DEVICE` (its latest snapshot's model and iOS) or `--to-model M --to-ios V`.
+fn target(repo: &Repository, args: &RestoreArgs) -> Result<Option<Target>> {
+    if let Some(device) = &args.to {
+        let Some((_, latest)) = repo.device_snapshots(device)?.pop() else {
+            bail!("no snapshot of {device:?} to take its model and iOS version from");
+        };
+        return Ok(Some(Target {
+            name: Some(latest.device.name),
+            product_type: latest.device.product_type,
+            ios_version: latest.device.ios_version,
+        }));
+    }
+    Ok(match (&args.to_model, &args.to_ios) {
+        (Some(model), Some(ios)) => Some(Target {
+            name: None,
+            product_type: model.clone(),
+            ios_version: ios.clone(),
+        }),
+        _ => None,
+    })
+}
+
+fn plan_json(id: &SnapshotId, plan: &RestorePlan) -> Value {
+    let mut source = device_json(&plan.device);
+    source["snapshot"] = json!(id.to_hex());
+    let target = plan.target.as_ref().map_or_else(
+        || {
+            let mut same = device_json(&plan.device);
+            same["family"] = json!(hearth_restore::Family::of(&plan.device.product_type).name());
+            same
+        },
+        |t| {
+            json!({
+                "name": t.name,
+                "product_type": t.product_type,
+                "ios_version": t.ios_version,
+                "family": t.family().name(),
+            })
+        },
+    );
+    json!({
+        "source": source,
+        "target": target,
+        "kept": { "files": plan.files.len(), "bytes": plan.bytes() },
+        "skipped": plan.skipped.iter().map(|s| json!({
+            "domain": s.domain,
+            "relative_path": s.relative_path,
+            "path": s.path,
+            "bytes": s.bytes,
+            "rule": s.rule,
+            "reason": s.reason,
+        })).collect::<Vec<_>>(),
+        "rules": plan.rules().iter().map(|r| json!({
+            "rule": r.rule, "source": r.source, "files": r.files, "bytes": r.bytes,
+        })).collect::<Vec<_>>(),
+        "dropped_apps": plan.dropped_apps,
+        "unknown_apps": plan.unknown_apps,
+        "refused": plan.refused,
+        "fit": plan.fit.as_ref().map(|f| json!({
+            "capacity": f.capacity,
+            "needed": f.needed,
+            "breakdown": f.breakdown.iter().map(|(c, b)| json!({"category": c, "bytes": b})).collect::<Vec<_>>(),
+            "dropped": f.dropped.iter().map(|(c, n, b)| json!({"category": c, "files": n, "bytes": b})).collect::<Vec<_>>(),
+        })),
+    })
+}
+
+fn print_plan(plan: &RestorePlan) {
+    let d = &plan.device;
+    let to = plan
+        .target
+        .as_ref()
+        .map_or_else(|| "the same device".to_string(), |t| t.describe());
+    println!(
+        "{} ({}, iOS {}) onto {to}: keep {} files ({})",
+        d.name,
+        d.product_type,
+        d.ios_version,
+        plan.files.len(),
+        bytes(plan.bytes())
+    );
+    let rules = plan.rules();
+    for r in &rules {
+        println!(
+            "  skip {:<24} {:>6} files {:>10}",
+            r.rule,
+            r.files,
+            bytes(r.bytes)
+        );
+    }
+    let mut sources: Vec<&str> = rules.iter().map(|r| r.source).collect();
+    sources.dedup();
+    if !sources.is_empty() {
+        println!("  (rules from: {})", sources.join("; "));
+    }
+    if !plan.dropped_apps.is_empty() {
+        println!(
+            "  apps that do not run on the target, left out: {}",
+            plan.dropped_apps.join(", ")
+        );
+    }
+    if !plan.unknown_apps.is_empty() {
+        println!(
+            "  apps whose compatibility the backup does not record, kept: {}",
+            plan.unknown_apps.join(", ")
+        );
+    }
+    if let Some(f) = &plan.fit {
+        for (category, files, size) in &f.dropped {
+            eprintln!(
+                "  dropped {category} ({files} files, {}) to fit {}",
+                bytes(*size),
+                bytes(f.capacity)
+            );
+        }
+    }
+    if let Some(reason) = &plan.refused {
+        println!("  REFUSED: {reason}");
+    }
 }

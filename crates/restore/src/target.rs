@@ -1,0 +1,127 @@
+//! The device a restore image is for: its kind (family) and iOS version.
+
+use std::cmp::Ordering;
+
+/// Apple's device families, from the product type (`iPhone15,2`, `iPad13,1`, `iPod9,1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    IPhone,
+    IPad,
+    IPod,
+    Unknown,
+}
+
+impl Family {
+    pub fn of(product_type: &str) -> Family {
+        let p = product_type.to_ascii_lowercase();
+        if p.starts_with("iphone") {
+            Family::IPhone
+        } else if p.starts_with("ipad") {
+            Family::IPad
+        } else if p.starts_with("ipod") {
+            Family::IPod
+        } else {
+            Family::Unknown
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::IPhone => "iPhone",
+            Family::IPad => "iPad",
+            Family::IPod => "iPod touch",
+            Family::Unknown => "unknown",
+        }
+    }
+
+    /// Whether an app whose App Store `softwareSupportedDeviceIds` are `ids` runs on this family
+    /// (1 iPhone, 2 iPod touch, 4 iPad, 9 iPhone; iPads also run iPhone apps).
+    pub fn runs(self, ids: &[i64]) -> bool {
+        let iphone = ids.contains(&1) || ids.contains(&9);
+        match self {
+            Family::IPhone => iphone,
+            Family::IPod => ids.contains(&2),
+            Family::IPad => ids.contains(&4) || iphone,
+            Family::Unknown => true,
+        }
+    }
+}
+
+/// A restore target: a household device, or a model and iOS version given by the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The device's name when it is a household device.
+    pub name: Option<String>,
+    pub product_type: String,
+    pub ios_version: String,
+}
+
+impl Target {
+    pub fn family(&self) -> Family {
+        Family::of(&self.product_type)
+    }
+
+    /// How the target is named in messages.
+    pub fn describe(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{n} ({}, iOS {})", self.product_type, self.ios_version),
+            None => format!("model {} on iOS {}", self.product_type, self.ios_version),
+        }
+    }
+}
+
+/// Compares iOS versions numerically, component by component; a missing component is 0
+/// (`17.5` = `17.5.0` < `17.10`). A component that is not a number compares as 0 after its
+/// leading digits (`18.1b2` ≈ `18.1`).
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let parts = |v: &str| -> Vec<u64> {
+        v.trim()
+            .split('.')
+            .map(|c| {
+                let digits: String = c.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().unwrap_or(0)
+            })
+            .collect()
+    };
+    let (a, b) = (parts(a), parts(b));
+    let n = a.len().max(b.len());
+    let at = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+    (0..n)
+        .map(|i| at(&a, i).cmp(&at(&b, i)))
+        .find(|o| o.is_ne())
+        .unwrap_or(Ordering::Equal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Ordering::*;
+
+    #[test]
+    fn versions_compare_as_numbers_per_component() {
+        for (a, b, o) in [
+            ("17.10", "17.9", Greater),
+            ("17.5", "17.4.1", Greater),
+            ("17.4.1", "17.5", Less),
+            ("17.5", "17.5.0", Equal),
+            ("9.3", "10.2", Less),
+            ("18.1", "18.1.1", Less),
+            ("18.1b2", "18.1", Equal),
+            ("", "0", Equal),
+        ] {
+            assert_eq!(compare_versions(a, b), o, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn families_and_app_support() {
+        assert_eq!(Family::of("iPhone16,1"), Family::IPhone);
+        assert_eq!(Family::of("iPad13,1"), Family::IPad);
+        assert_eq!(Family::of("iPod9,1"), Family::IPod);
+        assert_eq!(Family::of("Watch6,1"), Family::Unknown);
+        let (universal, ipad_only, iphone_only) = (&[1, 2, 4, 9][..], &[4][..], &[1, 2, 9][..]);
+        assert!(Family::IPhone.runs(universal) && !Family::IPhone.runs(ipad_only));
+        assert!(Family::IPad.runs(iphone_only), "iPads run iPhone apps");
+        assert!(Family::IPod.runs(iphone_only) && !Family::IPod.runs(ipad_only));
+    }
+}
