@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cross-checks an encrypted iOS device backup with a reader nobody on this project wrote.
 
-    verify_encrypted.py DEVICE_FOLDER PASSWORD PLAINTEXT_FOLDER
+    verify_encrypted.py [--list-ids] DEVICE_FOLDER PASSWORD PLAINTEXT_FOLDER
 
 Opens DEVICE_FOLDER with the PyPI package iphone-backup-decrypt (installed by
 scripts/python-env) and PASSWORD, decrypts every file row (flags = 1) of its Manifest.db with
@@ -10,9 +10,16 @@ fileID path in PLAINTEXT_FOLDER: an unencrypted folder of the same content, such
 device's plaintext twin from hearth_testkit::generate_twin. A decrypted length that differs
 from the row's Size is a mismatch too (the package only prints a note about it).
 
-Prints one line of JSON, {"files_checked": N, "mismatches": [...]}, and exits 1 when anything
-mismatched or when no file was checked, 2 on bad arguments. Decrypted files go to a temporary
-folder outside both inputs, removed at the end; the package's own notes go to stderr.
+Only the rows DEVICE_FOLDER's Manifest.db holds are checked: PLAINTEXT_FOLDER may hold more
+(a restore image for another kind of device keeps a subset of the source's rows, and is
+checked against the source's twin). The caller decides, from the ids listed with --list-ids,
+whether the right rows are there.
+
+Prints one line of JSON, {"files_checked": N, "mismatches": [...]}, plus
+"checked_file_ids": [sorted fileIDs of the file rows checked] with --list-ids, and exits 1
+when anything mismatched or when no file was checked, 2 on bad arguments. Decrypted files go
+to a temporary folder outside both inputs, removed at the end; the package's own notes go to
+stderr.
 """
 
 import contextlib
@@ -106,19 +113,29 @@ def verify(device, password, plaintext_folder):
     finally:
         shutil.rmtree(out)
         del backup  # removes the package's decrypted copy of Manifest.db
-    return {"files_checked": len(rows), "mismatches": mismatches}
+    return {
+        "files_checked": len(rows),
+        "mismatches": mismatches,
+        "checked_file_ids": sorted(file_id for file_id, _, _ in rows),
+    }
 
 
 def main(argv):
-    if len(argv) != 4:
+    args = argv[1:]
+    list_ids = "--list-ids" in args[:1]
+    if list_ids:
+        args = args[1:]
+    if len(args) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    device, password, plaintext_folder = argv[1:]
+    device, password, plaintext_folder = args
     for folder in (device, plaintext_folder):
         if not os.path.isdir(folder):
             print(f"error: {folder} is not a folder", file=sys.stderr)
             return 2
     summary = verify(device, password, plaintext_folder)
+    if not list_ids:
+        del summary["checked_file_ids"]
     print(json.dumps(summary))
     return 1 if summary["mismatches"] or summary["files_checked"] == 0 else 0
 

@@ -149,11 +149,18 @@ pub(crate) fn write_device(
     let udid = udid(household.seed, index);
     let folder = out.join(&udid);
     std::fs::create_dir_all(&folder).at(&folder)?;
-    let apps = catalog::choose(
+    let mut apps = catalog::choose(
         spec.apps,
         spec.is_ipad(),
         seeds.label("apps").rng().random_range(0..64),
     );
+    for id in &spec.extras.apps {
+        let app = catalog::find(id)
+            .unwrap_or_else(|| panic!("Extras::apps: the kit knows no app {id:?}"));
+        if apps.iter().all(|a| a.bundle_id != app.bundle_id) {
+            apps.push(app);
+        }
+    }
     let ctx = Ctx {
         spec,
         seeds,

@@ -42,6 +42,7 @@ mod crypt;
 pub mod damage;
 mod day;
 mod device;
+mod edits;
 mod error;
 mod household;
 mod spec;
@@ -50,9 +51,16 @@ mod tree;
 
 pub use crypt::DeviceKeys;
 pub use day::{ChangedFile, DayChanges, DayOptions, DeviceChanges, next_day};
+pub use edits::{remove_app_metadata, set_ios_version};
 pub use error::Error;
 pub use household::{
     GeneratedDevice, Household, device_udid, generate, generate_twin, generate_with_twin,
 };
-pub use spec::{DeviceSpec, EncryptionSpec, HouseholdSpec, KdfCost};
+pub use spec::{
+    DeviceSpec, EncryptionSpec, Extras, FINAL_CUT_PRO, HouseholdSpec, KdfCost, SIDELOADED_APP,
+};
 pub use tree::{FileDigest, copy_tree, set_mtime, tree_digest};
+
+/// The plist crate the kit reads and writes plists with, for tests that inspect Info.plist
+/// (e.g. its `Applications`) without depending on it themselves.
+pub use plist;

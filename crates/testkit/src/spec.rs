@@ -3,7 +3,9 @@
 //! Specs are plain data. The presets size households for three uses: `tiny` for unit and
 //! end-to-end tests (a few MB, fast in debug builds), `demo` for `hearth demo` (~40 MB) and
 //! `bench` for benchmarks (scaled to a byte budget). `tiny_mixed` is `tiny`'s size with one
-//! encrypted iPhone and one unencrypted iPad.
+//! encrypted iPhone and one unencrypted iPad. `tiny_cross` is a small household for
+//! cross-device restore tests: an iPad and two iPhones holding every kind of content Apple's
+//! cross-device rules name ([`Extras`]).
 
 /// A household: several devices backed up to one computer.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +47,38 @@ pub struct DeviceSpec {
     /// keychain, Wi-Fi networks). Its plaintext is byte-identical to its unencrypted twin's
     /// ([`crate::generate_twin`]).
     pub encryption: Option<EncryptionSpec>,
+    /// Content beyond the counts above, for cross-device restore tests. Empty (the default) in
+    /// every preset but [`HouseholdSpec::tiny_cross`]; an empty `Extras` changes no byte.
+    pub extras: Extras,
 }
+
+/// Optional content that the counts of a [`DeviceSpec`] do not describe: what a cross-device
+/// restore must skip, keep or report, in every place Apple keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// Voice Memos also in the app group `AppDomainGroup-group.com.apple.VoiceMemos.shared`
+    /// (`Recordings/CloudRecordings.db` and `.m4a` files, where iOS 15 and later keep them),
+    /// beside the `MediaDomain Media/Recordings` ones every device has.
+    pub voice_memos_group: bool,
+    /// Apps installed after the chosen ones, by bundle id, each once: any app of the catalog,
+    /// or one of the apps only installed this way: [`FINAL_CUT_PRO`] (iPad only, with an app
+    /// group and an extension) and [`SIDELOADED_APP`] (no `iTunesMetadata` in Info.plist, so
+    /// its device families are unknown). Generation panics on an unknown id.
+    pub apps: Vec<String>,
+    /// Camera-roll videos that are not `.MOV`: a screen recording `RPReplay_Final….MP4` and an
+    /// iMovie export `….m4v` (lower case), with their thumbnails and Photos.sqlite rows.
+    pub other_videos: bool,
+}
+
+/// Bundle id of an iPad-only app (`softwareSupportedDeviceIds` = [4]) with an app group
+/// (`group.com.apple.FinalCutApp.shared`) and an extension (`….ShareExtension`), installable
+/// through [`Extras::apps`].
+pub const FINAL_CUT_PRO: &str = "com.apple.FinalCutApp";
+
+/// Bundle id of a sideloaded app, installable through [`Extras::apps`]: listed in Info.plist's
+/// `Installed Applications` and `Applications` (with a `PlaceholderIcon`, no `ApplicationSINF`
+/// and no `iTunesMetadata`), so nothing in the backup says which devices it runs on.
+pub const SIDELOADED_APP: &str = "com.utmapp.UTM";
 
 /// How an encrypted device's backup is locked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +149,7 @@ impl DeviceSpec {
             apps: 0,
             small_files: 0,
             encryption: None,
+            extras: Extras::default(),
         }
     }
 
@@ -198,6 +232,43 @@ impl HouseholdSpec {
         second.name = "Kids' iPad".to_owned();
         second.product_type = "iPad13,1".to_owned();
         spec.encrypt_device(0, password)
+    }
+
+    /// A small household (about 3 MB) for cross-device restore tests, where every rule of
+    /// Apple's has something to act on:
+    ///
+    /// 0. "Family iPad" (iPad13,1, iOS 17.5): photos, `.MOV`, `.MP4` and `.m4v` videos,
+    ///    Messages, Voice Memos in both places ([`Extras::voice_memos_group`]), WhatsApp and
+    ///    other universal apps, the iPad-only apps Procreate (with an extension), Logic Pro and
+    ///    [`FINAL_CUT_PRO`] (with an app group and an extension), and [`SIDELOADED_APP`].
+    /// 1. "Dad's iPhone" (iPhone14,5, iOS 17.5.1): universal apps and the iPhone-only
+    ///    Instagram (`softwareSupportedDeviceIds` [1, 2, 9]; with an app group and extensions).
+    /// 2. "Mum's iPhone" (iPhone15,2, iOS 17.4.1): an older iOS than both.
+    pub fn tiny_cross() -> Self {
+        let ipad = DeviceSpec {
+            extras: Extras {
+                voice_memos_group: true,
+                apps: vec![FINAL_CUT_PRO.to_owned(), SIDELOADED_APP.to_owned()],
+                other_videos: true,
+            },
+            ..device("Family iPad", "iPad13,1", "17.5", "21F79")
+                .sized(8, 40_000, 1, 150_000, 200_000, 4, 100)
+        };
+        let dad = DeviceSpec {
+            extras: Extras {
+                apps: vec!["com.burbn.instagram".to_owned()],
+                ..Extras::default()
+            },
+            ..device("Dad's iPhone", "iPhone14,5", "17.5.1", "21F90")
+                .sized(6, 40_000, 1, 120_000, 150_000, 3, 80)
+        };
+        let mum = device("Mum's iPhone", "iPhone15,2", "17.4.1", "21E236")
+            .sized(4, 40_000, 1, 100_000, 120_000, 2, 60);
+        HouseholdSpec {
+            seed: 0xC405_5DE7,
+            devices: vec![ipad, dad, mum],
+            shared_photo_fraction: 0.4,
+        }
     }
 
     /// The same household with device `index` encrypted with `password` ([`KdfCost::fast`]).
@@ -299,5 +370,16 @@ mod tests {
             .collect();
         assert_eq!(encrypted, [true, false]);
         assert!(mixed.devices[1].is_ipad() && mixed.shared_photo_fraction > 0.0);
+        assert!(
+            [HouseholdSpec::tiny(), mixed, HouseholdSpec::demo()]
+                .iter()
+                .flat_map(|h| &h.devices)
+                .all(|d| d.extras == Extras::default()),
+            "only tiny_cross has extras"
+        );
+        let cross = HouseholdSpec::tiny_cross();
+        let families: Vec<&str> = cross.devices.iter().map(|d| d.product_name()).collect();
+        assert_eq!(families, ["iPad", "iPhone", "iPhone"]);
+        assert!(cross.devices[0].extras.voice_memos_group);
     }
 }

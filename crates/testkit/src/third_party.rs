@@ -1,12 +1,15 @@
 //! An independent reader of encrypted backups: the PyPI package iphone-backup-decrypt, which
 //! nobody on this project wrote, run through `tests/python/verify_encrypted.py`. It opens an
 //! encrypted device folder with its password and checks that every file decrypts to exactly the
-//! bytes of a plaintext folder of the same content (the device's twin).
+//! bytes of a plaintext folder of the same content (the device's twin). A folder may hold fewer
+//! rows than its twin (a restore image for another kind of device):
+//! [`assert_verified_exactly`] then says which file rows the reader must have found.
 //!
 //! The interpreter comes from `HEARTH_PYTHON` (set by `.ci/run` and `scripts/test`, both through
 //! `scripts/python-env`), else from the venv `scripts/python-env` makes. Without one, [`python`]
 //! panics, unless `HEARTH_ALLOW_MISSING_PYTHON=1` outside CI, which skips loudly.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -45,6 +48,9 @@ pub struct Verdict {
     pub success: bool,
     pub files_checked: u64,
     pub mismatches: Vec<serde_json::Value>,
+    /// The fileIDs of the file rows (flags = 1) the reader found in the folder's Manifest.db
+    /// and checked, sorted.
+    pub checked_file_ids: Vec<String>,
     pub stderr: String,
 }
 
@@ -52,6 +58,7 @@ pub fn verify(python: &Path, device: &Path, password: &str, plaintext: &Path) ->
     let script = repo().join("tests/python/verify_encrypted.py");
     let out = Command::new(python)
         .arg(script)
+        .arg("--list-ids")
         .arg(device)
         .arg(password)
         .arg(plaintext)
@@ -65,6 +72,12 @@ pub fn verify(python: &Path, device: &Path, password: &str, plaintext: &Path) ->
         success: out.status.success(),
         files_checked: summary["files_checked"].as_u64().unwrap(),
         mismatches: summary["mismatches"].as_array().unwrap().clone(),
+        checked_file_ids: summary["checked_file_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect(),
         stderr,
     }
 }
@@ -92,4 +105,27 @@ pub fn assert_verified(python: &Path, device: &Path, password: &str, twin: &Path
     let v = verify(python, device, password, twin);
     assert!(v.success && v.mismatches.is_empty(), "{v}");
     assert_eq!(v.files_checked, file_rows(twin), "{v}");
+}
+
+/// Panics unless the file rows of `device` are exactly `file_ids` (the fileIDs of the file rows
+/// it should hold, e.g. the kept rows of a restore image) and every one decrypts to the bytes of
+/// the blob with the same fileID in `twin`, which may hold more.
+pub fn assert_verified_exactly(
+    python: &Path,
+    device: &Path,
+    password: &str,
+    twin: &Path,
+    file_ids: &BTreeSet<String>,
+) {
+    let v = verify(python, device, password, twin);
+    assert!(v.success && v.mismatches.is_empty(), "{v}");
+    let found: BTreeSet<String> = v.checked_file_ids.iter().cloned().collect();
+    let missing: Vec<&String> = file_ids.difference(&found).collect();
+    let extra: Vec<&String> = found.difference(file_ids).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "the reader found {} file rows; missing {missing:?}, not expected {extra:?}\n{v}",
+        found.len()
+    );
+    assert_eq!(v.files_checked, file_ids.len() as u64, "{v}");
 }

@@ -386,3 +386,134 @@ fn sms_messages(folder: &Path) -> i64 {
     conn.query_row("SELECT count(*) FROM message", [], |r| r.get(0))
         .unwrap()
 }
+
+/// `tiny_cross` holds something for every cross-device rule: photos and videos of three
+/// extensions, Messages, Voice Memos in both places, iPad-only apps with a group and
+/// extensions, an iPhone-only app, and an app with no App Store metadata.
+#[test]
+fn tiny_cross_has_content_for_every_cross_device_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = generate(&HouseholdSpec::tiny_cross(), dir.path()).unwrap();
+    let names: Vec<(&str, &str, &str)> = h
+        .devices
+        .iter()
+        .map(|d| {
+            (
+                d.name.as_str(),
+                d.product_type.as_str(),
+                d.ios_version.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Family iPad", "iPad13,1", "17.5"),
+            ("Dad's iPhone", "iPhone14,5", "17.5.1"),
+            ("Mum's iPhone", "iPhone15,2", "17.4.1"),
+        ]
+    );
+    assert!(h.bytes() < 6_000_000, "{} bytes", h.bytes());
+    for d in &h.devices {
+        assert_consistent(&d.folder);
+    }
+    let ipad = &h.devices[0].folder;
+    let files: BTreeSet<(String, String)> = rows(ipad)
+        .into_iter()
+        .filter(|r| r.kind() == EntryKind::File)
+        .map(|r| (r.domain, r.relative_path))
+        .collect();
+    let has = |domain: &str, pred: &dyn Fn(&str) -> bool| {
+        files.iter().any(|(d, p)| d == domain && pred(p))
+    };
+    let voice_memos = "AppDomainGroup-group.com.apple.VoiceMemos.shared";
+    assert!(has(voice_memos, &|p| p == "Recordings/CloudRecordings.db"));
+    assert!(has(voice_memos, &|p| p.starts_with("Recordings/")
+        && p.ends_with(".m4a")));
+    assert!(has("MediaDomain", &|p| p.starts_with("Media/Recordings/")));
+    assert!(has("MediaDomain", &|p| p
+        .starts_with("Library/SMS/Attachments/")));
+    assert!(has("HomeDomain", &|p| p == "Library/SMS/sms.db"));
+    for ext in [".MOV", ".MP4", ".m4v", ".HEIC"] {
+        assert!(has("CameraRollDomain", &|p| p.ends_with(ext)), "{ext}");
+    }
+    let fcp = hearth_testkit::FINAL_CUT_PRO;
+    assert!(has(&format!("AppDomain-{fcp}"), &|_| true));
+    assert!(has(&format!("AppDomainGroup-group.{fcp}.shared"), &|_| {
+        true
+    }));
+    assert!(has(
+        &format!("AppDomainPlugin-{fcp}.ShareExtension"),
+        &|_| true
+    ));
+
+    let device_ids = |folder: &Path| -> BTreeMap<String, Option<Vec<i64>>> {
+        let info = hearth_mobilesync::read_plist_dictionary(&folder.join("Info.plist")).unwrap();
+        let installed: Vec<&str> = info["Installed Applications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_string().unwrap())
+            .collect();
+        let apps = info["Applications"].as_dictionary().unwrap();
+        assert_eq!(
+            installed,
+            apps.keys().map(String::as_str).collect::<Vec<_>>()
+        );
+        apps.iter()
+            .map(|(id, a)| {
+                let ids = a.as_dictionary().unwrap().get("iTunesMetadata").map(|m| {
+                    let meta =
+                        plist::Value::from_reader(std::io::Cursor::new(m.as_data().unwrap()))
+                            .unwrap();
+                    meta.as_dictionary().unwrap()["softwareSupportedDeviceIds"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_signed_integer().unwrap())
+                        .collect()
+                });
+                (id.clone(), ids)
+            })
+            .collect()
+    };
+    let pad_apps = device_ids(ipad);
+    assert_eq!(pad_apps[fcp], Some(vec![4]));
+    assert_eq!(pad_apps["com.savageinteractive.procreate"], Some(vec![4]));
+    assert_eq!(
+        pad_apps[hearth_testkit::SIDELOADED_APP],
+        None,
+        "no iTunesMetadata"
+    );
+    assert_eq!(pad_apps["net.whatsapp.WhatsApp"], Some(vec![1, 2, 4, 9]));
+    let dad_apps = device_ids(&h.devices[1].folder);
+    assert_eq!(dad_apps["com.burbn.instagram"], Some(vec![1, 2, 9]));
+    assert!(
+        dad_apps
+            .values()
+            .all(|ids| ids.as_ref().is_some_and(|i| i.contains(&1)))
+    );
+}
+
+#[test]
+fn ios_updates_and_missing_app_metadata_edit_only_the_plists() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = tiny(dir.path());
+    let d = &h.devices[0];
+    let db_before = std::fs::read(d.folder.join("Manifest.db")).unwrap();
+    hearth_testkit::set_ios_version(&d.folder, "18.1", "22B83").unwrap();
+    hearth_testkit::remove_app_metadata(&d.folder).unwrap();
+    let device = DeviceFolder::open(&d.folder).unwrap();
+    assert_eq!(device.info.product_version, "18.1");
+    assert_eq!(device.info.build_version, "22B83");
+    let manifest = device.manifest.as_ref().unwrap();
+    assert_eq!(manifest.lockdown_product_version.as_deref(), Some("18.1"));
+    assert_eq!(manifest.lockdown_build_version.as_deref(), Some("22B83"));
+    assert!(device.info.applications.is_empty());
+    assert!(!device.info.installed_applications.is_empty());
+    assert!(std::fs::read(d.folder.join("Manifest.db")).unwrap() == db_before);
+    assert_eq!(
+        Household::load(dir.path()).unwrap().devices[0].ios_version,
+        "18.1"
+    );
+}

@@ -4,6 +4,8 @@
 pub(crate) const UNIVERSAL: &[i64] = &[1, 2, 4, 9];
 pub(crate) const IPHONE_ONLY: &[i64] = &[1, 2, 9];
 pub(crate) const IPAD_ONLY: &[i64] = &[4];
+/// A sideloaded app: no App Store metadata, so no device ids are known.
+pub(crate) const UNKNOWN: &[i64] = &[];
 
 /// One installable app and the containers it brings.
 #[derive(Debug, Clone, Copy)]
@@ -13,6 +15,7 @@ pub(crate) struct App {
     pub(crate) artist: &'static str,
     pub(crate) version: &'static str,
     pub(crate) genre: &'static str,
+    /// Empty ([`UNKNOWN`]) for a sideloaded app, which has no `iTunesMetadata`.
     pub(crate) device_ids: &'static [i64],
     /// The app group container suffix, if the app has one (`group.<bundle id>.shared`).
     pub(crate) has_group: bool,
@@ -22,7 +25,14 @@ pub(crate) struct App {
 
 impl App {
     pub(crate) fn is_ipad_only(&self) -> bool {
-        !self.device_ids.contains(&1) && !self.device_ids.contains(&9)
+        self.device_ids.contains(&4)
+            && !self.device_ids.contains(&1)
+            && !self.device_ids.contains(&9)
+    }
+
+    /// Whether Info.plist carries the app's App Store metadata (not for sideloaded apps).
+    pub(crate) fn has_metadata(&self) -> bool {
+        !self.device_ids.is_empty()
     }
 
     pub(crate) fn runs_on(&self, ipad: bool) -> bool {
@@ -119,6 +129,23 @@ pub(crate) const CATALOG: &[App] = &[
     app("com.toca.tocaworld", "Toca Boca World", "Toca Boca", "1.86", "Education", UNIVERSAL, false, &[]),
 ];
 
+/// Apps never chosen at random, installed only when a spec names them
+/// ([`crate::Extras::apps`]): adding them to [`CATALOG`] would change every household.
+#[rustfmt::skip]
+pub(crate) const MORE_APPS: &[App] = &[
+    app(crate::spec::FINAL_CUT_PRO, "Final Cut Pro", "Apple", "2.0", "Photo & Video", IPAD_ONLY, true, &["ShareExtension"]),
+    app(crate::spec::SIDELOADED_APP, "UTM", "UTM", "4.5.2", "Developer Tools", UNKNOWN, false, &["FileProvider"]),
+];
+
+/// The app with this bundle id, from [`WHATSAPP`], [`CATALOG`] or [`MORE_APPS`].
+pub(crate) fn find(bundle_id: &str) -> Option<App> {
+    std::iter::once(&WHATSAPP)
+        .chain(CATALOG)
+        .chain(MORE_APPS)
+        .find(|a| a.bundle_id == bundle_id)
+        .copied()
+}
+
 /// The apps a device installs: WhatsApp, then iPad-only apps on an iPad, then the catalog
 /// from a device-specific offset. Never more than the catalog holds.
 pub(crate) fn choose(count: usize, ipad: bool, offset: usize) -> Vec<App> {
@@ -150,5 +177,22 @@ mod tests {
         let phone = choose(40, false, 3);
         assert!(phone.iter().all(|a| !a.is_ipad_only()));
         assert!(choose(0, false, 0).is_empty());
+    }
+
+    #[test]
+    fn more_apps_are_found_and_never_chosen() {
+        let fcp = find(crate::spec::FINAL_CUT_PRO).unwrap();
+        assert!(fcp.is_ipad_only() && fcp.has_group && !fcp.plugins.is_empty());
+        let utm = find(crate::spec::SIDELOADED_APP).unwrap();
+        assert!(!utm.has_metadata() && !utm.is_ipad_only());
+        assert!(CATALOG.iter().all(App::has_metadata));
+        for ipad in [false, true] {
+            let all = choose(100, ipad, 0);
+            assert!(
+                all.iter()
+                    .all(|a| MORE_APPS.iter().all(|m| m.bundle_id != a.bundle_id))
+            );
+        }
+        assert!(find("com.example.nothing").is_none());
     }
 }

@@ -80,7 +80,16 @@ pub(crate) fn write_item(
     src: MediaSource,
     created: i64,
 ) -> Result<Asset, Error> {
-    let name = file_name(number, src.kind);
+    write_named_item(w, file_name(number, src.kind), src, created)
+}
+
+/// [`write_item`] under a file name of its own.
+fn write_named_item(
+    w: &mut BlobWriter,
+    name: String,
+    src: MediaSource,
+    created: i64,
+) -> Result<Asset, Error> {
     w.file(DOMAIN, &format!("{DCIM}/{name}"), CLASS_NONE, |blob| {
         write_media(blob, src.kind, src.len, src.seeds.label("bytes"))
     })?;
@@ -123,6 +132,19 @@ pub(crate) fn write(w: &mut BlobWriter, ctx: &Ctx) -> Result<(), Error> {
         let created =
             w.now() - span + (j as i64 * span / total as i64) + rng.random_range(0..3_600);
         assets.push(write_item(w, first + j as u32, src, created)?);
+    }
+    if spec.extras.other_videos {
+        let seeds = ctx.seeds.label("other videos");
+        let now = w.now();
+        let names = [
+            format!("RPReplay_Final{}.MP4", now - 5 * 86_400),
+            format!("IMG_{:04}.m4v", first + total as u32),
+        ];
+        for (k, name) in names.into_iter().enumerate() {
+            let src = MediaSource::video(seeds.child(k as u64), spec.video_bytes);
+            let created = now - (k as i64 + 1) * 86_400;
+            assets.push(write_named_item(w, name, src, created)?);
+        }
     }
     for dir in EMPTY_DIRS {
         w.dir(DOMAIN, dir);

@@ -9,7 +9,7 @@ use crate::content::databases::misc::{self, SmallDb};
 use crate::content::databases::sms::{self, Attachment};
 use crate::content::media::{MediaKind, write_media};
 use crate::content::small::{self, SmallKind};
-use crate::content::{Rng, plists, text};
+use crate::content::{Rng, Seeds, plists, text};
 use crate::error::Error;
 
 pub(crate) const HOME: &str = "HomeDomain";
@@ -157,8 +157,29 @@ fn write_attachments(
     Ok(out)
 }
 
-/// Voice Memos: `Media/Recordings/CloudRecordings.db` and a few `.m4a` files.
+/// The app group where iOS 15 and later keep Voice Memos.
+pub(crate) const VOICE_MEMOS_GROUP: &str = "AppDomainGroup-group.com.apple.VoiceMemos.shared";
+
+/// Voice Memos: `Media/Recordings/CloudRecordings.db` and a few `.m4a` files; with
+/// [`crate::Extras::voice_memos_group`], `Recordings/` of [`VOICE_MEMOS_GROUP`] too.
 fn write_recordings(w: &mut BlobWriter, ctx: &Ctx, rng: &mut Rng) -> Result<(), Error> {
+    let seeds = ctx.seeds;
+    write_recordings_in(w, ctx, rng, (MEDIA, "Media/Recordings"), seeds)?;
+    if ctx.spec.extras.voice_memos_group {
+        let seeds = ctx.seeds.label(VOICE_MEMOS_GROUP);
+        let mut rng = seeds.rng();
+        write_recordings_in(w, ctx, &mut rng, (VOICE_MEMOS_GROUP, "Recordings"), seeds)?;
+    }
+    Ok(())
+}
+
+fn write_recordings_in(
+    w: &mut BlobWriter,
+    ctx: &Ctx,
+    rng: &mut Rng,
+    (domain, dir): (&str, &str),
+    seeds: Seeds,
+) -> Result<(), Error> {
     let avg = (ctx.spec.video_bytes / 5).clamp(20_000, 4_000_000);
     let mut recordings = Vec::new();
     for i in 0..rng.random_range(2..5u64) {
@@ -169,19 +190,16 @@ fn write_recordings(w: &mut BlobWriter, ctx: &Ctx, rng: &mut Rng) -> Result<(), 
             text::hex_token(rng, 4).to_uppercase()
         );
         let len = (avg as f64 * rng.random_range(0.5..1.5)) as u64;
-        let seeds = ctx.seeds.label("recording").child(i);
-        w.file(
-            MEDIA,
-            &format!("Media/Recordings/{name}"),
-            CLASS_DEFAULT,
-            |b| write_media(b, MediaKind::M4a, len, seeds),
-        )?;
+        let seeds = seeds.label("recording").child(i);
+        w.file(domain, &format!("{dir}/{name}"), CLASS_DEFAULT, |b| {
+            write_media(b, MediaKind::M4a, len, seeds)
+        })?;
         recordings.push((name, at));
     }
-    let seeds = ctx.seeds.label("CloudRecordings.db");
+    let seeds = seeds.label("CloudRecordings.db");
     w.file(
-        MEDIA,
-        "Media/Recordings/CloudRecordings.db",
+        domain,
+        &format!("{dir}/CloudRecordings.db"),
         CLASS_DEFAULT,
         |b| misc::cloud_recordings(b, seeds, &recordings),
     )?;

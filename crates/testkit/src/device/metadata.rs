@@ -123,8 +123,16 @@ fn info(rng: &mut Rng, udid: &str, serial: &str, ctx: &Ctx, now: i64) -> Diction
     dict
 }
 
-/// `Info.plist:Applications[id]`: App Store metadata and the DRM blob.
+/// `Info.plist:Applications[id]`: App Store metadata and the DRM blob; for a sideloaded app
+/// (no App Store metadata), only its placeholder icon.
 fn app_entry(rng: &mut Rng, app: &App, now: i64) -> Dictionary {
+    if !app.has_metadata() {
+        let mut icon = b"\x89PNG\r\n\x1A\n".to_vec();
+        icon.extend(text::bytes_in(rng, 400..1_200));
+        let mut d = Dictionary::new();
+        d.insert("PlaceholderIcon".into(), Value::Data(icon));
+        return d;
+    }
     let purchased = now - rng.random_range(86_400..4 * 365 * 86_400);
     let mut d = Dictionary::new();
     d.insert(
