@@ -903,15 +903,12 @@ fn ipad_only_apps_do_not_transfer_with_their_groups_and_extensions() {
         .into_iter()
         .map(|(d, _)| d)
         .collect();
-    let fcp_group = format!("AppDomainGroup-group.{FINAL_CUT_PRO}.shared");
-    let fcp_plugin = format!("AppDomainPlugin-{FINAL_CUT_PRO}.ShareExtension");
-    let procreate_plugin = "AppDomainPlugin-com.savageinteractive.procreate.ShareExtension";
     for d in [
         format!("AppDomain-{FINAL_CUT_PRO}"),
-        fcp_group.clone(),
-        fcp_plugin.clone(),
+        format!("AppDomainGroup-group.{FINAL_CUT_PRO}.shared"),
+        format!("AppDomainPlugin-{FINAL_CUT_PRO}.ShareExtension"),
         "AppDomain-com.savageinteractive.procreate".to_owned(),
-        procreate_plugin.to_owned(),
+        "AppDomainPlugin-com.savageinteractive.procreate.ShareExtension".to_owned(),
         "AppDomain-com.apple.mobilelogic".to_owned(),
     ] {
         assert!(
