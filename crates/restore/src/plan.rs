@@ -6,7 +6,7 @@ use crate::apps::AppCatalog;
 use crate::error::RestoreError;
 use crate::rules::{self, FIT_ORDER, Rule};
 use crate::target::{Family, Target, compare_versions};
-use hearth_format::entry::is_safe_path;
+use hearth_format::entry::{SIZE_ABSENT, is_safe_path};
 use hearth_format::{ChunkId, Cipher, Content, DeviceIdentity, Entry, Snapshot};
 use hearth_mobilesync::encryption::Keybag;
 use hearth_mobilesync::{INFO_PLIST, MANIFEST_DB, MANIFEST_PLIST, ManifestInfo, parse_dictionary};
@@ -39,6 +39,8 @@ pub struct PlannedFile {
     pub cipher: Option<Cipher>,
     /// Not the stored bytes as they are: rebuilt without the skipped entries.
     pub rewrite: Option<Rewrite>,
+    /// For a file a Manifest.db row describes: the file's size on the device.
+    pub row_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +81,7 @@ pub struct FitReport {
     pub needed: u64,
     /// What takes the space, by category (before dropping), largest first.
     pub breakdown: Vec<(&'static str, u64)>,
-    /// Categories dropped, in order: (rule, files, bytes).
+    /// Categories dropped, in order: (category, files, bytes).
     pub dropped: Vec<(&'static str, u64, u64)>,
 }
 
@@ -105,8 +107,16 @@ pub struct RestorePlan {
 }
 
 impl RestorePlan {
+    /// Bytes the image writes (progress).
     pub fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// The device's files the image keeps (Manifest.db file rows with a blob) and their size
+    /// on the device: what `kept` reports and `capacity` limits.
+    pub fn kept(&self) -> (u64, u64) {
+        let rows = self.files.iter().filter_map(|f| f.row_bytes);
+        rows.fold((0, 0), |(n, b), bytes| (n + 1, b + bytes))
     }
 
     /// Files and bytes skipped per rule, in the order rules first appear.
@@ -212,7 +222,8 @@ pub fn plan(
         .into_iter()
         .filter_map(|e| {
             let rewrite = rewrite_of(&e.path, !dropped_rows.is_empty(), !dropped_apps.is_empty());
-            e.content.map(|c| planned(e.path, c, rewrite))
+            let row_bytes = device_bytes(&e);
+            e.content.map(|c| planned(e.path, c, rewrite, row_bytes))
         })
         .collect();
     Ok(RestorePlan {
@@ -237,7 +248,7 @@ struct Skip {
 }
 
 fn skip(e: Entry, rule: Rule) -> Skip {
-    let bytes = e.content.as_ref().map_or(0, |c| c.size);
+    let bytes = device_bytes(&e).unwrap_or(0);
     let file = e.content.is_some();
     let (domain, relative_path, file_id) = match e.row {
         Some(r) => (Some(r.domain), Some(r.relative_path), Some(r.file_id)),
@@ -255,6 +266,16 @@ fn skip(e: Entry, rule: Rule) -> Skip {
         },
         file_id,
     }
+}
+
+/// The size on the device of a file a Manifest.db row describes (its `Size`, which for an
+/// encrypted backup is less than the blob); `None` for entries that are not such files.
+fn device_bytes(e: &Entry) -> Option<u64> {
+    let (row, c) = (e.row.as_ref()?, e.content.as_ref()?);
+    Some(match row.recorded_size {
+        SIZE_ABSENT => c.size,
+        size => size.min(c.size),
+    })
 }
 
 fn version_gate(device: &DeviceIdentity, target: &Target) -> Option<String> {
@@ -276,8 +297,14 @@ fn rewrite_of(path: &str, rows_dropped: bool, apps_dropped: bool) -> Option<Rewr
     }
 }
 
-fn planned(path: String, c: Content, rewrite: Option<Rewrite>) -> PlannedFile {
+fn planned(
+    path: String,
+    c: Content,
+    rewrite: Option<Rewrite>,
+    row_bytes: Option<u64>,
+) -> PlannedFile {
     PlannedFile {
+        row_bytes,
         path,
         size: c.size,
         mtime_ns: c.mtime_ns,
@@ -296,7 +323,7 @@ fn fit_to(
     kept: &mut Vec<Entry>,
     skipped: &mut Vec<Skip>,
 ) -> (FitReport, Option<String>) {
-    let size = |e: &Entry| e.content.as_ref().map_or(0, |c| c.size);
+    let size = |e: &Entry| device_bytes(e).unwrap_or(0);
     let category = |e: &Entry| {
         e.row
             .as_ref()
@@ -305,7 +332,7 @@ fn fit_to(
     let needed: u64 = kept.iter().map(size).sum();
     let mut by_category: BTreeMap<&'static str, u64> = BTreeMap::new();
     for e in kept.iter() {
-        let name = category(e).map_or("other", |i| FIT_ORDER[i].name.trim_start_matches("fit-"));
+        let name = category(e).map_or("other", |i| category_name(&FIT_ORDER[i]));
         *by_category.entry(name).or_default() += size(e);
     }
     let mut breakdown: Vec<_> = by_category.into_iter().collect();
@@ -328,7 +355,7 @@ fn fit_to(
         let bytes: u64 = drop.iter().map(size).sum();
         let files = drop.iter().filter(|e| e.content.is_some()).count() as u64;
         if files > 0 {
-            report.dropped.push((rule.name, files, bytes));
+            report.dropped.push((category_name(rule), files, bytes));
         }
         total -= bytes;
         skipped.extend(drop.into_iter().map(|e| skip(e, *rule)));
@@ -350,6 +377,11 @@ fn fit_to(
         )
     });
     (report, refused)
+}
+
+/// A fit rule's category: its name without `fit-`.
+fn category_name(rule: &Rule) -> &'static str {
+    rule.name.trim_start_matches("fit-")
 }
 
 /// The keybag in the snapshot's Manifest.plist, when any file is to be encrypted again.
@@ -559,6 +591,11 @@ mod tests {
             .collect();
         assert!(kept.contains(&(MANIFEST_DB, Some(Rewrite::ManifestDb))));
         assert!(kept.contains(&(INFO_PLIST, Some(Rewrite::InfoPlist))));
+        assert_eq!(
+            p.kept(),
+            (2, 400 + 200),
+            "plists and Manifest.db are not device files"
+        );
         assert_eq!(p.bytes(), 1000 + 100 + 400 + 200);
         assert!(
             p.skipped
@@ -594,23 +631,18 @@ mod tests {
         };
         let p = plan(&ipad(), entries(), None, &fit(10_000, false)).unwrap();
         assert!(p.refused.as_ref().unwrap().contains("--fit"));
-        assert_eq!(p.fit.as_ref().unwrap().needed, 16_700);
+        assert_eq!(p.fit.as_ref().unwrap().needed, 15_600);
         assert_eq!(p.fit.as_ref().unwrap().breakdown[0], ("videos", 9000));
         let p = plan(&ipad(), entries(), None, &fit(10_000, true)).unwrap();
         assert_eq!(p.refused, None);
-        assert_eq!(p.fit.unwrap().dropped, [("fit-videos", 1, 9000)]);
-        let p = plan(&ipad(), entries(), None, &fit(2_000, true)).unwrap();
-        let dropped: Vec<_> = p
-            .fit
-            .as_ref()
-            .unwrap()
-            .dropped
-            .iter()
-            .map(|d| d.0)
-            .collect();
-        assert_eq!(dropped, ["fit-videos", "fit-photos", "fit-app-data"]);
-        assert_eq!(p.bytes(), 1000 + 100 + 700 + 200);
-        let p = plan(&ipad(), entries(), None, &fit(100, true)).unwrap();
+        assert_eq!(p.fit.unwrap().dropped, [("videos", 1, 9000)]);
+        assert!(p.skipped.iter().any(|s| s.rule == "fit-videos"));
+        let p = plan(&ipad(), entries(), None, &fit(900, true)).unwrap();
+        let report = p.fit.as_ref().unwrap();
+        let dropped: Vec<_> = report.dropped.iter().map(|d| d.0).collect();
+        assert_eq!(dropped, ["videos", "photos", "app-data"]);
+        assert_eq!(p.kept(), (2, 700 + 200));
+        let p = plan(&ipad(), entries(), None, &fit(800, true)).unwrap();
         assert!(p.refused.unwrap().contains("even after"));
     }
 }

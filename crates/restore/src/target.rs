@@ -29,7 +29,7 @@ impl Family {
         match self {
             Family::IPhone => "iPhone",
             Family::IPad => "iPad",
-            Family::IPod => "iPod touch",
+            Family::IPod => "iPod",
             Family::Unknown => "unknown",
         }
     }

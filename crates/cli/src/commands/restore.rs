@@ -105,7 +105,7 @@ fn plan_json(id: &SnapshotId, plan: &RestorePlan) -> Value {
     json!({
         "source": source,
         "target": target,
-        "kept": { "files": plan.files.len(), "bytes": plan.bytes() },
+        "kept": { "files": plan.kept().0, "bytes": plan.kept().1 },
         "skipped": plan.skipped.iter().map(|s| json!({
             "domain": s.domain,
             "relative_path": s.relative_path,
@@ -135,13 +135,13 @@ fn print_plan(plan: &RestorePlan) {
         .target
         .as_ref()
         .map_or_else(|| "the same device".to_string(), |t| t.describe());
+    let (files, size) = plan.kept();
     println!(
-        "{} ({}, iOS {}) onto {to}: keep {} files ({})",
+        "{} ({}, iOS {}) onto {to}: keep {files} files ({})",
         d.name,
         d.product_type,
         d.ios_version,
-        plan.files.len(),
-        bytes(plan.bytes())
+        bytes(size)
     );
     let rules = plan.rules();
     for r in &rules {
