@@ -59,6 +59,12 @@ pub enum Command {
         /// Read and verify every blob
         #[arg(long)]
         read_data: bool,
+        /// Read and verify the blobs of a subset of the packs: N/M (1 ≤ N ≤ M) reads the packs
+        /// whose id's first 8 hex digits, as a number, leave remainder N-1 divided by M, so
+        /// 1/M … M/M together read every pack exactly once; P% (0 < P ≤ 100, e.g. 2.5%) reads a
+        /// random sample of about P% of the packs (at least one), different each run
+        #[arg(long, value_name = "N/M|P%", value_parser = hearth_repo::ReadData::parse_subset, conflicts_with = "read_data")]
+        read_data_subset: Option<hearth_repo::ReadData>,
     },
     /// Logical and stored bytes per device; dedup and compression ratios
     Stats,

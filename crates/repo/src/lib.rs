@@ -25,7 +25,7 @@ mod snapshots;
 mod stats;
 mod writer;
 
-pub use check::{CheckOptions, CheckReport, Damage};
+pub use check::{CheckOptions, CheckReport, Damage, ReadData};
 pub use error::RepoError;
 pub use lock::{LockGuard, LockState, StaleLock};
 pub use lock::{hostname, unix_now};

@@ -2,7 +2,7 @@
 
 use hearth_crypto::KdfParams;
 use hearth_format::{BlobKind, Content, DeviceIdentity, Entry, Snapshot, SnapshotSummary};
-use hearth_repo::{CheckOptions, NoProgress, RepoError, RepoOptions, Repository};
+use hearth_repo::{CheckOptions, NoProgress, ReadData, RepoError, RepoOptions, Repository};
 use hearth_storage::{Backend, FileType, LocalBackend};
 use std::sync::Arc;
 
@@ -93,7 +93,12 @@ fn committed_snapshots_survive_reopen_and_check() {
     }
     assert_eq!(restored, content);
     let report = repo
-        .check(CheckOptions { read_data: true }, &NoProgress)
+        .check(
+            CheckOptions {
+                read_data: ReadData::All,
+            },
+            &NoProgress,
+        )
         .unwrap();
     assert!(report.is_ok(), "{:?}", report.damage);
     assert!(report.blobs_checked > 10);
@@ -144,7 +149,12 @@ fn wrong_password_and_flipped_byte_are_reported() {
     bytes[100] ^= 0x40;
     std::fs::write(&path, bytes).unwrap();
     let report = repo
-        .check(CheckOptions { read_data: true }, &NoProgress)
+        .check(
+            CheckOptions {
+                read_data: ReadData::All,
+            },
+            &NoProgress,
+        )
         .unwrap();
     assert!(!report.is_ok());
     let d = report
@@ -159,8 +169,13 @@ fn wrong_password_and_flipped_byte_are_reported() {
         "{d:?}"
     );
     assert!(
-        repo.check(CheckOptions { read_data: false }, &NoProgress)
-            .unwrap()
-            .is_ok()
+        repo.check(
+            CheckOptions {
+                read_data: ReadData::None
+            },
+            &NoProgress
+        )
+        .unwrap()
+        .is_ok()
     );
 }

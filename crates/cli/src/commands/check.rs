@@ -5,16 +5,22 @@ use crate::context::Context;
 use crate::output::{bytes, print_json};
 use crate::progress::Bars;
 use anyhow::{Result, bail};
-use hearth_repo::CheckOptions;
+use hearth_repo::{CheckOptions, ReadData};
 use serde_json::json;
 
-pub fn run(ctx: &Context, read_data: bool) -> Result<Outcome> {
+pub fn run(ctx: &Context, all: bool, subset: Option<ReadData>) -> Result<Outcome> {
+    let read_data = match subset {
+        Some(s) => s,
+        None if all => ReadData::All,
+        None => ReadData::None,
+    };
     let repo = ctx.open()?;
     let report = repo.check(CheckOptions { read_data }, &Bars::new())?;
     if ctx.global.json {
         print_json(&json!({
             "ok": report.is_ok(),
             "snapshots": report.snapshots, "index_segments": report.index_segments, "packs": report.packs,
+            "read_data": read_data.to_string(), "packs_read": report.packs_read,
             "blobs_checked": report.blobs_checked, "bytes_read": report.bytes_read,
             "damage": report.damage.iter().map(|d| json!({"object": d.object, "problem": d.problem, "affected": d.affected})).collect::<Vec<_>>(),
             "notes": report.notes,
@@ -24,12 +30,19 @@ pub fn run(ctx: &Context, read_data: bool) -> Result<Outcome> {
             "{} snapshots, {} index segments, {} packs",
             report.snapshots, report.index_segments, report.packs
         );
-        if read_data {
-            println!(
+        match read_data {
+            ReadData::None => {}
+            ReadData::All => println!(
                 "read {} in {} blobs",
                 bytes(report.bytes_read),
                 report.blobs_checked
-            );
+            ),
+            subset => println!(
+                "read {} in {} blobs of {} packs ({subset})",
+                bytes(report.bytes_read),
+                report.blobs_checked,
+                report.packs_read
+            ),
         }
         for n in &report.notes {
             println!("note: {n}");

@@ -6,7 +6,7 @@ use crate::output::bytes;
 use crate::progress::Bars;
 use anyhow::{Context as _, Result, bail};
 use hearth_ingest::{IngestOptions, PasswordMap, backup_device};
-use hearth_repo::{CheckOptions, RepoOptions, Repository};
+use hearth_repo::{CheckOptions, ReadData, RepoOptions, Repository};
 use hearth_storage::LocalBackend;
 use hearth_testkit::{DayOptions, HouseholdSpec, generate, next_day, tree_digest};
 use std::path::Path;
@@ -98,7 +98,12 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
             "DIFFERENT from the source"
         }
     );
-    let check = repo.check(CheckOptions { read_data: true }, &Bars::new())?;
+    let check = repo.check(
+        CheckOptions {
+            read_data: ReadData::All,
+        },
+        &Bars::new(),
+    )?;
     println!(
         "7. check --read-data: {}",
         if check.is_ok() {

@@ -23,7 +23,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Devices => list::devices(&ctx),
         Command::Ls { snapshot, filter } => list::ls(&ctx, &snapshot, filter.as_deref()),
         Command::Restore(args) => restore::run(&ctx, &args),
-        Command::Check { read_data } => check::run(&ctx, read_data),
+        Command::Check {
+            read_data,
+            read_data_subset,
+        } => check::run(&ctx, read_data, read_data_subset),
         Command::Stats => stats::run(&ctx),
         Command::Key { command } => key::run(&ctx, command),
         Command::Unlock => repair::unlock(&ctx),
