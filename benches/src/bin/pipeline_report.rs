@@ -166,7 +166,9 @@ fn main() {
 }
 
 fn backup_all(repo: &Repository, household: &Household) -> hearth_repo::WriteStats {
-    let _lock = repo.lock(false).expect("locking the repository");
+    let _lock = repo
+        .lock(false, std::time::Duration::ZERO, &|_| {})
+        .expect("locking the repository");
     let session = repo.write_session();
     for d in &household.devices {
         let (cpu0, t0) = (cpu_time(), Instant::now());

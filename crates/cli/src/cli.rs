@@ -30,6 +30,54 @@ pub struct Global {
     /// Print one JSON document on stdout instead of text
     #[arg(long, global = true)]
     pub json: bool,
+    /// How long to wait for another command's conflicting lock (prune waits for backups and
+    /// backups for prune): e.g. 90s, 10m, 1h, 0
+    #[arg(long, global = true, env = "HEARTH_LOCK_WAIT", default_value = "30m", value_parser = parse_wait)]
+    pub lock_wait: std::time::Duration,
+}
+
+/// `90s`, `10m`, `1h`, `0` (seconds when no unit).
+pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 10m, 1h)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        other => return Err(format!("unknown unit {other:?} in {s:?} (use s, m or h)")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+/// `30d`, `2w`, `6m` (months of 30 days), `1y` (365 days), `12h`, or combinations (`1y6m`), as
+/// Unix microseconds.
+pub fn parse_span(s: &str) -> Result<i64, String> {
+    let bad = || format!("{s:?} is not a span (e.g. 30d, 2w, 6m, 1y, 12h, 1y6m)");
+    let mut hours: i64 = 0;
+    let mut number = String::new();
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: i64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        hours += n * match c {
+            'h' => 1,
+            'd' => 24,
+            'w' => 24 * 7,
+            'm' => 24 * 30,
+            'y' => 24 * 365,
+            _ => return Err(bad()),
+        };
+    }
+    if !number.is_empty() || hours == 0 {
+        return Err(bad());
+    }
+    Ok(hours * 3_600_000_000)
 }
 
 #[derive(Subcommand)]
@@ -54,6 +102,14 @@ pub enum Command {
     },
     /// Write a restore image (a device folder) into DIR
     Restore(RestoreArgs),
+    /// Drop snapshots by retention policy (per device unless --group-by says otherwise)
+    Forget(ForgetArgs),
+    /// Delete or repack data no snapshot references
+    Prune(PruneArgs),
+    /// Keep a snapshot whatever the retention policy (e.g. before an iOS upgrade)
+    Pin { snapshot: String },
+    /// Let the retention policy decide about a pinned snapshot again
+    Unpin { snapshot: String },
     /// Verify the repository's structure, and optionally every stored byte
     Check {
         /// Read and verify every blob
@@ -86,6 +142,80 @@ pub enum Command {
         #[arg(long, default_value = "hearth-demo")]
         dir: PathBuf,
     },
+}
+
+#[derive(Args)]
+pub struct ForgetArgs {
+    /// Only this device (name or UDID)
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Group snapshots by device (default), or treat them all as one group
+    #[arg(long, value_enum, default_value = "device")]
+    pub group_by: GroupBy,
+    /// Keep the N newest snapshots
+    #[arg(long, default_value_t = 0)]
+    pub keep_last: usize,
+    /// Keep the newest snapshot of each of the last N hours that have one
+    #[arg(long, default_value_t = 0)]
+    pub keep_hourly: usize,
+    /// Keep the newest snapshot of each of the last N days that have one (UTC)
+    #[arg(long, default_value_t = 0)]
+    pub keep_daily: usize,
+    /// Keep the newest snapshot of each of the last N ISO weeks that have one
+    #[arg(long, default_value_t = 0)]
+    pub keep_weekly: usize,
+    /// Keep the newest snapshot of each of the last N months that have one
+    #[arg(long, default_value_t = 0)]
+    pub keep_monthly: usize,
+    /// Keep the newest snapshot of each of the last N years that have one
+    #[arg(long, default_value_t = 0)]
+    pub keep_yearly: usize,
+    /// Keep every snapshot within this span of the group's newest (30d, 2w, 6m, 1y, 12h)
+    #[arg(long, value_parser = parse_span)]
+    pub keep_within: Option<i64>,
+    /// Keep snapshots with this tag (repeatable)
+    #[arg(long = "keep-tag")]
+    pub keep_tags: Vec<String>,
+    /// Show each snapshot with keep/remove and the rule that decided; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Prune afterwards
+    #[arg(long)]
+    pub prune: bool,
+    /// With --prune: see `hearth prune --max-unused`
+    #[arg(long, default_value = "5%", value_parser = parse_percent)]
+    pub max_unused: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupBy {
+    Device,
+    None,
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Print the plan; delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Unused share of the repository's packs that may stay rather than be repacked
+    #[arg(long, default_value = "5%", value_parser = parse_percent)]
+    pub max_unused: f64,
+}
+
+/// `5%` or `0.05` → 0.05.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v: f64 = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("{s:?} is not a share (e.g. 5% or 0.05)"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s:?} is not between 0% and 100%"))
+    }
 }
 
 #[derive(Args)]

@@ -63,6 +63,36 @@ impl Context {
     }
 }
 
+impl Context {
+    /// A repository lock, waiting up to --lock-wait for a conflicting one (saying so once), with
+    /// a note about locks left by processes that no longer run.
+    pub fn lock(&self, repo: &Repository, exclusive: bool) -> Result<hearth_repo::LockGuard> {
+        for stale in repo.locks()?.stale {
+            eprintln!(
+                "note: lock {} of pid {} on {} is stale ({}); it does not block, and `hearth unlock` removes it",
+                stale.id.short(),
+                stale.info.pid,
+                stale.info.host,
+                stale.reason
+            );
+        }
+        let waiting = |holder: &hearth_format::LockInfo| {
+            eprintln!(
+                "waiting for {} (pid {} on {}) to finish (up to {} s, --lock-wait)",
+                if holder.exclusive {
+                    "a prune or forget"
+                } else {
+                    "a running backup"
+                },
+                holder.pid,
+                holder.host,
+                self.global.lock_wait.as_secs()
+            );
+        };
+        Ok(repo.lock(exclusive, self.global.lock_wait, &waiting)?)
+    }
+}
+
 pub fn read_password_file(f: &std::path::Path) -> Result<Vec<u8>> {
     let text = std::fs::read_to_string(f)
         .with_context(|| format!("{}: cannot read password file", f.display()))?;

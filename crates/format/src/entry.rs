@@ -274,7 +274,11 @@ mod tests {
         assert_eq!(Entry::decode_all(&bytes).unwrap(), entries);
         assert!(Entry::decode_all(&bytes[..bytes.len() - 1]).is_err());
         let mut bad_padding = Entry::encode_all(&entries[1..2]);
-        assert_eq!(bad_padding.last(), Some(&1), "the entry ends with its padding byte");
+        assert_eq!(
+            bad_padding.last(),
+            Some(&1),
+            "the entry ends with its padding byte"
+        );
         *bad_padding.last_mut().unwrap() = 2;
         assert!(Entry::decode_all(&bad_padding).is_err());
         let cipher_without_content = [HAS_CIPHER, 1, 0, b'x'];

@@ -18,6 +18,7 @@ pub enum ObjectKind {
     Snapshot,
     Lock,
     DeviceKey,
+    Pin,
 }
 
 impl ObjectKind {
@@ -30,6 +31,7 @@ impl ObjectKind {
             Self::Snapshot => b'S',
             Self::Lock => b'L',
             Self::DeviceKey => b'D',
+            Self::Pin => b'N',
         }
     }
     pub fn name(self) -> &'static str {
@@ -41,6 +43,7 @@ impl ObjectKind {
             Self::Snapshot => "snapshot",
             Self::Lock => "lock",
             Self::DeviceKey => "device key",
+            Self::Pin => "pin",
         }
     }
 }

@@ -22,8 +22,9 @@ const SEGMENTS: TableDefinition<&[u8; 32], ()> = TableDefinition::new("segments"
 const SNAPSHOTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("snapshots");
 
 const LOCATION_LEN: usize = 46;
-/// How long to wait for another process that holds the cache open.
-const OPEN_WAIT: Duration = Duration::from_secs(120);
+/// How long to wait for another process that holds the cache open before the caller falls
+/// back to a private cache.
+const OPEN_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Error)]
 pub enum IndexError {
@@ -47,6 +48,16 @@ pub struct BlobLocation {
 pub struct IndexCache {
     db: Database,
     path: PathBuf,
+    /// A private cache of one process: its file is removed when it is dropped.
+    private: bool,
+}
+
+impl Drop for IndexCache {
+    fn drop(&mut self) {
+        if self.private {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl IndexCache {
@@ -74,9 +85,28 @@ impl IndexCache {
         let cache = Self {
             db,
             path: path.to_path_buf(),
+            private: false,
         };
         cache.create_tables()?;
         Ok(cache)
+    }
+
+    /// A new cache at `path` (which must not exist) that only this process uses and that is
+    /// deleted when dropped: for a process that finds the shared cache held by another.
+    pub fn create_private(path: &Path) -> Result<Self, IndexError> {
+        let _ = std::fs::remove_file(path);
+        let db = Database::create(path).map_err(|e| db_err(path, e))?;
+        let cache = Self {
+            db,
+            path: path.to_path_buf(),
+            private: true,
+        };
+        cache.create_tables()?;
+        Ok(cache)
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.private
     }
 
     pub fn path(&self) -> &Path {

@@ -13,5 +13,7 @@
 //! ```
 
 mod cache;
+mod live;
 
 pub use cache::{BlobLocation, IndexCache, IndexError, IndexReader};
+pub use live::{LiveReader, LiveSet};

@@ -34,7 +34,10 @@ impl Repository {
             Err(e) => return Err(e.into()),
         };
         if hex::encode(self.keys.object_id(&bytes)) != name {
-            return Err(RepoError::corrupt(object, "content does not match its name"));
+            return Err(RepoError::corrupt(
+                object,
+                "content does not match its name",
+            ));
         }
         let payload = self
             .keys

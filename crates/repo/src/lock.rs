@@ -8,11 +8,13 @@ use hearth_storage::{Backend, FileType};
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A lock not refreshed for this long is stale, wherever its holder runs.
 pub const STALE_AFTER_SECS: i64 = 30 * 60;
 const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
+/// How often a waiting lock looks again (plus up to half a second of jitter).
+const LOCK_POLL: Duration = Duration::from_millis(500);
 
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -32,7 +34,7 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-fn pid_alive(pid: u32) -> bool {
+pub(crate) fn pid_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
@@ -66,6 +68,16 @@ impl Drop for LockGuard {
     }
 }
 
+/// A live lock (other than `mine`) that an `exclusive` or shared lock cannot coexist with.
+fn conflict(state: &LockState, exclusive: bool, mine: Option<LockId>) -> Option<LockInfo> {
+    state
+        .live
+        .iter()
+        .filter(|(id, _)| Some(*id) != mine)
+        .find(|(_, l)| exclusive || l.exclusive)
+        .map(|(_, l)| l.clone())
+}
+
 fn write_lock(backend: &dyn Backend, keys: &Keys, info: &LockInfo) -> Result<LockId, RepoError> {
     let id = LockId(hearth_crypto::random_bytes());
     backend.put(
@@ -77,21 +89,57 @@ fn write_lock(backend: &dyn Backend, keys: &Keys, info: &LockInfo) -> Result<Loc
 }
 
 impl Repository {
-    /// Takes a lock (shared for backups, exclusive for prune) and refreshes it in the background.
-    pub fn lock(&self, exclusive: bool) -> Result<LockGuard, RepoError> {
-        let state = self.locks()?;
-        // A shared lock waits only for exclusive holders; an exclusive lock for everyone.
-        if let Some((_, other)) = state.live.iter().find(|(_, l)| exclusive || l.exclusive) {
-            return Err(RepoError::Locked(format!(
-                "the repository is locked by {} (pid {}) on {}; wait for it to finish, or run `hearth unlock` if that process is gone",
-                if other.exclusive {
-                    "an exclusive lock"
-                } else {
-                    "a running command"
-                },
-                other.pid,
-                other.host
-            )));
+    /// Takes a lock (shared for backups, exclusive for prune and forget) and refreshes it in
+    /// the background. While another process holds a conflicting live lock, waits up to `wait`
+    /// (calling `waiting` once with the holder), then fails naming the holder. Stale locks
+    /// (dead process on this host, or not refreshed for 30 minutes) never block.
+    ///
+    /// Two processes locking at once cannot both win: each writes its lock first and then looks
+    /// again; one that sees a conflict withdraws its lock and retries after a random pause.
+    pub fn lock(
+        &self,
+        exclusive: bool,
+        wait: Duration,
+        waiting: &dyn Fn(&LockInfo),
+    ) -> Result<LockGuard, RepoError> {
+        let deadline = Instant::now() + wait;
+        let mut announced = false;
+        loop {
+            let holder = match self.try_lock(exclusive)? {
+                Ok(guard) => {
+                    // What others committed (or pruned) before we held the lock must be seen.
+                    self.sync_cache()?;
+                    return Ok(guard);
+                }
+                Err(holder) => holder,
+            };
+            if Instant::now() >= deadline {
+                return Err(RepoError::Locked(format!(
+                    "the repository is locked by {} (pid {}) on {}; wait for it to finish (--lock-wait), or run `hearth unlock` if that process is gone",
+                    if holder.exclusive {
+                        "an exclusive lock (prune or forget)"
+                    } else {
+                        "a running backup"
+                    },
+                    holder.pid,
+                    holder.host
+                )));
+            }
+            if !announced {
+                waiting(&holder);
+                announced = true;
+            }
+            let jitter = u64::from(hearth_crypto::random_bytes::<1>()[0]) * 2;
+            std::thread::sleep(
+                LOCK_POLL.min(deadline - Instant::now()) + Duration::from_millis(jitter),
+            );
+        }
+    }
+
+    /// One attempt: the lock, or the live lock that conflicts with it.
+    fn try_lock(&self, exclusive: bool) -> Result<Result<LockGuard, LockInfo>, RepoError> {
+        if let Some(holder) = conflict(&self.locks()?, exclusive, None) {
+            return Ok(Err(holder));
         }
         let now = unix_now();
         let mut info = LockInfo {
@@ -102,6 +150,10 @@ impl Repository {
             refreshed: now,
         };
         let first = write_lock(&*self.backend, &self.keys, &info)?;
+        if let Some(holder) = conflict(&self.locks()?, exclusive, Some(first)) {
+            self.backend.delete(FileType::Lock, &first.to_hex())?;
+            return Ok(Err(holder));
+        }
         let (stop, stopped) = mpsc::channel::<()>();
         let backend = Arc::clone(&self.backend);
         let keys = self.keys.clone();
@@ -117,10 +169,10 @@ impl Repository {
             }
             let _ = backend.delete(FileType::Lock, &current.to_hex());
         });
-        Ok(LockGuard {
+        Ok(Ok(LockGuard {
             stop: Some(stop),
             refresher: Some(refresher),
-        })
+        }))
     }
 
     /// Every lock, sorted into live and stale.

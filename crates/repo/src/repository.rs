@@ -192,9 +192,16 @@ impl Repository {
     }
 }
 
+/// The shared cache; a private one (rebuilt from the repository's index) while another process
+/// holds the shared one, so that several commands can run at once.
 fn open_cache(path: &Path) -> Result<IndexCache, RepoError> {
+    remove_dead_private_caches(path);
     match IndexCache::open(path) {
         Ok(c) => Ok(c),
+        Err(hearth_index::IndexError::Busy { .. }) => {
+            let private = path.with_file_name(format!("index-{}.redb", std::process::id()));
+            Ok(IndexCache::create_private(&private)?)
+        }
         Err(hearth_index::IndexError::Db { .. }) => {
             // A corrupt cache is only a cache: start a new one and rebuild it from the objects.
             std::fs::remove_file(path).map_err(|e| {
@@ -206,6 +213,26 @@ fn open_cache(path: &Path) -> Result<IndexCache, RepoError> {
             Ok(IndexCache::open(path)?)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Private caches (`index-<pid>.redb`) of processes that were killed.
+fn remove_dead_private_caches(shared: &Path) {
+    let Some(dir) = shared.parent() else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let pid = name.to_str().and_then(|n| {
+            n.strip_prefix("index-")?
+                .strip_suffix(".redb")?
+                .parse::<u32>()
+                .ok()
+        });
+        if pid.is_some_and(|p| p != std::process::id() && !crate::lock::pid_alive(p)) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 

@@ -134,6 +134,13 @@ impl WriteSession<'_> {
         Ok(ids)
     }
 
+    /// Stores a blob even though the index already has it (prune copies the live blobs of a
+    /// pack it is about to delete). Its id is the same as before.
+    pub fn store_again(&self, data: &[u8], kind: BlobKind) -> Result<ChunkId, RepoError> {
+        let level = self.repo.config.zstd_level;
+        store_chunk(&self.repo.keys, level, &Again(self), kind, data)
+    }
+
     /// Returns when every blob stored so far is in a written pack and a written index segment,
     /// and those segments are merged into the cache.
     pub fn flush(&self) -> Result<(), RepoError> {
@@ -177,6 +184,21 @@ impl WriteSession<'_> {
 impl Drop for WriteSession<'_> {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A sink that stores whatever this session has not stored yet, indexed or not.
+struct Again<'s, 'r>(&'s WriteSession<'r>);
+
+impl BlobSink for Again<'_, '_> {
+    type Error = RepoError;
+
+    fn claim(&self, id: &ChunkId, _kind: BlobKind) -> Result<bool, RepoError> {
+        Ok(self.0.claimed.lock().expect("claim set").insert(*id))
+    }
+
+    fn store(&self, blob: PreparedBlob) -> Result<(), RepoError> {
+        self.0.store(blob)
     }
 }
 

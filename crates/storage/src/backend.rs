@@ -14,10 +14,11 @@ pub enum FileType {
     Snapshot,
     Lock,
     DeviceKey,
+    Pin,
 }
 
 impl FileType {
-    pub const ALL: [FileType; 7] = [
+    pub const ALL: [FileType; 8] = [
         Self::Config,
         Self::Key,
         Self::Pack,
@@ -25,6 +26,7 @@ impl FileType {
         Self::Snapshot,
         Self::Lock,
         Self::DeviceKey,
+        Self::Pin,
     ];
 
     /// Folder name in the repository; `Config` is the single file `config`.
@@ -37,6 +39,7 @@ impl FileType {
             Self::Snapshot => "snapshots",
             Self::Lock => "locks",
             Self::DeviceKey => "devicekeys",
+            Self::Pin => "pins",
         }
     }
 }

@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
         folders.extend(find_device_folders(p)?);
     }
     let repo = ctx.open()?;
-    let _lock = repo.lock(false)?;
+    let _lock = ctx.lock(&repo, false)?;
     let session = repo.write_session();
     let options = IngestOptions {
         tags: args.tags.clone(),

@@ -13,10 +13,17 @@ pub fn snapshots(ctx: &Context, device: Option<&str>) -> Result<Outcome> {
         Some(d) => repo.device_snapshots(d)?,
         None => repo.snapshots()?,
     };
+    let pins = repo.pins()?;
     if ctx.global.json {
-        print_json(
-            &json!({ "snapshots": list.iter().map(|(id, s)| snapshot_json(id, s)).collect::<Vec<_>>() }),
-        );
+        let items: Vec<_> = list
+            .iter()
+            .map(|(id, s)| {
+                let mut v = snapshot_json(id, s);
+                v["pinned"] = json!(pins.contains(id));
+                v
+            })
+            .collect();
+        print_json(&json!({ "snapshots": items }));
         return Ok(Outcome::Success);
     }
     println!(
@@ -25,7 +32,7 @@ pub fn snapshots(ctx: &Context, device: Option<&str>) -> Result<Outcome> {
     );
     for (id, s) in &list {
         println!(
-            "{:<10} {:<21} {:<24} {:<11} {:>8} {:>10}  {}{}",
+            "{:<10} {:<21} {:<24} {:<11} {:>8} {:>10}  {}{}{}",
             id.short(),
             time(s.time),
             s.device.name,
@@ -33,6 +40,7 @@ pub fn snapshots(ctx: &Context, device: Option<&str>) -> Result<Outcome> {
             s.summary.files,
             bytes(s.summary.bytes),
             s.tags.join(","),
+            if pins.contains(id) { " [pinned]" } else { "" },
             if s.warnings.is_empty() {
                 String::new()
             } else {

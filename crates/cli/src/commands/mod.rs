@@ -3,6 +3,7 @@
 mod backup;
 mod check;
 mod demo;
+mod forget;
 mod key;
 mod list;
 mod repair;
@@ -23,6 +24,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Devices => list::devices(&ctx),
         Command::Ls { snapshot, filter } => list::ls(&ctx, &snapshot, filter.as_deref()),
         Command::Restore(args) => restore::run(&ctx, &args),
+        Command::Forget(args) => forget::forget(&ctx, &args),
+        Command::Prune(args) => forget::prune(&ctx, args.dry_run, args.max_unused),
+        Command::Pin { snapshot } => forget::pin(&ctx, &snapshot, true),
+        Command::Unpin { snapshot } => forget::pin(&ctx, &snapshot, false),
         Command::Check {
             read_data,
             read_data_subset,

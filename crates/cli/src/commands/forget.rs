@@ -1,0 +1,215 @@
+//! `forget`, `prune`, `pin`, `unpin`.
+
+use crate::Outcome;
+use crate::cli::{ForgetArgs, GroupBy};
+use crate::context::Context;
+use crate::output::{bytes, print_json};
+use crate::progress::Bars;
+use anyhow::{Result, bail};
+use hearth_format::{Snapshot, SnapshotId};
+use hearth_repo::retention::{self, Candidate, Decision, Policy};
+use hearth_repo::{PruneOptions, PrunePlan, Repository};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
+    let policy = policy(args);
+    if policy.is_empty() {
+        bail!("no --keep-* option given: say what to keep (e.g. --keep-daily 7 --keep-weekly 4)");
+    }
+    let repo = ctx.open()?;
+    let _lock = (!args.dry_run).then(|| ctx.lock(&repo, true)).transpose()?;
+    let groups = groups(&repo, args)?;
+    let mut verdicts = Vec::new();
+    for (group, members) in &groups {
+        let decisions = retention::apply(&policy, &candidates(&repo, members)?);
+        if decisions.iter().all(|d| !d.keep()) {
+            bail!(
+                "refused: the policy would remove every snapshot of {group}; keep at least one (e.g. --keep-last 1)"
+            );
+        }
+        verdicts.push((group.clone(), members, decisions));
+    }
+    let remove: Vec<SnapshotId> = verdicts
+        .iter()
+        .flat_map(|(_, _, ds)| ds.iter().filter(|d| !d.keep()).map(|d| d.id))
+        .collect();
+    print_verdicts(ctx, &verdicts, args.dry_run);
+    if args.dry_run {
+        return Ok(Outcome::Success);
+    }
+    repo.forget(&remove)?;
+    if !ctx.global.json {
+        println!("removed {} snapshot(s)", remove.len());
+    }
+    if args.prune {
+        drop(_lock);
+        return prune(ctx, false, args.max_unused);
+    }
+    Ok(Outcome::Success)
+}
+
+fn policy(a: &ForgetArgs) -> Policy {
+    Policy {
+        last: a.keep_last,
+        hourly: a.keep_hourly,
+        daily: a.keep_daily,
+        weekly: a.keep_weekly,
+        monthly: a.keep_monthly,
+        yearly: a.keep_yearly,
+        within: a.keep_within,
+        tags: a.keep_tags.clone(),
+    }
+}
+
+type Group = Vec<(SnapshotId, Snapshot)>;
+
+/// Snapshots by device ("name (UDID)"), or all in one group.
+fn groups(repo: &Repository, args: &ForgetArgs) -> Result<BTreeMap<String, Group>> {
+    let all = match &args.device {
+        Some(d) => repo.device_snapshots(d)?,
+        None => repo.snapshots()?,
+    };
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    for (id, s) in all {
+        let key = match args.group_by {
+            GroupBy::Device => format!("{} ({})", s.device.name, s.device.udid),
+            GroupBy::None => "all snapshots".to_string(),
+        };
+        groups.entry(key).or_default().push((id, s));
+    }
+    Ok(groups)
+}
+
+fn candidates(repo: &Repository, group: &Group) -> Result<Vec<Candidate>> {
+    let pins = repo.pins()?;
+    Ok(group
+        .iter()
+        .map(|(id, s)| Candidate {
+            id: *id,
+            time: s.time,
+            tags: s.tags.clone(),
+            pinned: pins.contains(id),
+        })
+        .collect())
+}
+
+fn print_verdicts(ctx: &Context, verdicts: &[(String, &Group, Vec<Decision>)], dry_run: bool) {
+    if ctx.global.json {
+        let groups: Vec<_> = verdicts
+            .iter()
+            .map(|(group, _, ds)| {
+                json!({
+                    "group": group,
+                    "snapshots": ds.iter().map(|d| json!({
+                        "id": d.id.to_hex(),
+                        "time": crate::output::time(d.time),
+                        "keep": d.keep(),
+                        "reasons": d.reasons,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        print_json(&json!({ "dry_run": dry_run, "groups": groups }));
+        return;
+    }
+    for (group, _, ds) in verdicts {
+        println!("{group}:");
+        for d in ds {
+            let verdict = if d.keep() { "keep  " } else { "remove" };
+            println!(
+                "  {verdict} {} {}  {}",
+                d.id.short(),
+                crate::output::time(d.time),
+                d.reasons.join(", ")
+            );
+        }
+    }
+}
+
+pub fn prune(ctx: &Context, dry_run: bool, max_unused: f64) -> Result<Outcome> {
+    let repo = ctx.open()?;
+    let _lock = (!dry_run).then(|| ctx.lock(&repo, true)).transpose()?;
+    let bars = Bars::new();
+    let plan = repo.prune_plan(&PruneOptions { max_unused }, &bars)?;
+    if dry_run {
+        print_plan(ctx, &plan, None);
+        return Ok(Outcome::Success);
+    }
+    let before = repo.stored_size()?;
+    let report = repo.prune(&plan, &bars)?;
+    let after = repo.stored_size()?;
+    print_plan(ctx, &plan, Some((before, after, report)));
+    Ok(Outcome::Success)
+}
+
+fn print_plan(ctx: &Context, plan: &PrunePlan, done: Option<(u64, u64, hearth_repo::PruneReport)>) {
+    if ctx.global.json {
+        let mut doc = json!({
+            "packs": plan.packs,
+            "pack_bytes": plan.pack_bytes,
+            "used_bytes": plan.used_bytes,
+            "delete_packs": plan.delete.len(),
+            "repack_packs": plan.repack.len(),
+            "repack_bytes": plan.repack_bytes(),
+            "unindexed_packs": plan.unindexed.len(),
+            "bytes_freed": plan.bytes_freed(),
+            "unused_after": plan.unused_after(),
+            "dry_run": done.is_none(),
+        });
+        if let Some((before, after, r)) = &done {
+            doc["repository_bytes_before"] = json!(before);
+            doc["repository_bytes_after"] = json!(after);
+            doc["packs_deleted"] = json!(r.packs_deleted);
+            doc["packs_written"] = json!(r.packs_written);
+            doc["blobs_repacked"] = json!(r.blobs_repacked);
+        }
+        print_json(&doc);
+        return;
+    }
+    println!(
+        "{} packs ({}), {} used; delete {} unused packs, repack {} ({} to copy), {} left by interrupted backups: frees about {}",
+        plan.packs,
+        bytes(plan.pack_bytes),
+        bytes(plan.used_bytes),
+        plan.delete.len(),
+        plan.repack.len(),
+        bytes(plan.repack_bytes()),
+        plan.unindexed.len(),
+        bytes(plan.bytes_freed())
+    );
+    match done {
+        None => println!("dry run: nothing changed"),
+        Some((before, after, r)) => println!(
+            "deleted {} packs, wrote {}, rewrote {} index segments: repository {} -> {}",
+            r.packs_deleted,
+            r.packs_written,
+            r.segments_rewritten,
+            bytes(before),
+            bytes(after)
+        ),
+    }
+}
+
+pub fn pin(ctx: &Context, reference: &str, pin: bool) -> Result<Outcome> {
+    let repo = ctx.open()?;
+    let (id, snap) = repo.find_snapshot(reference)?;
+    let changed = if pin {
+        repo.pin(&id)?
+    } else {
+        repo.unpin(&id)?
+    };
+    let state = if pin { "pinned" } else { "not pinned" };
+    if ctx.global.json {
+        print_json(&json!({ "id": id.to_hex(), "pinned": pin, "changed": changed }));
+    } else {
+        println!(
+            "snapshot {} of {} ({}) is {state}{}",
+            id.short(),
+            snap.device.name,
+            crate::output::time(snap.time),
+            if changed { "" } else { " (already)" }
+        );
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,59 @@
+//! Pins and forgetting snapshots (`docs/format.md` §10b). Forget removes snapshot objects only;
+//! the data they alone referenced is freed by prune.
+
+use crate::error::RepoError;
+use crate::lock::{hostname, unix_now};
+use crate::repository::Repository;
+use hearth_format::codec::Writer;
+use hearth_format::{ObjectKind, SnapshotId};
+use hearth_storage::{FileType, PutOutcome};
+use std::collections::BTreeSet;
+
+impl Repository {
+    /// The pinned snapshots: kept whatever the retention policy.
+    pub fn pins(&self) -> Result<BTreeSet<SnapshotId>, RepoError> {
+        Ok(self
+            .backend
+            .list(FileType::Pin)?
+            .iter()
+            .filter_map(|o| SnapshotId::from_hex(&o.name))
+            .collect())
+    }
+
+    /// Pins a snapshot; false when it already was.
+    pub fn pin(&self, id: &SnapshotId) -> Result<bool, RepoError> {
+        let mut w = Writer::new();
+        w.i64(unix_now());
+        w.string(&hostname());
+        let file = self.keys.seal_object(ObjectKind::Pin, &w.finish());
+        let outcome = self
+            .backend
+            .put_if_absent(FileType::Pin, &id.to_hex(), &file)?;
+        Ok(outcome == PutOutcome::Created)
+    }
+
+    /// Unpins a snapshot; false when it was not pinned.
+    pub fn unpin(&self, id: &SnapshotId) -> Result<bool, RepoError> {
+        let was = self.pins()?.contains(id);
+        if was {
+            self.backend.delete(FileType::Pin, &id.to_hex())?;
+        }
+        Ok(was)
+    }
+
+    /// Removes snapshots (never a pinned one). The caller holds an exclusive lock.
+    pub fn forget(&self, ids: &[SnapshotId]) -> Result<(), RepoError> {
+        let pins = self.pins()?;
+        if let Some(p) = ids.iter().find(|id| pins.contains(id)) {
+            return Err(RepoError::Key(format!(
+                "snapshot {} is pinned; `hearth unpin` it first",
+                p.short()
+            )));
+        }
+        for id in ids {
+            self.backend.delete(FileType::Snapshot, &id.to_hex())?;
+            self.cache.remove_snapshot(id)?;
+        }
+        Ok(())
+    }
+}

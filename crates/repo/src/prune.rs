@@ -1,0 +1,335 @@
+//! Prune (`docs/format.md` §11a): free the packs no kept snapshot needs.
+//!
+//! [`Repository::prune_plan`] decides (reading only): the live set (every blob a snapshot's tree
+//! or entries name) is built in a redb file, never in memory; then each pack's entries are
+//! classified from the index segments, a blob counting as used only in the pack the index
+//! resolves it to (so of two copies, one is kept). Packs with nothing used are deleted; packs
+//! with unused space are repacked, most wasteful first, until the repository's unused share is
+//! at most `max_unused`; pack files no segment names (left by killed backups) are deleted.
+//!
+//! [`Repository::prune`] carries a plan out in an order that keeps every snapshot restorable
+//! whenever it is killed: (1) copy the live blobs of packs to repack into new packs and index
+//! them, (2) write new index segments for the surviving packs of every segment that names a
+//! doomed pack, then delete those old segments, (3) delete the doomed packs. A rerun finishes
+//! the job. The caller holds the exclusive lock, so no backup runs meanwhile.
+
+use crate::error::RepoError;
+use crate::progress::Progress;
+use crate::repository::Repository;
+use hearth_format::{BlobKind, ChunkId, IndexId, IndexSegment, ObjectKind, PackId, PackRecord};
+use hearth_index::{LiveReader, LiveSet};
+use hearth_storage::FileType;
+use std::collections::{BTreeSet, HashSet};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PruneOptions {
+    /// The share of the repository's pack bytes that may stay unused without repacking.
+    pub max_unused: f64,
+}
+
+impl Default for PruneOptions {
+    fn default() -> Self {
+        Self { max_unused: 0.05 }
+    }
+}
+
+/// One pack's use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackUse {
+    pub pack: PackId,
+    /// Bytes of the pack file.
+    pub length: u64,
+    /// Sealed bytes of the blobs still used here.
+    pub used: u64,
+    pub used_blobs: u64,
+}
+
+impl PackUse {
+    pub fn unused(&self) -> u64 {
+        self.length - self.used
+    }
+}
+
+/// What prune will do: pure data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PrunePlan {
+    pub packs: u64,
+    pub pack_bytes: u64,
+    pub used_bytes: u64,
+    /// Packs nothing uses.
+    pub delete: Vec<PackUse>,
+    /// Packs whose used blobs are copied to new packs before they are deleted.
+    pub repack: Vec<PackUse>,
+    /// Pack files that no index segment names, with their sizes.
+    pub unindexed: Vec<(String, u64)>,
+    /// Segments that name a pack to delete or repack (rewritten without it).
+    pub segments: Vec<IndexId>,
+    /// The used blobs of the packs to repack, which are copied.
+    pub copy: Vec<(ChunkId, BlobKind)>,
+}
+
+impl PrunePlan {
+    /// Pack bytes deleted minus the bytes repacking writes again (about the used bytes).
+    pub fn bytes_freed(&self) -> u64 {
+        let gone: u64 = self
+            .delete
+            .iter()
+            .chain(&self.repack)
+            .map(|p| p.length)
+            .sum::<u64>()
+            + self.unindexed.iter().map(|(_, n)| n).sum::<u64>();
+        gone.saturating_sub(self.repack_bytes())
+    }
+
+    pub fn repack_bytes(&self) -> u64 {
+        self.repack.iter().map(|p| p.used).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.delete.is_empty() && self.repack.is_empty() && self.unindexed.is_empty()
+    }
+
+    /// Unused bytes left in the repository after the plan.
+    pub fn unused_after(&self) -> u64 {
+        let doomed: u64 = self
+            .delete
+            .iter()
+            .chain(&self.repack)
+            .map(PackUse::unused)
+            .sum();
+        (self.pack_bytes - self.used_bytes).saturating_sub(doomed)
+    }
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub packs_deleted: u64,
+    pub packs_written: u64,
+    pub blobs_repacked: u64,
+    pub segments_rewritten: u64,
+}
+
+impl Repository {
+    /// Decides what to prune. Reads snapshots, trees and index segments; writes nothing but a
+    /// temporary live-set file in the cache folder.
+    pub fn prune_plan(
+        &self,
+        options: &PruneOptions,
+        progress: &dyn Progress,
+    ) -> Result<PrunePlan, RepoError> {
+        self.sync_cache()?;
+        let live = self.live_set(progress)?;
+        let reader = live.reader()?;
+        let mut plan = PrunePlan::default();
+        let mut uses: Vec<PackUse> = Vec::new();
+        let mut seen: HashSet<PackId> = HashSet::new();
+        let mut segment_packs: Vec<(IndexId, Vec<PackId>)> = Vec::new();
+        for id in self.cache.segments()? {
+            let segment = self.read_segment(&id)?;
+            segment_packs.push((id, segment.packs.iter().map(|p| p.pack).collect()));
+            for record in segment.packs {
+                if !seen.insert(record.pack) {
+                    continue;
+                }
+                let used = self.used_entries(&record, &reader)?;
+                uses.push(PackUse {
+                    pack: record.pack,
+                    length: u64::from(record.length),
+                    used: used.iter().map(|(_, _, n)| u64::from(*n)).sum(),
+                    used_blobs: used.len() as u64,
+                });
+            }
+        }
+        plan.packs = uses.len() as u64;
+        plan.pack_bytes = uses.iter().map(|u| u.length).sum();
+        plan.used_bytes = uses.iter().map(|u| u.used).sum();
+        let (delete, mut partly): (Vec<PackUse>, Vec<PackUse>) =
+            uses.into_iter().partition(|u| u.used == 0);
+        plan.delete = delete;
+        // Most wasteful first, until what stays unused is within the allowance.
+        partly.sort_by(|a, b| {
+            let share = |u: &PackUse| u.unused() as f64 / u.length.max(1) as f64;
+            share(b).total_cmp(&share(a))
+        });
+        let allowance = (options.max_unused * plan.pack_bytes as f64) as u64;
+        for u in partly {
+            if u.unused() == 0 || plan.unused_after() <= allowance {
+                break;
+            }
+            plan.repack.push(u);
+        }
+        let repacking: HashSet<PackId> = plan.repack.iter().map(|u| u.pack).collect();
+        for (id, packs) in &segment_packs {
+            if !packs.iter().any(|p| repacking.contains(p)) {
+                continue;
+            }
+            for record in self.read_segment(id)?.packs {
+                if repacking.contains(&record.pack) {
+                    let used = self.used_entries(&record, &reader)?;
+                    plan.copy
+                        .extend(used.into_iter().map(|(id, kind, _)| (id, kind)));
+                }
+            }
+        }
+        let doomed: HashSet<PackId> = plan
+            .delete
+            .iter()
+            .chain(&plan.repack)
+            .map(|u| u.pack)
+            .collect();
+        plan.segments = segment_packs
+            .into_iter()
+            .filter(|(_, packs)| packs.iter().any(|p| doomed.contains(p)))
+            .map(|(id, _)| id)
+            .collect();
+        plan.unindexed = self
+            .backend
+            .list(FileType::Pack)?
+            .into_iter()
+            .filter(|o| PackId::from_hex(&o.name).is_some_and(|p| !seen.contains(&p)))
+            .map(|o| (o.name, o.size))
+            .collect();
+        Ok(plan)
+    }
+
+    /// The entries of a pack that are live and that the index resolves to this pack.
+    fn used_entries(
+        &self,
+        record: &PackRecord,
+        live: &LiveReader,
+    ) -> Result<Vec<(ChunkId, BlobKind, u32)>, RepoError> {
+        let mut used = Vec::new();
+        for e in &record.entries {
+            let here = self
+                .cache
+                .lookup(&e.id)?
+                .is_some_and(|l| l.pack == record.pack);
+            if here && live.contains(&e.id)? {
+                used.push((e.id, e.kind, e.length));
+            }
+        }
+        Ok(used)
+    }
+
+    /// Every blob a snapshot references, in a redb file (bounded memory: one snapshot's entries
+    /// at a time).
+    fn live_set(&self, progress: &dyn Progress) -> Result<LiveSet, RepoError> {
+        let dir = self
+            .cache
+            .path()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let live = LiveSet::create(&dir.join(format!("live-{}.redb", std::process::id())))?;
+        let snapshots = self.snapshots()?;
+        progress.start(
+            "finding the data snapshots use",
+            Some(snapshots.len() as u64),
+        );
+        for (_, snapshot) in &snapshots {
+            live.insert_all(&snapshot.tree)?;
+            let entries = self.load_entries(snapshot)?;
+            live.insert_all(
+                entries
+                    .iter()
+                    .filter_map(|e| e.content.as_ref())
+                    .flat_map(|c| &c.chunks),
+            )?;
+            progress.advance(1);
+        }
+        progress.finish();
+        Ok(live)
+    }
+
+    /// Bytes of every object in the repository.
+    pub fn stored_size(&self) -> Result<u64, RepoError> {
+        let mut total = 0;
+        for t in FileType::ALL {
+            total += self.backend.list(t)?.iter().map(|o| o.size).sum::<u64>();
+        }
+        Ok(total)
+    }
+
+    /// Carries out a plan (see the module docs for the order).
+    pub fn prune(
+        &self,
+        plan: &PrunePlan,
+        progress: &dyn Progress,
+    ) -> Result<PruneReport, RepoError> {
+        let mut report = PruneReport::default();
+        let doomed: HashSet<PackId> = plan
+            .delete
+            .iter()
+            .chain(&plan.repack)
+            .map(|u| u.pack)
+            .collect();
+        if !plan.repack.is_empty() {
+            let (blobs, packs) = self.repack(plan, progress)?;
+            report.blobs_repacked = blobs;
+            report.packs_written = packs;
+        }
+        report.segments_rewritten = self.rewrite_segments(&plan.segments, &doomed)?;
+        progress.start(
+            "deleting packs",
+            Some((doomed.len() + plan.unindexed.len()) as u64),
+        );
+        let names = doomed
+            .iter()
+            .map(PackId::to_hex)
+            .chain(plan.unindexed.iter().map(|(n, _)| n.clone()));
+        for name in names {
+            self.backend.delete(FileType::Pack, &name)?;
+            report.packs_deleted += 1;
+            progress.advance(1);
+        }
+        progress.finish();
+        self.sync_cache()?;
+        Ok(report)
+    }
+
+    /// Copies the used blobs of the packs to repack into new packs, indexed. Returns the blob
+    /// and new pack counts.
+    fn repack(&self, plan: &PrunePlan, progress: &dyn Progress) -> Result<(u64, u64), RepoError> {
+        let before: BTreeSet<IndexId> = self.cache.segments()?.into_iter().collect();
+        let session = self.write_session();
+        progress.start("repacking", Some(plan.copy.len() as u64));
+        for (id, kind) in &plan.copy {
+            let data = self.read_blob(id)?;
+            session.store_again(&data, *kind)?;
+            progress.advance(1);
+        }
+        session.finish()?;
+        progress.finish();
+        let after: BTreeSet<IndexId> = self.cache.segments()?.into_iter().collect();
+        let mut packs = 0;
+        for new in after.difference(&before) {
+            packs += self.read_segment(new)?.packs.len() as u64;
+        }
+        Ok((plan.copy.len() as u64, packs))
+    }
+
+    /// Writes each segment again without the doomed packs, then deletes the old one.
+    fn rewrite_segments(
+        &self,
+        segments: &[IndexId],
+        doomed: &HashSet<PackId>,
+    ) -> Result<u64, RepoError> {
+        for id in segments {
+            let kept: Vec<PackRecord> = self
+                .read_segment(id)?
+                .packs
+                .into_iter()
+                .filter(|p| !doomed.contains(&p.pack))
+                .collect();
+            if !kept.is_empty() {
+                let segment = IndexSegment { packs: kept };
+                let file = self.keys.seal_object(ObjectKind::Index, &segment.encode());
+                let new = IndexId(self.keys.object_id(&file));
+                self.backend.put(FileType::Index, &new.to_hex(), &file)?;
+            }
+            self.backend.delete(FileType::Index, &id.to_hex())?;
+        }
+        Ok(segments.len() as u64)
+    }
+}
