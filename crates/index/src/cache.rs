@@ -38,6 +38,23 @@ pub enum IndexError {
     CorruptRow { path: PathBuf, blob: String },
 }
 
+/// Runs `f`, turning a panic (redb panics on some damaged files) into an error, without the
+/// panic message on stderr. Only used while opening, before other threads use the cache.
+fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.map_err(|p| {
+        let detail = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format!("damaged ({detail})")
+    })
+}
+
 /// Where a blob is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlobLocation {
@@ -61,14 +78,16 @@ impl Drop for IndexCache {
 }
 
 impl IndexCache {
-    /// Opens or creates the cache, waiting while another process holds it.
+    /// Opens or creates the cache, waiting briefly while another process holds it. The whole
+    /// file is verified (redb's page checksums): a damaged cache is an error ([`IndexError::Db`])
+    /// for the caller to delete and rebuild, never a panic later.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| db_err(path, e))?;
         }
         let start = Instant::now();
-        let db = loop {
-            match Database::create(path) {
+        let mut db = loop {
+            match quietly(|| Database::create(path)).map_err(|panic| db_err(path, panic))? {
                 Ok(db) => break db,
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) if start.elapsed() < OPEN_WAIT => {
                     sleep(Duration::from_millis(200))
@@ -82,6 +101,10 @@ impl IndexCache {
                 Err(e) => return Err(db_err(path, e)),
             }
         };
+        match quietly(|| db.check_integrity()).map_err(|panic| db_err(path, panic))? {
+            Ok(_) => {}
+            Err(e) => return Err(db_err(path, e)),
+        }
         let cache = Self {
             db,
             path: path.to_path_buf(),
