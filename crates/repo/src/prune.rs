@@ -16,6 +16,7 @@
 use crate::error::RepoError;
 use crate::progress::Progress;
 use crate::repository::Repository;
+use hearth_format::pack::PACK_ENTRY_LEN;
 use hearth_format::{BlobKind, ChunkId, IndexId, IndexSegment, ObjectKind, PackId, PackRecord};
 use hearth_index::{LiveReader, LiveSet};
 use hearth_storage::FileType;
@@ -42,12 +43,9 @@ pub struct PackUse {
     /// Sealed bytes of the blobs still used here.
     pub used: u64,
     pub used_blobs: u64,
-}
-
-impl PackUse {
-    pub fn unused(&self) -> u64 {
-        self.length - self.used
-    }
+    /// What the blobs no longer used here take: their sealed bytes and their header entries.
+    /// (The rest of a pack's header is not waste: a new pack would have one too.)
+    pub unused: u64,
 }
 
 /// What prune will do: pure data.
@@ -56,6 +54,8 @@ pub struct PrunePlan {
     pub packs: u64,
     pub pack_bytes: u64,
     pub used_bytes: u64,
+    /// Bytes of blobs (and their header entries) that no snapshot uses.
+    pub unused_bytes: u64,
     /// Packs nothing uses.
     pub delete: Vec<PackUse>,
     /// Packs whose used blobs are copied to new packs before they are deleted.
@@ -95,9 +95,9 @@ impl PrunePlan {
             .delete
             .iter()
             .chain(&self.repack)
-            .map(PackUse::unused)
+            .map(|u| u.unused)
             .sum();
-        (self.pack_bytes - self.used_bytes).saturating_sub(doomed)
+        self.unused_bytes.saturating_sub(doomed)
     }
 }
 
@@ -133,28 +133,33 @@ impl Repository {
                     continue;
                 }
                 let used = self.used_entries(&record, &reader)?;
+                let used_bytes: u64 = used.iter().map(|(_, _, n)| u64::from(*n)).sum();
+                let all_bytes: u64 = record.entries.iter().map(|e| u64::from(e.length)).sum();
+                let unused_entries = (record.entries.len() - used.len()) as u64;
                 uses.push(PackUse {
                     pack: record.pack,
                     length: u64::from(record.length),
-                    used: used.iter().map(|(_, _, n)| u64::from(*n)).sum(),
+                    used: used_bytes,
                     used_blobs: used.len() as u64,
+                    unused: all_bytes - used_bytes + unused_entries * PACK_ENTRY_LEN as u64,
                 });
             }
         }
         plan.packs = uses.len() as u64;
         plan.pack_bytes = uses.iter().map(|u| u.length).sum();
         plan.used_bytes = uses.iter().map(|u| u.used).sum();
+        plan.unused_bytes = uses.iter().map(|u| u.unused).sum();
         let (delete, mut partly): (Vec<PackUse>, Vec<PackUse>) =
-            uses.into_iter().partition(|u| u.used == 0);
+            uses.into_iter().partition(|u| u.used_blobs == 0);
         plan.delete = delete;
         // Most wasteful first, until what stays unused is within the allowance.
         partly.sort_by(|a, b| {
-            let share = |u: &PackUse| u.unused() as f64 / u.length.max(1) as f64;
+            let share = |u: &PackUse| u.unused as f64 / u.length.max(1) as f64;
             share(b).total_cmp(&share(a))
         });
         let allowance = (options.max_unused * plan.pack_bytes as f64) as u64;
         for u in partly {
-            if u.unused() == 0 || plan.unused_after() <= allowance {
+            if u.unused == 0 || plan.unused_after() <= allowance {
                 break;
             }
             plan.repack.push(u);

@@ -149,6 +149,7 @@ fn print_plan(ctx: &Context, plan: &PrunePlan, done: Option<(u64, u64, hearth_re
             "packs": plan.packs,
             "pack_bytes": plan.pack_bytes,
             "used_bytes": plan.used_bytes,
+            "unused_bytes": plan.unused_bytes,
             "delete_packs": plan.delete.len(),
             "repack_packs": plan.repack.len(),
             "repack_bytes": plan.repack_bytes(),
