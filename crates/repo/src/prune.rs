@@ -108,6 +108,8 @@ pub struct PruneReport {
     pub packs_written: u64,
     pub blobs_repacked: u64,
     pub segments_rewritten: u64,
+    /// Half-written files of killed writers.
+    pub temporary_files_removed: u64,
 }
 
 impl Repository {
@@ -289,6 +291,7 @@ impl Repository {
             progress.advance(1);
         }
         progress.finish();
+        report.temporary_files_removed = self.backend.remove_temporary_files()? as u64;
         self.sync_cache()?;
         Ok(report)
     }

@@ -216,7 +216,8 @@ fn open_cache(path: &Path) -> Result<IndexCache, RepoError> {
     }
 }
 
-/// Private caches (`index-<pid>.redb`) of processes that were killed.
+/// Private caches (`index-<pid>.redb`) and prune's live sets (`live-<pid>.redb`) of processes
+/// that were killed.
 fn remove_dead_private_caches(shared: &Path) {
     let Some(dir) = shared.parent() else { return };
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -225,10 +226,10 @@ fn remove_dead_private_caches(shared: &Path) {
     for e in entries.flatten() {
         let name = e.file_name();
         let pid = name.to_str().and_then(|n| {
-            n.strip_prefix("index-")?
-                .strip_suffix(".redb")?
-                .parse::<u32>()
-                .ok()
+            let rest = n
+                .strip_prefix("index-")
+                .or_else(|| n.strip_prefix("live-"))?;
+            rest.strip_suffix(".redb")?.parse::<u32>().ok()
         });
         if pid.is_some_and(|p| p != std::process::id() && !crate::lock::pid_alive(p)) {
             let _ = std::fs::remove_file(e.path());

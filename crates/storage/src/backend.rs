@@ -116,6 +116,12 @@ pub trait Backend: Send + Sync {
     fn put(&self, t: FileType, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
         self.put_if_absent(t, name, bytes).map(|_| ())
     }
+
+    /// Removes what killed writers left half-written; returns how many. Only safe while no
+    /// writer runs (the caller holds the exclusive lock). Stores whose puts are atomic have none.
+    fn remove_temporary_files(&self) -> Result<usize, StorageError> {
+        Ok(0)
+    }
 }
 
 /// Object names are 64 lower-case hex digits (config's name is empty).

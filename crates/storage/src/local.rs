@@ -117,9 +117,10 @@ impl LocalBackend {
         Ok(())
     }
 
-    /// Removes temporary files left by killed writers. Only safe when no writer runs
-    /// (the caller holds an exclusive lock).
-    pub fn remove_temporary_files(&self) -> Result<usize, StorageError> {
+    /// Removes temporary files left by killed writers. Only safe when no writer runs (the
+    /// caller holds an exclusive lock). `locks/` is left alone: other processes write locks
+    /// there while they wait for that lock.
+    fn remove_temporary(&self) -> Result<usize, StorageError> {
         let mut removed = 0;
         let mut dirs = vec![self.root.clone()];
         while let Some(dir) = dirs.pop() {
@@ -129,7 +130,9 @@ impl LocalBackend {
             {
                 let path = item.path();
                 if path.is_dir() {
-                    dirs.push(path);
+                    if item.file_name() != FileType::Lock.dir() {
+                        dirs.push(path);
+                    }
                 } else if item.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
                     fs::remove_file(&path).map_err(|e| io_err("remove", &path, e))?;
                     removed += 1;
@@ -141,6 +144,10 @@ impl LocalBackend {
 }
 
 impl Backend for LocalBackend {
+    fn remove_temporary_files(&self) -> Result<usize, StorageError> {
+        self.remove_temporary()
+    }
+
     fn location(&self) -> String {
         self.root.display().to_string()
     }

@@ -8,8 +8,8 @@ use crate::progress::Bars;
 use anyhow::{Result, bail};
 use hearth_format::{Snapshot, SnapshotId};
 use hearth_repo::retention::{self, Candidate, Decision, Policy};
-use hearth_repo::{PruneOptions, PrunePlan, Repository};
-use serde_json::json;
+use hearth_repo::{PruneOptions, PrunePlan, PruneReport, Repository};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
@@ -34,17 +34,27 @@ pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
         .iter()
         .flat_map(|(_, _, ds)| ds.iter().filter(|d| !d.keep()).map(|d| d.id))
         .collect();
-    print_verdicts(ctx, &verdicts, args.dry_run);
-    if args.dry_run {
+    if !args.dry_run {
+        repo.forget(&remove)?;
+    }
+    // Under the same lock, on the same open repository.
+    let pruned = (args.prune && !args.dry_run)
+        .then(|| run_prune(&repo, false, args.max_unused))
+        .transpose()?;
+    if ctx.global.json {
+        let mut doc = verdicts_json(&verdicts, args.dry_run);
+        if let Some((plan, done)) = &pruned {
+            doc["prune"] = prune_json(plan, done.as_ref());
+        }
+        print_json(&doc);
         return Ok(Outcome::Success);
     }
-    repo.forget(&remove)?;
-    if !ctx.global.json {
+    print_verdicts(&verdicts);
+    if !args.dry_run {
         println!("removed {} snapshot(s)", remove.len());
     }
-    if args.prune {
-        drop(_lock);
-        return prune(ctx, false, args.max_unused);
+    if let Some((plan, done)) = &pruned {
+        print_prune(plan, done.as_ref());
     }
     Ok(Outcome::Success)
 }
@@ -94,25 +104,27 @@ fn candidates(repo: &Repository, group: &Group) -> Result<Vec<Candidate>> {
         .collect())
 }
 
-fn print_verdicts(ctx: &Context, verdicts: &[(String, &Group, Vec<Decision>)], dry_run: bool) {
-    if ctx.global.json {
-        let groups: Vec<_> = verdicts
-            .iter()
-            .map(|(group, _, ds)| {
-                json!({
-                    "group": group,
-                    "snapshots": ds.iter().map(|d| json!({
-                        "id": d.id.to_hex(),
-                        "time": crate::output::time(d.time),
-                        "keep": d.keep(),
-                        "reasons": d.reasons,
-                    })).collect::<Vec<_>>(),
-                })
+type Verdicts<'g> = [(String, &'g Group, Vec<Decision>)];
+
+fn verdicts_json(verdicts: &Verdicts<'_>, dry_run: bool) -> Value {
+    let groups: Vec<_> = verdicts
+        .iter()
+        .map(|(group, _, ds)| {
+            json!({
+                "group": group,
+                "snapshots": ds.iter().map(|d| json!({
+                    "id": d.id.to_hex(),
+                    "time": crate::output::time(d.time),
+                    "keep": d.keep(),
+                    "reasons": d.reasons,
+                })).collect::<Vec<_>>(),
             })
-            .collect();
-        print_json(&json!({ "dry_run": dry_run, "groups": groups }));
-        return;
-    }
+        })
+        .collect();
+    json!({ "dry_run": dry_run, "groups": groups })
+}
+
+fn print_verdicts(verdicts: &Verdicts<'_>) {
     for (group, _, ds) in verdicts {
         println!("{group}:");
         for d in ds {
@@ -127,47 +139,64 @@ fn print_verdicts(ctx: &Context, verdicts: &[(String, &Group, Vec<Decision>)], d
     }
 }
 
+/// What a prune did: before and after sizes and the report.
+type Done = (u64, u64, PruneReport);
+
 pub fn prune(ctx: &Context, dry_run: bool, max_unused: f64) -> Result<Outcome> {
     let repo = ctx.open()?;
     let _lock = (!dry_run).then(|| ctx.lock(&repo, true)).transpose()?;
+    let (plan, done) = run_prune(&repo, dry_run, max_unused)?;
+    if ctx.global.json {
+        print_json(&prune_json(&plan, done.as_ref()));
+    } else {
+        print_prune(&plan, done.as_ref());
+    }
+    Ok(Outcome::Success)
+}
+
+/// Plans, and unless `dry_run` prunes. The caller holds the exclusive lock when not dry.
+fn run_prune(
+    repo: &Repository,
+    dry_run: bool,
+    max_unused: f64,
+) -> Result<(PrunePlan, Option<Done>)> {
     let bars = Bars::new();
     let plan = repo.prune_plan(&PruneOptions { max_unused }, &bars)?;
     if dry_run {
-        print_plan(ctx, &plan, None);
-        return Ok(Outcome::Success);
+        return Ok((plan, None));
     }
     let before = repo.stored_size()?;
     let report = repo.prune(&plan, &bars)?;
     let after = repo.stored_size()?;
-    print_plan(ctx, &plan, Some((before, after, report)));
-    Ok(Outcome::Success)
+    Ok((plan, Some((before, after, report))))
 }
 
-fn print_plan(ctx: &Context, plan: &PrunePlan, done: Option<(u64, u64, hearth_repo::PruneReport)>) {
-    if ctx.global.json {
-        let mut doc = json!({
-            "packs": plan.packs,
-            "pack_bytes": plan.pack_bytes,
-            "used_bytes": plan.used_bytes,
-            "unused_bytes": plan.unused_bytes,
-            "delete_packs": plan.delete.len(),
-            "repack_packs": plan.repack.len(),
-            "repack_bytes": plan.repack_bytes(),
-            "unindexed_packs": plan.unindexed.len(),
-            "bytes_freed": plan.bytes_freed(),
-            "unused_after": plan.unused_after(),
-            "dry_run": done.is_none(),
-        });
-        if let Some((before, after, r)) = &done {
-            doc["repository_bytes_before"] = json!(before);
-            doc["repository_bytes_after"] = json!(after);
-            doc["packs_deleted"] = json!(r.packs_deleted);
-            doc["packs_written"] = json!(r.packs_written);
-            doc["blobs_repacked"] = json!(r.blobs_repacked);
-        }
-        print_json(&doc);
-        return;
+fn prune_json(plan: &PrunePlan, done: Option<&Done>) -> Value {
+    let mut doc = json!({
+        "packs": plan.packs,
+        "pack_bytes": plan.pack_bytes,
+        "used_bytes": plan.used_bytes,
+        "unused_bytes": plan.unused_bytes,
+        "delete_packs": plan.delete.len(),
+        "repack_packs": plan.repack.len(),
+        "repack_bytes": plan.repack_bytes(),
+        "unindexed_packs": plan.unindexed.len(),
+        "bytes_freed": plan.bytes_freed(),
+        "unused_after": plan.unused_after(),
+        "dry_run": done.is_none(),
+    });
+    if let Some((before, after, r)) = done {
+        doc["repository_bytes_before"] = json!(before);
+        doc["repository_bytes_after"] = json!(after);
+        doc["packs_deleted"] = json!(r.packs_deleted);
+        doc["packs_written"] = json!(r.packs_written);
+        doc["blobs_repacked"] = json!(r.blobs_repacked);
+        doc["temporary_files_removed"] = json!(r.temporary_files_removed);
     }
+    doc
+}
+
+fn print_prune(plan: &PrunePlan, done: Option<&Done>) {
     println!(
         "{} packs ({}), {} used; delete {} unused packs, repack {} ({} to copy), {} left by interrupted backups: frees about {}",
         plan.packs,
@@ -186,8 +215,8 @@ fn print_plan(ctx: &Context, plan: &PrunePlan, done: Option<(u64, u64, hearth_re
             r.packs_deleted,
             r.packs_written,
             r.segments_rewritten,
-            bytes(before),
-            bytes(after)
+            bytes(*before),
+            bytes(*after)
         ),
     }
 }
