@@ -4,7 +4,7 @@ use crate::cli::Global;
 use anyhow::{Context as _, Result, bail};
 use hearth_crypto::KdfParams;
 use hearth_repo::{RepoOptions, Repository};
-use hearth_storage::{Backend, LocalBackend};
+use hearth_storage::{Backend, LocalBackend, S3Backend, S3Location};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,16 +13,21 @@ pub struct Context {
     pub global: Global,
 }
 
+/// Where the repository is.
+pub enum Location {
+    Local(PathBuf),
+    S3(S3Location),
+}
+
 impl Context {
-    pub fn location(&self) -> Result<PathBuf> {
+    /// `--repo`/`HEARTH_REPO`: a folder, or `s3:<endpoint URL>/<bucket>/<prefix>`.
+    pub fn location(&self) -> Result<Location> {
         match &self.global.repo {
-            Some(r) if r.starts_with("s3:") => {
-                bail!(
-                    "{r}: S3 repositories are not supported by this version yet; use a local folder"
-                )
-            }
-            Some(r) => Ok(PathBuf::from(r)),
-            None => Ok(default_repo()),
+            Some(r) if r.starts_with("s3:") => Ok(Location::S3(
+                S3Location::parse(r).map_err(anyhow::Error::msg)?,
+            )),
+            Some(r) => Ok(Location::Local(PathBuf::from(r))),
+            None => Ok(Location::Local(default_repo())),
         }
     }
 
@@ -42,7 +47,30 @@ impl Context {
     }
 
     pub fn backend(&self) -> Result<Arc<dyn Backend>> {
-        Ok(Arc::new(LocalBackend::open(&self.location()?)))
+        Ok(match self.location()? {
+            Location::Local(path) => Arc::new(LocalBackend::open(&path)),
+            Location::S3(l) => Arc::new(S3Backend::open(&l)?),
+        })
+    }
+
+    /// The backend for a new repository: a local folder is created; a bucket must exist.
+    pub fn create_backend(&self) -> Result<Arc<dyn Backend>> {
+        Ok(match self.location()? {
+            Location::Local(path) => Arc::new(LocalBackend::create(&path)?),
+            Location::S3(l) => {
+                let b = S3Backend::open(&l)?;
+                eprintln!(
+                    "{}: conditional writes: {}",
+                    l.display(),
+                    if b.conditional_writes() {
+                        "supported"
+                    } else {
+                        "not supported (the server ignores If-None-Match; Hearth looks before it writes, which is safe for its objects)"
+                    }
+                );
+                Arc::new(b)
+            }
+        })
     }
 
     /// The repository password: HEARTH_PASSWORD, --password-file, or a prompt on a terminal.

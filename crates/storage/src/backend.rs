@@ -76,6 +76,12 @@ pub enum StorageError {
     Poisoned { path: PathBuf, detail: String },
     #[error("{path}: a range {offset}+{len} lies beyond the object's end")]
     ShortRead { path: String, offset: u64, len: u64 },
+    #[error("{path}: {op} failed: {detail}")]
+    Remote {
+        op: &'static str,
+        path: String,
+        detail: String,
+    },
     #[error("{0}")]
     Other(String),
 }

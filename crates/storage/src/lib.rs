@@ -16,6 +16,8 @@
 
 mod backend;
 mod local;
+mod s3;
 
 pub use backend::{Backend, FileType, ObjectInfo, PutOutcome, StorageError};
 pub use local::LocalBackend;
+pub use s3::{S3Backend, S3Location};

@@ -253,7 +253,7 @@ fn not_found_or(e: io::Error, op: &'static str, path: &Path) -> StorageError {
     }
 }
 
-fn hex_random() -> String {
+pub(crate) fn hex_random() -> String {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).expect("the operating system's random source is available");
     b.iter().map(|x| format!("{x:02x}")).collect()

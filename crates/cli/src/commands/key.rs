@@ -6,13 +6,11 @@ use crate::context::{Context, prompt, read_password_file};
 use crate::output::{print_json, time};
 use anyhow::{Result, bail};
 use hearth_repo::Repository;
-use hearth_storage::LocalBackend;
 use serde_json::json;
-use std::sync::Arc;
 
 pub fn init(ctx: &Context) -> Result<Outcome> {
-    let location = ctx.location()?;
-    let backend = Arc::new(LocalBackend::create(&location)?);
+    let backend = ctx.create_backend()?;
+    let location = backend.location();
     let password = ctx.password(true)?;
     let repo = Repository::init(backend, &password, &ctx.options())?;
     if ctx.global.json {
@@ -20,7 +18,7 @@ pub fn init(ctx: &Context) -> Result<Outcome> {
             &json!({ "repository": location, "id": hex::encode(repo.config().repository_id) }),
         );
     } else {
-        println!("created repository at {}", location.display());
+        println!("created repository at {location}");
         println!("keep the password safe: without it the backups cannot be read");
     }
     Ok(Outcome::Success)
