@@ -154,8 +154,9 @@ impl S3Backend {
             )
         };
         let supported = match create(b"1") {
-            // A server that rejects the header outright has no conditional creates.
-            Err(_) => false,
+            // A server (or OpenDAL) that rejects the header outright has no conditional creates.
+            Err(e) if e.kind() == ErrorKind::Unsupported => false,
+            Err(e) => return Err(self.err("write a probe object to", &key, e)),
             Ok(_) => match create(b"2") {
                 Err(e)
                     if matches!(
@@ -196,9 +197,41 @@ impl S3Backend {
             StorageError::Remote {
                 op,
                 path,
-                detail: e.to_string(),
+                detail: explain(&e),
             }
         }
+    }
+}
+
+/// What went wrong, in words a user can act on; OpenDAL's own text otherwise.
+fn explain(e: &opendal::Error) -> String {
+    let text = format!("{e:?}");
+    let known = [
+        ("NoSuchBucket", "the bucket does not exist; create it first"),
+        (
+            "signing credential",
+            "no usable credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        ),
+        (
+            "InvalidAccessKeyId",
+            "the access key is not known to the server (AWS_ACCESS_KEY_ID)",
+        ),
+        (
+            "SignatureDoesNotMatch",
+            "the secret key is wrong (AWS_SECRET_ACCESS_KEY)",
+        ),
+        (
+            "AccessDenied",
+            "access denied: check the credentials and the bucket's policy",
+        ),
+        (
+            "error sending request",
+            "cannot reach the server (is it running, and is the endpoint right?)",
+        ),
+    ];
+    match known.iter().find(|(needle, _)| text.contains(needle)) {
+        Some((_, meaning)) => format!("{meaning} [{}]", e.kind()),
+        None => e.to_string(),
     }
 }
 
