@@ -8,8 +8,11 @@
 //! - Two "computers" (processes with separate caches) back up different devices into one bucket
 //!   at once; a prune from one while the other backs up loses nothing.
 //! - On `rclone serve s3` (ignores conditional writes): init says so, and the fallback holds.
-//! - Faults injected by a proxy: 503s and dropped connections are retried; a server that goes
-//!   away gives a clean error (exit 1), and a rerun completes with `check --read-data` passing.
+//! - Faults injected by a proxy: 503s, dropped connections and lost responses are retried; a
+//!   server that goes away gives a clean error (exit 1), and a rerun completes with
+//!   `check --read-data` passing.
+//! - Four inits at once make one repository; a missing bucket or wrong credentials are clear
+//!   errors, and hearth creates no bucket.
 //!
 //! A "computer" is a cache folder (`HEARTH_CACHE_DIR=<world>/cache-<name>`); the world's own
 //! `repo` folder is never used and must stay absent.
@@ -559,6 +562,21 @@ fn a_household_on_moto_every_command() {
     site.ok("a", &["repair", "index"]);
     assert_check(&site, "a", true);
 
+    // Without HEARTH_CACHE_DIR the cache is under $XDG_CACHE_HOME/hearth.
+    let xdg = site.path("xdg");
+    let out = site
+        .cmd("unused", &["snapshots"])
+        .env_remove("HEARTH_CACHE_DIR")
+        .env("XDG_CACHE_HOME", &xdg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let files = files_under(&xdg.join("hearth"));
+    assert!(
+        files.iter().any(|f| f.ends_with(".redb")),
+        "the cache is under $XDG_CACHE_HOME/hearth: {files:?}"
+    );
+
     let rel = assert_layout(&moto.list_keys("everything"));
     assert_eq!(count_in(&rel, "snapshots"), 2, "forgotten: {rel:#?}");
     assert_eq!(count_in(&rel, "keys"), 2, "{rel:#?}");
@@ -710,9 +728,16 @@ fn rclone_without_conditional_writes_falls_back() {
     );
     let h = generate_spec(&site.path("Backup"), &HouseholdSpec::tiny());
     let ids = snapshot_ids(&site.json("a", &["backup", s(&site.path("Backup"))], 0));
-    // A second computer, on its own cache.
+    // A night later, two computers at once, one device each, on their own caches.
     next_day(&h, 1, &DayOptions::default()).unwrap();
-    let second = snapshot_ids(&site.json("b", &["backup", s(&site.path("Backup"))], 0));
+    let (d0, d1) = (&h.devices[0], &h.devices[1]);
+    let pa = site.spawn("a", "backup-a", &["--json", "backup", s(&d0.folder)]);
+    let pb = site.spawn("b", "backup-b", &["--json", "backup", s(&d1.folder)]);
+    let ra = pa.wait().ok("backup on computer A").json();
+    let rb = pb.wait().ok("backup on computer B").json();
+    let mut second = snapshot_ids(&ra);
+    second.extend(snapshot_ids(&rb));
+    assert_eq!(second.len(), 2, "{ra:#}\n{rb:#}");
     for d in &h.devices {
         assert_restores(&site, "a", &second[&d.udid], &d.udid, &digest(&d.folder));
     }
