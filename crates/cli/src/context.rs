@@ -62,7 +62,7 @@ impl Context {
                 eprintln!(
                     "{}: conditional writes: {}",
                     l.display(),
-                    if b.conditional_writes() {
+                    if b.conditional_writes()? {
                         "supported"
                     } else {
                         "not supported (the server ignores If-None-Match; Hearth looks before it writes, which is safe for its objects)"

@@ -18,7 +18,7 @@ use opendal::blocking;
 use opendal::layers::RetryLayer;
 use opendal::options::{ListOptions, ReadOptions, WriteOptions};
 use opendal::{EntryMode, ErrorKind, Operator, services};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 /// The runtime OpenDAL's blocking operator drives its requests on.
@@ -86,12 +86,12 @@ impl S3Location {
 pub struct S3Backend {
     op: blocking::Operator,
     location: S3Location,
-    conditional: bool,
+    /// Probed on the first put-if-absent, so that reading never writes.
+    conditional: OnceLock<bool>,
 }
 
 impl S3Backend {
-    /// Connects (credentials from the environment), checks the bucket answers, and probes
-    /// conditional creates.
+    /// Prepares the client (credentials from the environment); nothing is sent yet.
     pub fn open(location: &S3Location) -> Result<S3Backend, StorageError> {
         opendal::install_default();
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -115,7 +115,7 @@ impl S3Backend {
             builder = builder.session_token(&t);
         }
         let remote = |e: opendal::Error| StorageError::Remote {
-            op: "connect",
+            op: "connecting to",
             path: location.display(),
             detail: e.to_string(),
         };
@@ -127,18 +127,20 @@ impl S3Backend {
         let op = Operator::new(builder).map_err(remote)?.layer(retry);
         let _guard = RUNTIME.enter();
         let op = blocking::Operator::new(op).map_err(remote)?;
-        let mut backend = S3Backend {
+        Ok(S3Backend {
             op,
             location: location.clone(),
-            conditional: false,
-        };
-        backend.conditional = backend.probe_conditional_create()?;
-        Ok(backend)
+            conditional: OnceLock::new(),
+        })
     }
 
-    /// Whether the server refuses a conditional create of an existing object.
-    pub fn conditional_writes(&self) -> bool {
-        self.conditional
+    /// Whether the server refuses a conditional create of an existing object (probed once).
+    pub fn conditional_writes(&self) -> Result<bool, StorageError> {
+        if let Some(c) = self.conditional.get() {
+            return Ok(*c);
+        }
+        let probed = self.probe_conditional_create()?;
+        Ok(*self.conditional.get_or_init(|| probed))
     }
 
     fn probe_conditional_create(&self) -> Result<bool, StorageError> {
@@ -156,23 +158,19 @@ impl S3Backend {
         let supported = match create(b"1") {
             // A server (or OpenDAL) that rejects the header outright has no conditional creates.
             Err(e) if e.kind() == ErrorKind::Unsupported => false,
-            Err(e) => return Err(self.err("write a probe object to", &key, e)),
+            // A retried create whose first response was lost: the server refused to create an
+            // existing object, which is what the probe wants to know.
+            Err(e) if refused(&e) => true,
+            Err(e) => return Err(self.err("writing a probe object", &key, e)),
             Ok(_) => match create(b"2") {
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::ConditionNotMatch | ErrorKind::AlreadyExists
-                    ) =>
-                {
-                    true
-                }
-                Err(e) => return Err(self.err("probe conditional writes in", &key, e)),
+                Err(e) if refused(&e) => true,
+                Err(e) => return Err(self.err("writing a probe object", &key, e)),
                 Ok(_) => false,
             },
         };
         self.op
             .delete(&key)
-            .map_err(|e| self.err("remove the probe object", &key, e))?;
+            .map_err(|e| self.err("removing the probe object", &key, e))?;
         Ok(supported)
     }
 
@@ -203,6 +201,14 @@ impl S3Backend {
     }
 }
 
+/// A conditional create refused because the object exists.
+fn refused(e: &opendal::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::ConditionNotMatch | ErrorKind::AlreadyExists
+    )
+}
+
 /// What went wrong, in words a user can act on; OpenDAL's own text otherwise.
 fn explain(e: &opendal::Error) -> String {
     let text = format!("{e:?}");
@@ -229,9 +235,16 @@ fn explain(e: &opendal::Error) -> String {
             "cannot reach the server (is it running, and is the endpoint right?)",
         ),
     ];
+    let code = text
+        .split("code: \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|c| format!(", {c}"))
+        .unwrap_or_default();
     match known.iter().find(|(needle, _)| text.contains(needle)) {
         Some((_, meaning)) => format!("{meaning} [{}]", e.kind()),
-        None => e.to_string(),
+        // One line: the kind, the server's error code if any, OpenDAL's message.
+        None => format!("{}{code}: {}", e.kind(), e.message()),
     }
 }
 
@@ -247,17 +260,17 @@ impl Backend for S3Backend {
         bytes: &[u8],
     ) -> Result<PutOutcome, StorageError> {
         let key = self.key(t, name)?;
-        if !self.conditional {
+        if !self.conditional_writes()? {
             if self
                 .op
                 .exists(&key)
-                .map_err(|e| self.err("look for", &key, e))?
+                .map_err(|e| self.err("looking for", &key, e))?
             {
                 return Ok(PutOutcome::AlreadyExists);
             }
             self.op
                 .write(&key, bytes.to_vec())
-                .map_err(|e| self.err("write", &key, e))?;
+                .map_err(|e| self.err("writing", &key, e))?;
             return Ok(PutOutcome::Created);
         }
         let options = WriteOptions {
@@ -266,21 +279,17 @@ impl Backend for S3Backend {
         };
         match self.op.write_options(&key, bytes.to_vec(), options) {
             Ok(_) => Ok(PutOutcome::Created),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::ConditionNotMatch | ErrorKind::AlreadyExists
-                ) =>
-            {
-                Ok(PutOutcome::AlreadyExists)
-            }
-            Err(e) => Err(self.err("write", &key, e)),
+            Err(e) if refused(&e) => Ok(PutOutcome::AlreadyExists),
+            Err(e) => Err(self.err("writing", &key, e)),
         }
     }
 
     fn get(&self, t: FileType, name: &str) -> Result<Vec<u8>, StorageError> {
         let key = self.key(t, name)?;
-        let data = self.op.read(&key).map_err(|e| self.err("read", &key, e))?;
+        let data = self
+            .op
+            .read(&key)
+            .map_err(|e| self.err("reading", &key, e))?;
         Ok(data.to_vec())
     }
 
@@ -299,7 +308,7 @@ impl Backend for S3Backend {
         let data = self
             .op
             .read_options(&key, options)
-            .map_err(|e| self.err("read", &key, e))?
+            .map_err(|e| self.err("reading", &key, e))?
             .to_vec();
         if data.len() as u64 != len {
             return Err(StorageError::ShortRead {
@@ -323,7 +332,7 @@ impl Backend for S3Backend {
         let entries = match self.op.list_options(&dir, options) {
             Ok(e) => e,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.err("list", &dir, e)),
+            Err(e) => return Err(self.err("listing", &dir, e)),
         };
         Ok(entries
             .into_iter()
@@ -343,7 +352,7 @@ impl Backend for S3Backend {
         match self.op.delete(&key) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(self.err("delete", &key, e)),
+            Err(e) => Err(self.err("deleting", &key, e)),
         }
     }
 }
