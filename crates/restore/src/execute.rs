@@ -121,12 +121,9 @@ fn write_file(
         detail,
     })?;
     match f.rewrite {
-        None => {
-            for id in &f.chunks {
-                let data = repo.read_blob(id)?;
-                out.write_all(&data).map_err(|e| io("write failed", e))?;
-            }
-        }
+        None => repo.read_blobs(&f.chunks, |data| {
+            out.write_all(&data).map_err(|e| io("write failed", e))
+        })?,
         Some(how) => {
             let data = rewritten(repo, plan, f, how)?;
             out.write_all(&data).map_err(|e| io("write failed", e))?;

@@ -448,9 +448,10 @@ pub(crate) fn read_chunks(
     size_hint: u64,
 ) -> Result<Vec<u8>, RestoreError> {
     let mut out = Vec::with_capacity(size_hint as usize);
-    for id in chunks {
-        out.extend_from_slice(&repo.read_blob(id)?);
-    }
+    repo.read_blobs(chunks, |b| {
+        out.extend_from_slice(&b);
+        Ok::<_, RestoreError>(())
+    })?;
     Ok(out)
 }
 
