@@ -26,6 +26,10 @@ pub struct Chunker {
     params: ChunkerParams,
 }
 
+thread_local! {
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Chunker {
     pub fn new(params: ChunkerParams) -> Self {
         Self { params }
@@ -69,7 +73,24 @@ impl Chunker {
         mut f: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<u64, ReadError<E>> {
         let cap = self.params.max as usize * BUFFER_CHUNKS;
-        let mut buf = vec![0u8; cap];
+        // One buffer per thread, reused from file to file: allocating (and returning) several
+        // MiB per file cost more than reading a small file.
+        let mut buf = READ_BUFFER.with_borrow_mut(std::mem::take);
+        if buf.len() < cap {
+            buf.resize(cap, 0);
+        }
+        let result = self.chunk_buffered(&mut reader, &mut buf[..cap], &mut f);
+        READ_BUFFER.with_borrow_mut(|b| *b = buf);
+        result
+    }
+
+    fn chunk_buffered<R: Read, E>(
+        &self,
+        reader: &mut R,
+        buf: &mut [u8],
+        f: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<u64, ReadError<E>> {
+        let cap = buf.len();
         let (mut len, mut total, mut eof) = (0usize, 0u64, false);
         loop {
             while !eof && len < cap {
