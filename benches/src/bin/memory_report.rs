@@ -44,6 +44,10 @@ fn main() {
         backup_child(Path::new(&args[1]), &args[2..]);
         return;
     }
+    if args.first().map(String::as_str) == Some("--probe-child") {
+        probe_child(Path::new(&args[1]));
+        return;
+    }
     let usage = || -> ! {
         eprintln!("usage: memory_report [BYTES [FACTOR [RUNS [WORKDIR]]]]");
         std::process::exit(2)
@@ -122,9 +126,9 @@ fn main() {
     let mut results: BTreeMap<&str, Vec<Child>> = BTreeMap::new();
     for run in 0..runs {
         let order: [&str; 2] = if run % 2 == 0 {
-            ["empty", "4x"]
+            ["empty", "full"]
         } else {
-            ["4x", "empty"]
+            ["full", "empty"]
         };
         for which in order {
             let dir = w.join(format!("run-{which}"));
@@ -151,8 +155,13 @@ fn main() {
             );
             let c = Child::parse(&String::from_utf8_lossy(&out.stdout));
             let mib = |b: u64| b as f64 / 1048576.0;
+            let label = if which == "full" {
+                format!("{factor}x")
+            } else {
+                which.to_owned()
+            };
             println!(
-                "run {} {which:>5}: peak RSS {:6.1} MiB (open {:5.1}, after each device {}; {:5.1} above open); \
+                "run {} {label:>5}: peak RSS {:6.1} MiB (open {:5.1}, after each device {}; {:5.1} above open); \
                  blobs {} -> {}; backup {:.2} s wall, {:.2} CPU s, process {:.2} s; load {}",
                 run + 1,
                 mib(c.peak_rss),
@@ -191,18 +200,103 @@ fn main() {
     ];
     println!("medians of {runs} runs:      empty        {factor}x    {factor}x/empty");
     for (name, f) in rows {
-        let (a, b) = (median("empty", f), median("4x", f));
+        let (a, b) = (median("empty", f), median("full", f));
         println!("  {name:<24} {a:8.2} {b:8.2} {:8.3}", b / a);
     }
     let (a, b) = (
         median("empty", &|c| c.peak_rss as f64),
-        median("4x", &|c| c.peak_rss as f64),
+        median("full", &|c| c.peak_rss as f64),
     );
     println!(
         "target: peak RSS into the {factor}x repository within 20% of the empty one's: {} ({:+.1}%)",
         if b <= 1.2 * a { "met" } else { "NOT met" },
         100.0 * (b / a - 1.0)
     );
+
+    // Where the open repository's memory goes, step by step, in a fresh process.
+    for (name, dir) in [("empty", None), ("full", Some(&base))] {
+        let probe = w.join(format!("probe-{name}"));
+        match dir {
+            Some(base) => copy_dir(base, &probe),
+            None => drop(fresh_repo(&probe)),
+        }
+        let out = Command::new(std::env::current_exe().expect("this binary"))
+            .arg("--probe-child")
+            .arg(&probe)
+            .output()
+            .expect("running the probe child");
+        assert!(
+            out.status.success(),
+            "the probe child failed: {}",
+            out.status
+        );
+        println!(
+            "resident memory of a fresh process opening the {} repository, step by step (MiB):",
+            if dir.is_some() {
+                format!("{factor}x")
+            } else {
+                name.to_owned()
+            }
+        );
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        std::fs::remove_dir_all(&probe).expect("removing the probe's repository");
+    }
+}
+
+/// Opens the index cache and reads each of its tables in turn, printing the resident memory
+/// after each step; then opens the repository as a backup does.
+fn probe_child(dir: &Path) {
+    let mib = |b: u64| b as f64 / 1048576.0;
+    let step = |name: &str| println!("  {name:<48} {:6.1}", mib(rss()));
+    step("start");
+    let path = find_file(&dir.join("cache"), "index.redb").expect("the cache's index.redb");
+    {
+        let cache = hearth_index::IndexCache::open(&path).expect("opening the cache");
+        step(&format!(
+            "IndexCache::open ({:.1} MiB file)",
+            mib(std::fs::metadata(&path).map_or(0, |m| m.len()))
+        ));
+        let n = cache.segments().expect("segments").len();
+        step(&format!("segments() ({n} segments)"));
+        let snaps = cache.snapshots().expect("snapshots");
+        let bytes: usize = snaps.iter().map(|(_, p)| p.len()).sum();
+        step(&format!(
+            "snapshots() ({} snapshots, {:.2} MiB of payload)",
+            snaps.len(),
+            mib(bytes as u64)
+        ));
+        drop(snaps);
+        let n = cache.packs().expect("packs").len();
+        step(&format!("packs() ({n} packs)"));
+        let mut blobs = 0u64;
+        cache
+            .for_each_blob(|_, _| blobs += 1)
+            .expect("reading every blob");
+        step(&format!(
+            "for_each_blob() ({blobs} blobs: all leaves cached)"
+        ));
+    }
+    step("cache closed");
+    let backend = Arc::new(LocalBackend::open(&dir.join("repo")));
+    let repo =
+        Repository::open(backend, PASSWORD, &repo_options(dir)).expect("opening the repository");
+    step("Repository::open in the same process");
+    drop(repo);
+    println!("  peak {:.1}", mib(peak_rss().unwrap_or(0)));
+}
+
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if let Some(f) = find_file(&p, name) {
+                return Some(f);
+            }
+        } else if e.file_name() == name {
+            return Some(p);
+        }
+    }
+    None
 }
 
 /// A row of the summary: its name and what it reads from a child.
