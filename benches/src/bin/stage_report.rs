@@ -45,6 +45,7 @@ const PASSES: usize = 3;
 struct Rate {
     name: &'static str,
     input: &'static str,
+    one: f64,
     all: f64,
 }
 
@@ -73,7 +74,12 @@ fn measure(name: &'static str, input: &'static str, pass: &(dyn Fn(usize) -> u64
         "  {name:<22} {input:<28} {one:9.0} {all:9.0} {:6.2}",
         all / one
     );
-    Rate { name, input, all }
+    Rate {
+        name,
+        input,
+        one,
+        all,
+    }
 }
 
 fn cut(chunker: &Chunker, data: &[u8]) -> Vec<Vec<u8>> {
@@ -274,13 +280,24 @@ fn main() {
         stats.stored_bytes
     );
     println!("ideal wall time at the all-cores stage rates:");
-    let mut ideal = 0.0;
+    let (mut ideal, mut cpu_ideal, mut one_cpu) = (0.0, 0.0, 0.0);
     for (name, b) in parts {
         let s = b as f64 / 1e6 / get(name).all;
+        if name != "pack write (fsync)" {
+            one_cpu += b as f64 / 1e6 / get(name).one;
+        }
         ideal += s;
+        if name != "pack write (fsync)" {
+            cpu_ideal += s;
+        }
         println!("  {name:<22} {:>12} bytes {s:7.3} s", b);
     }
     let ideal_rate = all_bytes as f64 / 1e6 / ideal;
+    let cpu_rate = all_bytes as f64 / 1e6 / cpu_ideal;
+    println!(
+        "  {:<22} {:>12}       {cpu_ideal:7.3} s = {cpu_rate:.0} MB/s (pack writes overlapped)",
+        "sum without pack write", ""
+    );
     println!(
         "  {:<22} {:>12}       {ideal:7.3} s = {ideal_rate:.0} MB/s",
         "sum", ""
@@ -297,6 +314,12 @@ fn main() {
         load.map_or("unknown".into(), |l| format!("{l:.2}"))
     );
     println!(
+        "CPU: the stages need {one_cpu:.3} CPU s for this household on one thread (pack writes aside); \
+         the backup used {cpu:.3} CPU s, so {:.0}% of its CPU went to stage work and {:.0}% elsewhere",
+        100.0 * one_cpu / cpu,
+        100.0 * (1.0 - one_cpu / cpu)
+    );
+    println!(
         "pipeline / slowest stage ({} on {}, {:.0} MB/s on {} cores): {:.2}",
         slowest.name,
         slowest.input,
@@ -305,8 +328,10 @@ fn main() {
         pipeline / slowest.all
     );
     println!(
-        "pipeline / ideal for this household ({ideal_rate:.0} MB/s): {:.2}",
-        pipeline / ideal_rate
+        "pipeline / ideal for this household: {:.2} of {ideal_rate:.0} MB/s (every stage in turn), \
+         {:.2} of {cpu_rate:.0} MB/s (pack writes overlapped)",
+        pipeline / ideal_rate,
+        pipeline / cpu_rate
     );
 }
 
