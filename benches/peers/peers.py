@@ -393,6 +393,9 @@ def main():
         "nproc": os.cpu_count(),
         "cpu": next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?"),
         "kernel": platform.release(),
+        "hearth_commit": subprocess.run(
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=Path(__file__).parent
+        ).stdout.strip(),
         "bytes_requested": args.bytes,
         "bytes_total": du(day1),
         "bytes_day2": du(day2),
