@@ -356,7 +356,7 @@ def targets(med):
         out.append(("forget + prune no slower than restic", r >= 1, f"{r:.2f}x ({med['restic']['prune']['wall']:.2f} s vs {h['prune']['wall']:.2f} s)"))
     peers = [t for t in med if t != "hearth"]
     if peers:
-        for key, label in (("day2", "after day 2"), ("prune", "after prune")):
+        for key, label in (("first", "after the first backup"), ("day2", "after day 2"), ("prune", "after prune")):
             smallest = min(peers, key=lambda p: med[p][key]["repo"])
             s = med[smallest][key]["repo"]
             out.append((f"repository {label} no larger than the smallest peer's ({smallest})", h[key]["repo"] <= s, f"{h[key]['repo'] / 1e6:,.1f} MB vs {s / 1e6:,.1f} MB ({h[key]['repo'] / s:.3f}x)"))
