@@ -347,7 +347,7 @@ fn assert_clean(w: &World) {
 }
 
 /// Started together with no help: the second finds the shared cache held, waits for it (up to
-/// 2 s), then takes a private one; each backup lasts longer than that, so they overlap.
+/// 300 ms), then takes a private one; each backup lasts longer than that, so they overlap.
 #[test]
 fn two_backups_of_different_devices_started_together_both_commit() {
     let w = World::with_repo();
@@ -694,7 +694,7 @@ fn prune_waits_for_a_running_backup_and_keeps_what_it_deduplicated_against() {
 }
 
 /// Without stopping anyone: a prune started as soon as a backup holds its lock. It waits (for
-/// the shared cache, up to 2 s, then for the backup's lock); whenever it took its lock, it must
+/// the shared cache, up to 300 ms, then for the backup's lock); whenever it took its lock, it must
 /// have planned with the backup's packs indexed and its snapshot committed (never seeing them
 /// as unindexed, which it would delete).
 #[test]

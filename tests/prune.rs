@@ -817,7 +817,7 @@ fn forget_with_prune_prints_one_json_document() {
 }
 
 /// `forget --prune` is no slower than `forget` then `prune`: the prune must not wait for the
-/// cache its own process holds (the open of a held cache waits 2 s, then builds a private one
+/// cache its own process holds (the open of a held cache waits 300 ms, then builds a private one
 /// from every index segment).
 #[test]
 fn forget_with_prune_does_not_wait_for_its_own_cache() {

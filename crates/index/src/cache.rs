@@ -24,7 +24,7 @@ const SNAPSHOTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("snaps
 const LOCATION_LEN: usize = 46;
 /// How long to wait for another process that holds the cache open before the caller falls
 /// back to a private cache.
-const OPEN_WAIT: Duration = Duration::from_secs(2);
+const OPEN_WAIT: Duration = Duration::from_millis(300);
 
 #[derive(Debug, Error)]
 pub enum IndexError {
@@ -36,6 +36,18 @@ pub enum IndexError {
     Busy { path: PathBuf, waited_secs: u64 },
     #[error("index cache {path}: corrupt row for blob {blob}")]
     CorruptRow { path: PathBuf, blob: String },
+}
+
+/// redb's page cache for one database. Its default (1 GiB) means nothing is ever evicted, so a
+/// process's memory grew with the repository's index; the operating system caches the file
+/// anyway, so a small cache costs no measurable time (docs/benchmarks.md, memory_report).
+pub(crate) const PAGE_CACHE_BYTES: usize = 1 << 20;
+
+/// Opens or creates a redb database with a bounded page cache.
+pub(crate) fn create_database(path: &Path) -> Result<Database, redb::DatabaseError> {
+    Database::builder()
+        .set_cache_size(PAGE_CACHE_BYTES)
+        .create(path)
 }
 
 /// Runs `f`, turning a panic (redb panics on some damaged files) into an error, without the
@@ -87,7 +99,7 @@ impl IndexCache {
         }
         let start = Instant::now();
         let mut db = loop {
-            match quietly(|| Database::create(path)).map_err(|panic| db_err(path, panic))? {
+            match quietly(|| create_database(path)).map_err(|panic| db_err(path, panic))? {
                 Ok(db) => break db,
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) if start.elapsed() < OPEN_WAIT => {
                     sleep(Duration::from_millis(200))
@@ -118,7 +130,7 @@ impl IndexCache {
     /// deleted when dropped: for a process that finds the shared cache held by another.
     pub fn create_private(path: &Path) -> Result<Self, IndexError> {
         let _ = std::fs::remove_file(path);
-        let db = Database::create(path).map_err(|e| db_err(path, e))?;
+        let db = create_database(path).map_err(|e| db_err(path, e))?;
         let cache = Self {
             db,
             path: path.to_path_buf(),

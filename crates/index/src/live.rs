@@ -22,7 +22,7 @@ impl LiveSet {
             detail: e.to_string(),
         };
         let _ = std::fs::remove_file(path);
-        let db = Database::create(path).map_err(|e| err(&e))?;
+        let db = crate::cache::create_database(path).map_err(|e| err(&e))?;
         let tx = db.begin_write().map_err(|e| err(&e))?;
         tx.open_table(LIVE).map_err(|e| err(&e))?;
         tx.commit().map_err(|e| err(&e))?;
