@@ -17,7 +17,8 @@
 
 mod common;
 
-use common::{World, describe};
+use common::procs::{Proc, freeze, thaw};
+use common::{World, describe, is_object_name, names};
 use hearth_mobilesync::{DeviceInfo, write_plist_binary};
 use hearth_testkit::{
     DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, copy_tree, generate, next_day,
@@ -27,7 +28,6 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 type Digest = BTreeMap<String, FileDigest>;
@@ -44,20 +44,6 @@ fn s(p: &Path) -> &str {
 fn u(v: &Value) -> u64 {
     v.as_u64()
         .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
-}
-
-fn is_object_name(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    match fs::read_dir(dir) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 /// What the repository and its cache folder hold at one instant.
@@ -123,153 +109,6 @@ fn wait_for(
         );
         std::thread::sleep(POLL);
     }
-}
-
-/// A `hearth` process with its stdout and stderr in files (read while it runs).
-struct Proc {
-    child: Child,
-    name: String,
-    out: PathBuf,
-    err: PathBuf,
-}
-
-struct Ended {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ended {
-    fn describe(&self) -> String {
-        format!(
-            "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.status.code(),
-            self.stdout,
-            self.stderr
-        )
-    }
-
-    fn ok(&self, what: &str) -> &Self {
-        assert_eq!(self.status.code(), Some(0), "{what}:\n{}", self.describe());
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}", self.describe()))
-    }
-}
-
-impl Proc {
-    fn spawn(w: &World, name: &str, args: &[&str]) -> Proc {
-        let out = w.path(&format!("{name}.stdout"));
-        let err = w.path(&format!("{name}.stderr"));
-        let child = w
-            .cmd(args)
-            .stdout(Stdio::from(fs::File::create(&out).unwrap()))
-            .stderr(Stdio::from(fs::File::create(&err).unwrap()))
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
-        Proc {
-            child,
-            name: name.to_owned(),
-            out,
-            err,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
-    }
-
-    fn stderr(&self) -> String {
-        fs::read_to_string(&self.err).unwrap_or_default()
-    }
-
-    fn wait(mut self) -> Ended {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                break st;
-            }
-            if start.elapsed() > LIMIT {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "{} did not end within {LIMIT:?}:\n{}",
-                    self.name,
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(POLL);
-        };
-        Ended {
-            status,
-            stdout: fs::read_to_string(&self.out).unwrap(),
-            stderr: fs::read_to_string(&self.err).unwrap(),
-        }
-    }
-
-    /// Polls this process's stderr until it contains `text`; panics if it ends first.
-    fn wait_for_stderr(&mut self, text: &str) {
-        let start = Instant::now();
-        loop {
-            if self.stderr().contains(text) {
-                return;
-            }
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                panic!(
-                    "{} ended ({st}) without printing {text:?}:\n{}\n{}",
-                    self.name,
-                    fs::read_to_string(&self.out).unwrap_or_default(),
-                    self.stderr()
-                );
-            }
-            assert!(
-                start.elapsed() < LIMIT,
-                "{}: no {text:?} within {LIMIT:?}",
-                self.name
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-}
-
-/// Stops every thread of `pid` and returns when they all are.
-fn freeze(pid: u32) {
-    // SAFETY: kill(2) with a signal number; the child is ours and not yet reaped.
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) };
-    let start = Instant::now();
-    loop {
-        let stopped = match fs::read_dir(format!("/proc/{pid}/task")) {
-            Err(_) => true,
-            Ok(rd) => rd.flatten().all(|t| {
-                fs::read_to_string(t.path().join("stat")).map_or(true, |st| {
-                    let state = st
-                        .rsplit_once(')')
-                        .and_then(|(_, r)| r.trim_start().chars().next());
-                    matches!(state, Some('T' | 't' | 'Z' | 'X'))
-                })
-            }),
-        };
-        if stopped {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "pid {pid} does not stop"
-        );
-        std::thread::yield_now();
-    }
-}
-
-fn thaw(pid: u32) {
-    // SAFETY: as in `freeze`.
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGCONT) };
 }
 
 /// A device of about `mb` MB of unique, mostly incompressible media: a backup of it lasts
@@ -361,8 +200,8 @@ fn two_backups_of_different_devices_started_together_both_commit() {
         ],
     );
     let (a, b) = (&h.devices[0], &h.devices[1]);
-    let mut pa = Proc::spawn(&w, "backup-a", &["--json", "backup", s(&a.folder)]);
-    let mut pb = Proc::spawn(&w, "backup-b", &["--json", "backup", s(&b.folder)]);
+    let mut pa = Proc::run(&w, "backup-a", &["--json", "backup", s(&a.folder)]);
+    let mut pb = Proc::run(&w, "backup-b", &["--json", "backup", s(&b.folder)]);
     // Watch them: how many locks at once, whether one used a private cache.
     let (mut most_locks, mut private) = (0, BTreeSet::new());
     while pa.running() || pb.running() {
@@ -409,7 +248,7 @@ fn two_backups_of_different_devices_started_together_both_commit() {
 /// (or is writing one), with nothing committed.
 fn backup_stopped_midway(w: &World, name: &str, folder: &Path) -> Proc {
     let before = state(w);
-    let mut p = Proc::spawn(w, name, &["--json", "backup", s(folder)]);
+    let mut p = Proc::run(w, name, &["--json", "backup", s(folder)]);
     wait_for(
         w,
         &format!("{name} holds its lock and writes a pack"),
@@ -433,7 +272,7 @@ fn the_same_device_backed_up_twice_at_once() {
     let h = generate_one(&w, "Backup", 12, vec![big_device("Gran's iPhone", 24)]);
     let d = &h.devices[0];
     let pa = backup_stopped_midway(&w, "backup-a", &d.folder);
-    let rb = Proc::spawn(&w, "backup-b", &["--json", "backup", s(&d.folder)])
+    let rb = Proc::run(&w, "backup-b", &["--json", "backup", s(&d.folder)])
         .wait()
         .ok("the second backup, beside the stopped first")
         .json();
@@ -469,7 +308,7 @@ fn a_backup_runs_start_to_end_while_another_holds_its_lock() {
         ],
     );
     let (a, b) = (&h.devices[0], &h.devices[1]);
-    let mut pa = Proc::spawn(&w, "backup-a", &["--json", "backup", s(&a.folder)]);
+    let mut pa = Proc::run(&w, "backup-a", &["--json", "backup", s(&a.folder)]);
     let at = wait_for(
         &w,
         "backup A holds its lock and wrote a pack",
@@ -479,7 +318,7 @@ fn a_backup_runs_start_to_end_while_another_holds_its_lock() {
     freeze(pa.pid());
     assert!(at.snapshots.is_empty(), "{at:?}");
 
-    let mut pb = Proc::spawn(&w, "backup-b", &["--json", "backup", s(&b.folder)]);
+    let mut pb = Proc::run(&w, "backup-b", &["--json", "backup", s(&b.folder)]);
     let private = format!("index-{}.redb", pb.pid());
     let mut seen_private = false;
     let mut most_locks = 0;
@@ -535,7 +374,7 @@ fn a_killed_processs_private_cache_is_removed_by_the_next_command() {
     );
     let (a, b) = (&h.devices[0], &h.devices[1]);
     let pa = backup_stopped_midway(&w, "backup-a", &a.folder);
-    let mut pb = Proc::spawn(&w, "backup-b", &["backup", s(&b.folder)]);
+    let mut pb = Proc::run(&w, "backup-b", &["backup", s(&b.folder)]);
     let private = format!("index-{}.redb", pb.pid());
     wait_for(
         &w,
@@ -543,7 +382,7 @@ fn a_killed_processs_private_cache_is_removed_by_the_next_command() {
         || pb.running(),
         |st| st.private_caches.contains(&private),
     );
-    pb.child.kill().expect("SIGKILL backup B");
+    pb.kill();
     pb.wait();
     assert!(
         state(&w).private_caches.contains(&private),
@@ -600,7 +439,7 @@ fn prune_waits_for_a_running_backup_and_keeps_what_it_deduplicated_against() {
     let mum2 = snapshot_ids(&day2)[&mum.udid].clone();
 
     let before = state(&w);
-    let mut backup = Proc::spawn(
+    let mut backup = Proc::run(
         &w,
         "backup",
         &["--json", "backup", s(&gran.folder), s(&twin)],
@@ -618,7 +457,7 @@ fn prune_waits_for_a_running_backup_and_keeps_what_it_deduplicated_against() {
         "the backup has committed nothing yet: {at:?}"
     );
 
-    let mut forget = Proc::spawn(
+    let mut forget = Proc::run(
         &w,
         "forget",
         &[
@@ -702,14 +541,14 @@ fn prune_started_during_a_backup_never_deletes_its_packs() {
     let w = World::with_repo();
     let h = generate_one(&w, "Backup", 15, vec![big_device("Gran's iPhone", 45)]);
     let gran = &h.devices[0];
-    let mut backup = Proc::spawn(&w, "backup", &["--json", "backup", s(&gran.folder)]);
+    let mut backup = Proc::run(&w, "backup", &["--json", "backup", s(&gran.folder)]);
     wait_for(
         &w,
         "the backup holds its lock",
         || backup.running(),
         |st| st.locks == 1,
     );
-    let prune = Proc::spawn(&w, "prune", &["--json", "prune"]);
+    let prune = Proc::run(&w, "prune", &["--json", "prune"]);
     let report = backup.wait().ok("the backup").json();
     let p = prune.wait();
     let plan = p.ok("prune").json();
@@ -741,7 +580,7 @@ fn prune_started_during_a_backup_never_deletes_its_packs() {
 /// a stop, a look), returning it stopped while it holds its exclusive lock.
 fn prune_stopped_holding_its_lock(w: &World) -> Proc {
     for _ in 0..20 {
-        let mut p = Proc::spawn(w, "prune", &["--json", "prune"]);
+        let mut p = Proc::run(w, "prune", &["--json", "prune"]);
         loop {
             freeze(p.pid());
             if state(w).locks == 1 {
@@ -808,7 +647,7 @@ fn a_backup_waits_for_a_prune_and_lock_wait_0_fails_at_once() {
     );
 
     // With the default wait, the backup waits until the prune is done, then runs.
-    let mut backup = Proc::spawn(&w, "backup", &["--json", "backup", s(&dad.folder)]);
+    let mut backup = Proc::run(&w, "backup", &["--json", "backup", s(&dad.folder)]);
     backup.wait_for_stderr("waiting for a prune or forget");
     assert_eq!(
         state(&w).snapshots,
@@ -837,7 +676,7 @@ fn a_killed_backups_lock_is_reported_and_does_not_block() {
     let tiny = generate(&HouseholdSpec::tiny(), &w.path("Tiny")).expect("tiny household");
     w.json(&["backup", s(&tiny.devices[0].folder)], 0);
 
-    let mut backup = Proc::spawn(&w, "backup", &["backup", s(&gran.folder)]);
+    let mut backup = Proc::run(&w, "backup", &["backup", s(&gran.folder)]);
     let pid = backup.pid();
     wait_for(
         &w,
@@ -845,7 +684,7 @@ fn a_killed_backups_lock_is_reported_and_does_not_block() {
         || backup.running(),
         |st| st.locks == 1,
     );
-    backup.child.kill().expect("SIGKILL the backup");
+    backup.kill();
     let ended = backup.wait(); // reaped: a zombie's pid would still "run"
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(ended.status.signal(), Some(libc::SIGKILL));

@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{World, describe};
+use common::{World, describe, is_object_name, names};
 use hearth_testkit::{
     DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, copy_tree, generate, next_day,
     tree_digest,
@@ -94,20 +94,6 @@ struct Counts {
     segments: usize,
     snapshots: usize,
     locks: usize,
-}
-
-fn is_object_name(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    match fs::read_dir(dir) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 fn object_count(dir: &Path) -> usize {

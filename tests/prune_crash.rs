@@ -20,7 +20,9 @@
 
 mod common;
 
-use common::{World, describe};
+use common::procs::{freeze, thaw};
+
+use common::{World, describe, is_object_name, names};
 use hearth_testkit::{
     DayOptions, DeviceSpec, FileDigest, HouseholdSpec, copy_tree, generate, next_day, tree_digest,
 };
@@ -50,20 +52,6 @@ fn s(p: &Path) -> &str {
 fn u(v: &Value) -> u64 {
     v.as_u64()
         .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
-}
-
-fn is_object_name(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    match fs::read_dir(dir) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 /// What the repository (and its cache folder) holds at one instant.
@@ -288,39 +276,6 @@ fn pristine() -> &'static Pristine {
             _dir: w,
         }
     })
-}
-
-/// Stops every thread of `pid` and returns when they all are (or the process is gone).
-fn freeze(pid: u32) {
-    // SAFETY: kill(2) with a signal number; the child is ours and not yet reaped.
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) };
-    let start = Instant::now();
-    loop {
-        let stopped = match fs::read_dir(format!("/proc/{pid}/task")) {
-            Err(_) => true,
-            Ok(rd) => rd.flatten().all(|t| {
-                fs::read_to_string(t.path().join("stat")).map_or(true, |st| {
-                    let state = st
-                        .rsplit_once(')')
-                        .and_then(|(_, r)| r.trim_start().chars().next());
-                    matches!(state, Some('T' | 't' | 'Z' | 'X'))
-                })
-            }),
-        };
-        if stopped {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "pid {pid} does not stop"
-        );
-        std::thread::yield_now();
-    }
-}
-
-fn thaw(pid: u32) {
-    // SAFETY: as in `freeze`.
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGCONT) };
 }
 
 /// One test's copy of the pristine repository.

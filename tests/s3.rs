@@ -21,6 +21,7 @@ mod common;
 #[path = "common/s3.rs"]
 mod s3;
 
+use common::procs::{Ended, Proc};
 use common::{World, describe};
 use hearth_testkit::{
     DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, generate, next_day, tree_digest,
@@ -30,7 +31,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 type Digest = BTreeMap<String, FileDigest>;
@@ -164,101 +165,6 @@ fn run_limited(cmd: Command, what: &str) -> Output {
         status: e.status,
         stdout: e.stdout.into_bytes(),
         stderr: e.stderr.into_bytes(),
-    }
-}
-
-/// A `hearth` process with its stdout and stderr in files.
-struct Proc {
-    child: Child,
-    name: String,
-    out: PathBuf,
-    err: PathBuf,
-}
-
-struct Ended {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ended {
-    fn describe(&self) -> String {
-        format!(
-            "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.status.code(),
-            self.stdout,
-            self.stderr
-        )
-    }
-
-    fn ok(&self, what: &str) -> &Self {
-        assert_eq!(self.status.code(), Some(0), "{what}:\n{}", self.describe());
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}", self.describe()))
-    }
-}
-
-impl Proc {
-    fn spawn(mut cmd: Command, w: &World, name: &str) -> Proc {
-        let out = w.path(&format!("{name}.stdout"));
-        let err = w.path(&format!("{name}.stderr"));
-        let child = cmd
-            .stdout(Stdio::from(fs::File::create(&out).unwrap()))
-            .stderr(Stdio::from(fs::File::create(&err).unwrap()))
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
-        Proc {
-            child,
-            name: name.to_owned(),
-            out,
-            err,
-        }
-    }
-
-    fn running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
-    }
-
-    fn wait(self) -> Ended {
-        let name = self.name.clone();
-        self.wait_named(&name)
-    }
-
-    fn wait_named(mut self, what: &str) -> Ended {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                break st;
-            }
-            if start.elapsed() > LIMIT {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "{what} did not end within {LIMIT:?}:\n{}",
-                    fs::read_to_string(&self.err).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        Ended {
-            status,
-            stdout: fs::read_to_string(&self.out).unwrap(),
-            stderr: fs::read_to_string(&self.err).unwrap(),
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // A test that panics while a process runs does not leave it behind.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! `hearth` binary run as a real process.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -111,4 +113,20 @@ pub fn mvt_fixture() -> Option<PathBuf> {
         "the fixture {} is required (clone the project with ../shared beside it); set HEARTH_ALLOW_MISSING_FIXTURES=1 to skip loudly",
         p.display()
     );
+}
+
+/// A repository object's name: 64 hex digits (not a `.tmp-*` file of a killed writer).
+pub fn is_object_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The entries of a folder, none when it does not exist.
+pub fn names(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }

@@ -28,11 +28,11 @@ pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
                 "refused: the policy would remove every snapshot of {group}; keep at least one (e.g. --keep-last 1)"
             );
         }
-        verdicts.push((group.clone(), members, decisions));
+        verdicts.push((group.clone(), decisions));
     }
     let remove: Vec<SnapshotId> = verdicts
         .iter()
-        .flat_map(|(_, _, ds)| ds.iter().filter(|d| !d.keep()).map(|d| d.id))
+        .flat_map(|(_, ds)| ds.iter().filter(|d| !d.keep()).map(|d| d.id))
         .collect();
     if !args.dry_run {
         repo.forget(&remove)?;
@@ -104,12 +104,13 @@ fn candidates(repo: &Repository, group: &Group) -> Result<Vec<Candidate>> {
         .collect())
 }
 
-type Verdicts<'g> = [(String, &'g Group, Vec<Decision>)];
+/// Each group's name and the decision on each of its snapshots.
+type Verdicts = [(String, Vec<Decision>)];
 
-fn verdicts_json(verdicts: &Verdicts<'_>, dry_run: bool) -> Value {
+fn verdicts_json(verdicts: &Verdicts, dry_run: bool) -> Value {
     let groups: Vec<_> = verdicts
         .iter()
-        .map(|(group, _, ds)| {
+        .map(|(group, ds)| {
             json!({
                 "group": group,
                 "snapshots": ds.iter().map(|d| json!({
@@ -124,8 +125,8 @@ fn verdicts_json(verdicts: &Verdicts<'_>, dry_run: bool) -> Value {
     json!({ "dry_run": dry_run, "groups": groups })
 }
 
-fn print_verdicts(verdicts: &Verdicts<'_>) {
-    for (group, _, ds) in verdicts {
+fn print_verdicts(verdicts: &Verdicts) {
+    for (group, ds) in verdicts {
         println!("{group}:");
         for d in ds {
             let verdict = if d.keep() { "keep  " } else { "remove" };
