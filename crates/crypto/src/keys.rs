@@ -67,6 +67,12 @@ impl Keys {
         *blake3::keyed_hash(&self.object_id, file).as_bytes()
     }
 
+    /// [`Keys::object_id`] of a file fed piece by piece: `update` with each piece in order,
+    /// then `finalize`.
+    pub fn object_hasher(&self) -> blake3::Hasher {
+        blake3::Hasher::new_keyed(&self.object_id)
+    }
+
     pub fn chunker_seed(&self) -> u64 {
         self.chunker_seed
     }

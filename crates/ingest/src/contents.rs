@@ -98,8 +98,12 @@ pub(crate) fn store_contents(
         .sum();
     progress.start("reading files", Some(total));
     let read_warnings = Mutex::new(Vec::new());
+    // Files are taken one at a time, largest first, by whichever thread is free (`par_bridge`
+    // pulls from the shared iterator in order): splitting the list in halves up front would
+    // leave one thread with every large file and the other idle.
     let read: Vec<(usize, Outcome)> = to_read
-        .par_iter()
+        .iter()
+        .par_bridge()
         .map(|&i| {
             let f = planned[i].file.as_ref().expect("filtered on file");
             let outcome = read_one(session, folder, f, readings[i], decryption)?;

@@ -1,9 +1,12 @@
-//! The write path: a [`WriteSession`] takes chunks from many threads and hands new ones to a
-//! single pack-writer thread (the one owner of the open pack), over a bounded queue.
+//! The write path. A [`WriteSession`] takes chunks from many threads; the thread that stores a
+//! new blob appends it to the one open pack (under a short lock) and, when the pack is full,
+//! closes it and hands it to the storer thread, which stages packs and commits them with an
+//! index segment.
 //!
-//! Commit order (`docs/format.md` §11): the writer puts a pack, then lists it in an index
-//! segment; [`WriteSession::flush`] returns only when every blob stored so far is in a written
-//! pack and a written segment. Only then may a snapshot name those blobs.
+//! Commit order (`docs/format.md` §11): a segment is put only after the packs it lists are
+//! committed (durable, under their names); [`WriteSession::flush`] returns only when every blob
+//! stored so far is in a committed pack and a written segment. Only then may a snapshot name
+//! those blobs.
 
 use crate::error::RepoError;
 use crate::repository::Repository;
@@ -13,17 +16,19 @@ use hearth_crypto::Keys;
 use hearth_format::{
     BlobKind, ChunkId, FileHeader, IndexId, IndexSegment, ObjectKind, PackEntry, PackId, PackRecord,
 };
-use hearth_storage::{Backend, FileType};
+use hearth_storage::{Backend, FileType, Staged};
 use std::collections::HashSet;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-/// Sealed blobs waiting for the pack writer; bounds memory at about this many chunks.
-const QUEUE_BLOBS: usize = 64;
-/// The writer puts an index segment after this many packs, so an interrupted run keeps most of
-/// its work for the next one.
+/// Closed packs waiting for the storer besides the one it is staging (0: handed over
+/// directly). A thread that closes a pack while the storer commits waits for it, so memory
+/// stays at about three packs.
+const STORE_QUEUE_PACKS: usize = 0;
+/// The storer commits its staged packs and puts an index segment after this many packs, so
+/// an interrupted run keeps most of its work for the next one.
 const SEGMENT_PACKS: usize = 8;
 
 /// What a session added to the repository.
@@ -43,16 +48,12 @@ pub enum StoreFileError {
     Repo(RepoError),
 }
 
-enum Msg {
-    Blob(PreparedBlob),
-    Flush(Sender<Result<Vec<(IndexId, IndexSegment)>, String>>),
-}
-
 pub struct WriteSession<'r> {
     repo: &'r Repository,
     claimed: Mutex<HashSet<ChunkId>>,
-    queue: Option<Sender<Msg>>,
-    writer: Option<JoinHandle<()>>,
+    open: Mutex<OpenPack>,
+    storer: Option<Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
     blobs: AtomicU64,
     raw_bytes: AtomicU64,
     stored_bytes: AtomicU64,
@@ -61,26 +62,25 @@ pub struct WriteSession<'r> {
 impl Repository {
     /// Starts writing. The caller should hold a lock (see [`Repository::lock`]).
     pub fn write_session(&self) -> WriteSession<'_> {
-        let (tx, rx) = bounded(QUEUE_BLOBS);
-        let writer = PackWriter {
+        let (jobs, job_rx) = bounded(STORE_QUEUE_PACKS);
+        let storer = Storer {
             backend: Arc::clone(&self.backend),
             keys: self.keys.clone(),
-            target: self.config.pack_target as usize,
-            buf: Vec::new(),
-            entries: Vec::new(),
+            staged: Vec::new(),
             pending: Vec::new(),
             written: Vec::new(),
             failed: None,
         };
-        let handle = std::thread::Builder::new()
-            .name("pack-writer".into())
-            .spawn(move || writer.run(rx))
-            .expect("spawning the pack writer thread");
+        let thread = std::thread::Builder::new()
+            .name("pack-store".into())
+            .spawn(move || storer.run(job_rx))
+            .expect("spawning the pack storer thread");
         WriteSession {
             repo: self,
             claimed: Mutex::new(HashSet::new()),
-            queue: Some(tx),
-            writer: Some(handle),
+            open: Mutex::new(OpenPack::new(&self.keys)),
+            storer: Some(jobs),
+            thread: Some(thread),
             blobs: AtomicU64::new(0),
             raw_bytes: AtomicU64::new(0),
             stored_bytes: AtomicU64::new(0),
@@ -141,14 +141,21 @@ impl WriteSession<'_> {
         store_chunk(&self.repo.keys, level, &Again(self), kind, data)
     }
 
-    /// Returns when every blob stored so far is in a written pack and a written index segment,
-    /// and those segments are merged into the cache.
+    /// Returns when every blob stored so far is in a committed pack and a written index
+    /// segment, and those segments are merged into the cache.
     pub fn flush(&self) -> Result<(), RepoError> {
+        let partial = std::mem::replace(
+            &mut *self.open.lock().expect("open pack"),
+            OpenPack::new(&self.repo.keys),
+        );
+        if !partial.is_empty() {
+            self.send(Job::Pack(partial.close(&self.repo.keys)))?;
+        }
         let (tx, rx) = bounded(1);
-        self.send(Msg::Flush(tx))?;
+        self.send(Job::Flush(tx))?;
         let segments = rx
             .recv()
-            .map_err(|_| RepoError::Writer("the pack writer exited".into()))?
+            .map_err(|_| RepoError::Writer("the pack storer exited".into()))?
             .map_err(RepoError::Writer)?;
         for (id, seg) in segments {
             self.repo.cache.add_segment(&id, &seg)?;
@@ -156,7 +163,7 @@ impl WriteSession<'_> {
         Ok(())
     }
 
-    /// Flushes and stops the writer thread.
+    /// Flushes and stops the storer thread.
     pub fn finish(mut self) -> Result<WriteStats, RepoError> {
         self.flush()?;
         self.stop();
@@ -164,20 +171,36 @@ impl WriteSession<'_> {
     }
 
     fn stop(&mut self) {
-        drop(self.queue.take());
-        if let Some(h) = self.writer.take() {
+        drop(self.storer.take());
+        if let Some(h) = self.thread.take() {
             let _ = h.join();
         }
     }
 
-    fn send(&self, msg: Msg) -> Result<(), RepoError> {
-        self.queue
+    fn send(&self, job: Job) -> Result<(), RepoError> {
+        self.storer
             .as_ref()
-            .expect("the queue lives until finish")
-            .send(msg)
+            .expect("the storer lives until finish")
+            .send(job)
             .map_err(|_| {
-                RepoError::Writer("the pack writer exited; see the error reported at flush".into())
+                RepoError::Writer("the pack storer exited; see the error reported at flush".into())
             })
+    }
+
+    /// Appends a sealed blob to the open pack; closes and hands over the pack once it reaches
+    /// the target size.
+    fn append(&self, blob: PreparedBlob) -> Result<(), RepoError> {
+        let keys = &self.repo.keys;
+        let full = {
+            let mut open = self.open.lock().expect("open pack");
+            open.add(blob);
+            (open.len >= self.repo.config.pack_target as usize)
+                .then(|| std::mem::replace(&mut *open, OpenPack::new(keys)))
+        };
+        match full {
+            Some(pack) => self.send(Job::Pack(pack.close(keys))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -221,38 +244,112 @@ impl BlobSink for WriteSession<'_> {
             .fetch_add(u64::from(blob.raw_len), Ordering::Relaxed);
         self.stored_bytes
             .fetch_add(blob.sealed.len() as u64, Ordering::Relaxed);
-        self.send(Msg::Blob(blob))
+        self.append(blob)
     }
 }
 
-/// The single owner of the open pack.
-struct PackWriter {
+/// The pack being filled: its sealed blobs in order (never copied into one buffer), their
+/// entries, and the keyed hash of the file so far. Invariant: `len` and `hasher` cover the
+/// header and every blob.
+struct OpenPack {
+    blobs: Vec<Vec<u8>>,
+    entries: Vec<PackEntry>,
+    len: usize,
+    hasher: blake3::Hasher,
+}
+
+/// A complete pack file: `header ‖ blobs ‖ sealed entry list ‖ its length`.
+struct ClosedPack {
+    record: PackRecord,
+    blobs: Vec<Vec<u8>>,
+    trailer: Vec<u8>,
+}
+
+impl OpenPack {
+    fn new(keys: &Keys) -> Self {
+        let header = FileHeader::encode(ObjectKind::Pack);
+        let mut hasher = keys.object_hasher();
+        hasher.update(&header);
+        OpenPack {
+            blobs: Vec::new(),
+            entries: Vec::new(),
+            len: header.len(),
+            hasher,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn add(&mut self, blob: PreparedBlob) {
+        self.entries.push(PackEntry {
+            id: blob.id,
+            kind: blob.kind,
+            compression: blob.compression,
+            offset: self.len as u32,
+            length: blob.sealed.len() as u32,
+            raw_length: blob.raw_len,
+        });
+        self.hasher.update(&blob.sealed);
+        self.len += blob.sealed.len();
+        self.blobs.push(blob.sealed);
+    }
+
+    /// Seals the entry list and names the pack.
+    fn close(mut self, keys: &Keys) -> ClosedPack {
+        let header = FileHeader::encode(ObjectKind::Pack);
+        let mut trailer = keys.seal(&header, &PackEntry::encode_list(&self.entries));
+        trailer.extend_from_slice(&(trailer.len() as u32).to_le_bytes());
+        self.hasher.update(&trailer);
+        ClosedPack {
+            record: PackRecord {
+                pack: PackId(*self.hasher.finalize().as_bytes()),
+                length: (self.len + trailer.len()) as u32,
+                entries: self.entries,
+            },
+            blobs: self.blobs,
+            trailer,
+        }
+    }
+}
+
+/// What the storer does, in the order received.
+enum Job {
+    Pack(ClosedPack),
+    Flush(Sender<Result<Vec<(IndexId, IndexSegment)>, String>>),
+}
+
+/// Stages packs, and after every [`SEGMENT_PACKS`] packs (and at each flush) commits them and
+/// puts an index segment listing them.
+struct Storer {
     backend: Arc<dyn Backend>,
     keys: Keys,
-    target: usize,
-    buf: Vec<u8>,
-    entries: Vec<PackEntry>,
-    /// Packs written but not yet listed in a segment.
+    staged: Vec<Staged>,
+    /// Packs staged but not yet listed in a segment.
     pending: Vec<PackRecord>,
     /// Segments written since the last flush.
     written: Vec<(IndexId, IndexSegment)>,
     failed: Option<String>,
 }
 
-impl PackWriter {
-    fn run(mut self, rx: Receiver<Msg>) {
-        for msg in rx {
-            match msg {
-                Msg::Blob(blob) if self.failed.is_none() => {
-                    if let Err(e) = self.add(blob) {
+impl Storer {
+    fn run(mut self, rx: Receiver<Job>) {
+        for job in rx {
+            match job {
+                Job::Pack(pack) if self.failed.is_none() => {
+                    if let Err(e) = self.stage(pack) {
                         self.failed = Some(e.to_string());
                     }
                 }
-                Msg::Blob(_) => {}
-                Msg::Flush(reply) => {
+                Job::Pack(_) => {}
+                Job::Flush(reply) => {
                     let result = match self.failed.clone() {
                         Some(e) => Err(e),
-                        None => self.flush().map_err(|e| e.to_string()),
+                        None => self
+                            .write_segment()
+                            .map(|()| std::mem::take(&mut self.written))
+                            .map_err(|e| e.to_string()),
                     };
                     let _ = reply.send(result);
                 }
@@ -260,57 +357,28 @@ impl PackWriter {
         }
     }
 
-    fn add(&mut self, blob: PreparedBlob) -> Result<(), RepoError> {
-        if self.buf.is_empty() {
-            self.buf
-                .extend_from_slice(&FileHeader::encode(ObjectKind::Pack));
-        }
-        self.entries.push(PackEntry {
-            id: blob.id,
-            kind: blob.kind,
-            compression: blob.compression,
-            offset: self.buf.len() as u32,
-            length: blob.sealed.len() as u32,
-            raw_length: blob.raw_len,
-        });
-        self.buf.extend_from_slice(&blob.sealed);
-        if self.buf.len() >= self.target {
-            self.close_pack()?;
-        }
-        Ok(())
-    }
-
-    /// Seals the header, puts the pack, and after enough packs puts a segment.
-    fn close_pack(&mut self) -> Result<(), RepoError> {
-        if self.entries.is_empty() {
-            return Ok(());
-        }
+    fn stage(&mut self, pack: ClosedPack) -> Result<(), RepoError> {
         let header = FileHeader::encode(ObjectKind::Pack);
-        let sealed = self
-            .keys
-            .seal(&header, &PackEntry::encode_list(&self.entries));
-        self.buf.extend_from_slice(&sealed);
-        self.buf
-            .extend_from_slice(&(sealed.len() as u32).to_le_bytes());
-        let pack = PackId(self.keys.object_id(&self.buf));
-        self.backend
-            .put(FileType::Pack, &pack.to_hex(), &self.buf)?;
-        self.pending.push(PackRecord {
-            pack,
-            length: self.buf.len() as u32,
-            entries: std::mem::take(&mut self.entries),
-        });
-        self.buf.clear();
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(pack.blobs.len() + 2);
+        parts.push(&header);
+        parts.extend(pack.blobs.iter().map(Vec::as_slice));
+        parts.push(&pack.trailer);
+        let name = pack.record.pack.to_hex();
+        self.staged
+            .push(self.backend.stage(FileType::Pack, &name, &parts)?);
+        self.pending.push(pack.record);
         if self.pending.len() >= SEGMENT_PACKS {
             self.write_segment()?;
         }
         Ok(())
     }
 
+    /// Commits the staged packs, then lists them in a new index segment.
     fn write_segment(&mut self) -> Result<(), RepoError> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.backend.commit(std::mem::take(&mut self.staged))?;
         let segment = IndexSegment {
             packs: std::mem::take(&mut self.pending),
         };
@@ -319,11 +387,5 @@ impl PackWriter {
         self.backend.put(FileType::Index, &id.to_hex(), &file)?;
         self.written.push((id, segment));
         Ok(())
-    }
-
-    fn flush(&mut self) -> Result<Vec<(IndexId, IndexSegment)>, RepoError> {
-        self.close_pack()?;
-        self.write_segment()?;
-        Ok(std::mem::take(&mut self.written))
     }
 }

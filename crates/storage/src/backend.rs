@@ -57,6 +57,20 @@ pub enum PutOutcome {
     AlreadyExists,
 }
 
+/// An object written by [`Backend::stage`], waiting for [`Backend::commit`]. Dropping it
+/// uncommitted leaves a temporary file that [`Backend::remove_temporary_files`] removes.
+#[derive(Debug)]
+pub enum Staged {
+    /// Already durable and visible.
+    Stored,
+    /// A local temporary file, written and flushing, to be linked as `path`.
+    Local {
+        file: std::fs::File,
+        tmp: PathBuf,
+        path: PathBuf,
+    },
+}
+
 #[derive(Debug, Error)]
 pub enum StorageError {
     #[error("{path}: not found")]
@@ -121,6 +135,21 @@ pub trait Backend: Send + Sync {
     /// holds the same bytes.
     fn put(&self, t: FileType, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
         self.put_if_absent(t, name, bytes).map(|_| ())
+    }
+
+    /// Writes the concatenation of `parts` as `name` without waiting for it to become durable:
+    /// the object is durable and visible under `name` once [`Backend::commit`] has taken the
+    /// returned token; until then a crash may lose it, and a reader never sees it. Stores
+    /// whose puts are cheap to make durable put at once (the default).
+    fn stage(&self, t: FileType, name: &str, parts: &[&[u8]]) -> Result<Staged, StorageError> {
+        self.put(t, name, &parts.concat())?;
+        Ok(Staged::Stored)
+    }
+
+    /// Makes staged objects durable and visible; returns when all of them are.
+    fn commit(&self, staged: Vec<Staged>) -> Result<(), StorageError> {
+        drop(staged);
+        Ok(())
     }
 
     /// Removes what killed writers left half-written; returns how many. Only safe while no

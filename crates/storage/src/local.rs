@@ -1,10 +1,12 @@
 //! A repository in a local folder. Put-if-absent is a temporary file, fsync, then `link(2)` to
 //! the final name (which fails if the name exists), so a reader never sees a partial object and
-//! an existing object is never replaced.
+//! an existing object is never replaced. A staged object is the same temporary file, whose
+//! writeback is started at once and waited for (fsync, link, folder fsync) at commit.
 
-use crate::backend::{Backend, FileType, ObjectInfo, PutOutcome, StorageError, valid_name};
+use crate::backend::{Backend, FileType, ObjectInfo, PutOutcome, Staged, StorageError, valid_name};
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -77,15 +79,37 @@ impl LocalBackend {
     }
 
     fn write_tmp(&self, dir: &Path, bytes: &[u8]) -> Result<PathBuf, StorageError> {
+        let (f, tmp) = self.create_tmp(dir, &[bytes])?;
+        self.fsync(&f, &tmp)?;
+        Ok(tmp)
+    }
+
+    /// A new temporary file in `dir` holding the concatenation of `parts`, not yet synced.
+    fn create_tmp(&self, dir: &Path, parts: &[&[u8]]) -> Result<(File, PathBuf), StorageError> {
         let tmp = dir.join(format!("{TMP_PREFIX}{}", hex_random()));
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)
             .map_err(|e| io_err("create", &tmp, e))?;
-        f.write_all(bytes).map_err(|e| io_err("write", &tmp, e))?;
-        self.fsync(&f, &tmp)?;
-        Ok(tmp)
+        write_all_vectored(&mut f, parts).map_err(|e| io_err("write", &tmp, e))?;
+        Ok((f, tmp))
+    }
+
+    /// Links a synced temporary file as `path` unless `path` exists, then removes it.
+    fn link(&self, tmp: &Path, path: &Path) -> Result<PutOutcome, StorageError> {
+        let linked = fs::hard_link(tmp, path);
+        let _ = fs::remove_file(tmp);
+        match linked {
+            Ok(()) => Ok(PutOutcome::Created),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(PutOutcome::AlreadyExists),
+            Err(e) => Err(io_err("link", path, e)),
+        }
+    }
+
+    fn fsync_dir(&self, dir: &Path) -> Result<(), StorageError> {
+        let d = File::open(dir).map_err(|e| io_err("open folder", dir, e))?;
+        self.fsync(&d, dir)
     }
 
     fn list_dir(
@@ -166,17 +190,38 @@ impl Backend for LocalBackend {
         }
         fs::create_dir_all(dir).map_err(|e| io_err("create folder", dir, e))?;
         let tmp = self.write_tmp(dir, bytes)?;
-        let linked = fs::hard_link(&tmp, &path);
-        let _ = fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => {
-                let d = File::open(dir).map_err(|e| io_err("open folder", dir, e))?;
-                self.fsync(&d, dir)?;
-                Ok(PutOutcome::Created)
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(PutOutcome::AlreadyExists),
-            Err(e) => Err(io_err("link", &path, e)),
+        let outcome = self.link(&tmp, &path)?;
+        if outcome == PutOutcome::Created {
+            self.fsync_dir(dir)?;
         }
+        Ok(outcome)
+    }
+
+    fn stage(&self, t: FileType, name: &str, parts: &[&[u8]]) -> Result<Staged, StorageError> {
+        self.check_poisoned()?;
+        let path = self.path(t, name)?;
+        let dir = path.parent().expect("object paths have a folder");
+        fs::create_dir_all(dir).map_err(|e| io_err("create folder", dir, e))?;
+        let (file, tmp) = self.create_tmp(dir, parts)?;
+        start_writeback(&file);
+        Ok(Staged::Local { file, tmp, path })
+    }
+
+    fn commit(&self, staged: Vec<Staged>) -> Result<(), StorageError> {
+        let mut dirs = BTreeSet::new();
+        for s in staged {
+            if let Staged::Local { file, tmp, path } = s {
+                self.fsync(&file, &tmp)?;
+                if self.link(&tmp, &path)? == PutOutcome::Created {
+                    dirs.insert(
+                        path.parent()
+                            .expect("object paths have a folder")
+                            .to_owned(),
+                    );
+                }
+            }
+        }
+        dirs.iter().try_for_each(|d| self.fsync_dir(d))
     }
 
     fn get(&self, t: FileType, name: &str) -> Result<Vec<u8>, StorageError> {
@@ -235,6 +280,35 @@ impl Backend for LocalBackend {
     }
 }
 
+/// `write_all` over several buffers without joining them.
+fn write_all_vectored(f: &mut File, parts: &[&[u8]]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match f.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Asks the kernel to start writing `f`'s dirty pages now, so the fsync at commit finds most
+/// of them written. Advisory: an error here surfaces at that fsync.
+#[cfg(target_os = "linux")]
+fn start_writeback(f: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid open descriptor; the call only schedules writeback of its pages.
+    unsafe {
+        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &File) {}
+
 fn io_err(op: &'static str, path: &Path, source: io::Error) -> StorageError {
     StorageError::Io {
         op,
@@ -265,6 +339,29 @@ mod tests {
 
     fn name(c: char) -> String {
         c.to_string().repeat(64)
+    }
+
+    #[test]
+    fn a_staged_object_appears_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::create(dir.path()).unwrap();
+        let staged = b
+            .stage(FileType::Pack, &name('c'), &[b"he", b"", b"llo"])
+            .unwrap();
+        let lost = b.stage(FileType::Pack, &name('d'), &[b"gone"]).unwrap();
+        assert!(b.get(FileType::Pack, &name('c')).is_err());
+        assert!(b.list(FileType::Pack).unwrap().is_empty());
+        b.commit(vec![staged]).unwrap();
+        assert_eq!(b.get(FileType::Pack, &name('c')).unwrap(), b"hello");
+        assert_eq!(b.list(FileType::Pack).unwrap().len(), 1);
+        drop(lost);
+        assert!(b.get(FileType::Pack, &name('d')).is_err());
+        assert_eq!(
+            b.remove_temporary_files().unwrap(),
+            1,
+            "the uncommitted one"
+        );
+        assert_eq!(b.list(FileType::Pack).unwrap().len(), 1);
     }
 
     #[test]
