@@ -66,7 +66,7 @@ pub fn prepare(
     data: &[u8],
 ) -> PreparedBlob {
     let compressed = (!looks_incompressible(data))
-        .then(|| zstd::bulk::compress(data, zstd_level).ok())
+        .then(|| compress(data, zstd_level))
         .flatten()
         .filter(|c| c.len() + data.len() / MIN_SAVING_DIVISOR < data.len());
     let (compression, body) = match &compressed {
@@ -81,6 +81,23 @@ pub fn prepare(
         raw_len: u32::try_from(data.len()).expect("chunks are at most 16 MiB"),
         sealed,
     }
+}
+
+thread_local! {
+    /// One zstd context per thread and level: setting one up costs about as much as
+    /// compressing a small (8 KiB) chunk.
+    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn compress(data: &[u8], level: i32) -> Option<Vec<u8>> {
+    COMPRESSOR.with_borrow_mut(|slot| {
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            *slot = Some((level, zstd::bulk::Compressor::new(level).ok()?));
+        }
+        let (_, c) = slot.as_mut()?;
+        c.compress(data).ok()
+    })
 }
 
 /// Id, claim, and if new prepare and store one chunk. Returns its id.

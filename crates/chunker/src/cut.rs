@@ -1,4 +1,6 @@
-//! FastCDC over a reader with large sequential reads and no per-chunk copies.
+//! Cutting files into chunks: FastCDC over a reader with large sequential reads and no
+//! per-chunk copies, with the cut chosen from each file's first bytes (`docs/format.md` §6):
+//! SQLite databases in whole pages, media in larger content-defined chunks.
 
 use fastcdc::v2020::{FastCDC, Normalization};
 use std::io::{self, Read};
@@ -12,8 +14,33 @@ pub struct ChunkerParams {
     pub seed: u64,
 }
 
-/// Reads are this many times the maximum chunk size, so a cut never waits on a small read.
-const BUFFER_CHUNKS: usize = 16;
+/// Cuts for particular contents, recognised by their first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentRules {
+    /// FastCDC sizes (min, avg, max) for photos, videos and audio (JPEG, PNG, GIF, ISO BMFF
+    /// and QuickTime files): they never change in place, so larger chunks cost nothing in
+    /// deduplication and save per-chunk work.
+    pub media: (u32, u32, u32),
+    /// Fixed chunk size for SQLite databases, a power of two: a database changes in whole
+    /// pages at fixed offsets, so page-aligned small chunks store a day's edits in a fraction
+    /// of the bytes that content-defined ones do. Databases whose page is larger use the page.
+    pub sqlite_chunk: u32,
+}
+
+/// How one file is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// FastCDC with these min, avg, max.
+    Cdc(u32, u32, u32),
+    /// Fixed-size chunks from offset 0.
+    Fixed(u32),
+}
+
+/// Reads fill at least this much, so a cut never waits on a small read.
+const MIN_BUFFER: usize = 4 << 20;
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+/// QuickTime / ISO BMFF box types that open a media file (at byte 4).
+const MEDIA_BOXES: [&[u8; 4]; 5] = [b"ftyp", b"moov", b"mdat", b"wide", b"free"];
 
 #[derive(Debug)]
 pub enum ReadError<E> {
@@ -24,6 +51,7 @@ pub enum ReadError<E> {
 #[derive(Debug, Clone)]
 pub struct Chunker {
     params: ChunkerParams,
+    rules: Option<ContentRules>,
 }
 
 thread_local! {
@@ -31,24 +59,50 @@ thread_local! {
 }
 
 impl Chunker {
+    /// Cuts every file with FastCDC and `params`.
     pub fn new(params: ChunkerParams) -> Self {
-        Self { params }
+        Self {
+            params,
+            rules: None,
+        }
+    }
+
+    /// Cuts databases and media by `rules`, everything else with FastCDC and `params`.
+    pub fn with_rules(params: ChunkerParams, rules: ContentRules) -> Self {
+        Self {
+            params,
+            rules: Some(rules),
+        }
     }
 
     pub fn params(&self) -> ChunkerParams {
         self.params
     }
 
-    fn cdc<'a>(&self, data: &'a [u8]) -> FastCDC<'a> {
+    /// The cut for a file that starts with `head` (its first bytes, as many as are at hand:
+    /// 18 are enough to decide).
+    pub fn cut_for(&self, head: &[u8]) -> Cut {
         let p = self.params;
-        FastCDC::with_level_and_seed(
-            data,
-            p.min as usize,
-            p.avg as usize,
-            p.max as usize,
-            Normalization::Level1,
-            p.seed,
-        )
+        let general = Cut::Cdc(p.min, p.avg, p.max);
+        let Some(rules) = self.rules else {
+            return general;
+        };
+        if let Some(page) = sqlite_page_size(head) {
+            return Cut::Fixed(rules.sqlite_chunk.max(page));
+        }
+        if is_media(head) {
+            let (min, avg, max) = rules.media;
+            return Cut::Cdc(min, avg, max);
+        }
+        general
+    }
+
+    /// The largest chunk any cut can produce.
+    fn max_chunk(&self) -> usize {
+        let rules = self
+            .rules
+            .map_or(0, |r| r.media.2.max(r.sqlite_chunk).max(1 << 16));
+        self.params.max.max(rules) as usize
     }
 
     /// Cuts an in-memory buffer; `f` sees every chunk in order.
@@ -57,22 +111,25 @@ impl Chunker {
         data: &[u8],
         mut f: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        for c in self.cdc(data) {
-            f(&data[c.offset..c.offset + c.length])?;
+        let cut = self.cut_for(data);
+        for (offset, len) in boundaries(cut, self.params.seed, data, true) {
+            f(&data[offset..offset + len])?;
         }
         Ok(())
     }
 
     /// Cuts everything `reader` yields; `f` sees every chunk in order. Returns the byte count.
     ///
-    /// Invariant: the chunks are exactly those of `chunk_slice` on the whole input, because a
-    /// chunk ending at the buffer's end is only emitted at end of input (else it is carried over).
+    /// Invariant: the chunks are exactly those of `chunk_slice` on the whole input, because the
+    /// cut is chosen from the first bytes (the first buffer holds the whole input or 4 MiB),
+    /// and a chunk ending at the buffer's end is only emitted at end of input (else it is
+    /// carried over; the buffer holds at least two of the largest chunks, so some complete).
     pub fn chunk_reader<R: Read, E>(
         &self,
         mut reader: R,
         mut f: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<u64, ReadError<E>> {
-        let cap = self.params.max as usize * BUFFER_CHUNKS;
+        let cap = (2 * self.max_chunk()).max(MIN_BUFFER);
         // One buffer per thread, reused from file to file: allocating (and returning) several
         // MiB per file cost more than reading a small file.
         let mut buf = READ_BUFFER.with_borrow_mut(std::mem::take);
@@ -92,6 +149,7 @@ impl Chunker {
     ) -> Result<u64, ReadError<E>> {
         let cap = buf.len();
         let (mut len, mut total, mut eof) = (0usize, 0u64, false);
+        let mut cut = None;
         loop {
             while !eof && len < cap {
                 match reader.read(&mut buf[len..]) {
@@ -101,13 +159,11 @@ impl Chunker {
                     Err(e) => return Err(ReadError::Io(e)),
                 }
             }
+            let cut = *cut.get_or_insert_with(|| self.cut_for(&buf[..len]));
             let mut consumed = 0;
-            for c in self.cdc(&buf[..len]) {
-                if c.offset + c.length == len && !eof {
-                    break;
-                }
-                f(&buf[c.offset..c.offset + c.length]).map_err(ReadError::Sink)?;
-                consumed = c.offset + c.length;
+            for (offset, n) in boundaries(cut, self.params.seed, &buf[..len], eof) {
+                f(&buf[offset..offset + n]).map_err(ReadError::Sink)?;
+                consumed = offset + n;
             }
             total += consumed as u64;
             buf.copy_within(consumed..len, 0);
@@ -117,6 +173,61 @@ impl Chunker {
             }
         }
     }
+}
+
+/// `(offset, length)` of the chunks of `data` under `cut`; unless `last`, a chunk that ends
+/// at the end of `data` is left out (more input may move its end).
+fn boundaries(
+    cut: Cut,
+    seed: u64,
+    data: &[u8],
+    last: bool,
+) -> Box<dyn Iterator<Item = (usize, usize)> + '_> {
+    let complete = move |&(offset, len): &(usize, usize)| last || offset + len < data.len();
+    match cut {
+        Cut::Fixed(size) => {
+            let size = size as usize;
+            Box::new(
+                (0..data.len())
+                    .step_by(size)
+                    .map(move |o| (o, size.min(data.len() - o)))
+                    .take_while(complete),
+            )
+        }
+        Cut::Cdc(min, avg, max) => Box::new(
+            FastCDC::with_level_and_seed(
+                data,
+                min as usize,
+                avg as usize,
+                max as usize,
+                Normalization::Level1,
+                seed,
+            )
+            .map(|c| (c.offset, c.length))
+            .take_while(complete),
+        ),
+    }
+}
+
+/// The page size of a SQLite database file starting with `head`, if it is one.
+fn sqlite_page_size(head: &[u8]) -> Option<u32> {
+    if head.len() < 18 || &head[..16] != SQLITE_MAGIC {
+        return None;
+    }
+    // Big-endian, as everything in SQLite's header.
+    let page = match (u32::from(head[16]) << 8) | u32::from(head[17]) {
+        1 => 65_536,
+        n => n,
+    };
+    (page.is_power_of_two() && (512..=65_536).contains(&page)).then_some(page)
+}
+
+/// JPEG, PNG, GIF, or an ISO BMFF / QuickTime file (HEIC, MOV, MP4, M4A, 3GP).
+fn is_media(head: &[u8]) -> bool {
+    head.starts_with(&[0xFF, 0xD8, 0xFF])
+        || head.starts_with(b"\x89PNG\r\n\x1a\n")
+        || head.starts_with(b"GIF8")
+        || (head.len() >= 8 && MEDIA_BOXES.iter().any(|b| &head[4..8] == *b))
 }
 
 #[cfg(test)]
@@ -204,6 +315,101 @@ mod tests {
             common > ca.len() / 3,
             "prefix chunks survive an edit in the middle"
         );
+    }
+
+    fn with_rules() -> Chunker {
+        Chunker::with_rules(
+            small().params(),
+            ContentRules {
+                media: (4096, 16384, 65536),
+                sqlite_chunk: 8192,
+            },
+        )
+    }
+
+    fn sqlite_file(len: usize, page: u16) -> Vec<u8> {
+        let mut data = pseudo_random(len, 9);
+        data[..16].copy_from_slice(SQLITE_MAGIC);
+        data[16] = (page >> 8) as u8;
+        data[17] = page as u8;
+        data
+    }
+
+    #[test]
+    fn the_cut_follows_the_first_bytes() {
+        let c = with_rules();
+        assert_eq!(c.cut_for(&sqlite_file(100, 4096)), Cut::Fixed(8192));
+        assert_eq!(
+            c.cut_for(&sqlite_file(100, 1)),
+            Cut::Fixed(65536),
+            "1 means 64 KiB"
+        );
+        assert_eq!(c.cut_for(&sqlite_file(100, 16384)), Cut::Fixed(16384));
+        let general = Cut::Cdc(256, 1024, 4096);
+        assert_eq!(
+            c.cut_for(&sqlite_file(100, 1000)),
+            general,
+            "not a page size"
+        );
+        assert_eq!(
+            c.cut_for(&sqlite_file(100, 4096)[..17]),
+            general,
+            "too short to tell"
+        );
+        let media = Cut::Cdc(4096, 16384, 65536);
+        assert_eq!(c.cut_for(b"\xff\xd8\xff\xe1\x00\x10Exif"), media);
+        assert_eq!(c.cut_for(b"\x00\x00\x00\x18ftypheic\x00\x00"), media);
+        assert_eq!(c.cut_for(b"\x00\x00\x00\x14ftypqt  \x00\x00"), media);
+        assert_eq!(c.cut_for(b"\x89PNG\r\n\x1a\n\x00\x00"), media);
+        assert_eq!(c.cut_for(b"bplist00\xd1\x01\x02"), general);
+        assert_eq!(
+            small().cut_for(&sqlite_file(100, 4096)),
+            general,
+            "no rules"
+        );
+    }
+
+    #[test]
+    fn a_database_is_cut_in_pages_and_an_edit_changes_one_chunk() {
+        let c = with_rules();
+        // Longer than the 4 MiB read buffer, so chunks are carried across reads.
+        let a = sqlite_file(9 << 20, 4096);
+        let ca = cuts(&c, &a, 1 << 20);
+        assert!(ca[..ca.len() - 1].iter().all(|&n| n == 8192));
+        assert_eq!(ca.iter().sum::<usize>(), a.len());
+        let mut b = a.clone();
+        b[5_000_000] ^= 1;
+        let hashes = |d: &[u8]| {
+            let mut out = Vec::new();
+            c.chunk_slice(d, |ch| {
+                out.push(ch.to_vec());
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+            out
+        };
+        let (ha, hb) = (hashes(&a), hashes(&b));
+        assert_eq!(ha.len(), hb.len());
+        let differ: Vec<usize> = (0..ha.len()).filter(|&i| ha[i] != hb[i]).collect();
+        assert_eq!(differ, [5_000_000 / 8192]);
+    }
+
+    #[test]
+    fn media_is_cut_in_larger_chunks_the_same_way_streamed_or_whole() {
+        let c = with_rules();
+        let mut photo = pseudo_random(9 << 20, 4);
+        photo[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
+        let streamed = cuts(&c, &photo, 3 << 20);
+        let mut whole = Vec::new();
+        c.chunk_slice(&photo, |ch| {
+            whole.push(ch.len());
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        assert_eq!(streamed, whole);
+        assert!(whole.iter().all(|&n| n <= 65536));
+        let mean = photo.len() / whole.len();
+        assert!((8192..=40_000).contains(&mean), "mean chunk {mean}");
     }
 
     proptest! {

@@ -22,4 +22,4 @@ mod cut;
 pub use blob::{
     BlobSink, PreparedBlob, UnsealError, looks_incompressible, prepare, store_chunk, unseal,
 };
-pub use cut::{Chunker, ChunkerParams, ReadError};
+pub use cut::{Chunker, ChunkerParams, ContentRules, Cut, ReadError};

@@ -17,6 +17,18 @@ pub enum Outcome {
     Warnings,
 }
 
+/// Media chunks (0.5-2 MiB) are sealed on one thread and freed on another once their pack is
+/// written. glibc raises its mmap threshold past such sizes after the first free, then keeps
+/// them in its heaps, where they fragment: a backup's peak memory grew by 10-15 MB. A fixed
+/// threshold maps and unmaps each one instead (about 0.05 s of system time per GB of media).
+fn fixed_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called before any thread exists; M_MMAP_THRESHOLD takes a byte count.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 512 * 1024);
+    }
+}
+
 fn main() -> ExitCode {
     // Rust ignores SIGPIPE, so `println!` into a closed pipe (`hearth ls … | head`) panics.
     // Restore the default: the process ends quietly, as `ls` and `cat` do.
@@ -24,6 +36,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    fixed_mmap_threshold();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

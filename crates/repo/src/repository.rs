@@ -1,7 +1,7 @@
 //! Creating and opening a repository; its keys.
 
 use crate::error::RepoError;
-use hearth_chunker::{Chunker, ChunkerParams};
+use hearth_chunker::{Chunker, ChunkerParams, ContentRules};
 use hearth_crypto::{KdfParams, KeyFile, KeyMeta, Keys, MasterKey};
 use hearth_format::{Config, KeyId, ObjectKind};
 use hearth_index::IndexCache;
@@ -127,12 +127,18 @@ impl Repository {
     }
 
     pub fn chunker(&self) -> Chunker {
-        Chunker::new(ChunkerParams {
-            min: self.config.chunk_min,
-            avg: self.config.chunk_avg,
-            max: self.config.chunk_max,
+        let c = &self.config;
+        let params = ChunkerParams {
+            min: c.chunk_min,
+            avg: c.chunk_avg,
+            max: c.chunk_max,
             seed: self.keys.chunker_seed(),
-        })
+        };
+        let rules = ContentRules {
+            media: (c.media_min, c.media_avg, c.media_max),
+            sqlite_chunk: c.sqlite_chunk,
+        };
+        Chunker::with_rules(params, rules)
     }
 
     pub fn location(&self) -> String {

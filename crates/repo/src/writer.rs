@@ -1,7 +1,9 @@
 //! The write path. A [`WriteSession`] takes chunks from many threads; the thread that stores a
 //! new blob appends it to the one open pack (under a short lock) and, when the pack is full,
-//! closes it and hands it to the storer thread, which stages packs and commits them with an
-//! index segment.
+//! closes and stages it (on a local disk: writes it to a temporary file) and tells the storer
+//! thread, which commits staged packs in batches with an index segment. So a worker never
+//! waits for a disk flush, and at most two packs are in memory: the open one and the one
+//! being staged.
 //!
 //! Commit order (`docs/format.md` §11): a segment is put only after the packs it lists are
 //! committed (durable, under their names); [`WriteSession::flush`] returns only when every blob
@@ -10,7 +12,7 @@
 
 use crate::error::RepoError;
 use crate::repository::Repository;
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use hearth_chunker::{BlobSink, PreparedBlob, ReadError, store_chunk};
 use hearth_crypto::Keys;
 use hearth_format::{
@@ -23,10 +25,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-/// Closed packs waiting for the storer besides the one it is staging (0: handed over
-/// directly). A thread that closes a pack while the storer commits waits for it, so memory
-/// stays at about three packs.
-const STORE_QUEUE_PACKS: usize = 0;
 /// The storer commits its staged packs and puts an index segment after this many packs, so
 /// an interrupted run keeps most of its work for the next one.
 const SEGMENT_PACKS: usize = 8;
@@ -62,7 +60,7 @@ pub struct WriteSession<'r> {
 impl Repository {
     /// Starts writing. The caller should hold a lock (see [`Repository::lock`]).
     pub fn write_session(&self) -> WriteSession<'_> {
-        let (jobs, job_rx) = bounded(STORE_QUEUE_PACKS);
+        let (jobs, job_rx) = unbounded();
         let storer = Storer {
             backend: Arc::clone(&self.backend),
             keys: self.keys.clone(),
@@ -149,7 +147,7 @@ impl WriteSession<'_> {
             OpenPack::new(&self.repo.keys),
         );
         if !partial.is_empty() {
-            self.send(Job::Pack(partial.close(&self.repo.keys)))?;
+            self.stage(partial)?;
         }
         let (tx, rx) = bounded(1);
         self.send(Job::Flush(tx))?;
@@ -198,9 +196,22 @@ impl WriteSession<'_> {
                 .then(|| std::mem::replace(&mut *open, OpenPack::new(keys)))
         };
         match full {
-            Some(pack) => self.send(Job::Pack(pack.close(keys))),
+            Some(pack) => self.stage(pack),
             None => Ok(()),
         }
+    }
+
+    /// Closes and stages a pack, and hands it to the storer to commit.
+    fn stage(&self, pack: OpenPack) -> Result<(), RepoError> {
+        let pack = pack.close(&self.repo.keys);
+        let header = FileHeader::encode(ObjectKind::Pack);
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(pack.blobs.len() + 2);
+        parts.push(&header);
+        parts.extend(pack.blobs.iter().map(Vec::as_slice));
+        parts.push(&pack.trailer);
+        let name = pack.record.pack.to_hex();
+        let staged = self.repo.backend.stage(FileType::Pack, &name, &parts)?;
+        self.send(Job::Staged(pack.record, staged))
     }
 }
 
@@ -316,17 +327,17 @@ impl OpenPack {
 
 /// What the storer does, in the order received.
 enum Job {
-    Pack(ClosedPack),
+    Staged(PackRecord, Staged),
     Flush(Sender<Result<Vec<(IndexId, IndexSegment)>, String>>),
 }
 
-/// Stages packs, and after every [`SEGMENT_PACKS`] packs (and at each flush) commits them and
-/// puts an index segment listing them.
+/// After every [`SEGMENT_PACKS`] staged packs (and at each flush) commits them and puts an
+/// index segment listing them.
 struct Storer {
     backend: Arc<dyn Backend>,
     keys: Keys,
     staged: Vec<Staged>,
-    /// Packs staged but not yet listed in a segment.
+    /// Packs staged but not yet committed and listed in a segment.
     pending: Vec<PackRecord>,
     /// Segments written since the last flush.
     written: Vec<(IndexId, IndexSegment)>,
@@ -337,12 +348,16 @@ impl Storer {
     fn run(mut self, rx: Receiver<Job>) {
         for job in rx {
             match job {
-                Job::Pack(pack) if self.failed.is_none() => {
-                    if let Err(e) = self.stage(pack) {
+                Job::Staged(record, staged) if self.failed.is_none() => {
+                    self.staged.push(staged);
+                    self.pending.push(record);
+                    if self.pending.len() >= SEGMENT_PACKS
+                        && let Err(e) = self.write_segment()
+                    {
                         self.failed = Some(e.to_string());
                     }
                 }
-                Job::Pack(_) => {}
+                Job::Staged(..) => {}
                 Job::Flush(reply) => {
                     let result = match self.failed.clone() {
                         Some(e) => Err(e),
@@ -355,22 +370,6 @@ impl Storer {
                 }
             }
         }
-    }
-
-    fn stage(&mut self, pack: ClosedPack) -> Result<(), RepoError> {
-        let header = FileHeader::encode(ObjectKind::Pack);
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(pack.blobs.len() + 2);
-        parts.push(&header);
-        parts.extend(pack.blobs.iter().map(Vec::as_slice));
-        parts.push(&pack.trailer);
-        let name = pack.record.pack.to_hex();
-        self.staged
-            .push(self.backend.stage(FileType::Pack, &name, &parts)?);
-        self.pending.push(pack.record);
-        if self.pending.len() >= SEGMENT_PACKS {
-            self.write_segment()?;
-        }
-        Ok(())
     }
 
     /// Commits the staged packs, then lists them in a new index segment.
