@@ -62,15 +62,10 @@ impl Keys {
         ChunkId(*blake3::keyed_hash(&self.chunk_id, plaintext).as_bytes())
     }
 
-    /// Name of a pack, index segment or snapshot: keyed BLAKE3 of its whole file.
+    /// Name of an index segment, snapshot or device key (keyed BLAKE3 of its whole file), or of
+    /// a pack (of its trailer).
     pub fn object_id(&self, file: &[u8]) -> [u8; 32] {
         *blake3::keyed_hash(&self.object_id, file).as_bytes()
-    }
-
-    /// [`Keys::object_id`] of a file fed piece by piece: `update` with each piece in order,
-    /// then `finalize`.
-    pub fn object_hasher(&self) -> blake3::Hasher {
-        blake3::Hasher::new_keyed(&self.object_id)
     }
 
     pub fn chunker_seed(&self) -> u64 {

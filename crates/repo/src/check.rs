@@ -393,9 +393,9 @@ impl Repository {
         };
         let read = bytes.len() as u64;
         let mut problems = Vec::new();
-        if self.keys.object_id(&bytes) != pack.0 {
+        if pack_trailer(&bytes).is_some_and(|t| self.keys.object_id(t) != pack.0) {
             problems.push(damage(
-                "content does not match its name (bytes changed on storage)".into(),
+                "its header does not match its name (bytes changed on storage)".into(),
             ));
         }
         match read_pack_header(&self.keys, &bytes) {
@@ -472,6 +472,18 @@ fn describe(id: &SnapshotId, snap: &Snapshot, what: &str) -> String {
         snap.device.udid,
         id.short()
     )
+}
+
+/// The sealed pack header and its length: the bytes a pack's name is the hash of (§7).
+pub fn pack_trailer(pack: &[u8]) -> Option<&[u8]> {
+    let n = pack.len();
+    let len = u32::from_le_bytes(
+        pack.get(n.checked_sub(PACK_TRAILER_LEN)?..)?
+            .try_into()
+            .ok()?,
+    );
+    let start = n.checked_sub(PACK_TRAILER_LEN + len as usize)?;
+    (start >= 8).then(|| &pack[start..])
 }
 
 /// Parses a whole pack file's trailer and sealed header (`docs/format.md` §7).

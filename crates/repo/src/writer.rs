@@ -15,6 +15,7 @@ use crate::repository::Repository;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use hearth_chunker::{BlobSink, PreparedBlob, ReadError, store_chunk};
 use hearth_crypto::Keys;
+use hearth_format::header::HEADER_LEN;
 use hearth_format::{
     BlobKind, ChunkId, FileHeader, IndexId, IndexSegment, ObjectKind, PackEntry, PackId, PackRecord,
 };
@@ -76,7 +77,7 @@ impl Repository {
         WriteSession {
             repo: self,
             claimed: Mutex::new(HashSet::new()),
-            open: Mutex::new(OpenPack::new(&self.keys)),
+            open: Mutex::new(OpenPack::new()),
             storer: Some(jobs),
             thread: Some(thread),
             blobs: AtomicU64::new(0),
@@ -142,10 +143,8 @@ impl WriteSession<'_> {
     /// Returns when every blob stored so far is in a committed pack and a written index
     /// segment, and those segments are merged into the cache.
     pub fn flush(&self) -> Result<(), RepoError> {
-        let partial = std::mem::replace(
-            &mut *self.open.lock().expect("open pack"),
-            OpenPack::new(&self.repo.keys),
-        );
+        let partial =
+            std::mem::replace(&mut *self.open.lock().expect("open pack"), OpenPack::new());
         if !partial.is_empty() {
             self.stage(partial)?;
         }
@@ -188,12 +187,11 @@ impl WriteSession<'_> {
     /// Appends a sealed blob to the open pack; closes and hands over the pack once it reaches
     /// the target size.
     fn append(&self, blob: PreparedBlob) -> Result<(), RepoError> {
-        let keys = &self.repo.keys;
         let full = {
             let mut open = self.open.lock().expect("open pack");
             open.add(blob);
             (open.len >= self.repo.config.pack_target as usize)
-                .then(|| std::mem::replace(&mut *open, OpenPack::new(keys)))
+                .then(|| std::mem::replace(&mut *open, OpenPack::new()))
         };
         match full {
             Some(pack) => self.stage(pack),
@@ -259,14 +257,12 @@ impl BlobSink for WriteSession<'_> {
     }
 }
 
-/// The pack being filled: its sealed blobs in order (never copied into one buffer), their
-/// entries, and the keyed hash of the file so far. Invariant: `len` and `hasher` cover the
-/// header and every blob.
+/// The pack being filled: its sealed blobs in order (never copied into one buffer) and their
+/// entries. Invariant: `len` is the length of the file header and every blob.
 struct OpenPack {
     blobs: Vec<Vec<u8>>,
     entries: Vec<PackEntry>,
     len: usize,
-    hasher: blake3::Hasher,
 }
 
 /// A complete pack file: `header ‖ blobs ‖ sealed entry list ‖ its length`.
@@ -277,15 +273,11 @@ struct ClosedPack {
 }
 
 impl OpenPack {
-    fn new(keys: &Keys) -> Self {
-        let header = FileHeader::encode(ObjectKind::Pack);
-        let mut hasher = keys.object_hasher();
-        hasher.update(&header);
+    fn new() -> Self {
         OpenPack {
             blobs: Vec::new(),
             entries: Vec::new(),
-            len: header.len(),
-            hasher,
+            len: HEADER_LEN,
         }
     }
 
@@ -302,20 +294,19 @@ impl OpenPack {
             length: blob.sealed.len() as u32,
             raw_length: blob.raw_len,
         });
-        self.hasher.update(&blob.sealed);
         self.len += blob.sealed.len();
         self.blobs.push(blob.sealed);
     }
 
-    /// Seals the entry list and names the pack.
-    fn close(mut self, keys: &Keys) -> ClosedPack {
+    /// Seals the entry list and names the pack after it: the sealed list authenticates every
+    /// blob's id, place and length, and each blob's own seal its bytes.
+    fn close(self, keys: &Keys) -> ClosedPack {
         let header = FileHeader::encode(ObjectKind::Pack);
         let mut trailer = keys.seal(&header, &PackEntry::encode_list(&self.entries));
         trailer.extend_from_slice(&(trailer.len() as u32).to_le_bytes());
-        self.hasher.update(&trailer);
         ClosedPack {
             record: PackRecord {
-                pack: PackId(*self.hasher.finalize().as_bytes()),
+                pack: PackId(keys.object_id(&trailer)),
                 length: (self.len + trailer.len()) as u32,
                 entries: self.entries,
             },

@@ -49,7 +49,10 @@ pub fn execute(
     let keys = class_keys(repo, plan)?;
     make_folders(&root, &plan.files)?;
     progress.start("restoring files", Some(plan.bytes()));
-    plan.files.par_iter().try_for_each(|f| {
+    // Largest first, each file to whichever thread is free (see ingest's `store_contents`).
+    let mut largest_first: Vec<&PlannedFile> = plan.files.iter().collect();
+    largest_first.sort_by_key(|f| std::cmp::Reverse(f.size));
+    largest_first.into_iter().par_bridge().try_for_each(|f| {
         write_file(repo, plan, &root, f, keys.as_ref())?;
         progress.advance(f.size);
         Ok::<_, RestoreError>(())
