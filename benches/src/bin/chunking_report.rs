@@ -114,9 +114,11 @@ fn files_under(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Stored bytes of one chunk when zstd is tried only where the entropy test allows.
-fn stored_hearth(chunk: &[u8]) -> u64 {
-    if hearth_chunker::looks_incompressible(chunk) {
+/// Stored bytes of one chunk as a repository stores it: zstd is tried where the cut says the
+/// content compresses or the entropy test allows.
+fn stored_hearth(chunk: &[u8], content: hearth_chunker::Content) -> u64 {
+    let sample = content == hearth_chunker::Content::Unknown;
+    if sample && hearth_chunker::looks_incompressible(chunk) {
         chunk.len() as u64 + BLOB_OVERHEAD
     } else {
         stored(chunk)
@@ -163,10 +165,10 @@ fn household(root: &Path) {
         }
         r[2] += data.len() as u64;
         hearth
-            .chunk_slice(&data, |ch| {
+            .cut_slice(&data, |cut, ch| {
                 if seen_h.insert(*blake3::hash(ch).as_bytes()) {
                     r[3] += 1;
-                    r[4] += stored_hearth(ch);
+                    r[4] += stored_hearth(ch, cut.content());
                 }
                 Ok::<_, ()>(())
             })

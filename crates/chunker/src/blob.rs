@@ -57,7 +57,17 @@ pub fn looks_incompressible(data: &[u8]) -> bool {
     entropy > ENTROPY_LIMIT.min(n.log2() - 0.5)
 }
 
-/// Compresses (when it pays) and seals one chunk.
+/// What is known about a chunk's compressibility before trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// Test a sample first: photos, videos and archives skip zstd.
+    Unknown,
+    /// Always try zstd (SQLite pages, whose byte entropy can pass for random while zstd still
+    /// finds matches).
+    Compressible,
+}
+
+/// Compresses (when it pays) and seals one chunk, testing a sample first.
 pub fn prepare(
     keys: &Keys,
     zstd_level: i32,
@@ -65,7 +75,20 @@ pub fn prepare(
     id: ChunkId,
     data: &[u8],
 ) -> PreparedBlob {
-    let compressed = (!looks_incompressible(data))
+    prepare_as(keys, zstd_level, kind, id, data, Content::Unknown)
+}
+
+/// Compresses (when it pays) and seals one chunk.
+pub fn prepare_as(
+    keys: &Keys,
+    zstd_level: i32,
+    kind: BlobKind,
+    id: ChunkId,
+    data: &[u8],
+    content: Content,
+) -> PreparedBlob {
+    let worth_trying = content == Content::Compressible || !looks_incompressible(data);
+    let compressed = worth_trying
         .then(|| compress(data, zstd_level))
         .flatten()
         .filter(|c| c.len() + data.len() / MIN_SAVING_DIVISOR < data.len());
@@ -107,10 +130,11 @@ pub fn store_chunk<S: BlobSink>(
     sink: &S,
     kind: BlobKind,
     data: &[u8],
+    content: Content,
 ) -> Result<ChunkId, S::Error> {
     let id = keys.chunk_id(data);
     if sink.claim(&id, kind)? {
-        sink.store(prepare(keys, zstd_level, kind, id, data))?;
+        sink.store(prepare_as(keys, zstd_level, kind, id, data, content))?;
     }
     Ok(id)
 }

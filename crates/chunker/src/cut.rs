@@ -32,8 +32,18 @@ pub struct ContentRules {
 pub enum Cut {
     /// FastCDC with these min, avg, max.
     Cdc(u32, u32, u32),
-    /// Fixed-size chunks from offset 0.
+    /// Fixed-size chunks from offset 0 (SQLite pages).
     Fixed(u32),
+}
+
+impl Cut {
+    /// What is known about the compressibility of the chunks this cut makes.
+    pub fn content(self) -> crate::Content {
+        match self {
+            Cut::Fixed(_) => crate::Content::Compressible,
+            Cut::Cdc(..) => crate::Content::Unknown,
+        }
+    }
 }
 
 /// Reads fill at least this much, so a cut never waits on a small read.
@@ -111,9 +121,18 @@ impl Chunker {
         data: &[u8],
         mut f: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
+        self.cut_slice(data, |_, chunk| f(chunk))
+    }
+
+    /// [`Chunker::chunk_slice`], telling `f` how the input is cut.
+    pub fn cut_slice<E>(
+        &self,
+        data: &[u8],
+        mut f: impl FnMut(Cut, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         let cut = self.cut_for(data);
         for (offset, len) in boundaries(cut, self.params.seed, data, true) {
-            f(&data[offset..offset + len])?;
+            f(cut, &data[offset..offset + len])?;
         }
         Ok(())
     }
@@ -126,8 +145,17 @@ impl Chunker {
     /// carried over; the buffer holds at least two of the largest chunks, so some complete).
     pub fn chunk_reader<R: Read, E>(
         &self,
-        mut reader: R,
+        reader: R,
         mut f: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<u64, ReadError<E>> {
+        self.cut_reader(reader, |_, chunk| f(chunk))
+    }
+
+    /// [`Chunker::chunk_reader`], telling `f` how the input is cut.
+    pub fn cut_reader<R: Read, E>(
+        &self,
+        mut reader: R,
+        mut f: impl FnMut(Cut, &[u8]) -> Result<(), E>,
     ) -> Result<u64, ReadError<E>> {
         let cap = (2 * self.max_chunk()).max(MIN_BUFFER);
         // One buffer per thread, reused from file to file: allocating (and returning) several
@@ -145,7 +173,7 @@ impl Chunker {
         &self,
         reader: &mut R,
         buf: &mut [u8],
-        f: &mut impl FnMut(&[u8]) -> Result<(), E>,
+        f: &mut impl FnMut(Cut, &[u8]) -> Result<(), E>,
     ) -> Result<u64, ReadError<E>> {
         let cap = buf.len();
         let (mut len, mut total, mut eof) = (0usize, 0u64, false);
@@ -162,7 +190,7 @@ impl Chunker {
             let cut = *cut.get_or_insert_with(|| self.cut_for(&buf[..len]));
             let mut consumed = 0;
             for (offset, n) in boundaries(cut, self.params.seed, &buf[..len], eof) {
-                f(&buf[offset..offset + n]).map_err(ReadError::Sink)?;
+                f(cut, &buf[offset..offset + n]).map_err(ReadError::Sink)?;
                 consumed = offset + n;
             }
             total += consumed as u64;

@@ -16,8 +16,11 @@
 use crate::error::RepoError;
 use crate::progress::Progress;
 use crate::repository::Repository;
+use hearth_chunker::Content;
 use hearth_format::pack::PACK_ENTRY_LEN;
-use hearth_format::{BlobKind, ChunkId, IndexId, IndexSegment, ObjectKind, PackId, PackRecord};
+use hearth_format::{
+    BlobKind, ChunkId, Compression, IndexId, IndexSegment, ObjectKind, PackId, PackRecord,
+};
 use hearth_index::{LiveReader, LiveSet};
 use hearth_storage::FileType;
 use std::collections::{BTreeSet, HashSet};
@@ -304,7 +307,13 @@ impl Repository {
         progress.start("repacking", Some(plan.copy.len() as u64));
         for (id, kind) in &plan.copy {
             let data = self.read_blob(id)?;
-            session.store_again(&data, *kind)?;
+            // A blob that was compressed is compressed again, whatever a sample of it says.
+            let compressed = self.cache.lookup(id)?.map(|l| l.entry.compression);
+            let content = match compressed {
+                Some(Compression::Zstd) => Content::Compressible,
+                _ => Content::Unknown,
+            };
+            session.store_again(&data, *kind, content)?;
             progress.advance(1);
         }
         session.finish()?;

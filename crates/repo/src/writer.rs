@@ -13,7 +13,7 @@
 use crate::error::RepoError;
 use crate::repository::Repository;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
-use hearth_chunker::{BlobSink, PreparedBlob, ReadError, store_chunk};
+use hearth_chunker::{BlobSink, Content, PreparedBlob, ReadError, store_chunk};
 use hearth_crypto::Keys;
 use hearth_format::header::HEADER_LEN;
 use hearth_format::{
@@ -111,8 +111,16 @@ impl WriteSession<'_> {
         let size = self
             .repo
             .chunker()
-            .chunk_reader(reader, |chunk| {
-                ids.push(store_chunk(&self.repo.keys, level, self, kind, chunk)?);
+            .cut_reader(reader, |cut, chunk| {
+                let content = cut.content();
+                ids.push(store_chunk(
+                    &self.repo.keys,
+                    level,
+                    self,
+                    kind,
+                    chunk,
+                    content,
+                )?);
                 Ok(())
             })
             .map_err(|e| match e {
@@ -126,8 +134,16 @@ impl WriteSession<'_> {
     pub fn store_bytes(&self, data: &[u8], kind: BlobKind) -> Result<Vec<ChunkId>, RepoError> {
         let mut ids = Vec::new();
         let level = self.repo.config.zstd_level;
-        self.repo.chunker().chunk_slice(data, |chunk| {
-            ids.push(store_chunk(&self.repo.keys, level, self, kind, chunk)?);
+        self.repo.chunker().cut_slice(data, |cut, chunk| {
+            let content = cut.content();
+            ids.push(store_chunk(
+                &self.repo.keys,
+                level,
+                self,
+                kind,
+                chunk,
+                content,
+            )?);
             Ok::<_, RepoError>(())
         })?;
         Ok(ids)
@@ -135,9 +151,15 @@ impl WriteSession<'_> {
 
     /// Stores a blob even though the index already has it (prune copies the live blobs of a
     /// pack it is about to delete). Its id is the same as before.
-    pub fn store_again(&self, data: &[u8], kind: BlobKind) -> Result<ChunkId, RepoError> {
+    pub fn store_again(
+        &self,
+        data: &[u8],
+        kind: BlobKind,
+        content: Content,
+    ) -> Result<ChunkId, RepoError> {
         let level = self.repo.config.zstd_level;
-        store_chunk(&self.repo.keys, level, &Again(self), kind, data)
+        let again = &Again(self);
+        store_chunk(&self.repo.keys, level, again, kind, data, content)
     }
 
     /// Returns when every blob stored so far is in a committed pack and a written index
