@@ -264,7 +264,10 @@ fn pristine() -> &'static Pristine {
             "pristine repository built in {:?}; plan {plan:#}",
             t.elapsed()
         );
-        assert!(u(&plan["delete_packs"]) >= 17, "{plan:#}");
+        // Enough whole packs to delete that a kill can land between two deletions. (Devices
+        // are backed up at once and share packs, so fewer packs die whole than when they
+        // were backed up one by one.)
+        assert!(u(&plan["delete_packs"]) >= 10, "{plan:#}");
         assert!(u(&plan["repack_packs"]) >= 1, "{plan:#}");
         let st = state(&w.repo(), &w.path("cache"));
         Pristine {

@@ -123,6 +123,22 @@ fn compress(data: &[u8], level: i32) -> Option<Vec<u8>> {
     })
 }
 
+thread_local! {
+    /// One zstd decompression context per thread, as for compression.
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Decompresses a blob whose plaintext is `len` bytes; more is an error.
+fn decompress(data: &[u8], len: usize) -> Option<Vec<u8>> {
+    DECOMPRESSOR.with_borrow_mut(|slot| {
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new().ok()?);
+        }
+        slot.as_mut()?.decompress(data, len).ok()
+    })
+}
+
 /// Id, claim, and if new prepare and store one chunk. Returns its id.
 pub fn store_chunk<S: BlobSink>(
     keys: &Keys,
@@ -158,8 +174,8 @@ pub fn unseal(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<Vec<u8>, 
         .map_err(|_| UnsealError::Open(name()))?;
     let data = match entry.compression {
         Compression::None => body,
-        Compression::Zstd => zstd::stream::decode_all(body.as_slice())
-            .map_err(|_| UnsealError::Decompress(name()))?,
+        Compression::Zstd => decompress(&body, entry.raw_length as usize)
+            .ok_or_else(|| UnsealError::Decompress(name()))?,
     };
     if data.len() != entry.raw_length as usize || keys.chunk_id(&data) != entry.id {
         return Err(UnsealError::IdMismatch(name()));

@@ -1,9 +1,10 @@
 //! Content-defined chunking and blob preparation: the front of Hearth's backup pipeline.
 //!
-//! Stages per file: **cut** (FastCDC v2020, keyed gear table) → **id** (keyed BLAKE3) → **dedup
-//! check** (the caller's [`BlobSink::claim`]) → **compress** (zstd, skipped for incompressible
-//! data) → **seal** (XChaCha20-Poly1305) → the caller's [`BlobSink::store`], whose one pack
-//! writer owns the shared state. Files are independent, so callers run them on rayon's pool.
+//! Stages per file: **cut** (chosen by the file's first bytes: SQLite in pages, media and the
+//! rest by FastCDC v2020 with a keyed gear table) → **id** (keyed BLAKE3) → **dedup check** (the
+//! caller's [`BlobSink::claim`]) → **compress** (zstd, skipped for incompressible data) → **seal**
+//! (XChaCha20-Poly1305) → the caller's [`BlobSink::store`]. Files are independent, so callers
+//! run them on rayon's pool.
 //!
 //! This crate knows nothing of packs, indexes or storage.
 //!

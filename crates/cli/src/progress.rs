@@ -1,29 +1,46 @@
-//! Progress bars on stderr when it is a terminal; nothing otherwise.
+//! Progress bars on stderr when it is a terminal; nothing otherwise. Devices backed up at the
+//! same time each draw their own bar ([`Bars::child`]).
 
 use hearth_repo::Progress;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Mutex;
 
 pub struct Bars {
+    /// Where bars are drawn; `None` when stderr is not a terminal.
+    multi: Option<MultiProgress>,
+    /// Shown before each phase's name.
+    label: String,
     bar: Mutex<Option<ProgressBar>>,
-    enabled: bool,
 }
 
 impl Bars {
     pub fn new() -> Self {
+        let multi = std::io::stderr()
+            .is_terminal()
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         Self {
+            multi,
+            label: String::new(),
             bar: Mutex::new(None),
-            enabled: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Bars drawn beside this one's, their phases labelled `label`.
+    pub fn child(&self, label: &str) -> Self {
+        Self {
+            multi: self.multi.clone(),
+            label: format!("{label}: "),
+            bar: Mutex::new(None),
         }
     }
 }
 
 impl Progress for Bars {
     fn start(&self, phase: &str, total: Option<u64>) {
-        if !self.enabled {
+        let Some(multi) = &self.multi else {
             return;
-        }
+        };
         let bar = match total {
             Some(t) => ProgressBar::new(t).with_style(
                 ProgressStyle::with_template(
@@ -34,9 +51,11 @@ impl Progress for Bars {
             ),
             None => ProgressBar::new_spinner(),
         };
-        bar.set_draw_target(ProgressDrawTarget::stderr());
-        bar.set_message(phase.to_string());
-        *self.bar.lock().expect("bar") = Some(bar);
+        let bar = multi.add(bar);
+        bar.set_message(format!("{}{phase}", self.label));
+        if let Some(old) = self.bar.lock().expect("bar").replace(bar) {
+            old.finish_and_clear();
+        }
     }
 
     fn advance(&self, n: u64) {
@@ -48,6 +67,9 @@ impl Progress for Bars {
     fn finish(&self) {
         if let Some(b) = self.bar.lock().expect("bar").take() {
             b.finish_and_clear();
+            if let Some(multi) = &self.multi {
+                multi.remove(&b);
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use hearth_format::entry::SIZE_ABSENT;
 use hearth_format::{BlobKind, Cipher, Content, Entry, RowState, Warning};
 use hearth_mobilesync::MANIFEST_DB;
 use hearth_mobilesync::encryption::{ClassKeys, DecryptingReader, EncryptionError, WrappedKey};
-use hearth_repo::{Progress, RepoError, StoreFileError, WriteSession};
+use hearth_repo::{Progress, RepoError, StoreFileError, Tally};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::File;
@@ -74,7 +74,7 @@ struct Outcome {
 /// Stores the content of every planned file and returns the entries (sorted as planned) with
 /// how each content was obtained.
 pub(crate) fn store_contents(
-    session: &WriteSession<'_>,
+    session: &Tally<'_, '_>,
     folder: &Path,
     planned: Vec<PlannedEntry>,
     parent: &HashMap<String, Content>,
@@ -169,7 +169,7 @@ fn unchanged<'a>(
 }
 
 fn read_one(
-    session: &WriteSession<'_>,
+    session: &Tally<'_, '_>,
     folder: &Path,
     f: &FoundFile,
     reading: Reading<'_>,
@@ -239,7 +239,7 @@ fn outcome(r: Result<Content, ReadFailure>) -> Result<Outcome, RepoError> {
 }
 
 fn read_as_found(
-    session: &WriteSession<'_>,
+    session: &Tally<'_, '_>,
     folder: &Path,
     f: &FoundFile,
 ) -> Result<Outcome, RepoError> {
@@ -248,7 +248,7 @@ fn read_as_found(
 }
 
 fn decrypt_one(
-    session: &WriteSession<'_>,
+    session: &Tally<'_, '_>,
     folder: &Path,
     f: &FoundFile,
     wrapped: &[u8],
@@ -273,7 +273,7 @@ fn open(folder: &Path, f: &FoundFile) -> Result<File, ReadFailure> {
 }
 
 fn store(
-    session: &WriteSession<'_>,
+    session: &Tally<'_, '_>,
     f: &FoundFile,
     reader: impl std::io::Read,
     cipher: Option<Cipher>,

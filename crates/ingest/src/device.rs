@@ -64,9 +64,9 @@ pub fn backup_device(
         (Some((_, snap)), false) => parent_contents(repo, snap)?,
         _ => HashMap::new(),
     };
-    let before = session.stats();
+    let tally = session.tally();
     let (entries, origins) = store_contents(
-        session,
+        &tally,
         folder,
         planned,
         &parent_files,
@@ -89,7 +89,7 @@ pub fn backup_device(
             summary.bytes_read += c.size;
         }
     }
-    summary.bytes_added = session.stats().stored_bytes - before.stored_bytes;
+    summary.bytes_added = tally.stored_bytes();
     let snapshot = Snapshot {
         time: now_micros(),
         host: hearth_repo::hostname(),

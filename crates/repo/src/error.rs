@@ -25,7 +25,7 @@ pub enum RepoError {
     DeviceNotFound(String),
     #[error("{0}")]
     Key(String),
-    #[error("the pack writer stopped: {0}")]
+    #[error("writing packs failed: {0}")]
     Writer(String),
     #[error("{0}")]
     Locked(String),

@@ -1,5 +1,6 @@
-//! The repository engine: opening and creating repositories, the pack writer, the commit order
-//! (packs → index segment → snapshot), the snapshot catalog, check, and locks.
+//! The repository engine: opening and creating repositories, the write path (packs filled by
+//! the threads that seal blobs, staged, then committed with an index segment), the commit order
+//! (packs → index segment → snapshot), the snapshot catalog, check, prune, and locks.
 //!
 //! It stores and finds blobs and snapshots; it does not know what an iOS backup is (that is
 //! `hearth-ingest` and `hearth-restore`), and it never prints: progress goes through
@@ -37,4 +38,4 @@ pub use prune::{PackUse, PruneOptions, PrunePlan, PruneReport};
 pub use repository::{KeySummary, RepoOptions, Repository};
 pub use snapshots::SnapshotRef;
 pub use stats::{DeviceStats, RepoStats};
-pub use writer::{StoreFileError, WriteSession, WriteStats};
+pub use writer::{StoreFileError, Tally, WriteSession, WriteStats};

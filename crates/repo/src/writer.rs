@@ -20,10 +20,10 @@ use hearth_format::{
     BlobKind, ChunkId, FileHeader, IndexId, IndexSegment, ObjectKind, PackEntry, PackId, PackRecord,
 };
 use hearth_storage::{Backend, FileType, Staged};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 /// The storer commits its staged packs and puts an index segment after this many packs, so
@@ -49,8 +49,10 @@ pub enum StoreFileError {
 
 pub struct WriteSession<'r> {
     repo: &'r Repository,
-    claimed: Mutex<HashSet<ChunkId>>,
-    open: Mutex<OpenPack>,
+    claims: Mutex<Claims>,
+    /// Signalled when a claimed blob reaches the open pack.
+    appended: Condvar,
+    open: Mutex<Filling>,
     storer: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
     blobs: AtomicU64,
@@ -69,6 +71,9 @@ impl Repository {
             pending: Vec::new(),
             written: Vec::new(),
             failed: None,
+            arrived: BTreeSet::new(),
+            contiguous: 0,
+            waiting: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name("pack-store".into())
@@ -76,8 +81,12 @@ impl Repository {
             .expect("spawning the pack storer thread");
         WriteSession {
             repo: self,
-            claimed: Mutex::new(HashSet::new()),
-            open: Mutex::new(OpenPack::new()),
+            claims: Mutex::new(Claims::default()),
+            appended: Condvar::new(),
+            open: Mutex::new(Filling {
+                pack: OpenPack::new(),
+                closed: 0,
+            }),
             storer: Some(jobs),
             thread: Some(thread),
             blobs: AtomicU64::new(0),
@@ -87,7 +96,7 @@ impl Repository {
     }
 }
 
-impl WriteSession<'_> {
+impl<'r> WriteSession<'r> {
     pub fn repo(&self) -> &Repository {
         self.repo
     }
@@ -106,47 +115,21 @@ impl WriteSession<'_> {
         reader: impl Read,
         kind: BlobKind,
     ) -> Result<(Vec<ChunkId>, u64), StoreFileError> {
-        let mut ids = Vec::new();
-        let level = self.repo.config.zstd_level;
-        let size = self
-            .repo
-            .chunker()
-            .cut_reader(reader, |cut, chunk| {
-                let content = cut.content();
-                ids.push(store_chunk(
-                    &self.repo.keys,
-                    level,
-                    self,
-                    kind,
-                    chunk,
-                    content,
-                )?);
-                Ok(())
-            })
-            .map_err(|e| match e {
-                ReadError::Io(e) => StoreFileError::Read(e),
-                ReadError::Sink(e) => StoreFileError::Repo(e),
-            })?;
-        Ok((ids, size))
+        store_reader_via(self.repo, self, reader, kind)
     }
 
     /// Chunks and stores an in-memory buffer.
     pub fn store_bytes(&self, data: &[u8], kind: BlobKind) -> Result<Vec<ChunkId>, RepoError> {
-        let mut ids = Vec::new();
-        let level = self.repo.config.zstd_level;
-        self.repo.chunker().cut_slice(data, |cut, chunk| {
-            let content = cut.content();
-            ids.push(store_chunk(
-                &self.repo.keys,
-                level,
-                self,
-                kind,
-                chunk,
-                content,
-            )?);
-            Ok::<_, RepoError>(())
-        })?;
-        Ok(ids)
+        store_bytes_via(self.repo, self, data, kind)
+    }
+
+    /// A view of this session that counts what is stored through it: one device's share
+    /// while several are backed up at once.
+    pub fn tally(&self) -> Tally<'_, 'r> {
+        Tally {
+            session: self,
+            stored_bytes: AtomicU64::new(0),
+        }
     }
 
     /// Stores a blob even though the index already has it (prune copies the live blobs of a
@@ -163,15 +146,20 @@ impl WriteSession<'_> {
     }
 
     /// Returns when every blob stored so far is in a committed pack and a written index
-    /// segment, and those segments are merged into the cache.
+    /// segment, and those segments are merged into the cache. Other threads may go on storing:
+    /// a pack that another thread closed earlier, with blobs of this one's, is waited for.
     pub fn flush(&self) -> Result<(), RepoError> {
-        let partial =
-            std::mem::replace(&mut *self.open.lock().expect("open pack"), OpenPack::new());
-        if !partial.is_empty() {
-            self.stage(partial)?;
+        self.wait_for_claimed_blobs();
+        let (partial, upto) = {
+            let mut open = self.open.lock().expect("open pack");
+            let partial = (!open.pack.is_empty()).then(|| open.close());
+            (partial, open.closed)
+        };
+        if let Some((seq, pack)) = partial {
+            self.stage(seq, pack)?;
         }
         let (tx, rx) = bounded(1);
-        self.send(Job::Flush(tx))?;
+        self.send(Job::Flush(upto, tx))?;
         let segments = rx
             .recv()
             .map_err(|_| RepoError::Writer("the pack storer exited".into()))?
@@ -206,38 +194,135 @@ impl WriteSession<'_> {
             })
     }
 
+    /// Waits until every blob claimed so far is in the open pack (or a closed one): another
+    /// thread (another device) may have claimed a blob that the caller's snapshot names and
+    /// still be sealing it.
+    fn wait_for_claimed_blobs(&self) {
+        let mut claims = self.claims.lock().expect("claims");
+        let claimed: Vec<ChunkId> = claims.in_flight.iter().copied().collect();
+        while claimed.iter().any(|id| claims.in_flight.contains(id)) {
+            claims = self.appended.wait(claims).expect("claims");
+        }
+    }
+
     /// Appends a sealed blob to the open pack; closes and hands over the pack once it reaches
     /// the target size.
     fn append(&self, blob: PreparedBlob) -> Result<(), RepoError> {
+        let id = blob.id;
         let full = {
             let mut open = self.open.lock().expect("open pack");
-            open.add(blob);
-            (open.len >= self.repo.config.pack_target as usize)
-                .then(|| std::mem::replace(&mut *open, OpenPack::new()))
+            open.pack.add(blob);
+            // Under the open pack's lock, so a flush that sees the blob arrive finds it there.
+            if self.claims.lock().expect("claims").in_flight.remove(&id) {
+                self.appended.notify_all();
+            }
+            (open.pack.len >= self.repo.config.pack_target as usize).then(|| open.close())
         };
         match full {
-            Some(pack) => self.stage(pack),
+            Some((seq, pack)) => self.stage(seq, pack),
             None => Ok(()),
         }
     }
 
-    /// Closes and stages a pack, and hands it to the storer to commit.
-    fn stage(&self, pack: OpenPack) -> Result<(), RepoError> {
+    /// Closes and stages pack number `seq`, and hands it to the storer to commit; tells the
+    /// storer when it could not, so that no flush waits for it.
+    fn stage(&self, seq: u64, pack: OpenPack) -> Result<(), RepoError> {
+        match self.try_stage(pack) {
+            Ok((record, staged)) => self.send(Job::Staged(seq, record, staged)),
+            Err(e) => {
+                let _ = self.send(Job::Failed(seq, e.to_string()));
+                Err(e)
+            }
+        }
+    }
+
+    fn try_stage(&self, pack: OpenPack) -> Result<(PackRecord, Staged), RepoError> {
         let pack = pack.close(&self.repo.keys);
-        let header = FileHeader::encode(ObjectKind::Pack);
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(pack.blobs.len() + 2);
-        parts.push(&header);
-        parts.extend(pack.blobs.iter().map(Vec::as_slice));
-        parts.push(&pack.trailer);
-        let name = pack.record.pack.to_hex();
-        let staged = self.repo.backend.stage(FileType::Pack, &name, &parts)?;
-        self.send(Job::Staged(pack.record, staged))
+        let staged = pack.stage(self.repo.backend.as_ref())?;
+        Ok((pack.record, staged))
     }
 }
 
 impl Drop for WriteSession<'_> {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+fn store_reader_via<S: BlobSink<Error = RepoError>>(
+    repo: &Repository,
+    sink: &S,
+    reader: impl Read,
+    kind: BlobKind,
+) -> Result<(Vec<ChunkId>, u64), StoreFileError> {
+    let (keys, level) = (&repo.keys, repo.config.zstd_level);
+    let mut ids = Vec::new();
+    let size = repo
+        .chunker()
+        .cut_reader(reader, |cut, chunk| {
+            ids.push(store_chunk(keys, level, sink, kind, chunk, cut.content())?);
+            Ok(())
+        })
+        .map_err(|e| match e {
+            ReadError::Io(e) => StoreFileError::Read(e),
+            ReadError::Sink(e) => StoreFileError::Repo(e),
+        })?;
+    Ok((ids, size))
+}
+
+fn store_bytes_via<S: BlobSink<Error = RepoError>>(
+    repo: &Repository,
+    sink: &S,
+    data: &[u8],
+    kind: BlobKind,
+) -> Result<Vec<ChunkId>, RepoError> {
+    let (keys, level) = (&repo.keys, repo.config.zstd_level);
+    let mut ids = Vec::new();
+    repo.chunker().cut_slice(data, |cut, chunk| {
+        ids.push(store_chunk(keys, level, sink, kind, chunk, cut.content())?);
+        Ok::<_, RepoError>(())
+    })?;
+    Ok(ids)
+}
+
+/// Stores through a [`WriteSession`] and counts the sealed bytes of the blobs it added.
+pub struct Tally<'s, 'r> {
+    session: &'s WriteSession<'r>,
+    stored_bytes: AtomicU64,
+}
+
+impl Tally<'_, '_> {
+    /// [`WriteSession::store_reader`], counted.
+    pub fn store_reader(
+        &self,
+        reader: impl Read,
+        kind: BlobKind,
+    ) -> Result<(Vec<ChunkId>, u64), StoreFileError> {
+        store_reader_via(self.session.repo, self, reader, kind)
+    }
+
+    /// [`WriteSession::store_bytes`], counted.
+    pub fn store_bytes(&self, data: &[u8], kind: BlobKind) -> Result<Vec<ChunkId>, RepoError> {
+        store_bytes_via(self.session.repo, self, data, kind)
+    }
+
+    /// Sealed bytes of the new blobs stored through this tally.
+    pub fn stored_bytes(&self) -> u64 {
+        self.stored_bytes.load(Ordering::Relaxed)
+    }
+}
+
+impl BlobSink for Tally<'_, '_> {
+    type Error = RepoError;
+
+    fn claim(&self, id: &ChunkId, kind: BlobKind) -> Result<bool, RepoError> {
+        self.session.claim(id, kind)
+    }
+
+    fn store(&self, blob: PreparedBlob) -> Result<(), RepoError> {
+        self.stored_bytes
+            .fetch_add(blob.sealed.len() as u64, Ordering::Relaxed);
+        self.session.store(blob)
     }
 }
 
@@ -248,7 +333,7 @@ impl BlobSink for Again<'_, '_> {
     type Error = RepoError;
 
     fn claim(&self, id: &ChunkId, _kind: BlobKind) -> Result<bool, RepoError> {
-        Ok(self.0.claimed.lock().expect("claim set").insert(*id))
+        Ok(self.0.claims.lock().expect("claims").all.insert(*id))
     }
 
     fn store(&self, blob: PreparedBlob) -> Result<(), RepoError> {
@@ -260,13 +345,18 @@ impl BlobSink for WriteSession<'_> {
     type Error = RepoError;
 
     fn claim(&self, id: &ChunkId, _kind: BlobKind) -> Result<bool, RepoError> {
-        if self.claimed.lock().expect("claim set").contains(id) {
+        if self.claims.lock().expect("claims").all.contains(id) {
             return Ok(false);
         }
         if self.repo.cache.lookup(id)?.is_some() {
             return Ok(false);
         }
-        Ok(self.claimed.lock().expect("claim set").insert(*id))
+        let mut claims = self.claims.lock().expect("claims");
+        let new = claims.all.insert(*id);
+        if new {
+            claims.in_flight.insert(*id);
+        }
+        Ok(new)
     }
 
     fn store(&self, blob: PreparedBlob) -> Result<(), RepoError> {
@@ -276,6 +366,28 @@ impl BlobSink for WriteSession<'_> {
         self.stored_bytes
             .fetch_add(blob.sealed.len() as u64, Ordering::Relaxed);
         self.append(blob)
+    }
+}
+
+/// Blob ids this session stores; those being sealed are also in flight.
+#[derive(Default)]
+struct Claims {
+    all: HashSet<ChunkId>,
+    in_flight: HashSet<ChunkId>,
+}
+
+/// The open pack and how many packs were closed before it (each closed pack is numbered).
+struct Filling {
+    pack: OpenPack,
+    closed: u64,
+}
+
+impl Filling {
+    /// Takes the open pack out, with its number.
+    fn close(&mut self) -> (u64, OpenPack) {
+        let seq = self.closed;
+        self.closed += 1;
+        (seq, std::mem::replace(&mut self.pack, OpenPack::new()))
     }
 }
 
@@ -338,10 +450,28 @@ impl OpenPack {
     }
 }
 
-/// What the storer does, in the order received.
+type FlushReply = Sender<Result<Vec<(IndexId, IndexSegment)>, String>>;
+
+impl ClosedPack {
+    /// Writes the pack file without waiting for it to be durable.
+    fn stage(&self, backend: &dyn Backend) -> Result<Staged, hearth_storage::StorageError> {
+        let header = FileHeader::encode(ObjectKind::Pack);
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(self.blobs.len() + 2);
+        parts.push(&header);
+        parts.extend(self.blobs.iter().map(Vec::as_slice));
+        parts.push(&self.trailer);
+        backend.stage(FileType::Pack, &self.record.pack.to_hex(), &parts)
+    }
+}
+
+/// What the storer is told. Packs are numbered in the order they were closed, and may arrive
+/// out of order.
 enum Job {
-    Staged(PackRecord, Staged),
-    Flush(Sender<Result<Vec<(IndexId, IndexSegment)>, String>>),
+    Staged(u64, PackRecord, Staged),
+    /// Pack `n` could not be staged.
+    Failed(u64, String),
+    /// Reply once every pack numbered below this has arrived and been committed.
+    Flush(u64, FlushReply),
 }
 
 /// After every [`SEGMENT_PACKS`] staged packs (and at each flush) commits them and puts an
@@ -355,38 +485,73 @@ struct Storer {
     /// Segments written since the last flush.
     written: Vec<(IndexId, IndexSegment)>,
     failed: Option<String>,
+    /// Numbers of packs arrived beyond `contiguous`.
+    arrived: BTreeSet<u64>,
+    /// Every pack numbered below this has arrived.
+    contiguous: u64,
+    /// Flushes waiting for packs still being staged.
+    waiting: Vec<(u64, FlushReply)>,
 }
 
 impl Storer {
     fn run(mut self, rx: Receiver<Job>) {
         for job in rx {
             match job {
-                Job::Staged(record, staged) if self.failed.is_none() => {
-                    self.staged.push(staged);
-                    self.pending.push(record);
-                    if self.pending.len() >= SEGMENT_PACKS
-                        && let Err(e) = self.write_segment()
-                    {
-                        self.failed = Some(e.to_string());
+                Job::Staged(seq, record, staged) => {
+                    if self.failed.is_none() {
+                        self.staged.push(staged);
+                        self.pending.push(record);
+                        if self.pending.len() >= SEGMENT_PACKS {
+                            self.write_segment();
+                        }
                     }
+                    self.arrive(seq);
                 }
-                Job::Staged(..) => {}
-                Job::Flush(reply) => {
-                    let result = match self.failed.clone() {
-                        Some(e) => Err(e),
-                        None => self
-                            .write_segment()
-                            .map(|()| std::mem::take(&mut self.written))
-                            .map_err(|e| e.to_string()),
-                    };
-                    let _ = reply.send(result);
+                Job::Failed(seq, e) => {
+                    self.failed.get_or_insert(e);
+                    self.arrive(seq);
                 }
+                Job::Flush(upto, reply) => self.waiting.push((upto, reply)),
             }
+            self.answer_flushes();
         }
     }
 
-    /// Commits the staged packs, then lists them in a new index segment.
-    fn write_segment(&mut self) -> Result<(), RepoError> {
+    fn arrive(&mut self, seq: u64) {
+        self.arrived.insert(seq);
+        while self.arrived.remove(&self.contiguous) {
+            self.contiguous += 1;
+        }
+    }
+
+    /// Commits and answers every flush whose packs have all arrived.
+    fn answer_flushes(&mut self) {
+        let contiguous = self.contiguous;
+        let (ready, waiting) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|(upto, _)| *upto <= contiguous);
+        self.waiting = waiting;
+        for (_, reply) in ready {
+            self.write_segment();
+            let result = match self.failed.clone() {
+                Some(e) => Err(e),
+                None => Ok(std::mem::take(&mut self.written)),
+            };
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Commits the staged packs, then lists them in a new index segment. After a failure
+    /// nothing more is written: the session is over, and its error is every flush's answer.
+    fn write_segment(&mut self) {
+        if self.failed.is_none()
+            && let Err(e) = self.try_write_segment()
+        {
+            self.failed = Some(e.to_string());
+        }
+    }
+
+    fn try_write_segment(&mut self) -> Result<(), RepoError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -399,5 +564,85 @@ impl Storer {
         self.backend.put(FileType::Index, &id.to_hex(), &file)?;
         self.written.push((id, segment));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_storage::LocalBackend;
+    use std::time::Duration;
+
+    fn storer(dir: &std::path::Path, keys: &Keys) -> (Arc<dyn Backend>, Sender<Job>) {
+        let backend: Arc<dyn Backend> = Arc::new(LocalBackend::create(dir).unwrap());
+        let storer = Storer {
+            backend: Arc::clone(&backend),
+            keys: keys.clone(),
+            staged: Vec::new(),
+            pending: Vec::new(),
+            written: Vec::new(),
+            failed: None,
+            arrived: BTreeSet::new(),
+            contiguous: 0,
+            waiting: Vec::new(),
+        };
+        let (tx, rx) = unbounded();
+        std::thread::spawn(move || storer.run(rx));
+        (backend, tx)
+    }
+
+    fn staged(backend: &dyn Backend, keys: &Keys, seq: u64) -> Job {
+        let data = vec![seq as u8; 100];
+        let mut pack = OpenPack::new();
+        let id = keys.chunk_id(&data);
+        pack.add(hearth_chunker::prepare(keys, 3, BlobKind::Data, id, &data));
+        let closed = pack.close(keys);
+        let staged = closed.stage(backend).unwrap();
+        Job::Staged(seq, closed.record, staged)
+    }
+
+    type Answer = Result<Vec<(IndexId, IndexSegment)>, String>;
+
+    fn flush(tx: &Sender<Job>, upto: u64) -> Receiver<Answer> {
+        let (reply, answer) = bounded(1);
+        tx.send(Job::Flush(upto, reply)).unwrap();
+        answer
+    }
+
+    #[test]
+    fn a_flush_waits_for_a_pack_closed_earlier_that_arrives_late() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = hearth_crypto::MasterKey::generate().keys();
+        let (backend, tx) = storer(dir.path(), &keys);
+        tx.send(staged(backend.as_ref(), &keys, 1)).unwrap();
+        let answer = flush(&tx, 2);
+        // Pack 0 is still being staged by another thread: no answer, nothing committed.
+        assert!(answer.recv_timeout(Duration::from_millis(200)).is_err());
+        assert!(backend.list(FileType::Index).unwrap().is_empty());
+        assert!(backend.list(FileType::Pack).unwrap().is_empty());
+        tx.send(staged(backend.as_ref(), &keys, 0)).unwrap();
+        let segments = answer
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
+        assert_eq!(segments.len(), 1);
+        assert_eq!(segments[0].1.packs.len(), 2);
+        assert_eq!(backend.list(FileType::Pack).unwrap().len(), 2);
+        assert_eq!(backend.list(FileType::Index).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_pack_that_failed_to_stage_fails_every_later_flush_and_nothing_more_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = hearth_crypto::MasterKey::generate().keys();
+        let (backend, tx) = storer(dir.path(), &keys);
+        tx.send(Job::Failed(0, "disk full".into())).unwrap();
+        tx.send(staged(backend.as_ref(), &keys, 1)).unwrap();
+        let first = flush(&tx, 2).recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(first.unwrap_err(), "disk full");
+        let again = flush(&tx, 2).recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(again.unwrap_err(), "disk full");
+        assert!(backend.list(FileType::Index).unwrap().is_empty());
+        assert!(backend.list(FileType::Pack).unwrap().is_empty());
     }
 }

@@ -179,3 +179,43 @@ fn wrong_password_and_flipped_byte_are_reported() {
         .is_ok()
     );
 }
+
+/// Devices are backed up at the same time through one session: a flush must not return while
+/// a blob that another thread claimed (and that the flushing thread's snapshot may name, since
+/// its own claim of the same id said "already stored") is still being sealed.
+#[test]
+fn a_flush_waits_for_a_blob_another_thread_is_sealing() {
+    use hearth_chunker::{BlobSink, prepare};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::create(&dir.path().join("r")).unwrap());
+    let repo = Repository::init(backend, b"pw", &options(dir.path())).unwrap();
+    let session = repo.write_session();
+    let chunk = data(10_000, 1);
+    let id = repo.keys().chunk_id(&chunk);
+    assert!(session.claim(&id, BlobKind::Data).unwrap(), "first claim");
+    assert!(
+        !session.claim(&id, BlobKind::Data).unwrap(),
+        "the other device's claim"
+    );
+    std::thread::scope(|s| {
+        let (done, flushed) = mpsc::channel();
+        let session = &session;
+        s.spawn(move || {
+            session.flush().unwrap();
+            done.send(()).unwrap();
+        });
+        assert!(
+            flushed.recv_timeout(Duration::from_millis(300)).is_err(),
+            "the flush returned while the claimed blob was in no pack"
+        );
+        session
+            .store(prepare(repo.keys(), 3, BlobKind::Data, id, &chunk))
+            .unwrap();
+        flushed.recv_timeout(Duration::from_secs(10)).unwrap();
+    });
+    assert!(repo.cache().lookup(&id).unwrap().is_some());
+    session.finish().unwrap();
+}

@@ -10,10 +10,11 @@ use anyhow::{Result, bail};
 use hearth_format::DeviceIdentity;
 use hearth_ingest::{DeviceReport, IngestOptions, IosPasswords, PasswordMap, backup_device};
 use hearth_mobilesync::find_device_folders;
+use rayon::prelude::*;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Warnings shown per device before "and N more".
 const SHOWN_WARNINGS: usize = 10;
@@ -37,20 +38,31 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
         ios_passwords: Some(Arc::new(ios_passwords(args)?)),
     };
     let bars = Bars::new();
-    let (mut reports, mut failures) = (Vec::new(), Vec::new());
-    for folder in &folders {
-        match backup_device(&repo, &session, folder, &options, &bars) {
-            Ok(r) => {
-                if !ctx.global.json {
-                    print_report(&r);
+    // Devices are backed up at the same time (each one's files in parallel too): the work per
+    // device that is not reading files (Manifest.db, the walk, the snapshot) then overlaps.
+    let printed = Mutex::new(());
+    let results: Vec<_> = folders
+        .par_iter()
+        .map(|folder| {
+            let label = folder.file_name().unwrap_or_default().to_string_lossy();
+            let result = backup_device(&repo, &session, folder, &options, &bars.child(&label));
+            let _one_at_a_time = printed.lock().expect("print lock");
+            match &result {
+                Ok(r) if !ctx.global.json => print_report(r),
+                Err(e) if !matches!(e, hearth_ingest::IngestError::Repo(_)) => {
+                    eprintln!("error: {e}")
                 }
-                reports.push(r);
+                _ => {}
             }
+            result
+        })
+        .collect();
+    let (mut reports, mut failures) = (Vec::new(), Vec::new());
+    for result in results {
+        match result {
+            Ok(r) => reports.push(r),
             Err(e @ hearth_ingest::IngestError::Repo(_)) => return Err(e.into()),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failures.push(e.to_string());
-            }
+            Err(e) => failures.push(e.to_string()),
         }
     }
     session.finish()?;
@@ -154,11 +166,15 @@ fn ios_passwords(args: &BackupArgs) -> Result<CliPasswords> {
     Ok(CliPasswords { map, ask })
 }
 
+/// One password prompt at a time: devices are backed up in parallel.
+static PROMPT: Mutex<()> = Mutex::new(());
+
 impl IosPasswords for CliPasswords {
     fn password(&self, device: &DeviceIdentity) -> Option<String> {
         self.map.password(device).or_else(|| {
             self.ask
                 .then(|| {
+                    let _one_at_a_time = PROMPT.lock().unwrap_or_else(|e| e.into_inner());
                     rpassword::prompt_password(format!(
                         "Backup password of {} ({}), an encrypted iOS backup: ",
                         device.name, device.udid
