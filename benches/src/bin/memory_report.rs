@@ -353,6 +353,12 @@ impl Child {
 /// The backup, alone in its process: open, lock, back every device folder up through one write
 /// session, finish; prints `key value` lines.
 fn backup_child(dir: &Path, folders: &[String]) {
+    // As the `hearth` binary does first thing (crates/cli/src/main.rs): a fixed glibc mmap
+    // threshold, so freed media blobs go back to the system instead of fragmenting the heap.
+    // SAFETY: no other thread exists yet; M_MMAP_THRESHOLD takes a byte count.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 512 * 1024);
+    }
     let cpu0 = cpu_time();
     let backend = Arc::new(LocalBackend::open(&dir.join("repo")));
     let repo =
