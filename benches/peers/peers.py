@@ -114,8 +114,9 @@ class Tool:
         self.logfile = work / "logs" / f"{self.name}.log"
 
     def reset(self):
-        for p in (self.repo, self.cache, self.home, self.out):
+        for p in (self.repo, self.cache, self.home):
             shutil.rmtree(p, ignore_errors=True)
+        trash(self.work, self.out)
         self.cache.mkdir(parents=True)
         self.home.mkdir(parents=True)
         self.repo.parent.mkdir(parents=True, exist_ok=True)
@@ -250,6 +251,18 @@ def combine(runs):
         "maxrss": max(r["maxrss"] for r in runs),
         "commands": runs,
     }
+
+
+def trash(work, path):
+    """Moves a tree of many files aside instead of deleting it; the trash is emptied when the
+    run ends. On ext4 without a journal (this machine's disk), creating files just after
+    thousands were deleted makes the kernel scan past every recently deleted inode
+    (`recently_deleted()` in the inode allocator): a restore right after another tool's
+    restore was deleted took up to twice the CPU, so the order of the tools decided a result."""
+    if path.exists():
+        dest = work / "trash" / f"{time.monotonic_ns()}-{path.name}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(dest)
 
 
 def loadavg():
@@ -414,7 +427,7 @@ def main():
     for rep in range(args.reps):
         order = tools[rep % len(tools):] + tools[: rep % len(tools)]
         log(f"== repetition {rep + 1}/{args.reps}, order {order}")
-        shutil.rmtree(src, ignore_errors=True)
+        trash(work, src)
         sh(["cp", "-a", str(day1), str(src)])
         for t in order:
             objs[t].reset()
@@ -434,11 +447,11 @@ def main():
                 if key in ("first", "unchanged", "day2"):
                     r = combine([tool.backup(key)])
                 elif key == "restore":
-                    shutil.rmtree(tool.out, ignore_errors=True)
+                    trash(work, tool.out)
                     r = combine([tool.restore(restore_udid)])
                     if not args.no_verify:
                         sh(["diff", "-r", str(tool.restored_device(restore_udid)), str(src / restore_udid)])
-                    shutil.rmtree(tool.out, ignore_errors=True)
+                    trash(work, tool.out)
                 else:
                     r = combine(tool.prune())
                 r["repo"] = du(tool.repo)
@@ -452,6 +465,7 @@ def main():
         results.append(rep_res)
         (work / "results.json").write_text(json.dumps({"meta": meta, "reps": results}, indent=1))
     meta["elapsed_s"] = time.monotonic() - t0
+    shutil.rmtree(work / "trash", ignore_errors=True)
     med = median_table(results, tools)
     tg = targets(med)
     lines = report(med, tools, meta)
