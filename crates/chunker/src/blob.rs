@@ -19,6 +19,21 @@ pub trait BlobSink: Sync {
     /// True when the caller must store `id`: it is in no pack and no other caller claimed it.
     fn claim(&self, id: &ChunkId, kind: BlobKind) -> Result<bool, Self::Error>;
     fn store(&self, blob: PreparedBlob) -> Result<(), Self::Error>;
+    /// A blob this caller claimed will not be stored after all (the claiming thread is
+    /// unwinding from a panic).
+    fn abandon(&self, _id: &ChunkId) {}
+}
+
+/// Abandons a claim unless forgotten.
+struct Claimed<'a, S: BlobSink> {
+    sink: &'a S,
+    id: ChunkId,
+}
+
+impl<S: BlobSink> Drop for Claimed<'_, S> {
+    fn drop(&mut self) {
+        self.sink.abandon(&self.id);
+    }
 }
 
 /// Sample this many bytes to decide whether to try zstd.
@@ -150,7 +165,10 @@ pub fn store_chunk<S: BlobSink>(
 ) -> Result<ChunkId, S::Error> {
     let id = keys.chunk_id(data);
     if sink.claim(&id, kind)? {
-        sink.store(prepare_as(keys, zstd_level, kind, id, data, content))?;
+        let claimed = Claimed { sink, id };
+        let stored = sink.store(prepare_as(keys, zstd_level, kind, id, data, content));
+        std::mem::forget(claimed);
+        stored?;
     }
     Ok(id)
 }

@@ -2,8 +2,8 @@
 //! new blob appends it to the one open pack (under a short lock) and, when the pack is full,
 //! closes and stages it (on a local disk: writes it to a temporary file) and tells the storer
 //! thread, which commits staged packs in batches with an index segment. So a worker never
-//! waits for a disk flush, and at most two packs are in memory: the open one and the one
-//! being staged.
+//! waits for a disk flush, and the sealed blobs in memory are the open pack's plus the pack
+//! each storing thread may be staging: three 8 MiB packs at most on two cores.
 //!
 //! Commit order (`docs/format.md` §11): a segment is put only after the packs it lists are
 //! committed (durable, under their names); [`WriteSession::flush`] returns only when every blob
@@ -50,8 +50,10 @@ pub enum StoreFileError {
 pub struct WriteSession<'r> {
     repo: &'r Repository,
     claims: Mutex<Claims>,
-    /// Signalled when a claimed blob reaches the open pack.
+    /// Signalled when a claimed blob reaches the open pack (or is abandoned).
     appended: Condvar,
+    /// Segments the storer wrote and no flush has merged into the cache yet.
+    written: Arc<Mutex<Vec<(IndexId, IndexSegment)>>>,
     open: Mutex<Filling>,
     storer: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
@@ -64,12 +66,13 @@ impl Repository {
     /// Starts writing. The caller should hold a lock (see [`Repository::lock`]).
     pub fn write_session(&self) -> WriteSession<'_> {
         let (jobs, job_rx) = unbounded();
+        let written = Arc::new(Mutex::new(Vec::new()));
         let storer = Storer {
             backend: Arc::clone(&self.backend),
             keys: self.keys.clone(),
             staged: Vec::new(),
             pending: Vec::new(),
-            written: Vec::new(),
+            written: Arc::clone(&written),
             failed: None,
             arrived: BTreeSet::new(),
             contiguous: 0,
@@ -83,6 +86,7 @@ impl Repository {
             repo: self,
             claims: Mutex::new(Claims::default()),
             appended: Condvar::new(),
+            written,
             open: Mutex::new(Filling {
                 pack: OpenPack::new(),
                 closed: 0,
@@ -149,7 +153,7 @@ impl<'r> WriteSession<'r> {
     /// segment, and those segments are merged into the cache. Other threads may go on storing:
     /// a pack that another thread closed earlier, with blobs of this one's, is waited for.
     pub fn flush(&self) -> Result<(), RepoError> {
-        self.wait_for_claimed_blobs();
+        self.wait_for_claimed_blobs()?;
         let (partial, upto) = {
             let mut open = self.open.lock().expect("open pack");
             let partial = (!open.pack.is_empty()).then(|| open.close());
@@ -160,14 +164,22 @@ impl<'r> WriteSession<'r> {
         }
         let (tx, rx) = bounded(1);
         self.send(Job::Flush(upto, tx))?;
-        let segments = rx
-            .recv()
+        rx.recv()
             .map_err(|_| RepoError::Writer("the pack storer exited".into()))?
             .map_err(RepoError::Writer)?;
-        for (id, seg) in segments {
-            self.repo.cache.add_segment(&id, &seg)?;
-        }
-        Ok(())
+        self.merge_written()
+    }
+
+    /// Merges every segment written so far into the cache. Under the list's lock, so when
+    /// another flush got there first, this one returns only after that merge is done.
+    fn merge_written(&self) -> Result<(), RepoError> {
+        let mut written = self.written.lock().expect("written segments");
+        let mut merged = 0;
+        let result = written
+            .iter()
+            .try_for_each(|(id, seg)| self.repo.cache.add_segment(id, seg).map(|()| merged += 1));
+        written.drain(..merged);
+        Ok(result?)
     }
 
     /// Flushes and stops the storer thread.
@@ -197,12 +209,18 @@ impl<'r> WriteSession<'r> {
     /// Waits until every blob claimed so far is in the open pack (or a closed one): another
     /// thread (another device) may have claimed a blob that the caller's snapshot names and
     /// still be sealing it.
-    fn wait_for_claimed_blobs(&self) {
+    fn wait_for_claimed_blobs(&self) -> Result<(), RepoError> {
         let mut claims = self.claims.lock().expect("claims");
         let claimed: Vec<ChunkId> = claims.in_flight.iter().copied().collect();
         while claimed.iter().any(|id| claims.in_flight.contains(id)) {
             claims = self.appended.wait(claims).expect("claims");
         }
+        if claims.abandoned {
+            return Err(RepoError::Writer(
+                "a thread stopped while storing a blob; nothing more is committed".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Appends a sealed blob to the open pack; closes and hands over the pack once it reaches
@@ -225,15 +243,19 @@ impl<'r> WriteSession<'r> {
     }
 
     /// Closes and stages pack number `seq`, and hands it to the storer to commit; tells the
-    /// storer when it could not, so that no flush waits for it.
+    /// storer when it could not (an error, or a panic while staging), so that no flush waits
+    /// for it.
     fn stage(&self, seq: u64, pack: OpenPack) -> Result<(), RepoError> {
-        match self.try_stage(pack) {
-            Ok((record, staged)) => self.send(Job::Staged(seq, record, staged)),
-            Err(e) => {
-                let _ = self.send(Job::Failed(seq, e.to_string()));
-                Err(e)
-            }
-        }
+        let mut unsent = Unsent {
+            session: self,
+            seq,
+            why: "a thread stopped while writing a pack".into(),
+        };
+        let (record, staged) = self
+            .try_stage(pack)
+            .inspect_err(|e| unsent.why = e.to_string())?;
+        std::mem::forget(unsent);
+        self.send(Job::Staged(seq, record, staged))
     }
 
     fn try_stage(&self, pack: OpenPack) -> Result<(PackRecord, Staged), RepoError> {
@@ -324,6 +346,10 @@ impl BlobSink for Tally<'_, '_> {
             .fetch_add(blob.sealed.len() as u64, Ordering::Relaxed);
         self.session.store(blob)
     }
+
+    fn abandon(&self, id: &ChunkId) {
+        self.session.abandon(id);
+    }
 }
 
 /// A sink that stores whatever this session has not stored yet, indexed or not.
@@ -333,7 +359,16 @@ impl BlobSink for Again<'_, '_> {
     type Error = RepoError;
 
     fn claim(&self, id: &ChunkId, _kind: BlobKind) -> Result<bool, RepoError> {
-        Ok(self.0.claims.lock().expect("claims").all.insert(*id))
+        let mut claims = self.0.claims.lock().expect("claims");
+        let new = claims.all.insert(*id);
+        if new {
+            claims.in_flight.insert(*id);
+        }
+        Ok(new)
+    }
+
+    fn abandon(&self, id: &ChunkId) {
+        self.0.abandon(id);
     }
 
     fn store(&self, blob: PreparedBlob) -> Result<(), RepoError> {
@@ -367,6 +402,16 @@ impl BlobSink for WriteSession<'_> {
             .fetch_add(blob.sealed.len() as u64, Ordering::Relaxed);
         self.append(blob)
     }
+
+    /// A claimed blob will not be stored (its thread is unwinding): flushes stop waiting for
+    /// it and fail, since another thread's snapshot may name it.
+    fn abandon(&self, id: &ChunkId) {
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        if claims.in_flight.remove(id) {
+            claims.abandoned = true;
+            self.appended.notify_all();
+        }
+    }
 }
 
 /// Blob ids this session stores; those being sealed are also in flight.
@@ -374,6 +419,22 @@ impl BlobSink for WriteSession<'_> {
 struct Claims {
     all: HashSet<ChunkId>,
     in_flight: HashSet<ChunkId>,
+    /// A claimed blob will never arrive (its thread panicked): no flush may succeed.
+    abandoned: bool,
+}
+
+/// Sends `Failed(seq)` unless forgotten: pack `seq` was closed and will not be staged.
+struct Unsent<'s, 'r> {
+    session: &'s WriteSession<'r>,
+    seq: u64,
+    why: String,
+}
+
+impl Drop for Unsent<'_, '_> {
+    fn drop(&mut self) {
+        let why = std::mem::take(&mut self.why);
+        let _ = self.session.send(Job::Failed(self.seq, why));
+    }
 }
 
 /// The open pack and how many packs were closed before it (each closed pack is numbered).
@@ -450,7 +511,7 @@ impl OpenPack {
     }
 }
 
-type FlushReply = Sender<Result<Vec<(IndexId, IndexSegment)>, String>>;
+type FlushReply = Sender<Result<(), String>>;
 
 impl ClosedPack {
     /// Writes the pack file without waiting for it to be durable.
@@ -482,8 +543,8 @@ struct Storer {
     staged: Vec<Staged>,
     /// Packs staged but not yet committed and listed in a segment.
     pending: Vec<PackRecord>,
-    /// Segments written since the last flush.
-    written: Vec<(IndexId, IndexSegment)>,
+    /// Segments written and not yet merged into the cache (shared with the session).
+    written: Arc<Mutex<Vec<(IndexId, IndexSegment)>>>,
     failed: Option<String>,
     /// Numbers of packs arrived beyond `contiguous`.
     arrived: BTreeSet<u64>,
@@ -535,7 +596,7 @@ impl Storer {
             self.write_segment();
             let result = match self.failed.clone() {
                 Some(e) => Err(e),
-                None => Ok(std::mem::take(&mut self.written)),
+                None => Ok(()),
             };
             let _ = reply.send(result);
         }
@@ -562,7 +623,10 @@ impl Storer {
         let file = self.keys.seal_object(ObjectKind::Index, &segment.encode());
         let id = IndexId(self.keys.object_id(&file));
         self.backend.put(FileType::Index, &id.to_hex(), &file)?;
-        self.written.push((id, segment));
+        self.written
+            .lock()
+            .expect("written segments")
+            .push((id, segment));
         Ok(())
     }
 }
@@ -573,22 +637,25 @@ mod tests {
     use hearth_storage::LocalBackend;
     use std::time::Duration;
 
-    fn storer(dir: &std::path::Path, keys: &Keys) -> (Arc<dyn Backend>, Sender<Job>) {
+    type Written = Arc<Mutex<Vec<(IndexId, IndexSegment)>>>;
+
+    fn storer(dir: &std::path::Path, keys: &Keys) -> (Arc<dyn Backend>, Sender<Job>, Written) {
         let backend: Arc<dyn Backend> = Arc::new(LocalBackend::create(dir).unwrap());
         let storer = Storer {
             backend: Arc::clone(&backend),
             keys: keys.clone(),
             staged: Vec::new(),
             pending: Vec::new(),
-            written: Vec::new(),
+            written: Written::default(),
             failed: None,
             arrived: BTreeSet::new(),
             contiguous: 0,
             waiting: Vec::new(),
         };
+        let written = Arc::clone(&storer.written);
         let (tx, rx) = unbounded();
         std::thread::spawn(move || storer.run(rx));
-        (backend, tx)
+        (backend, tx, written)
     }
 
     fn staged(backend: &dyn Backend, keys: &Keys, seq: u64) -> Job {
@@ -601,7 +668,7 @@ mod tests {
         Job::Staged(seq, closed.record, staged)
     }
 
-    type Answer = Result<Vec<(IndexId, IndexSegment)>, String>;
+    type Answer = Result<(), String>;
 
     fn flush(tx: &Sender<Job>, upto: u64) -> Receiver<Answer> {
         let (reply, answer) = bounded(1);
@@ -613,7 +680,7 @@ mod tests {
     fn a_flush_waits_for_a_pack_closed_earlier_that_arrives_late() {
         let dir = tempfile::tempdir().unwrap();
         let keys = hearth_crypto::MasterKey::generate().keys();
-        let (backend, tx) = storer(dir.path(), &keys);
+        let (backend, tx, written) = storer(dir.path(), &keys);
         tx.send(staged(backend.as_ref(), &keys, 1)).unwrap();
         let answer = flush(&tx, 2);
         // Pack 0 is still being staged by another thread: no answer, nothing committed.
@@ -621,11 +688,16 @@ mod tests {
         assert!(backend.list(FileType::Index).unwrap().is_empty());
         assert!(backend.list(FileType::Pack).unwrap().is_empty());
         tx.send(staged(backend.as_ref(), &keys, 0)).unwrap();
-        let segments = answer
+        answer
             .recv_timeout(Duration::from_secs(10))
             .unwrap()
             .unwrap();
-        assert_eq!(segments.len(), 1);
+        let segments = written.lock().unwrap();
+        assert_eq!(
+            segments.len(),
+            1,
+            "one segment, for the flush's caller to merge"
+        );
         assert_eq!(segments[0].1.packs.len(), 2);
         assert_eq!(backend.list(FileType::Pack).unwrap().len(), 2);
         assert_eq!(backend.list(FileType::Index).unwrap().len(), 1);
@@ -635,13 +707,14 @@ mod tests {
     fn a_pack_that_failed_to_stage_fails_every_later_flush_and_nothing_more_is_listed() {
         let dir = tempfile::tempdir().unwrap();
         let keys = hearth_crypto::MasterKey::generate().keys();
-        let (backend, tx) = storer(dir.path(), &keys);
+        let (backend, tx, written) = storer(dir.path(), &keys);
         tx.send(Job::Failed(0, "disk full".into())).unwrap();
         tx.send(staged(backend.as_ref(), &keys, 1)).unwrap();
         let first = flush(&tx, 2).recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(first.unwrap_err(), "disk full");
         let again = flush(&tx, 2).recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(again.unwrap_err(), "disk full");
+        assert!(written.lock().unwrap().is_empty());
         assert!(backend.list(FileType::Index).unwrap().is_empty());
         assert!(backend.list(FileType::Pack).unwrap().is_empty());
     }

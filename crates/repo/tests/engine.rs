@@ -219,3 +219,30 @@ fn a_flush_waits_for_a_blob_another_thread_is_sealing() {
     assert!(repo.cache().lookup(&id).unwrap().is_some());
     session.finish().unwrap();
 }
+
+/// A thread that panics after claiming a blob abandons the claim: a flush waiting for that
+/// blob fails instead of waiting for ever, and so does every later flush (another thread's
+/// snapshot may name the blob).
+#[test]
+fn a_flush_fails_when_a_claimed_blob_is_abandoned() {
+    use hearth_chunker::BlobSink;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::create(&dir.path().join("r")).unwrap());
+    let repo = Repository::init(backend, b"pw", &options(dir.path())).unwrap();
+    let session = repo.write_session();
+    let id = repo.keys().chunk_id(b"never sealed");
+    assert!(session.claim(&id, BlobKind::Data).unwrap());
+    std::thread::scope(|s| {
+        let (done, flushed) = mpsc::channel();
+        let session = &session;
+        s.spawn(move || done.send(session.flush()).unwrap());
+        assert!(flushed.recv_timeout(Duration::from_millis(200)).is_err());
+        session.abandon(&id);
+        let result = flushed.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(matches!(result, Err(RepoError::Writer(_))), "{result:?}");
+    });
+    assert!(session.flush().is_err(), "later flushes fail too");
+}
