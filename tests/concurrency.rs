@@ -18,7 +18,7 @@
 mod common;
 
 use common::procs::{Proc, freeze, thaw};
-use common::{World, describe, is_object_name, names};
+use common::{World, describe, is_object_name, names, pack_files};
 use hearth_mobilesync::{DeviceInfo, write_plist_binary};
 use hearth_testkit::{
     DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, copy_tree, generate, next_day,
@@ -60,15 +60,9 @@ struct State {
 fn state(w: &World) -> State {
     let repo = w.repo();
     let mut st = State::default();
-    for sub in names(&repo.join("packs")) {
-        for n in names(&repo.join("packs").join(sub)) {
-            if n.starts_with(".tmp-") {
-                st.tmp_packs += 1;
-            } else if is_object_name(&n) {
-                st.packs.insert(n);
-            }
-        }
-    }
+    let (packs, tmp) = pack_files(&repo);
+    st.packs.extend(packs);
+    st.tmp_packs = tmp;
     st.snapshots = names(&repo.join("snapshots"))
         .into_iter()
         .filter(|n| is_object_name(n))

@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{World, describe, is_object_name, names};
+use common::{World, describe, is_object_name, names, pack_files};
 use hearth_testkit::{
     DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, copy_tree, generate, next_day,
     tree_digest,
@@ -102,15 +102,8 @@ fn object_count(dir: &Path) -> usize {
 
 fn counts(repo: &Path) -> Counts {
     let mut c = Counts::default();
-    for sub in names(&repo.join("packs")) {
-        for n in names(&repo.join("packs").join(sub)) {
-            if n.starts_with(".tmp-") {
-                c.tmp_packs += 1;
-            } else if is_object_name(&n) {
-                c.packs += 1;
-            }
-        }
-    }
+    let (packs, tmp) = pack_files(repo);
+    (c.packs, c.tmp_packs) = (packs.len(), tmp);
     c.segments = object_count(&repo.join("index"));
     c.snapshots = object_count(&repo.join("snapshots"));
     c.locks = object_count(&repo.join("locks"));

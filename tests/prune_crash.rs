@@ -22,7 +22,7 @@ mod common;
 
 use common::procs::{freeze, thaw};
 
-use common::{World, describe, is_object_name, names};
+use common::{World, describe, is_object_name, names, pack_files};
 use hearth_testkit::{
     DayOptions, DeviceSpec, FileDigest, HouseholdSpec, copy_tree, generate, next_day, tree_digest,
 };
@@ -68,15 +68,9 @@ struct State {
 
 fn state(repo: &Path, cache: &Path) -> State {
     let mut st = State::default();
-    for sub in names(&repo.join("packs")) {
-        for n in names(&repo.join("packs").join(sub)) {
-            if n.starts_with(".tmp-") {
-                st.tmp_packs += 1;
-            } else if is_object_name(&n) {
-                st.packs.insert(n);
-            }
-        }
-    }
+    let (packs, tmp) = pack_files(&repo);
+    st.packs.extend(packs);
+    st.tmp_packs = tmp;
     st.segments = names(&repo.join("index"))
         .into_iter()
         .filter(|n| is_object_name(n))

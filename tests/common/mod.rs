@@ -120,6 +120,29 @@ pub fn is_object_name(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The packs of a local repository (`packs/<pp>/<id>`) and how many `.tmp-*` files (packs being
+/// written, or left by a killed writer) are in `packs/` and its subfolders.
+pub fn pack_files(repo: &Path) -> (Vec<String>, usize) {
+    let (mut packs, mut tmp) = (Vec::new(), 0);
+    let root = repo.join("packs");
+    let mut is_tmp = |n: &str| {
+        let t = n.starts_with(".tmp-");
+        tmp += usize::from(t);
+        t
+    };
+    for sub in names(&root) {
+        if is_tmp(&sub) {
+            continue;
+        }
+        for n in names(&root.join(&sub)) {
+            if !is_tmp(&n) && is_object_name(&n) {
+                packs.push(n);
+            }
+        }
+    }
+    (packs, tmp)
+}
+
 /// The entries of a folder, none when it does not exist.
 pub fn names(dir: &Path) -> Vec<String> {
     match std::fs::read_dir(dir) {

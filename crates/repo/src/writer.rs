@@ -1,9 +1,10 @@
-//! The write path. A [`WriteSession`] takes chunks from many threads; the thread that stores a
-//! new blob appends it to the one open pack (under a short lock) and, when the pack is full,
-//! closes and stages it (on a local disk: writes it to a temporary file) and tells the storer
-//! thread, which commits staged packs in batches with an index segment. So a worker never
-//! waits for a disk flush, and the sealed blobs in memory are the open pack's plus the pack
-//! each storing thread may be staging: three 8 MiB packs at most on two cores.
+//! The write path. A [`WriteSession`] takes chunks from many threads. The thread that stores a
+//! new blob gives it the next place in the one open pack (under a short lock) and writes it
+//! there itself (outside the lock: a local pack is a temporary file written at offsets), then
+//! frees it; no pack is ever held in memory. The thread that fills a pack closes it: waits for
+//! its blobs' writes, writes its sealed header, names it, and tells the storer thread, which
+//! commits staged packs in batches with an index segment. So a worker never waits for a disk
+//! flush.
 //!
 //! Commit order (`docs/format.md` §11): a segment is put only after the packs it lists are
 //! committed (durable, under their names); [`WriteSession::flush`] returns only when every blob
@@ -19,7 +20,7 @@ use hearth_format::header::HEADER_LEN;
 use hearth_format::{
     BlobKind, ChunkId, FileHeader, IndexId, IndexSegment, ObjectKind, PackEntry, PackId, PackRecord,
 };
-use hearth_storage::{Backend, FileType, Staged};
+use hearth_storage::{Backend, FileType, Staged, Staging};
 use std::collections::{BTreeSet, HashSet};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -223,23 +224,31 @@ impl<'r> WriteSession<'r> {
         Ok(())
     }
 
-    /// Appends a sealed blob to the open pack; closes and hands over the pack once it reaches
-    /// the target size.
+    /// Gives a sealed blob its place in the open pack (under the lock) and writes it there
+    /// (outside it); closes and hands over the pack once it reaches the target size.
     fn append(&self, blob: PreparedBlob) -> Result<(), RepoError> {
         let id = blob.id;
-        let full = {
+        let placed = {
             let mut open = self.open.lock().expect("open pack");
-            open.pack.add(blob);
-            // Under the open pack's lock, so a flush that sees the blob arrive finds it there.
-            if self.claims.lock().expect("claims").in_flight.remove(&id) {
+            let placed = open.pack.place(self.repo.backend.as_ref(), &blob);
+            // Under the open pack's lock, so a flush that sees the blob arrive finds its
+            // place in the open pack or in one closed before, whose write it waits for.
+            let mut claims = self.claims.lock().expect("claims");
+            if claims.in_flight.remove(&id) {
+                claims.abandoned |= placed.is_err();
                 self.appended.notify_all();
             }
-            (open.pack.len >= self.repo.config.pack_target as usize).then(|| open.close())
+            drop(claims);
+            let full = open.pack.len >= self.repo.config.pack_target as usize;
+            placed.map(|(file, offset)| (file, offset, full.then(|| open.close())))
         };
-        match full {
-            Some((seq, pack)) => self.stage(seq, pack),
-            None => Ok(()),
+        let (file, offset, full) = placed?;
+        let written = file.write(offset, &blob.sealed);
+        drop(blob);
+        if let Some((seq, pack)) = full {
+            self.stage(seq, pack)?;
         }
+        written
     }
 
     /// Closes and stages pack number `seq`, and hands it to the storer to commit; tells the
@@ -259,9 +268,7 @@ impl<'r> WriteSession<'r> {
     }
 
     fn try_stage(&self, pack: OpenPack) -> Result<(PackRecord, Staged), RepoError> {
-        let pack = pack.close(&self.repo.keys);
-        let staged = pack.stage(self.repo.backend.as_ref())?;
-        Ok((pack.record, staged))
+        pack.stage(&self.repo.keys, self.repo.backend.as_ref())
     }
 }
 
@@ -452,25 +459,32 @@ impl Filling {
     }
 }
 
-/// The pack being filled: its sealed blobs in order (never copied into one buffer) and their
-/// entries. Invariant: `len` is the length of the file header and every blob.
+/// The pack being filled: where its blobs go, and their entries. Invariant: `len` is the
+/// length of the file header and every placed blob.
 struct OpenPack {
-    blobs: Vec<Vec<u8>>,
+    /// Made when the first blob is placed.
+    file: Option<Arc<PackFile>>,
     entries: Vec<PackEntry>,
     len: usize,
 }
 
-/// A complete pack file: `header ‖ blobs ‖ sealed entry list ‖ its length`.
-struct ClosedPack {
-    record: PackRecord,
-    blobs: Vec<Vec<u8>>,
-    trailer: Vec<u8>,
+/// A pack's staging file and the blob writes still going into it.
+struct PackFile {
+    staging: Staging,
+    writes: Mutex<Writes>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct Writes {
+    in_progress: usize,
+    failed: Option<String>,
 }
 
 impl OpenPack {
     fn new() -> Self {
         OpenPack {
-            blobs: Vec::new(),
+            file: None,
             entries: Vec::new(),
             len: HEADER_LEN,
         }
@@ -480,7 +494,27 @@ impl OpenPack {
         self.entries.is_empty()
     }
 
-    fn add(&mut self, blob: PreparedBlob) {
+    /// Gives `blob` the next place in the pack and counts its write as in progress.
+    fn place(
+        &mut self,
+        backend: &dyn Backend,
+        blob: &PreparedBlob,
+    ) -> Result<(Arc<PackFile>, u64), RepoError> {
+        let file = match &self.file {
+            Some(f) => Arc::clone(f),
+            None => {
+                let staging = backend.create_staging(FileType::Pack)?;
+                staging.write_at(0, &FileHeader::encode(ObjectKind::Pack))?;
+                let f = Arc::new(PackFile {
+                    staging,
+                    writes: Mutex::new(Writes::default()),
+                    done: Condvar::new(),
+                });
+                self.file = Some(Arc::clone(&f));
+                f
+            }
+        };
+        let offset = self.len as u64;
         self.entries.push(PackEntry {
             id: blob.id,
             kind: blob.kind,
@@ -490,40 +524,70 @@ impl OpenPack {
             raw_length: blob.raw_len,
         });
         self.len += blob.sealed.len();
-        self.blobs.push(blob.sealed);
+        file.writes.lock().expect("pack writes").in_progress += 1;
+        Ok((file, offset))
     }
+}
 
-    /// Seals the entry list and names the pack after it: the sealed list authenticates every
-    /// blob's id, place and length, and each blob's own seal its bytes.
-    fn close(self, keys: &Keys) -> ClosedPack {
+impl OpenPack {
+    /// Waits for the pack's blobs to be written, then writes its sealed header and names the
+    /// pack after it: the sealed list authenticates every blob's id, place and length, and each
+    /// blob's own seal its bytes.
+    fn stage(self, keys: &Keys, backend: &dyn Backend) -> Result<(PackRecord, Staged), RepoError> {
+        let file = self.file.expect("a closed pack holds at least one blob");
+        file.wait_for_writes()?;
         let header = FileHeader::encode(ObjectKind::Pack);
         let mut trailer = keys.seal(&header, &PackEntry::encode_list(&self.entries));
         trailer.extend_from_slice(&(trailer.len() as u32).to_le_bytes());
-        ClosedPack {
-            record: PackRecord {
-                pack: PackId(keys.object_id(&trailer)),
-                length: (self.len + trailer.len()) as u32,
-                entries: self.entries,
-            },
-            blobs: self.blobs,
-            trailer,
+        file.staging.write_at(self.len as u64, &trailer)?;
+        let record = PackRecord {
+            pack: PackId(keys.object_id(&trailer)),
+            length: (self.len + trailer.len()) as u32,
+            entries: self.entries,
+        };
+        let staged = backend.finish_staging(&file.staging, &record.pack.to_hex())?;
+        Ok((record, staged))
+    }
+}
+
+impl PackFile {
+    /// Writes a placed blob and ends its write, failed or not (also when unwinding).
+    fn write(&self, offset: u64, bytes: &[u8]) -> Result<(), RepoError> {
+        struct End<'a>(&'a PackFile, Option<String>);
+        impl Drop for End<'_> {
+            fn drop(&mut self) {
+                let mut w = self.0.writes.lock().unwrap_or_else(|e| e.into_inner());
+                w.in_progress -= 1;
+                if let Some(e) = self.1.take().or_else(|| {
+                    std::thread::panicking().then(|| "a thread stopped while writing".into())
+                }) {
+                    w.failed.get_or_insert(e);
+                }
+                self.0.done.notify_all();
+            }
+        }
+        let mut end = End(self, None);
+        let written = self.staging.write_at(offset, bytes);
+        if let Err(e) = &written {
+            end.1 = Some(e.to_string());
+        }
+        Ok(written?)
+    }
+
+    /// Returns once no blob write is in progress; fails if one failed.
+    fn wait_for_writes(&self) -> Result<(), RepoError> {
+        let mut w = self.writes.lock().expect("pack writes");
+        while w.in_progress > 0 {
+            w = self.done.wait(w).expect("pack writes");
+        }
+        match &w.failed {
+            Some(e) => Err(RepoError::Writer(e.clone())),
+            None => Ok(()),
         }
     }
 }
 
 type FlushReply = Sender<Result<(), String>>;
-
-impl ClosedPack {
-    /// Writes the pack file without waiting for it to be durable.
-    fn stage(&self, backend: &dyn Backend) -> Result<Staged, hearth_storage::StorageError> {
-        let header = FileHeader::encode(ObjectKind::Pack);
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(self.blobs.len() + 2);
-        parts.push(&header);
-        parts.extend(self.blobs.iter().map(Vec::as_slice));
-        parts.push(&self.trailer);
-        backend.stage(FileType::Pack, &self.record.pack.to_hex(), &parts)
-    }
-}
 
 /// What the storer is told. Packs are numbered in the order they were closed, and may arrive
 /// out of order.
@@ -660,12 +724,12 @@ mod tests {
 
     fn staged(backend: &dyn Backend, keys: &Keys, seq: u64) -> Job {
         let data = vec![seq as u8; 100];
+        let blob = hearth_chunker::prepare(keys, 3, BlobKind::Data, keys.chunk_id(&data), &data);
         let mut pack = OpenPack::new();
-        let id = keys.chunk_id(&data);
-        pack.add(hearth_chunker::prepare(keys, 3, BlobKind::Data, id, &data));
-        let closed = pack.close(keys);
-        let staged = closed.stage(backend).unwrap();
-        Job::Staged(seq, closed.record, staged)
+        let (file, offset) = pack.place(backend, &blob).unwrap();
+        file.write(offset, &blob.sealed).unwrap();
+        let (record, staged) = pack.stage(keys, backend).unwrap();
+        Job::Staged(seq, record, staged)
     }
 
     type Answer = Result<(), String>;

@@ -57,8 +57,50 @@ pub enum PutOutcome {
     AlreadyExists,
 }
 
-/// An object written by [`Backend::stage`], waiting for [`Backend::commit`]. Dropping it
-/// uncommitted leaves a temporary file that [`Backend::remove_temporary_files`] removes.
+/// An object being written ([`Backend::create_staging`]), not yet named.
+#[derive(Debug)]
+pub enum Staging {
+    /// Bytes in memory, put when named.
+    Memory {
+        t: FileType,
+        bytes: std::sync::Mutex<Vec<u8>>,
+    },
+    /// A local temporary file.
+    Local {
+        t: FileType,
+        file: std::fs::File,
+        tmp: PathBuf,
+    },
+}
+
+impl Staging {
+    /// Writes `bytes` at `offset`; writes to different ranges may come from several threads.
+    pub fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<(), StorageError> {
+        match self {
+            Staging::Memory { bytes: buf, .. } => {
+                let mut buf = buf.lock().unwrap_or_else(|e| e.into_inner());
+                let (start, end) = (offset as usize, offset as usize + bytes.len());
+                if buf.len() < end {
+                    buf.resize(end, 0);
+                }
+                buf[start..end].copy_from_slice(bytes);
+                Ok(())
+            }
+            Staging::Local { file, tmp, .. } => {
+                std::os::unix::fs::FileExt::write_all_at(file, bytes, offset).map_err(|e| {
+                    StorageError::Io {
+                        op: "write",
+                        path: tmp.clone(),
+                        source: e,
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// A named object waiting for [`Backend::commit`]. Dropping it uncommitted leaves a temporary
+/// file that [`Backend::remove_temporary_files`] removes.
 #[derive(Debug)]
 pub enum Staged {
     /// Already durable and visible.
@@ -137,13 +179,31 @@ pub trait Backend: Send + Sync {
         self.put_if_absent(t, name, bytes).map(|_| ())
     }
 
-    /// Writes the concatenation of `parts` as `name` without waiting for it to become durable:
-    /// the object is durable and visible under `name` once [`Backend::commit`] has taken the
-    /// returned token; until then a crash may lose it, and a reader never sees it. Stores
-    /// whose puts are cheap to make durable put at once (the default).
-    fn stage(&self, t: FileType, name: &str, parts: &[&[u8]]) -> Result<Staged, StorageError> {
-        self.put(t, name, &parts.concat())?;
-        Ok(Staged::Stored)
+    /// Starts an object whose name is known only once it is complete: it is written at offsets
+    /// ([`Staging::write_at`], from any thread), then named ([`Backend::finish_staging`]), then
+    /// made durable and visible by [`Backend::commit`]. Until then a crash may lose it, and a
+    /// reader never sees it. The default keeps the bytes in memory and puts them when named.
+    fn create_staging(&self, t: FileType) -> Result<Staging, StorageError> {
+        Ok(Staging::Memory {
+            t,
+            bytes: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Names a staged object once every write to it has returned. (The object's bytes are no
+    /// longer needed in memory after this.)
+    fn finish_staging(&self, staging: &Staging, name: &str) -> Result<Staged, StorageError> {
+        match staging {
+            Staging::Memory { t, bytes } => {
+                let bytes = std::mem::take(&mut *bytes.lock().unwrap_or_else(|e| e.into_inner()));
+                self.put(*t, name, &bytes)?;
+                Ok(Staged::Stored)
+            }
+            Staging::Local { tmp, .. } => Err(StorageError::Other(format!(
+                "{}: a local staging file given to another store",
+                tmp.display()
+            ))),
+        }
     }
 
     /// Makes staged objects durable and visible; returns when all of them are.

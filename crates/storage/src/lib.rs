@@ -2,8 +2,8 @@
 //! delete) and its local-disk implementation.
 //!
 //! A backend stores opaque bytes under `(FileType, name)`; it knows nothing of encryption or
-//! formats. Packs are *staged* then committed in batches, so a writer does not wait for each
-//! pack to reach the disk. Every repository operation goes through this seam, so object storage can be added
+//! formats. Packs are *staged* (written at offsets by the threads that seal their blobs, then
+//! named) and committed in batches, so a writer does not wait for each pack to reach the disk. Every repository operation goes through this seam, so object storage can be added
 //! beside the local disk and faults can be injected in tests.
 //!
 //! ```
@@ -19,6 +19,6 @@ mod backend;
 mod local;
 mod s3;
 
-pub use backend::{Backend, FileType, ObjectInfo, PutOutcome, Staged, StorageError};
+pub use backend::{Backend, FileType, ObjectInfo, PutOutcome, Staged, Staging, StorageError};
 pub use local::LocalBackend;
 pub use s3::{S3Backend, S3Location};

@@ -1,12 +1,15 @@
 //! A repository in a local folder. Put-if-absent is a temporary file, fsync, then `link(2)` to
 //! the final name (which fails if the name exists), so a reader never sees a partial object and
-//! an existing object is never replaced. A staged object is the same temporary file, whose
-//! writeback is started at once and waited for (fsync, link, folder fsync) at commit.
+//! an existing object is never replaced. A staged object is a temporary file in its type's
+//! folder, written at offsets (`pwrite`), whose writeback starts when it is named and is waited
+//! for (fsync, link into `<pp>/`, folder fsync) at commit.
 
-use crate::backend::{Backend, FileType, ObjectInfo, PutOutcome, Staged, StorageError, valid_name};
+use crate::backend::{
+    Backend, FileType, ObjectInfo, PutOutcome, Staged, Staging, StorageError, valid_name,
+};
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -79,20 +82,20 @@ impl LocalBackend {
     }
 
     fn write_tmp(&self, dir: &Path, bytes: &[u8]) -> Result<PathBuf, StorageError> {
-        let (f, tmp) = self.create_tmp(dir, &[bytes])?;
+        let (mut f, tmp) = self.create_tmp(dir)?;
+        f.write_all(bytes).map_err(|e| io_err("write", &tmp, e))?;
         self.fsync(&f, &tmp)?;
         Ok(tmp)
     }
 
-    /// A new temporary file in `dir` holding the concatenation of `parts`, not yet synced.
-    fn create_tmp(&self, dir: &Path, parts: &[&[u8]]) -> Result<(File, PathBuf), StorageError> {
+    /// A new, empty temporary file in `dir`.
+    fn create_tmp(&self, dir: &Path) -> Result<(File, PathBuf), StorageError> {
         let tmp = dir.join(format!("{TMP_PREFIX}{}", hex_random()));
-        let mut f = OpenOptions::new()
+        let f = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)
             .map_err(|e| io_err("create", &tmp, e))?;
-        write_all_vectored(&mut f, parts).map_err(|e| io_err("write", &tmp, e))?;
         Ok((f, tmp))
     }
 
@@ -197,14 +200,31 @@ impl Backend for LocalBackend {
         Ok(outcome)
     }
 
-    fn stage(&self, t: FileType, name: &str, parts: &[&[u8]]) -> Result<Staged, StorageError> {
+    fn create_staging(&self, t: FileType) -> Result<Staging, StorageError> {
         self.check_poisoned()?;
-        let path = self.path(t, name)?;
+        let dir = self.root.join(t.dir());
+        fs::create_dir_all(&dir).map_err(|e| io_err("create folder", &dir, e))?;
+        let (file, tmp) = self.create_tmp(&dir)?;
+        Ok(Staging::Local { t, file, tmp })
+    }
+
+    fn finish_staging(&self, staging: &Staging, name: &str) -> Result<Staged, StorageError> {
+        let Staging::Local { t, file, tmp } = staging else {
+            return Err(StorageError::Other(format!(
+                "{}: an in-memory staging object given to a local repository",
+                self.root.display()
+            )));
+        };
+        let path = self.path(*t, name)?;
         let dir = path.parent().expect("object paths have a folder");
         fs::create_dir_all(dir).map_err(|e| io_err("create folder", dir, e))?;
-        let (file, tmp) = self.create_tmp(dir, parts)?;
-        start_writeback(&file);
-        Ok(Staged::Local { file, tmp, path })
+        start_writeback(file);
+        let file = file.try_clone().map_err(|e| io_err("reopen", tmp, e))?;
+        Ok(Staged::Local {
+            file,
+            tmp: tmp.clone(),
+            path,
+        })
     }
 
     fn commit(&self, staged: Vec<Staged>) -> Result<(), StorageError> {
@@ -280,21 +300,6 @@ impl Backend for LocalBackend {
     }
 }
 
-/// `write_all` over several buffers without joining them.
-fn write_all_vectored(f: &mut File, parts: &[&[u8]]) -> io::Result<()> {
-    let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
-    let mut rest = &mut slices[..];
-    while !rest.is_empty() {
-        match f.write_vectored(rest) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut rest, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 /// Asks the kernel to start writing `f`'s dirty pages now, so the fsync at commit finds most
 /// of them written. Advisory: an error here surfaces at that fsync.
 #[cfg(target_os = "linux")]
@@ -345,10 +350,13 @@ mod tests {
     fn a_staged_object_appears_only_when_committed() {
         let dir = tempfile::tempdir().unwrap();
         let b = LocalBackend::create(dir.path()).unwrap();
-        let staged = b
-            .stage(FileType::Pack, &name('c'), &[b"he", b"", b"llo"])
-            .unwrap();
-        let lost = b.stage(FileType::Pack, &name('d'), &[b"gone"]).unwrap();
+        let staging = b.create_staging(FileType::Pack).unwrap();
+        staging.write_at(2, b"llo").unwrap();
+        staging.write_at(0, b"he").unwrap();
+        let staged = b.finish_staging(&staging, &name('c')).unwrap();
+        let lost = b.create_staging(FileType::Pack).unwrap();
+        lost.write_at(0, b"gone").unwrap();
+        let lost = b.finish_staging(&lost, &name('d')).unwrap();
         assert!(b.get(FileType::Pack, &name('c')).is_err());
         assert!(b.list(FileType::Pack).unwrap().is_empty());
         b.commit(vec![staged]).unwrap();
