@@ -68,7 +68,7 @@ struct State {
 
 fn state(repo: &Path, cache: &Path) -> State {
     let mut st = State::default();
-    let (packs, tmp) = pack_files(&repo);
+    let (packs, tmp) = pack_files(repo);
     st.packs.extend(packs);
     st.tmp_packs = tmp;
     st.segments = names(&repo.join("index"))

@@ -73,28 +73,22 @@ fn stored(chunk: &[u8]) -> u64 {
 }
 
 fn databases(day1: &Path, day2: &Path) -> Vec<(PathBuf, PathBuf)> {
-    let mut out = Vec::new();
-    let mut dirs = vec![day1.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-                continue;
-            }
-            let mut head = [0u8; 16];
-            let is_db = std::fs::File::open(&p)
-                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-                .is_ok()
-                && &head == SQLITE_MAGIC;
+    let is_db = |p: &Path| {
+        let mut head = [0u8; 16];
+        std::fs::File::open(p)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok()
+            && &head == SQLITE_MAGIC
+    };
+    files_under(day1)
+        .into_iter()
+        .filter(|p| is_db(p))
+        .map(|p| {
             let twin = day2.join(p.strip_prefix(day1).expect("under day1"));
-            if is_db && twin.exists() {
-                out.push((p, twin));
-            }
-        }
-    }
-    out.sort();
-    out
+            (p, twin)
+        })
+        .filter(|(_, twin)| twin.exists())
+        .collect()
 }
 
 fn files_under(root: &Path) -> Vec<PathBuf> {

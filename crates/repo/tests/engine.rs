@@ -180,6 +180,11 @@ fn wrong_password_and_flipped_byte_are_reported() {
     );
 }
 
+fn empty_repo(dir: &std::path::Path) -> Repository {
+    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::create(&dir.join("r")).unwrap());
+    Repository::init(backend, b"pw", &options(dir)).unwrap()
+}
+
 /// Devices are backed up at the same time through one session: a flush must not return while
 /// a blob that another thread claimed (and that the flushing thread's snapshot may name, since
 /// its own claim of the same id said "already stored") is still being sealed.
@@ -190,8 +195,7 @@ fn a_flush_waits_for_a_blob_another_thread_is_sealing() {
     use std::time::Duration;
 
     let dir = tempfile::tempdir().unwrap();
-    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::create(&dir.path().join("r")).unwrap());
-    let repo = Repository::init(backend, b"pw", &options(dir.path())).unwrap();
+    let repo = empty_repo(dir.path());
     let session = repo.write_session();
     let chunk = data(10_000, 1);
     let id = repo.keys().chunk_id(&chunk);
@@ -230,8 +234,7 @@ fn a_flush_fails_when_a_claimed_blob_is_abandoned() {
     use std::time::Duration;
 
     let dir = tempfile::tempdir().unwrap();
-    let backend: Arc<dyn Backend> = Arc::new(LocalBackend::create(&dir.path().join("r")).unwrap());
-    let repo = Repository::init(backend, b"pw", &options(dir.path())).unwrap();
+    let repo = empty_repo(dir.path());
     let session = repo.write_session();
     let id = repo.keys().chunk_id(b"never sealed");
     assert!(session.claim(&id, BlobKind::Data).unwrap());
