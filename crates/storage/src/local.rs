@@ -233,11 +233,13 @@ impl Backend for LocalBackend {
             if let Staged::Local { file, tmp, path } = s {
                 self.fsync(&file, &tmp)?;
                 if self.link(&tmp, &path)? == PutOutcome::Created {
-                    dirs.insert(
-                        path.parent()
-                            .expect("object paths have a folder")
-                            .to_owned(),
-                    );
+                    // The object's folder, and the one above it, which may hold a `<pp>`
+                    // folder that `finish_staging` has just made.
+                    for dir in path.ancestors().skip(1).take(2) {
+                        if dir.starts_with(&self.root) {
+                            dirs.insert(dir.to_owned());
+                        }
+                    }
                 }
             }
         }
