@@ -11,7 +11,9 @@
 //! (they were just written); packs are fsynced to the disk as in real use.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use hearth_benches::{MIB, fresh_repo, settle_disk, total_size, write_mixed_files};
+use hearth_benches::{
+    MIB, backup_household, fresh_repo, settle_disk, total_size, write_mixed_files,
+};
 use hearth_format::BlobKind;
 use hearth_ingest::{IngestOptions, backup_device};
 use hearth_repo::NoProgress;
@@ -60,18 +62,7 @@ fn household(c: &mut Criterion) {
             || tempfile::tempdir().unwrap(),
             |dir| {
                 let repo = fresh_repo(dir.path());
-                let session = repo.write_session();
-                for d in &household.devices {
-                    backup_device(
-                        &repo,
-                        &session,
-                        &d.folder,
-                        &IngestOptions::default(),
-                        &NoProgress,
-                    )
-                    .unwrap();
-                }
-                session.finish().unwrap();
+                backup_household(&repo, &household);
                 (repo, dir)
             },
             BatchSize::PerIteration,

@@ -14,8 +14,10 @@
 //! assert!(db.starts_with(b"SQLite format 3\0"));
 //! ```
 
-use hearth_repo::{RepoOptions, Repository};
+use hearth_ingest::{IngestOptions, backup_device};
+use hearth_repo::{NoProgress, RepoOptions, Repository, WriteStats};
 use hearth_storage::LocalBackend;
+use hearth_testkit::Household;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,6 +173,45 @@ fn vocabulary() -> Vec<String> {
 pub fn fresh_repo(dir: &Path) -> Repository {
     let backend = Arc::new(LocalBackend::create(&dir.join("repo")).expect("creating the backend"));
     Repository::init(backend, PASSWORD, &repo_options(dir)).expect("initialising the repository")
+}
+
+/// Backs every device of `household` up into `repo` in one write session under a lock, as
+/// `hearth backup` does (one device after another here), and returns what the session added.
+pub fn backup_household(repo: &Repository, household: &Household) -> WriteStats {
+    let _lock = repo
+        .lock(false, Duration::ZERO, &|_| {})
+        .expect("locking the repository");
+    let session = repo.write_session();
+    for d in &household.devices {
+        backup_device(
+            repo,
+            &session,
+            &d.folder,
+            &IngestOptions::default(),
+            &NoProgress,
+        )
+        .unwrap_or_else(|e| panic!("backing up {} to {}: {e}", d.name, repo.location()));
+    }
+    session.finish().expect("finishing the write session")
+}
+
+/// Every regular file below `dir`.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("listing a folder") {
+            let e = e.expect("a folder entry");
+            let t = e.file_type().expect("a file type");
+            if t.is_dir() {
+                dirs.push(e.path());
+            } else if t.is_file() {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Options with a cheap KDF and the cache under `dir/cache`.

@@ -14,6 +14,7 @@
 //! with zstd-3 tried on every chunk; per kind of file it prints the bytes, the distinct bytes
 //! and what each way stores (blobs deduplicated across the household, 88 bytes per blob).
 
+use hearth_benches::files_under;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -89,23 +90,6 @@ fn databases(day1: &Path, day2: &Path) -> Vec<(PathBuf, PathBuf)> {
         })
         .filter(|(_, twin)| twin.exists())
         .collect()
-}
-
-fn files_under(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Stored bytes of one chunk as a repository stores it: zstd is tried where the cut says the

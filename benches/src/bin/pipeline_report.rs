@@ -13,7 +13,8 @@
 //! `/proc/self/clear_refs` so that each phase is measured alone.
 
 use hearth_benches::{
-    Usage, cpu_time, fresh_repo, load_average, peak_rss, reset_peak_rss, settle_disk, usage,
+    Usage, cpu_time, files_under, fresh_repo, load_average, peak_rss, reset_peak_rss, settle_disk,
+    usage,
 };
 use hearth_chunker::prepare;
 use hearth_format::BlobKind;
@@ -22,7 +23,6 @@ use hearth_repo::{NoProgress, Repository};
 use hearth_testkit::{Household, HouseholdSpec, generate};
 use std::collections::HashSet;
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const DEFAULT_BYTES: u64 = 200_000_000;
@@ -206,7 +206,7 @@ fn stage_breakdown(repo: &Repository, household: &Household, backup: &Measured) 
     let level = repo.config().zstd_level;
     let mut files = Vec::new();
     for d in &household.devices {
-        walk(&d.folder, &mut files);
+        files.extend(files_under(&d.folder));
     }
     let (mut read, mut cut, mut id, mut prep) = (
         Duration::ZERO,
@@ -309,16 +309,4 @@ fn stage_breakdown(repo: &Repository, household: &Household, backup: &Measured) 
         100.0 * ideal_wall / backup.wall.as_secs_f64(),
         ideal_wall
     );
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("listing a household folder") {
-        let e = e.expect("a folder entry");
-        let t = e.file_type().expect("a file type");
-        if t.is_dir() {
-            walk(&e.path(), out);
-        } else if t.is_file() {
-            out.push(e.path());
-        }
-    }
 }

@@ -16,8 +16,9 @@
 //! of each phase, CPU seconds and peak RSS; then the 4x/1x ratios. Bounded memory means the
 //! RSS ratio stays well under the 4x of the data.
 
-use hearth_benches::{PASSWORD, cpu_time, fresh_repo, load_average, peak_rss, repo_options};
-use hearth_ingest::{IngestOptions, backup_device};
+use hearth_benches::{
+    PASSWORD, backup_household, cpu_time, fresh_repo, load_average, peak_rss, repo_options,
+};
 use hearth_repo::{NoProgress, PruneOptions, Repository};
 use hearth_storage::LocalBackend;
 use hearth_testkit::{DayOptions, HouseholdSpec, generate, next_day};
@@ -244,21 +245,7 @@ fn measure(dir: &Path, bytes: u64, days: u32) -> Measured {
         if day > 1 {
             next_day(&household, day - 1, &night).expect("a night of edits");
         }
-        let _lock = repo
-            .lock(false, Duration::ZERO, &|_| {})
-            .expect("locking the repository");
-        let session = repo.write_session();
-        for d in &household.devices {
-            backup_device(
-                &repo,
-                &session,
-                &d.folder,
-                &IngestOptions::default(),
-                &NoProgress,
-            )
-            .expect("backing up a device");
-        }
-        session.finish().expect("finishing the write session");
+        backup_household(&repo, &household);
     }
     // The older half of each device's snapshots.
     let snapshots = repo.snapshots().expect("listing snapshots");

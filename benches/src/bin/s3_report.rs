@@ -24,13 +24,12 @@
 //! MB/s of the restored files' bytes, check MB/s of the pack bytes read.
 
 use hearth_benches::{
-    PASSWORD, Usage, fresh_repo, load_average, peak_rss, repo_options, reset_peak_rss, settle_disk,
-    usage,
+    PASSWORD, Usage, backup_household, fresh_repo, load_average, peak_rss, repo_options,
+    reset_peak_rss, settle_disk, usage,
 };
-use hearth_ingest::{IngestOptions, backup_device};
-use hearth_repo::{CheckOptions, NoProgress, ReadData, Repository, WriteStats};
+use hearth_repo::{CheckOptions, NoProgress, ReadData, Repository};
 use hearth_storage::{S3Backend, S3Location};
-use hearth_testkit::{Household, HouseholdSpec, generate};
+use hearth_testkit::{HouseholdSpec, generate};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -474,7 +473,7 @@ fn main() {
         let (stats, m) = Measured::run(
             &moto,
             |_| household.bytes(),
-            || backup_all(repo, &household),
+            || backup_household(repo, &household),
         );
         m.print(name);
         println!(
@@ -583,22 +582,4 @@ fn main() {
 fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-fn backup_all(repo: &Repository, household: &Household) -> WriteStats {
-    let _lock = repo
-        .lock(false, Duration::ZERO, &|_| {})
-        .expect("locking the repository");
-    let session = repo.write_session();
-    for d in &household.devices {
-        backup_device(
-            repo,
-            &session,
-            &d.folder,
-            &IngestOptions::default(),
-            &NoProgress,
-        )
-        .unwrap_or_else(|e| panic!("backing up {} to {}: {e}", d.name, repo.location()));
-    }
-    session.finish().expect("finishing the write session")
 }

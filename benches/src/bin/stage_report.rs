@@ -24,20 +24,20 @@
 //! the stored bytes are written in packs. The sum of those costs at the all-cores rates is the
 //! wall time of a perfectly overlapped pipeline with no other work.
 
-use hearth_benches::{MIB, fresh_repo, load_average, photo_like, settle_disk, sqlite_like, usage};
+use hearth_benches::{
+    MIB, backup_household, files_under, fresh_repo, load_average, photo_like, settle_disk,
+    sqlite_like, usage,
+};
 use hearth_chunker::{Chunker, looks_incompressible};
 use hearth_crypto::Keys;
 use hearth_format::{BlobKind, ChunkId, Compression, PackEntry};
-use hearth_ingest::{IngestOptions, backup_device};
-use hearth_repo::NoProgress;
 use hearth_storage::{Backend, FileType, LocalBackend};
 use hearth_testkit::{HouseholdSpec, generate};
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const DEFAULT_BYTES: u64 = 300_000_000;
 const PASSES: usize = 3;
@@ -214,7 +214,7 @@ fn main() {
     // The household's mix: what each stage has to do for it.
     let mut files = Vec::new();
     for d in &household.devices {
-        walk(&d.folder, &mut files);
+        files.extend(files_under(&d.folder));
     }
     let (mut all_bytes, mut distinct, mut zstd_in, mut zstd_out) = (0u64, 0u64, 0u64, 0u64);
     let mut seen = HashSet::new();
@@ -246,21 +246,7 @@ fn main() {
     let t = Instant::now();
     let stats = {
         let repo = fresh_repo(&w.join("hearth"));
-        let _lock = repo
-            .lock(false, Duration::ZERO, &|_| {})
-            .expect("locking the repository");
-        let session = repo.write_session();
-        for d in &household.devices {
-            backup_device(
-                &repo,
-                &session,
-                &d.folder,
-                &IngestOptions::default(),
-                &NoProgress,
-            )
-            .expect("backing up a device");
-        }
-        session.finish().expect("finishing the write session")
+        backup_household(&repo, &household)
     };
     let wall = t.elapsed().as_secs_f64();
     let cpu = (usage() - u0).cpu.as_secs_f64();
@@ -337,16 +323,4 @@ fn main() {
         pipeline / ideal_rate,
         pipeline / cpu_rate
     );
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("listing a household folder") {
-        let e = e.expect("a folder entry");
-        let t = e.file_type().expect("a file type");
-        if t.is_dir() {
-            walk(&e.path(), out);
-        } else if t.is_file() {
-            out.push(e.path());
-        }
-    }
 }
