@@ -3,6 +3,8 @@
 //! once, compresses only what compresses, and reports damage with the files it affects.
 
 mod common;
+
+use common::{s, u};
 mod handmade;
 
 use std::collections::BTreeMap;
@@ -22,10 +24,6 @@ fn digest(dir: &Path) -> BTreeMap<String, FileDigest> {
 
 fn household(w: &World) -> Household {
     generate(&HouseholdSpec::tiny(), &w.path("Backup")).expect("generate the tiny household")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 /// `hearth restore SNAPSHOT --out <world>/<out>`; returns the device folder written.
@@ -48,11 +46,6 @@ fn report<'a>(backup: &'a Value, udid: &str) -> &'a Value {
         .iter()
         .find(|s| s["device"]["udid"] == udid)
         .unwrap_or_else(|| panic!("no snapshot for {udid} in {backup:#}"))
-}
-
-fn u(v: &Value) -> u64 {
-    v.as_u64()
-        .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
 }
 
 fn is_hex_id(v: &Value) -> bool {

@@ -5,6 +5,8 @@
 //! `--out` and the source folder is never changed.
 
 mod common;
+
+use common::s;
 mod handmade;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,10 +29,6 @@ fn world() -> World {
     let w = World::with_repo();
     good_device(&w.path("Backup"), GOOD);
     w
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 fn digest(dir: &Path) -> BTreeMap<String, FileDigest> {

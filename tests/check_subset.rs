@@ -4,15 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::{s, u};
+
+use std::path::PathBuf;
 
 use common::{World, describe};
 use hearth_testkit::{Household, HouseholdSpec, generate};
 use serde_json::Value;
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 /// Every pack file under `<repo>/packs/<pp>/`.
 fn packs(w: &World) -> Vec<PathBuf> {
@@ -30,11 +28,6 @@ fn packs(w: &World) -> Vec<PathBuf> {
 /// The documented rule: slice (first 8 hex digits of the pack id as a number) % M + 1.
 fn slice_of(pack_name: &str, m: u32) -> u32 {
     u32::from_str_radix(&pack_name[..8], 16).expect("hex pack name") % m + 1
-}
-
-fn u(v: &Value) -> u64 {
-    v.as_u64()
-        .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
 }
 
 /// Stdout and stderr of `hearth ARGS`, with its exit status.

@@ -17,6 +17,8 @@
 
 mod common;
 
+use common::{s, u};
+
 use common::procs::{Proc, freeze, thaw};
 use common::{World, describe, is_object_name, names, pack_files};
 use hearth_mobilesync::{DeviceInfo, write_plist_binary};
@@ -36,15 +38,6 @@ type Digest = BTreeMap<String, FileDigest>;
 const POLL: Duration = Duration::from_millis(1);
 /// Longest any wait of these tests may take (debug build, loaded machine).
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn u(v: &Value) -> u64 {
-    v.as_u64()
-        .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
-}
 
 /// What the repository and its cache folder hold at one instant.
 #[derive(Debug, Clone, Default)]

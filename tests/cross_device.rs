@@ -20,6 +20,8 @@
 
 mod common;
 
+use common::s;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -54,10 +56,6 @@ const IPAD_ONLY_APPS: [&str; 3] = [
     "com.apple.mobilelogic",
     FINAL_CUT_PRO,
 ];
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 // ------------------------------------------------------------------------------------------
 // Set-up

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::s;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -18,10 +20,6 @@ use hearth_testkit::{
 use serde_json::Value;
 
 const IOS_PASSWORD: &str = "Ünïcode and spaces 42";
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 fn digest(dir: &Path) -> BTreeMap<String, FileDigest> {
     tree_digest(dir).expect("digest")

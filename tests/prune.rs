@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::{s, u};
+
 use common::{World, describe};
 use hearth_testkit::{
     DayOptions, FileDigest, Household, HouseholdSpec, copy_tree, generate, next_day, tree_digest,
@@ -21,15 +23,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 type Digest = BTreeMap<String, FileDigest>;
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn u(v: &Value) -> u64 {
-    v.as_u64()
-        .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
-}
 
 /// One snapshot a test made: which device, which day, and the device folder as it was.
 #[derive(Debug, Clone)]

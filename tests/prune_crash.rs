@@ -20,6 +20,8 @@
 
 mod common;
 
+use common::{s, u};
+
 use common::procs::{freeze, thaw};
 
 use common::{World, describe, is_object_name, names, pack_files};
@@ -44,15 +46,6 @@ const COARSE: Duration = Duration::from_millis(2);
 const FINE: Duration = Duration::from_micros(20);
 /// Longest a stepped prune may take to reach its moment.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn u(v: &Value) -> u64 {
-    v.as_u64()
-        .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
-}
 
 /// What the repository (and its cache folder) holds at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

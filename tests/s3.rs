@@ -18,6 +18,8 @@
 //! `repo` folder is never used and must stay absent.
 
 mod common;
+
+use common::s;
 #[path = "common/s3.rs"]
 mod s3;
 
@@ -41,10 +43,6 @@ type Digest = BTreeMap<String, FileDigest>;
 const LIMIT: Duration = Duration::from_secs(150);
 
 const PREFIX: &str = "household/hearth";
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 /// A repository location and the credentials that go with it.
 #[derive(Clone, Debug)]

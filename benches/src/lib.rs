@@ -325,6 +325,11 @@ pub fn load_average() -> Option<f64> {
         .ok()
 }
 
+/// Resident memory now (`VmRSS`) in bytes; 0 if `/proc` does not tell.
+pub fn rss() -> u64 {
+    proc_status_kib("VmRSS:").map_or(0, |k| k * 1024)
+}
+
 /// Peak resident memory (`VmHWM`) in bytes, if `/proc` tells.
 pub fn peak_rss() -> Option<u64> {
     proc_status_kib("VmHWM:").map(|k| k * 1024)

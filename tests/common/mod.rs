@@ -7,6 +7,17 @@ pub mod procs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A path as the `&str` the command line takes.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A JSON number that must be an unsigned integer.
+pub fn u(v: &serde_json::Value) -> u64 {
+    v.as_u64()
+        .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
+}
+
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A scratch world: `<tmp>/repo`, `<tmp>/cache`, and whatever the test puts beside them.

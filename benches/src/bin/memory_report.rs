@@ -21,7 +21,7 @@
 //! Printed: one line per child, then the medians and the ratio (b)/(a) of the peak RSS and of
 //! the peak above the open repository's. The target is a ratio within 1.2.
 
-use hearth_benches::{PASSWORD, cpu_time, fresh_repo, load_average, peak_rss, repo_options};
+use hearth_benches::{PASSWORD, cpu_time, fresh_repo, load_average, peak_rss, repo_options, rss};
 use hearth_ingest::{IngestOptions, backup_device};
 use hearth_repo::{NoProgress, Repository};
 use hearth_storage::LocalBackend;
@@ -395,22 +395,6 @@ fn backup_child(dir: &Path, folders: &[String]) {
     println!("rss_devices {}", rss_devices.join(","));
     println!("blobs_before {blobs_before}");
     println!("blobs_after {blobs_after}");
-}
-
-/// Resident memory now (`VmRSS`), in bytes; 0 if `/proc` does not tell.
-fn rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-            line["VmRSS:".len()..]
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |k| k * 1024)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

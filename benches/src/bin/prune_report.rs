@@ -17,7 +17,7 @@
 //! RSS ratio stays well under the 4x of the data.
 
 use hearth_benches::{
-    PASSWORD, backup_household, cpu_time, fresh_repo, load_average, peak_rss, repo_options,
+    PASSWORD, backup_household, cpu_time, fresh_repo, load_average, peak_rss, repo_options, rss,
 };
 use hearth_repo::{NoProgress, PruneOptions, Repository};
 use hearth_storage::LocalBackend;
@@ -340,20 +340,4 @@ fn prune_child(dir: &Path) {
     ] {
         println!("{k} {v}");
     }
-}
-
-/// Resident memory now (`VmRSS`), in bytes; 0 if `/proc` does not tell.
-fn rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-            line["VmRSS:".len()..]
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |k| k * 1024)
 }
