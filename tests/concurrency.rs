@@ -404,7 +404,8 @@ fn clone_device(src: &Path, parent: &Path, udid: &str, name: &str) -> PathBuf {
 
 /// The race duplicacy lost chunks to, made exact. Mum has two snapshots; a copy of her day-1
 /// folder is a new phone ("Mum's new iPhone"). A backup of Gran's big device and then of the
-/// new phone is stopped while it writes Gran's packs, before it reaches the new phone; then
+/// new phone (on one thread, so the devices go in that order rather than side by side) is
+/// stopped while it writes Gran's packs, before it reaches the new phone; then
 /// `forget --device Mum --keep-last 1 --prune` starts, which forgets Mum's day-1 snapshot —
 /// the only snapshot holding blobs the new phone's backup will find already stored and not
 /// write again. The prune must wait for the backup: if it planned now, those blobs would be
@@ -426,16 +427,15 @@ fn prune_waits_for_a_running_backup_and_keeps_what_it_deduplicated_against() {
     let mum2 = snapshot_ids(&day2)[&mum.udid].clone();
 
     let before = state(&w);
-    let mut backup = Proc::run(
-        &w,
-        "backup",
-        &["--json", "backup", s(&gran.folder), s(&twin)],
-    );
+    let mut one_thread = w.cmd(&["--json", "backup", s(&gran.folder), s(&twin)]);
+    one_thread.env("RAYON_NUM_THREADS", "1");
+    let mut backup = Proc::spawn(one_thread, &w, "backup");
+    // Packs are staged as they fill and committed in batches, the last at the end of a device.
     let at = wait_for(
         &w,
         "the backup writes Gran's first pack",
         || backup.running(),
-        |st| st.locks == 1 && st.packs.len() > before.packs.len(),
+        |st| st.locks == 1 && (st.tmp_packs > 0 || st.packs.len() > before.packs.len()),
     );
     freeze(backup.pid());
     assert_eq!(
