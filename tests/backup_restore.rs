@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use common::{World, describe, mvt_fixture};
 use handmade::{HandDevice, all_paths, dir_bytes, random, sqlite_side_files, text};
-use hearth_mobilesync::{DeviceInfo, FileId, write_plist_binary};
+use hearth_mobilesync::FileId;
 use hearth_testkit::{
-    DayOptions, FileDigest, Household, HouseholdSpec, copy_tree, generate, next_day, tree_digest,
+    DayOptions, FileDigest, Household, HouseholdSpec, clone_device, copy_tree, generate, next_day,
+    tree_digest,
 };
 use serde_json::Value;
 
@@ -97,26 +98,14 @@ fn household_backs_up_one_snapshot_per_device_and_restores_byte_exact() {
     );
 }
 
-/// Copies a device folder to a second UDID (as when a household restores one phone's backup
-/// onto a new phone): same content, another device.
-fn clone_device(src: &Path, parent: &Path, udid: &str, name: &str) -> PathBuf {
-    let dst = parent.join(udid);
-    copy_tree(src, &dst).expect("copy device folder");
-    let info_path = dst.join("Info.plist");
-    let mut info = DeviceInfo::read(&info_path).expect("read Info.plist");
-    info.udid = udid.into();
-    info.device_name = name.into();
-    write_plist_binary(&info_path, &info.to_plist()).expect("write Info.plist");
-    dst
-}
-
 #[test]
 fn content_shared_by_devices_is_stored_once() {
     let w = World::with_repo();
     let h = household(&w);
     let mum = &h.devices[0];
     let twin_udid = "00008030-00AA11BB22CC33DD";
-    let twin = clone_device(&mum.folder, &w.path("Twin"), twin_udid, "Mum's new iPhone");
+    let twin = clone_device(&mum.folder, &w.path("Twin"), twin_udid, "Mum's new iPhone")
+        .expect("a copy of the device as another");
 
     w.json(&["backup", s(&mum.folder)], 0);
     let before = dir_bytes(&w.repo());

@@ -21,15 +21,14 @@ use common::{s, u};
 
 use common::procs::{Proc, freeze, thaw};
 use common::{World, describe, is_object_name, names, pack_files};
-use hearth_mobilesync::{DeviceInfo, write_plist_binary};
 use hearth_testkit::{
-    DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, copy_tree, generate, next_day,
+    DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, clone_device, generate, next_day,
     tree_digest,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 type Digest = BTreeMap<String, FileDigest>;
@@ -390,18 +389,6 @@ fn a_killed_processs_private_cache_is_removed_by_the_next_command() {
     assert_clean(&w);
 }
 
-/// Copies a device folder to another UDID (a new phone restored from this one's backup).
-fn clone_device(src: &Path, parent: &Path, udid: &str, name: &str) -> PathBuf {
-    let dst = parent.join(udid);
-    copy_tree(src, &dst).expect("copy of the device folder");
-    let info_path = dst.join("Info.plist");
-    let mut info = DeviceInfo::read(&info_path).expect("read Info.plist");
-    info.udid = udid.into();
-    info.device_name = name.into();
-    write_plist_binary(&info_path, &info.to_plist()).expect("write Info.plist");
-    dst
-}
-
 /// The race duplicacy lost chunks to, made exact. Mum has two snapshots; a copy of her day-1
 /// folder is a new phone ("Mum's new iPhone"). A backup of Gran's big device and then of the
 /// new phone (on one thread, so the devices go in that order rather than side by side) is
@@ -421,7 +408,8 @@ fn prune_waits_for_a_running_backup_and_keeps_what_it_deduplicated_against() {
     let day1 = w.json(&["backup", s(&mum.folder)], 0);
     let mum1 = snapshot_ids(&day1)[&mum.udid].clone();
     let twin_udid = "00008030-00AA11BB22CC33DD";
-    let twin = clone_device(&mum.folder, &w.path("Twin"), twin_udid, "Mum's new iPhone");
+    let twin = clone_device(&mum.folder, &w.path("Twin"), twin_udid, "Mum's new iPhone")
+        .expect("a copy of the device as another");
     next_day(&h, 1, &DayOptions::default()).expect("a night of edits");
     let day2 = w.json(&["backup", s(&mum.folder)], 0);
     let mum2 = snapshot_ids(&day2)[&mum.udid].clone();

@@ -6,7 +6,7 @@
 //! `docs/benchmarks.md` records the figures and what they mean.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use hearth_benches::{MIB, photo_like, sqlite_like};
+use hearth_benches::{MIB, chunks_of, photo_like, sqlite_like, total_len};
 use hearth_chunker::{Chunker, ChunkerParams, prepare};
 use hearth_crypto::{Keys, MasterKey};
 use hearth_format::{BlobKind, ChunkId, Compression, Config, PackEntry};
@@ -26,22 +26,6 @@ fn chunker(keys: &Keys) -> Chunker {
     })
 }
 
-/// The chunks the repository's chunker cuts `data` into.
-fn cut(chunker: &Chunker, data: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    chunker
-        .chunk_slice(data, |c| {
-            out.push(c.to_vec());
-            Ok::<_, ()>(())
-        })
-        .expect("cutting never fails");
-    out
-}
-
-fn total(chunks: &[Vec<u8>]) -> u64 {
-    chunks.iter().map(|c| c.len() as u64).sum()
-}
-
 struct Inputs {
     keys: Keys,
     chunker: Chunker,
@@ -56,8 +40,8 @@ fn inputs() -> Inputs {
     let chunker = chunker(&keys);
     let photo = photo_like(64 * MIB, 1);
     let db = sqlite_like(64 * MIB, 2);
-    let photo_chunks = cut(&chunker, &photo);
-    let db_chunks = cut(&chunker, &db);
+    let photo_chunks = chunks_of(&chunker, &photo);
+    let db_chunks = chunks_of(&chunker, &db);
     Inputs {
         keys,
         chunker,
@@ -114,7 +98,7 @@ fn stages(c: &mut Criterion) {
         })
     });
 
-    g.throughput(Throughput::Bytes(total(&inp.photo_chunks)));
+    g.throughput(Throughput::Bytes(total_len(&inp.photo_chunks)));
     g.bench_function("blake3_keyed_id/photo", |b| {
         b.iter(|| {
             for ch in &inp.photo_chunks {
@@ -123,7 +107,7 @@ fn stages(c: &mut Criterion) {
         })
     });
 
-    g.throughput(Throughput::Bytes(total(&inp.db_chunks)));
+    g.throughput(Throughput::Bytes(total_len(&inp.db_chunks)));
     g.bench_function("zstd3/sqlite", |b| {
         b.iter(|| {
             for ch in &inp.db_chunks {
@@ -142,7 +126,7 @@ fn stages(c: &mut Criterion) {
     });
 
     let aad = PackEntry::blob_aad(&ChunkId([7; 32]), BlobKind::Data, Compression::None);
-    g.throughput(Throughput::Bytes(total(&inp.photo_chunks)));
+    g.throughput(Throughput::Bytes(total_len(&inp.photo_chunks)));
     g.bench_function("xchacha20poly1305_seal/photo", |b| {
         b.iter(|| {
             for ch in &inp.photo_chunks {
@@ -156,7 +140,7 @@ fn stages(c: &mut Criterion) {
         ("prepare/sqlite", &inp.db_chunks),
     ] {
         let ids: Vec<ChunkId> = chunks.iter().map(|c| inp.keys.chunk_id(c)).collect();
-        g.throughput(Throughput::Bytes(total(chunks)));
+        g.throughput(Throughput::Bytes(total_len(chunks)));
         g.bench_function(name, |b| {
             b.iter(|| {
                 for (ch, id) in chunks.iter().zip(&ids) {

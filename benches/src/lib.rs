@@ -14,10 +14,11 @@
 //! assert!(db.starts_with(b"SQLite format 3\0"));
 //! ```
 
+use hearth_chunker::Chunker;
 use hearth_ingest::{IngestOptions, backup_device};
 use hearth_repo::{NoProgress, RepoOptions, Repository, WriteStats};
 use hearth_storage::LocalBackend;
-use hearth_testkit::Household;
+use hearth_testkit::{Household, HouseholdSpec, generate};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -259,6 +260,41 @@ pub fn write_mixed_files(dir: &Path, total: usize, db_share: f64, seed: u64) -> 
 pub fn settle_disk() {
     // SAFETY: sync(2) takes no arguments and cannot fail.
     unsafe { libc::sync() };
+}
+
+/// Generates `HouseholdSpec::bench(bytes)` under `work/Backup`, syncs it to disk (see
+/// [`settle_disk`]) and prints what it made.
+pub fn generate_bench_household(bytes: u64, work: &Path) -> Household {
+    let t = std::time::Instant::now();
+    let household = generate(&HouseholdSpec::bench(bytes), &work.join("Backup"))
+        .expect("generating the household");
+    settle_disk();
+    println!(
+        "household: {} devices, {} files, {} bytes (generated in {:.1} s) under {}",
+        household.devices.len(),
+        household.files(),
+        household.bytes(),
+        t.elapsed().as_secs_f64(),
+        work.display()
+    );
+    household
+}
+
+/// The chunks `chunker` cuts `data` into.
+pub fn chunks_of(chunker: &Chunker, data: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    chunker
+        .chunk_slice(data, |c| {
+            out.push(c.to_vec());
+            Ok::<_, ()>(())
+        })
+        .expect("cutting never fails");
+    out
+}
+
+/// Bytes in `chunks`.
+pub fn total_len(chunks: &[Vec<u8>]) -> u64 {
+    chunks.iter().map(|c| c.len() as u64).sum()
 }
 
 /// Sum of the sizes of `paths`.

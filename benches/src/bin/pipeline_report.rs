@@ -13,14 +13,14 @@
 //! `/proc/self/clear_refs` so that each phase is measured alone.
 
 use hearth_benches::{
-    Usage, cpu_time, files_under, fresh_repo, load_average, peak_rss, reset_peak_rss, settle_disk,
-    usage,
+    Usage, cpu_time, files_under, fresh_repo, generate_bench_household, load_average, peak_rss,
+    reset_peak_rss, usage,
 };
 use hearth_chunker::prepare;
 use hearth_format::BlobKind;
 use hearth_ingest::{IngestOptions, backup_device};
 use hearth_repo::{NoProgress, Repository};
-use hearth_testkit::{Household, HouseholdSpec, generate};
+use hearth_testkit::Household;
 use std::collections::HashSet;
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -114,18 +114,7 @@ fn main() {
         None => tempfile::tempdir(),
     }
     .expect("a temporary folder");
-    let t = Instant::now();
-    let household = generate(&HouseholdSpec::bench(bytes), &work.path().join("Backup"))
-        .expect("generating the household");
-    settle_disk();
-    println!(
-        "household: {} devices, {} files, {} bytes (generated in {:.1} s) under {}",
-        household.devices.len(),
-        household.files(),
-        household.bytes(),
-        t.elapsed().as_secs_f64(),
-        work.path().display()
-    );
+    let household = generate_bench_household(bytes, work.path());
     println!(
         "load average before the backup: {}",
         load_average().map_or("unknown".into(), |l| format!("{l:.2}"))

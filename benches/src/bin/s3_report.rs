@@ -24,12 +24,11 @@
 //! MB/s of the restored files' bytes, check MB/s of the pack bytes read.
 
 use hearth_benches::{
-    PASSWORD, Usage, backup_household, fresh_repo, load_average, peak_rss, repo_options,
-    reset_peak_rss, settle_disk, usage,
+    PASSWORD, Usage, backup_household, fresh_repo, generate_bench_household, load_average,
+    peak_rss, repo_options, reset_peak_rss, usage,
 };
 use hearth_repo::{CheckOptions, NoProgress, ReadData, Repository};
 use hearth_storage::{S3Backend, S3Location};
-use hearth_testkit::{HouseholdSpec, generate};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -414,18 +413,7 @@ fn main() {
         .unwrap_or_else(|e| panic!("PUT /{BUCKET} on moto: {e}"));
     assert_eq!(status, 200, "creating bucket {BUCKET}: {body}");
 
-    let t = Instant::now();
-    let household = generate(&HouseholdSpec::bench(bytes), &work.path().join("Backup"))
-        .expect("generating the household");
-    settle_disk();
-    println!(
-        "household: {} devices, {} files, {} bytes (generated in {:.1} s) under {}",
-        household.devices.len(),
-        household.files(),
-        household.bytes(),
-        t.elapsed().as_secs_f64(),
-        work.path().display()
-    );
+    let household = generate_bench_household(bytes, work.path());
 
     // Initialise both repositories outside the timed phases.
     let t = Instant::now();

@@ -25,10 +25,10 @@
 //! wall time of a perfectly overlapped pipeline with no other work.
 
 use hearth_benches::{
-    MIB, backup_household, files_under, fresh_repo, load_average, photo_like, settle_disk,
-    sqlite_like, usage,
+    MIB, backup_household, chunks_of, files_under, fresh_repo, load_average, photo_like,
+    settle_disk, sqlite_like, total_len, usage,
 };
-use hearth_chunker::{Chunker, looks_incompressible};
+use hearth_chunker::looks_incompressible;
 use hearth_crypto::Keys;
 use hearth_format::{BlobKind, ChunkId, Compression, PackEntry};
 use hearth_storage::{Backend, FileType, LocalBackend};
@@ -83,21 +83,6 @@ fn measure(name: &'static str, input: &'static str, pass: &(dyn Fn(usize) -> u64
     }
 }
 
-fn cut(chunker: &Chunker, data: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    chunker
-        .chunk_slice(data, |c| {
-            out.push(c.to_vec());
-            Ok::<_, ()>(())
-        })
-        .expect("cutting never fails");
-    out
-}
-
-fn total(chunks: &[Vec<u8>]) -> u64 {
-    chunks.iter().map(|c| c.len() as u64).sum()
-}
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let bytes: u64 = match args.next() {
@@ -131,8 +116,8 @@ fn main() {
 
     let photo = photo_like(64 * MIB, 1);
     let db = sqlite_like(64 * MIB, 2);
-    let photo_chunks = cut(&chunker, &photo);
-    let db_chunks = cut(&chunker, &db);
+    let photo_chunks = chunks_of(&chunker, &photo);
+    let db_chunks = chunks_of(&chunker, &db);
     let big = w.join("big.bin");
     std::fs::write(&big, photo_like(256 * MIB, 3)).expect("writing the read input");
     let pack = photo_like(16 * MIB, 4);
@@ -174,7 +159,7 @@ fn main() {
             for c in &photo_chunks {
                 black_box(keys.chunk_id(c));
             }
-            total(&photo_chunks)
+            total_len(&photo_chunks)
         }),
         measure("zstd-3", "SQLite chunks", &|_| {
             // One context per thread, reused, as `prepare` does.
@@ -182,13 +167,13 @@ fn main() {
             for c in &db_chunks {
                 black_box(z.compress(c).expect("compressing"));
             }
-            total(&db_chunks)
+            total_len(&db_chunks)
         }),
         measure("XChaCha20-Poly1305", "photo-like chunks", &|_| {
             for c in &photo_chunks {
                 black_box(keys.seal(&aad, c));
             }
-            total(&photo_chunks)
+            total_len(&photo_chunks)
         }),
         measure("pack write (fsync)", "16 MiB packs, 4 per pass", &|_| {
             for _ in 0..4 {
@@ -205,7 +190,7 @@ fn main() {
         for c in &photo_chunks {
             black_box(looks_incompressible(c));
         }
-        total(&photo_chunks)
+        total_len(&photo_chunks)
     }));
     std::fs::remove_file(&big).expect("removing the read input");
     std::fs::remove_dir_all(w.join("packs")).expect("removing the packs");

@@ -1,15 +1,19 @@
 //! Small edits of a device folder's plists that real households see between backups: an iOS
-//! update, and a host that did not record the apps' App Store metadata.
+//! update, a host that did not record the apps' App Store metadata, and one phone's backup
+//! copied to a new phone.
 //!
 //! They change plists only (Manifest.db and blobs are untouched), so they work on encrypted
 //! devices too: Info.plist and Manifest.plist are never encrypted.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use hearth_mobilesync::{INFO_PLIST, MANIFEST_PLIST, read_plist_dictionary, write_plist_binary};
+use hearth_mobilesync::{
+    DeviceInfo, INFO_PLIST, MANIFEST_PLIST, read_plist_dictionary, write_plist_binary,
+};
 use plist::Value;
 
 use crate::error::Error;
+use crate::tree::copy_tree;
 
 /// Sets the device's iOS version and build, as an update installed before the next backup
 /// does: Info.plist `Product Version`/`Build Version` and Manifest.plist
@@ -39,4 +43,18 @@ pub fn remove_app_metadata(folder: &Path) -> Result<(), Error> {
     info.remove("Applications");
     write_plist_binary(&path, &info)?;
     Ok(())
+}
+
+/// Copies the device folder `src` to `parent/udid` as another device, as when a household
+/// restores one phone's backup onto a new phone: the same content under another UDID and name
+/// (Info.plist). Returns the new folder.
+pub fn clone_device(src: &Path, parent: &Path, udid: &str, name: &str) -> Result<PathBuf, Error> {
+    let dst = parent.join(udid);
+    copy_tree(src, &dst)?;
+    let path = dst.join(INFO_PLIST);
+    let mut info = DeviceInfo::read(&path)?;
+    info.udid = udid.into();
+    info.device_name = name.into();
+    write_plist_binary(&path, &info.to_plist())?;
+    Ok(dst)
 }

@@ -51,7 +51,7 @@ mod tree;
 
 pub use crypt::DeviceKeys;
 pub use day::{ChangedFile, DayChanges, DayOptions, DeviceChanges, next_day};
-pub use edits::{remove_app_metadata, set_ios_version};
+pub use edits::{clone_device, remove_app_metadata, set_ios_version};
 pub use error::Error;
 pub use household::{
     GeneratedDevice, Household, device_udid, generate, generate_twin, generate_with_twin,
