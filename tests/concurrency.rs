@@ -22,8 +22,8 @@ use common::{s, u};
 use common::procs::{Proc, freeze, thaw};
 use common::{World, describe, is_object_name, names, pack_files};
 use hearth_testkit::{
-    DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, clone_device, generate, next_day,
-    tree_digest,
+    DayOptions, DeviceSpec, FileDigest, GeneratedDevice, Household, HouseholdSpec, clone_device,
+    generate, next_day, tree_digest,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -112,13 +112,22 @@ fn big_device(name: &str, mb: u64) -> DeviceSpec {
     }
 }
 
-fn generate_one(w: &World, folder: &str, seed: u64, devices: Vec<DeviceSpec>) -> Household {
+/// A household of big devices (name, MB; see [`big_device`]) in `w`'s `folder`.
+fn big_household(w: &World, folder: &str, seed: u64, devices: &[(&str, u64)]) -> Household {
     let spec = HouseholdSpec {
         seed,
-        devices,
+        devices: devices
+            .iter()
+            .map(|&(name, mb)| big_device(name, mb))
+            .collect(),
         shared_photo_fraction: 0.0,
     };
     generate(&spec, &w.path(folder)).expect("household generates")
+}
+
+/// [`assert_restores`] of a generated device's snapshot against the device's folder now.
+fn assert_device_restores(w: &World, snapshot: &str, device: &GeneratedDevice, what: &str) {
+    assert_restores(w, snapshot, &device.udid, &digest(&device.folder), what);
 }
 
 /// `hearth restore SNAPSHOT` and a comparison with the folder it was made from.
@@ -176,14 +185,11 @@ fn assert_clean(w: &World) {
 #[test]
 fn two_backups_of_different_devices_started_together_both_commit() {
     let w = World::with_repo();
-    let h = generate_one(
+    let h = big_household(
         &w,
         "Backup",
         11,
-        vec![
-            big_device("Gran's iPhone", 36),
-            big_device("Grandad's iPhone", 36),
-        ],
+        &[("Gran's iPhone", 36), ("Grandad's iPhone", 36)],
     );
     let (a, b) = (&h.devices[0], &h.devices[1]);
     let mut pa = Proc::run(&w, "backup-a", &["--json", "backup", s(&a.folder)]);
@@ -213,20 +219,8 @@ fn two_backups_of_different_devices_started_together_both_commit() {
     assert_eq!(ia.len(), 1, "{ra:#}");
     assert_eq!(ib.len(), 1, "{rb:#}");
     assert_eq!(state(&w).snapshots.len(), 2);
-    assert_restores(
-        &w,
-        &ia[&a.udid],
-        &a.udid,
-        &digest(&a.folder),
-        "the first device",
-    );
-    assert_restores(
-        &w,
-        &ib[&b.udid],
-        &b.udid,
-        &digest(&b.folder),
-        "the second device",
-    );
+    assert_device_restores(&w, &ia[&a.udid], a, "the first device");
+    assert_device_restores(&w, &ib[&b.udid], b, "the second device");
     assert_clean(&w);
 }
 
@@ -255,7 +249,7 @@ fn backup_stopped_midway(w: &World, name: &str, folder: &Path) -> Proc {
 #[test]
 fn the_same_device_backed_up_twice_at_once() {
     let w = World::with_repo();
-    let h = generate_one(&w, "Backup", 12, vec![big_device("Gran's iPhone", 24)]);
+    let h = big_household(&w, "Backup", 12, &[("Gran's iPhone", 24)]);
     let d = &h.devices[0];
     let pa = backup_stopped_midway(&w, "backup-a", &d.folder);
     let rb = Proc::run(&w, "backup-b", &["--json", "backup", s(&d.folder)])
@@ -284,14 +278,11 @@ fn the_same_device_backed_up_twice_at_once() {
 #[test]
 fn a_backup_runs_start_to_end_while_another_holds_its_lock() {
     let w = World::with_repo();
-    let h = generate_one(
+    let h = big_household(
         &w,
         "Backup",
         13,
-        vec![
-            big_device("Gran's iPhone", 24),
-            big_device("Grandad's iPhone", 4),
-        ],
+        &[("Gran's iPhone", 24), ("Grandad's iPhone", 4)],
     );
     let (a, b) = (&h.devices[0], &h.devices[1]);
     let mut pa = Proc::run(&w, "backup-a", &["--json", "backup", s(&a.folder)]);
@@ -328,19 +319,13 @@ fn a_backup_runs_start_to_end_while_another_holds_its_lock() {
     );
     assert_eq!(st.locks, 1, "A's lock is still there: {st:?}");
     let ib = snapshot_ids(&rb);
-    assert_restores(
-        &w,
-        &ib[&b.udid],
-        &b.udid,
-        &digest(&b.folder),
-        "B, with A still stopped",
-    );
+    assert_device_restores(&w, &ib[&b.udid], b, "B, with A still stopped");
 
     thaw(pa.pid());
     let ra = pa.wait().ok("backup A, resumed").json();
     let ia = snapshot_ids(&ra);
-    assert_restores(&w, &ia[&a.udid], &a.udid, &digest(&a.folder), "A");
-    assert_restores(&w, &ib[&b.udid], &b.udid, &digest(&b.folder), "B");
+    assert_device_restores(&w, &ia[&a.udid], a, "A");
+    assert_device_restores(&w, &ib[&b.udid], b, "B");
     assert_clean(&w);
 }
 
@@ -349,14 +334,11 @@ fn a_backup_runs_start_to_end_while_another_holds_its_lock() {
 #[test]
 fn a_killed_processs_private_cache_is_removed_by_the_next_command() {
     let w = World::with_repo();
-    let h = generate_one(
+    let h = big_household(
         &w,
         "Backup",
         17,
-        vec![
-            big_device("Gran's iPhone", 12),
-            big_device("Grandad's iPhone", 12),
-        ],
+        &[("Gran's iPhone", 12), ("Grandad's iPhone", 12)],
     );
     let (a, b) = (&h.devices[0], &h.devices[1]);
     let pa = backup_stopped_midway(&w, "backup-a", &a.folder);
@@ -384,7 +366,7 @@ fn a_killed_processs_private_cache_is_removed_by_the_next_command() {
         "the next command removed the dead process's private cache: {st:?}"
     );
     let ia = snapshot_ids(&ra);
-    assert_restores(&w, &ia[&a.udid], &a.udid, &digest(&a.folder), "A");
+    assert_device_restores(&w, &ia[&a.udid], a, "A");
     w.ok(&["unlock"]);
     assert_clean(&w);
 }
@@ -402,7 +384,7 @@ fn prune_waits_for_a_running_backup_and_keeps_what_it_deduplicated_against() {
     let w = World::with_repo();
     let h = generate(&HouseholdSpec::tiny(), &w.path("Backup")).expect("tiny household");
     let mum = &h.devices[0];
-    let gran = generate_one(&w, "GranBackup", 14, vec![big_device("Gran's iPhone", 24)]);
+    let gran = big_household(&w, "GranBackup", 14, &[("Gran's iPhone", 24)]);
     let gran = &gran.devices[0];
 
     let day1 = w.json(&["backup", s(&mum.folder)], 0);
@@ -490,14 +472,8 @@ fn prune_waits_for_a_running_backup_and_keeps_what_it_deduplicated_against() {
         &digest(&twin),
         "the new phone (Mum's day-1 content)",
     );
-    assert_restores(
-        &w,
-        &ids[&gran.udid],
-        &gran.udid,
-        &digest(&gran.folder),
-        "Gran",
-    );
-    assert_restores(&w, &mum2, &mum.udid, &digest(&mum.folder), "Mum's day 2");
+    assert_device_restores(&w, &ids[&gran.udid], gran, "Gran");
+    assert_device_restores(&w, &mum2, mum, "Mum's day 2");
     assert_clean(&w);
     let plan = w.json(&["prune", "--dry-run"], 0);
     assert_eq!(
@@ -514,7 +490,7 @@ fn prune_waits_for_a_running_backup_and_keeps_what_it_deduplicated_against() {
 #[test]
 fn prune_started_during_a_backup_never_deletes_its_packs() {
     let w = World::with_repo();
-    let h = generate_one(&w, "Backup", 15, vec![big_device("Gran's iPhone", 45)]);
+    let h = big_household(&w, "Backup", 15, &[("Gran's iPhone", 45)]);
     let gran = &h.devices[0];
     let mut backup = Proc::run(&w, "backup", &["--json", "backup", s(&gran.folder)]);
     wait_for(
@@ -541,13 +517,7 @@ fn prune_started_during_a_backup_never_deletes_its_packs() {
         p.describe()
     );
     let id = &snapshot_ids(&report)[&gran.udid];
-    assert_restores(
-        &w,
-        id,
-        &gran.udid,
-        &digest(&gran.folder),
-        "the backup beside the prune",
-    );
+    assert_device_restores(&w, id, gran, "the backup beside the prune");
     assert_clean(&w);
 }
 
@@ -633,20 +603,14 @@ fn a_backup_waits_for_a_prune_and_lock_wait_0_fails_at_once() {
     prune.wait().ok("the prune, resumed");
     let report = backup.wait().ok("the backup that waited").json();
     let id = &snapshot_ids(&report)[&dad.udid];
-    assert_restores(
-        &w,
-        id,
-        &dad.udid,
-        &digest(&dad.folder),
-        "the backup that waited",
-    );
+    assert_device_restores(&w, id, dad, "the backup that waited");
     assert_clean(&w);
 }
 
 #[test]
 fn a_killed_backups_lock_is_reported_and_does_not_block() {
     let w = World::with_repo();
-    let h = generate_one(&w, "Backup", 16, vec![big_device("Gran's iPhone", 12)]);
+    let h = big_household(&w, "Backup", 16, &[("Gran's iPhone", 12)]);
     let gran = &h.devices[0];
     let tiny = generate(&HouseholdSpec::tiny(), &w.path("Tiny")).expect("tiny household");
     w.json(&["backup", s(&tiny.devices[0].folder)], 0);
@@ -698,12 +662,6 @@ fn a_killed_backups_lock_is_reported_and_does_not_block() {
     // The backup runs again and restores.
     let report = w.json(&["backup", s(&gran.folder)], 0);
     let id = &snapshot_ids(&report)[&gran.udid];
-    assert_restores(
-        &w,
-        id,
-        &gran.udid,
-        &digest(&gran.folder),
-        "the backup after the kill",
-    );
+    assert_device_restores(&w, id, gran, "the backup after the kill");
     assert_clean(&w);
 }
