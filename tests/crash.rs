@@ -9,7 +9,7 @@
 //!
 //! Each test builds its own world: a three-device household backed up in full (day 1, the
 //! "earlier snapshots"), then edited by one night (`next_day`) while a fourth device, big enough
-//! to fill several 8 MiB packs before its commit, joins. The killed backup is
+//! to fill several 16 MiB packs before its commit, joins. The killed backup is
 //! `hearth backup <new device> <household>`: the four devices at once, each commit being
 //! staged packs made durable and visible, an index segment naming them, then the snapshot.
 
@@ -67,7 +67,7 @@ fn household_spec() -> HouseholdSpec {
 }
 
 /// A device joining on day 2 with about 42 MB of new, mostly incompressible media: several
-/// full 8 MiB packs are staged before its commit writes the last one and its index segment.
+/// full 16 MiB packs are staged before its commit writes the last one and its index segment.
 fn newcomer_spec() -> HouseholdSpec {
     HouseholdSpec {
         seed: 0xC4A5_0002,

@@ -27,7 +27,7 @@ impl Config {
             chunk_avg: 64 * 1024,
             chunk_max: 256 * 1024,
             zstd_level: 3,
-            pack_target: 8 * 1024 * 1024,
+            pack_target: 16 * 1024 * 1024,
             media_min: 512 * 1024,
             media_avg: 1024 * 1024,
             media_max: 2048 * 1024,
