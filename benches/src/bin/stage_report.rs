@@ -14,7 +14,8 @@
 //! - zstd-3: each chunk of a 64 MiB SQLite database, as the repository cuts it (8 KiB pages),
 //!   compressed with one reused context (as `prepare` does);
 //! - XChaCha20-Poly1305: `Keys::seal` of each photo chunk;
-//! - pack write: `LocalBackend::put` of 16 MiB packs (write, fsync, rename) into WORKDIR.
+//! - pack write: `LocalBackend::put` of 16 MiB packs (write, fsync, link) into WORKDIR: an upper
+//!   bound, since a backup stages its packs and fsyncs them in batches.
 //!
 //! "All cores" runs the same pass on every core at once, each thread on its own copy of the
 //! work (pack writes into their own names), and counts the bytes of all threads.

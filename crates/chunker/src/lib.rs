@@ -2,7 +2,8 @@
 //!
 //! Stages per file: **cut** (chosen by the file's first bytes: SQLite in pages, media and the
 //! rest by FastCDC v2020 with a keyed gear table) → **id** (keyed BLAKE3) → **dedup check** (the
-//! caller's [`BlobSink::claim`]) → **compress** (zstd, skipped for incompressible data) → **seal**
+//! caller's [`BlobSink::claim`]) → **compress** (zstd: SQLite pages always, other chunks unless a sample looks
+//! incompressible) → **seal**
 //! (XChaCha20-Poly1305) → the caller's [`BlobSink::store`]. Files are independent, so callers
 //! run them on rayon's pool.
 //!

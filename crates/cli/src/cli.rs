@@ -18,7 +18,8 @@ pub struct Cli {
 
 #[derive(Args, Clone)]
 pub struct Global {
-    /// Repository location: a folder (default: $XDG_DATA_HOME/hearth/repo)
+    /// Repository location: a folder, or s3:<endpoint URL>/<bucket>/<prefix> (default:
+    /// $XDG_DATA_HOME/hearth/repo)
     #[arg(long, global = true, env = "HEARTH_REPO")]
     pub repo: Option<String>,
     /// Read the repository password from this file

@@ -1,10 +1,10 @@
 //! Where repository objects live: the [`Backend`] trait (write-once put, get, ranged get, list,
-//! delete) and its local-disk implementation.
+//! delete) and its implementations on the local disk and on S3-compatible object storage.
 //!
 //! A backend stores opaque bytes under `(FileType, name)`; it knows nothing of encryption or
 //! formats. Packs are *staged* (written at offsets by the threads that seal their blobs, then
-//! named) and committed in batches, so a writer does not wait for each pack to reach the disk. Every repository operation goes through this seam, so object storage can be added
-//! beside the local disk and faults can be injected in tests.
+//! named) and committed in batches, so a writer does not wait for each pack to reach the disk.
+//! Every repository operation goes through this seam, so faults can be injected in tests.
 //!
 //! ```
 //! use hearth_storage::{Backend, FileType, LocalBackend};

@@ -7,11 +7,13 @@
 //! (`packs/<pp>/<id>`, `index/<id>`, ...), under the prefix.
 //!
 //! Put-if-absent uses a conditional create (`If-None-Match: *`). Some servers accept the header
-//! and ignore it, so the backend probes at open: it creates a scratch object twice and checks
-//! that the second create is refused. Where it is not, put-if-absent falls back to "look, then
-//! write". That is safe for Hearth's objects: packs, index segments, snapshots and device keys
-//! are named by the hash of their bytes (two writers of one name write the same bytes), key
-//! files and locks by random ids, and `config` is written once by `init`.
+//! and ignore it, so before its first put-if-absent the backend probes: it creates a scratch
+//! object twice and checks that the second create is refused. Where it is not, put-if-absent
+//! falls back to "look, then write". That is safe for Hearth's objects: index segments,
+//! snapshots and device keys are named by the keyed hash of their bytes (two writers of one name
+//! write the same bytes), packs by that of their sealed header (a random nonce keeps two
+//! writers' packs apart), key files and locks by random ids, and `config` is written once by
+//! `init`.
 
 use crate::backend::{Backend, FileType, ObjectInfo, PutOutcome, StorageError, valid_name};
 use opendal::blocking;
