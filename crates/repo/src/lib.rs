@@ -26,6 +26,7 @@ mod prune;
 mod repository;
 pub mod retention;
 mod snapshots;
+mod spans;
 mod stats;
 mod writer;
 
@@ -37,5 +38,6 @@ pub use progress::{NoProgress, Progress};
 pub use prune::{PackUse, PruneOptions, PrunePlan, PruneReport};
 pub use repository::{KeySummary, RepoOptions, Repository};
 pub use snapshots::SnapshotRef;
+pub use spans::{SPAN_BUDGET, SPAN_GAP, SPAN_MAX, SpanReader};
 pub use stats::{DeviceStats, RepoStats};
 pub use writer::{StoreFileError, Tally, WriteSession, WriteStats};

@@ -133,7 +133,7 @@ impl Repository {
         Ok(())
     }
 
-    fn locate(&self, id: &ChunkId) -> Result<BlobLocation, RepoError> {
+    pub(crate) fn locate(&self, id: &ChunkId) -> Result<BlobLocation, RepoError> {
         self.cache.lookup(id)?.ok_or_else(|| {
             RepoError::corrupt(
                 format!("blob {id}"),

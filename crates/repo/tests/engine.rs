@@ -1,21 +1,12 @@
 //! The engine end to end on a local backend: commit order, reopen, check, damage reports.
 
-use hearth_crypto::KdfParams;
+mod common;
+
+use common::options;
 use hearth_format::{BlobKind, Content, DeviceIdentity, Entry, Snapshot, SnapshotSummary};
-use hearth_repo::{CheckOptions, NoProgress, ReadData, RepoError, RepoOptions, Repository};
+use hearth_repo::{CheckOptions, NoProgress, ReadData, RepoError, Repository};
 use hearth_storage::{Backend, FileType, LocalBackend};
 use std::sync::Arc;
-
-fn options(dir: &std::path::Path) -> RepoOptions {
-    RepoOptions {
-        kdf: KdfParams {
-            memory_kib: 64,
-            time: 1,
-            parallelism: 1,
-        },
-        cache_root: Some(dir.join("cache")),
-    }
-}
 
 fn snapshot(name: &str) -> Snapshot {
     Snapshot {

@@ -7,7 +7,7 @@ use hearth_format::entry::is_safe_path;
 use hearth_mobilesync::encryption::strip_pkcs7;
 use hearth_mobilesync::encryption::{ClassKeys, EncryptingWriter, WrappedKey};
 use hearth_mobilesync::{ManifestDb, parse_dictionary};
-use hearth_repo::{Progress, Repository};
+use hearth_repo::{Progress, Repository, SpanReader};
 use rayon::prelude::*;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::Write;
@@ -49,11 +49,23 @@ pub fn execute(
     let keys = class_keys(repo, plan)?;
     make_folders(&root, &plan.files)?;
     progress.start("restoring files", Some(plan.bytes()));
-    // Largest first, each file to whichever thread is free (see ingest's `store_contents`).
-    let mut largest_first: Vec<&PlannedFile> = plan.files.iter().collect();
-    largest_first.sort_by_key(|f| std::cmp::Reverse(f.size));
-    largest_first.into_iter().par_bridge().try_for_each(|f| {
-        write_file(repo, plan, &root, f, keys.as_ref())?;
+    let stored: Vec<_> = plan
+        .files
+        .iter()
+        .filter(|f| f.rewrite.is_none())
+        .flat_map(|f| f.chunks.iter().copied())
+        .collect();
+    let reader = repo.span_reader(&stored)?;
+    // Each file to whichever thread is free (see ingest's `store_contents`): big files largest
+    // first, so that both threads finish together, then the rest in the order of their spans,
+    // so that each span is fetched about once.
+    let mut order: Vec<&PlannedFile> = plan.files.iter().collect();
+    order.sort_by_key(|f| match f.size >= BIG_FILE {
+        true => (false, std::cmp::Reverse(f.size), 0),
+        false => (true, std::cmp::Reverse(0), reader.first_span(&f.chunks)),
+    });
+    order.into_iter().par_bridge().try_for_each(|f| {
+        write_file(&reader, plan, &root, f, keys.as_ref())?;
         progress.advance(f.size);
         Ok::<_, RestoreError>(())
     })?;
@@ -100,8 +112,11 @@ fn class_keys(repo: &Repository, plan: &RestorePlan) -> Result<Option<ClassKeys>
         })
 }
 
+/// Files at least this big are restored first, largest first.
+const BIG_FILE: u64 = 4 << 20;
+
 fn write_file(
-    repo: &Repository,
+    reader: &SpanReader,
     plan: &RestorePlan,
     root: &Path,
     f: &PlannedFile,
@@ -124,11 +139,11 @@ fn write_file(
         detail,
     })?;
     match f.rewrite {
-        None => repo.read_blobs(&f.chunks, |data| {
+        None => reader.read_blobs(&f.chunks, |data| {
             out.write_all(&data).map_err(|e| io("write failed", e))
         })?,
         Some(how) => {
-            let data = rewritten(repo, plan, f, how)?;
+            let data = rewritten(reader.repo(), plan, f, how)?;
             out.write_all(&data).map_err(|e| io("write failed", e))?;
         }
     }

@@ -5,7 +5,9 @@
 //! (pure data: which files to write, from which chunks; which entries are skipped and why).
 //! [`execute`] writes the plan under `<out>/<UDID>/`, never outside it: every path is checked
 //! again, files are created with `O_EXCL` (an existing file or symlink is never followed or
-//! replaced), and the device folder must not exist yet.
+//! replaced), and the device folder must not exist yet. The stored bytes are read in spans of
+//! their packs ([`hearth_repo::SpanReader`]): big files first, then the rest in span order, so
+//! that a device's thousands of small files cost tens of ranged reads, not one each.
 //!
 //! For the same device the image is byte-exact. For another kind of device ([`PlanOptions`]
 //! `target`), Apple's rules ([`rules`], each with its name and source) skip photos, Messages,
