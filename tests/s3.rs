@@ -392,9 +392,24 @@ fn a_household_on_moto_every_command() {
         ls["entries"].as_array().is_some_and(|e| !e.is_empty()),
         "{ls:#}"
     );
+    // A restore reads its packs in spans: a few ranged reads per pack, not one per file.
+    let pack_reads = || {
+        moto.log()
+            .lines()
+            .filter(|l| l.contains("GET /everything/") && l.contains("/packs/"))
+            .count()
+    };
+    let (reads_before, mut files) = (pack_reads(), 0);
     for d in &h.devices {
-        assert_restores(&site, "a", &day0[&d.udid], &d.udid, &digest(&d.folder));
+        let want = digest(&d.folder);
+        files += want.len();
+        assert_restores(&site, "a", &day0[&d.udid], &d.udid, &want);
     }
+    let reads = pack_reads() - reads_before;
+    assert!(
+        reads > 0 && reads * 10 <= files,
+        "restoring {files} files took {reads} ranged reads of packs"
+    );
 
     let rel = assert_layout(&moto.list_keys("everything"));
     assert_eq!(count_in(&rel, "snapshots"), 2, "{rel:#?}");
