@@ -133,7 +133,7 @@ impl Repository {
         Ok(())
     }
 
-    pub(crate) fn locate(&self, id: &ChunkId) -> Result<BlobLocation, RepoError> {
+    fn locate(&self, id: &ChunkId) -> Result<BlobLocation, RepoError> {
         self.cache.lookup(id)?.ok_or_else(|| {
             RepoError::corrupt(
                 format!("blob {id}"),

@@ -5,20 +5,22 @@
 //! was read. Thousands of small files then cost tens of requests instead of one each, which
 //! is what object storage needs; on the local disk it is fewer, larger reads.
 //!
-//! Memory is bounded: at most [`SPAN_BUDGET`] bytes of spans are held. When a span is needed
-//! beyond that, the least recently used one is dropped even if it still has readers to come
-//! (they fetch it again): readers that go in span order (see [`SpanReader::first_span`]) seldom
-//! come back to one.
+//! Memory is bounded: the spans kept for later reads are at most [`SPAN_BUDGET`] bytes, besides
+//! the one each reading thread is using. Beyond the budget the least recently used span that no
+//! thread is reading is dropped, even if it has blobs still to be read (they fetch it again):
+//! readers that go in span order (see [`SpanReader::first_span`]) seldom come back to one. Each
+//! planned blob costs about 60 bytes until the reader is dropped; a restore plans only its
+//! small files (a big file's chunks lie back to back, and `Repository::read_blobs` reads them
+//! in runs).
 
 use crate::error::RepoError;
 use crate::repository::Repository;
 use hearth_chunker::unseal;
-use hearth_format::{ChunkId, PackId};
-use hearth_index::BlobLocation;
+use hearth_format::{ChunkId, PackEntry, PackId};
 use hearth_storage::FileType;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Wanted blobs further apart than this start a new span (the bytes between are read and
 /// thrown away: on object storage a request costs far more than a megabyte more of it).
@@ -31,10 +33,16 @@ pub const SPAN_BUDGET: u64 = 24 << 20;
 /// Reads the blobs it was planned for; see the module docs. Shared by the threads of a restore.
 pub struct SpanReader<'r> {
     repo: &'r Repository,
-    /// Each wanted blob: its span and where it is.
-    blobs: HashMap<ChunkId, (usize, BlobLocation)>,
+    /// Each wanted blob, sorted by id.
+    blobs: Vec<Planned>,
     spans: Vec<Span>,
     held: Mutex<Held>,
+}
+
+/// A wanted blob: where it is in its pack, and its span.
+struct Planned {
+    entry: PackEntry,
+    span: u32,
 }
 
 struct Span {
@@ -47,10 +55,10 @@ struct Span {
     fetching: Mutex<()>,
 }
 
-/// The spans in memory, least recently used first.
+/// The spans kept in memory, least recently used first.
 #[derive(Default)]
 struct Held {
-    bytes: HashMap<usize, Arc<Vec<u8>>>,
+    spans: HashMap<usize, Arc<Vec<u8>>>,
     order: VecDeque<usize>,
     total: u64,
 }
@@ -58,55 +66,49 @@ struct Held {
 impl Repository {
     /// A reader for `ids` (in the order they will be read, repeats included).
     pub fn span_reader(&self, ids: &[ChunkId]) -> Result<SpanReader<'_>, RepoError> {
-        let mut reads: HashMap<ChunkId, (usize, BlobLocation)> = HashMap::new();
+        let mut reads: HashMap<ChunkId, usize> = HashMap::new();
         for id in ids {
-            match reads.get_mut(id) {
-                Some((n, _)) => *n += 1,
-                None => {
-                    reads.insert(*id, (1, self.locate(id)?));
-                }
-            }
+            *reads.entry(*id).or_default() += 1;
         }
-        let mut by_pack: HashMap<PackId, Vec<(ChunkId, usize, BlobLocation)>> = HashMap::new();
-        for (id, (n, loc)) in reads {
-            by_pack.entry(loc.pack).or_default().push((id, n, loc));
+        let index = self.cache.reader()?;
+        let mut wanted = Vec::with_capacity(reads.len());
+        for (id, n) in reads {
+            let loc = index.lookup(&id)?.ok_or_else(|| {
+                RepoError::corrupt(
+                    format!("blob {id}"),
+                    "not in the index (run `hearth check`)",
+                )
+            })?;
+            wanted.push((loc.pack, loc.entry, n));
         }
-        let mut packs: Vec<_> = by_pack.into_iter().collect();
-        packs.sort_by_key(|(pack, _)| *pack);
-        let (mut blobs, mut spans) = (HashMap::new(), Vec::<Span>::new());
-        for (pack, mut wanted) in packs {
-            wanted.sort_by_key(|(_, _, loc)| loc.entry.offset);
-            let mut current: Option<usize> = None;
-            for (id, n, loc) in wanted {
-                let (offset, len) = (u64::from(loc.entry.offset), u64::from(loc.entry.length));
-                let joins = current.filter(|&s| {
-                    let span = &spans[s];
-                    let end = span.start + span.len;
-                    offset >= end
-                        && offset - end <= SPAN_GAP
-                        && offset + len - span.start <= SPAN_MAX
+        wanted.sort_by_key(|(pack, entry, _)| (*pack, entry.offset));
+        let (mut blobs, mut spans) = (Vec::with_capacity(wanted.len()), Vec::<Span>::new());
+        for (pack, entry, n) in wanted {
+            let (offset, len) = (u64::from(entry.offset), u64::from(entry.length));
+            let joins = spans.last().is_some_and(|span| {
+                let end = span.start + span.len;
+                span.pack == pack
+                    && offset >= end
+                    && offset - end <= SPAN_GAP
+                    && offset + len - span.start <= SPAN_MAX
+            });
+            if joins {
+                let span = spans.last_mut().expect("joined a span");
+                span.len = offset + len - span.start;
+            } else {
+                spans.push(Span {
+                    pack,
+                    start: offset,
+                    len,
+                    reads_left: AtomicUsize::new(0),
+                    fetching: Mutex::new(()),
                 });
-                let s = match joins {
-                    Some(s) => {
-                        spans[s].len = offset + len - spans[s].start;
-                        s
-                    }
-                    None => {
-                        spans.push(Span {
-                            pack,
-                            start: offset,
-                            len,
-                            reads_left: AtomicUsize::new(0),
-                            fetching: Mutex::new(()),
-                        });
-                        spans.len() - 1
-                    }
-                };
-                *spans[s].reads_left.get_mut() += n;
-                current = Some(s);
-                blobs.insert(id, (s, loc));
             }
+            *spans.last_mut().expect("a span").reads_left.get_mut() += n;
+            let span = u32::try_from(spans.len() - 1).expect("fewer than 2^32 spans");
+            blobs.push(Planned { entry, span });
         }
+        blobs.sort_by_key(|b| b.entry.id);
         Ok(SpanReader {
             repo: self,
             blobs,
@@ -116,11 +118,7 @@ impl Repository {
     }
 }
 
-impl<'r> SpanReader<'r> {
-    pub fn repo(&self) -> &'r Repository {
-        self.repo
-    }
-
+impl SpanReader<'_> {
     /// How many ranged reads fetching every span once takes.
     pub fn span_count(&self) -> usize {
         self.spans.len()
@@ -130,8 +128,13 @@ impl<'r> SpanReader<'r> {
     /// each span about once.
     pub fn first_span(&self, ids: &[ChunkId]) -> usize {
         ids.first()
-            .and_then(|id| self.blobs.get(id))
-            .map_or(usize::MAX, |(s, _)| *s)
+            .and_then(|id| self.planned(id))
+            .map_or(usize::MAX, |p| p.span as usize)
+    }
+
+    fn planned(&self, id: &ChunkId) -> Option<&Planned> {
+        let i = self.blobs.binary_search_by_key(id, |b| b.entry.id).ok()?;
+        Some(&self.blobs[i])
     }
 
     /// [`Repository::read_blobs`] for planned blobs: hands each plaintext to `f`, in order.
@@ -142,8 +145,8 @@ impl<'r> SpanReader<'r> {
         mut f: impl FnMut(Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
         for id in ids {
-            let plain = match self.blobs.get(id) {
-                Some((s, loc)) => self.read_planned(*s, loc)?,
+            let plain = match self.planned(id) {
+                Some(p) => self.read_planned(p.span as usize, &p.entry)?,
                 None => self.repo.read_blob(id)?,
             };
             f(plain)?;
@@ -151,26 +154,35 @@ impl<'r> SpanReader<'r> {
         Ok(())
     }
 
-    fn read_planned(&self, s: usize, loc: &BlobLocation) -> Result<Vec<u8>, RepoError> {
+    fn read_planned(&self, s: usize, entry: &PackEntry) -> Result<Vec<u8>, RepoError> {
         let bytes = self.span_bytes(s)?;
         let span = &self.spans[s];
-        let at = (u64::from(loc.entry.offset) - span.start) as usize;
-        let sealed = &bytes[at..at + loc.entry.length as usize];
-        let plain = unseal(&self.repo.keys, &loc.entry, sealed)
+        let at = (u64::from(entry.offset) - span.start) as usize;
+        let sealed = &bytes[at..at + entry.length as usize];
+        let plain = unseal(&self.repo.keys, entry, sealed)
             .map_err(|e| RepoError::corrupt(format!("packs/{}", span.pack), e));
-        if span.reads_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+        drop(bytes);
+        // A blob read more often than planned leaves the count at zero (and the span to the
+        // budget).
+        let left = span
+            .reads_left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        if left == Ok(1) {
             self.drop_span(s);
         }
         plain
     }
 
-    /// The span's bytes: held, or fetched now (by one reader; others wait for it).
+    /// The span's bytes: kept, or fetched now (by one reader; others wait for it).
     fn span_bytes(&self, s: usize) -> Result<Arc<Vec<u8>>, RepoError> {
-        if let Some(b) = self.held_span(s) {
+        if let Some(b) = self.kept_span(s) {
             return Ok(b);
         }
-        let _one_fetch = self.spans[s].fetching.lock().expect("span fetch");
-        if let Some(b) = self.held_span(s) {
+        let _one_fetch = self.spans[s]
+            .fetching
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(b) = self.kept_span(s) {
             return Ok(b);
         }
         let span = &self.spans[s];
@@ -180,6 +192,7 @@ impl<'r> SpanReader<'r> {
             span.start,
             span.len,
         )?;
+        // The backends report a short read themselves; this guards any that do not.
         if bytes.len() as u64 != span.len {
             return Err(RepoError::corrupt(
                 format!("packs/{}", span.pack),
@@ -187,38 +200,48 @@ impl<'r> SpanReader<'r> {
             ));
         }
         let bytes = Arc::new(bytes);
-        self.hold(s, Arc::clone(&bytes));
+        self.keep(s, Arc::clone(&bytes));
         Ok(bytes)
     }
 
-    fn held_span(&self, s: usize) -> Option<Arc<Vec<u8>>> {
-        let mut held = self.held.lock().expect("held spans");
-        let bytes = Arc::clone(held.bytes.get(&s)?);
+    fn held(&self) -> MutexGuard<'_, Held> {
+        // Every change to `Held` is complete before anything that could panic.
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn kept_span(&self, s: usize) -> Option<Arc<Vec<u8>>> {
+        let mut held = self.held();
+        let bytes = Arc::clone(held.spans.get(&s)?);
         held.order.retain(|&o| o != s);
         held.order.push_back(s);
         Some(bytes)
     }
 
-    /// Keeps a fetched span, dropping the least recently used ones beyond the budget.
-    fn hold(&self, s: usize, bytes: Arc<Vec<u8>>) {
-        let mut held = self.held.lock().expect("held spans");
+    /// Keeps a fetched span; beyond the budget, drops the least recently used spans that no
+    /// thread is reading (dropping one being read would free nothing).
+    fn keep(&self, s: usize, bytes: Arc<Vec<u8>>) {
+        let mut held = self.held();
         if self.spans[s].reads_left.load(Ordering::Acquire) == 0 {
             return;
         }
         held.total += bytes.len() as u64;
-        held.bytes.insert(s, bytes);
+        held.spans.insert(s, bytes);
         held.order.push_back(s);
-        while held.total > SPAN_BUDGET && held.order.len() > 1 {
-            let oldest = held.order.pop_front().expect("more than one held");
-            if let Some(b) = held.bytes.remove(&oldest) {
-                held.total -= b.len() as u64;
-            }
+        while held.total > SPAN_BUDGET {
+            let idle = held
+                .order
+                .iter()
+                .position(|o| Arc::strong_count(&held.spans[o]) == 1);
+            let Some(i) = idle else { break };
+            let oldest = held.order.remove(i).expect("a held span");
+            let b = held.spans.remove(&oldest).expect("a held span");
+            held.total -= b.len() as u64;
         }
     }
 
     fn drop_span(&self, s: usize) {
-        let mut held = self.held.lock().expect("held spans");
-        if let Some(b) = held.bytes.remove(&s) {
+        let mut held = self.held();
+        if let Some(b) = held.spans.remove(&s) {
             held.total -= b.len() as u64;
             held.order.retain(|&o| o != s);
         }
@@ -226,6 +249,6 @@ impl<'r> SpanReader<'r> {
 
     /// Bytes of spans held now.
     pub fn held_bytes(&self) -> u64 {
-        self.held.lock().expect("held spans").total
+        self.held().total
     }
 }

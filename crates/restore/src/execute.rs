@@ -39,6 +39,20 @@ pub fn execute(
         return Err(RestoreError::Refused(reason.clone()));
     }
     let root = out.join(&plan.folder_name);
+    // What can fail before a file is written fails before the device folder exists.
+    let keys = class_keys(repo, plan)?;
+    // Big files (and rewritten ones) are read on their own, in runs of back-to-back chunks;
+    // small files through spans shared between them (see `SpanReader`).
+    let (mut own, mut small): (Vec<&PlannedFile>, Vec<&PlannedFile>) = plan
+        .files
+        .iter()
+        .partition(|f| f.size >= BIG_FILE || f.rewrite.is_some());
+    let small_chunks: Vec<_> = small
+        .iter()
+        .flat_map(|f| f.chunks.iter().copied())
+        .collect();
+    let spans = repo.span_reader(&small_chunks)?;
+    drop(small_chunks);
     match fs::create_dir(&root) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -46,26 +60,19 @@ pub fn execute(
         }
         Err(e) => return Err(io(&root, "cannot create the device folder", e)),
     }
-    let keys = class_keys(repo, plan)?;
     make_folders(&root, &plan.files)?;
     progress.start("restoring files", Some(plan.bytes()));
-    let stored: Vec<_> = plan
-        .files
-        .iter()
-        .filter(|f| f.rewrite.is_none())
-        .flat_map(|f| f.chunks.iter().copied())
-        .collect();
-    let reader = repo.span_reader(&stored)?;
     // Each file to whichever thread is free (see ingest's `store_contents`): big files largest
-    // first, so that both threads finish together, then the rest in the order of their spans,
-    // so that each span is fetched about once.
-    let mut order: Vec<&PlannedFile> = plan.files.iter().collect();
-    order.sort_by_key(|f| match f.size >= BIG_FILE {
-        true => (false, std::cmp::Reverse(f.size), 0),
-        false => (true, std::cmp::Reverse(0), reader.first_span(&f.chunks)),
-    });
-    order.into_iter().par_bridge().try_for_each(|f| {
-        write_file(&reader, plan, &root, f, keys.as_ref())?;
+    // first, so that the threads finish together, then small ones in the order of their first
+    // span, so that each span is fetched about once.
+    own.sort_by_key(|f| std::cmp::Reverse(f.size));
+    small.sort_by_cached_key(|f| spans.first_span(&f.chunks));
+    let order = own
+        .into_iter()
+        .map(|f| (f, None))
+        .chain(small.into_iter().map(|f| (f, Some(&spans))));
+    order.par_bridge().try_for_each(|(f, spans)| {
+        write_file(repo, spans, plan, &root, f, keys.as_ref())?;
         progress.advance(f.size);
         Ok::<_, RestoreError>(())
     })?;
@@ -112,11 +119,13 @@ fn class_keys(repo: &Repository, plan: &RestorePlan) -> Result<Option<ClassKeys>
         })
 }
 
-/// Files at least this big are restored first, largest first.
+/// Files at least this big are restored first, largest first, each read on its own.
 const BIG_FILE: u64 = 4 << 20;
 
+/// Writes one file, its stored bytes read through `spans` when given.
 fn write_file(
-    reader: &SpanReader,
+    repo: &Repository,
+    spans: Option<&SpanReader>,
     plan: &RestorePlan,
     root: &Path,
     f: &PlannedFile,
@@ -139,11 +148,15 @@ fn write_file(
         detail,
     })?;
     match f.rewrite {
-        None => reader.read_blobs(&f.chunks, |data| {
-            out.write_all(&data).map_err(|e| io("write failed", e))
-        })?,
+        None => {
+            let write = |data: Vec<u8>| out.write_all(&data).map_err(|e| io("write failed", e));
+            match spans {
+                Some(spans) => spans.read_blobs(&f.chunks, write)?,
+                None => repo.read_blobs(&f.chunks, write)?,
+            }
+        }
         Some(how) => {
-            let data = rewritten(reader.repo(), plan, f, how)?;
+            let data = rewritten(repo, plan, f, how)?;
             out.write_all(&data).map_err(|e| io("write failed", e))?;
         }
     }
