@@ -9,9 +9,7 @@
 //! the one each reading thread is using. Beyond the budget the least recently used span that no
 //! thread is reading is dropped, even if it has blobs still to be read (they fetch it again):
 //! readers that go in span order (see [`SpanReader::first_span`]) seldom come back to one. Each
-//! planned blob costs about 60 bytes until the reader is dropped; a restore plans only its
-//! small files (a big file's chunks lie back to back, and `Repository::read_blobs` reads them
-//! in runs).
+//! planned blob costs about 60 bytes until the reader is dropped.
 
 use crate::error::RepoError;
 use crate::repository::Repository;

@@ -41,18 +41,17 @@ pub fn execute(
     let root = out.join(&plan.folder_name);
     // What can fail before a file is written fails before the device folder exists.
     let keys = class_keys(repo, plan)?;
-    // Big files (and rewritten ones) are read on their own, in runs of back-to-back chunks;
-    // small files through spans shared between them (see `SpanReader`).
-    let (mut own, mut small): (Vec<&PlannedFile>, Vec<&PlannedFile>) = plan
+    // The stored bytes are read through spans of their packs, shared between files (chunks of
+    // files backed up at the same time are interleaved in the packs); a rewritten file's are
+    // read on their own.
+    let stored: Vec<_> = plan
         .files
         .iter()
-        .partition(|f| f.size >= BIG_FILE || f.rewrite.is_some());
-    let small_chunks: Vec<_> = small
-        .iter()
+        .filter(|f| f.rewrite.is_none())
         .flat_map(|f| f.chunks.iter().copied())
         .collect();
-    let spans = repo.span_reader(&small_chunks)?;
-    drop(small_chunks);
+    let spans = repo.span_reader(&stored)?;
+    drop(stored);
     match fs::create_dir(&root) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -65,17 +64,18 @@ pub fn execute(
     // Each file to whichever thread is free (see ingest's `store_contents`): big files largest
     // first, so that the threads finish together, then small ones in the order of their first
     // span, so that each span is fetched about once.
-    own.sort_by_key(|f| std::cmp::Reverse(f.size));
+    let (mut big, mut small): (Vec<&PlannedFile>, Vec<&PlannedFile>) =
+        plan.files.iter().partition(|f| f.size >= BIG_FILE);
+    big.sort_by_key(|f| std::cmp::Reverse(f.size));
     small.sort_by_cached_key(|f| spans.first_span(&f.chunks));
-    let order = own
-        .into_iter()
-        .map(|f| (f, None))
-        .chain(small.into_iter().map(|f| (f, Some(&spans))));
-    order.par_bridge().try_for_each(|(f, spans)| {
-        write_file(repo, spans, plan, &root, f, keys.as_ref())?;
-        progress.advance(f.size);
-        Ok::<_, RestoreError>(())
-    })?;
+    big.into_iter()
+        .chain(small)
+        .par_bridge()
+        .try_for_each(|f| {
+            write_file(repo, &spans, plan, &root, f, keys.as_ref())?;
+            progress.advance(f.size);
+            Ok::<_, RestoreError>(())
+        })?;
     progress.finish();
     Ok(RestoreReport {
         folder: root,
@@ -119,13 +119,12 @@ fn class_keys(repo: &Repository, plan: &RestorePlan) -> Result<Option<ClassKeys>
         })
 }
 
-/// Files at least this big are restored first, largest first, each read on its own.
+/// Files at least this big are restored first, largest first.
 const BIG_FILE: u64 = 4 << 20;
 
-/// Writes one file, its stored bytes read through `spans` when given.
 fn write_file(
     repo: &Repository,
-    spans: Option<&SpanReader>,
+    spans: &SpanReader,
     plan: &RestorePlan,
     root: &Path,
     f: &PlannedFile,
@@ -148,13 +147,9 @@ fn write_file(
         detail,
     })?;
     match f.rewrite {
-        None => {
-            let write = |data: Vec<u8>| out.write_all(&data).map_err(|e| io("write failed", e));
-            match spans {
-                Some(spans) => spans.read_blobs(&f.chunks, write)?,
-                None => repo.read_blobs(&f.chunks, write)?,
-            }
-        }
+        None => spans.read_blobs(&f.chunks, |data| {
+            out.write_all(&data).map_err(|e| io("write failed", e))
+        })?,
         Some(how) => {
             let data = rewritten(repo, plan, f, how)?;
             out.write_all(&data).map_err(|e| io("write failed", e))?;

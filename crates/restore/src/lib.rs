@@ -5,10 +5,10 @@
 //! (pure data: which files to write, from which chunks; which entries are skipped and why).
 //! [`execute`] writes the plan under `<out>/<UDID>/`, never outside it: every path is checked
 //! again, files are created with `O_EXCL` (an existing file or symlink is never followed or
-//! replaced), and the device folder must not exist yet. Big files are written first, each read
-//! in runs of back-to-back chunks; then the small ones in the order of their packs, read in
-//! spans shared between them ([`hearth_repo::SpanReader`]), so that a device's thousands of
-//! small files cost tens of ranged reads, not one each.
+//! replaced), and the device folder must not exist yet. The stored bytes are read in spans of
+//! their packs shared between files ([`hearth_repo::SpanReader`]): big files first, then the
+//! rest in span order, so that a device's thousands of small files cost tens of ranged reads,
+//! not one each.
 //!
 //! For the same device the image is byte-exact. For another kind of device ([`PlanOptions`]
 //! `target`), Apple's rules ([`rules`], each with its name and source) skip photos, Messages,
