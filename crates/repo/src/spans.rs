@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub const SPAN_GAP: u64 = 1 << 20;
 /// The longest span.
 pub const SPAN_MAX: u64 = 8 << 20;
-/// The most bytes of spans held at once.
+/// The most bytes of spans kept for later reads, besides those being read.
 pub const SPAN_BUDGET: u64 = 24 << 20;
 
 /// Reads the blobs it was planned for; see the module docs. Shared by the threads of a restore.

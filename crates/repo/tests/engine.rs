@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::options;
+use common::{options, xorshift_bytes};
 use hearth_format::{BlobKind, Content, DeviceIdentity, Entry, Snapshot, SnapshotSummary};
 use hearth_repo::{CheckOptions, NoProgress, ReadData, RepoError, Repository};
 use hearth_storage::{Backend, FileType, LocalBackend};
@@ -28,15 +28,7 @@ fn snapshot(name: &str) -> Snapshot {
 
 /// Pseudo-random text-like bytes: no repeats, but compressible (letters only).
 fn data(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            b'a' + (x % 26) as u8
-        })
-        .collect()
+    xorshift_bytes(n, seed, |x| b'a' + (x % 26) as u8)
 }
 
 fn backup(repo: &Repository, name: &str, content: &[u8]) -> hearth_format::SnapshotId {

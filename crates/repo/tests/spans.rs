@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::options;
+use common::{options, xorshift_bytes};
 use hearth_format::{BlobKind, ChunkId};
 use hearth_repo::{RepoError, Repository, SPAN_BUDGET, SPAN_MAX};
 use hearth_storage::{Backend, FileType, LocalBackend, ObjectInfo, PutOutcome, StorageError};
@@ -13,15 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Incompressible bytes (xorshift), so sealed sizes are about the plaintext's.
 fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    xorshift_bytes(n, seed, |x| (x >> 24) as u8)
 }
 
 /// The local disk, counting ranged reads.

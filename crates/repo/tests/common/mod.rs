@@ -15,3 +15,16 @@ pub fn options(dir: &Path) -> RepoOptions {
         cache_root: Some(dir.join("cache")),
     }
 }
+
+/// `n` bytes of a xorshift stream from `seed`, each made from the state by `byte`.
+pub fn xorshift_bytes(n: usize, seed: u64, byte: impl Fn(u64) -> u8) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            byte(x)
+        })
+        .collect()
+}
