@@ -6,7 +6,7 @@
 mod common;
 
 use common::{PASSWORD, World, describe};
-use hearth_testkit::{Household, HouseholdSpec, generate, tree_digest};
+use hearth_testkit::{Household, HouseholdSpec, files_under, generate, tree_digest};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -26,25 +26,6 @@ fn backed_up(w: &World) -> Household {
         "{report}"
     );
     h
-}
-
-/// Every regular file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                dirs.push(e.path());
-            } else if t.is_file() {
-                out.push(e.path());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn stderr(out: &Output) -> String {
@@ -156,7 +137,7 @@ impl Needles {
 fn no_plaintext_window_of_any_backed_up_file_is_in_the_repository() {
     let w = World::with_repo();
     let h = backed_up(&w);
-    let sources = files(&h.root);
+    let sources = files_under(&h.root).unwrap();
     let mut windows = Vec::new();
     for f in &sources {
         windows.extend(windows_of(&fs::read(f).unwrap()));
@@ -181,7 +162,7 @@ fn no_plaintext_window_of_any_backed_up_file_is_in_the_repository() {
         }
     }
 
-    let repo_files = files(&w.repo());
+    let repo_files = files_under(&w.repo()).unwrap();
     assert!(
         repo_files
             .iter()
@@ -253,7 +234,7 @@ fn device_identity_domains_and_paths_are_not_in_the_repository() {
         needles.find_in(&manifest).is_some(),
         "self-test on Manifest.db"
     );
-    for f in files(&w.repo()) {
+    for f in files_under(&w.repo()).unwrap() {
         let data = fs::read(&f).unwrap();
         if let Some((at, n)) = needles.find_in(&data) {
             panic!(
@@ -702,7 +683,8 @@ fn assert_restores_byte_exact(w: &World, h: &Household, tag: &str) {
 
 /// The cache database: `<cache>/<repository id>/index.redb`.
 fn cache_file(w: &World) -> PathBuf {
-    let found: Vec<_> = files(&w.path("cache"))
+    let found: Vec<_> = files_under(&w.path("cache"))
+        .unwrap()
         .into_iter()
         .filter(|f| f.extension().is_some_and(|e| e == "redb"))
         .collect();

@@ -26,7 +26,8 @@ mod s3;
 use common::procs::{Ended, Proc};
 use common::{World, describe};
 use hearth_testkit::{
-    DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, generate, next_day, tree_digest,
+    DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, files_under, generate, next_day,
+    tree_digest,
 };
 use s3::{FaultPlan, FaultProxy, MotoServer, RcloneS3};
 use serde_json::Value;
@@ -272,26 +273,12 @@ fn count_in(rel: &[String], folder: &str) -> usize {
 }
 
 /// Files under `dir`, relative, sorted.
-fn files_under(dir: &Path) -> Vec<String> {
-    fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
-        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                walk(&e.path(), base, out);
-            } else {
-                out.push(
-                    e.path()
-                        .strip_prefix(base)
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned(),
-                );
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
+fn relative_files(dir: &Path) -> Vec<String> {
+    files_under(dir)
+        .unwrap()
+        .iter()
+        .map(|f| f.strip_prefix(dir).unwrap().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The cache of a remote repository: one folder per repository under the cache folder, with
@@ -304,7 +291,7 @@ fn assert_cache(site: &Site, computer: &str) {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    let files = files_under(&cache);
+    let files = relative_files(&cache);
     assert_eq!(
         folders.len(),
         1,
@@ -490,7 +477,7 @@ fn a_household_on_moto_every_command() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let files = files_under(&xdg.join("hearth"));
+    let files = relative_files(&xdg.join("hearth"));
     assert!(
         files.iter().any(|f| f.ends_with(".redb")),
         "the cache is under $XDG_CACHE_HOME/hearth: {files:?}"

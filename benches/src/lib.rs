@@ -21,7 +21,7 @@ use hearth_storage::LocalBackend;
 use hearth_testkit::{Household, HouseholdSpec, generate};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const MIB: usize = 1 << 20;
 
@@ -179,11 +179,22 @@ pub fn fresh_repo(dir: &Path) -> Repository {
 /// Backs every device of `household` up into `repo` in one write session under a lock, as
 /// `hearth backup` does (one device after another here), and returns what the session added.
 pub fn backup_household(repo: &Repository, household: &Household) -> WriteStats {
+    backup_household_timed(repo, household, |_, _, _, _| {})
+}
+
+/// [`backup_household`], telling `step` the name, bytes, wall time and CPU time of each device
+/// and then of finishing the session (name "finish", 0 bytes).
+pub fn backup_household_timed(
+    repo: &Repository,
+    household: &Household,
+    mut step: impl FnMut(&str, u64, Duration, Duration),
+) -> WriteStats {
     let _lock = repo
         .lock(false, Duration::ZERO, &|_| {})
         .expect("locking the repository");
     let session = repo.write_session();
     for d in &household.devices {
+        let (cpu0, t0) = (cpu_time(), Instant::now());
         backup_device(
             repo,
             &session,
@@ -192,27 +203,12 @@ pub fn backup_household(repo: &Repository, household: &Household) -> WriteStats 
             &NoProgress,
         )
         .unwrap_or_else(|e| panic!("backing up {} to {}: {e}", d.name, repo.location()));
+        step(&d.name, d.bytes, t0.elapsed(), cpu_time() - cpu0);
     }
-    session.finish().expect("finishing the write session")
-}
-
-/// Every regular file below `dir`.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).expect("listing a folder") {
-            let e = e.expect("a folder entry");
-            let t = e.file_type().expect("a file type");
-            if t.is_dir() {
-                dirs.push(e.path());
-            } else if t.is_file() {
-                out.push(e.path());
-            }
-        }
-    }
-    out.sort();
-    out
+    let (cpu0, t0) = (cpu_time(), Instant::now());
+    let stats = session.finish().expect("finishing the write session");
+    step("finish", 0, t0.elapsed(), cpu_time() - cpu0);
+    stats
 }
 
 /// Options with a cheap KDF and the cache under `dir/cache`.

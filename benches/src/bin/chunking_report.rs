@@ -14,7 +14,7 @@
 //! with zstd-3 tried on every chunk; per kind of file it prints the bytes, the distinct bytes
 //! and what each way stores (blobs deduplicated across the household, 88 bytes per blob).
 
-use hearth_benches::files_under;
+use hearth_testkit::files_under;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -82,6 +82,7 @@ fn databases(day1: &Path, day2: &Path) -> Vec<(PathBuf, PathBuf)> {
             && &head == SQLITE_MAGIC
     };
     files_under(day1)
+        .expect("listing the household")
         .into_iter()
         .filter(|p| is_db(p))
         .map(|p| {
@@ -127,7 +128,7 @@ fn household(root: &Path) {
     // kind -> [files, bytes, distinct bytes, hearth blobs, hearth stored, large blobs, large stored]
     let mut rows: std::collections::BTreeMap<&str, [u64; 7]> = Default::default();
     let (mut seen_file, mut seen_h, mut seen_l) = (HashSet::new(), HashSet::new(), HashSet::new());
-    for path in files_under(root) {
+    for path in files_under(root).expect("listing the household") {
         let data = std::fs::read(&path).expect("read");
         let kind = match hearth.cut_for(&data) {
             Rule::Fixed(_) => "SQLite",

@@ -13,14 +13,13 @@
 //! `/proc/self/clear_refs` so that each phase is measured alone.
 
 use hearth_benches::{
-    Usage, cpu_time, files_under, fresh_repo, generate_bench_household, load_average, peak_rss,
+    Usage, backup_household_timed, fresh_repo, generate_bench_household, load_average, peak_rss,
     reset_peak_rss, usage,
 };
 use hearth_chunker::prepare;
 use hearth_format::BlobKind;
-use hearth_ingest::{IngestOptions, backup_device};
 use hearth_repo::{NoProgress, Repository};
-use hearth_testkit::Household;
+use hearth_testkit::{Household, files_under};
 use std::collections::HashSet;
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -125,7 +124,7 @@ fn main() {
         |_| household.bytes(),
         || {
             let repo = fresh_repo(&repo_dir);
-            let stats = backup_all(&repo, &household);
+            let stats = backup_household_timed(&repo, &household, print_step);
             println!(
                 "backup wrote {} blobs, {} raw bytes, {} stored bytes",
                 stats.blobs, stats.raw_bytes, stats.stored_bytes
@@ -154,29 +153,6 @@ fn main() {
     stage_breakdown(&repo, &household, &backup);
 }
 
-fn backup_all(repo: &Repository, household: &Household) -> hearth_repo::WriteStats {
-    let _lock = repo
-        .lock(false, std::time::Duration::ZERO, &|_| {})
-        .expect("locking the repository");
-    let session = repo.write_session();
-    for d in &household.devices {
-        let (cpu0, t0) = (cpu_time(), Instant::now());
-        backup_device(
-            repo,
-            &session,
-            &d.folder,
-            &IngestOptions::default(),
-            &NoProgress,
-        )
-        .expect("backing up a device");
-        print_step(&d.name, d.bytes, t0.elapsed(), cpu_time() - cpu0);
-    }
-    let (cpu0, t0) = (cpu_time(), Instant::now());
-    let stats = session.finish().expect("finishing the write session");
-    print_step("finish", 0, t0.elapsed(), cpu_time() - cpu0);
-    stats
-}
-
 fn print_step(name: &str, bytes: u64, wall: Duration, cpu: Duration) {
     let (wall, cpu) = (wall.as_secs_f64(), cpu.as_secs_f64());
     println!(
@@ -195,7 +171,7 @@ fn stage_breakdown(repo: &Repository, household: &Household, backup: &Measured) 
     let level = repo.config().zstd_level;
     let mut files = Vec::new();
     for d in &household.devices {
-        files.extend(files_under(&d.folder));
+        files.extend(files_under(&d.folder).expect("listing a device folder"));
     }
     let (mut read, mut cut, mut id, mut prep) = (
         Duration::ZERO,

@@ -26,14 +26,14 @@
 //! wall time of a perfectly overlapped pipeline with no other work.
 
 use hearth_benches::{
-    MIB, backup_household, chunks_of, files_under, fresh_repo, load_average, photo_like,
-    settle_disk, sqlite_like, total_len, usage,
+    MIB, backup_household, chunks_of, fresh_repo, load_average, photo_like, settle_disk,
+    sqlite_like, total_len, usage,
 };
 use hearth_chunker::looks_incompressible;
 use hearth_crypto::Keys;
 use hearth_format::{BlobKind, ChunkId, Compression, PackEntry};
 use hearth_storage::{Backend, FileType, LocalBackend};
-use hearth_testkit::{HouseholdSpec, generate};
+use hearth_testkit::{HouseholdSpec, files_under, generate};
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::io::Read;
@@ -200,7 +200,7 @@ fn main() {
     // The household's mix: what each stage has to do for it.
     let mut files = Vec::new();
     for d in &household.devices {
-        files.extend(files_under(&d.folder));
+        files.extend(files_under(&d.folder).expect("listing a device folder"));
     }
     let (mut all_bytes, mut distinct, mut zstd_in, mut zstd_out) = (0u64, 0u64, 0u64, 0u64);
     let mut seen = HashSet::new();

@@ -489,18 +489,10 @@ pub fn pack_trailer(pack: &[u8]) -> Option<&[u8]> {
 /// Parses a whole pack file's trailer and sealed header (`docs/format.md` §7).
 pub fn read_pack_header(keys: &Keys, pack: &[u8]) -> Result<Vec<PackEntry>, String> {
     FileHeader::check(pack, ObjectKind::Pack).map_err(|e| e.to_string())?;
-    let n = pack.len();
-    if n < 8 + PACK_TRAILER_LEN {
-        return Err("too short".into());
-    }
-    let len =
-        u32::from_le_bytes(pack[n - PACK_TRAILER_LEN..].try_into().expect("4 bytes")) as usize;
-    let start = n
-        .checked_sub(PACK_TRAILER_LEN + len)
-        .filter(|&s| s >= 8)
-        .ok_or("header length points outside the pack")?;
+    let trailer = pack_trailer(pack).ok_or("too short, or its header length points outside it")?;
+    let start = pack.len() - trailer.len();
     let plain = keys
-        .open(&pack[..8], &pack[start..n - PACK_TRAILER_LEN])
+        .open(&pack[..8], &trailer[..trailer.len() - PACK_TRAILER_LEN])
         .map_err(|e| e.to_string())?;
     let mut r = Reader::new(&plain);
     let entries = PackEntry::decode_list(&mut r).map_err(|e| e.to_string())?;

@@ -59,7 +59,7 @@ pub use household::{
 pub use spec::{
     DeviceSpec, EncryptionSpec, Extras, FINAL_CUT_PRO, HouseholdSpec, KdfCost, SIDELOADED_APP,
 };
-pub use tree::{FileDigest, copy_tree, set_mtime, tree_digest};
+pub use tree::{FileDigest, copy_tree, files_under, set_mtime, tree_digest};
 
 /// The plist crate the kit reads and writes plists with, for tests that inspect Info.plist
 /// (e.g. its `Applications`) without depending on it themselves.

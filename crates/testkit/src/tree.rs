@@ -1,9 +1,9 @@
-//! Folder helpers for tests: copy a tree, digest it, set a file's mtime.
+//! Folder helpers for tests: list, copy and digest a tree, set a file's mtime.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
 
@@ -62,6 +62,25 @@ fn file_digest(path: &Path) -> Result<FileDigest, Error> {
         len += n as u64;
     }
     Ok((len, hex::encode(hasher.finalize())))
+}
+
+/// Every regular file under `dir`, recursively, sorted.
+pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in fs::read_dir(&d).at(&d)? {
+            let e = e.at(&d)?;
+            let t = e.file_type().at(e.path())?;
+            if t.is_dir() {
+                dirs.push(e.path());
+            } else if t.is_file() {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Copies every file and folder under `src` into `dst` (created if missing), keeping mtimes.
