@@ -250,23 +250,34 @@ impl<'a> Reader<'a> {
 
     /// A string, inline or as an NSString/NSMutableString dict (`NS.string`).
     fn string(&self, dict: &'a Dictionary, key: &str) -> Result<Option<String>, MbFileError> {
-        match self.field(dict, key)? {
+        match self.unwrapped(dict, key, "NS.string")? {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Dictionary(d)) if d.contains_key("NS.string") => {
-                self.string(d, "NS.string")
-            }
             Some(_) => Err(wrong_type(key, "a string")),
         }
     }
 
     /// Data, raw or as an NSData/NSMutableData dict (`NS.data`, itself inline or a UID).
     fn data(&self, dict: &'a Dictionary, key: &str) -> Result<Option<Vec<u8>>, MbFileError> {
-        match self.field(dict, key)? {
+        match self.unwrapped(dict, key, "NS.data")? {
             None => Ok(None),
             Some(Value::Data(d)) => Ok(Some(d.clone())),
-            Some(Value::Dictionary(d)) if d.contains_key("NS.data") => self.data(d, "NS.data"),
             Some(_) => Err(wrong_type(key, "data")),
+        }
+    }
+
+    /// The field, or what its wrapper dict holds under `inner`. One level only, as Apple
+    /// writes: a wrapper in a wrapper is the wrong type, so a damaged archive whose wrapper
+    /// refers to itself cannot recurse without end.
+    fn unwrapped(
+        &self,
+        dict: &'a Dictionary,
+        key: &str,
+        inner: &str,
+    ) -> Result<Option<&'a Value>, MbFileError> {
+        match self.field(dict, key)? {
+            Some(Value::Dictionary(d)) if d.contains_key(inner) => self.field(d, inner),
+            other => Ok(other),
         }
     }
 }
@@ -613,6 +624,39 @@ mod tests {
             MbFile::decode(&cycle),
             Err(MbFileError::BadReference { .. })
         ));
+    }
+
+    /// An NSData or NSString wrapper that refers to itself (a one-byte corruption of a real
+    /// archive did this, and the decoder overflowed its stack) is the wrong type.
+    #[test]
+    fn a_wrapper_that_wraps_itself_is_an_error() {
+        for (key, inner) in [("Digest", "NS.data"), ("RelativePath", "NS.string")] {
+            let bytes = archive(vec![
+                Value::String("$null".into()),
+                dict(&[("$class", uid(2)), (key, uid(3))]),
+                mbfile_class(),
+                dict(&[(inner, uid(3))]),
+            ]);
+            let err = MbFile::decode(&bytes).unwrap_err();
+            assert!(
+                matches!(err, MbFileError::WrongType { .. }),
+                "{key}: {err:?}"
+            );
+        }
+    }
+
+    /// Every one-byte change of a real-shaped archive decodes or is an error (the proptest
+    /// below samples these; this covers them all).
+    #[test]
+    fn every_one_byte_corruption_is_survived() {
+        let good = sms_db().encode();
+        for i in 0..good.len() {
+            for byte in 0..=u8::MAX {
+                let mut bytes = good.clone();
+                bytes[i] = byte;
+                let _ = MbFile::decode(&bytes);
+            }
+        }
     }
 
     #[test]
