@@ -22,7 +22,7 @@ mod blob;
 mod cut;
 
 pub use blob::{
-    BlobSink, Content, PreparedBlob, UnsealError, looks_incompressible, prepare, prepare_as,
-    store_chunk, unseal,
+    BlobSink, Content, PreparedBlob, UnsealBuffers, UnsealError, looks_incompressible, prepare,
+    prepare_as, store_chunk, unseal,
 };
 pub use cut::{Chunker, ChunkerParams, ContentRules, Cut, ReadError};

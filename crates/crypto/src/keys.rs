@@ -93,18 +93,29 @@ impl Keys {
     }
 
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+        let mut out = Vec::new();
+        self.open_into(aad, sealed, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Keys::open`] into `out`, replacing what it held (its capacity is reused). On an error
+    /// `out` holds no plaintext.
+    pub fn open_into(&self, aad: &[u8], sealed: &[u8], out: &mut Vec<u8>) -> Result<(), OpenError> {
+        out.clear();
         if sealed.len() < OVERHEAD {
             return Err(OpenError);
         }
         let (nonce, rest) = sealed.split_at(NONCE_LEN);
         let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
-        let mut buf = ciphertext.to_vec();
         let nonce = XNonce::try_from(nonce).map_err(|_| OpenError)?;
         let tag = Tag::try_from(tag).map_err(|_| OpenError)?;
+        out.extend_from_slice(ciphertext);
         self.cipher
-            .decrypt_inout_detached(&nonce, aad, buf.as_mut_slice().into(), &tag)
-            .map_err(|_| OpenError)?;
-        Ok(buf)
+            .decrypt_inout_detached(&nonce, aad, out.as_mut_slice().into(), &tag)
+            .map_err(|_| {
+                out.clear();
+                OpenError
+            })
     }
 
     /// A sealed object file (`docs/format.md` §5.2): header ‖ Seal(aad = header, payload).

@@ -148,7 +148,7 @@ fn write_file(
     })?;
     match f.rewrite {
         None => spans.read_blobs(&f.chunks, |data| {
-            out.write_all(&data).map_err(|e| io("write failed", e))
+            out.write_all(data).map_err(|e| io("write failed", e))
         })?,
         Some(how) => {
             let data = rewritten(repo, plan, f, how)?;

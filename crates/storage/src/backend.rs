@@ -161,17 +161,34 @@ pub trait Backend: Send + Sync {
         bytes: &[u8],
     ) -> Result<PutOutcome, StorageError>;
     fn get(&self, t: FileType, name: &str) -> Result<Vec<u8>, StorageError>;
+    /// Reads `len` bytes at `offset` into `buf`, replacing what it held; its capacity is reused,
+    /// so a reader of many ranges need not fault in fresh pages for each. Fewer bytes than
+    /// `len` is an error.
+    fn read_range_into(
+        &self,
+        t: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), StorageError>;
+    /// Every object of type `t` whose name is well-formed; never temporary files.
+    fn list(&self, t: FileType) -> Result<Vec<ObjectInfo>, StorageError>;
+    /// Removing an object that is already gone is not an error.
+    fn delete(&self, t: FileType, name: &str) -> Result<(), StorageError>;
+
+    /// `len` bytes at `offset`; see [`Backend::read_range_into`].
     fn get_range(
         &self,
         t: FileType,
         name: &str,
         offset: u64,
         len: u64,
-    ) -> Result<Vec<u8>, StorageError>;
-    /// Every object of type `t` whose name is well-formed; never temporary files.
-    fn list(&self, t: FileType) -> Result<Vec<ObjectInfo>, StorageError>;
-    /// Removing an object that is already gone is not an error.
-    fn delete(&self, t: FileType, name: &str) -> Result<(), StorageError>;
+    ) -> Result<Vec<u8>, StorageError> {
+        let mut buf = Vec::new();
+        self.read_range_into(t, name, offset, len, &mut buf)?;
+        Ok(buf)
+    }
 
     /// `put_if_absent` for content-addressed objects, where an existing object of the same name
     /// holds the same bytes.

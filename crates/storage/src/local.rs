@@ -251,20 +251,22 @@ impl Backend for LocalBackend {
         fs::read(&path).map_err(|e| not_found_or(e, "read", &path))
     }
 
-    fn get_range(
+    fn read_range_into(
         &self,
         t: FileType,
         name: &str,
         offset: u64,
         len: u64,
-    ) -> Result<Vec<u8>, StorageError> {
+        buf: &mut Vec<u8>,
+    ) -> Result<(), StorageError> {
+        buf.clear();
         let path = self.path(t, name)?;
         let mut f = File::open(&path).map_err(|e| not_found_or(e, "open", &path))?;
         f.seek(SeekFrom::Start(offset))
             .map_err(|e| io_err("seek", &path, e))?;
-        let mut buf = Vec::with_capacity(len as usize);
+        buf.reserve_exact(len as usize);
         f.take(len)
-            .read_to_end(&mut buf)
+            .read_to_end(buf)
             .map_err(|e| io_err("read", &path, e))?;
         if (buf.len() as u64) < len {
             return Err(StorageError::ShortRead {
@@ -273,7 +275,7 @@ impl Backend for LocalBackend {
                 len,
             });
         }
-        Ok(buf)
+        Ok(())
     }
 
     fn list(&self, t: FileType) -> Result<Vec<ObjectInfo>, StorageError> {

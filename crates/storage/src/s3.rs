@@ -295,13 +295,15 @@ impl Backend for S3Backend {
         Ok(data.to_vec())
     }
 
-    fn get_range(
+    fn read_range_into(
         &self,
         t: FileType,
         name: &str,
         offset: u64,
         len: u64,
-    ) -> Result<Vec<u8>, StorageError> {
+        buf: &mut Vec<u8>,
+    ) -> Result<(), StorageError> {
+        buf.clear();
         let key = self.key(t, name)?;
         let options = ReadOptions {
             range: (offset..offset + len).into(),
@@ -310,8 +312,7 @@ impl Backend for S3Backend {
         let data = self
             .op
             .read_options(&key, options)
-            .map_err(|e| self.err("reading", &key, e))?
-            .to_vec();
+            .map_err(|e| self.err("reading", &key, e))?;
         if data.len() as u64 != len {
             return Err(StorageError::ShortRead {
                 path: format!("{}/{key}", self.location.display()),
@@ -319,7 +320,11 @@ impl Backend for S3Backend {
                 len,
             });
         }
-        Ok(data)
+        buf.reserve_exact(data.len());
+        for part in data {
+            buf.extend_from_slice(&part);
+        }
+        Ok(())
     }
 
     fn list(&self, t: FileType) -> Result<Vec<ObjectInfo>, StorageError> {
