@@ -32,6 +32,36 @@ impl Default for KdfParams {
     }
 }
 
+impl KdfParams {
+    /// The most a key file may ask for. The parameters are authenticated only after Argon2id
+    /// has run with them, so a damaged file must not make opening take days or all memory.
+    /// Far above any setting in use (RFC 9106's first option is 2 GiB, 1 pass).
+    pub const MAX: KdfParams = KdfParams {
+        memory_kib: 4 << 20,
+        time: 64,
+        parallelism: 64,
+    };
+
+    fn check(&self) -> Result<(), KeyFileError> {
+        let max = Self::MAX;
+        if self.memory_kib > max.memory_kib
+            || self.time > max.time
+            || self.parallelism > max.parallelism
+        {
+            return Err(KeyFileError::Params(format!(
+                "m = {} KiB, t = {}, p = {} exceed the limits (m <= {} KiB, t <= {}, p <= {})",
+                self.memory_kib,
+                self.time,
+                self.parallelism,
+                max.memory_kib,
+                max.time,
+                max.parallelism
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Who made a key file and when; stored in the clear so `key list` needs no password per key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyMeta {
@@ -70,6 +100,7 @@ impl KeyFile {
         params: KdfParams,
         meta: KeyMeta,
     ) -> Result<Vec<u8>, KeyFileError> {
+        params.check()?;
         let salt: [u8; SALT_LEN] = crate::random_bytes();
         let mut w = Writer::new();
         w.bytes(&FileHeader::encode(ObjectKind::Key));
@@ -106,6 +137,7 @@ impl KeyFile {
             time: r.u32()?,
             parallelism: r.u32()?,
         };
+        params.check()?;
         let salt: [u8; SALT_LEN] = r.take(SALT_LEN)?.try_into().expect("SALT_LEN bytes");
         let meta = KeyMeta {
             created: r.i64()?,
@@ -199,5 +231,25 @@ mod tests {
             Err(KeyFileError::WrongPassword)
         ));
         assert!(KeyFile::parse(&file[..40]).is_err());
+    }
+
+    /// The parameters are authenticated only after Argon2id ran with them: a damaged file
+    /// asking for 4 billion passes or 1 TiB is refused before, and none can be written.
+    #[test]
+    fn parameters_beyond_the_limits_are_refused_before_argon2_runs() {
+        let master = MasterKey::generate();
+        let file = KeyFile::create(&master, b"pw", fast(), meta()).unwrap();
+        for (at, value) in [(8, 1u32 << 30), (12, u32::MAX), (16, 1000)] {
+            let mut damaged = file.clone();
+            damaged[at..at + 4].copy_from_slice(&value.to_le_bytes());
+            let err = KeyFile::parse(&damaged).err().expect("refused");
+            assert!(
+                matches!(&err, KeyFileError::Params(m) if m.contains("exceed the limits")),
+                "{err}"
+            );
+        }
+        assert!(KeyFile::parse(&file).is_ok());
+        let too_slow = KdfParams { time: 65, ..fast() };
+        assert!(KeyFile::create(&master, b"pw", too_slow, meta()).is_err());
     }
 }
