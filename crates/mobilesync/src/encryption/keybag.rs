@@ -91,9 +91,9 @@ impl Keybag {
             target.insert(tag, value);
         }
         let salt = required(&header, b"SALT")?.to_vec();
-        let iterations = int(required(&header, b"ITER")?, "ITER")?;
+        let iterations = rounds(required(&header, b"ITER")?, "ITER", MAX_ITER)?;
         let dp = match (header.get(b"DPSL"), header.get(b"DPIC")) {
-            (Some(s), Some(n)) => Some((s.to_vec(), int(n, "DPIC")?)),
+            (Some(s), Some(n)) => Some((s.to_vec(), rounds(n, "DPIC", MAX_DPIC)?)),
             (None, None) => None,
             _ => return Err(bad("DPSL and DPIC must come together")),
         };
@@ -226,6 +226,22 @@ fn int(v: &[u8], tag: &str) -> Result<u32, EncryptionError> {
         .map_err(|_| EncryptionError::Keybag(format!("{tag} is not a 4-byte integer")))
 }
 
+/// Round counts above these are refused: Apple writes 10,000,000 (DPIC) and 10,000 (ITER), and
+/// the counts are used before anything checks them, so a damaged keybag could otherwise make
+/// the key derivation run for hours.
+const MAX_DPIC: u32 = 100_000_000;
+const MAX_ITER: u32 = 10_000_000;
+
+fn rounds(v: &[u8], tag: &str, max: u32) -> Result<u32, EncryptionError> {
+    let n = int(v, tag)?;
+    if n > max {
+        return Err(EncryptionError::Keybag(format!(
+            "{tag} asks for {n} PBKDF2 rounds (at most {max} are accepted)"
+        )));
+    }
+    Ok(n)
+}
+
 fn bad(what: &str) -> EncryptionError {
     EncryptionError::Keybag(what.to_string())
 }
@@ -313,5 +329,27 @@ mod tests {
         dup.extend_from_slice(&bytes[bytes.len() - 108..]);
         let e = Keybag::parse(&dup).unwrap_err();
         assert!(e.to_string().contains("twice"), "{e}");
+    }
+
+    /// A flipped high byte of a round count would make the derivation run for hours.
+    #[test]
+    fn absurd_round_counts_are_refused() {
+        for (tag, rounds) in [(b"DPIC", MAX_DPIC + 1), (b"ITER", u32::MAX)] {
+            let mut kdf = params();
+            match tag {
+                b"DPIC" => kdf.dp.as_mut().unwrap().1 = rounds,
+                _ => kdf.iterations = rounds,
+            }
+            let bytes = Keybag::build([7; 16], &kdf, &Kek([0; 32]), &class_keys(), [0; 40]);
+            let e = Keybag::parse(&bytes).unwrap_err();
+            assert!(e.to_string().contains("PBKDF2 rounds"), "{e}");
+        }
+        let real = KdfParams {
+            dp: Some((vec![2; 20], 10_000_000)),
+            iterations: 10_000,
+            ..params()
+        };
+        let bytes = Keybag::build([7; 16], &real, &Kek([0; 32]), &class_keys(), [0; 40]);
+        assert_eq!(Keybag::parse(&bytes).unwrap().kdf, real);
     }
 }
