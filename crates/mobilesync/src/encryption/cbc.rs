@@ -15,8 +15,10 @@ type Decryptor = cbc::Decryptor<Aes256>;
 type Encryptor = cbc::Encryptor<Aes256>;
 
 /// The length of `plain_len` bytes encrypted with PKCS#7 padding (always 1 to 16 bytes added).
+/// Saturates for sizes within 16 of `u64::MAX` (a damaged `Size`): no file is that long, so
+/// the result never matches one.
 pub fn padded_len(plain_len: u64) -> u64 {
-    (plain_len / BLOCK as u64 + 1) * BLOCK as u64
+    (plain_len / BLOCK as u64 + 1).saturating_mul(BLOCK as u64)
 }
 
 /// `bytes` without its PKCS#7 padding, or `None` when its tail is not valid padding.
@@ -270,6 +272,9 @@ mod tests {
             "Size 90 pads to 96, not 112"
         );
         assert!(read_all(&c[..96], Some(100)).is_err());
+        // A damaged Size near 2^64 is a mismatch, not an overflow.
+        assert_eq!(padded_len(u64::MAX - 3), u64::MAX);
+        assert!(read_all(&c, Some(u64::MAX - 3)).is_err());
         let mut wrong = DecryptingReader::new(&c[..], &[0; 32], 112, Some(100)).unwrap();
         let e = wrong.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
