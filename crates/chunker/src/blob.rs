@@ -1,6 +1,7 @@
 //! Compress-and-seal for one chunk, and the reverse.
 
 use hearth_crypto::Keys;
+use hearth_format::config::MAX_CHUNK_LEN;
 use hearth_format::{BlobKind, ChunkId, Compression, PackEntry};
 use thiserror::Error;
 
@@ -145,9 +146,12 @@ thread_local! {
 }
 
 /// Decompresses a blob whose plaintext is `len` bytes into `out` (its capacity is reused);
-/// more or fewer is an error.
+/// more or fewer is an error, and so is a `len` no chunk can have.
 fn decompress_into(data: &[u8], len: usize, out: &mut Vec<u8>) -> Option<()> {
     out.clear();
+    if len > MAX_CHUNK_LEN as usize {
+        return None;
+    }
     out.reserve(len);
     DECOMPRESSOR.with_borrow_mut(|slot| {
         if slot.is_none() {
@@ -318,6 +322,12 @@ mod tests {
         assert!(matches!(
             buffers.unseal(&keys, &short, &blobs[2].sealed),
             Err(UnsealError::Open(_) | UnsealError::Decompress(_))
+        ));
+        let mut huge = entry(&blobs[0]);
+        huge.raw_length = u32::MAX;
+        assert!(matches!(
+            buffers.unseal(&keys, &huge, &blobs[0].sealed),
+            Err(UnsealError::Decompress(_))
         ));
         let mut tampered = blobs[4].sealed.clone();
         tampered[30] ^= 1;

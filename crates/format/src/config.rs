@@ -2,6 +2,9 @@
 
 use crate::codec::{DecodeError, Reader, Writer};
 
+/// No chunk, of any kind, is longer: readers may refuse a blob that claims more.
+pub const MAX_CHUNK_LEN: u32 = 16 << 20;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub repository_id: [u8; 32],
@@ -71,7 +74,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), DecodeError> {
         let ordered = |min: u32, avg: u32, max: u32| {
-            64 <= min && min <= avg && avg <= max && max <= 16 * 1024 * 1024
+            64 <= min && min <= avg && avg <= max && max <= MAX_CHUNK_LEN
         };
         let invalid = |field, value: u32| {
             Err(DecodeError::Invalid {

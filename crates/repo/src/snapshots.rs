@@ -119,7 +119,7 @@ impl Repository {
             let loc = self.locate(id)?;
             let contiguous = run.last().is_some_and(|last| {
                 last.pack == loc.pack
-                    && last.entry.offset + last.entry.length == loc.entry.offset
+                    && last.entry.end() == u64::from(loc.entry.offset)
                     && run_bytes(&run) + u64::from(loc.entry.length) <= READ_RUN
             });
             if !contiguous && !run.is_empty() {
@@ -166,7 +166,9 @@ impl Repository {
 
     /// The snapshot's entries, decoded from its tree blobs.
     pub fn load_entries(&self, snapshot: &Snapshot) -> Result<Vec<Entry>, RepoError> {
-        let mut stream = Vec::with_capacity(snapshot.tree_len as usize);
+        // The recorded length is authenticated, but reserve no more than a big tree needs
+        // up front; the stream grows past it if it must.
+        let mut stream = Vec::with_capacity(snapshot.tree_len.min(64 << 20) as usize);
         self.read_blobs(&snapshot.tree, |b| {
             stream.extend_from_slice(&b);
             Ok::<_, RepoError>(())

@@ -170,6 +170,9 @@ impl LocalBackend {
     }
 }
 
+/// The most a ranged read reserves before reading (a span or a pack header is far less).
+const RESERVE_MAX: u64 = 64 << 20;
+
 impl Backend for LocalBackend {
     fn remove_temporary_files(&self) -> Result<usize, StorageError> {
         self.remove_temporary()
@@ -264,7 +267,8 @@ impl Backend for LocalBackend {
         let mut f = File::open(&path).map_err(|e| not_found_or(e, "open", &path))?;
         f.seek(SeekFrom::Start(offset))
             .map_err(|e| io_err("seek", &path, e))?;
-        buf.reserve_exact(len as usize);
+        // `len` comes from index entries; a damaged one must not reserve gigabytes up front.
+        buf.reserve_exact(len.min(RESERVE_MAX) as usize);
         f.take(len)
             .read_to_end(buf)
             .map_err(|e| io_err("read", &path, e))?;
