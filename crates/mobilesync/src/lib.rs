@@ -43,6 +43,7 @@
 //! # }
 //! ```
 
+mod bounded_plist;
 mod device;
 pub mod encryption;
 mod error;
@@ -53,6 +54,7 @@ mod manifest_writer;
 mod mbfile;
 mod plists;
 
+pub use bounded_plist::{MAX_DEPTH as MAX_PLIST_DEPTH, PlistError, parse_value as parse_plist};
 pub use device::{
     DeviceFolder, INFO_PLIST, MANIFEST_DB, MANIFEST_MBDB, MANIFEST_PLIST, ManifestDbState,
     STATUS_PLIST,

@@ -17,8 +17,6 @@
 //! other writers. UID 0 (`$null`) means "absent". The bytes are untrusted: every failure is an
 //! [`MbFileError`], never a panic, and UID chains are bounded so a cycle cannot hang it.
 
-use std::io::Cursor;
-
 use plist::{Dictionary, Uid, Value};
 
 /// Scalar and object fields of one MBFile. `None` means the key was absent; in particular a
@@ -86,7 +84,7 @@ const ARCHIVE_VERSION: u64 = 100_000;
 impl MbFile {
     /// Decodes an MBFile archive. See the module docs for what is accepted.
     pub fn decode(bytes: &[u8]) -> Result<MbFile, MbFileError> {
-        let archive = Value::from_reader(Cursor::new(bytes))
+        let archive = crate::bounded_plist::parse_value(bytes)
             .map_err(|e| MbFileError::NotPlist(e.to_string()))?;
         let (objects, root) = unpack_archive(&archive)?;
         let reader = Reader { objects };
@@ -428,7 +426,7 @@ mod tests {
     }
 
     fn objects_of(bytes: &[u8]) -> Vec<Value> {
-        let v = Value::from_reader(Cursor::new(bytes)).unwrap();
+        let v = Value::from_reader(std::io::Cursor::new(bytes)).unwrap();
         let d = v.into_dictionary().unwrap();
         assert_eq!(
             d.get("$archiver").and_then(Value::as_string),

@@ -76,7 +76,7 @@ pub fn read_plist_dictionary(path: &Path) -> Result<Dictionary, Error> {
 
 /// Parses a binary, XML or ASCII property list whose top level is a dictionary.
 pub fn parse_dictionary(bytes: &[u8], path_for_errors: &Path) -> Result<Dictionary, Error> {
-    let value = Value::from_reader(std::io::Cursor::new(bytes)).map_err(|e| Error::NotPlist {
+    let value = crate::bounded_plist::parse_value(bytes).map_err(|e| Error::NotPlist {
         path: path_for_errors.to_path_buf(),
         detail: e.to_string(),
     })?;

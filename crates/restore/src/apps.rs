@@ -80,7 +80,7 @@ fn contains_component_run(group: &str, id: &str) -> bool {
 fn supported_ids(app: &Value) -> Option<Vec<i64>> {
     let meta = app.as_dictionary()?.get("iTunesMetadata")?;
     let meta = match meta {
-        Value::Data(bytes) => Value::from_reader(std::io::Cursor::new(bytes)).ok()?,
+        Value::Data(bytes) => hearth_mobilesync::parse_plist(bytes).ok()?,
         Value::Dictionary(_) => meta.clone(),
         _ => return None,
     };
