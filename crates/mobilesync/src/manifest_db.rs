@@ -14,8 +14,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use rusqlite::config::DbConfig;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::error::Error;
 use crate::mbfile::{MbFile, MbFileError};
@@ -155,6 +156,7 @@ impl ManifestDb {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(immutable_uri(path), flags)
             .map_err(|source| corrupt(path, "opening", source))?;
+        distrust_schema(&conn).map_err(|source| corrupt(path, "configuring", source))?;
         let db = ManifestDb {
             conn,
             path: path.to_path_buf(),
@@ -174,6 +176,7 @@ impl ManifestDb {
         force_rollback_journal_header(&mut bytes);
         let mut conn = Connection::open_in_memory()
             .map_err(|source| corrupt(name_for_errors, "opening in memory", source))?;
+        distrust_schema(&conn).map_err(|source| corrupt(name_for_errors, "configuring", source))?;
         conn.deserialize_read_exact(rusqlite::MAIN_DB, bytes.as_slice(), bytes.len(), true)
             .map_err(|source| corrupt(name_for_errors, "loading into memory", source))?;
         let db = ManifestDb {
@@ -201,8 +204,10 @@ impl ManifestDb {
         force_rollback_journal_header(&mut bytes);
         let fail = |what| move |source| corrupt(name_for_errors, what, source);
         let mut conn = Connection::open_in_memory().map_err(fail("opening in memory"))?;
+        distrust_schema(&conn).map_err(fail("configuring"))?;
         conn.deserialize_read_exact(rusqlite::MAIN_DB, bytes.as_slice(), bytes.len(), false)
             .map_err(fail("loading into memory"))?;
+        ManifestDb::check_files_is_a_table(&conn, name_for_errors)?;
         {
             let tx = conn.transaction().map_err(fail("starting a transaction"))?;
             let mut delete = tx
@@ -297,6 +302,7 @@ impl ManifestDb {
     /// `Files` must exist with the five columns Apple writes (names compared case-insensitively,
     /// as SQLite does; type names are not checked since third-party tools write `text`/`blob`).
     fn check_schema(&self) -> Result<(), Error> {
+        Self::check_files_is_a_table(&self.conn, &self.path)?;
         let columns = self.columns("Files")?;
         if columns.is_empty() {
             return Err(self.not_manifest("it has no Files table".to_owned()));
@@ -309,12 +315,42 @@ impl ManifestDb {
         Ok(())
     }
 
+    /// A view named `Files` could yield rows without end; Apple writes a table.
+    fn check_files_is_a_table(conn: &Connection, path: &Path) -> Result<(), Error> {
+        let kind: Option<String> = conn
+            .query_row(
+                "SELECT type FROM sqlite_master WHERE name = 'Files' COLLATE NOCASE",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|source| corrupt(path, "reading the schema", source))?;
+        match kind.as_deref() {
+            None | Some("table") => Ok(()),
+            Some(other) => Err(Error::NotManifestDb {
+                path: path.to_path_buf(),
+                detail: format!("Files is a {other}, not a table"),
+            }),
+        }
+    }
+
     fn not_manifest(&self, detail: String) -> Error {
         Error::NotManifestDb {
             path: self.path.clone(),
             detail,
         }
     }
+}
+
+/// The schema comes from a backup: nothing in it may run. Triggers and views are off (a
+/// trigger would fire on `without_rows`' DELETE; a view could compute without end), and the
+/// schema may call no function with side effects.
+fn distrust_schema(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    Ok(())
 }
 
 fn corrupt(path: &Path, what: &str, source: rusqlite::Error) -> Error {
@@ -499,5 +535,57 @@ mod tests {
             vec![("salt".to_string(), b"s".to_vec())]
         );
         assert!(ManifestDb::without_rows(b"not sqlite".to_vec(), &dropped, &path).is_err());
+    }
+
+    /// A database written by something other than Apple: code in its schema never runs.
+    #[test]
+    fn a_view_named_files_is_refused_and_triggers_never_fire() {
+        let dir = tempfile::tempdir().unwrap();
+        let endless = dir.path().join("view.db");
+        let conn = Connection::open(&endless).unwrap();
+        conn.execute_batch(
+            "CREATE VIEW Files AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)
+             SELECT printf('%040d', i) AS fileID, 'HomeDomain' AS domain, '' AS relativePath,
+                    1 AS flags, NULL AS file FROM n;",
+        )
+        .unwrap();
+        drop(conn);
+        let e = ManifestDb::open(&endless).err().expect("refused");
+        assert!(e.to_string().contains("Files is a view"), "{e}");
+        let bytes = std::fs::read(&endless).unwrap();
+        assert!(ManifestDb::from_plaintext(bytes.clone(), &endless).is_err());
+        let none = std::collections::BTreeSet::new();
+        assert!(ManifestDb::without_rows(bytes, &none, &endless).is_err());
+
+        let trapped = dir.path().join("Manifest.db");
+        let mut w = crate::ManifestDbWriter::create(&trapped).unwrap();
+        w.insert_raw(&format!("{:040}", 1), "HomeDomain", "a", 1, b"a")
+            .unwrap();
+        w.finish().unwrap();
+        let conn = Connection::open(&trapped).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE Fired(x); CREATE TRIGGER trap BEFORE DELETE ON Files
+             BEGIN INSERT INTO Fired VALUES (1); END;",
+        )
+        .unwrap();
+        drop(conn);
+        let dropped = [format!("{:040}", 1)].into_iter().collect();
+        let out =
+            ManifestDb::without_rows(std::fs::read(&trapped).unwrap(), &dropped, &trapped).unwrap();
+        let mut check = Connection::open_in_memory().unwrap();
+        check
+            .deserialize_read_exact(rusqlite::MAIN_DB, out.as_slice(), out.len(), true)
+            .unwrap();
+        let fired: i64 = check
+            .query_row("SELECT count(*) FROM Fired", [], |r| r.get(0))
+            .unwrap();
+        let left: i64 = check
+            .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            (fired, left),
+            (0, 0),
+            "the row is gone and the trigger never fired"
+        );
     }
 }
