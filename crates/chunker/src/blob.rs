@@ -152,7 +152,7 @@ fn decompress_into(data: &[u8], len: usize, out: &mut Vec<u8>) -> Option<()> {
     if len > MAX_CHUNK_LEN as usize {
         return None;
     }
-    out.reserve(len);
+    out.reserve_exact(len);
     DECOMPRESSOR.with_borrow_mut(|slot| {
         if slot.is_none() {
             *slot = Some(zstd::bulk::Decompressor::new().ok()?);
@@ -203,7 +203,7 @@ pub fn unseal(keys: &Keys, entry: &PackEntry, sealed: &[u8]) -> Result<Vec<u8>, 
 
 /// Buffers that [`UnsealBuffers::unseal`] reuses: a thread that opens blob after blob keeps
 /// its pages instead of mapping fresh ones for each (for big blobs, a page fault every 4 KiB).
-/// They keep the capacity of the largest blob opened, twice.
+/// They keep the capacity of the largest blob opened, twice, until [`Self::release_above`].
 #[derive(Default)]
 pub struct UnsealBuffers {
     body: Vec<u8>,
@@ -211,6 +211,15 @@ pub struct UnsealBuffers {
 }
 
 impl UnsealBuffers {
+    /// Frees a buffer whose capacity is above `max`.
+    pub fn release_above(&mut self, max: usize) {
+        for buffer in [&mut self.body, &mut self.plain] {
+            if buffer.capacity() > max {
+                *buffer = Vec::new();
+            }
+        }
+    }
+
     /// [`unseal`], into these buffers: the plaintext is valid until the next call.
     pub fn unseal(
         &mut self,

@@ -109,6 +109,7 @@ impl Keys {
         let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
         let nonce = XNonce::try_from(nonce).map_err(|_| OpenError)?;
         let tag = Tag::try_from(tag).map_err(|_| OpenError)?;
+        out.reserve_exact(ciphertext.len());
         out.extend_from_slice(ciphertext);
         self.cipher
             .decrypt_inout_detached(&nonce, aad, out.as_mut_slice().into(), &tag)

@@ -231,3 +231,30 @@ fn a_truncated_pack_is_an_error_naming_it() {
     let e = last.expect("reading past the cut fails");
     assert!(e.contains("packs/"), "{e}");
 }
+
+/// After a big file leaves 8 MiB buffers free, a small span does not take one: the budget
+/// counts capacity, and 8 MiB for a few hundred kilobytes would leave room for three spans.
+#[test]
+fn a_small_span_gets_a_buffer_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<Vec<u8>> = (0..40).map(|i| noise(10_000, 70 + i)).collect();
+    files.push(noise(2_000_000, 7)); // not read: more than SPAN_GAP between the two spans
+    files.push(noise(20_000_000, 8));
+    let (repo, _, ids) = stored(dir.path(), &files);
+    let (small, big) = (&ids[..40], &ids[41]);
+    let reader = repo
+        .span_reader(&[small.concat(), big.clone()].concat())
+        .unwrap();
+    assert!(read_file(&reader, big) == files[41]);
+    assert!(reader.buffered_bytes() > 0, "the big file's buffers are free");
+    assert!(read_file(&reader, &small[0]) == files[0]);
+    let kept = reader.held_bytes();
+    assert!(
+        (400_000..=1 << 20).contains(&kept),
+        "the small files' span is kept in {kept} bytes"
+    );
+    for (i, file) in small.iter().enumerate() {
+        assert!(read_file(&reader, file) == files[i]);
+    }
+    assert!(reader.buffered_bytes() <= SPAN_BUDGET);
+}
