@@ -246,7 +246,10 @@ fn a_small_span_gets_a_buffer_its_size() {
         .span_reader(&[small.concat(), big.clone()].concat())
         .unwrap();
     assert!(read_file(&reader, big) == files[41]);
-    assert!(reader.buffered_bytes() > 0, "the big file's buffers are free");
+    assert!(
+        reader.buffered_bytes() > 0,
+        "the big file's buffers are free"
+    );
     assert!(read_file(&reader, &small[0]) == files[0]);
     let kept = reader.held_bytes();
     assert!(
