@@ -39,14 +39,15 @@ pub fn parse_value(bytes: &[u8]) -> Result<Value, PlistError> {
         bytes_left: 8 * len + (64 << 20),
         refused: None,
     };
+    let too_large = PlistError::TooLarge {
+        len: bytes.len(),
+        events: limited.events_left,
+        bytes: limited.bytes_left,
+    };
     let value = Value::from_events(&mut limited);
     match limited.refused {
         Some(Refusal::Deep) => Err(PlistError::TooDeep),
-        Some(Refusal::Large) => Err(PlistError::TooLarge {
-            len: bytes.len(),
-            events: 8 * len + 100_000,
-            bytes: 8 * len + (64 << 20),
-        }),
+        Some(Refusal::Large) => Err(too_large),
         None => Ok(value?),
     }
 }
@@ -75,30 +76,44 @@ impl<'e, I: Iterator<Item = Result<Event<'e>, plist::Error>>> Iterator for Limit
         }
         let event = self.events.next()?;
         if let Ok(e) = &event {
-            let bytes = match e {
-                Event::Data(d) => d.len() as u64,
-                Event::String(s) => s.len() as u64,
-                _ => 0,
-            };
-            match e {
-                Event::StartArray(_) | Event::StartDictionary(_) => self.depth += 1,
-                Event::EndCollection => self.depth = self.depth.saturating_sub(1),
-                _ => {}
-            }
-            let within = self
-                .events_left
-                .checked_sub(1)
-                .zip(self.bytes_left.checked_sub(bytes));
-            match within {
-                _ if self.depth > MAX_DEPTH => self.refused = Some(Refusal::Deep),
-                None => self.refused = Some(Refusal::Large),
-                Some((events, bytes)) => (self.events_left, self.bytes_left) = (events, bytes),
-            }
+            self.refused = self.account(e);
             if self.refused.is_some() {
                 return None;
             }
         }
         Some(event)
+    }
+}
+
+impl<I> Limited<I> {
+    /// Counts one event against the limits; what it passes, if any.
+    fn account(&mut self, event: &Event<'_>) -> Option<Refusal> {
+        let bytes = match event {
+            Event::StartArray(_) | Event::StartDictionary(_) => {
+                self.depth += 1;
+                0
+            }
+            Event::EndCollection => {
+                self.depth = self.depth.saturating_sub(1);
+                0
+            }
+            Event::Data(d) => d.len() as u64,
+            Event::String(s) => s.len() as u64,
+            _ => 0,
+        };
+        if self.depth > MAX_DEPTH {
+            return Some(Refusal::Deep);
+        }
+        match (
+            self.events_left.checked_sub(1),
+            self.bytes_left.checked_sub(bytes),
+        ) {
+            (Some(events), Some(bytes)) => {
+                (self.events_left, self.bytes_left) = (events, bytes);
+                None
+            }
+            _ => Some(Refusal::Large),
+        }
     }
 }
 
