@@ -92,10 +92,22 @@ fn each_pack_is_read_by_exactly_one_slice_and_the_damaged_one_is_found_once() {
     let pack_name = pack.file_name().unwrap().to_str().unwrap();
     let damaged_slice = slice_of(pack_name, 3);
 
+    // Each slice with a cache of its own: what one slice finds is remembered in the cache
+    // (below), and here each must find it, or not, by itself.
     let mut reported = Vec::new();
     for k in 1..=3u32 {
         let subset = format!("{k}/3");
-        let (code, all) = run_text(&w, &["check", "--read-data-subset", &subset]);
+        let cache = w.path(&format!("cache-{k}"));
+        let (code, all) = run_text(
+            &w,
+            &[
+                "--cache-dir",
+                s(&cache),
+                "check",
+                "--read-data-subset",
+                &subset,
+            ],
+        );
         assert!(all.contains(&format!("(subset {k}/3)")), "{all}");
         if code == Some(1) {
             assert!(all.contains(pack_name), "names the pack:\n{all}");
@@ -136,6 +148,16 @@ fn each_pack_is_read_by_exactly_one_slice_and_the_damaged_one_is_found_once() {
     assert!(
         !d["affected"].as_array().unwrap().is_empty(),
         "the damage names what it affects: {j:#}"
+    );
+
+    // With the cache that found it, a slice that does not read the pack still reports the
+    // damage: it was remembered, with the files it costs.
+    let other = (1..=3u32).find(|k| *k != damaged_slice).unwrap();
+    let (code, all) = run_text(&w, &["check", "--read-data-subset", &format!("{other}/3")]);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(
+        all.contains("failed to read when they were last read") && all.contains("affects "),
+        "{all}"
     );
 
     // 100% reads every pack, so it finds it too.

@@ -192,7 +192,7 @@ pub fn backup_household_timed(
     let _lock = repo
         .lock(false, Duration::ZERO, &|_| {})
         .expect("locking the repository");
-    let session = repo.write_session();
+    let session = repo.write_session().expect("starting a write session");
     for d in &household.devices {
         let (cpu0, t0) = (cpu_time(), Instant::now());
         backup_device(

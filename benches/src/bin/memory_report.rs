@@ -306,7 +306,7 @@ fn backup_all<'a>(repo: &Repository, folders: impl Iterator<Item = &'a Path>) {
     let _lock = repo
         .lock(false, Duration::ZERO, &|_| {})
         .expect("locking the repository");
-    let session = repo.write_session();
+    let session = repo.write_session().expect("starting a write session");
     for f in folders {
         backup_device(repo, &session, f, &IngestOptions::default(), &NoProgress)
             .expect("backing up a device");
@@ -371,7 +371,7 @@ fn backup_child(dir: &Path, folders: &[String]) {
         let _lock = repo
             .lock(false, Duration::ZERO, &|_| {})
             .expect("locking the repository");
-        let session = repo.write_session();
+        let session = repo.write_session().expect("starting a write session");
         for f in folders {
             backup_device(
                 &repo,

@@ -220,6 +220,14 @@ impl UnsealBuffers {
         }
     }
 
+    /// The plaintext that the last successful [`Self::unseal`] of `entry` gave.
+    pub fn plaintext(&self, entry: &PackEntry) -> &[u8] {
+        match entry.compression {
+            Compression::None => &self.body,
+            Compression::Zstd => &self.plain,
+        }
+    }
+
     /// [`unseal`], into these buffers: the plaintext is valid until the next call.
     pub fn unseal(
         &mut self,

@@ -94,6 +94,17 @@ pub struct Content {
     pub cipher: Option<Cipher>,
 }
 
+impl Content {
+    /// The length of the file in the device folder when its stored bytes are `stored` long:
+    /// the same, or with a cipher those bytes encrypted (PKCS#7 pads to the next whole block).
+    pub fn file_len(&self, stored: u64) -> u64 {
+        match self.cipher {
+            Some(c) if c.pkcs7 => (stored / 16).saturating_add(1).saturating_mul(16),
+            _ => stored,
+        }
+    }
+}
+
 /// How an encrypted backup's file is made from its stored plaintext: AES-256-CBC, IV zero,
 /// under the key `wrapped_key` holds (unwrapped with the device's class keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! redb tables and their encodings.
 
+use crate::damage::{DamageSet, copy_key, split_copy_key};
 use hearth_format::{
     BlobKind, ChunkId, Compression, IndexId, IndexSegment, PackEntry, PackId, SnapshotId,
 };
@@ -8,6 +9,7 @@ use redb::{
     TableDefinition,
 };
 use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -20,6 +22,13 @@ const PACKS: TableDefinition<&[u8; 32], u32> = TableDefinition::new("packs");
 const SEGMENTS: TableDefinition<&[u8; 32], ()> = TableDefinition::new("segments");
 /// snapshot id → snapshot payload (`docs/format.md` §9).
 const SNAPSHOTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("snapshots");
+/// blob id ‖ pack id → location: every copy of a blob but the one in `blobs` (rare: two backups
+/// stored it at once, or a backup stored it again after its first copy was damaged).
+const COPIES: TableDefinition<&[u8; 64], &[u8]> = TableDefinition::new("copies");
+/// pack id → why it is lost (named by the index, gone from storage). Survives [`IndexCache::clear`].
+const LOST_PACKS: TableDefinition<&[u8; 32], &str> = TableDefinition::new("lost_packs");
+/// blob id ‖ pack id → why that copy fails to read. Survives [`IndexCache::clear`].
+const BAD_BLOBS: TableDefinition<&[u8; 64], &str> = TableDefinition::new("bad_blobs");
 
 const LOCATION_LEN: usize = 46;
 /// How long to wait for another process that holds the cache open before the caller falls
@@ -79,6 +88,9 @@ pub struct IndexCache {
     path: PathBuf,
     /// A private cache of one process: its file is removed when it is dropped.
     private: bool,
+    /// The `lost_packs` and `bad_blobs` tables, in memory. Invariant: equal to the tables
+    /// (changed only together with them, under the write transaction).
+    damage: RwLock<DamageSet>,
 }
 
 impl Drop for IndexCache {
@@ -121,8 +133,10 @@ impl IndexCache {
             db,
             path: path.to_path_buf(),
             private: false,
+            damage: RwLock::default(),
         };
         cache.create_tables()?;
+        cache.load_damage()?;
         Ok(cache)
     }
 
@@ -135,6 +149,7 @@ impl IndexCache {
             db,
             path: path.to_path_buf(),
             private: true,
+            damage: RwLock::default(),
         };
         cache.create_tables()?;
         Ok(cache)
@@ -158,6 +173,9 @@ impl IndexCache {
         tx.open_table(PACKS).map_err(|e| self.err(e))?;
         tx.open_table(SEGMENTS).map_err(|e| self.err(e))?;
         tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+        tx.open_table(COPIES).map_err(|e| self.err(e))?;
+        tx.open_table(LOST_PACKS).map_err(|e| self.err(e))?;
+        tx.open_table(BAD_BLOBS).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
     }
 
@@ -169,21 +187,45 @@ impl IndexCache {
         })
     }
 
+    /// Where to read a blob: its first copy not known to be damaged, else its first copy.
     pub fn lookup(&self, id: &ChunkId) -> Result<Option<BlobLocation>, IndexError> {
         self.reader()?.lookup(id)
     }
 
-    /// Merges one index segment in a single transaction: its blobs, packs and its id.
+    /// A copy of the blob not known to be damaged: what lets a backup skip storing it.
+    pub fn lookup_healthy(&self, id: &ChunkId) -> Result<Option<BlobLocation>, IndexError> {
+        self.reader()?.lookup_healthy(id)
+    }
+
+    /// Every copy of a blob, those not known to be damaged first.
+    pub fn locations(&self, id: &ChunkId) -> Result<Vec<BlobLocation>, IndexError> {
+        self.reader()?.locations(id)
+    }
+
+    /// Merges one index segment in a single transaction: its blobs, packs and its id. A blob
+    /// already indexed in another pack keeps that location first and gains this one as a copy.
     pub fn add_segment(&self, id: &IndexId, segment: &IndexSegment) -> Result<(), IndexError> {
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut blobs = tx.open_table(BLOBS).map_err(|e| self.err(e))?;
+            let mut copies = tx.open_table(COPIES).map_err(|e| self.err(e))?;
             let mut packs = tx.open_table(PACKS).map_err(|e| self.err(e))?;
             for p in &segment.packs {
                 packs.insert(&p.pack.0, p.length).map_err(|e| self.err(e))?;
                 for e in &p.entries {
+                    let new = encode_location(&p.pack, e);
+                    let old = blobs
+                        .insert(&e.id.0, new.as_slice())
+                        .map_err(|e| self.err(e))?
+                        .map(|v| v.value().to_vec());
+                    let Some(old) = old.filter(|o| o.get(..32) != Some(&p.pack.0[..])) else {
+                        continue;
+                    };
                     blobs
-                        .insert(&e.id.0, encode_location(&p.pack, e).as_slice())
+                        .insert(&e.id.0, old.as_slice())
+                        .map_err(|e| self.err(e))?;
+                    copies
+                        .insert(&copy_key(&e.id, &p.pack), new.as_slice())
                         .map_err(|e| self.err(e))?;
                 }
             }
@@ -261,16 +303,142 @@ impl IndexCache {
         tx.commit().map_err(|e| self.err(e))
     }
 
-    /// Empties every table (before a rebuild).
+    /// Empties every table merged from the repository's objects (before a rebuild). What is
+    /// known about damaged copies stays: it is learnt only by reading them.
     pub fn clear(&self) -> Result<(), IndexError> {
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
         for def in [BLOBS, SNAPSHOTS] {
             tx.delete_table(def).map_err(|e| self.err(e))?;
         }
+        tx.delete_table(COPIES).map_err(|e| self.err(e))?;
         tx.delete_table(PACKS).map_err(|e| self.err(e))?;
         tx.delete_table(SEGMENTS).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
         self.create_tables()
+    }
+
+    /// What is known about damaged copies (a snapshot of it).
+    pub fn damage(&self) -> DamageSet {
+        self.known_damage().clone()
+    }
+
+    fn known_damage(&self) -> RwLockReadGuard<'_, DamageSet> {
+        // Every change is made whole before the guard is released.
+        self.damage.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that storage no longer has `pack`.
+    pub fn record_lost_pack(&self, pack: &PackId, why: &str) -> Result<(), IndexError> {
+        let mut damage = self.damage.write().unwrap_or_else(PoisonError::into_inner);
+        if damage.lost_packs.get(pack).is_some_and(|w| w == why) {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut t = tx.open_table(LOST_PACKS)?;
+            t.insert(&pack.0, why)?;
+            Ok(())
+        })?;
+        damage.lost_packs.insert(*pack, why.to_string());
+        Ok(())
+    }
+
+    /// Records that the copy of `blob` in `pack` fails to read.
+    pub fn record_bad_blob(
+        &self,
+        blob: &ChunkId,
+        pack: &PackId,
+        why: &str,
+    ) -> Result<(), IndexError> {
+        let mut damage = self.damage.write().unwrap_or_else(PoisonError::into_inner);
+        if damage
+            .bad_blobs
+            .get(&(*blob, *pack))
+            .is_some_and(|w| w == why)
+        {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut t = tx.open_table(BAD_BLOBS)?;
+            t.insert(&copy_key(blob, pack), why)?;
+            Ok(())
+        })?;
+        damage.bad_blobs.insert((*blob, *pack), why.to_string());
+        Ok(())
+    }
+
+    /// Forgets what was recorded about `packs` (read whole without fault, or no longer in the
+    /// index).
+    pub fn forget_damage(&self, packs: &[PackId]) -> Result<(), IndexError> {
+        self.forget(packs, true)
+    }
+
+    /// Forgets that `packs` were lost (storage has them again); what is known about their
+    /// blobs stays.
+    pub fn forget_lost_packs(&self, packs: &[PackId]) -> Result<(), IndexError> {
+        self.forget(packs, false)
+    }
+
+    fn forget(&self, packs: &[PackId], blobs_too: bool) -> Result<(), IndexError> {
+        let mut damage = self.damage.write().unwrap_or_else(PoisonError::into_inner);
+        let bad: Vec<(ChunkId, PackId)> = damage
+            .bad_blobs
+            .keys()
+            .filter(|(_, p)| blobs_too && packs.contains(p))
+            .copied()
+            .collect();
+        let lost: Vec<PackId> = packs
+            .iter()
+            .filter(|p| damage.lost_packs.contains_key(p))
+            .copied()
+            .collect();
+        if bad.is_empty() && lost.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut t = tx.open_table(LOST_PACKS)?;
+            for p in &lost {
+                t.remove(&p.0)?;
+            }
+            let mut t = tx.open_table(BAD_BLOBS)?;
+            for (b, p) in &bad {
+                t.remove(&copy_key(b, p))?;
+            }
+            Ok(())
+        })?;
+        lost.iter().for_each(|p| drop(damage.lost_packs.remove(p)));
+        bad.iter().for_each(|k| drop(damage.bad_blobs.remove(k)));
+        Ok(())
+    }
+
+    fn load_damage(&self) -> Result<(), IndexError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let mut damage = DamageSet::default();
+        let lost = tx.open_table(LOST_PACKS).map_err(|e| self.err(e))?;
+        for row in lost.iter().map_err(|e| self.err(e))? {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            damage
+                .lost_packs
+                .insert(PackId(*k.value()), v.value().to_string());
+        }
+        let bad = tx.open_table(BAD_BLOBS).map_err(|e| self.err(e))?;
+        for row in bad.iter().map_err(|e| self.err(e))? {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            damage
+                .bad_blobs
+                .insert(split_copy_key(k.value()), v.value().to_string());
+        }
+        *self.damage.write().unwrap_or_else(PoisonError::into_inner) = damage;
+        Ok(())
+    }
+
+    /// One write transaction; any redb error becomes this cache's error.
+    fn write(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>,
+    ) -> Result<(), IndexError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        f(&tx).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
     }
 
     fn keys<V: redb::Value + 'static>(
@@ -300,7 +468,50 @@ pub struct IndexReader<'a> {
 }
 
 impl IndexReader<'_> {
+    /// See [`IndexCache::lookup`].
     pub fn lookup(&self, id: &ChunkId) -> Result<Option<BlobLocation>, IndexError> {
+        let Some(first) = self.primary(id)? else {
+            return Ok(None);
+        };
+        if !self.cache.known_damage().is_damaged(id, &first.pack) {
+            return Ok(Some(first));
+        }
+        Ok(self.locations(id)?.into_iter().next())
+    }
+
+    /// See [`IndexCache::lookup_healthy`].
+    pub fn lookup_healthy(&self, id: &ChunkId) -> Result<Option<BlobLocation>, IndexError> {
+        let Some(first) = self.lookup(id)? else {
+            return Ok(None);
+        };
+        Ok((!self.cache.known_damage().is_damaged(id, &first.pack)).then_some(first))
+    }
+
+    /// See [`IndexCache::locations`].
+    pub fn locations(&self, id: &ChunkId) -> Result<Vec<BlobLocation>, IndexError> {
+        let Some(first) = self.primary(id)? else {
+            return Ok(Vec::new());
+        };
+        let t = self.tx.open_table(COPIES).map_err(|e| self.cache.err(e))?;
+        let (from, to) = (
+            copy_key(id, &PackId([0; 32])),
+            copy_key(id, &PackId([0xff; 32])),
+        );
+        let mut all = vec![first];
+        for row in t
+            .range::<&[u8; 64]>(&from..=&to)
+            .map_err(|e| self.cache.err(e))?
+        {
+            let (_, v) = row.map_err(|e| self.cache.err(e))?;
+            all.push(self.cache.decode(id, v.value())?);
+        }
+        let damage = self.cache.known_damage();
+        // Stable: among healthy copies (and among damaged ones) the merge order stays.
+        all.sort_by_key(|l| damage.is_damaged(id, &l.pack));
+        Ok(all)
+    }
+
+    fn primary(&self, id: &ChunkId) -> Result<Option<BlobLocation>, IndexError> {
         let t = self.tx.open_table(BLOBS).map_err(|e| self.cache.err(e))?;
         match t.get(&id.0).map_err(|e| self.cache.err(e))? {
             Some(v) => Ok(Some(self.cache.decode(id, v.value())?)),
@@ -384,6 +595,106 @@ mod tests {
         c.clear().unwrap();
         assert_eq!(c.blob_count().unwrap(), 0);
         assert!(c.snapshots().unwrap().is_empty());
+    }
+
+    fn record(pack: u8, blob: u8) -> PackRecord {
+        PackRecord {
+            pack: PackId([pack; 32]),
+            length: 1000,
+            entries: vec![PackEntry {
+                id: ChunkId([blob; 32]),
+                kind: BlobKind::Data,
+                compression: Compression::None,
+                offset: 8 + u32::from(pack),
+                length: 90,
+                raw_length: 50,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_blob_in_two_packs_keeps_both_copies_and_reads_a_healthy_one_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.redb");
+        let c = IndexCache::open(&path).unwrap();
+        let blob = ChunkId([2; 32]);
+        c.add_segment(
+            &IndexId([1; 32]),
+            &IndexSegment {
+                packs: vec![record(1, 2)],
+            },
+        )
+        .unwrap();
+        c.add_segment(
+            &IndexId([2; 32]),
+            &IndexSegment {
+                packs: vec![record(3, 2)],
+            },
+        )
+        .unwrap();
+        // The same pack listed again (a rewritten segment) is not a second copy.
+        c.add_segment(
+            &IndexId([3; 32]),
+            &IndexSegment {
+                packs: vec![record(1, 2)],
+            },
+        )
+        .unwrap();
+        let packs = |v: Vec<BlobLocation>| v.into_iter().map(|l| l.pack).collect::<Vec<_>>();
+        assert_eq!(
+            packs(c.locations(&blob).unwrap()),
+            [PackId([1; 32]), PackId([3; 32])]
+        );
+        assert_eq!(c.lookup(&blob).unwrap().unwrap().pack, PackId([1; 32]));
+
+        c.record_bad_blob(&blob, &PackId([1; 32]), "flipped")
+            .unwrap();
+        assert_eq!(
+            packs(c.locations(&blob).unwrap()),
+            [PackId([3; 32]), PackId([1; 32])]
+        );
+        assert_eq!(c.lookup(&blob).unwrap().unwrap().pack, PackId([3; 32]));
+        assert_eq!(
+            c.lookup_healthy(&blob).unwrap().unwrap().pack,
+            PackId([3; 32])
+        );
+
+        c.record_lost_pack(&PackId([3; 32]), "missing").unwrap();
+        assert_eq!(
+            c.lookup_healthy(&blob).unwrap(),
+            None,
+            "every copy is damaged"
+        );
+        assert!(
+            c.lookup(&blob).unwrap().is_some(),
+            "a damaged copy is still a place to try"
+        );
+        drop(c);
+
+        // Damage is remembered across opens and survives a rebuild; copies do not survive it.
+        let c = IndexCache::open(&path).unwrap();
+        assert_eq!(c.lookup_healthy(&blob).unwrap(), None);
+        c.clear().unwrap();
+        assert!(c.locations(&blob).unwrap().is_empty());
+        assert_eq!(c.damage().lost_packs.len(), 1);
+        assert_eq!(c.damage().bad_blobs.len(), 1);
+        c.add_segment(
+            &IndexId([1; 32]),
+            &IndexSegment {
+                packs: vec![record(1, 2)],
+            },
+        )
+        .unwrap();
+        assert_eq!(c.lookup_healthy(&blob).unwrap(), None);
+        c.forget_damage(&[PackId([1; 32]), PackId([3; 32])])
+            .unwrap();
+        assert!(c.damage().is_empty());
+        assert_eq!(
+            c.lookup_healthy(&blob).unwrap().unwrap().pack,
+            PackId([1; 32])
+        );
+        drop(c);
+        assert!(IndexCache::open(&path).unwrap().damage().is_empty());
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! ```
 
 mod cache;
+mod damage;
 mod live;
 
 pub use cache::{BlobLocation, IndexCache, IndexError, IndexReader};
+pub use damage::DamageSet;
 pub use live::{LiveReader, LiveSet};

@@ -2,14 +2,28 @@
 
 use crate::error::RepoError;
 use crate::repository::Repository;
-use hearth_format::{IndexId, IndexSegment, ObjectKind, SnapshotId};
+use crate::repository::UnreadableObject;
+use hearth_format::{IndexId, IndexSegment, ObjectKind, PackId, SnapshotId};
 use hearth_storage::FileType;
 use std::collections::HashSet;
 
 impl Repository {
     /// Merges index segments and snapshots the cache has not seen; rebuilds the cache when an
-    /// object it merged has gone (prune removed it).
+    /// object it merged has gone (prune removed it). An object that cannot be read is skipped
+    /// and listed in [`Repository::unreadable_objects`]: one damaged object costs only what it
+    /// holds.
     pub fn sync_cache(&self) -> Result<(), RepoError> {
+        let mut unreadable = Vec::new();
+        self.sync_segments(&mut unreadable)?;
+        self.sync_snapshots(&mut unreadable)?;
+        *self
+            .unreadable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = unreadable;
+        Ok(())
+    }
+
+    fn sync_segments(&self, unreadable: &mut Vec<UnreadableObject>) -> Result<(), RepoError> {
         let listed: HashSet<IndexId> = self
             .backend
             .list(FileType::Index)?
@@ -17,15 +31,42 @@ impl Repository {
             .filter_map(|o| IndexId::from_hex(&o.name))
             .collect();
         let merged: HashSet<IndexId> = self.cache.segments()?.into_iter().collect();
-        if !merged.is_subset(&listed) {
+        let rebuild = !merged.is_subset(&listed);
+        if rebuild {
             self.cache.clear()?;
-            return self.sync_cache();
         }
-        for id in listed.difference(&merged) {
-            let segment = self.read_segment(id)?;
-            self.cache.add_segment(id, &segment)?;
+        let mut new: Vec<&IndexId> = listed
+            .iter()
+            .filter(|id| rebuild || !merged.contains(id))
+            .collect();
+        new.sort_unstable();
+        for id in new {
+            match self.read_segment(id) {
+                Ok(segment) => self.cache.add_segment(id, &segment)?,
+                Err(e) => skip_unreadable(format!("index/{id}"), e, unreadable)?,
+            }
         }
-        self.sync_snapshots()
+        if rebuild {
+            self.forget_damage_of_unindexed_packs()?;
+        }
+        Ok(())
+    }
+
+    /// What is recorded about packs the index no longer names is of no use to anyone.
+    fn forget_damage_of_unindexed_packs(&self) -> Result<(), RepoError> {
+        let damage = self.cache.damage();
+        if damage.is_empty() {
+            return Ok(());
+        }
+        let indexed: HashSet<PackId> = self.cache.packs()?.into_iter().map(|(p, _)| p).collect();
+        let gone: Vec<PackId> = damage
+            .lost_packs
+            .keys()
+            .chain(damage.bad_blobs.keys().map(|(_, p)| p))
+            .filter(|p| !indexed.contains(p))
+            .copied()
+            .collect();
+        Ok(self.cache.forget_damage(&gone)?)
     }
 
     pub(crate) fn read_segment(&self, id: &IndexId) -> Result<IndexSegment, RepoError> {
@@ -41,7 +82,7 @@ impl Repository {
         IndexSegment::decode(&payload).map_err(|e| RepoError::corrupt(name, e))
     }
 
-    fn sync_snapshots(&self) -> Result<(), RepoError> {
+    fn sync_snapshots(&self, unreadable: &mut Vec<UnreadableObject>) -> Result<(), RepoError> {
         let listed: HashSet<SnapshotId> = self
             .backend
             .list(FileType::Snapshot)?
@@ -58,8 +99,10 @@ impl Repository {
             self.cache.remove_snapshot(gone)?;
         }
         for new in listed.difference(&cached) {
-            let payload = self.read_snapshot_payload(new)?;
-            self.cache.add_snapshot(new, &payload)?;
+            match self.read_snapshot_payload(new) {
+                Ok(payload) => self.cache.add_snapshot(new, &payload)?,
+                Err(e) => skip_unreadable(format!("snapshots/{new}"), e, unreadable)?,
+            }
         }
         Ok(())
     }
@@ -76,5 +119,25 @@ impl Repository {
             .map_err(|e| RepoError::corrupt(&name, e))?;
         hearth_format::Snapshot::decode(&payload).map_err(|e| RepoError::corrupt(name, e))?;
         Ok(payload)
+    }
+}
+
+/// An object that failed to read: gone since it was listed (a prune deleted it) is nothing;
+/// damaged is skipped and listed; anything else (storage unreachable) is an error.
+fn skip_unreadable(
+    object: String,
+    e: RepoError,
+    unreadable: &mut Vec<UnreadableObject>,
+) -> Result<(), RepoError> {
+    match e {
+        RepoError::Storage(s) if s.is_not_found() => Ok(()),
+        e if e.is_damage() => {
+            unreadable.push(UnreadableObject {
+                object,
+                problem: e.to_string(),
+            });
+            Ok(())
+        }
+        e => Err(e),
     }
 }

@@ -1,5 +1,6 @@
 //! The repository's typed errors. Messages say what failed, where, and what to do next.
 
+use hearth_format::ChunkId;
 use hearth_storage::StorageError;
 use thiserror::Error;
 
@@ -29,9 +30,24 @@ pub enum RepoError {
     Writer(String),
     #[error("{0}")]
     Locked(String),
+    #[error(
+        "blob {blob} is in no index segment (`hearth check` says what is missing; `hearth repair index` indexes packs no segment names)"
+    )]
+    MissingBlob { blob: ChunkId },
 }
 
 impl RepoError {
+    /// Damage to the repository's objects (gone, truncated, altered, unindexed), as opposed to a
+    /// failure to reach them or to write: the operation can go on without what the damaged
+    /// object holds.
+    pub fn is_damage(&self) -> bool {
+        match self {
+            Self::Corrupt { .. } | Self::MissingBlob { .. } => true,
+            Self::Storage(e) => e.is_not_found() || matches!(e, StorageError::ShortRead { .. }),
+            _ => false,
+        }
+    }
+
     pub(crate) fn corrupt(object: impl Into<String>, detail: impl std::fmt::Display) -> Self {
         Self::Corrupt {
             object: object.into(),

@@ -15,12 +15,14 @@
 //! println!("{} snapshots", repo.snapshots().unwrap().len());
 //! ```
 
+mod blobs;
 mod cache_sync;
 mod check;
 mod device_keys;
 mod error;
 mod forget;
 mod lock;
+mod packs;
 mod progress;
 mod prune;
 mod repository;
@@ -34,9 +36,10 @@ pub use check::{CheckOptions, CheckReport, Damage, ReadData};
 pub use error::RepoError;
 pub use lock::{LockGuard, LockState, StaleLock};
 pub use lock::{hostname, unix_now};
+pub use packs::{pack_trailer, read_pack_header};
 pub use progress::{NoProgress, Progress};
 pub use prune::{PackUse, PruneOptions, PrunePlan, PruneReport};
-pub use repository::{KeySummary, RepoOptions, Repository};
+pub use repository::{KeySummary, RepoOptions, Repository, UnreadableObject};
 pub use snapshots::SnapshotRef;
 pub use spans::{SPAN_BUDGET, SPAN_GAP, SPAN_MAX, SpanReader};
 pub use stats::{DeviceStats, RepoStats};

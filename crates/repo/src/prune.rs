@@ -303,7 +303,7 @@ impl Repository {
     /// and new pack counts.
     fn repack(&self, plan: &PrunePlan, progress: &dyn Progress) -> Result<(u64, u64), RepoError> {
         let before: BTreeSet<IndexId> = self.cache.segments()?.into_iter().collect();
-        let session = self.write_session();
+        let session = self.write_session()?;
         progress.start("repacking", Some(plan.copy.len() as u64));
         for (id, kind) in &plan.copy {
             let data = self.read_blob(id)?;

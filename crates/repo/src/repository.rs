@@ -6,8 +6,9 @@ use hearth_crypto::{KdfParams, KeyFile, KeyMeta, Keys, MasterKey};
 use hearth_format::{Config, KeyId, ObjectKind};
 use hearth_index::IndexCache;
 use hearth_storage::{Backend, FileType, PutOutcome};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 #[derive(Debug, Clone, Default)]
 pub struct RepoOptions {
@@ -26,6 +27,19 @@ pub struct Repository {
     pub(crate) master: MasterKey,
     pub(crate) options: RepoOptions,
     pub(crate) key_id: KeyId,
+    /// Packs this process found missing from storage: not asked for again.
+    pub(crate) gone_packs: Mutex<HashSet<hearth_format::PackId>>,
+    /// Index segments and snapshots the last cache update could not read (and skipped).
+    pub(crate) unreadable: Mutex<Vec<UnreadableObject>>,
+}
+
+/// A repository object that could not be read, and why. It was skipped: every other object
+/// works as before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableObject {
+    /// `index/<id>` or `snapshots/<id>`.
+    pub object: String,
+    pub problem: String,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +119,8 @@ impl Repository {
             master,
             options: options.clone(),
             key_id,
+            gone_packs: Mutex::default(),
+            unreadable: Mutex::default(),
         };
         repo.sync_cache()?;
         Ok(repo)
@@ -143,6 +159,15 @@ impl Repository {
 
     pub fn location(&self) -> String {
         self.backend.location()
+    }
+
+    /// The index segments and snapshots that could not be read when the cache was last brought
+    /// up to date: they are left out of listings, look-ups and plans until repaired.
+    pub fn unreadable_objects(&self) -> Vec<UnreadableObject> {
+        self.unreadable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Adds a password: a new key file sealing the same master secret.

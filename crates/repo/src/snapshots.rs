@@ -3,9 +3,7 @@
 use crate::error::RepoError;
 use crate::repository::Repository;
 use crate::writer::WriteSession;
-use hearth_chunker::unseal;
-use hearth_format::{BlobKind, ChunkId, Entry, ObjectKind, Snapshot, SnapshotId};
-use hearth_index::BlobLocation;
+use hearth_format::{BlobKind, Entry, ObjectKind, Snapshot, SnapshotId};
 use hearth_storage::FileType;
 
 /// How a user names a snapshot: an id or unique prefix (6+ hex digits), or `DEVICE@latest`.
@@ -22,13 +20,6 @@ impl SnapshotRef {
             None => Self::Prefix(s.to_ascii_lowercase()),
         }
     }
-}
-
-/// The most one ranged read fetches when reading blobs in a row.
-pub const READ_RUN: u64 = 8 << 20;
-
-fn run_bytes(run: &[BlobLocation]) -> u64 {
-    run.iter().map(|l| u64::from(l.entry.length)).sum()
 }
 
 impl Repository {
@@ -90,78 +81,6 @@ impl Repository {
                 }
             }
         }
-    }
-
-    /// Reads one blob: look it up in the cache, fetch its range, open and verify it.
-    pub fn read_blob(&self, id: &ChunkId) -> Result<Vec<u8>, RepoError> {
-        let loc = self.locate(id)?;
-        let sealed = self.backend.get_range(
-            FileType::Pack,
-            &loc.pack.to_hex(),
-            u64::from(loc.entry.offset),
-            u64::from(loc.entry.length),
-        )?;
-        unseal(&self.keys, &loc.entry, &sealed)
-            .map_err(|e| RepoError::corrupt(format!("packs/{}", loc.pack), e))
-    }
-
-    /// Reads blobs in order and hands each plaintext to `f`. Neighbouring blobs of one pack are
-    /// fetched with one ranged read of up to [`READ_RUN`] bytes, so a file whose chunks were
-    /// stored one after another costs a few requests rather than one per chunk (what matters on
-    /// object storage). Memory: one run at a time.
-    pub fn read_blobs<E: From<RepoError>>(
-        &self,
-        ids: &[ChunkId],
-        mut f: impl FnMut(Vec<u8>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let mut run: Vec<BlobLocation> = Vec::new();
-        for id in ids {
-            let loc = self.locate(id)?;
-            let contiguous = run.last().is_some_and(|last| {
-                last.pack == loc.pack
-                    && last.entry.end() == u64::from(loc.entry.offset)
-                    && run_bytes(&run) + u64::from(loc.entry.length) <= READ_RUN
-            });
-            if !contiguous && !run.is_empty() {
-                self.read_run(&std::mem::take(&mut run), &mut f)?;
-            }
-            run.push(loc);
-        }
-        if !run.is_empty() {
-            self.read_run(&run, &mut f)?;
-        }
-        Ok(())
-    }
-
-    fn locate(&self, id: &ChunkId) -> Result<BlobLocation, RepoError> {
-        self.cache.lookup(id)?.ok_or_else(|| {
-            RepoError::corrupt(
-                format!("blob {id}"),
-                "not in the index (run `hearth check`)",
-            )
-        })
-    }
-
-    /// One ranged read for blobs that lie back to back in one pack.
-    fn read_run<E: From<RepoError>>(
-        &self,
-        run: &[BlobLocation],
-        f: &mut impl FnMut(Vec<u8>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let pack = run[0].pack;
-        let start = u64::from(run[0].entry.offset);
-        let sealed = self
-            .backend
-            .get_range(FileType::Pack, &pack.to_hex(), start, run_bytes(run))
-            .map_err(RepoError::from)?;
-        for loc in run {
-            let at = (u64::from(loc.entry.offset) - start) as usize;
-            let one = &sealed[at..at + loc.entry.length as usize];
-            let plain = unseal(&self.keys, &loc.entry, one)
-                .map_err(|e| RepoError::corrupt(format!("packs/{pack}"), e))?;
-            f(plain)?;
-        }
-        Ok(())
     }
 
     /// The snapshot's entries, decoded from its tree blobs.

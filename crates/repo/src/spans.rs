@@ -27,9 +27,10 @@ use crate::repository::Repository;
 use hearth_chunker::UnsealBuffers;
 use hearth_format::{ChunkId, PackEntry, PackId};
 use hearth_storage::FileType;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Wanted blobs further apart than this start a new span (the bytes between are read and
@@ -80,6 +81,8 @@ struct Span {
     reads_left: AtomicUsize,
     /// Held while the span is fetched, so that two readers never fetch it twice at once.
     fetching: Mutex<()>,
+    /// Its fetch failed (a pack gone or shorter than indexed): its blobs are read one by one.
+    failed: AtomicBool,
 }
 
 /// The spans kept in memory, least recently used first, and the buffers of dropped spans
@@ -103,13 +106,10 @@ impl Repository {
         let index = self.cache.reader()?;
         let mut wanted = Vec::with_capacity(reads.len());
         for (id, n) in reads {
-            let loc = index.lookup(&id)?.ok_or_else(|| {
-                RepoError::corrupt(
-                    format!("blob {id}"),
-                    "not in the index (run `hearth check`)",
-                )
-            })?;
-            wanted.push((loc.pack, loc.entry, n));
+            // A blob the index lacks is not planned: reading it fails on its own.
+            if let Some(loc) = index.lookup(&id)? {
+                wanted.push((loc.pack, loc.entry, n));
+            }
         }
         wanted.sort_by_key(|(pack, entry, _)| (*pack, entry.offset));
         let (mut blobs, mut spans) = (Vec::with_capacity(wanted.len()), Vec::<Span>::new());
@@ -132,6 +132,7 @@ impl Repository {
                     len,
                     reads_left: AtomicUsize::new(0),
                     fetching: Mutex::new(()),
+                    failed: AtomicBool::new(false),
                 });
             }
             *spans.last_mut().expect("a span").reads_left.get_mut() += n;
@@ -168,7 +169,9 @@ impl SpanReader<'_> {
     }
 
     /// [`Repository::read_blobs`] for planned blobs: hands each plaintext to `f`, in order.
-    /// A blob that was not planned is read on its own.
+    /// A blob that was not planned is read on its own, and so is a blob whose span cannot be
+    /// fetched or whose copy there is damaged (from another copy, if there is one: see
+    /// [`Repository::read_blob`]).
     pub fn read_blobs<E: From<RepoError>>(
         &self,
         ids: &[ChunkId],
@@ -179,7 +182,13 @@ impl SpanReader<'_> {
         let mut read_all = || {
             for id in ids {
                 match self.planned(id) {
-                    Some(p) => f(self.read_planned(p.span as usize, &p.entry, &mut buffers)?)?,
+                    Some(p) if !self.spans[p.span as usize].failed.load(Ordering::Acquire) => {
+                        f(&self.read_planned(p.span as usize, &p.entry, &mut buffers)?)?
+                    }
+                    Some(p) => {
+                        self.read_done(p.span as usize);
+                        f(&self.repo.read_blob(id)?)?
+                    }
                     None => f(&self.repo.read_blob(id)?)?,
                 }
             }
@@ -196,24 +205,49 @@ impl SpanReader<'_> {
         s: usize,
         entry: &PackEntry,
         buffers: &'b mut UnsealBuffers,
-    ) -> Result<&'b [u8], RepoError> {
-        let bytes = self.span_bytes(s)?;
+    ) -> Result<Cow<'b, [u8]>, RepoError> {
         let span = &self.spans[s];
+        let bytes = match self.span_bytes(s) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_damage() => {
+                span.failed.store(true, Ordering::Release);
+                self.read_done(s);
+                return self.repo.read_blob(&entry.id).map(Cow::Owned);
+            }
+            Err(e) => return Err(e),
+        };
         let at = (u64::from(entry.offset) - span.start) as usize;
         let sealed = &bytes[at..at + entry.length as usize];
-        let plain = buffers
+        let opened = buffers
             .unseal(&self.repo.keys, entry, sealed)
+            .map(drop)
             .map_err(|e| RepoError::corrupt(format!("packs/{}", span.pack), e));
         self.recycle(bytes);
-        // A blob read more often than planned leaves the count at zero (and the span to the
-        // budget).
-        let left = span
-            .reads_left
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        self.read_done(s);
+        let Err(damage) = opened else {
+            return Ok(Cow::Borrowed(buffers.plaintext(entry)));
+        };
+        let here = hearth_index::BlobLocation {
+            pack: span.pack,
+            entry: *entry,
+        };
+        self.repo.note_damage(&here, &damage)?;
+        match self.repo.read_other_copy(&entry.id, Some(&span.pack))? {
+            Some(plain) => Ok(Cow::Owned(plain)),
+            None => Err(damage),
+        }
+    }
+
+    /// One planned read of span `s` is done; after its last one the span is dropped. (A blob
+    /// read more often than planned leaves the count at zero, and the span to the budget.)
+    fn read_done(&self, s: usize) {
+        let left =
+            self.spans[s]
+                .reads_left
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
         if left == Ok(1) {
             self.drop_span(s);
         }
-        plain
     }
 
     /// The span's bytes: kept, or fetched now (by one reader; others wait for it).

@@ -58,6 +58,8 @@ pub struct WriteSession<'r> {
     open: Mutex<Filling>,
     storer: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
+    /// Something is lost, damaged or unindexed: reused chunk lists must be checked.
+    suspect: bool,
     blobs: AtomicU64,
     raw_bytes: AtomicU64,
     stored_bytes: AtomicU64,
@@ -65,7 +67,19 @@ pub struct WriteSession<'r> {
 
 impl Repository {
     /// Starts writing. The caller should hold a lock (see [`Repository::lock`]).
-    pub fn write_session(&self) -> WriteSession<'_> {
+    ///
+    /// First the packs are surveyed ([`Repository::survey_packs`]): a blob whose every copy is
+    /// in a lost pack, or known damaged, counts as not stored, so the session stores it again
+    /// (the repository heals). When anything is lost, damaged or unindexed,
+    /// [`WriteSession::damage_suspected`] tells callers that reuse chunk lists of earlier
+    /// snapshots to check them with [`WriteSession::is_stored`].
+    pub fn write_session(&self) -> Result<WriteSession<'_>, RepoError> {
+        let survey = self.survey_packs()?;
+        let suspect = !survey.unindexed.is_empty() || !self.cache.damage().is_empty();
+        Ok(self.start_session(suspect))
+    }
+
+    fn start_session(&self, suspect: bool) -> WriteSession<'_> {
         let (jobs, job_rx) = unbounded();
         let written = Arc::new(Mutex::new(Vec::new()));
         let storer = Storer {
@@ -94,6 +108,7 @@ impl Repository {
             }),
             storer: Some(jobs),
             thread: Some(thread),
+            suspect,
             blobs: AtomicU64::new(0),
             raw_bytes: AtomicU64::new(0),
             stored_bytes: AtomicU64::new(0),
@@ -112,6 +127,22 @@ impl<'r> WriteSession<'r> {
             raw_bytes: self.raw_bytes.load(Ordering::Relaxed),
             stored_bytes: self.stored_bytes.load(Ordering::Relaxed),
         }
+    }
+
+    /// Whether the repository may be missing data that earlier snapshots name (see
+    /// [`Repository::write_session`]).
+    pub fn damage_suspected(&self) -> bool {
+        self.suspect
+    }
+
+    /// Whether `id` is stored: this session stored it, or the index has a copy not known to be
+    /// damaged. A chunk list reused from an earlier snapshot is safe to name only when every
+    /// chunk is.
+    pub fn is_stored(&self, id: &ChunkId) -> Result<bool, RepoError> {
+        if self.claims.lock().expect("claims").all.contains(id) {
+            return Ok(true);
+        }
+        Ok(self.repo.cache.lookup_healthy(id)?.is_some())
     }
 
     /// Chunks and stores everything `reader` yields. Returns the chunk ids and the byte count.
@@ -390,7 +421,8 @@ impl BlobSink for WriteSession<'_> {
         if self.claims.lock().expect("claims").all.contains(id) {
             return Ok(false);
         }
-        if self.repo.cache.lookup(id)?.is_some() {
+        // A copy known to be damaged does not count: storing the blob again heals it.
+        if self.repo.cache.lookup_healthy(id)?.is_some() {
             return Ok(false);
         }
         let mut claims = self.claims.lock().expect("claims");

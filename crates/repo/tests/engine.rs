@@ -32,7 +32,7 @@ fn data(n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn backup(repo: &Repository, name: &str, content: &[u8]) -> hearth_format::SnapshotId {
-    let session = repo.write_session();
+    let session = repo.write_session().unwrap();
     let (chunks, size) = session
         .store_reader(content, BlobKind::Data)
         .map_err(|_| "store")
@@ -151,15 +151,25 @@ fn wrong_password_and_flipped_byte_are_reported() {
             .any(|a| a.contains("iPad") && a.contains("Manifest.db")),
         "{d:?}"
     );
-    assert!(
-        repo.check(
+    // Without reading the packs the structure is intact, but the damage found is remembered.
+    let known = repo
+        .check(
             CheckOptions {
-                read_data: ReadData::None
+                read_data: ReadData::None,
             },
-            &NoProgress
+            &NoProgress,
         )
-        .unwrap()
-        .is_ok()
+        .unwrap();
+    assert!(
+        known.damage.len() == 1
+            && known.damage[0]
+                .problem
+                .contains("failed to read when they were last read")
+            && known.damage[0]
+                .affected
+                .iter()
+                .any(|a| a.contains("Manifest.db")),
+        "{known:?}"
     );
 }
 
@@ -179,7 +189,7 @@ fn a_flush_waits_for_a_blob_another_thread_is_sealing() {
 
     let dir = tempfile::tempdir().unwrap();
     let repo = empty_repo(dir.path());
-    let session = repo.write_session();
+    let session = repo.write_session().unwrap();
     let chunk = data(10_000, 1);
     let id = repo.keys().chunk_id(&chunk);
     assert!(session.claim(&id, BlobKind::Data).unwrap(), "first claim");
@@ -218,7 +228,7 @@ fn a_flush_fails_when_a_claimed_blob_is_abandoned() {
 
     let dir = tempfile::tempdir().unwrap();
     let repo = empty_repo(dir.path());
-    let session = repo.write_session();
+    let session = repo.write_session().unwrap();
     let id = repo.keys().chunk_id(b"never sealed");
     assert!(session.claim(&id, BlobKind::Data).unwrap());
     std::thread::scope(|s| {

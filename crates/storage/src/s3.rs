@@ -309,16 +309,21 @@ impl Backend for S3Backend {
             range: (offset..offset + len).into(),
             ..ReadOptions::default()
         };
+        let short = || StorageError::ShortRead {
+            path: format!("{}/{key}", self.location.display()),
+            offset,
+            len,
+        };
         let data = self
             .op
             .read_options(&key, options)
-            .map_err(|e| self.err("reading", &key, e))?;
+            .map_err(|e| match e.kind() {
+                // A range that starts past the end: the object is shorter than the index says.
+                ErrorKind::RangeNotSatisfied => short(),
+                _ => self.err("reading", &key, e),
+            })?;
         if data.len() as u64 != len {
-            return Err(StorageError::ShortRead {
-                path: format!("{}/{key}", self.location.display()),
-                offset,
-                len,
-            });
+            return Err(short());
         }
         buf.reserve_exact(data.len());
         for part in data {

@@ -31,7 +31,7 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
     }
     let repo = ctx.open()?;
     let _lock = ctx.lock(&repo, false)?;
-    let session = repo.write_session();
+    let session = repo.write_session()?;
     let options = IngestOptions {
         tags: args.tags.clone(),
         force_read: args.force,

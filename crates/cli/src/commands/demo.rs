@@ -126,7 +126,7 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
 
 fn backup_all(repo: &Repository, household: &hearth_testkit::Household) -> Result<()> {
     let _lock = repo.lock(false, std::time::Duration::ZERO, &|_| {})?;
-    let session = repo.write_session();
+    let session = repo.write_session()?;
     let passwords = PasswordMap {
         default: Some(DEMO_IOS_PASSWORD.into()),
         by_device: Vec::new(),

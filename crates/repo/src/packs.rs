@@ -1,0 +1,151 @@
+//! A pack's own header (`docs/format.md` §7): what a pack holds, read from the pack itself. So
+//! the index can always be rebuilt from the packs (`hearth repair index`), and check and prune
+//! can tell what a pack that no index segment names holds before they judge it.
+
+use crate::error::RepoError;
+use crate::repository::Repository;
+use hearth_crypto::Keys;
+use hearth_format::codec::Reader;
+use hearth_format::header::HEADER_LEN;
+use hearth_format::pack::PACK_TRAILER_LEN;
+use hearth_format::{FileHeader, ObjectKind, PackEntry, PackId, PackRecord};
+use hearth_storage::FileType;
+use std::collections::{HashMap, HashSet};
+
+/// How much of a pack's end the first read fetches, so that one read usually gets the whole
+/// sealed header (48 bytes an entry: 64 KiB holds about 1,300).
+const TAIL_GUESS: u64 = 64 << 10;
+
+/// The sealed pack header and its length: the bytes a pack's name is the hash of (§7).
+pub fn pack_trailer(pack: &[u8]) -> Option<&[u8]> {
+    let n = pack.len();
+    let len = u32::from_le_bytes(
+        pack.get(n.checked_sub(PACK_TRAILER_LEN)?..)?
+            .try_into()
+            .ok()?,
+    );
+    let start = n.checked_sub(PACK_TRAILER_LEN + len as usize)?;
+    (start >= HEADER_LEN).then(|| &pack[start..])
+}
+
+/// Parses a whole pack file's trailer and sealed header (`docs/format.md` §7).
+pub fn read_pack_header(keys: &Keys, pack: &[u8]) -> Result<Vec<PackEntry>, String> {
+    FileHeader::check(pack, ObjectKind::Pack).map_err(|e| e.to_string())?;
+    let trailer = pack_trailer(pack).ok_or("too short, or its header length points outside it")?;
+    open_header(keys, trailer, (pack.len() - trailer.len()) as u64)
+}
+
+/// Opens a trailer (sealed header ‖ its length) whose blob area ends at `blobs_end`.
+fn open_header(keys: &Keys, trailer: &[u8], blobs_end: u64) -> Result<Vec<PackEntry>, String> {
+    let sealed = &trailer[..trailer.len() - PACK_TRAILER_LEN];
+    let plain = keys
+        .open(&FileHeader::encode(ObjectKind::Pack), sealed)
+        .map_err(|e| format!("its header does not open: {e}"))?;
+    let mut r = Reader::new(&plain);
+    let entries = PackEntry::decode_list(&mut r).map_err(|e| e.to_string())?;
+    r.finish().map_err(|e| e.to_string())?;
+    if entries
+        .iter()
+        .any(|e| u64::from(e.offset) < HEADER_LEN as u64 || e.end() > blobs_end)
+    {
+        return Err("an entry points outside the blob area".into());
+    }
+    Ok(entries)
+}
+
+impl Repository {
+    /// The record of pack `pack` (`size` bytes, as listed) read from its own header: one ranged
+    /// read of its end, two when the header is bigger than [`TAIL_GUESS`]. The header must
+    /// match the pack's name, so what it says is what the writer sealed.
+    pub fn pack_record(&self, pack: &PackId, size: u64) -> Result<PackRecord, RepoError> {
+        let object = format!("packs/{pack}");
+        let corrupt = |detail: String| RepoError::corrupt(&object, detail);
+        let length = u32::try_from(size).map_err(|_| corrupt(format!("is {size} bytes")))?;
+        let min = (HEADER_LEN + PACK_TRAILER_LEN) as u64;
+        if size < min {
+            return Err(corrupt(format!("is {size} bytes, too short for a pack")));
+        }
+        let name = pack.to_hex();
+        let guess = size.min(TAIL_GUESS);
+        let mut tail = self
+            .backend
+            .get_range(FileType::Pack, &name, size - guess, guess)?;
+        let len_at = tail.len() - PACK_TRAILER_LEN;
+        let sealed_len = u64::from(u32::from_le_bytes(
+            tail[len_at..].try_into().expect("4 bytes"),
+        ));
+        let trailer_len = sealed_len + PACK_TRAILER_LEN as u64;
+        if trailer_len + HEADER_LEN as u64 > size {
+            return Err(corrupt("its header length points outside it".into()));
+        }
+        if trailer_len > guess {
+            tail =
+                self.backend
+                    .get_range(FileType::Pack, &name, size - trailer_len, trailer_len)?;
+        }
+        let trailer = &tail[tail.len() - trailer_len as usize..];
+        if self.keys.object_id(trailer) != pack.0 {
+            return Err(corrupt(
+                "its header does not match its name (bytes changed on storage)".into(),
+            ));
+        }
+        let entries = open_header(&self.keys, trailer, size - trailer_len).map_err(corrupt)?;
+        Ok(PackRecord {
+            pack: *pack,
+            length,
+            entries,
+        })
+    }
+}
+
+/// The packs storage holds, held against those the index names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackSurvey {
+    /// Named by the index, not in storage.
+    pub lost: Vec<PackId>,
+    /// In storage (with their sizes), named by no index segment the cache merged: left by an
+    /// interrupted backup, or named only by a segment that is lost or damaged.
+    pub unindexed: Vec<(PackId, u64)>,
+    /// Every pack in storage, with its size.
+    pub listed: HashMap<PackId, u64>,
+}
+
+impl Repository {
+    /// Lists the packs and holds them against the index: indexed packs that storage no longer
+    /// has are recorded as lost in the cache (so readers try them last and a backup stores
+    /// their blobs again), and what was recorded about packs found again is forgotten.
+    pub fn survey_packs(&self) -> Result<PackSurvey, RepoError> {
+        let listed: HashMap<PackId, u64> = self
+            .backend
+            .list(FileType::Pack)?
+            .into_iter()
+            .filter_map(|o| Some((PackId::from_hex(&o.name)?, o.size)))
+            .collect();
+        let indexed: HashSet<PackId> = self.cache.packs()?.into_iter().map(|(p, _)| p).collect();
+        let mut survey = PackSurvey {
+            lost: indexed
+                .iter()
+                .filter(|p| !listed.contains_key(p))
+                .copied()
+                .collect(),
+            unindexed: listed
+                .iter()
+                .filter(|(p, _)| !indexed.contains(p))
+                .map(|(p, n)| (*p, *n))
+                .collect(),
+            listed: HashMap::new(),
+        };
+        survey.lost.sort_unstable();
+        survey.unindexed.sort_unstable();
+        for pack in &survey.lost {
+            self.cache.record_lost_pack(pack, "missing from storage")?;
+        }
+        let found_again: Vec<PackId> = (self.cache.damage().lost_packs.keys())
+            .filter(|p| listed.contains_key(p))
+            .copied()
+            .collect();
+        self.cache.forget_lost_packs(&found_again)?;
+        survey.listed = listed;
+        Ok(survey)
+    }
+}
