@@ -132,7 +132,8 @@ pub enum Command {
     },
     /// Remove locks left by processes that no longer run
     Unlock,
-    /// Repair local state
+    /// Repair the repository after damage: rebuild the index from the packs, remove or
+    /// rewrite damaged snapshots (see "When the repository is damaged" in the user guide)
     Repair {
         #[command(subcommand)]
         command: RepairCommand,
@@ -147,6 +148,10 @@ pub enum Command {
 
 #[derive(Args)]
 pub struct ForgetArgs {
+    /// Remove exactly these snapshots (ids, unique prefixes or DEVICE@latest), also ones that
+    /// no longer read, instead of applying a policy
+    #[arg(value_name = "SNAPSHOT", conflicts_with_all = ["device", "group_by", "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within", "keep_tags"])]
+    pub snapshots: Vec<String>,
     /// Only this device (name or UDID)
     #[arg(long)]
     pub device: Option<String>,
@@ -310,6 +315,18 @@ pub struct NewPassword {
 
 #[derive(Subcommand)]
 pub enum RepairCommand {
-    /// Rebuild the local index cache from the repository's objects
-    Index,
+    /// Rebuild the index from the packs: list the packs no readable index segment names (read
+    /// from their own headers), drop the packs storage no longer has, and rebuild the local cache
+    Index {
+        /// Read the header of every pack and write the whole index anew
+        #[arg(long)]
+        read_all_packs: bool,
+    },
+    /// Write damaged snapshots again without what is lost (from this computer's cache when the
+    /// object itself no longer reads), and remove those whose file list is lost
+    Snapshots {
+        /// Show what would be done; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }

@@ -84,7 +84,33 @@ impl Context {
         prompt("repository password", confirm)
     }
 
+    /// Opens the repository and says on stderr which damaged objects were skipped.
     pub fn open(&self) -> Result<Repository> {
+        let repo = self.open_quietly()?;
+        for o in repo.unreadable_objects() {
+            let advice = if o.object.starts_with("index/") {
+                "`hearth repair index` rebuilds the index from the packs"
+            } else {
+                "`hearth repair snapshots` removes it (or rewrites it from this computer's cache)"
+            };
+            eprintln!("warning: {}: {}; skipped ({advice})", o.object, o.problem);
+        }
+        Ok(repo)
+    }
+
+    /// How a command that lists snapshots ended: with warnings when a snapshot that does not
+    /// read was left out of the list.
+    pub fn listing_outcome(repo: &Repository) -> crate::Outcome {
+        let skipped =
+            (repo.unreadable_objects().iter()).any(|o| o.object.starts_with("snapshots/"));
+        match skipped {
+            true => crate::Outcome::Warnings,
+            false => crate::Outcome::Success,
+        }
+    }
+
+    /// Opens the repository; the command reports damaged objects itself.
+    pub fn open_quietly(&self) -> Result<Repository> {
         let backend = self.backend()?;
         let password = self.password(false)?;
         Ok(Repository::open(backend, &password, &self.options())?)

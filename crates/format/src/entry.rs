@@ -27,6 +27,9 @@ pub enum RowState {
     MbFileUnreadable,
     /// Encrypted backup: the blob does not decrypt with its key; stored as found.
     Undecryptable,
+    /// Its stored bytes were lost to damage in the repository; `repair snapshots` removed its
+    /// content from the snapshot.
+    LostInRepository,
 }
 
 impl RowState {
@@ -44,6 +47,7 @@ impl RowState {
             UnsafePath,
             MbFileUnreadable,
             Undecryptable,
+            LostInRepository,
         ]
         .get(b as usize)
         .copied()
@@ -63,6 +67,9 @@ impl RowState {
             Self::MbFileUnreadable => "file record (MBFile) could not be decoded",
             Self::Undecryptable => {
                 "blob does not decrypt with its key (damaged); kept as found, not deduplicated"
+            }
+            Self::LostInRepository => {
+                "lost to damage in the repository; removed from the snapshot by `hearth repair snapshots`"
             }
         }
     }

@@ -57,7 +57,7 @@ impl Repository {
     }
 
     /// One copy: its range of its pack, opened and verified.
-    fn read_copy(&self, loc: &BlobLocation) -> Result<Vec<u8>, RepoError> {
+    pub(crate) fn read_copy(&self, loc: &BlobLocation) -> Result<Vec<u8>, RepoError> {
         let sealed = self.backend.get_range(
             FileType::Pack,
             &loc.pack.to_hex(),

@@ -3,7 +3,7 @@
 use crate::error::RepoError;
 use crate::repository::Repository;
 use crate::repository::UnreadableObject;
-use hearth_format::{IndexId, IndexSegment, ObjectKind, PackId, SnapshotId};
+use hearth_format::{IndexId, ObjectKind, PackId, SnapshotId};
 use hearth_storage::FileType;
 use std::collections::HashSet;
 
@@ -67,19 +67,6 @@ impl Repository {
             .copied()
             .collect();
         Ok(self.cache.forget_damage(&gone)?)
-    }
-
-    pub(crate) fn read_segment(&self, id: &IndexId) -> Result<IndexSegment, RepoError> {
-        let name = format!("index/{id}");
-        let bytes = self.backend.get(FileType::Index, &id.to_hex())?;
-        if self.keys.object_id(&bytes) != id.0 {
-            return Err(RepoError::corrupt(name, "content does not match its name"));
-        }
-        let payload = self
-            .keys
-            .open_object(ObjectKind::Index, &bytes)
-            .map_err(|e| RepoError::corrupt(&name, e))?;
-        IndexSegment::decode(&payload).map_err(|e| RepoError::corrupt(name, e))
     }
 
     fn sync_snapshots(&self, unreadable: &mut Vec<UnreadableObject>) -> Result<(), RepoError> {

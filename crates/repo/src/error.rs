@@ -34,6 +34,9 @@ pub enum RepoError {
         "blob {blob} is in no index segment (`hearth check` says what is missing; `hearth repair index` indexes packs no segment names)"
     )]
     MissingBlob { blob: ChunkId },
+    /// Not done, because doing it could lose data; the message says what to do first.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 impl RepoError {

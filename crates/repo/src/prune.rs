@@ -3,24 +3,27 @@
 //! [`Repository::prune_plan`] decides (reading only): the live set (every blob a snapshot's tree
 //! or entries name) is built in a redb file, never in memory; then each pack's entries are
 //! classified from the index segments, a blob counting as used only in the pack the index
-//! resolves it to (so of two copies, one is kept). Packs with nothing used are deleted; packs
-//! with unused space are repacked, most wasteful first, until the repository's unused share is
-//! at most `max_unused`; pack files no segment names (left by killed backups) are deleted.
+//! resolves it to (so of two copies, one is kept: a copy not known to be damaged, read once to
+//! be sure before prune lets go of the other). Packs with nothing used are deleted; packs with
+//! unused space are repacked, most wasteful first, until the repository's unused share is at
+//! most `max_unused`. A pack no segment names is judged by its own header: one that holds a
+//! live blob the index has no sound copy of is listed in a new segment (its segment was lost);
+//! one that holds nothing live (left by a killed backup) is deleted; one whose header does not
+//! read is kept.
 //!
 //! [`Repository::prune`] carries a plan out in an order that keeps every snapshot restorable
-//! whenever it is killed: (1) copy the live blobs of packs to repack into new packs and index
-//! them, (2) write new index segments for the surviving packs of every segment that names a
-//! doomed pack, then delete those old segments, (3) delete the doomed packs. A rerun finishes
-//! the job. The caller holds the exclusive lock, so no backup runs meanwhile.
+//! whenever it is killed: (0) index the packs that hold live blobs no segment names, (1) copy
+//! the live blobs of packs to repack into new packs and index them, (2) write new index
+//! segments for the surviving packs of every segment that names a doomed pack, then delete
+//! those old segments (and segments that do not read), (3) delete the doomed packs. A rerun
+//! finishes the job. The caller holds the exclusive lock, so no backup runs meanwhile.
 
 use crate::error::RepoError;
 use crate::progress::Progress;
 use crate::repository::Repository;
 use hearth_chunker::Content;
 use hearth_format::pack::PACK_ENTRY_LEN;
-use hearth_format::{
-    BlobKind, ChunkId, Compression, IndexId, IndexSegment, ObjectKind, PackId, PackRecord,
-};
+use hearth_format::{BlobKind, ChunkId, Compression, IndexId, PackId, PackRecord};
 use hearth_index::{LiveReader, LiveSet};
 use hearth_storage::FileType;
 use std::collections::{BTreeSet, HashSet};
@@ -63,8 +66,15 @@ pub struct PrunePlan {
     pub delete: Vec<PackUse>,
     /// Packs whose used blobs are copied to new packs before they are deleted.
     pub repack: Vec<PackUse>,
-    /// Pack files that no index segment names, with their sizes.
+    /// Pack files that no index segment names and that hold nothing live, with their sizes.
     pub unindexed: Vec<(String, u64)>,
+    /// Packs that no index segment names and that hold live blobs the index has no sound copy
+    /// of (their segment was lost): listed in a new segment, kept.
+    pub reindex: Vec<PackRecord>,
+    /// Packs that no index segment names and whose header does not read, with why: kept.
+    pub unreadable: Vec<(PackId, String)>,
+    /// Index segments that do not read: deleted once the packs they may name are judged.
+    pub damaged_segments: Vec<IndexId>,
     /// Segments that name a pack to delete or repack (rewritten without it).
     pub segments: Vec<IndexId>,
     /// The used blobs of the packs to repack, which are copied.
@@ -72,6 +82,15 @@ pub struct PrunePlan {
 }
 
 impl PrunePlan {
+    /// The packs the plan deletes (after copying what is used of those it repacks).
+    pub fn doomed(&self) -> HashSet<PackId> {
+        self.delete
+            .iter()
+            .chain(&self.repack)
+            .map(|u| u.pack)
+            .collect()
+    }
+
     /// Pack bytes deleted minus the bytes repacking writes again (about the used bytes).
     pub fn bytes_freed(&self) -> u64 {
         let gone: u64 = self
@@ -89,7 +108,11 @@ impl PrunePlan {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.delete.is_empty() && self.repack.is_empty() && self.unindexed.is_empty()
+        self.delete.is_empty()
+            && self.repack.is_empty()
+            && self.unindexed.is_empty()
+            && self.reindex.is_empty()
+            && self.damaged_segments.is_empty()
     }
 
     /// Unused bytes left in the repository after the plan.
@@ -107,6 +130,11 @@ impl PrunePlan {
 /// What a prune did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PruneReport {
+    /// Packs listed in a new segment (see [`PrunePlan::reindex`]).
+    pub packs_indexed: u64,
+    /// Live blobs of repacked packs that could not be read (damaged or gone), with why: no
+    /// longer indexed, so the next backup of the devices that hold them stores them again.
+    pub blobs_lost: Vec<(ChunkId, String)>,
     pub packs_deleted: u64,
     pub packs_written: u64,
     pub blobs_repacked: u64,
@@ -116,16 +144,52 @@ pub struct PruneReport {
 }
 
 impl Repository {
-    /// Decides what to prune. Reads snapshots, trees and index segments; writes nothing but a
-    /// temporary live-set file in the cache folder.
+    /// Decides what to prune. Reads snapshots, trees, index segments, the headers of packs no
+    /// segment names and, to be sure of them, the copies prune keeps of blobs it drops a copy
+    /// of; writes nothing but a temporary live-set file in the cache folder (and what it finds
+    /// damaged, in the cache). Refuses while a snapshot cannot be read: what it uses is unknown.
     pub fn prune_plan(
         &self,
         options: &PruneOptions,
         progress: &dyn Progress,
     ) -> Result<PrunePlan, RepoError> {
         self.sync_cache()?;
+        let unreadable = self.unreadable_objects();
+        if let Some(o) = unreadable
+            .iter()
+            .find(|o| o.object.starts_with("snapshots/"))
+        {
+            return Err(RepoError::corrupt(
+                &o.object,
+                format!(
+                    "{}; prune cannot tell what that snapshot uses, so it does nothing: `hearth repair snapshots` (or `hearth forget` with its id) first",
+                    o.problem
+                ),
+            ));
+        }
         let live = self.live_set(progress)?;
         let reader = live.reader()?;
+        let mut plan = loop {
+            let plan = self.classify(options, &reader)?;
+            if self.verify_kept_copies(&plan, &reader)? {
+                break plan;
+            }
+        };
+        self.judge_unindexed(&mut plan, &reader)?;
+        plan.damaged_segments = unreadable
+            .iter()
+            .filter_map(|o| o.object.strip_prefix("index/"))
+            .filter_map(IndexId::from_hex)
+            .collect();
+        Ok(plan)
+    }
+
+    /// What to delete and to repack, from the segments the cache merged and the live set.
+    fn classify(
+        &self,
+        options: &PruneOptions,
+        reader: &LiveReader,
+    ) -> Result<PrunePlan, RepoError> {
         let mut plan = PrunePlan::default();
         let mut uses: Vec<PackUse> = Vec::new();
         let mut seen: HashSet<PackId> = HashSet::new();
@@ -137,7 +201,7 @@ impl Repository {
                 if !seen.insert(record.pack) {
                     continue;
                 }
-                let used = self.used_entries(&record, &reader)?;
+                let used = self.used_entries(&record, reader)?;
                 let used_bytes: u64 = used.iter().map(|(_, _, n)| u64::from(*n)).sum();
                 let all_bytes: u64 = record.entries.iter().map(|e| u64::from(e.length)).sum();
                 let unused_entries = (record.entries.len() - used.len()) as u64;
@@ -176,18 +240,13 @@ impl Repository {
             }
             for record in self.read_segment(id)?.packs {
                 if repacking.contains(&record.pack) {
-                    let used = self.used_entries(&record, &reader)?;
+                    let used = self.used_entries(&record, reader)?;
                     plan.copy
                         .extend(used.into_iter().map(|(id, kind, _)| (id, kind)));
                 }
             }
         }
-        let doomed: HashSet<PackId> = plan
-            .delete
-            .iter()
-            .chain(&plan.repack)
-            .map(|u| u.pack)
-            .collect();
+        let doomed = plan.doomed();
         plan.segments = segment_packs
             .into_iter()
             .filter(|(_, packs)| packs.iter().any(|p| doomed.contains(p)))
@@ -201,6 +260,65 @@ impl Repository {
             .map(|o| (o.name, o.size))
             .collect();
         Ok(plan)
+    }
+
+    /// Reads the copy that stays of every live blob that a doomed pack holds another copy of.
+    /// False when one failed: it is recorded as damaged, and the plan must be made again (the
+    /// doomed copy is then the one used).
+    fn verify_kept_copies(&self, plan: &PrunePlan, live: &LiveReader) -> Result<bool, RepoError> {
+        let doomed = plan.doomed();
+        let mut sound = true;
+        for id in &plan.segments {
+            for record in self.read_segment(id)?.packs {
+                if !doomed.contains(&record.pack) {
+                    continue;
+                }
+                for e in &record.entries {
+                    let Some(kept) = self.cache.lookup(&e.id)? else {
+                        continue;
+                    };
+                    if kept.pack == record.pack || !live.contains(&e.id)? {
+                        continue;
+                    }
+                    match self.read_copy(&kept) {
+                        Ok(_) => {}
+                        Err(err) if err.is_damage() => {
+                            self.note_damage(&kept, &err)?;
+                            sound = false;
+                        }
+                        Err(err) => return Err(err),
+                    }
+                }
+            }
+        }
+        Ok(sound)
+    }
+
+    /// Judges the packs no segment names by their own headers (see the module docs).
+    fn judge_unindexed(&self, plan: &mut PrunePlan, live: &LiveReader) -> Result<(), RepoError> {
+        let mut idle = Vec::new();
+        for (name, size) in std::mem::take(&mut plan.unindexed) {
+            let pack = PackId::from_hex(&name).expect("listed names are ids");
+            let record = match self.pack_record(&pack, size) {
+                Ok(r) => r,
+                Err(RepoError::Storage(e)) if e.is_not_found() => continue,
+                Err(e) if e.is_damage() => {
+                    plan.unreadable.push((pack, e.to_string()));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut needed = false;
+            for e in &record.entries {
+                needed |= live.contains(&e.id)? && self.cache.lookup_healthy(&e.id)?.is_none();
+            }
+            match needed {
+                true => plan.reindex.push(record),
+                false => idle.push((name, size)),
+            }
+        }
+        plan.unindexed = idle;
+        Ok(())
     }
 
     /// The entries of a pack that are live and that the index resolves to this pack.
@@ -237,9 +355,17 @@ impl Repository {
             "finding the data snapshots use",
             Some(snapshots.len() as u64),
         );
-        for (_, snapshot) in &snapshots {
+        for (id, snapshot) in &snapshots {
             live.insert_all(&snapshot.tree)?;
-            let entries = self.load_entries(snapshot)?;
+            let entries = self.load_entries(snapshot).map_err(|e| match e {
+                e if e.is_damage() => RepoError::corrupt(
+                    format!("snapshots/{id}"),
+                    format!(
+                        "its file list cannot be read ({e}); prune cannot tell what it uses, so it does nothing: `hearth repair snapshots` (or `hearth forget` with its id) first"
+                    ),
+                ),
+                e => e,
+            })?;
             live.insert_all(
                 entries
                     .iter()
@@ -268,18 +394,20 @@ impl Repository {
         progress: &dyn Progress,
     ) -> Result<PruneReport, RepoError> {
         let mut report = PruneReport::default();
-        let doomed: HashSet<PackId> = plan
-            .delete
-            .iter()
-            .chain(&plan.repack)
-            .map(|u| u.pack)
-            .collect();
+        let doomed = plan.doomed();
+        if !plan.reindex.is_empty() {
+            self.put_segments(plan.reindex.clone())?;
+            report.packs_indexed = plan.reindex.len() as u64;
+        }
         if !plan.repack.is_empty() {
-            let (blobs, packs) = self.repack(plan, progress)?;
+            let (blobs, packs) = self.repack(plan, &mut report.blobs_lost, progress)?;
             report.blobs_repacked = blobs;
             report.packs_written = packs;
         }
         report.segments_rewritten = self.rewrite_segments(&plan.segments, &doomed)?;
+        for id in &plan.damaged_segments {
+            self.backend.delete(FileType::Index, &id.to_hex())?;
+        }
         progress.start(
             "deleting packs",
             Some((doomed.len() + plan.unindexed.len()) as u64),
@@ -301,12 +429,26 @@ impl Repository {
 
     /// Copies the used blobs of the packs to repack into new packs, indexed. Returns the blob
     /// and new pack counts.
-    fn repack(&self, plan: &PrunePlan, progress: &dyn Progress) -> Result<(u64, u64), RepoError> {
+    /// A blob that cannot be read from any copy is left out (and listed in `lost`).
+    fn repack(
+        &self,
+        plan: &PrunePlan,
+        lost: &mut Vec<(ChunkId, String)>,
+        progress: &dyn Progress,
+    ) -> Result<(u64, u64), RepoError> {
         let before: BTreeSet<IndexId> = self.cache.segments()?.into_iter().collect();
         let session = self.write_session()?;
         progress.start("repacking", Some(plan.copy.len() as u64));
         for (id, kind) in &plan.copy {
-            let data = self.read_blob(id)?;
+            let data = match self.read_blob(id) {
+                Ok(data) => data,
+                Err(e) if e.is_damage() => {
+                    lost.push((*id, e.to_string()));
+                    progress.advance(1);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             // A blob that was compressed is compressed again, whatever a sample of it says.
             let compressed = self.cache.lookup(id)?.map(|l| l.entry.compression);
             let content = match compressed {
@@ -323,7 +465,7 @@ impl Repository {
         for new in after.difference(&before) {
             packs += self.read_segment(new)?.packs.len() as u64;
         }
-        Ok((plan.copy.len() as u64, packs))
+        Ok(((plan.copy.len() - lost.len()) as u64, packs))
     }
 
     /// Writes each segment again without the doomed packs, then deletes the old one.
@@ -340,10 +482,7 @@ impl Repository {
                 .filter(|p| !doomed.contains(&p.pack))
                 .collect();
             if !kept.is_empty() {
-                let segment = IndexSegment { packs: kept };
-                let file = self.keys.seal_object(ObjectKind::Index, &segment.encode());
-                let new = IndexId(self.keys.object_id(&file));
-                self.backend.put(FileType::Index, &new.to_hex(), &file)?;
+                self.put_segment(kept)?;
             }
             self.backend.delete(FileType::Index, &id.to_hex())?;
         }

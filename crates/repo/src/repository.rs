@@ -213,14 +213,6 @@ impl Repository {
         self.backend.delete(FileType::Key, &old.to_hex())?;
         Ok(new_id)
     }
-
-    /// Throws the cache away and rebuilds it from the repository's objects.
-    /// (`clear` empties every table in place: reopening the database while this handle holds
-    /// it would wait for ourselves and fail as "held by another hearth process".)
-    pub fn rebuild_cache(&mut self) -> Result<(), RepoError> {
-        self.cache.clear()?;
-        self.sync_cache()
-    }
 }
 
 /// The shared cache; a private one (rebuilt from the repository's index) while another process

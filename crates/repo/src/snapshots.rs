@@ -83,6 +83,26 @@ impl Repository {
         }
     }
 
+    /// The id of a snapshot object, also of one that does not read (to forget it): an id or
+    /// unique prefix among the objects in `snapshots/`, or `DEVICE@latest`.
+    pub fn find_snapshot_id(&self, reference: &str) -> Result<SnapshotId, RepoError> {
+        let SnapshotRef::Prefix(prefix) = SnapshotRef::parse(reference) else {
+            return self.find_snapshot(reference).map(|(id, _)| id);
+        };
+        if prefix.len() < 6 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return self.find_snapshot(reference).map(|(id, _)| id);
+        }
+        let mut hits: Vec<SnapshotId> = (self.backend.list(FileType::Snapshot)?.iter())
+            .filter(|o| o.name.starts_with(&prefix))
+            .filter_map(|o| SnapshotId::from_hex(&o.name))
+            .collect();
+        match hits.len() {
+            0 => Err(RepoError::SnapshotNotFound(reference.to_string())),
+            1 => Ok(hits.remove(0)),
+            _ => Err(RepoError::AmbiguousSnapshot(reference.to_string())),
+        }
+    }
+
     /// The snapshot's entries, decoded from its tree blobs.
     pub fn load_entries(&self, snapshot: &Snapshot) -> Result<Vec<Entry>, RepoError> {
         // The recorded length is authenticated, but reserve no more than a big tree needs

@@ -8,6 +8,13 @@ pub enum RestoreError {
     Repo(#[from] RepoError),
     #[error("{}: already exists; restore into an empty folder (choose another --out)", path.display())]
     TargetExists { path: PathBuf },
+    #[error(
+        "{}: holds an unfinished restore of another snapshot or for another target ({} says so); choose another --out, or remove both to start again",
+        path.display(), marker.display()
+    )]
+    OtherUnfinished { path: PathBuf, marker: PathBuf },
+    #[error("{}: is not a folder (a link or a file where the restore puts a folder); refusing to write through it", path.display())]
+    NotAFolder { path: PathBuf },
     #[error("the snapshot names an unsafe path {path:?}; refusing to write it")]
     UnsafePath { path: String },
     #[error("{}: {what}: {source}", path.display())]
@@ -33,4 +40,17 @@ pub enum RestoreError {
         written: u64,
         expected: u64,
     },
+}
+
+impl RestoreError {
+    /// The file being written cannot be made from what the repository holds (its stored bytes
+    /// are damaged or lost, or do not add up to what the snapshot records): that file is left
+    /// out and the restore goes on.
+    pub fn is_damage(&self) -> bool {
+        match self {
+            Self::Repo(e) => e.is_damage(),
+            Self::SizeMismatch { .. } | Self::BadSnapshot { .. } | Self::FileKey { .. } => true,
+            _ => false,
+        }
+    }
 }

@@ -13,16 +13,44 @@ use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreReport {
     pub folder: PathBuf,
+    /// Files the image holds now (written by this run or by the unfinished run it resumed).
     pub files: u64,
     pub bytes: u64,
+    /// Files an unfinished earlier run had already written whole, left as they were.
+    pub resumed: u64,
+    /// Files that could not be written because their stored bytes are damaged or lost.
+    pub damaged: Vec<DamagedFile>,
 }
 
-/// Writes the plan's files under `<out>/<folder name>/`, which must not exist yet.
+/// A file of the plan that the image lacks: what it is, and what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedFile {
+    /// Its path in the device folder.
+    pub path: String,
+    /// Its Manifest.db domain and relative path, for a file a row describes.
+    pub source: Option<(String, String)>,
+    pub problem: String,
+}
+
+/// Beside the device folder while a restore into it is unfinished: the plan it writes, so that
+/// the same restore run again finishes it, and nothing else is written into that folder.
+fn marker_path(out: &Path, folder_name: &str) -> PathBuf {
+    out.join(format!(".{folder_name}.hearth-restore"))
+}
+
+const MARKER_TEXT: &str = "Hearth is restoring into the folder beside this file, or a restore into it did not finish.\nRun the same `hearth restore` again to finish it, or remove this file and that folder.\n";
+
+/// Writes the plan's files under `<out>/<folder name>/`. The folder must not exist, unless it
+/// is an unfinished restore of the same plan (it is then finished: whole files are kept, the
+/// rest written). A file whose stored bytes are damaged or lost is left out and listed in the
+/// report; everything else is written.
 pub fn execute(
     repo: &Repository,
     plan: &RestorePlan,
@@ -52,13 +80,8 @@ pub fn execute(
         .collect();
     let spans = repo.span_reader(&stored)?;
     drop(stored);
-    match fs::create_dir(&root) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(RestoreError::TargetExists { path: root });
-        }
-        Err(e) => return Err(io(&root, "cannot create the device folder", e)),
-    }
+    let marker = marker_path(out, &plan.folder_name);
+    let resuming = begin(repo, plan, &root, &marker)?;
     make_folders(&root, &plan.files)?;
     progress.start("restoring files", Some(plan.bytes()));
     // Each file to whichever thread is free (see ingest's `store_contents`): big files largest
@@ -68,23 +91,129 @@ pub fn execute(
         plan.files.iter().partition(|f| f.size >= BIG_FILE);
     big.sort_by_key(|f| std::cmp::Reverse(f.size));
     small.sort_by_cached_key(|f| spans.first_span(&f.chunks));
+    let damaged = Mutex::new(Vec::new());
+    let resumed = AtomicU64::new(0);
     big.into_iter()
         .chain(small)
         .par_bridge()
         .try_for_each(|f| {
-            write_file(repo, &spans, plan, &root, f, keys.as_ref())?;
+            let path = root.join(&f.path);
+            if resuming && is_whole(&path, f) {
+                resumed.fetch_add(1, Ordering::Relaxed);
+            } else {
+                remove_leftover(&path).map_err(|e| io(&path, "cannot replace it", e))?;
+                match write_file(repo, &spans, plan, &root, f, keys.as_ref()) {
+                    Ok(()) => {}
+                    Err(e) if e.is_damage() => {
+                        remove_leftover(&path).map_err(|e| io(&path, "cannot remove it", e))?;
+                        damaged
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(DamagedFile {
+                                path: f.path.clone(),
+                                source: f.source.clone(),
+                                problem: e.to_string(),
+                            });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             progress.advance(f.size);
             Ok::<_, RestoreError>(())
         })?;
     progress.finish();
+    let mut damaged = damaged.into_inner().unwrap_or_else(PoisonError::into_inner);
+    damaged.sort_by(|a, b| a.path.cmp(&b.path));
+    if damaged.is_empty() {
+        fs::remove_file(&marker).map_err(|e| io(&marker, "cannot remove it", e))?;
+    }
+    let lost: u64 = (plan.files.iter())
+        .filter(|f| damaged.binary_search_by(|d| d.path.cmp(&f.path)).is_ok())
+        .map(|f| f.size)
+        .sum();
     Ok(RestoreReport {
         folder: root,
-        files: plan.files.len() as u64,
-        bytes: plan.bytes(),
+        files: plan.files.len() as u64 - damaged.len() as u64,
+        bytes: plan.bytes() - lost,
+        resumed: resumed.into_inner(),
+        damaged,
     })
 }
 
-/// Creates each parent folder once, refusing any path that is not safe.
+/// Makes the device folder, or finds the unfinished restore of this same plan in it (true).
+fn begin(
+    repo: &Repository,
+    plan: &RestorePlan,
+    root: &Path,
+    marker: &Path,
+) -> Result<bool, RestoreError> {
+    let io = |path: &Path, what, source| RestoreError::Io {
+        path: path.to_path_buf(),
+        what,
+        source,
+    };
+    let text = format!("{MARKER_TEXT}plan {}\n", fingerprint(repo, plan));
+    match fs::create_dir(root) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let unfinished = fs::read_to_string(marker).ok();
+            return match unfinished {
+                Some(t) if t == text && root.is_dir() && !root.is_symlink() => Ok(true),
+                Some(_) => Err(RestoreError::OtherUnfinished {
+                    path: root.to_path_buf(),
+                    marker: marker.to_path_buf(),
+                }),
+                None => Err(RestoreError::TargetExists {
+                    path: root.to_path_buf(),
+                }),
+            };
+        }
+        Err(e) => return Err(io(root, "cannot create the device folder", e)),
+    }
+    fs::write(marker, text).map_err(|e| io(marker, "cannot write it", e))?;
+    Ok(false)
+}
+
+/// Names a plan: the same snapshot for the same target gives the same fingerprint.
+fn fingerprint(repo: &Repository, plan: &RestorePlan) -> String {
+    let mut text = format!("{}\n{:?}\n", plan.folder_name, plan.target);
+    for f in &plan.files {
+        text.push_str(&format!(
+            "{} {} {} {} {:?} {:?} {:?}\n",
+            f.path, f.size, f.mtime_ns, f.mode, f.chunks, f.cipher, f.rewrite
+        ));
+    }
+    hex_id(&repo.keys().object_id(text.as_bytes()))
+}
+
+fn hex_id(id: &[u8; 32]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A file an earlier run finished: the right size, mode and time (set last, once written).
+/// A rewritten file's size is known only once written, so it is always written again.
+fn is_whole(path: &Path, f: &PlannedFile) -> bool {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    f.rewrite.is_none()
+        && meta.is_file()
+        && meta.len() == f.size
+        && meta.permissions().mode() & 0o777 == f.mode & 0o777
+        && meta.modified().ok() == Some(system_time(f.mtime_ns))
+}
+
+/// Removes what an unfinished run (or a damaged read) left at `path`: a file or a link, never
+/// what a link points to.
+fn remove_leftover(path: &Path) -> std::io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Creates each parent folder once, refusing any path that is not safe. A folder that is
+/// there already (a restore being finished) must be a folder, not a link to elsewhere.
 fn make_folders(root: &Path, files: &[PlannedFile]) -> Result<(), RestoreError> {
     let mut made = std::collections::HashSet::new();
     for f in files {
@@ -93,18 +222,34 @@ fn make_folders(root: &Path, files: &[PlannedFile]) -> Result<(), RestoreError> 
                 path: f.path.clone(),
             });
         }
-        if let Some((dir, _)) = f.path.rsplit_once('/')
-            && made.insert(dir.to_string())
-        {
-            let p = root.join(dir);
-            fs::create_dir_all(&p).map_err(|e| RestoreError::Io {
-                path: p,
-                what: "cannot create folder",
-                source: e,
-            })?;
+        let Some((dir, _)) = f.path.rsplit_once('/') else {
+            continue;
+        };
+        let mut p = root.to_path_buf();
+        for part in dir.split('/') {
+            p.push(part);
+            if made.insert(p.clone()) {
+                make_folder(&p)?;
+            }
         }
     }
     Ok(())
+}
+
+fn make_folder(p: &Path) -> Result<(), RestoreError> {
+    let io = |source| RestoreError::Io {
+        path: p.to_path_buf(),
+        what: "cannot create folder",
+        source,
+    };
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(RestoreError::NotAFolder {
+            path: p.to_path_buf(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::create_dir(p).map_err(io),
+        Err(e) => Err(io(e)),
+    }
 }
 
 /// The class keys of an encrypted backup, from the key the repository keeps for its keybag.
@@ -265,10 +410,13 @@ impl<W: Write> Write for CountingWriter<W> {
 
 fn finish_file(file: &File, f: &PlannedFile) -> std::io::Result<()> {
     file.set_permissions(Permissions::from_mode(f.mode & 0o7777))?;
-    let mtime = if f.mtime_ns >= 0 {
-        UNIX_EPOCH + Duration::from_nanos(f.mtime_ns as u64)
+    file.set_modified(system_time(f.mtime_ns))
+}
+
+fn system_time(mtime_ns: i64) -> std::time::SystemTime {
+    if mtime_ns >= 0 {
+        UNIX_EPOCH + Duration::from_nanos(mtime_ns as u64)
     } else {
-        UNIX_EPOCH - Duration::from_nanos(f.mtime_ns.unsigned_abs())
-    };
-    file.set_modified(mtime)
+        UNIX_EPOCH - Duration::from_nanos(mtime_ns.unsigned_abs())
+    }
 }

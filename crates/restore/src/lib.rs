@@ -36,7 +36,7 @@ mod target;
 
 pub use apps::AppCatalog;
 pub use error::RestoreError;
-pub use execute::{RestoreReport, execute};
+pub use execute::{DamagedFile, RestoreReport, execute};
 pub use plan::{
     FitReport, PlanOptions, PlannedFile, RestorePlan, Rewrite, RuleSummary, SkippedEntry, plan,
     plan_restore,

@@ -41,6 +41,8 @@ pub struct PlannedFile {
     pub rewrite: Option<Rewrite>,
     /// For a file a Manifest.db row describes: the file's size on the device.
     pub row_bytes: Option<u64>,
+    /// For a file a Manifest.db row describes: its domain and relative path.
+    pub source: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +225,12 @@ pub fn plan(
         .filter_map(|e| {
             let rewrite = rewrite_of(&e.path, !dropped_rows.is_empty(), !dropped_apps.is_empty());
             let row_bytes = device_bytes(&e);
-            e.content.map(|c| planned(e.path, c, rewrite, row_bytes))
+            let source = e.row.map(|r| (r.domain, r.relative_path));
+            let c = e.content?;
+            Some(PlannedFile {
+                source,
+                ..planned(e.path, c, rewrite, row_bytes)
+            })
         })
         .collect();
     Ok(RestorePlan {
@@ -312,6 +319,7 @@ fn planned(
         chunks: c.chunks,
         cipher: c.cipher,
         rewrite,
+        source: None,
     }
 }
 

@@ -14,7 +14,7 @@ pub fn run(ctx: &Context, all: bool, subset: Option<ReadData>) -> Result<Outcome
         None if all => ReadData::All,
         None => ReadData::None,
     };
-    let repo = ctx.open()?;
+    let repo = ctx.open_quietly()?;
     let report = repo.check(CheckOptions { read_data }, &Bars::new())?;
     if ctx.global.json {
         print_json(&json!({

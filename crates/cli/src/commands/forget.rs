@@ -3,7 +3,7 @@
 use crate::Outcome;
 use crate::cli::{ForgetArgs, GroupBy};
 use crate::context::Context;
-use crate::output::{bytes, print_json};
+use crate::output::{bytes, device_json, print_json, time};
 use crate::progress::Bars;
 use anyhow::{Result, bail};
 use hearth_format::{Snapshot, SnapshotId};
@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
+    if !args.snapshots.is_empty() {
+        return forget_snapshots(ctx, args);
+    }
     let policy = policy(args);
     if policy.is_empty() {
         bail!("no --keep-* option given: say what to keep (e.g. --keep-daily 7 --keep-weekly 4)");
@@ -52,6 +55,61 @@ pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
     print_verdicts(&verdicts);
     if !args.dry_run {
         println!("removed {} snapshot(s)", remove.len());
+    }
+    if let Some((plan, done)) = &pruned {
+        print_prune(plan, done.as_ref());
+    }
+    Ok(Outcome::Success)
+}
+
+/// `forget SNAPSHOT...`: exactly those, also snapshots whose object no longer reads.
+fn forget_snapshots(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
+    let repo = ctx.open()?;
+    let _lock = (!args.dry_run).then(|| ctx.lock(&repo, true)).transpose()?;
+    let mut ids = Vec::new();
+    for r in &args.snapshots {
+        let id = repo.find_snapshot_id(r)?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let known: BTreeMap<SnapshotId, Snapshot> = repo.snapshots()?.into_iter().collect();
+    if !args.dry_run {
+        repo.forget(&ids)?;
+    }
+    let pruned = (args.prune && !args.dry_run)
+        .then(|| run_prune(&repo, false, args.max_unused))
+        .transpose()?;
+    if ctx.global.json {
+        let removed: Vec<Value> = ids
+            .iter()
+            .map(|id| match known.get(id) {
+                Some(s) => json!({"id": id.to_hex(), "device": device_json(&s.device), "time": time(s.time)}),
+                None => json!({"id": id.to_hex(), "device": null, "time": null}),
+            })
+            .collect();
+        let mut doc = json!({ "dry_run": args.dry_run, "removed": removed });
+        if let Some((plan, done)) = &pruned {
+            doc["prune"] = prune_json(plan, done.as_ref());
+        }
+        print_json(&doc);
+        return Ok(Outcome::Success);
+    }
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    for id in &ids {
+        match known.get(id) {
+            Some(s) => println!(
+                "{verb} snapshot {} of {} ({})",
+                id.short(),
+                s.device.name,
+                time(s.time)
+            ),
+            None => println!("{verb} snapshot {} (its object does not read)", id.short()),
+        }
     }
     if let Some((plan, done)) = &pruned {
         print_prune(plan, done.as_ref());
@@ -152,7 +210,14 @@ pub fn prune(ctx: &Context, dry_run: bool, max_unused: f64) -> Result<Outcome> {
     } else {
         print_prune(&plan, done.as_ref());
     }
-    Ok(Outcome::Success)
+    let lost = done
+        .as_ref()
+        .is_some_and(|(_, _, r)| !r.blobs_lost.is_empty());
+    Ok(if lost || !plan.unreadable.is_empty() {
+        Outcome::Warnings
+    } else {
+        Outcome::Success
+    })
 }
 
 /// Plans, and unless `dry_run` prunes. The caller holds the exclusive lock when not dry.
@@ -182,6 +247,9 @@ fn prune_json(plan: &PrunePlan, done: Option<&Done>) -> Value {
         "repack_packs": plan.repack.len(),
         "repack_bytes": plan.repack_bytes(),
         "unindexed_packs": plan.unindexed.len(),
+        "reindex_packs": plan.reindex.iter().map(|r| r.pack.to_hex()).collect::<Vec<_>>(),
+        "unreadable_packs": plan.unreadable.iter().map(|(p, why)| json!({"id": p.to_hex(), "problem": why})).collect::<Vec<_>>(),
+        "damaged_segments": plan.damaged_segments.iter().map(|s| s.to_hex()).collect::<Vec<_>>(),
         "bytes_freed": plan.bytes_freed(),
         "unused_after": plan.unused_after(),
         "dry_run": done.is_none(),
@@ -193,6 +261,13 @@ fn prune_json(plan: &PrunePlan, done: Option<&Done>) -> Value {
         doc["packs_written"] = json!(r.packs_written);
         doc["blobs_repacked"] = json!(r.blobs_repacked);
         doc["temporary_files_removed"] = json!(r.temporary_files_removed);
+        doc["packs_indexed"] = json!(r.packs_indexed);
+        doc["blobs_lost"] = json!(
+            r.blobs_lost
+                .iter()
+                .map(|(b, why)| json!({"blob": b.to_hex(), "problem": why}))
+                .collect::<Vec<_>>()
+        );
     }
     doc
 }
@@ -209,6 +284,29 @@ fn print_prune(plan: &PrunePlan, done: Option<&Done>) {
         plan.unindexed.len(),
         bytes(plan.bytes_freed())
     );
+    for r in &plan.reindex {
+        println!(
+            "packs/{}: named by no index segment but holds data snapshots use: listed in a new segment",
+            r.pack
+        );
+    }
+    for (p, why) in &plan.unreadable {
+        eprintln!(
+            "warning: packs/{p}: named by no index segment and its header cannot be read ({why}): kept"
+        );
+    }
+    for s in &plan.damaged_segments {
+        println!(
+            "index/{s}: cannot be read: removed (the packs it may name are judged by their own headers)"
+        );
+    }
+    if let Some((_, _, r)) = done {
+        for (blob, why) in &r.blobs_lost {
+            eprintln!(
+                "warning: blob {blob} could not be copied ({why}): it is lost and no longer indexed; the next backup of the devices that hold it stores it again"
+            );
+        }
+    }
     match done {
         None => println!("dry run: nothing changed"),
         Some((before, after, r)) => println!(

@@ -24,7 +24,7 @@ pub fn snapshots(ctx: &Context, device: Option<&str>) -> Result<Outcome> {
             })
             .collect();
         print_json(&json!({ "snapshots": items }));
-        return Ok(Outcome::Success);
+        return Ok(Context::listing_outcome(&repo));
     }
     println!(
         "{:<10} {:<21} {:<24} {:<11} {:>8} {:>10}  tags",
@@ -49,7 +49,7 @@ pub fn snapshots(ctx: &Context, device: Option<&str>) -> Result<Outcome> {
         );
     }
     println!("{} snapshot(s)", list.len());
-    Ok(Outcome::Success)
+    Ok(Context::listing_outcome(&repo))
 }
 
 pub fn devices(ctx: &Context) -> Result<Outcome> {
@@ -75,7 +75,7 @@ pub fn devices(ctx: &Context) -> Result<Outcome> {
             })
             .collect();
         print_json(&json!({ "devices": v }));
-        return Ok(Outcome::Success);
+        return Ok(Context::listing_outcome(&repo));
     }
     println!(
         "{:<24} {:<42} {:<12} {:<9} {:<10} {:<21}",
@@ -93,7 +93,7 @@ pub fn devices(ctx: &Context) -> Result<Outcome> {
             time(s.time)
         );
     }
-    Ok(Outcome::Success)
+    Ok(Context::listing_outcome(&repo))
 }
 
 pub fn ls(ctx: &Context, snapshot: &str, filter: Option<&str>) -> Result<Outcome> {

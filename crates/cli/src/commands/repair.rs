@@ -1,9 +1,14 @@
-//! `unlock` and `repair index`.
+//! `unlock`, `repair index` and `repair snapshots`.
 
 use crate::Outcome;
 use crate::cli::RepairCommand;
 use crate::context::Context;
+use crate::output::print_json;
+use crate::progress::Bars;
 use anyhow::Result;
+use hearth_format::SnapshotId;
+use hearth_repo::{RepairIndexOptions, RepairIndexReport, RepairSnapshotsPlan, SnapshotRepair};
+use serde_json::json;
 
 pub fn unlock(ctx: &Context) -> Result<Outcome> {
     let repo = ctx.open()?;
@@ -34,16 +39,156 @@ pub fn unlock(ctx: &Context) -> Result<Outcome> {
 
 pub fn run(ctx: &Context, command: RepairCommand) -> Result<Outcome> {
     match command {
-        RepairCommand::Index => {
-            let mut repo = ctx.open()?;
-            repo.rebuild_cache()?;
-            println!(
-                "rebuilt the index cache: {} blobs in {} packs, {} snapshots",
-                repo.cache().blob_count()?,
-                repo.cache().packs()?.len(),
-                repo.snapshots()?.len()
-            );
+        RepairCommand::Index { read_all_packs } => index(ctx, read_all_packs),
+        RepairCommand::Snapshots { dry_run } => snapshots(ctx, dry_run),
+    }
+}
+
+fn snapshots(ctx: &Context, dry_run: bool) -> Result<Outcome> {
+    let repo = ctx.open_quietly()?;
+    let _lock = (!dry_run).then(|| ctx.lock(&repo, true)).transpose()?;
+    let bars = Bars::new();
+    let plan = repo.repair_snapshots_plan(&bars)?;
+    let done = match dry_run {
+        true => Vec::new(),
+        false => repo.repair_snapshots(&plan, &bars)?,
+    };
+    let new_id = |old: &SnapshotId| done.iter().find(|(o, _)| o == old).and_then(|(_, n)| *n);
+    if ctx.global.json {
+        let repairs: Vec<_> = plan
+            .repairs
+            .iter()
+            .map(|r| {
+                let (action, why, lost) = match r {
+                    SnapshotRepair::FromCache { .. } => ("rewritten from cache", None, Vec::new()),
+                    SnapshotRepair::Remove { why, .. } => {
+                        ("removed", Some(why.clone()), Vec::new())
+                    }
+                    SnapshotRepair::Rewrite { lost, .. } => ("rewritten", None, lost.clone()),
+                };
+                json!({
+                    "id": r.id().to_hex(),
+                    "action": action,
+                    "why": why,
+                    "lost_files": lost,
+                    "new_id": new_id(&r.id()).map(|n| n.to_hex()),
+                })
+            })
+            .collect();
+        print_json(&json!({"dry_run": dry_run, "sound": plan.sound, "repairs": repairs}));
+    } else {
+        print_snapshot_repairs(&plan, dry_run, &new_id);
+    }
+    Ok(if plan.repairs.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Warnings
+    })
+}
+
+fn print_snapshot_repairs(
+    plan: &RepairSnapshotsPlan,
+    dry_run: bool,
+    new_id: &dyn Fn(&SnapshotId) -> Option<SnapshotId>,
+) {
+    let now = |old: &SnapshotId| match new_id(old) {
+        Some(n) => format!(" (now {})", n.short()),
+        None => String::new(),
+    };
+    for r in &plan.repairs {
+        let id = r.id();
+        match r {
+            SnapshotRepair::FromCache { snapshot, .. } => println!(
+                "snapshot {} of {}: its object does not read; written again from this computer's cache{}",
+                id.short(),
+                snapshot.device.name,
+                now(&id)
+            ),
+            SnapshotRepair::Remove { why, .. } => {
+                println!("snapshot {}: removed: {why}", id.short())
+            }
+            SnapshotRepair::Rewrite { snapshot, lost, .. } => {
+                println!(
+                    "snapshot {} of {}: written again without the {} file(s) whose stored bytes are lost{}:",
+                    id.short(),
+                    snapshot.device.name,
+                    lost.len(),
+                    now(&id)
+                );
+                for f in lost {
+                    println!("  lost: {f}");
+                }
+            }
         }
     }
-    Ok(Outcome::Success)
+    println!(
+        "{} snapshot(s) sound, {} {}",
+        plan.sound,
+        plan.repairs.len(),
+        if dry_run {
+            "to repair (dry run: nothing changed)"
+        } else {
+            "repaired"
+        }
+    );
+}
+
+fn index(ctx: &Context, read_all_packs: bool) -> Result<Outcome> {
+    let repo = ctx.open_quietly()?;
+    let _lock = ctx.lock(&repo, true)?;
+    let options = RepairIndexOptions { read_all_packs };
+    let r = repo.repair_index(options, &Bars::new())?;
+    let lost = !r.packs_dropped.is_empty() || !r.packs_unreadable.is_empty();
+    if ctx.global.json {
+        print_json(&json!({
+            "segments_read": r.segments_read,
+            "segments_damaged": r.segments_damaged.iter().map(|(id, why)| json!({"id": id.to_hex(), "problem": why})).collect::<Vec<_>>(),
+            "headers_read": r.headers_read,
+            "packs_indexed": r.packs_indexed.iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
+            "packs_dropped": r.packs_dropped.iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
+            "packs_unreadable": r.packs_unreadable.iter().map(|(p, why)| json!({"id": p.to_hex(), "problem": why})).collect::<Vec<_>>(),
+            "segments_written": r.segments_written,
+            "segments_deleted": r.segments_deleted,
+            "blobs": r.blobs,
+            "packs": r.packs,
+            "snapshots": r.snapshots,
+        }));
+    } else {
+        print_index_repair(&r);
+    }
+    Ok(if lost {
+        Outcome::Warnings
+    } else {
+        Outcome::Success
+    })
+}
+
+fn print_index_repair(r: &RepairIndexReport) {
+    println!(
+        "read {} index segment(s); {} could not be read",
+        r.segments_read,
+        r.segments_damaged.len()
+    );
+    for (id, why) in &r.segments_damaged {
+        println!("  index/{id}: {why} (removed: its packs are listed anew)");
+    }
+    println!(
+        "read the headers of {} pack(s); listed {} pack(s) that no index segment named",
+        r.headers_read,
+        r.packs_indexed.len()
+    );
+    for p in &r.packs_dropped {
+        eprintln!(
+            "warning: packs/{p} is named by the index but storage does not have it: dropped from the index; its blobs are lost, and the next backup of the devices that still hold them stores them again"
+        );
+    }
+    for (p, why) in &r.packs_unreadable {
+        eprintln!(
+            "warning: packs/{p}: its header cannot be read ({why}): what it holds is unknown; it is left as it is"
+        );
+    }
+    println!(
+        "wrote {} index segment(s), removed {}; rebuilt the index cache: {} blobs in {} packs, {} snapshots",
+        r.segments_written, r.segments_deleted, r.blobs, r.packs, r.snapshots
+    );
 }

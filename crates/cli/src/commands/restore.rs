@@ -8,7 +8,7 @@ use crate::progress::Bars;
 use anyhow::{Result, bail};
 use hearth_format::SnapshotId;
 use hearth_repo::Repository;
-use hearth_restore::{PlanOptions, RestorePlan, Target, execute, plan_restore};
+use hearth_restore::{PlanOptions, RestorePlan, RestoreReport, Target, execute, plan_restore};
 use serde_json::{Value, json};
 
 pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
@@ -48,18 +48,51 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
             "folder": report.folder,
             "files": report.files,
             "bytes": report.bytes,
+            "resumed": report.resumed,
+            "damaged": report.damaged.iter().map(|d| json!({
+                "path": d.path,
+                "domain": d.source.as_ref().map(|s| &s.0),
+                "relative_path": d.source.as_ref().map(|s| &s.1),
+                "problem": d.problem,
+            })).collect::<Vec<_>>(),
             "plan": plan_json(&id, &plan),
         }));
     } else {
-        println!(
-            "restored {} files ({}) of {} into {}",
-            report.files,
-            bytes(report.bytes),
-            snap.device.name,
-            report.folder.display()
-        );
+        print_report(&snap.device.name, &report);
     }
-    Ok(Outcome::Success)
+    Ok(match report.damaged.is_empty() {
+        true => Outcome::Success,
+        false => Outcome::Warnings,
+    })
+}
+
+fn print_report(device: &str, report: &RestoreReport) {
+    let resumed = match report.resumed {
+        0 => String::new(),
+        n => format!(" ({n} of them already written by an earlier run)"),
+    };
+    println!(
+        "restored {} files ({}) of {device} into {}{resumed}",
+        report.files,
+        bytes(report.bytes),
+        report.folder.display()
+    );
+    if report.damaged.is_empty() {
+        return;
+    }
+    for d in &report.damaged {
+        let what = match &d.source {
+            Some((domain, path)) => format!("{domain}/{path} ({})", d.path),
+            None => d.path.clone(),
+        };
+        eprintln!("damaged: {device}: {what}: {}", d.problem);
+    }
+    eprintln!(
+        "warning: {} file(s) of {device} could not be restored: their stored bytes are damaged or lost in the repository (`hearth check` says more). \
+         Everything else is written. Once the repository has healed (see \"When the repository is damaged\" in the user guide), \
+         run the same command again: it writes only what is missing.",
+        report.damaged.len()
+    );
 }
 
 /// `--to DEVICE` (its latest snapshot's model and iOS) or `--to-model M --to-ios V`.

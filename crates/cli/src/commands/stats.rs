@@ -22,7 +22,7 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
                 "logical_bytes": d.logical_bytes, "unique_bytes": d.unique_bytes, "shared_bytes": d.shared_bytes,
             })).collect::<Vec<_>>(),
         }));
-        return Ok(Outcome::Success);
+        return Ok(Context::listing_outcome(&repo));
     }
     println!(
         "{:<24} {:>9} {:>12} {:>12} {:>12}",
@@ -47,5 +47,5 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
         s.dedup_ratio(),
         s.compression_ratio()
     );
-    Ok(Outcome::Success)
+    Ok(Context::listing_outcome(&repo))
 }

@@ -1,0 +1,262 @@
+//! `repair snapshots`: what is left of the snapshots that damage reached, as restic's
+//! `repair snapshots --forget` does. A snapshot object that does not read is written again from
+//! this computer's cache when the cache still holds it (its payload was verified when it was
+//! merged), and removed otherwise. A snapshot whose file list is lost is removed. A snapshot
+//! some of whose files lost stored bytes is written again without them: each such entry keeps
+//! its Manifest.db row (row state "lost in the repository") and gets a warning, so everything
+//! else restores. A blob counts as lost when the index has no copy of it that is not known to
+//! be damaged; run it after `check --read-data` (which finds damaged copies) and a backup
+//! (which stores again what the devices still hold).
+//!
+//! [`Repository::repair_snapshots_plan`] decides, reading only; [`Repository::repair_snapshots`]
+//! writes each new snapshot before it deletes the old one. The caller holds the exclusive lock.
+
+use crate::error::RepoError;
+use crate::progress::Progress;
+use crate::repository::Repository;
+use hearth_format::{ChunkId, Entry, ObjectKind, RowState, Snapshot, SnapshotId, Warning};
+use hearth_storage::FileType;
+use std::collections::{HashMap, HashSet};
+
+/// What happens to one damaged snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotRepair {
+    /// The object does not read; this computer's cache holds it: written again from there.
+    FromCache { id: SnapshotId, snapshot: Snapshot },
+    /// Removed, because of `why`.
+    Remove {
+        id: SnapshotId,
+        snapshot: Option<Snapshot>,
+        why: String,
+    },
+    /// Written again without the content of these files ("path (domain/relative path)").
+    Rewrite {
+        id: SnapshotId,
+        snapshot: Snapshot,
+        lost: Vec<String>,
+    },
+}
+
+impl SnapshotRepair {
+    pub fn id(&self) -> SnapshotId {
+        match self {
+            Self::FromCache { id, .. } | Self::Remove { id, .. } | Self::Rewrite { id, .. } => *id,
+        }
+    }
+}
+
+/// What `repair snapshots` will do: pure data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepairSnapshotsPlan {
+    pub repairs: Vec<SnapshotRepair>,
+    /// Snapshots that need nothing.
+    pub sound: usize,
+}
+
+/// One repair done: the old snapshot, and the snapshot written instead (none when removed).
+pub type Repaired = (SnapshotId, Option<SnapshotId>);
+
+impl Repository {
+    /// Decides what to do with each snapshot. Refuses while a pack that no index segment names
+    /// holds what a snapshot needs: `repair index` gets it back without loss.
+    pub fn repair_snapshots_plan(
+        &self,
+        progress: &dyn Progress,
+    ) -> Result<RepairSnapshotsPlan, RepoError> {
+        self.sync_cache()?;
+        let unindexed = self.unindexed_blobs()?;
+        let cached: HashMap<SnapshotId, Vec<u8>> = self.cache.snapshots()?.into_iter().collect();
+        let objects = self.backend.list(FileType::Snapshot)?;
+        let mut plan = RepairSnapshotsPlan::default();
+        progress.start("reading snapshots", Some(objects.len() as u64));
+        for obj in objects {
+            let id = SnapshotId::from_hex(&obj.name).expect("listed names are ids");
+            if let Some(repair) = self.judge_snapshot(&id, &cached, &unindexed)? {
+                plan.repairs.push(repair);
+            } else {
+                plan.sound += 1;
+            }
+            progress.advance(1);
+        }
+        progress.finish();
+        Ok(plan)
+    }
+
+    /// Blobs of the packs no segment names (by their own headers).
+    fn unindexed_blobs(&self) -> Result<HashSet<ChunkId>, RepoError> {
+        let mut blobs = HashSet::new();
+        for (pack, size) in self.survey_packs()?.unindexed {
+            match self.pack_record(&pack, size) {
+                Ok(r) => blobs.extend(r.entries.iter().map(|e| e.id)),
+                Err(e) if e.is_damage() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(blobs)
+    }
+
+    fn judge_snapshot(
+        &self,
+        id: &SnapshotId,
+        cached: &HashMap<SnapshotId, Vec<u8>>,
+        unindexed: &HashSet<ChunkId>,
+    ) -> Result<Option<SnapshotRepair>, RepoError> {
+        let snapshot = match self.read_snapshot_payload(id) {
+            Ok(p) => Snapshot::decode(&p).map_err(|e| RepoError::corrupt("snapshot", e))?,
+            Err(e) if e.is_damage() => {
+                let from_cache = cached.get(id).and_then(|p| Snapshot::decode(p).ok());
+                return Ok(Some(match from_cache {
+                    Some(snapshot) => SnapshotRepair::FromCache { id: *id, snapshot },
+                    None => SnapshotRepair::Remove {
+                        id: *id,
+                        snapshot: None,
+                        why: format!(
+                            "the object does not read ({e}) and this computer's cache does not hold it"
+                        ),
+                    },
+                }));
+            }
+            Err(e) => return Err(e),
+        };
+        // What a pack no segment names holds is not lost: `repair index` gets it back.
+        // What a pack no segment names holds is not lost: `repair index` gets it back.
+        let refuse_if_unindexed = |chunks: &mut dyn Iterator<Item = &ChunkId>| {
+            for c in chunks {
+                if unindexed.contains(c) {
+                    return Err(RepoError::Refused(format!(
+                        "snapshot {} needs data that a pack no index segment names holds: run `hearth repair index` first, which gets it back",
+                        id.short()
+                    )));
+                }
+            }
+            Ok(())
+        };
+        let entries = match self.load_entries(&snapshot) {
+            Ok(entries) => entries,
+            Err(e) if e.is_damage() => {
+                refuse_if_unindexed(&mut snapshot.tree.iter())?;
+                return Ok(Some(SnapshotRepair::Remove {
+                    id: *id,
+                    snapshot: Some(snapshot),
+                    why: format!("its file list is lost ({e})"),
+                }));
+            }
+            Err(e) => return Err(e),
+        };
+        let lost_chunks = self.lost_chunks(&entries)?;
+        if lost_chunks.is_empty() {
+            return Ok(None);
+        }
+        refuse_if_unindexed(&mut lost_chunks.iter())?;
+        let lost = entries
+            .iter()
+            .filter(|e| loses_content(e, &lost_chunks))
+            .map(describe_entry)
+            .collect();
+        Ok(Some(SnapshotRepair::Rewrite {
+            id: *id,
+            snapshot,
+            lost,
+        }))
+    }
+
+    /// The chunks of `entries` that have no copy not known to be damaged.
+    fn lost_chunks(&self, entries: &[Entry]) -> Result<HashSet<ChunkId>, RepoError> {
+        let index = self.cache.reader()?;
+        let mut lost = HashSet::new();
+        for chunk in entries
+            .iter()
+            .filter_map(|e| e.content.as_ref())
+            .flat_map(|c| &c.chunks)
+        {
+            if index.lookup_healthy(chunk)?.is_none() {
+                lost.insert(*chunk);
+            }
+        }
+        Ok(lost)
+    }
+
+    /// Carries out a plan: each new snapshot is written (and pinned if the old one was) before
+    /// the old one is deleted.
+    pub fn repair_snapshots(
+        &self,
+        plan: &RepairSnapshotsPlan,
+        progress: &dyn Progress,
+    ) -> Result<Vec<Repaired>, RepoError> {
+        let pins = self.pins()?;
+        let mut done = Vec::new();
+        progress.start("repairing snapshots", Some(plan.repairs.len() as u64));
+        for repair in &plan.repairs {
+            let old = repair.id();
+            let new = match repair {
+                SnapshotRepair::FromCache { snapshot, .. } => Some(self.put_snapshot(snapshot)?),
+                SnapshotRepair::Remove { .. } => None,
+                SnapshotRepair::Rewrite { snapshot, .. } => Some(self.rewrite_snapshot(snapshot)?),
+            };
+            if let Some(new) = new.filter(|_| pins.contains(&old)) {
+                self.pin(&new)?;
+            }
+            self.backend.delete(FileType::Snapshot, &old.to_hex())?;
+            self.cache.remove_snapshot(&old)?;
+            if pins.contains(&old) {
+                self.unpin(&old)?;
+            }
+            done.push((old, new));
+            progress.advance(1);
+        }
+        progress.finish();
+        Ok(done)
+    }
+
+    /// Writes a snapshot object for a payload whose tree is already stored.
+    fn put_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId, RepoError> {
+        let payload = snapshot.encode();
+        let file = self.keys.seal_object(ObjectKind::Snapshot, &payload);
+        let id = SnapshotId(self.keys.object_id(&file));
+        self.backend.put(FileType::Snapshot, &id.to_hex(), &file)?;
+        self.cache.add_snapshot(&id, &payload)?;
+        Ok(id)
+    }
+
+    /// The snapshot without the content of the entries whose chunks are lost.
+    fn rewrite_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId, RepoError> {
+        let mut entries = self.load_entries(snapshot)?;
+        let lost = self.lost_chunks(&entries)?;
+        let mut snapshot = snapshot.clone();
+        for e in entries.iter_mut().filter(|e| loses_content(e, &lost)) {
+            let content = e.content.take().expect("filtered on content");
+            snapshot.summary.files = snapshot.summary.files.saturating_sub(1);
+            snapshot.summary.bytes = snapshot.summary.bytes.saturating_sub(content.size);
+            snapshot.warnings.push(Warning {
+                path: e.path.clone(),
+                message: format!(
+                    "{}: {}",
+                    describe_entry(e),
+                    RowState::LostInRepository.describe()
+                ),
+            });
+            if let Some(row) = &mut e.row {
+                row.state = RowState::LostInRepository;
+            }
+        }
+        // An entry with neither row nor content says nothing.
+        entries.retain(|e| e.row.is_some() || e.content.is_some());
+        let session = self.write_session()?;
+        let id = self.commit_snapshot(&session, snapshot, &entries)?;
+        session.finish()?;
+        Ok(id)
+    }
+}
+
+fn loses_content(e: &Entry, lost: &HashSet<ChunkId>) -> bool {
+    e.content
+        .as_ref()
+        .is_some_and(|c| c.chunks.iter().any(|c| lost.contains(c)))
+}
+
+fn describe_entry(e: &Entry) -> String {
+    match &e.row {
+        Some(r) => format!("{} ({}/{})", e.path, r.domain, r.relative_path),
+        None => e.path.clone(),
+    }
+}

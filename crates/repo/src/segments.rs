@@ -1,0 +1,53 @@
+//! Index segments (`docs/format.md` §8): read and checked against their names, and written.
+
+use crate::error::RepoError;
+use crate::repository::Repository;
+use hearth_format::{IndexId, IndexSegment, ObjectKind, PackRecord};
+use hearth_storage::FileType;
+
+/// The most pack entries a segment written by repair or prune lists (about 2.3 MiB sealed), so
+/// that no segment grows without bound.
+pub(crate) const SEGMENT_ENTRIES: usize = 50_000;
+
+impl Repository {
+    pub(crate) fn read_segment(&self, id: &IndexId) -> Result<IndexSegment, RepoError> {
+        let name = format!("index/{id}");
+        let bytes = self.backend.get(FileType::Index, &id.to_hex())?;
+        if self.keys.object_id(&bytes) != id.0 {
+            return Err(RepoError::corrupt(name, "content does not match its name"));
+        }
+        let payload = self
+            .keys
+            .open_object(ObjectKind::Index, &bytes)
+            .map_err(|e| RepoError::corrupt(&name, e))?;
+        IndexSegment::decode(&payload).map_err(|e| RepoError::corrupt(name, e))
+    }
+
+    /// Writes a segment listing `packs`; returns its id (the keyed hash of its bytes).
+    pub(crate) fn put_segment(&self, packs: Vec<PackRecord>) -> Result<IndexId, RepoError> {
+        let segment = IndexSegment { packs };
+        let file = self.keys.seal_object(ObjectKind::Index, &segment.encode());
+        let id = IndexId(self.keys.object_id(&file));
+        self.backend.put(FileType::Index, &id.to_hex(), &file)?;
+        Ok(id)
+    }
+
+    /// Writes `packs` in as many segments as [`SEGMENT_ENTRIES`] needs; returns their ids.
+    pub(crate) fn put_segments(&self, packs: Vec<PackRecord>) -> Result<Vec<IndexId>, RepoError> {
+        let mut ids = Vec::new();
+        let mut batch: Vec<PackRecord> = Vec::new();
+        let mut entries = 0;
+        for p in packs {
+            if !batch.is_empty() && entries + p.entries.len() > SEGMENT_ENTRIES {
+                ids.push(self.put_segment(std::mem::take(&mut batch))?);
+                entries = 0;
+            }
+            entries += p.entries.len();
+            batch.push(p);
+        }
+        if !batch.is_empty() {
+            ids.push(self.put_segment(batch)?);
+        }
+        Ok(ids)
+    }
+}
