@@ -263,6 +263,32 @@ impl MotoServer {
         }
     }
 
+    /// Replaces (or creates) one object (an unsigned PUT): damage done behind Hearth's back.
+    pub fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
+        let r = http(
+            self.port(),
+            "PUT",
+            &format!("/{bucket}/{key}"),
+            &[MOTO_AUTH],
+            bytes,
+        )
+        .expect("PUT");
+        assert_eq!(r.status, 200, "PUT /{bucket}/{key}: {}", r.text());
+    }
+
+    /// Deletes one object (an unsigned DELETE).
+    pub fn delete(&self, bucket: &str, key: &str) {
+        let r = http(
+            self.port(),
+            "DELETE",
+            &format!("/{bucket}/{key}"),
+            &[MOTO_AUTH],
+            b"",
+        )
+        .expect("DELETE");
+        assert_eq!(r.status, 204, "DELETE /{bucket}/{key}: {}", r.text());
+    }
+
     /// What moto printed (one line per request).
     pub fn log(&self) -> String {
         self.server.log()

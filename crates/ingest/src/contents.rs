@@ -83,10 +83,13 @@ pub(crate) fn store_contents(
     progress: &dyn Progress,
 ) -> Result<(Vec<Entry>, Vec<Option<Origin>>), IngestError> {
     let readings: Vec<Reading<'_>> = planned.iter().map(|p| Reading::of(p, decryption)).collect();
-    let reuse = |i: usize| -> Option<&Content> {
-        let f = planned[i].file.as_ref()?;
-        unchanged(parent, f, readings[i].wrapped_key())
-    };
+    let mut reusable: Vec<Option<&Content>> = (planned.iter().zip(&readings))
+        .map(|(p, r)| unchanged(parent, p.file.as_ref()?, r.wrapped_key()))
+        .collect();
+    if session.damage_suspected() {
+        forget_unsound(session, &mut reusable)?;
+    }
+    let reuse = |i: usize| reusable[i];
     let mut to_read: Vec<usize> = (0..planned.len())
         .filter(|&i| planned[i].file.is_some() && reuse(i).is_none())
         .collect();
@@ -151,6 +154,26 @@ pub(crate) fn store_contents(
         });
     }
     Ok((entries, origins))
+}
+
+/// Drops the parent's contents that name a chunk the repository no longer has a sound copy
+/// of (lost or damaged): those files are read again, which stores the chunk again.
+fn forget_unsound(
+    session: &Tally<'_, '_>,
+    reusable: &mut [Option<&Content>],
+) -> Result<(), RepoError> {
+    for slot in reusable.iter_mut() {
+        if let Some(c) = slot {
+            let mut sound = true;
+            for id in &c.chunks {
+                sound &= session.is_stored(id)?;
+            }
+            if !sound {
+                *slot = None;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The parent's content for `f` when size, mtime and mode are unchanged and it was stored the

@@ -37,6 +37,9 @@ pub struct DeviceReport {
     /// Encrypted source only: true when its password was run through the keybag's key
     /// derivation this time, false when the repository already held the derived key.
     pub key_derived: bool,
+    /// Why the parent snapshot's file list could not be read (damage in the repository), when
+    /// it could not: every file was then read again. The new snapshot is complete.
+    pub parent_unreadable: Option<String>,
 }
 
 /// Backs up one device folder into `session` and commits its snapshot.
@@ -60,8 +63,9 @@ pub fn backup_device(
     let planned = match_rows(rows, found, decryption.is_some(), &mut warnings);
 
     let parent = repo.latest_for_udid(&identity.udid)?;
+    let mut parent_unreadable = None;
     let parent_files = match (&parent, options.force_read) {
-        (Some((_, snap)), false) => parent_contents(repo, snap)?,
+        (Some((_, snap)), false) => parent_contents(repo, snap, &mut parent_unreadable)?,
         _ => HashMap::new(),
     };
     let tally = session.tally();
@@ -110,6 +114,7 @@ pub fn backup_device(
         warnings,
         unencrypted_source: !device.is_encrypted(),
         key_derived,
+        parent_unreadable,
     })
 }
 
@@ -179,12 +184,22 @@ fn open_manifest(
     Ok((rows, Some(decryption), unlocked.derived))
 }
 
+/// The parent snapshot's contents by path; none (every file is read) when its file list is
+/// damaged or lost, and then why in `unreadable`.
 fn parent_contents(
     repo: &Repository,
     parent: &Snapshot,
+    unreadable: &mut Option<String>,
 ) -> Result<HashMap<String, Content>, IngestError> {
-    Ok(repo
-        .load_entries(parent)?
+    let entries = match repo.load_entries(parent) {
+        Ok(entries) => entries,
+        Err(e) if e.is_damage() => {
+            *unreadable = Some(e.to_string());
+            return Ok(HashMap::new());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(entries
         .into_iter()
         .filter_map(|e| Some((e.path, e.content?)))
         .collect())

@@ -24,9 +24,10 @@ use crate::repository::Repository;
 use hearth_chunker::Content;
 use hearth_format::pack::PACK_ENTRY_LEN;
 use hearth_format::{BlobKind, ChunkId, Compression, IndexId, PackId, PackRecord};
+use hearth_index::BlobLocation;
 use hearth_index::{LiveReader, LiveSet};
 use hearth_storage::FileType;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PruneOptions {
@@ -167,7 +168,22 @@ impl Repository {
                 ),
             ));
         }
-        let live = self.live_set(progress)?;
+        let unindexed = self.unindexed_headers()?;
+        let extra: HashMap<ChunkId, BlobLocation> = (unindexed.values())
+            .filter_map(|r| r.as_ref().ok())
+            .flat_map(|r| {
+                r.entries.iter().map(|e| {
+                    (
+                        e.id,
+                        BlobLocation {
+                            pack: r.pack,
+                            entry: *e,
+                        },
+                    )
+                })
+            })
+            .collect();
+        let live = self.live_set(&extra, progress)?;
         let reader = live.reader()?;
         let mut plan = loop {
             let plan = self.classify(options, &reader)?;
@@ -175,7 +191,7 @@ impl Repository {
                 break plan;
             }
         };
-        self.judge_unindexed(&mut plan, &reader)?;
+        self.judge_unindexed(&mut plan, &unindexed, &reader)?;
         plan.damaged_segments = unreadable
             .iter()
             .filter_map(|o| o.object.strip_prefix("index/"))
@@ -218,9 +234,15 @@ impl Repository {
         plan.pack_bytes = uses.iter().map(|u| u.length).sum();
         plan.used_bytes = uses.iter().map(|u| u.used).sum();
         plan.unused_bytes = uses.iter().map(|u| u.unused).sum();
-        let (delete, mut partly): (Vec<PackUse>, Vec<PackUse>) =
+        let (delete, partly): (Vec<PackUse>, Vec<PackUse>) =
             uses.into_iter().partition(|u| u.used_blobs == 0);
         plan.delete = delete;
+        // A pack known to hold a damaged copy, or lost, goes whatever the allowance: what reads
+        // of it is copied, and the damage leaves the repository.
+        let damage = self.cache.damage();
+        let (damaged, mut partly): (Vec<PackUse>, Vec<PackUse>) =
+            partly.into_iter().partition(|u| damage.touches(&u.pack));
+        plan.repack = damaged;
         // Most wasteful first, until what stays unused is within the allowance.
         partly.sort_by(|a, b| {
             let share = |u: &PackUse| u.unused as f64 / u.length.max(1) as f64;
@@ -294,26 +316,46 @@ impl Repository {
         Ok(sound)
     }
 
+    /// The packs no segment names, with what their own headers say (or why they do not read).
+    fn unindexed_headers(&self) -> Result<HashMap<PackId, Result<PackRecord, String>>, RepoError> {
+        let mut headers = HashMap::new();
+        for (pack, size) in self.survey_packs()?.unindexed {
+            let record = match self.pack_record(&pack, size) {
+                Ok(r) => Ok(r),
+                Err(RepoError::Storage(e)) if e.is_not_found() => continue,
+                Err(e) if e.is_damage() => Err(e.to_string()),
+                Err(e) => return Err(e),
+            };
+            headers.insert(pack, record);
+        }
+        Ok(headers)
+    }
+
     /// Judges the packs no segment names by their own headers (see the module docs).
-    fn judge_unindexed(&self, plan: &mut PrunePlan, live: &LiveReader) -> Result<(), RepoError> {
+    fn judge_unindexed(
+        &self,
+        plan: &mut PrunePlan,
+        headers: &HashMap<PackId, Result<PackRecord, String>>,
+        live: &LiveReader,
+    ) -> Result<(), RepoError> {
         let mut idle = Vec::new();
         for (name, size) in std::mem::take(&mut plan.unindexed) {
             let pack = PackId::from_hex(&name).expect("listed names are ids");
-            let record = match self.pack_record(&pack, size) {
-                Ok(r) => r,
-                Err(RepoError::Storage(e)) if e.is_not_found() => continue,
-                Err(e) if e.is_damage() => {
-                    plan.unreadable.push((pack, e.to_string()));
+            let record = match headers.get(&pack) {
+                Some(Ok(r)) => r,
+                Some(Err(why)) => {
+                    plan.unreadable.push((pack, why.clone()));
                     continue;
                 }
-                Err(e) => return Err(e),
+                // Listed since the survey: a pack some other process wrote; not ours to judge.
+                None => continue,
             };
             let mut needed = false;
             for e in &record.entries {
                 needed |= live.contains(&e.id)? && self.cache.lookup_healthy(&e.id)?.is_none();
             }
             match needed {
-                true => plan.reindex.push(record),
+                true => plan.reindex.push(record.clone()),
                 false => idle.push((name, size)),
             }
         }
@@ -342,7 +384,12 @@ impl Repository {
 
     /// Every blob a snapshot references, in a redb file (bounded memory: one snapshot's entries
     /// at a time).
-    fn live_set(&self, progress: &dyn Progress) -> Result<LiveSet, RepoError> {
+    /// Tree blobs the index lacks are read from `unindexed` (packs no segment names).
+    fn live_set(
+        &self,
+        unindexed: &HashMap<ChunkId, BlobLocation>,
+        progress: &dyn Progress,
+    ) -> Result<LiveSet, RepoError> {
         let dir = self
             .cache
             .path()
@@ -357,7 +404,7 @@ impl Repository {
         );
         for (id, snapshot) in &snapshots {
             live.insert_all(&snapshot.tree)?;
-            let entries = self.load_entries(snapshot).map_err(|e| match e {
+            let entries = self.load_entries_with(snapshot, unindexed).map_err(|e| match e {
                 e if e.is_damage() => RepoError::corrupt(
                     format!("snapshots/{id}"),
                     format!(

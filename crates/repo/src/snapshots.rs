@@ -3,8 +3,10 @@
 use crate::error::RepoError;
 use crate::repository::Repository;
 use crate::writer::WriteSession;
-use hearth_format::{BlobKind, Entry, ObjectKind, Snapshot, SnapshotId};
+use hearth_format::{BlobKind, ChunkId, Entry, ObjectKind, Snapshot, SnapshotId};
+use hearth_index::BlobLocation;
 use hearth_storage::FileType;
+use std::collections::HashMap;
 
 /// How a user names a snapshot: an id or unique prefix (6+ hex digits), or `DEVICE@latest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,13 +114,25 @@ impl Repository {
             stream.extend_from_slice(&b);
             Ok::<_, RepoError>(())
         })?;
-        if stream.len() as u64 != snapshot.tree_len {
-            return Err(RepoError::corrupt(
-                "snapshot tree",
-                "length differs from the recorded length",
-            ));
+        decode_tree(snapshot, &stream)
+    }
+
+    /// [`Repository::load_entries`], finding the tree blobs the index lacks in `unindexed`
+    /// (read from the headers of packs no segment names).
+    pub(crate) fn load_entries_with(
+        &self,
+        snapshot: &Snapshot,
+        unindexed: &HashMap<ChunkId, BlobLocation>,
+    ) -> Result<Vec<Entry>, RepoError> {
+        let mut stream = Vec::new();
+        for id in &snapshot.tree {
+            let plain = match unindexed.get(id) {
+                Some(loc) if self.cache.lookup(id)?.is_none() => self.read_copy(loc)?,
+                _ => self.read_blob(id)?,
+            };
+            stream.extend_from_slice(&plain);
         }
-        Entry::decode_all(&stream).map_err(|e| RepoError::corrupt("snapshot tree", e))
+        decode_tree(snapshot, &stream)
     }
 
     /// Stores the tree, flushes (packs and index first), then writes the snapshot: the commit.
@@ -168,4 +182,14 @@ fn resolve_device(all: &[(SnapshotId, Snapshot)], device: &str) -> Result<String
             "{device} (several devices match; give the UDID)"
         ))),
     }
+}
+
+fn decode_tree(snapshot: &Snapshot, stream: &[u8]) -> Result<Vec<Entry>, RepoError> {
+    if stream.len() as u64 != snapshot.tree_len {
+        return Err(RepoError::corrupt(
+            "snapshot tree",
+            "length differs from the recorded length",
+        ));
+    }
+    Entry::decode_all(stream).map_err(|e| RepoError::corrupt("snapshot tree", e))
 }

@@ -370,6 +370,16 @@ impl Tally<'_, '_> {
     pub fn stored_bytes(&self) -> u64 {
         self.stored_bytes.load(Ordering::Relaxed)
     }
+
+    /// [`WriteSession::damage_suspected`].
+    pub fn damage_suspected(&self) -> bool {
+        self.session.damage_suspected()
+    }
+
+    /// [`WriteSession::is_stored`].
+    pub fn is_stored(&self, id: &ChunkId) -> Result<bool, RepoError> {
+        self.session.is_stored(id)
+    }
 }
 
 impl BlobSink for Tally<'_, '_> {

@@ -34,6 +34,12 @@ pub enum RestoreError {
     BadSnapshot { device: String, detail: String },
     #[error("refused: {0}")]
     Refused(String),
+    #[error("the file list of the snapshot of {device} cannot be read")]
+    FileListLost {
+        device: String,
+        #[source]
+        source: RepoError,
+    },
     #[error("{}: restored {written} bytes but the snapshot records {expected}", path.display())]
     SizeMismatch {
         path: PathBuf,

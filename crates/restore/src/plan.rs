@@ -158,7 +158,12 @@ pub fn plan_restore(
     snapshot: &Snapshot,
     options: &PlanOptions,
 ) -> Result<RestorePlan, RestoreError> {
-    let entries = repo.load_entries(snapshot)?;
+    let entries = repo
+        .load_entries(snapshot)
+        .map_err(|source| RestoreError::FileListLost {
+            device: snapshot.device.name.clone(),
+            source,
+        })?;
     let keybag = keybag(repo, snapshot, &entries)?;
     let cross = options
         .target

@@ -100,6 +100,12 @@ fn print_report(r: &DeviceReport) {
         bytes(r.summary.bytes_read),
         bytes(r.summary.bytes_added)
     );
+    if let Some(why) = &r.parent_unreadable {
+        eprintln!(
+            "notice: the previous snapshot of {} cannot be read ({why}); every file was read again, and this snapshot is complete",
+            r.device.name
+        );
+    }
     if r.unencrypted_source {
         eprintln!(
             "notice: the backup of {} is not encrypted, so it holds no Health, Activity or Keychain data. \
@@ -136,6 +142,7 @@ fn report_json(r: &DeviceReport) -> serde_json::Value {
         "bytes_added": r.summary.bytes_added,
         "encrypted_source": !r.unencrypted_source,
         "key_derived": r.key_derived,
+        "parent_unreadable": r.parent_unreadable,
         "warnings": r.warnings.iter().map(|w| json!({"path": w.path, "message": w.message})).collect::<Vec<_>>(),
     })
 }

@@ -60,9 +60,21 @@ struct Finding {
 }
 
 #[derive(Default)]
-struct Findings(Vec<Finding>);
+struct Findings {
+    found: Vec<Finding>,
+    /// Harmless: damage that costs nothing (every blob it reached has a sound copy).
+    notes: Vec<String>,
+}
 
 impl Findings {
+    /// A finding when it costs blobs; a note when it costs none.
+    fn judge(&mut self, object: String, problem: String, lost: HashSet<ChunkId>) {
+        match lost.is_empty() {
+            true => self.notes.push(format!("{object}: {problem}")),
+            false => self.add_costing(object, problem, lost),
+        }
+    }
+
     fn add(&mut self, object: impl Into<String>, problem: impl Into<String>) {
         self.add_costing(object, problem, HashSet::new());
     }
@@ -73,7 +85,7 @@ impl Findings {
         problem: impl Into<String>,
         blobs: HashSet<ChunkId>,
     ) {
-        self.0.push(Finding {
+        self.found.push(Finding {
             damage: Damage {
                 object: object.into(),
                 problem: problem.into(),
@@ -138,7 +150,8 @@ impl Repository {
         self.attribute(&snapshots, &mut findings)?;
         report
             .damage
-            .extend(findings.0.into_iter().map(|f| f.damage));
+            .extend(findings.found.into_iter().map(|f| f.damage));
+        report.notes.extend(findings.notes);
         self.check_device_keys(&mut report)?;
         for l in self.locks()?.stale {
             report.notes.push(format!(
@@ -232,20 +245,18 @@ impl Repository {
             let (len, entries) = &indexed[pack];
             let object = format!("packs/{pack}");
             let Some(&size) = survey.listed.get(pack) else {
-                findings.add_costing(
-                    object,
-                    format!(
-                        "named by the index but missing from storage: its {} blob(s) are lost; {BACK_UP_AGAIN}",
-                        entries.len()
-                    ),
-                    entries.iter().map(|e| e.id).collect(),
+                let (lost, healed) = self.lost_or_healed(entries.iter().map(|e| e.id))?;
+                let problem = format!(
+                    "named by the index but missing from storage: {}",
+                    costs(lost.len(), healed)
                 );
+                findings.judge(object, problem, lost);
                 continue;
             };
             if size == u64::from(*len) {
                 continue;
             }
-            let past_end: HashSet<ChunkId> = entries
+            let past_end: Vec<ChunkId> = entries
                 .iter()
                 .filter(|e| e.end() > size)
                 .map(|e| e.id)
@@ -254,20 +265,37 @@ impl Repository {
                 self.cache
                     .record_bad_blob(id, pack, "past the end of its truncated pack")?;
             }
-            let lost = match past_end.len() {
-                0 => String::new(),
+            let (lost, healed) = self.lost_or_healed(past_end.iter().copied())?;
+            let problem = match past_end.len() {
+                0 => format!(
+                    "is {size} bytes, the index says {len} (bytes were added on storage; its blobs still read)"
+                ),
                 n => format!(
-                    ": {n} of its {} blob(s) lie past its end and are lost; {BACK_UP_AGAIN}",
-                    entries.len()
+                    "is {size} bytes, the index says {len}: {n} of its {} blob(s) lie past its end: {}",
+                    entries.len(),
+                    costs(lost.len(), healed)
                 ),
             };
-            findings.add_costing(
-                object,
-                format!("is {size} bytes, the index says {len}{lost}"),
-                past_end,
-            );
+            findings.judge(object, problem, lost);
         }
         Ok(())
+    }
+
+    /// Splits blobs whose copy is damaged into those that are lost and those with a sound copy
+    /// elsewhere (a backup stored them again), which are only counted.
+    fn lost_or_healed(
+        &self,
+        blobs: impl Iterator<Item = ChunkId>,
+    ) -> Result<(HashSet<ChunkId>, usize), RepoError> {
+        let index = self.cache.reader()?;
+        let (mut lost, mut healed) = (HashSet::new(), 0);
+        for id in blobs {
+            match index.lookup_healthy(&id)? {
+                Some(_) => healed += 1,
+                None => drop(lost.insert(id)),
+            }
+        }
+        Ok((lost, healed))
     }
 
     /// The blobs of the packs no segment names, read from their own headers. A header that
@@ -362,7 +390,7 @@ impl Repository {
                     blobs: HashSet::new(),
                 };
                 f.damage.affected = wrong_size;
-                findings.0.push(f);
+                findings.found.push(f);
             }
         }
         Ok(needs)
@@ -398,16 +426,25 @@ impl Repository {
         for (pack, verdict) in results {
             report.blobs_checked += verdict.checked;
             report.bytes_read += verdict.bytes;
-            if verdict.problems.is_empty() {
+            if verdict.problems.is_empty() && verdict.bad.is_empty() {
                 sound.push(pack);
                 continue;
             }
             for (blob, why) in &verdict.bad {
                 self.cache.record_bad_blob(blob, &pack, why)?;
             }
-            let bad: HashSet<ChunkId> = verdict.bad.keys().copied().collect();
+            let (lost, healed) = self.lost_or_healed(verdict.bad.keys().copied())?;
             for problem in verdict.problems {
-                findings.add_costing(format!("packs/{pack}"), problem, bad.clone());
+                findings.add_costing(format!("packs/{pack}"), problem, lost.clone());
+            }
+            if !verdict.bad.is_empty() {
+                let problem = format!(
+                    "{} of its {} blobs cannot be read or fail to verify: {}",
+                    verdict.bad.len(),
+                    verdict.checked,
+                    costs(lost.len(), healed)
+                );
+                findings.judge(format!("packs/{pack}"), problem, lost);
             }
         }
         Ok(self.cache.forget_damage(&sound)?)
@@ -420,7 +457,7 @@ impl Repository {
             Err(e) => {
                 let why = e.to_string();
                 verdict.bad = indexed.iter().map(|e| (e.id, why.clone())).collect();
-                verdict.problems.push(format!("{why}; {BACK_UP_AGAIN}"));
+                verdict.checked = indexed.len() as u64;
                 return verdict;
             }
         };
@@ -450,13 +487,6 @@ impl Repository {
                 verdict.bad.insert(e.id, why);
             }
         }
-        if !verdict.bad.is_empty() {
-            verdict.problems.push(format!(
-                "{} of its {} blobs fail to decrypt or verify: they are lost; {BACK_UP_AGAIN}",
-                verdict.bad.len(),
-                indexed.len()
-            ));
-        }
         verdict.checked = indexed.len() as u64;
         verdict
     }
@@ -468,7 +498,7 @@ impl Repository {
         findings: &mut Findings,
     ) -> Result<(), RepoError> {
         let mut by_blob: HashMap<ChunkId, Vec<usize>> = HashMap::new();
-        for (i, f) in findings.0.iter().enumerate() {
+        for (i, f) in findings.found.iter().enumerate() {
             for b in &f.blobs {
                 by_blob.entry(*b).or_default().push(i);
             }
@@ -476,7 +506,7 @@ impl Repository {
         if by_blob.is_empty() {
             return Ok(());
         }
-        let mut affected: Vec<Vec<String>> = vec![Vec::new(); findings.0.len()];
+        let mut affected: Vec<Vec<String>> = vec![Vec::new(); findings.found.len()];
         for (id, snap) in snapshots {
             let mut hit = |chunks: &[ChunkId], what: &str| {
                 let mut seen = HashSet::new();
@@ -496,10 +526,19 @@ impl Repository {
                 }
             }
         }
-        for (f, a) in findings.0.iter_mut().zip(affected) {
+        for (f, a) in findings.found.iter_mut().zip(affected) {
             f.damage.affected.extend(a);
         }
         Ok(())
+    }
+}
+
+/// What damage to `lost + healed` blobs costs, in words.
+fn costs(lost: usize, healed: usize) -> String {
+    match (lost, healed) {
+        (0, _) => "every blob it reached has a sound copy elsewhere (a backup stored it again); prune removes the damaged copy".into(),
+        (n, 0) => format!("{n} blob(s) are lost; {BACK_UP_AGAIN}"),
+        (n, h) => format!("{n} blob(s) are lost ({h} more have a sound copy elsewhere); {BACK_UP_AGAIN}"),
     }
 }
 
