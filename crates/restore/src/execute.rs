@@ -263,12 +263,29 @@ impl<W: Write> Write for CountingWriter<W> {
     }
 }
 
+/// Sets the permission bits and the exact mtime (to the nanosecond, any i64 of seconds) of a
+/// written file. Only the permission bits (0o777): whatever the snapshot records, a restored file
+/// never gets setuid, setgid or sticky.
 fn finish_file(file: &File, f: &PlannedFile) -> std::io::Result<()> {
-    file.set_permissions(Permissions::from_mode(f.mode & 0o7777))?;
-    let mtime = if f.mtime_ns >= 0 {
-        UNIX_EPOCH + Duration::from_nanos(f.mtime_ns as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_nanos(f.mtime_ns.unsigned_abs())
+    file.set_permissions(Permissions::from_mode(f.mode & 0o777))?;
+    let invalid = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the snapshot records an mtime of {} ns, which no clock holds",
+                f.mtime_ns
+            ),
+        )
     };
+    let (secs, nanos) = hearth_format::entry::split_mtime(f.mtime_ns).ok_or_else(invalid)?;
+    let whole = Duration::from_secs(secs.unsigned_abs());
+    let seconds = if secs >= 0 {
+        UNIX_EPOCH.checked_add(whole)
+    } else {
+        UNIX_EPOCH.checked_sub(whole)
+    };
+    let mtime = seconds
+        .and_then(|t| t.checked_add(Duration::from_nanos(nanos.into())))
+        .ok_or_else(invalid)?;
     file.set_modified(mtime)
 }
