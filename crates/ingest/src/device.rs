@@ -7,7 +7,7 @@ use crate::unlock::{IosPasswords, unlock};
 use crate::walk::walk;
 use hearth_format::codec::{STRING_MAX, fits_string};
 use hearth_format::{Content, DeviceIdentity, Snapshot, SnapshotId, SnapshotSummary, Warning};
-use hearth_mobilesync::{DeviceFolder, ManifestDb, ManifestDbState, ManifestRow};
+use hearth_mobilesync::{DeviceFolder, IgnoredPlist, ManifestDb, ManifestDbState, ManifestRow};
 use hearth_repo::{Progress, Repository, WriteSession};
 use std::collections::HashMap;
 use std::path::Path;
@@ -57,7 +57,7 @@ pub fn backup_device(
     check_lengths(folder, &identity, &options.tags)?;
     let (rows, decryption, key_derived) =
         open_manifest(repo, &device, &identity, options, progress)?;
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<Warning> = device.ignored.iter().map(ignored).collect();
     let found = walk(folder, &mut warnings)?;
     let planned = match_rows(rows, found, decryption.is_some(), &mut warnings);
 
@@ -132,6 +132,17 @@ fn identity(d: &DeviceFolder) -> DeviceIdentity {
         product_type: d.info.product_type.clone(),
         ios_version: d.ios_version().unwrap_or_default().to_string(),
         build: d.info.build_version.clone(),
+    }
+}
+
+/// A plist the backup can do without that could not be read.
+fn ignored(plist: &IgnoredPlist) -> Warning {
+    Warning {
+        path: plist.name.to_string(),
+        message: format!(
+            "{}; went on without it (this backup does not need it; it is kept as found)",
+            plist.problem
+        ),
     }
 }
 
