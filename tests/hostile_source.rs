@@ -538,7 +538,7 @@ fn an_unreadable_sub_folder_is_a_warning_and_the_rest_is_backed_up() {
         notes.parent(),
         "pick two blob folders"
     );
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0)).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
     // Root reads any folder; the backup runs as root without that override, as a user would.
     let mut cmd = w.cmd(&["backup", s(&folder)]);
     without_permission_overrides(&mut cmd);
