@@ -14,7 +14,26 @@ pub enum DecodeError {
     Trailing(usize),
 }
 
+/// Longest `string` in bytes: its length is a `u16`.
+pub const STRING_MAX: usize = u16::MAX as usize;
+/// Longest `lstring` in bytes: its length is a `u32`.
+pub const LSTRING_MAX: usize = u32::MAX as usize;
+
+/// True when `v` fits a `string` field.
+pub fn fits_string(v: &str) -> bool {
+    v.len() <= STRING_MAX
+}
+
+/// True when `v` fits an `lstring` field.
+pub fn fits_lstring(v: &str) -> bool {
+    v.len() <= LSTRING_MAX
+}
+
 /// Appends primitives to a byte vector.
+///
+/// Invariant: an encoder never truncates. A string longer than its field holds is a bug of
+/// the producer, which must refuse it first ([`fits_string`], [`fits_lstring`]; ingest records
+/// a warning instead of the entry); the writer panics rather than store something else.
 #[derive(Default)]
 pub struct Writer {
     buf: Vec<u8>,
@@ -48,16 +67,19 @@ impl Writer {
     pub fn bytes(&mut self, v: &[u8]) {
         self.buf.extend_from_slice(v);
     }
-    /// `string`: u16 length then UTF-8. Longer strings are cut at a char boundary below 64 KiB;
-    /// callers with unbounded text use [`Writer::lstring`].
+    /// `string`: u16 length then UTF-8. `v` must fit ([`fits_string`]); callers with unbounded
+    /// text use [`Writer::lstring`].
     pub fn string(&mut self, v: &str) {
-        let mut end = v.len().min(u16::MAX as usize);
-        while !v.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.u16(end as u16);
-        self.bytes(&v.as_bytes()[..end]);
+        let len = u16::try_from(v.len()).unwrap_or_else(|_| {
+            panic!(
+                "a string field of {} bytes (at most {STRING_MAX}) reached the encoder: its producer must refuse it",
+                v.len()
+            )
+        });
+        self.u16(len);
+        self.bytes(v.as_bytes());
     }
+    /// `lstring`: u32 length then UTF-8. `v` must fit ([`fits_lstring`]).
     pub fn lstring(&mut self, v: &str) {
         self.u32(len_u32(v.len()));
         self.bytes(v.as_bytes());
@@ -191,6 +213,24 @@ mod tests {
         assert_eq!(r.string().unwrap(), "héllo");
         assert_eq!(r.lstring().unwrap(), "long");
         r.finish().unwrap();
+    }
+
+    #[test]
+    fn strings_up_to_the_limit_round_trip_whole() {
+        let longest = "é".repeat(STRING_MAX / 2) + "x";
+        assert_eq!(longest.len(), STRING_MAX);
+        assert!(fits_string(&longest) && !fits_string(&format!("{longest}y")));
+        let mut w = Writer::new();
+        w.string(&longest);
+        let b = w.finish();
+        assert_eq!(b.len(), 2 + STRING_MAX);
+        assert_eq!(Reader::new(&b).string().unwrap(), longest);
+    }
+
+    #[test]
+    #[should_panic(expected = "a string field of 65536 bytes (at most 65535)")]
+    fn a_string_too_long_for_its_field_is_never_cut() {
+        Writer::new().string(&"x".repeat(STRING_MAX + 1));
     }
 
     #[test]

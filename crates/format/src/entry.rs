@@ -6,6 +6,11 @@ use crate::codec::{DecodeError, Reader, Writer};
 const HAS_ROW: u8 = 1;
 const HAS_CONTENT: u8 = 2;
 const HAS_CIPHER: u8 = 4;
+/// The content's mtime is `i64 seconds ‖ u32 nanoseconds` (outside the i64-nanosecond range).
+const WIDE_MTIME: u8 = 8;
+const KNOWN_FLAGS: u8 = HAS_ROW | HAS_CONTENT | HAS_CIPHER | WIDE_MTIME;
+
+const NANOS_PER_SEC: i128 = 1_000_000_000;
 
 /// Length of an iOS wrapped key: `u32 LE protection class ‖ 40-byte RFC 3394 wrapped key`.
 pub const WRAPPED_KEY_LEN: usize = 44;
@@ -92,8 +97,9 @@ pub struct Row {
 pub struct Content {
     /// Length of the file in the device folder (for an encrypted file, of its ciphertext).
     pub size: u64,
-    /// Unix nanoseconds.
-    pub mtime_ns: i64,
+    /// Unix nanoseconds: any time of whole seconds an `i64` holds, with its nanoseconds
+    /// ([`join_mtime`]), so times before 1677 or after 2262 are kept exactly.
+    pub mtime_ns: i128,
     /// Permission bits.
     pub mode: u32,
     /// The stored bytes: the file itself, or its plaintext when `cipher` is set.
@@ -130,12 +136,48 @@ pub struct Entry {
     pub content: Option<Content>,
 }
 
+/// `secs` seconds and `nanos` nanoseconds (below 1e9) after the Unix epoch, in nanoseconds.
+pub fn join_mtime(secs: i64, nanos: u32) -> i128 {
+    i128::from(secs) * NANOS_PER_SEC + i128::from(nanos)
+}
+
+/// Whole seconds (rounded down) and nanoseconds of `ns`; `None` when the seconds do not fit
+/// an `i64` (no [`Content::mtime_ns`] is that far off).
+pub fn split_mtime(ns: i128) -> Option<(i64, u32)> {
+    let secs = i64::try_from(ns.div_euclid(NANOS_PER_SEC)).ok()?;
+    let nanos = u32::try_from(ns.rem_euclid(NANOS_PER_SEC)).expect("below 1e9");
+    Some((secs, nanos))
+}
+
+/// A content mtime as its field holds it: `i64` nanoseconds when they fit (every time from
+/// 1677 to 2262), else wide.
+enum MtimeField {
+    Narrow(i64),
+    Wide(i64, u32),
+}
+
+impl MtimeField {
+    fn of(ns: i128) -> Self {
+        match i64::try_from(ns) {
+            Ok(ns) => Self::Narrow(ns),
+            Err(_) => {
+                let (secs, nanos) = split_mtime(ns)
+                    .expect("Content::mtime_ns holds i64 seconds (its producers' invariant)");
+                Self::Wide(secs, nanos)
+            }
+        }
+    }
+}
+
 impl Entry {
     pub fn encode(&self, w: &mut Writer) {
         let has_cipher = self.content.as_ref().is_some_and(|c| c.cipher.is_some());
+        let mtime = self.content.as_ref().map(|c| MtimeField::of(c.mtime_ns));
+        let wide = matches!(mtime, Some(MtimeField::Wide(..)));
         let flags = u8::from(self.row.is_some()) * HAS_ROW
             + u8::from(self.content.is_some()) * HAS_CONTENT
-            + u8::from(has_cipher) * HAS_CIPHER;
+            + u8::from(has_cipher) * HAS_CIPHER
+            + u8::from(wide) * WIDE_MTIME;
         w.u8(flags);
         w.string(&self.path);
         if let Some(row) = &self.row {
@@ -147,9 +189,15 @@ impl Entry {
             w.i64(row.recorded_mtime);
             w.u8(row.state.byte());
         }
-        if let Some(c) = &self.content {
+        if let (Some(c), Some(mtime)) = (&self.content, mtime) {
             w.u64(c.size);
-            w.i64(c.mtime_ns);
+            match mtime {
+                MtimeField::Narrow(ns) => w.i64(ns),
+                MtimeField::Wide(secs, nanos) => {
+                    w.i64(secs);
+                    w.u32(nanos);
+                }
+            }
             w.u32(c.mode);
             w.count(c.chunks.len());
             c.chunks.iter().for_each(|id| w.id(&id.0));
@@ -162,8 +210,9 @@ impl Entry {
 
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let flags = r.u8()?;
-        let cipher_without_content = flags & HAS_CIPHER != 0 && flags & HAS_CONTENT == 0;
-        if flags & !(HAS_ROW | HAS_CONTENT | HAS_CIPHER) != 0 || cipher_without_content {
+        let needs_content = HAS_CIPHER | WIDE_MTIME;
+        let without_content = flags & needs_content != 0 && flags & HAS_CONTENT == 0;
+        if flags & !KNOWN_FLAGS != 0 || without_content {
             return Err(DecodeError::Invalid {
                 field: "entry flags",
                 value: flags.into(),
@@ -172,7 +221,7 @@ impl Entry {
         let path = r.string()?;
         let row = (flags & HAS_ROW != 0).then(|| decode_row(r)).transpose()?;
         let content = (flags & HAS_CONTENT != 0)
-            .then(|| decode_content(r, flags & HAS_CIPHER != 0))
+            .then(|| decode_content(r, flags))
             .transpose()?;
         Ok(Self { path, row, content })
     }
@@ -207,14 +256,39 @@ fn decode_row(r: &mut Reader<'_>) -> Result<Row, DecodeError> {
     })
 }
 
-fn decode_content(r: &mut Reader<'_>, has_cipher: bool) -> Result<Content, DecodeError> {
+fn decode_content(r: &mut Reader<'_>, flags: u8) -> Result<Content, DecodeError> {
     Ok(Content {
         size: r.u64()?,
-        mtime_ns: r.i64()?,
+        mtime_ns: decode_mtime(r, flags & WIDE_MTIME != 0)?,
         mode: r.u32()?,
         chunks: r.ids()?.into_iter().map(ChunkId).collect(),
-        cipher: has_cipher.then(|| decode_cipher(r)).transpose()?,
+        cipher: (flags & HAS_CIPHER != 0)
+            .then(|| decode_cipher(r))
+            .transpose()?,
     })
+}
+
+/// A wide mtime is canonical: its nanoseconds are below 1e9 and the time is outside the
+/// narrow (i64-nanosecond) range, so every time has exactly one encoding.
+fn decode_mtime(r: &mut Reader<'_>, wide: bool) -> Result<i128, DecodeError> {
+    if !wide {
+        return Ok(r.i64()?.into());
+    }
+    let (secs, nanos) = (r.i64()?, r.u32()?);
+    if i128::from(nanos) >= NANOS_PER_SEC {
+        return Err(DecodeError::Invalid {
+            field: "wide mtime nanoseconds",
+            value: nanos.into(),
+        });
+    }
+    let ns = join_mtime(secs, nanos);
+    if i64::try_from(ns).is_ok() {
+        return Err(DecodeError::Invalid {
+            field: "wide mtime inside the narrow range, seconds",
+            value: secs as u64,
+        });
+    }
+    Ok(ns)
 }
 
 fn decode_cipher(r: &mut Reader<'_>) -> Result<Cipher, DecodeError> {
@@ -301,6 +375,185 @@ mod tests {
         assert!(Entry::decode_all(&bad_padding).is_err());
         let cipher_without_content = [HAS_CIPHER, 1, 0, b'x'];
         assert!(Entry::decode_all(&cipher_without_content).is_err());
+    }
+
+    fn content_at(mtime_ns: i128) -> Content {
+        Content {
+            size: 3,
+            mtime_ns,
+            mode: 0o644,
+            chunks: vec![ChunkId([7; 32])],
+            cipher: None,
+        }
+    }
+
+    fn file(mtime_ns: i128) -> Entry {
+        Entry {
+            path: "f".into(),
+            row: None,
+            content: Some(content_at(mtime_ns)),
+        }
+    }
+
+    /// Golden bytes: a time after 2262 takes flag bit 3 and `i64 seconds ‖ u32 nanoseconds`;
+    /// one inside 1677-2262 keeps the narrow `i64` nanoseconds (the bytes of earlier builds).
+    #[test]
+    fn wide_mtime_layout() {
+        let year_2400 = join_mtime(13_569_465_600, 123_456_789);
+        let bytes = Entry::encode_all(&[file(year_2400)]);
+        let mut expected = vec![HAS_CONTENT | WIDE_MTIME, 1, 0, b'f'];
+        expected.extend_from_slice(&3u64.to_le_bytes());
+        expected.extend_from_slice(&13_569_465_600i64.to_le_bytes());
+        expected.extend_from_slice(&123_456_789u32.to_le_bytes());
+        expected.extend_from_slice(&0o644u32.to_le_bytes());
+        expected.extend_from_slice(&1u32.to_le_bytes());
+        expected.extend_from_slice(&[7; 32]);
+        assert_eq!(bytes, expected);
+        assert_eq!(Entry::decode_all(&bytes).unwrap(), vec![file(year_2400)]);
+
+        let year_1960 = -(315_619_200 * NANOS_PER_SEC) + 5;
+        let narrow = Entry::encode_all(&[file(year_1960)]);
+        assert_eq!(
+            narrow[0], HAS_CONTENT,
+            "no wide flag inside the narrow range"
+        );
+        assert_eq!(narrow.len(), expected.len() - 4);
+        assert_eq!(&narrow[12..20], &(year_1960 as i64).to_le_bytes());
+    }
+
+    #[test]
+    fn wide_mtimes_are_canonical_and_need_content() {
+        let wide = |secs: i64, nanos: u32| {
+            let mut b = vec![HAS_CONTENT | WIDE_MTIME, 1, 0, b'f'];
+            b.extend_from_slice(&3u64.to_le_bytes());
+            b.extend_from_slice(&secs.to_le_bytes());
+            b.extend_from_slice(&nanos.to_le_bytes());
+            b.extend_from_slice(&0o644u32.to_le_bytes());
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b
+        };
+        assert!(Entry::decode_all(&wide(i64::MAX, 999_999_999)).is_ok());
+        assert!(Entry::decode_all(&wide(i64::MIN, 0)).is_ok());
+        let e = Entry::decode_all(&wide(i64::MAX, 1_000_000_000)).unwrap_err();
+        assert!(e.to_string().contains("wide mtime nanoseconds"), "{e}");
+        let e = Entry::decode_all(&wide(0, 0)).unwrap_err();
+        assert!(e.to_string().contains("inside the narrow range"), "{e}");
+        assert!(Entry::decode_all(&[WIDE_MTIME, 1, 0, b'f']).is_err());
+        assert!(
+            Entry::decode_all(&[16, 1, 0, b'f']).is_err(),
+            "unknown flag"
+        );
+    }
+
+    #[test]
+    fn split_and_join_are_inverse_at_the_edges() {
+        for (secs, nanos) in [
+            (i64::MIN, 0),
+            (-1, 999_999_999),
+            (0, 0),
+            (i64::MAX, 999_999_999),
+        ] {
+            assert_eq!(split_mtime(join_mtime(secs, nanos)), Some((secs, nanos)));
+        }
+        assert_eq!(split_mtime(-1), Some((-1, 999_999_999)));
+        assert_eq!(split_mtime(join_mtime(i64::MAX, 999_999_999) + 1), None);
+        assert_eq!(split_mtime(join_mtime(i64::MIN, 0) - 1), None);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Any time an i64 of seconds holds, biased towards the edges of the narrow range.
+        fn mtime() -> impl Strategy<Value = i128> {
+            let narrow_edge = prop_oneof![Just(i128::from(i64::MIN)), Just(i128::from(i64::MAX))];
+            prop_oneof![
+                any::<i64>().prop_map(i128::from),
+                (any::<i64>(), 0u32..1_000_000_000).prop_map(|(s, n)| join_mtime(s, n)),
+                (narrow_edge, -3i128..=3).prop_map(|(edge, d)| edge + d),
+            ]
+        }
+
+        fn content() -> impl Strategy<Value = Content> {
+            let cipher = proptest::option::of((any::<[u8; 32]>(), any::<bool>()));
+            (
+                any::<u64>(),
+                mtime(),
+                any::<u32>(),
+                proptest::collection::vec(any::<[u8; 32]>(), 0..4),
+                cipher,
+            )
+                .prop_map(|(size, mtime_ns, mode, chunks, cipher)| Content {
+                    size,
+                    mtime_ns,
+                    mode,
+                    chunks: chunks.into_iter().map(ChunkId).collect(),
+                    cipher: cipher.map(|(k, pkcs7)| {
+                        let mut wrapped_key = [0; WRAPPED_KEY_LEN];
+                        wrapped_key[..32].copy_from_slice(&k);
+                        Cipher { wrapped_key, pkcs7 }
+                    }),
+                })
+        }
+
+        fn row() -> impl Strategy<Value = Row> {
+            (
+                ".{0,50}",
+                ".{0,50}",
+                ".{0,80}",
+                any::<i64>(),
+                any::<u64>(),
+                any::<i64>(),
+                0u8..8,
+            )
+                .prop_map(
+                    |(file_id, domain, relative_path, flags, size, mtime, state)| Row {
+                        file_id,
+                        domain,
+                        relative_path,
+                        flags,
+                        recorded_size: size,
+                        recorded_mtime: mtime,
+                        state: RowState::from_byte(state).unwrap(),
+                    },
+                )
+        }
+
+        fn entry() -> impl Strategy<Value = Entry> {
+            (
+                ".{0,60}",
+                proptest::option::of(row()),
+                proptest::option::of(content()),
+            )
+                .prop_map(|(path, row, content)| Entry { path, row, content })
+        }
+
+        proptest! {
+            #[test]
+            fn entries_round_trip_and_encode_canonically(entries in proptest::collection::vec(entry(), 0..6)) {
+                let bytes = Entry::encode_all(&entries);
+                let decoded = Entry::decode_all(&bytes).unwrap();
+                prop_assert_eq!(&decoded, &entries);
+                prop_assert_eq!(Entry::encode_all(&decoded), bytes);
+            }
+
+            #[test]
+            fn only_times_outside_the_narrow_range_are_wide(ns in mtime()) {
+                let bytes = Entry::encode_all(&[file(ns)]);
+                let wide = bytes[0] & WIDE_MTIME != 0;
+                prop_assert_eq!(wide, i64::try_from(ns).is_err());
+                prop_assert_eq!(Entry::decode_all(&bytes).unwrap()[0].content.as_ref().unwrap().mtime_ns, ns);
+            }
+
+            #[test]
+            fn damaged_streams_are_errors_not_panics(entries in proptest::collection::vec(entry(), 1..3), cut in any::<prop::sample::Index>(), flip in any::<prop::sample::Index>()) {
+                let mut bytes = Entry::encode_all(&entries);
+                let _ = Entry::decode_all(&bytes[..cut.index(bytes.len())]);
+                let at = flip.index(bytes.len());
+                bytes[at] ^= 0x5a;
+                let _ = Entry::decode_all(&bytes);
+            }
+        }
     }
 
     #[test]

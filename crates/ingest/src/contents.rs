@@ -2,7 +2,7 @@
 //! parent snapshot's chunks for unchanged files, and decrypting an encrypted backup's blobs so
 //! their plaintext deduplicates.
 
-use crate::entries::PlannedEntry;
+use crate::entries::{PlannedEntry, blob_state, settle};
 use crate::error::IngestError;
 use crate::walk::FoundFile;
 use hearth_format::entry::SIZE_ABSENT;
@@ -12,9 +12,10 @@ use hearth_mobilesync::encryption::{ClassKeys, DecryptingReader, EncryptionError
 use hearth_repo::{Progress, RepoError, StoreFileError, Tally};
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::Mutex;
 
 /// What an encrypted backup needs to be read: its class keys and its decrypted Manifest.db.
 pub(crate) struct Decryption {
@@ -43,12 +44,16 @@ enum Reading<'a> {
 }
 
 impl Reading<'_> {
-    fn of<'p>(p: &'p PlannedEntry, d: Option<&'p Decryption>) -> Reading<'p> {
-        let row_ok = p.row.as_ref().is_some_and(|r| r.state == RowState::Ok);
+    /// How `p` is read when its blob is `size` bytes long: decrypted only when that length is
+    /// the one its row implies (else the plaintext could not be encrypted back to the file).
+    fn of<'p>(p: &'p PlannedEntry, size: u64, d: Option<&'p Decryption>) -> Reading<'p> {
+        let length_ok = p
+            .expected
+            .is_some_and(|e| blob_state(e, size) == RowState::Ok);
         match (d, &p.encryption_key, &p.row) {
             (None, _, _) => Reading::AsFound,
             (Some(d), _, None) if p.path == MANIFEST_DB => Reading::ManifestDb(&d.manifest_key.0),
-            (Some(_), Some(key), Some(row)) if row_ok => {
+            (Some(_), Some(key), Some(row)) if length_ok => {
                 Reading::Decrypt(key, Some(row.recorded_size).filter(|&s| s != SIZE_ABSENT))
             }
             _ => Reading::AsFound,
@@ -71,8 +76,33 @@ struct Outcome {
     undecryptable: bool,
 }
 
+impl Outcome {
+    fn stored(content: Content) -> Self {
+        Outcome {
+            content: Some(content),
+            warning: None,
+            undecryptable: false,
+        }
+    }
+
+    fn not_stored(warning: String) -> Self {
+        Outcome {
+            content: None,
+            warning: Some(warning),
+            undecryptable: false,
+        }
+    }
+}
+
+/// Where files are read from and stored to.
+struct Source<'a, 's, 'r> {
+    session: &'a Tally<'s, 'r>,
+    folder: &'a Path,
+    decryption: Option<&'a Decryption>,
+}
+
 /// Stores the content of every planned file and returns the entries (sorted as planned) with
-/// how each content was obtained.
+/// how each content was obtained. A row's state follows the length of what was stored.
 pub(crate) fn store_contents(
     session: &Tally<'_, '_>,
     folder: &Path,
@@ -82,16 +112,22 @@ pub(crate) fn store_contents(
     warnings: &mut Vec<Warning>,
     progress: &dyn Progress,
 ) -> Result<(Vec<Entry>, Vec<Option<Origin>>), IngestError> {
-    let readings: Vec<Reading<'_>> = planned.iter().map(|p| Reading::of(p, decryption)).collect();
-    let mut reusable: Vec<Option<&Content>> = (planned.iter().zip(&readings))
-        .map(|(p, r)| unchanged(parent, p.file.as_ref()?, r.wrapped_key()))
-        .collect();
+    let src = Source {
+        session,
+        folder,
+        decryption,
+    };
+    let reuse = |p: &PlannedEntry| -> Option<Content> {
+        let f = p.file.as_ref()?;
+        let key = Reading::of(p, f.size, decryption).wrapped_key();
+        unchanged(parent, f, key).cloned()
+    };
+    let mut reused: Vec<Option<Content>> = planned.iter().map(reuse).collect();
     if session.damage_suspected() {
-        forget_unsound(session, &mut reusable)?;
+        forget_unsound(session, &mut reused)?;
     }
-    let reuse = |i: usize| reusable[i];
     let mut to_read: Vec<usize> = (0..planned.len())
-        .filter(|&i| planned[i].file.is_some() && reuse(i).is_none())
+        .filter(|&i| planned[i].file.is_some() && reused[i].is_none())
         .collect();
     to_read.sort_by_key(|&i| std::cmp::Reverse(planned[i].file.as_ref().map_or(0, |f| f.size)));
     let total: u64 = to_read
@@ -100,7 +136,6 @@ pub(crate) fn store_contents(
         .map(|f| f.size)
         .sum();
     progress.start("reading files", Some(total));
-    let read_warnings = Mutex::new(Vec::new());
     // Files are taken one at a time, largest first, by whichever thread is free (`par_bridge`
     // pulls from the shared iterator in order): splitting the list in halves up front would
     // leave one thread with every large file and the other idle.
@@ -109,43 +144,45 @@ pub(crate) fn store_contents(
         .par_bridge()
         .map(|&i| {
             let f = planned[i].file.as_ref().expect("filtered on file");
-            let outcome = read_one(session, folder, f, readings[i], decryption)?;
-            if let Some(message) = &outcome.warning {
-                read_warnings.lock().expect("warnings").push(Warning {
-                    path: f.path.clone(),
-                    message: message.clone(),
-                });
-            }
+            let outcome = read_one(&src, &planned[i], f)?;
             progress.advance(f.size);
             Ok((i, outcome))
         })
         .collect::<Result<_, RepoError>>()?;
     progress.finish();
-    warnings.extend(read_warnings.into_inner().expect("warnings"));
 
-    let reused: Vec<Option<Content>> = (0..planned.len()).map(|i| reuse(i).cloned()).collect();
     let mut fresh: HashMap<usize, Outcome> = read.into_iter().collect();
     let mut entries = Vec::with_capacity(planned.len());
     let mut origins = Vec::with_capacity(planned.len());
     for ((i, p), reused) in planned.into_iter().enumerate().zip(reused) {
-        let mut row = p.row;
-        let (content, origin) = match fresh.remove(&i) {
+        let (content, origin, undecryptable) = match fresh.remove(&i) {
             Some(outcome) => {
-                if outcome.undecryptable
-                    && let Some(r) = &mut row
-                {
-                    r.state = RowState::Undecryptable;
+                if let Some(message) = outcome.warning {
+                    warnings.push(Warning {
+                        path: p.path.clone(),
+                        message,
+                    });
                 }
                 let origin = if parent.contains_key(&p.path) {
                     Origin::Changed
                 } else {
                     Origin::New
                 };
-                (outcome.content, Some(origin))
+                (outcome.content, Some(origin), outcome.undecryptable)
             }
-            None if p.file.is_some() => (reused, Some(Origin::Unmodified)),
-            None => (None, None),
+            None if p.file.is_some() => (reused, Some(Origin::Unmodified), false),
+            None => (None, None, false),
         };
+        let mut row = p.row;
+        if let (Some(r), Some(expected), Some(f)) = (&mut row, p.expected, &p.file) {
+            let size = content.as_ref().map_or(f.size, |c| c.size);
+            if let Some(message) = settle(r, expected, size, undecryptable) {
+                warnings.push(Warning {
+                    path: p.path.clone(),
+                    message,
+                });
+            }
+        }
         origins.push(content.as_ref().and(origin));
         entries.push(Entry {
             path: p.path,
@@ -160,7 +197,7 @@ pub(crate) fn store_contents(
 /// of (lost or damaged): those files are read again, which stores the chunk again.
 fn forget_unsound(
     session: &Tally<'_, '_>,
-    reusable: &mut [Option<&Content>],
+    reusable: &mut [Option<Content>],
 ) -> Result<(), RepoError> {
     for slot in reusable.iter_mut() {
         if let Some(c) = slot {
@@ -191,45 +228,141 @@ fn unchanged<'a>(
     })
 }
 
+/// Reads and stores one file. What is stored is what was read: the content's size is the count
+/// of bytes taken from the file (beneath any decryption). A file that is not what the folder
+/// scan saw, or changes while it is read, is read once more, against what it is then; if it
+/// changes again, what was read is kept with a warning, under an mtime the file no longer has,
+/// so that the next backup reads it again.
 fn read_one(
-    session: &Tally<'_, '_>,
-    folder: &Path,
-    f: &FoundFile,
-    reading: Reading<'_>,
-    decryption: Option<&Decryption>,
+    src: &Source<'_, '_, '_>,
+    p: &PlannedEntry,
+    walked: &FoundFile,
 ) -> Result<Outcome, RepoError> {
-    let stored = |content, warning| Outcome {
-        content,
-        warning,
-        undecryptable: false,
-    };
-    match (reading, decryption) {
-        (Reading::ManifestDb(_), Some(d)) => {
-            let chunks = session.store_bytes(&d.manifest_db, BlobKind::Data)?;
-            let cipher = Cipher {
-                wrapped_key: d.manifest_key.0,
-                pkcs7: false,
-            };
-            let content = content_of(f, chunks, Some(cipher));
-            Ok(stored(Some(content), None))
-        }
-        (Reading::Decrypt(key, size), Some(d)) => {
-            match decrypt_one(session, folder, f, key, size, &d.keys) {
-                Err(ReadFailure::Undecryptable(why)) => {
-                    let found = read_as_found(session, folder, f)?;
-                    let message = format!(
-                        "does not decrypt with its key ({why}); kept as found: restores byte-exact, not deduplicated"
-                    );
-                    Ok(Outcome {
-                        undecryptable: found.content.is_some(),
-                        ..stored(found.content, Some(found.warning.unwrap_or(message)))
-                    })
-                }
-                other => outcome(other),
-            }
-        }
-        _ => read_as_found(session, folder, f),
+    if let Reading::ManifestDb(_) = Reading::of(p, walked.size, src.decryption) {
+        return read_manifest_db(src, p, walked);
     }
+    match read_pass(src, p, Some(walked.clone()))? {
+        Ok(pass) if !pass.changed() => return Ok(pass.outcome),
+        Err(outcome) => return Ok(outcome),
+        // Changed since the folder scan or while read: once more, against what it is now.
+        Ok(_) => {}
+    }
+    match read_pass(src, p, None)? {
+        Ok(pass) if pass.changed() => Ok(changed_twice(p, pass)),
+        Ok(pass) => Ok(pass.outcome),
+        Err(outcome) => Ok(outcome),
+    }
+}
+
+/// One read of an open file: what it produced, the file as it was taken to be when the read
+/// began (`seen`) and as fstat saw it when the read ended (`after`), and the bytes read.
+struct Pass {
+    outcome: Outcome,
+    seen: FoundFile,
+    after: FoundFile,
+    read: u64,
+    /// The read went to the end of the file (an error stops it early).
+    completed: bool,
+}
+
+impl Pass {
+    /// True when the file is not as `seen`, or what was read is not as long as it: it changed.
+    fn changed(&self) -> bool {
+        self.after.size != self.seen.size
+            || self.after.mtime_ns != self.seen.mtime_ns
+            || (self.completed && self.read != self.seen.size)
+    }
+}
+
+/// Opens and reads the file of `p` once. `seen`: what the file is taken to be (the folder
+/// scan's view), else what fstat says when it is opened. `Err`: it could not be opened.
+fn read_pass(
+    src: &Source<'_, '_, '_>,
+    p: &PlannedEntry,
+    seen: Option<FoundFile>,
+) -> Result<Result<Pass, Outcome>, RepoError> {
+    let (file, at_open) = match open(src.folder, &p.path) {
+        Ok(opened) => opened,
+        Err(message) => return Ok(Err(Outcome::not_stored(message))),
+    };
+    let seen = seen.unwrap_or(at_open);
+    let reading = Reading::of(p, seen.size, src.decryption);
+    let (outcome, read, completed) = read_open(src, &file, &seen, reading)?;
+    let after = match file.metadata() {
+        Ok(meta) => FoundFile::new(p.path.clone(), &meta),
+        Err(e) => {
+            return Ok(Err(Outcome::not_stored(format!(
+                "cannot stat: {e}; not backed up"
+            ))));
+        }
+    };
+    Ok(Ok(Pass {
+        outcome,
+        seen,
+        after,
+        read,
+        completed,
+    }))
+}
+
+/// What was read of a file that changed while it was read, both times.
+fn changed_twice(p: &PlannedEntry, pass: Pass) -> Outcome {
+    let mut outcome = pass.outcome;
+    if let Some(c) = &mut outcome.content
+        && c.mtime_ns == pass.after.mtime_ns
+    {
+        // Invariant: never the mtime the file has now, so the next backup reads it again.
+        c.mtime_ns -= 1;
+    }
+    let what = p.row.as_ref().map_or_else(
+        || p.path.clone(),
+        |r| format!("{}/{}", r.domain, r.relative_path),
+    );
+    let kept = match outcome.content {
+        Some(_) => format!("stored as read, {} bytes", pass.read),
+        None => "not backed up".to_string(),
+    };
+    let mut message = format!(
+        "{what}: changed while being read, and again when read once more: {kept} (it was {} bytes when that read began and {} when it ended); the next backup reads it again",
+        pass.seen.size, pass.after.size
+    );
+    if let Some(w) = outcome.warning.take() {
+        message = format!("{message}; {w}");
+    }
+    outcome.warning = Some(message);
+    outcome
+}
+
+/// An encrypted backup's Manifest.db, decrypted in memory when the backup was opened: its size
+/// is that of the ciphertext that was read then.
+fn read_manifest_db(
+    src: &Source<'_, '_, '_>,
+    p: &PlannedEntry,
+    walked: &FoundFile,
+) -> Result<Outcome, RepoError> {
+    let d = src
+        .decryption
+        .expect("ManifestDb reading needs a decryption");
+    let chunks = src.session.store_bytes(&d.manifest_db, BlobKind::Data)?;
+    let cipher = Cipher {
+        wrapped_key: d.manifest_key.0,
+        pkcs7: false,
+    };
+    let read = d.manifest_db.len() as u64;
+    let mut content = content_of(walked, read, chunks, Some(cipher));
+    if read == walked.size {
+        return Ok(Outcome::stored(content));
+    }
+    // Invariant as in `changed_twice`: the next backup reads it again.
+    content.mtime_ns -= 1;
+    Ok(Outcome {
+        content: Some(content),
+        warning: Some(format!(
+            "{}: changed while being read: stored as read when the backup began, {read} bytes (the folder scan then saw {}); the next backup reads it again",
+            p.path, walked.size
+        )),
+        undecryptable: false,
+    })
 }
 
 enum ReadFailure {
@@ -242,16 +375,8 @@ enum ReadFailure {
 
 fn outcome(r: Result<Content, ReadFailure>) -> Result<Outcome, RepoError> {
     match r {
-        Ok(c) => Ok(Outcome {
-            content: Some(c),
-            warning: None,
-            undecryptable: false,
-        }),
-        Err(ReadFailure::Source(msg)) => Ok(Outcome {
-            content: None,
-            warning: Some(msg),
-            undecryptable: false,
-        }),
+        Ok(c) => Ok(Outcome::stored(c)),
+        Err(ReadFailure::Source(msg)) => Ok(Outcome::not_stored(msg)),
         Err(ReadFailure::Repo(e)) => Err(e),
         Err(ReadFailure::Undecryptable(e)) => Ok(Outcome {
             content: None,
@@ -261,46 +386,101 @@ fn outcome(r: Result<Content, ReadFailure>) -> Result<Outcome, RepoError> {
     }
 }
 
-fn read_as_found(
-    session: &Tally<'_, '_>,
-    folder: &Path,
-    f: &FoundFile,
-) -> Result<Outcome, RepoError> {
-    let r = open(folder, f).and_then(|file| store(session, f, file, None));
-    outcome(r)
+/// Reads `file` the way `reading` says, from its start: the outcome, the bytes read from the
+/// file, and whether the read went to its end.
+fn read_open(
+    src: &Source<'_, '_, '_>,
+    file: &File,
+    seen: &FoundFile,
+    reading: Reading<'_>,
+) -> Result<(Outcome, u64, bool), RepoError> {
+    let (key, size, keys) = match (reading, src.decryption) {
+        (Reading::Decrypt(key, size), Some(d)) => (key, size, &d.keys),
+        _ => return read_as_found(src.session, file, seen),
+    };
+    let mut counted = Counting::new(file);
+    match decrypt_one(src.session, &mut counted, seen, key, size, keys) {
+        Err(ReadFailure::Undecryptable(why)) => {
+            if let Err(e) = (&*file).seek(SeekFrom::Start(0)) {
+                let message =
+                    format!("cannot read again after a failed decryption: {e}; not backed up");
+                return Ok((Outcome::not_stored(message), counted.count, false));
+            }
+            let (found, read, completed) = read_as_found(src.session, file, seen)?;
+            let message = format!(
+                "does not decrypt with its key ({why}); kept as found: restores byte-exact, not deduplicated"
+            );
+            let outcome = Outcome {
+                undecryptable: found.content.is_some(),
+                warning: Some(found.warning.unwrap_or(message)),
+                content: found.content,
+            };
+            Ok((outcome, read, completed))
+        }
+        other => {
+            let completed = other.is_ok();
+            Ok((outcome(other)?, counted.count, completed))
+        }
+    }
 }
 
+fn read_as_found(
+    session: &Tally<'_, '_>,
+    file: &File,
+    seen: &FoundFile,
+) -> Result<(Outcome, u64, bool), RepoError> {
+    let mut counted = Counting::new(file);
+    let stored =
+        store(session, &mut counted).map(|chunks| content_of(seen, counted.count, chunks, None));
+    let completed = stored.is_ok();
+    Ok((outcome(stored)?, counted.count, completed))
+}
+
+/// Stores the plaintext of an encrypted blob read through `counted`, which counts the
+/// ciphertext bytes taken from the file.
 fn decrypt_one(
     session: &Tally<'_, '_>,
-    folder: &Path,
-    f: &FoundFile,
+    counted: &mut Counting<&File>,
+    seen: &FoundFile,
     wrapped: &[u8],
     size: Option<u64>,
     keys: &ClassKeys,
 ) -> Result<Content, ReadFailure> {
     let wrapped = WrappedKey::parse(wrapped).map_err(ReadFailure::Undecryptable)?;
     let key = keys.unwrap(&wrapped).map_err(ReadFailure::Undecryptable)?;
-    let file = open(folder, f)?;
-    let reader =
-        DecryptingReader::new(file, &key, f.size, size).map_err(ReadFailure::Undecryptable)?;
+    let reader = DecryptingReader::new(&mut *counted, &key, seen.size, size)
+        .map_err(ReadFailure::Undecryptable)?;
+    let chunks = store(session, reader)?;
     let cipher = Cipher {
         wrapped_key: wrapped.0,
         pkcs7: true,
     };
-    store(session, f, reader, Some(cipher))
+    // The plaintext re-encrypts (PKCS#7 added) to exactly the ciphertext read: the reader
+    // checked that padding, and it reads whole blocks only.
+    Ok(content_of(seen, counted.count, chunks, Some(cipher)))
 }
 
-fn open(folder: &Path, f: &FoundFile) -> Result<File, ReadFailure> {
-    File::open(folder.join(&f.path))
-        .map_err(|e| ReadFailure::Source(format!("cannot open: {e}; not backed up")))
+/// Opens a blob for reading, only when it is still a regular file (a FIFO put in its place
+/// must not block the backup), and what fstat says of it.
+fn open(folder: &Path, path: &str) -> Result<(File, FoundFile), String> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(folder.join(path))
+        .map_err(|e| format!("cannot open: {e}; not backed up"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot stat: {e}; not backed up"))?;
+    if !meta.is_file() {
+        return Err("is no longer a regular file; not backed up".into());
+    }
+    Ok((file, FoundFile::new(path.to_string(), &meta)))
 }
 
 fn store(
     session: &Tally<'_, '_>,
-    f: &FoundFile,
-    reader: impl std::io::Read,
-    cipher: Option<Cipher>,
-) -> Result<Content, ReadFailure> {
+    reader: impl Read,
+) -> Result<Vec<hearth_format::ChunkId>, ReadFailure> {
     let (chunks, _) = session
         .store_reader(reader, BlobKind::Data)
         .map_err(|e| match e {
@@ -310,7 +490,7 @@ fn store(
             },
             StoreFileError::Repo(e) => ReadFailure::Repo(e),
         })?;
-    Ok(content_of(f, chunks, cipher))
+    Ok(chunks)
 }
 
 /// The decryption problem an I/O error from a [`DecryptingReader`] carries, if any.
@@ -318,16 +498,38 @@ fn encryption_error(e: &std::io::Error) -> Option<EncryptionError> {
     e.get_ref()?.downcast_ref::<EncryptionError>().cloned()
 }
 
+/// `seen`'s mtime and mode, with `read` bytes stored as `chunks`.
 fn content_of(
-    f: &FoundFile,
+    seen: &FoundFile,
+    read: u64,
     chunks: Vec<hearth_format::ChunkId>,
     cipher: Option<Cipher>,
 ) -> Content {
     Content {
-        size: f.size,
-        mtime_ns: f.mtime_ns,
-        mode: f.mode,
+        size: read,
+        mtime_ns: seen.mtime_ns,
+        mode: seen.mode,
         chunks,
         cipher,
+    }
+}
+
+/// A reader that counts the bytes taken from the one beneath it.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R> Counting<R> {
+    fn new(inner: R) -> Self {
+        Counting { inner, count: 0 }
+    }
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
     }
 }

@@ -5,8 +5,9 @@ use crate::entries::match_rows;
 use crate::error::IngestError;
 use crate::unlock::{IosPasswords, unlock};
 use crate::walk::walk;
+use hearth_format::codec::{STRING_MAX, fits_string};
 use hearth_format::{Content, DeviceIdentity, Snapshot, SnapshotId, SnapshotSummary, Warning};
-use hearth_mobilesync::{DeviceFolder, ManifestDb, ManifestDbState, ManifestRow};
+use hearth_mobilesync::{DeviceFolder, IgnoredPlist, ManifestDb, ManifestDbState, ManifestRow};
 use hearth_repo::{Progress, Repository, WriteSession};
 use std::collections::HashMap;
 use std::path::Path;
@@ -56,9 +57,10 @@ pub fn backup_device(
     };
     let device = DeviceFolder::open(folder).map_err(source)?;
     let identity = identity(&device);
+    check_lengths(folder, &identity, &options.tags)?;
     let (rows, decryption, key_derived) =
         open_manifest(repo, &device, &identity, options, progress)?;
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<Warning> = device.ignored.iter().map(ignored).collect();
     let found = walk(folder, &mut warnings)?;
     let planned = match_rows(rows, found, decryption.is_some(), &mut warnings);
 
@@ -94,6 +96,7 @@ pub fn backup_device(
         }
     }
     summary.bytes_added = tally.stored_bytes();
+    warnings.iter_mut().for_each(fit_warning);
     let snapshot = Snapshot {
         time: now_micros(),
         host: hearth_repo::hostname(),
@@ -135,6 +138,60 @@ fn identity(d: &DeviceFolder) -> DeviceIdentity {
         ios_version: d.ios_version().unwrap_or_default().to_string(),
         build: d.info.build_version.clone(),
     }
+}
+
+/// A plist the backup can do without that could not be read.
+fn ignored(plist: &IgnoredPlist) -> Warning {
+    Warning {
+        path: plist.name.to_string(),
+        message: format!(
+            "{}; went on without it (this backup does not need it; it is kept as found)",
+            plist.problem
+        ),
+    }
+}
+
+/// The snapshot's strings from Info.plist and the tags must fit their fields: they are never
+/// cut short.
+fn check_lengths(folder: &Path, id: &DeviceIdentity, tags: &[String]) -> Result<(), IngestError> {
+    let fields = [
+        ("Info.plist's Unique Identifier", &id.udid),
+        ("Info.plist's Device Name", &id.name),
+        ("Info.plist's Product Type", &id.product_type),
+        (
+            "the iOS version (Manifest.plist or Info.plist)",
+            &id.ios_version,
+        ),
+        ("Info.plist's Build Version", &id.build),
+    ];
+    let tags = tags.iter().map(|t| ("a tag", t));
+    match fields
+        .into_iter()
+        .chain(tags)
+        .find(|(_, v)| !fits_string(v))
+    {
+        None => Ok(()),
+        Some((what, v)) => Err(IngestError::TooLong {
+            folder: folder.to_path_buf(),
+            what: what.to_string(),
+            len: v.len(),
+            limit: STRING_MAX,
+        }),
+    }
+}
+
+/// A warning's path must fit its field: one that does not (a name no file system gives) is
+/// shortened there, and kept whole in the message.
+fn fit_warning(w: &mut Warning) {
+    if fits_string(&w.path) {
+        return;
+    }
+    let mut end = 1_000;
+    while !w.path.is_char_boundary(end) {
+        end -= 1;
+    }
+    w.message = format!("(full path {}) {}", w.path, w.message);
+    w.path = format!("{}…", &w.path[..end]);
 }
 
 /// Manifest.db's rows; for an encrypted backup also its decrypted bytes and the class keys

@@ -1,6 +1,10 @@
 //! Matching Manifest.db rows to the files found on disk: pure data, no I/O.
+//!
+//! A row's state is decided here except for the length of its blob, which is decided by what
+//! is stored ([`settle`]): a blob may change between the folder scan and its read.
 
 use crate::walk::FoundFile;
+use hearth_format::codec::{LSTRING_MAX, STRING_MAX, fits_lstring, fits_string};
 use hearth_format::entry::{MTIME_ABSENT, SIZE_ABSENT};
 use hearth_format::{Row, RowState, Warning};
 use hearth_mobilesync::encryption::padded_len;
@@ -15,10 +19,15 @@ pub struct PlannedEntry {
     pub file: Option<FoundFile>,
     /// The row's `EncryptionKey`, when the backup is encrypted and the row has one.
     pub encryption_key: Option<Vec<u8>>,
+    /// When the row's state depends on its blob's length (a file row with a blob and no other
+    /// problem): the length its Size implies (`SIZE_ABSENT`: any length is fine).
+    pub expected: Option<u64>,
 }
 
 /// One entry per row (keyed by its blob path) and one per file no row claims, sorted by path.
 /// In an `encrypted` backup a blob is expected to be its `Size` padded to whole AES blocks.
+/// A row whose file id, domain or path is too long for the format is left out with a warning
+/// (its blob, if any, becomes a file no row claims).
 pub fn match_rows(
     rows: Vec<ManifestRow>,
     files: Vec<FoundFile>,
@@ -29,13 +38,14 @@ pub fn match_rows(
         files.into_iter().map(|f| (f.path.clone(), f)).collect();
     let mut out: Vec<PlannedEntry> = rows
         .into_iter()
-        .map(|row| plan_row(row, &mut files, encrypted, warnings))
+        .filter_map(|row| plan_row(row, &mut files, encrypted, warnings))
         .collect();
     out.extend(files.into_values().map(|f| PlannedEntry {
         path: f.path.clone(),
         row: None,
         file: Some(f),
         encryption_key: None,
+        expected: None,
     }));
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
@@ -46,7 +56,15 @@ fn plan_row(
     files: &mut BTreeMap<String, FoundFile>,
     encrypted: bool,
     warnings: &mut Vec<Warning>,
-) -> PlannedEntry {
+) -> Option<PlannedEntry> {
+    let id = FileId::parse(&r.file_id).ok();
+    let path = id
+        .as_ref()
+        .map_or_else(|| format!("?{}", r.file_id), FileId::blob_path);
+    if let Some(w) = too_long(&r, &path) {
+        warnings.push(w);
+        return None;
+    }
     let kind = r.kind();
     let (recorded_size, recorded_mtime) = match &r.file {
         Ok(f) => (
@@ -55,10 +73,15 @@ fn plan_row(
         ),
         Err(_) => (SIZE_ABSENT, MTIME_ABSENT),
     };
-    let id = FileId::parse(&r.file_id).ok();
-    let path = id
-        .as_ref()
-        .map_or_else(|| format!("?{}", r.file_id), FileId::blob_path);
+    if r.file.as_ref().is_ok_and(|f| f.size == Some(SIZE_ABSENT)) {
+        warnings.push(Warning {
+            path: path.clone(),
+            message: format!(
+                "{}: Size is {SIZE_ABSENT} (2^64 - 1), which no file has and which a snapshot keeps for \"no Size\"; recorded as no Size, the blob is kept as it is",
+                what(&r)
+            ),
+        });
+    }
     let file = id.as_ref().and_then(|_| files.remove(&path));
     let encryption_key = r
         .file
@@ -70,14 +93,15 @@ fn plan_row(
         (Some(_), size) if size != SIZE_ABSENT => padded_len(size),
         _ => recorded_size,
     };
-    let state = row_state(&r, kind, id.is_some(), expected, file.as_ref());
+    let state = row_state(&r, kind, id.is_some(), expected, file.is_some());
+    let sized = state == RowState::Ok && kind == EntryKind::File && file.is_some();
     if state != RowState::Ok {
         warnings.push(Warning {
             path: path.clone(),
-            message: describe(&r, state, (recorded_size, expected), file.as_ref()),
+            message: format!("{}: {}", what(&r), state.describe()),
         });
     }
-    let row = Row {
+    let mut row = Row {
         file_id: r.file_id,
         domain: r.domain,
         relative_path: r.relative_path,
@@ -86,21 +110,68 @@ fn plan_row(
         recorded_mtime,
         state,
     };
-    PlannedEntry {
+    let expected = sized.then_some(expected);
+    if let (Some(expected), Some(f)) = (expected, &file) {
+        row.state = blob_state(expected, f.size);
+    }
+    Some(PlannedEntry {
         path,
         row: Some(row),
         file,
         encryption_key,
+        expected,
+    })
+}
+
+/// A warning when a field of the row (or its entry path) does not fit the format; such a row
+/// is never stored cut short.
+fn too_long(r: &ManifestRow, path: &str) -> Option<Warning> {
+    let (field, len, limit) = if !fits_string(path) || !fits_string(&r.file_id) {
+        ("file id", r.file_id.len(), STRING_MAX - 1)
+    } else if !fits_string(&r.domain) {
+        ("domain", r.domain.len(), STRING_MAX)
+    } else if !fits_lstring(&r.relative_path) {
+        ("relative path", r.relative_path.len(), LSTRING_MAX)
+    } else {
+        return None;
+    };
+    let short_id: String = r.file_id.chars().take(48).collect();
+    let path = if fits_string(path) {
+        path
+    } else {
+        "Manifest.db"
+    };
+    Some(Warning {
+        path: path.to_string(),
+        message: format!(
+            "Manifest.db row {short_id:?}{} (domain {:?}, path {:?}): its {field} is {len} bytes, more than the {limit} a snapshot holds; the row is not recorded (never cut short), its blob, if any, is kept as a file no row names",
+            if short_id.len() < r.file_id.len() {
+                "…"
+            } else {
+                ""
+            },
+            abbreviated(&r.domain),
+            abbreviated(&r.relative_path),
+        ),
+    })
+}
+
+/// The first 60 characters of `s`, with `…` and the length when there are more.
+fn abbreviated(s: &str) -> String {
+    match s.char_indices().nth(60) {
+        Some((end, _)) => format!("{}… ({} bytes)", &s[..end], s.len()),
+        None => s.to_string(),
     }
 }
 
-/// The most serious problem of a row, or `Ok`. `expected` is the blob length the row implies.
+/// The most serious problem of a row other than its blob's length, or `Ok`. `expected` is the
+/// blob length the row implies.
 fn row_state(
     r: &ManifestRow,
     kind: EntryKind,
     id_ok: bool,
     expected: u64,
-    file: Option<&FoundFile>,
+    has_blob: bool,
 ) -> RowState {
     if !id_ok {
         return RowState::BadFileId;
@@ -111,45 +182,55 @@ fn row_state(
     if r.file.is_err() {
         return RowState::MbFileUnreadable;
     }
-    if kind != EntryKind::File {
-        return RowState::Ok;
-    }
-    match file {
-        None if expected == 0 => RowState::Ok,
-        None => RowState::BlobMissing,
-        Some(_) if expected == SIZE_ABSENT => RowState::Ok,
-        Some(f) if f.size < expected => RowState::BlobShort,
-        Some(f) if f.size > expected => RowState::BlobLong,
-        Some(_) => RowState::Ok,
+    match kind {
+        EntryKind::File if !has_blob && expected != 0 => RowState::BlobMissing,
+        _ => RowState::Ok,
     }
 }
 
-/// `sizes`: the recorded `Size` and the blob length it implies (they differ when encrypted).
-fn describe(
-    r: &ManifestRow,
-    state: RowState,
-    (recorded, expected): (u64, u64),
-    file: Option<&FoundFile>,
-) -> String {
-    let what = format!(
+/// The state of a file row whose blob is `size` bytes long and `expected` long by its Size.
+pub fn blob_state(expected: u64, size: u64) -> RowState {
+    match size.cmp(&expected) {
+        _ if expected == SIZE_ABSENT => RowState::Ok,
+        std::cmp::Ordering::Less => RowState::BlobShort,
+        std::cmp::Ordering::Greater => RowState::BlobLong,
+        std::cmp::Ordering::Equal => RowState::Ok,
+    }
+}
+
+/// Sets the state of a file row from the length of the blob as stored (`size`, or as found
+/// when it could not be read), `expected` being the length its Size implies; the warning to
+/// record, if any. An undecryptable blob is kept as found and says so instead.
+pub fn settle(row: &mut Row, expected: u64, size: u64, undecryptable: bool) -> Option<String> {
+    row.state = if undecryptable {
+        RowState::Undecryptable
+    } else {
+        blob_state(expected, size)
+    };
+    if !matches!(row.state, RowState::BlobShort | RowState::BlobLong) {
+        return None;
+    }
+    let recorded = row.recorded_size;
+    let implied = if expected == recorded {
+        format!("{recorded} recorded")
+    } else {
+        format!("{expected} expected for an encrypted Size of {recorded}")
+    };
+    Some(format!(
+        "{}/{} (Manifest.db row {:?}): {}: {size} bytes on disk, {implied}",
+        row.domain,
+        row.relative_path,
+        row.file_id,
+        row.state.describe()
+    ))
+}
+
+/// How warnings name a row.
+fn what(r: &ManifestRow) -> String {
+    format!(
         "{}/{} (Manifest.db row {:?})",
         r.domain, r.relative_path, r.file_id
-    );
-    match (state, file) {
-        (RowState::BlobShort | RowState::BlobLong, Some(f)) => {
-            let implied = if expected == recorded {
-                format!("{recorded} recorded")
-            } else {
-                format!("{expected} expected for an encrypted Size of {recorded}")
-            };
-            format!(
-                "{what}: {}: {} bytes on disk, {implied}",
-                state.describe(),
-                f.size
-            )
-        }
-        _ => format!("{what}: {}", state.describe()),
-    }
+    )
 }
 
 #[cfg(test)]
@@ -214,12 +295,25 @@ mod tests {
         ] {
             assert!(states.contains(&s), "{s:?} in {states:?}");
         }
-        assert_eq!(warnings.len(), 4, "{warnings:?}");
-        assert!(
-            warnings
-                .iter()
-                .any(|w| w.message.contains("4 bytes on disk, 10 recorded"))
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        let short = plan
+            .iter()
+            .find(|p| p.file.as_ref().is_some_and(|f| f.size == 4));
+        let short = short.unwrap();
+        assert_eq!(
+            short.expected,
+            Some(10),
+            "its state waits for what is stored"
         );
+        let mut row = short.row.clone().unwrap();
+        let msg = settle(&mut row, 10, 4, false).unwrap();
+        assert_eq!(row.state, RowState::BlobShort);
+        assert!(msg.contains("4 bytes on disk, 10 recorded"), "{msg}");
+        assert_eq!(settle(&mut row, 10, 10, false), None);
+        assert_eq!(row.state, RowState::Ok, "stored whole after all");
+        assert!(settle(&mut row, 10, 12, false).unwrap().contains("longer"));
+        assert_eq!(settle(&mut row, 10, 10, true), None);
+        assert_eq!(row.state, RowState::Undecryptable);
         let orphans: Vec<_> = plan
             .iter()
             .filter(|p| p.row.is_none())
@@ -251,11 +345,69 @@ mod tests {
         let states: Vec<_> = plan.iter().map(|p| p.row.as_ref().unwrap().state).collect();
         assert!(states.contains(&RowState::Ok) && states.contains(&RowState::BlobShort));
         assert!(plan.iter().all(|p| p.encryption_key.is_some()));
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
-        let msg = &warnings[0].message;
+        assert!(plan.iter().all(|p| p.expected == Some(112)));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let short = plan.iter().find(|p| p.file.as_ref().unwrap().size == 100);
+        let mut row = short.unwrap().row.clone().unwrap();
+        assert_eq!(row.state, RowState::BlobShort, "as the scan saw it");
+        let msg = settle(&mut row, 112, 100, false).unwrap();
         assert!(
             msg.contains("100 bytes on disk, 112 expected for an encrypted Size of 100"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn rows_too_long_for_the_format_are_refused_and_their_blob_kept_as_found() {
+        let long_domain = row(&"D".repeat(STRING_MAX + 1), "a", 1, Some(3));
+        let blob = FileId::parse(&long_domain.file_id).unwrap().blob_path();
+        let mut long_id = row("HomeDomain", "b", 1, Some(3));
+        long_id.file_id = "f".repeat(STRING_MAX);
+        let fits = row(&"D".repeat(STRING_MAX), "c", 1, Some(0));
+        let mut warnings = Vec::new();
+        let plan = match_rows(
+            vec![long_domain, long_id, fits],
+            vec![found(blob.clone(), 3)],
+            false,
+            &mut warnings,
+        );
+        assert_eq!(plan.len(), 2, "{plan:?}");
+        let orphan = plan.iter().find(|p| p.path == blob).unwrap();
+        assert!(orphan.row.is_none() && orphan.file.is_some());
+        let kept = plan.iter().find(|p| p.row.is_some()).unwrap();
+        assert_eq!(kept.row.as_ref().unwrap().domain.len(), STRING_MAX, "whole");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .message
+                .contains("its domain is 65536 bytes, more than the 65535 a snapshot holds"),
+            "{}",
+            warnings[0].message
+        );
+        assert_eq!(warnings[0].path, blob);
+        assert!(warnings[1].message.contains("its file id is 65535 bytes"));
+        assert_eq!(warnings[1].path, "Manifest.db", "a path that fits");
+        assert!(warnings.iter().all(|w| w.message.len() < 1_000));
+    }
+
+    #[test]
+    fn a_size_of_u64_max_is_a_warning_and_recorded_as_no_size() {
+        let r = row("HomeDomain", "huge", 1, Some(u64::MAX));
+        let blob = FileId::parse(&r.file_id).unwrap().blob_path();
+        let mut warnings = Vec::new();
+        let plan = match_rows(vec![r], vec![found(blob, 5)], false, &mut warnings);
+        let row = plan[0].row.as_ref().unwrap();
+        assert_eq!(row.recorded_size, SIZE_ABSENT);
+        assert_eq!(row.state, RowState::Ok);
+        assert_eq!(plan[0].expected, Some(SIZE_ABSENT), "any length is fine");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .message
+                .contains("HomeDomain/huge (Manifest.db row")
+                && warnings[0].message.contains("Size is 18446744073709551615"),
+            "{}",
+            warnings[0].message
         );
     }
 }

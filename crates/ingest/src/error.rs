@@ -35,6 +35,16 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "device folder {}: {what} is {len} bytes, more than the {limit} a snapshot holds; nothing was stored for this device",
+        folder.display()
+    )]
+    TooLong {
+        folder: PathBuf,
+        what: String,
+        len: usize,
+        limit: usize,
+    },
     #[error(transparent)]
     Repo(Box<RepoError>),
 }

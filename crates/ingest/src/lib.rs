@@ -28,4 +28,4 @@ mod walk;
 
 pub use device::{DeviceReport, IngestOptions, backup_device};
 pub use error::IngestError;
-pub use unlock::{IosPasswords, PasswordMap};
+pub use unlock::{IosPasswords, PASSWORD_FILE_MAX_BYTES, PasswordFileError, PasswordMap};

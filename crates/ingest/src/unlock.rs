@@ -22,7 +22,41 @@ pub struct PasswordMap {
     pub by_device: Vec<(String, String)>,
 }
 
+/// Longest iOS password file read: a line per device of a household (real ones are a few
+/// hundred bytes).
+pub const PASSWORD_FILE_MAX_BYTES: u64 = 1 << 20;
+
+/// Why a password file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordFileError {
+    /// Not a regular file (a FIFO, a device), too long, or unreadable; names the file.
+    #[error("{0}")]
+    Read(#[from] hearth_mobilesync::Error),
+    #[error("{}: not UTF-8 text", path.display())]
+    NotText { path: std::path::PathBuf },
+    #[error("{}: {detail}", path.display())]
+    Parse {
+        path: std::path::PathBuf,
+        detail: String,
+    },
+}
+
 impl PasswordMap {
+    /// Reads and parses a password file ([`PasswordMap::parse`]): a regular file (a link to
+    /// one is fine) of at most [`PASSWORD_FILE_MAX_BYTES`], so that a FIFO or `/dev/zero`
+    /// given by mistake is an error, not a hang.
+    pub fn read(path: &std::path::Path) -> Result<PasswordMap, PasswordFileError> {
+        use hearth_mobilesync::{Links, read_regular};
+        let bytes = read_regular(path, PASSWORD_FILE_MAX_BYTES, Links::Follow)?;
+        let text = String::from_utf8(bytes).map_err(|_| PasswordFileError::NotText {
+            path: path.to_path_buf(),
+        })?;
+        PasswordMap::parse(&text).map_err(|detail| PasswordFileError::Parse {
+            path: path.to_path_buf(),
+            detail,
+        })
+    }
+
     /// Parses a password file: either one line, the password of every device, or lines of
     /// `DEVICE = PASSWORD` (DEVICE is a name or UDID, split at the first `=`, both sides
     /// trimmed). Empty lines and lines starting with `#` are ignored.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::manifest_db::{SQLITE_MAGIC, read_magic};
 use crate::plists::{DeviceInfo, ManifestInfo, StatusInfo};
+use crate::regular::{Links, MANIFEST_DB_MAX_BYTES, read_regular};
 
 pub const INFO_PLIST: &str = "Info.plist";
 pub const MANIFEST_PLIST: &str = "Manifest.plist";
@@ -30,18 +31,33 @@ pub enum ManifestDbState {
 pub struct DeviceFolder {
     pub root: PathBuf,
     pub info: DeviceInfo,
-    /// `None` when there is no Manifest.plist.
+    /// `None` when there is no Manifest.plist (or it is in `ignored`).
     pub manifest: Option<ManifestInfo>,
-    /// `None` when there is no Status.plist.
+    /// `None` when there is no Status.plist (or it is in `ignored`).
     pub status: Option<StatusInfo>,
+    /// Plists that are there but could not be read, and that the backup can do without, so
+    /// they were taken as absent: for callers to report.
+    pub ignored: Vec<IgnoredPlist>,
+}
+
+/// A plist [`DeviceFolder::open`] could not read and went on without.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredPlist {
+    /// `Manifest.plist` or `Status.plist`.
+    pub name: &'static str,
+    /// Why, naming the file ([`Error`]'s text).
+    pub problem: String,
 }
 
 impl DeviceFolder {
-    /// Reads the plists of the device folder at `root`.
+    /// Reads the plists of the device folder at `root`, each only when it is a regular file
+    /// within its limit ([`crate::INFO_PLIST_MAX_BYTES`] and the others).
     ///
-    /// Info.plist is required. Manifest.plist and Status.plist are optional, but one that is
-    /// present and unreadable is an error. A folder with Manifest.mbdb and no Manifest.db is an
-    /// iOS ≤ 9 backup and is rejected with [`Error::LegacyMbdb`].
+    /// Info.plist is required. Manifest.plist and Status.plist are optional. One that is there
+    /// but cannot be read is taken as absent and listed in [`DeviceFolder::ignored`], unless it
+    /// is needed: the Manifest.plist of a backup whose Manifest.db is not plaintext SQLite (an
+    /// encrypted one needs its keybag) is an error. A folder with Manifest.mbdb and no
+    /// Manifest.db is an iOS ≤ 9 backup and is rejected with [`Error::LegacyMbdb`].
     pub fn open(root: &Path) -> Result<DeviceFolder, Error> {
         if !root.is_dir() {
             return Err(if root.exists() {
@@ -59,17 +75,31 @@ impl DeviceFolder {
                 folder: root.to_path_buf(),
             });
         }
-        let info_path = root.join(INFO_PLIST);
-        if !info_path.exists() {
-            return Err(Error::MissingInfoPlist {
-                folder: root.to_path_buf(),
-            });
-        }
+        let info = match DeviceInfo::read(&root.join(INFO_PLIST)) {
+            Err(Error::NotFound { .. }) => {
+                return Err(Error::MissingInfoPlist {
+                    folder: root.to_path_buf(),
+                });
+            }
+            other => other?,
+        };
+        let plaintext_db =
+            read_magic(&root.join(MANIFEST_DB)).is_ok_and(|m| m.as_slice() == SQLITE_MAGIC);
+        let mut ignored = Vec::new();
+        let manifest = optional(
+            root,
+            MANIFEST_PLIST,
+            ManifestInfo::read,
+            plaintext_db,
+            &mut ignored,
+        )?;
+        let status = optional(root, STATUS_PLIST, StatusInfo::read, true, &mut ignored)?;
         Ok(DeviceFolder {
             root: root.to_path_buf(),
-            info: DeviceInfo::read(&info_path)?,
-            manifest: read_optional(&root.join(MANIFEST_PLIST), ManifestInfo::read)?,
-            status: read_optional(&root.join(STATUS_PLIST), StatusInfo::read)?,
+            info,
+            manifest,
+            status,
+            ignored,
         })
     }
 
@@ -143,11 +173,7 @@ impl DeviceFolder {
         let wrapped = WrappedKey::parse(wrapped).map_err(|e| encryption(&plist, e))?;
         let key = keys.unwrap(&wrapped).map_err(|e| encryption(&plist, e))?;
         let path = self.manifest_db_path();
-        let mut bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            what: "cannot read",
-            source,
-        })?;
+        let mut bytes = read_regular(&path, MANIFEST_DB_MAX_BYTES, Links::Refuse)?;
         decrypt_in_place(&key, &mut bytes).map_err(|e| encryption(&path, e))?;
         if !bytes.starts_with(SQLITE_MAGIC) {
             return Err(Error::ManifestDbUndecryptable { path });
@@ -161,11 +187,25 @@ impl DeviceFolder {
     }
 }
 
-fn read_optional<T>(path: &Path, read: fn(&Path) -> Result<T, Error>) -> Result<Option<T>, Error> {
-    if path.exists() {
-        read(path).map(Some)
-    } else {
-        Ok(None)
+/// The plist `name` of `root`: `None` when absent, or when unreadable and `can_do_without`.
+fn optional<T>(
+    root: &Path,
+    name: &'static str,
+    read: fn(&Path) -> Result<T, Error>,
+    can_do_without: bool,
+    ignored: &mut Vec<IgnoredPlist>,
+) -> Result<Option<T>, Error> {
+    match read(&root.join(name)) {
+        Ok(value) => Ok(Some(value)),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) if can_do_without => {
+            ignored.push(IgnoredPlist {
+                name,
+                problem: e.to_string(),
+            });
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -254,11 +294,62 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_status_plist_is_an_error() {
+    fn unreadable_status_plist_is_ignored_and_named() {
         let tmp = folder_with_info();
         std::fs::write(tmp.path().join(STATUS_PLIST), b"bplist00\x00").unwrap();
+        let folder = DeviceFolder::open(tmp.path()).unwrap();
+        assert_eq!(folder.status, None);
+        assert_eq!(folder.ignored.len(), 1);
+        let ignored = &folder.ignored[0];
+        assert_eq!(ignored.name, STATUS_PLIST);
+        let status = tmp.path().join(STATUS_PLIST);
+        let expected = format!("{}: not a property list", status.display());
+        assert!(ignored.problem.starts_with(&expected), "{ignored:?}");
+    }
+
+    #[test]
+    fn damaged_manifest_plist_is_ignored_only_beside_a_plaintext_manifest_db() {
+        let tmp = folder_with_info();
+        let plist = tmp.path().join(MANIFEST_PLIST);
+        std::fs::write(&plist, b"<?xml version=").unwrap();
+        let db = tmp.path().join(MANIFEST_DB);
+        std::fs::write(&db, b"SQLite format 3\0rest").unwrap();
+        let folder = DeviceFolder::open(tmp.path()).unwrap();
+        assert_eq!((folder.manifest.as_ref(), folder.ignored.len()), (None, 1));
+        assert_eq!(folder.ignored[0].name, MANIFEST_PLIST);
+        assert!(!folder.is_encrypted());
+
+        // Encrypted (or damaged) Manifest.db: the keybag in Manifest.plist is needed.
+        std::fs::write(&db, [0x5a; 32]).unwrap();
         let err = DeviceFolder::open(tmp.path()).unwrap_err();
-        assert!(err.to_string().contains("Status.plist"), "{err}");
+        assert!(
+            err.to_string().starts_with(&*plist.to_string_lossy()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_fifo_or_a_link_to_dev_zero_is_refused_by_name_and_never_opened() {
+        let tmp = folder_with_info();
+        let db = tmp.path().join(MANIFEST_DB);
+        let c = std::ffi::CString::new(db.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let folder = DeviceFolder::open(tmp.path()).unwrap();
+        let err = folder.manifest_db_state().unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with(&*db.to_string_lossy()), "{msg}");
+        assert!(msg.contains("not a regular file (a FIFO)"), "{msg}");
+
+        let info = tmp.path().join(INFO_PLIST);
+        std::fs::remove_file(&info).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &info).unwrap();
+        let msg = DeviceFolder::open(tmp.path()).unwrap_err().to_string();
+        assert!(msg.starts_with(&*info.to_string_lossy()), "{msg}");
+        assert!(
+            msg.contains("not a regular file (a symbolic link)"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -42,6 +42,21 @@ pub enum Error {
     #[error("{}: not a directory", path.display())]
     NotADirectory { path: PathBuf },
 
+    /// A file read whole from a backup folder is not a regular file (a FIFO, a link, a device).
+    #[error(
+        "{}: not a regular file ({kind}); Hearth reads only regular files here",
+        path.display()
+    )]
+    NotRegularFile { path: PathBuf, kind: &'static str },
+
+    /// A file read whole is longer than any real one.
+    #[error(
+        "{}: {len} bytes, more than the {limit} Hearth reads of this file (no real backup has \
+         one this large): the file is damaged or not part of a backup",
+        path.display()
+    )]
+    TooLarge { path: PathBuf, len: u64, limit: u64 },
+
     /// An I/O error on a named file.
     #[error("{}: {what}: {source}", path.display())]
     Io {

@@ -53,11 +53,12 @@ mod manifest_db;
 mod manifest_writer;
 mod mbfile;
 mod plists;
+mod regular;
 
 pub use bounded_plist::{MAX_DEPTH as MAX_PLIST_DEPTH, PlistError, parse_value as parse_plist};
 pub use device::{
-    DeviceFolder, INFO_PLIST, MANIFEST_DB, MANIFEST_MBDB, MANIFEST_PLIST, ManifestDbState,
-    STATUS_PLIST,
+    DeviceFolder, INFO_PLIST, IgnoredPlist, MANIFEST_DB, MANIFEST_MBDB, MANIFEST_PLIST,
+    ManifestDbState, STATUS_PLIST,
 };
 pub use error::Error;
 pub use file_id::{FILE_ID_LEN, FileId, InvalidFileId};
@@ -71,4 +72,8 @@ pub use mbfile::{MbFile, MbFileError};
 pub use plists::{
     DeviceInfo, ManifestInfo, StatusInfo, parse_dictionary, read_plist_dictionary,
     write_plist_binary, write_plist_xml,
+};
+pub use regular::{
+    INFO_PLIST_MAX_BYTES, Links, MANIFEST_DB_MAX_BYTES, MANIFEST_PLIST_MAX_BYTES,
+    STATUS_PLIST_MAX_BYTES, open_regular, read_regular,
 };

@@ -10,16 +10,16 @@
 //! the others; callers validate `fileID` with [`crate::FileId::parse`] and paths with
 //! [`crate::check_relative_path`] before touching the file system.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rusqlite::config::DbConfig;
-use rusqlite::types::ValueRef;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::error::Error;
 use crate::mbfile::{MbFile, MbFileError};
+use crate::regular::{Links, MANIFEST_DB_MAX_BYTES, open_regular};
 
 /// The first 16 bytes of every SQLite database file.
 pub const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
@@ -188,42 +188,99 @@ impl ManifestDb {
     }
 
     /// A copy of the plaintext database `bytes` without the rows whose fileID is in `dropped`,
-    /// rebuilt by SQLite in memory (`DELETE`, then `VACUUM` so no deleted row survives in free
-    /// pages), for a restore image that leaves some entries out. Schema, other rows and the
-    /// `Properties` table are kept as they are.
+    /// for a restore image that leaves some entries out.
+    ///
+    /// The copy is a fresh database made with Hearth's own schema (Apple's, as
+    /// [`crate::ManifestDbWriter`] writes it), into which the kept `Files` rows and the
+    /// `Properties` rows are copied value by value, types kept, with the header's
+    /// `user_version` and `application_id`. Nothing of the source's schema is ever evaluated
+    /// (its index expressions, partial indexes, triggers, views, generated columns, defaults
+    /// and checks are not copied, and the source is only read: a plain scan of each table),
+    /// and no dropped row survives anywhere in the bytes.
     pub fn without_rows(
-        mut bytes: Vec<u8>,
+        bytes: Vec<u8>,
         dropped: &std::collections::BTreeSet<String>,
         name_for_errors: &Path,
     ) -> Result<Vec<u8>, Error> {
-        if !bytes.starts_with(SQLITE_MAGIC) {
-            return Err(Error::NotSqlite {
-                path: name_for_errors.to_path_buf(),
-            });
-        }
-        force_rollback_journal_header(&mut bytes);
+        let source = ManifestDb::from_plaintext(bytes, name_for_errors)?;
         let fail = |what| move |source| corrupt(name_for_errors, what, source);
-        let mut conn = Connection::open_in_memory().map_err(fail("opening in memory"))?;
-        distrust_schema(&conn).map_err(fail("configuring"))?;
-        conn.deserialize_read_exact(rusqlite::MAIN_DB, bytes.as_slice(), bytes.len(), false)
-            .map_err(fail("loading into memory"))?;
-        ManifestDb::check_files_is_a_table(&conn, name_for_errors)?;
-        {
-            let tx = conn.transaction().map_err(fail("starting a transaction"))?;
-            let mut delete = tx
-                .prepare("DELETE FROM Files WHERE fileID = ?1")
-                .map_err(fail("preparing the delete"))?;
-            for id in dropped {
-                delete.execute([id]).map_err(fail("deleting a row"))?;
-            }
-            drop(delete);
-            tx.commit().map_err(fail("committing"))?;
+        let mut out = Connection::open_in_memory().map_err(fail("opening in memory"))?;
+        let tx = out.transaction().map_err(fail("starting a transaction"))?;
+        tx.execute_batch(crate::manifest_writer::SCHEMA)
+            .map_err(fail("creating the schema"))?;
+        source.copy_files(&tx, dropped)?;
+        source.copy_properties(&tx)?;
+        for pragma in ["user_version", "application_id"] {
+            let value: i64 = source
+                .conn
+                .query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
+                .map_err(fail("reading the header"))?;
+            tx.execute_batch(&format!("PRAGMA {pragma} = {value}"))
+                .map_err(fail("writing the header"))?;
         }
-        conn.execute_batch("VACUUM").map_err(fail("vacuuming"))?;
-        let data = conn
+        tx.commit().map_err(fail("committing"))?;
+        let data = out
             .serialize(rusqlite::MAIN_DB)
             .map_err(fail("serializing"))?;
         Ok(data.to_vec())
+    }
+
+    /// Copies the rows of `Files` whose fileID is not in `dropped` into `to`'s `Files`.
+    fn copy_files(
+        &self,
+        to: &Connection,
+        dropped: &std::collections::BTreeSet<String>,
+    ) -> Result<(), Error> {
+        let fail = |what| move |source| corrupt(&self.path, what, source);
+        let mut insert = to
+            .prepare(crate::manifest_writer::INSERT_FILE)
+            .map_err(fail("preparing the copy"))?;
+        // A plain scan: no WHERE or ORDER BY that an index on an expression could serve.
+        let mut select = self
+            .conn
+            .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files")
+            .map_err(fail("reading Files"))?;
+        let mut rows = select.query([]).map_err(fail("reading Files"))?;
+        while let Some(row) = rows.next().map_err(fail("reading Files"))? {
+            let values: Vec<Value> = (0..FILES_COLUMNS.len())
+                .map(|i| row.get(i))
+                .collect::<Result<_, _>>()
+                .map_err(fail("reading Files"))?;
+            // Snapshot rows name a fileID as `lenient_text` reads it.
+            if dropped.contains(&lenient_text(ValueRef::from(&values[0]))) {
+                continue;
+            }
+            insert
+                .execute(rusqlite::params_from_iter(&values))
+                .map_err(fail("copying a row"))?;
+        }
+        Ok(())
+    }
+
+    /// Copies the rows of `Properties`, when the source has that table, into `to`'s.
+    fn copy_properties(&self, to: &Connection) -> Result<(), Error> {
+        if self.columns("Properties")?.is_empty() {
+            return Ok(());
+        }
+        let fail = |what| move |source| corrupt(&self.path, what, source);
+        let mut insert = to
+            .prepare(crate::manifest_writer::INSERT_PROPERTY)
+            .map_err(fail("preparing the copy"))?;
+        let mut select = self
+            .conn
+            .prepare("SELECT key, value FROM Properties")
+            .map_err(fail("reading Properties"))?;
+        let mut rows = select.query([]).map_err(fail("reading Properties"))?;
+        while let Some(row) = rows.next().map_err(fail("reading Properties"))? {
+            let (key, value): (Value, Value) = (
+                row.get(0).map_err(fail("reading Properties"))?,
+                row.get(1).map_err(fail("reading Properties"))?,
+            );
+            insert
+                .execute(rusqlite::params![key, value])
+                .map_err(fail("copying a property"))?;
+        }
+        Ok(())
     }
 
     /// The path (or name) this database was opened from.
@@ -301,6 +358,8 @@ impl ManifestDb {
 
     /// `Files` must exist with the five columns Apple writes (names compared case-insensitively,
     /// as SQLite does; type names are not checked since third-party tools write `text`/`blob`).
+    /// `pragma_table_info` lists no generated column, so a `Files` whose needed column is
+    /// computed (and would be evaluated when read) is refused here too.
     fn check_schema(&self) -> Result<(), Error> {
         Self::check_files_is_a_table(&self.conn, &self.path)?;
         let columns = self.columns("Files")?;
@@ -315,22 +374,39 @@ impl ManifestDb {
         Ok(())
     }
 
-    /// A view named `Files` could yield rows without end; Apple writes a table.
+    /// A view named `Files` could yield rows without end, and a virtual table runs its
+    /// module's code; Apple writes a plain table.
     fn check_files_is_a_table(conn: &Connection, path: &Path) -> Result<(), Error> {
-        let kind: Option<String> = conn
+        let kind: Option<(String, Option<String>)> = conn
             .query_row(
-                "SELECT type FROM sqlite_master WHERE name = 'Files' COLLATE NOCASE",
+                "SELECT type, sql FROM sqlite_master WHERE name = 'Files' COLLATE NOCASE",
                 [],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()
             .map_err(|source| corrupt(path, "reading the schema", source))?;
-        match kind.as_deref() {
-            None | Some("table") => Ok(()),
-            Some(other) => Err(Error::NotManifestDb {
-                path: path.to_path_buf(),
-                detail: format!("Files is a {other}, not a table"),
-            }),
+        let not_a_table = |what: &str| Error::NotManifestDb {
+            path: path.to_path_buf(),
+            detail: format!("Files is a {what}, not a table"),
+        };
+        match kind {
+            None => Ok(()),
+            Some((t, sql)) if t == "table" => {
+                let virtual_table = sql.is_some_and(|sql| {
+                    let words: Vec<String> = sql
+                        .split_whitespace()
+                        .take(2)
+                        .map(str::to_ascii_uppercase)
+                        .collect();
+                    words == ["CREATE", "VIRTUAL"]
+                });
+                if virtual_table {
+                    Err(not_a_table("virtual table"))
+                } else {
+                    Ok(())
+                }
+            }
+            Some((other, _)) => Err(not_a_table(&other)),
         }
     }
 
@@ -361,18 +437,11 @@ fn corrupt(path: &Path, what: &str, source: rusqlite::Error) -> Error {
     }
 }
 
-/// Up to the first 16 bytes of `path` (fewer if the file is shorter).
+/// Up to the first 16 bytes of `path` (fewer if the file is shorter), which must be a regular
+/// file (not a link) of at most [`MANIFEST_DB_MAX_BYTES`]: every use of a Manifest.db of a
+/// folder starts here, so SQLite is never handed a FIFO or a device.
 pub(crate) fn read_magic(path: &Path) -> Result<Vec<u8>, Error> {
-    let file = File::open(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound {
-            path: path.to_path_buf(),
-        },
-        _ => Error::Io {
-            path: path.to_path_buf(),
-            what: "cannot open",
-            source,
-        },
-    })?;
+    let (file, _) = open_regular(path, MANIFEST_DB_MAX_BYTES, Links::Refuse)?;
     let mut magic = Vec::with_capacity(SQLITE_MAGIC.len());
     file.take(SQLITE_MAGIC.len() as u64)
         .read_to_end(&mut magic)
@@ -578,16 +647,130 @@ mod tests {
         check
             .deserialize_read_exact(rusqlite::MAIN_DB, out.as_slice(), out.len(), true)
             .unwrap();
-        let fired: i64 = check
-            .query_row("SELECT count(*) FROM Fired", [], |r| r.get(0))
+        let source_objects: i64 = check
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('Fired', 'trap')",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         let left: i64 = check
             .query_row("SELECT count(*) FROM Files", [], |r| r.get(0))
             .unwrap();
         assert_eq!(
-            (fired, left),
+            (source_objects, left),
             (0, 0),
-            "the row is gone and the trigger never fired"
+            "the row is gone, and neither the trigger nor its table came along"
         );
+    }
+
+    /// A Manifest.db with Apple's three rows and a Properties row, then a schema that would
+    /// fail or leave a trace if anything of it were evaluated: an index whose expression
+    /// overflows (put in through `writable_schema`, as a crafted file can hold anything), and a
+    /// trigger on DELETE.
+    fn hostile_manifest(dir: &Path) -> PathBuf {
+        let path = dir.join("Manifest.db");
+        let mut w = crate::ManifestDbWriter::create(&path).unwrap();
+        for (i, name) in ["keep-a", "drop-b", "keep-c"].iter().enumerate() {
+            w.insert_raw(&format!("{i:040}"), "HomeDomain", name, 1, name.as_bytes())
+                .unwrap();
+        }
+        w.insert_property("salt", b"s").unwrap();
+        w.finish().unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             CREATE INDEX trap ON Files(flags + 0);
+             CREATE TABLE Fired(x);
+             CREATE TRIGGER fire BEFORE DELETE ON Files BEGIN INSERT INTO Fired VALUES (1); END;
+             PRAGMA writable_schema = ON;
+             UPDATE sqlite_master SET sql = 'CREATE INDEX trap ON Files(abs(flags - 9223372036854775807 - 2))'
+              WHERE name = 'trap';
+             PRAGMA writable_schema = OFF;",
+        )
+        .unwrap();
+        drop(conn);
+        path
+    }
+
+    #[test]
+    fn the_hostile_schema_really_fails_when_evaluated() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(hostile_manifest(dir.path())).unwrap();
+        let e = conn
+            .execute("DELETE FROM Files WHERE relativePath = 'drop-b'", [])
+            .unwrap_err();
+        assert!(e.to_string().contains("integer overflow"), "{e}");
+    }
+
+    #[test]
+    fn rows_are_copied_into_a_fresh_database_and_nothing_of_the_source_schema_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = hostile_manifest(dir.path());
+        let dropped = [format!("{:040}", 1)].into_iter().collect();
+        let out = ManifestDb::without_rows(std::fs::read(&path).unwrap(), &dropped, &path).unwrap();
+        assert!(!String::from_utf8_lossy(&out).contains("drop-b"));
+        let mut check = Connection::open_in_memory().unwrap();
+        check
+            .deserialize_read_exact(rusqlite::MAIN_DB, out.as_slice(), out.len(), true)
+            .unwrap();
+        let names: Vec<String> = check
+            .prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            names,
+            [
+                "Files",
+                "FilesDomainIdx",
+                "FilesFlagsIdx",
+                "FilesRelativePathIdx",
+                "Properties"
+            ],
+            "Hearth's schema only: no trap index, no trigger, no Fired table"
+        );
+        let version: i64 = check
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2, "the header's user_version is kept");
+        let db = ManifestDb::from_plaintext(out, &path).unwrap();
+        let rows = db.raw_rows().unwrap();
+        let paths: Vec<_> = rows.iter().map(|r| r.relative_path.as_str()).collect();
+        assert_eq!(paths, ["keep-a", "keep-c"]);
+        assert_eq!(
+            rows[1].file.as_deref(),
+            Some(&b"keep-c"[..]),
+            "values as they were"
+        );
+        assert_eq!(
+            db.properties().unwrap(),
+            vec![("salt".into(), b"s".to_vec())]
+        );
+    }
+
+    #[test]
+    fn generated_or_virtual_files_columns_are_refused_before_they_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, sql) in [
+            "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER,
+               file BLOB GENERATED ALWAYS AS (zeroblob(1000000000)) VIRTUAL)",
+            "CREATE VIRTUAL TABLE Files USING fts4(fileID, domain, relativePath, flags, file)",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let path = dir.path().join(format!("{i}.db"));
+            Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            let none = std::collections::BTreeSet::new();
+            let Err(e) = ManifestDb::without_rows(bytes, &none, &path) else {
+                panic!("{sql}: accepted")
+            };
+            assert!(matches!(e, Error::NotManifestDb { .. }), "{sql}: {e}");
+            assert!(ManifestDb::open(&path).is_err(), "{sql}");
+        }
     }
 }

@@ -13,8 +13,9 @@ use rusqlite::{Connection, OpenFlags, params};
 use crate::error::Error;
 use crate::mbfile::MbFile;
 
-/// Apple's schema, verbatim from a real iOS 14.3 Manifest.db.
-const SCHEMA: &str = "
+/// Apple's schema, verbatim from a real iOS 14.3 Manifest.db. Also the schema of every
+/// Manifest.db a restore image rebuilds ([`crate::ManifestDb::without_rows`]).
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
 CREATE INDEX FilesDomainIdx ON Files(domain);
 CREATE INDEX FilesRelativePathIdx ON Files(relativePath);
@@ -22,9 +23,9 @@ CREATE INDEX FilesFlagsIdx ON Files(flags);
 CREATE TABLE Properties (key TEXT PRIMARY KEY, value BLOB);
 ";
 
-const INSERT_FILE: &str =
+pub(crate) const INSERT_FILE: &str =
     "INSERT INTO Files (fileID, domain, relativePath, flags, file) VALUES (?1, ?2, ?3, ?4, ?5)";
-const INSERT_PROPERTY: &str = "INSERT INTO Properties (key, value) VALUES (?1, ?2)";
+pub(crate) const INSERT_PROPERTY: &str = "INSERT INTO Properties (key, value) VALUES (?1, ?2)";
 
 /// Writes a new Manifest.db in one transaction.
 #[derive(Debug)]

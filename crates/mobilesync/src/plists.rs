@@ -70,7 +70,7 @@ pub struct StatusInfo {
 /// Reads any property list whose top level is a dictionary (e.g. to get keys `DeviceInfo`
 /// does not model, such as `GUID` or `iTunes Files`).
 pub fn read_plist_dictionary(path: &Path) -> Result<Dictionary, Error> {
-    let bytes = read_file(path)?;
+    let bytes = read_file(path, crate::regular::INFO_PLIST_MAX_BYTES)?;
     parse_dictionary(&bytes, path)
 }
 
@@ -85,17 +85,9 @@ pub fn parse_dictionary(bytes: &[u8], path_for_errors: &Path) -> Result<Dictiona
     })
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound {
-            path: path.to_path_buf(),
-        },
-        _ => Error::Io {
-            path: path.to_path_buf(),
-            what: "cannot read",
-            source,
-        },
-    })
+/// A plist of a backup folder: a regular file (not a link) of at most `limit` bytes.
+fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
+    crate::regular::read_regular(path, limit, crate::regular::Links::Refuse)
 }
 
 /// Writes `dict` as a binary property list (what the device and Finder write).
@@ -251,7 +243,7 @@ fn representable(t: SystemTime) -> bool {
 
 impl DeviceInfo {
     pub fn read(path: &Path) -> Result<DeviceInfo, Error> {
-        let bytes = read_file(path)?;
+        let bytes = read_file(path, crate::regular::INFO_PLIST_MAX_BYTES)?;
         DeviceInfo::from_bytes(&bytes, path)
     }
 
@@ -327,7 +319,7 @@ fn udid(keys: &Keys<'_>) -> Result<String, Error> {
 
 impl ManifestInfo {
     pub fn read(path: &Path) -> Result<ManifestInfo, Error> {
-        let bytes = read_file(path)?;
+        let bytes = read_file(path, crate::regular::MANIFEST_PLIST_MAX_BYTES)?;
         ManifestInfo::from_bytes(&bytes, path)
     }
 
@@ -377,7 +369,7 @@ impl ManifestInfo {
 
 impl StatusInfo {
     pub fn read(path: &Path) -> Result<StatusInfo, Error> {
-        let bytes = read_file(path)?;
+        let bytes = read_file(path, crate::regular::STATUS_PLIST_MAX_BYTES)?;
         StatusInfo::from_bytes(&bytes, path)
     }
 

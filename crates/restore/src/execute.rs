@@ -200,7 +200,7 @@ fn is_whole(path: &Path, f: &PlannedFile) -> bool {
         && meta.is_file()
         && meta.len() == f.size
         && meta.permissions().mode() & 0o777 == f.mode & 0o777
-        && meta.modified().ok() == Some(system_time(f.mtime_ns))
+        && meta.modified().ok() == system_time(f.mtime_ns)
 }
 
 /// Removes what an unfinished run (or a damaged read) left at `path`: a file or a link, never
@@ -408,15 +408,31 @@ impl<W: Write> Write for CountingWriter<W> {
     }
 }
 
+/// Sets the permission bits and the exact mtime (to the nanosecond, any i64 of seconds) of a
+/// written file. Only the permission bits (0o777): whatever the snapshot records, a restored file
+/// never gets setuid, setgid or sticky.
 fn finish_file(file: &File, f: &PlannedFile) -> std::io::Result<()> {
-    file.set_permissions(Permissions::from_mode(f.mode & 0o7777))?;
-    file.set_modified(system_time(f.mtime_ns))
+    file.set_permissions(Permissions::from_mode(f.mode & 0o777))?;
+    let mtime = system_time(f.mtime_ns).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the snapshot records an mtime of {} ns, which no clock holds",
+                f.mtime_ns
+            ),
+        )
+    })?;
+    file.set_modified(mtime)
 }
 
-fn system_time(mtime_ns: i64) -> std::time::SystemTime {
-    if mtime_ns >= 0 {
-        UNIX_EPOCH + Duration::from_nanos(mtime_ns as u64)
+/// The time `mtime_ns` (nanoseconds since 1970, any i64 of seconds) names, if a clock holds it.
+fn system_time(mtime_ns: i128) -> Option<std::time::SystemTime> {
+    let (secs, nanos) = hearth_format::entry::split_mtime(mtime_ns)?;
+    let whole = Duration::from_secs(secs.unsigned_abs());
+    let seconds = if secs >= 0 {
+        UNIX_EPOCH.checked_add(whole)
     } else {
-        UNIX_EPOCH - Duration::from_nanos(mtime_ns.unsigned_abs())
-    }
+        UNIX_EPOCH.checked_sub(whole)
+    };
+    seconds.and_then(|t| t.checked_add(Duration::from_nanos(nanos.into())))
 }

@@ -32,7 +32,8 @@ pub struct PlannedFile {
     pub path: String,
     /// The source file's size (a rewritten file's size is known only when written).
     pub size: u64,
-    pub mtime_ns: i64,
+    /// As [`Content::mtime_ns`]: Unix nanoseconds of any i64 of seconds.
+    pub mtime_ns: i128,
     pub mode: u32,
     pub chunks: Vec<ChunkId>,
     /// Encrypt the stored plaintext this way (an encrypted backup's file).

@@ -10,6 +10,9 @@
 //! ChatStorage.sqlite, …) filled with real rows, plists, and thousands of small files in app
 //! containers. [`next_day`] then edits the folders in place as a nightly incremental backup
 //! does, and [`tree_digest`] / [`copy_tree`] let tests compare folders byte for byte.
+//! [`ReadGate`] holds another process at the moment it opens or reads a file (to change the
+//! file right then) and [`without_permission_overrides`] runs a child as root without root's
+//! file permission overrides: hostile source folders made real, for end-to-end tests.
 //!
 //! The same spec always gives the same bytes (no wall clock, no OS randomness; devices are
 //! written in parallel from independent seeds).
@@ -45,6 +48,10 @@ mod device;
 mod edits;
 mod error;
 mod household;
+#[cfg(target_os = "linux")]
+mod privilege;
+#[cfg(target_os = "linux")]
+mod read_gate;
 mod spec;
 pub mod third_party;
 mod tree;
@@ -56,6 +63,10 @@ pub use error::Error;
 pub use household::{
     GeneratedDevice, Household, device_udid, generate, generate_twin, generate_with_twin,
 };
+#[cfg(target_os = "linux")]
+pub use privilege::without_permission_overrides;
+#[cfg(target_os = "linux")]
+pub use read_gate::{Access, ReadGate};
 pub use spec::{
     DeviceSpec, EncryptionSpec, Extras, FINAL_CUT_PRO, HouseholdSpec, KdfCost, SIDELOADED_APP,
 };

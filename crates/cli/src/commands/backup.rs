@@ -157,11 +157,7 @@ struct CliPasswords {
 
 fn ios_passwords(args: &BackupArgs) -> Result<CliPasswords> {
     let mut map = match &args.ios_password_file {
-        Some(f) => {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("{}: cannot read the iOS password file", f.display()))?;
-            PasswordMap::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?
-        }
+        Some(f) => PasswordMap::read(f).context("cannot use the iOS password file")?,
         None => PasswordMap::default(),
     };
     if let Ok(p) = std::env::var("HEARTH_IOS_PASSWORD")
