@@ -28,10 +28,11 @@ pub mod retention;
 mod snapshots;
 mod spans;
 mod stats;
+mod survey;
 mod writer;
 
 pub use check::{CheckOptions, CheckReport, Damage, ReadData};
-pub use error::RepoError;
+pub use error::{DamagedKey, RepoError};
 pub use lock::{LockGuard, LockState, StaleLock};
 pub use lock::{hostname, unix_now};
 pub use progress::{NoProgress, Progress};
@@ -40,4 +41,5 @@ pub use repository::{KeySummary, RepoOptions, Repository};
 pub use snapshots::SnapshotRef;
 pub use spans::{SPAN_BUDGET, SPAN_GAP, SPAN_MAX, SpanReader};
 pub use stats::{DeviceStats, RepoStats};
+pub use survey::Survey;
 pub use writer::{StoreFileError, Tally, WriteSession, WriteStats};

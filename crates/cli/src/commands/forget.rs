@@ -3,7 +3,7 @@
 use crate::Outcome;
 use crate::cli::{ForgetArgs, GroupBy};
 use crate::context::Context;
-use crate::output::{bytes, print_json};
+use crate::output::{bytes, esc, esc_text, print_json};
 use crate::progress::Bars;
 use anyhow::{Result, bail};
 use hearth_format::{Snapshot, SnapshotId};
@@ -127,14 +127,14 @@ fn verdicts_json(verdicts: &Verdicts, dry_run: bool) -> Value {
 
 fn print_verdicts(verdicts: &Verdicts) {
     for (group, ds) in verdicts {
-        println!("{group}:");
+        println!("{}:", esc(group));
         for d in ds {
             let verdict = if d.keep() { "keep  " } else { "remove" };
             println!(
                 "  {verdict} {} {}  {}",
                 d.id.short(),
                 crate::output::time(d.time),
-                d.reasons.join(", ")
+                esc_text(&d.reasons.join(", "))
             );
         }
     }
@@ -237,7 +237,7 @@ pub fn pin(ctx: &Context, reference: &str, pin: bool) -> Result<Outcome> {
         println!(
             "snapshot {} of {} ({}) is {state}{}",
             id.short(),
-            snap.device.name,
+            esc(&snap.device.name),
             crate::output::time(snap.time),
             if changed { "" } else { " (already)" }
         );

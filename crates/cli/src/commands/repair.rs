@@ -3,6 +3,7 @@
 use crate::Outcome;
 use crate::cli::RepairCommand;
 use crate::context::Context;
+use crate::output::esc;
 use anyhow::Result;
 
 pub fn unlock(ctx: &Context) -> Result<Outcome> {
@@ -13,7 +14,7 @@ pub fn unlock(ctx: &Context) -> Result<Outcome> {
             "removed lock {} of pid {} on {}: {}",
             l.id.short(),
             l.info.pid,
-            l.info.host,
+            esc(&l.info.host),
             l.reason
         );
     }
@@ -23,7 +24,7 @@ pub fn unlock(ctx: &Context) -> Result<Outcome> {
             "kept live lock {} of pid {} on {}",
             id.short(),
             l.pid,
-            l.host
+            esc(&l.host)
         );
     }
     if removed.is_empty() {
