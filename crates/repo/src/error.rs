@@ -95,16 +95,13 @@ fn list_damaged(damaged: &[DamagedKey]) -> String {
 }
 
 fn damaged_note(damaged: &[DamagedKey]) -> String {
-    if damaged.is_empty() {
-        return String::new();
-    }
+    let which = match damaged.len() {
+        0 => return String::new(),
+        1 => "one of them is".to_owned(),
+        n => format!("{n} of them are"),
+    };
     format!(
-        "; {} of them damaged and cannot be read: {}",
-        if damaged.len() == 1 {
-            "one is"
-        } else {
-            "some are"
-        },
+        "; {which} damaged and cannot be read: {}",
         list_damaged(damaged)
     )
 }
