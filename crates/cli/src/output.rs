@@ -111,10 +111,27 @@ pub fn snapshot_json(id: &SnapshotId, s: &Snapshot) -> Value {
 }
 
 pub fn print_json(v: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("JSON values serialize")
-    );
+    let text = serde_json::to_string_pretty(v).expect("JSON values serialize");
+    println!("{}", json_escape_controls(&text));
+}
+
+/// serde escapes C0 controls in strings but writes DEL, C1 controls and bidirectional marks as
+/// they are. Outside strings JSON text is ASCII, so each of those is inside a string, where
+/// `\uXXXX` stands for the same character: the values stay exact, the terminal stays safe.
+fn json_escape_controls(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(|c| c != '\n' && is_terminal_control(c)) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if c != '\n' && is_terminal_control(c) {
+            // All of them are in the Basic Multilingual Plane: one \u escape each.
+            write!(out, "\\u{:04x}", u32::from(c)).expect("to a String");
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -139,5 +156,16 @@ mod tests {
         assert_eq!(esc("\u{9b}31m"), "\\u{9b}31m", "the 8-bit CSI");
         assert_eq!(esc("abc\u{202e}fdp.exe"), "abc\\u{202e}fdp.exe");
         assert_eq!(esc_text("one\ntwo\x1b[2J"), "one\ntwo\\x1b[2J");
+    }
+
+    #[test]
+    fn json_text_escapes_the_controls_serde_leaves_and_keeps_the_values() {
+        let v = serde_json::json!({ "name": "a\x1b[2J\x7f\u{9b}\u{202e}z", "n": [1, 2] });
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        let safe = super::json_escape_controls(&text);
+        assert!(!safe.chars().any(|c| c.is_control() && c != '\n'), "{safe}");
+        assert!(safe.contains(r"a\u001b[2J\u007f\u009b\u202ez"), "{safe}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, v);
     }
 }
