@@ -247,6 +247,15 @@ fn a_value_that_is_not_utf8_names_its_argument() {
     c.env("HEARTH_REPO", url);
     let err = status(&output(c), 2);
     assert!(err.contains("'--repo <REPO>'"), "{err}");
+
+    // An iOS backup password that is not UTF-8 is named, not ignored.
+    let mut c = w.cmd(&["backup", s(&source)]);
+    c.env("HEARTH_IOS_PASSWORD", bad);
+    let err = status(&output(c), 1);
+    assert!(
+        err.contains("HEARTH_IOS_PASSWORD is not UTF-8 text"),
+        "{err}"
+    );
     assert_eq!(snapshot_count(&w), 1, "nothing changed");
 }
 

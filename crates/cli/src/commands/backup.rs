@@ -158,10 +158,13 @@ fn ios_passwords(args: &BackupArgs) -> Result<CliPasswords> {
         }
         None => PasswordMap::default(),
     };
-    if let Ok(p) = std::env::var("HEARTH_IOS_PASSWORD")
-        && map.default.is_none()
-    {
-        map.default = Some(p);
+    match std::env::var("HEARTH_IOS_PASSWORD") {
+        Ok(p) if map.default.is_none() => map.default = Some(p),
+        // Ignoring it would fail every encrypted device as "no password" instead.
+        Err(std::env::VarError::NotUnicode(_)) => {
+            bail!("HEARTH_IOS_PASSWORD is not UTF-8 text; an iOS backup password is")
+        }
+        _ => {}
     }
     let ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     Ok(CliPasswords { map, ask })
