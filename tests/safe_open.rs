@@ -321,8 +321,8 @@ fn a_wrong_password_counts_the_key_files_and_names_the_damaged_ones() {
     );
     let err = fails(&w, "not the password", &["snapshots"]);
     assert!(
-        !err.contains("damaged"),
-        "no key file is damaged yet:\n{err}"
+        !err.contains("cannot be read"),
+        "no key file is named as damaged yet:\n{err}"
     );
 
     // One key file loses its header: it is named, and the other password still opens.
@@ -366,6 +366,30 @@ fn a_wrong_password_counts_the_key_files_and_names_the_damaged_ones() {
     assert_eq!(damaged, [name.as_str()], "{listed:#}");
     w.ok(&["key", "remove", &name[..8]]);
     assert_eq!(key_files(&w).len(), 1);
+    assert_restores(&w, "restored-after");
+}
+
+/// A flipped byte in a key file's seal looks exactly like a wrong password: the message says
+/// what to do if the password is right.
+#[test]
+fn a_key_file_with_a_flipped_seal_is_a_wrong_password_with_advice() {
+    let w = backed_up();
+    let key = key_files(&w).remove(0);
+    let original = fs::read(&key).unwrap();
+    let mut flipped = original.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x01;
+    fs::write(&key, &flipped).unwrap();
+    every_command_says(
+        &w,
+        PASSWORD,
+        &[
+            "wrong password for the repository at",
+            "none of its 1 key file opens with it. If the password is right, the key files are damaged",
+            "copy them (keys/) back from a copy of this repository",
+        ],
+    );
+    fs::write(&key, original).unwrap();
     assert_restores(&w, "restored-after");
 }
 

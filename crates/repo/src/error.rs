@@ -51,7 +51,7 @@ pub enum RepoError {
     },
     /// No key file opens with the password; `damaged` lists those that cannot be parsed.
     #[error(
-        "wrong password for the repository at {location}: none of its {} opens with it{}",
+        "wrong password for the repository at {location}: none of its {} opens with it{}. If the password is right, the key files are damaged (a damaged seal cannot be told from a wrong password): copy them (keys/) back from a copy of this repository",
         key_files(*keys), damaged_note(damaged)
     )]
     WrongPassword {

@@ -179,7 +179,6 @@ impl Repository {
 
     /// Changes the password this session opened with: add the new key, then remove the old.
     pub fn change_password(&mut self, new_password: &[u8]) -> Result<KeyId, RepoError> {
-        check_password(new_password)?;
         let new_id = self.add_key(new_password)?;
         let old = std::mem::replace(&mut self.key_id, new_id);
         self.backend.delete(FileType::Key, &old.to_hex())?;
