@@ -8,12 +8,14 @@
 //! an iPad or an iPod touch can run.
 //!
 //! Readings of the contract these tests take (where it leaves room):
-//! * `kept` and `skipped` count Manifest.db rows, not the folder's plists: `kept.files` is the
-//!   kept file rows (flags = 1) and `kept.bytes` their `Size`s, so `kept.bytes +
-//!   sum(skipped.bytes)` is the source's file-row bytes;
+//! * `kept.files` and `kept.bytes` count what the restore writes (issue 11): the kept file
+//!   rows' blobs and the backup's own files (Manifest.db and the plists, at their size in the
+//!   source); `kept.device_files` and `kept.device_bytes` count the kept file rows (flags = 1)
+//!   and their `Size`s, so `kept.device_bytes + sum(skipped.bytes)` is the source's file-row
+//!   bytes, and `skipped` counts Manifest.db rows, not the folder's plists;
 //! * `skipped` must list every skipped file row; it may also list the skipped directory and
 //!   symlink rows (0 bytes), which the counts then ignore; `rules[].files` counts file rows;
-//! * a capacity fit is over `kept.bytes`; `fit.needed` is the plan's bytes before any category
+//! * a capacity fit is over `kept.device_bytes`; `fit.needed` is the plan's bytes before any category
 //!   is dropped or after (both accepted); a fit drop removes file rows (whether the emptied
 //!   directory rows go too is not checked);
 //! * sizes: `K`/`KB`/`MB`/`GB` are powers of 1000, `KiB`/`MiB`/`GiB` powers of 1024.
@@ -35,7 +37,7 @@ use hearth_mobilesync::{
 use hearth_testkit::plist::{Dictionary, Value};
 use hearth_testkit::third_party::{assert_verified_exactly, python};
 use hearth_testkit::{
-    FINAL_CUT_PRO, FileDigest, Household, HouseholdSpec, SIDELOADED_APP, generate,
+    FINAL_CUT_PRO, FileDigest, Household, HouseholdSpec, SIDELOADED_APP, files_under, generate,
     generate_with_twin, remove_app_metadata, set_ios_version, tree_digest,
 };
 use serde_json::Value as Json;
@@ -134,6 +136,8 @@ fn stderr(o: &Output) -> String {
 /// A source device folder (plaintext, or an encrypted device's twin): its rows and apps.
 struct Source {
     folder: PathBuf,
+    /// The folder that was backed up: `folder`, or the encrypted device whose twin it is.
+    backed_up: PathBuf,
     rows: Vec<ManifestRow>,
     info: Dictionary,
     /// Every app the backup names (Installed Applications and Applications), with its
@@ -174,9 +178,18 @@ impl Source {
         }
         Source {
             folder: folder.to_path_buf(),
+            backed_up: folder.to_path_buf(),
             rows,
             info,
             apps,
+        }
+    }
+
+    /// The twin of the encrypted device folder `backed_up`.
+    fn twin_of(self, backed_up: &Path) -> Source {
+        Source {
+            backed_up: backed_up.to_path_buf(),
+            ..self
         }
     }
 
@@ -460,30 +473,61 @@ fn assert_plan(plan: &Json, src: &Source, expect: &Expect) {
     }
 }
 
-/// The plan's `kept` counts the file rows that are not skipped, and its bytes and the skipped
-/// bytes add up to the source's file-row bytes.
+/// The plan's `kept`: `device_files` counts the file rows that are not skipped, and
+/// `device_bytes` and the skipped bytes add up to the source's file-row bytes; `files` and
+/// `bytes` count every file the restore writes (see [`written_by_restore`]).
 fn assert_kept(plan: &Json, src: &Source, expect: &Expect) {
     let skipped = plan["skipped"].as_array().expect("skipped is an array");
     let skipped_bytes: u64 = expect.skipped_files(src).iter().map(|r| size(r)).sum();
     let kept_files = src.files().count() - expect.skipped_files(src).len();
+    let kept = &plan["kept"];
     assert_eq!(
-        plan["kept"]["files"].as_u64(),
+        kept["device_files"].as_u64(),
         Some(kept_files as u64),
-        "{:#}",
-        plan["kept"]
+        "{kept:#}"
     );
     assert_eq!(
-        plan["kept"]["bytes"].as_u64(),
+        kept["device_bytes"].as_u64(),
         Some(src.file_bytes() - skipped_bytes),
-        "{:#}",
-        plan["kept"]
+        "{kept:#}"
     );
     let listed: u64 = skipped.iter().map(|e| e["bytes"].as_u64().unwrap()).sum();
     assert_eq!(
-        plan["kept"]["bytes"].as_u64().unwrap() + listed,
+        kept["device_bytes"].as_u64().unwrap() + listed,
         src.file_bytes(),
-        "kept.bytes + skipped bytes == the source's file bytes"
+        "kept.device_bytes + skipped bytes == the source's file bytes"
     );
+    let (files, bytes) = written_by_restore(src, expect);
+    assert_eq!(
+        (kept["files"].as_u64(), kept["bytes"].as_u64()),
+        (Some(files), Some(bytes)),
+        "kept.files and kept.bytes count every file written: {kept:#}"
+    );
+}
+
+/// The files a restore of `src` writes and their bytes, from the folder that was backed up:
+/// the blob of each kept file row, and Manifest.db and the plists (a rebuilt one at its size in
+/// the backup).
+fn written_by_restore(src: &Source, expect: &Expect) -> (u64, u64) {
+    let skipped: BTreeSet<&str> = expect
+        .skipped_files(src)
+        .iter()
+        .map(|r| r.file_id.as_str())
+        .collect();
+    let blobs = src
+        .files()
+        .filter(|r| !skipped.contains(r.file_id.as_str()))
+        .map(|r| src.backed_up.join(&r.file_id[..2]).join(&r.file_id));
+    let own = [MANIFEST_DB, INFO_PLIST, STATUS_PLIST, MANIFEST_PLIST]
+        .into_iter()
+        .map(|name| src.backed_up.join(name))
+        .filter(|p| p.is_file());
+    blobs.chain(own).fold((0, 0), |(n, b), p| {
+        let len = std::fs::metadata(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .len();
+        (n + 1, b + len)
+    })
 }
 
 /// A target as the plan's `target` gives it: name (`None` for --to-model), product type, iOS.
@@ -1079,7 +1123,15 @@ fn the_image_holds_exactly_the_kept_rows_blobs_and_apps() {
         .iter()
         .filter(|r| r.kind() == EntryKind::File)
         .count();
-    assert_eq!(t.plan["kept"]["files"].as_u64(), Some(kept as u64));
+    assert_eq!(t.plan["kept"]["device_files"].as_u64(), Some(kept as u64));
+    // Issue 11: the plan's "keep N files" is what the restore writes, to the file.
+    let written = files_under(&t.image).unwrap();
+    assert_eq!(
+        t.plan["kept"]["files"].as_u64(),
+        Some(written.len() as u64),
+        "{:#}",
+        t.plan["kept"]
+    );
     // The image backs up again as a device of its own (a valid MobileSync folder).
     let w2 = World::with_repo();
     w2.ok(&["backup", s(&t.image)]);
@@ -1401,7 +1453,7 @@ fn an_encrypted_ipad_restored_onto_an_iphone_is_encrypted_and_reads_back() {
     let o = cmd.output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
 
-    let src = Source::read(&twin.devices[IPAD].folder);
+    let src = Source::read(&twin.devices[IPAD].folder).twin_of(&h.devices[IPAD].folder);
     let expect = src.expect("iPhone");
     assert!(
         src.files().any(|r| r.domain == "HealthDomain"),
@@ -1584,7 +1636,7 @@ fn fit_drops_whole_categories_in_order_until_the_image_fits() {
             .map(|c| serde_json::json!({"category": c, "files": f.categories[c].0, "bytes": f.bytes(c)}))
             .collect();
         assert_eq!(fit["dropped"], Json::Array(want), "{fit:#}");
-        assert_eq!(plan["kept"]["bytes"].as_u64(), Some(f.total - freed));
+        assert_eq!(plan["kept"]["device_bytes"].as_u64(), Some(f.total - freed));
     }
 
     // The real restore: the drops are reported, and the image lacks them.

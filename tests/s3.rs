@@ -12,7 +12,8 @@
 //!   server that goes away gives a clean error (exit 1), and a rerun completes with
 //!   `check --read-data` passing.
 //! - Four inits at once make one repository; a missing bucket or wrong credentials are clear
-//!   errors, and hearth creates no bucket.
+//!   errors, and hearth creates no bucket; `init` refuses a prefix that holds repository objects
+//!   without a config (issue 11).
 //!
 //! A "computer" is a cache folder (`HEARTH_CACHE_DIR=<world>/cache-<name>`); the world's own
 //! `repo` folder is never used and must stay absent.
@@ -843,6 +844,60 @@ fn concurrent_inits_on_moto_make_one_repository() {
         site.ok(&format!("c{i}"), &["snapshots"]);
     }
     assert_check(&site, "c0", true);
+}
+
+/// Issue 11: `init` refuses a prefix that holds repository objects but no config (a repository
+/// whose config was lost, or only a pack), names what is there, and writes nothing; every other
+/// command calls it a damaged repository, never advising `hearth init`; with config back, the
+/// repository opens again.
+#[test]
+fn init_refuses_a_prefix_that_holds_repository_objects() {
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    moto.create_bucket("damaged");
+    let site = Site::new(on_moto(&moto, "damaged"));
+    site.init("a");
+    let config_key = format!("/damaged/{PREFIX}/config");
+    let config = moto.get("damaged", &format!("{PREFIX}/config")).unwrap();
+    let r = s3::http(moto.port(), "DELETE", &config_key, &[s3::MOTO_AUTH], b"").unwrap();
+    assert!(matches!(r.status, 200 | 204), "DELETE config: {}", r.text());
+    let before = moto.list_keys("damaged");
+    assert_eq!(before.len(), 1, "one key file left: {before:?}");
+
+    let refused = |site: &Site, says: &str| {
+        let out = site.run("a", &["init"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert!(
+            err.contains("refusing to create a repository here: config is missing, but")
+                && err.contains(says),
+            "{err}"
+        );
+    };
+    refused(&site, "keys/ holds 1 object");
+    assert_eq!(moto.list_keys("damaged"), before, "init wrote nothing");
+    let out = site.run("a", &["snapshots"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        err.contains("config is missing, but keys/ holds 1 object: this is a damaged repository")
+            && !err.contains("hearth init"),
+        "{err}"
+    );
+
+    let r = s3::http(moto.port(), "PUT", &config_key, &[s3::MOTO_AUTH], &config).unwrap();
+    assert_eq!(r.status, 200, "PUT config back: {}", r.text());
+    site.ok("a", &["snapshots"]);
+
+    // A prefix holding nothing but one pack.
+    moto.create_bucket("one-pack");
+    let site = Site::new(on_moto(&moto, "one-pack"));
+    let pack = format!("/one-pack/{PREFIX}/packs/ab/{}", "ab".repeat(32));
+    let r = s3::http(moto.port(), "PUT", &pack, &[s3::MOTO_AUTH], b"pack bytes").unwrap();
+    assert_eq!(r.status, 200, "PUT a pack: {}", r.text());
+    refused(&site, "packs/ holds 1 object");
+    assert_eq!(moto.list_keys("one-pack").len(), 1, "init wrote nothing");
 }
 
 /// A bucket that does not exist, and credentials the server refuses: clear errors (exit 1,

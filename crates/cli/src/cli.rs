@@ -1,6 +1,9 @@
 //! The command line (`shared/DESIGN.md`, "Command line contract").
 
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -20,10 +23,11 @@ pub struct Cli {
 pub struct Global {
     /// Repository location: a folder, or s3:<endpoint URL>/<bucket>/<prefix> (default:
     /// $XDG_DATA_HOME/hearth/repo)
-    #[arg(long, global = true, env = "HEARTH_REPO")]
-    pub repo: Option<String>,
-    /// Read the repository password from this file
-    #[arg(long, global = true, env = "HEARTH_PASSWORD_FILE")]
+    #[arg(long, global = true, env = "HEARTH_REPO", value_parser = RepoLocation)]
+    pub repo: Option<OsString>,
+    /// Read the repository password from this file. It wins over HEARTH_PASSWORD, which wins
+    /// over HEARTH_PASSWORD_FILE (read here, not by the argument parser, for that order)
+    #[arg(long, global = true)]
     pub password_file: Option<PathBuf>,
     /// Folder for local caches (default: $XDG_CACHE_HOME/hearth)
     #[arg(long, global = true, env = "HEARTH_CACHE_DIR")]
@@ -41,22 +45,35 @@ pub struct Global {
 pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
     let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 10m, 1h)"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+    if number.is_empty() {
+        return Err(format!("{s:?} is not a duration (e.g. 90s, 10m, 1h)"));
+    }
+    // Digits only: the one way to fail is a number too big for u64.
+    let too_long = || format!("{s:?} is too long a wait (at most {} s)", u64::MAX);
+    let n: u64 = number.parse().map_err(|_| too_long())?;
+    let scale: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
         other => return Err(format!("unknown unit {other:?} in {s:?} (use s, m or h)")),
     };
+    let secs = n.checked_mul(scale).ok_or_else(too_long)?;
     Ok(std::time::Duration::from_secs(secs))
 }
 
+/// Microseconds per hour: spans are whole hours.
+const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
 /// `30d`, `2w`, `6m` (months of 30 days), `1y` (365 days), `12h`, or combinations (`1y6m`), as
-/// Unix microseconds.
+/// microseconds. A span that does not fit (over about 292,000 years) is an error.
 pub fn parse_span(s: &str) -> Result<i64, String> {
     let bad = || format!("{s:?} is not a span (e.g. 30d, 2w, 6m, 1y, 12h, 1y6m)");
+    let too_long = || {
+        format!(
+            "{s:?} is too long a span (at most {} years)",
+            i64::MAX / MICROS_PER_HOUR / (24 * 365)
+        )
+    };
     let mut hours: i64 = 0;
     let mut number = String::new();
     for c in s.trim().chars() {
@@ -64,9 +81,7 @@ pub fn parse_span(s: &str) -> Result<i64, String> {
             number.push(c);
             continue;
         }
-        let n: i64 = number.parse().map_err(|_| bad())?;
-        number.clear();
-        hours += n * match c {
+        let unit = match c {
             'h' => 1,
             'd' => 24,
             'w' => 24 * 7,
@@ -74,11 +89,21 @@ pub fn parse_span(s: &str) -> Result<i64, String> {
             'y' => 24 * 365,
             _ => return Err(bad()),
         };
+        if number.is_empty() {
+            return Err(bad());
+        }
+        // Digits only: the one way to fail is a number too big for i64.
+        let n: i64 = number.parse().map_err(|_| too_long())?;
+        number.clear();
+        hours = n
+            .checked_mul(unit)
+            .and_then(|h| h.checked_add(hours))
+            .ok_or_else(too_long)?;
     }
     if !number.is_empty() || hours == 0 {
         return Err(bad());
     }
-    Ok(hours * 3_600_000_000)
+    hours.checked_mul(MICROS_PER_HOUR).ok_or_else(too_long)
 }
 
 #[derive(Subcommand)]
@@ -90,15 +115,17 @@ pub enum Command {
     /// List snapshots
     Snapshots {
         /// Only this device (name or UDID)
-        #[arg(long)]
+        #[arg(long, value_parser = Utf8)]
         device: Option<String>,
     },
     /// List the household's devices
     Devices,
     /// List the entries of a snapshot
     Ls {
+        #[arg(value_parser = Utf8)]
         snapshot: String,
         /// DOMAIN or DOMAIN/PATH prefix
+        #[arg(value_parser = Utf8)]
         filter: Option<String>,
     },
     /// Write a restore image (a device folder) into DIR
@@ -108,9 +135,15 @@ pub enum Command {
     /// Delete or repack data no snapshot references
     Prune(PruneArgs),
     /// Keep a snapshot whatever the retention policy (e.g. before an iOS upgrade)
-    Pin { snapshot: String },
+    Pin {
+        #[arg(value_parser = Utf8)]
+        snapshot: String,
+    },
     /// Let the retention policy decide about a pinned snapshot again
-    Unpin { snapshot: String },
+    Unpin {
+        #[arg(value_parser = Utf8)]
+        snapshot: String,
+    },
     /// Verify the repository's structure, and optionally every stored byte
     Check {
         /// Read and verify every blob
@@ -153,7 +186,7 @@ pub struct ForgetArgs {
     #[arg(value_name = "SNAPSHOT", conflicts_with_all = ["device", "group_by", "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within", "keep_tags"])]
     pub snapshots: Vec<String>,
     /// Only this device (name or UDID)
-    #[arg(long)]
+    #[arg(long, value_parser = Utf8)]
     pub device: Option<String>,
     /// Group snapshots by device (default), or treat them all as one group
     #[arg(long, value_enum, default_value = "device")]
@@ -180,7 +213,7 @@ pub struct ForgetArgs {
     #[arg(long, value_parser = parse_span)]
     pub keep_within: Option<i64>,
     /// Keep snapshots with this tag (repeatable)
-    #[arg(long = "keep-tag")]
+    #[arg(long = "keep-tag", value_parser = Utf8)]
     pub keep_tags: Vec<String>,
     /// Show each snapshot with keep/remove and the rule that decided; change nothing
     #[arg(long)]
@@ -229,7 +262,7 @@ pub struct BackupArgs {
     /// MobileSync Backup folders or <UDID> device folders
     pub paths: Vec<PathBuf>,
     /// Tag the snapshots
-    #[arg(long = "tag")]
+    #[arg(long = "tag", value_parser = Utf8)]
     pub tags: Vec<String>,
     /// Read every file, even those unchanged since the device's last snapshot
     #[arg(long)]
@@ -244,6 +277,7 @@ pub struct BackupArgs {
 #[derive(Args)]
 pub struct RestoreArgs {
     /// Snapshot id (or 6+ digit prefix) or DEVICE@latest
+    #[arg(value_parser = Utf8)]
     pub snapshot: String,
     /// Folder to write <UDID>/ into
     #[arg(long, required_unless_present = "dry_run")]
@@ -253,13 +287,13 @@ pub struct RestoreArgs {
     pub dry_run: bool,
     /// Make the image for another household device (name or UDID): what does not transfer to
     /// its kind of device is skipped, and a backup from a newer iOS is refused
-    #[arg(long, conflicts_with_all = ["to_model", "to_ios"])]
+    #[arg(long, conflicts_with_all = ["to_model", "to_ios"], value_parser = Utf8)]
     pub to: Option<String>,
     /// Make the image for a device of this model (product type, e.g. iPhone16,1); needs --to-ios
-    #[arg(long, requires = "to_ios")]
+    #[arg(long, requires = "to_ios", value_parser = Utf8)]
     pub to_model: Option<String>,
     /// The iOS version of the --to-model device, e.g. 18.1
-    #[arg(long, requires = "to_model")]
+    #[arg(long, requires = "to_model", value_parser = Utf8)]
     pub to_ios: Option<String>,
     /// The target's capacity (bytes, or with K/M/G/T, KB/MB/GB/TB or KiB/MiB/GiB/TiB): a larger image is refused
     #[arg(long, value_parser = parse_size)]
@@ -292,24 +326,38 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         other => return Err(format!("unknown size unit {other:?} in {s:?}")),
     };
-    Ok((number * scale).round() as u64)
+    let bytes = (number * scale).round();
+    // `as` would saturate silently; 2^64 is the first value that does not fit.
+    if bytes >= u64::MAX as f64 {
+        return Err(format!(
+            "{s:?} is too big a size (at most {} bytes)",
+            u64::MAX
+        ));
+    }
+    Ok(bytes as u64)
 }
 
 #[derive(Subcommand)]
 pub enum KeyCommand {
-    /// Add a password (read from HEARTH_NEW_PASSWORD, --new-password-file, or a prompt)
+    /// Add a password (from --new-password-file, else HEARTH_NEW_PASSWORD, else
+    /// HEARTH_NEW_PASSWORD_FILE, else a prompt)
     Add(NewPassword),
     /// List key files
     List,
     /// Remove a key file by id (or unique prefix)
-    Remove { id: String },
+    Remove {
+        #[arg(value_parser = Utf8)]
+        id: String,
+    },
     /// Change the password used to open the repository
     Passwd(NewPassword),
 }
 
 #[derive(Args)]
 pub struct NewPassword {
-    #[arg(long, env = "HEARTH_NEW_PASSWORD_FILE")]
+    /// Read the new password from this file. It wins over HEARTH_NEW_PASSWORD, which wins over
+    /// HEARTH_NEW_PASSWORD_FILE
+    #[arg(long)]
     pub new_password_file: Option<PathBuf>,
 }
 
@@ -329,4 +377,111 @@ pub enum RepairCommand {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// A command-line value that must be UTF-8 text (snapshot ids and names, device names, tags,
+/// models). clap's own check says only "invalid UTF-8 was detected"; this one names the
+/// argument and shows the value with its bytes escaped.
+#[derive(Clone, Copy)]
+pub struct Utf8;
+
+impl TypedValueParser for Utf8 {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        match value.to_str() {
+            Some(v) => Ok(v.to_owned()),
+            None => Err(not_utf8(cmd, arg, value, "")),
+        }
+    }
+}
+
+/// `--repo`/`HEARTH_REPO`: a folder, whatever bytes its path holds, or `s3:...`, which is a URL
+/// and so must be UTF-8.
+#[derive(Clone, Copy)]
+pub struct RepoLocation;
+
+impl TypedValueParser for RepoLocation {
+    type Value = OsString;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<OsString, clap::Error> {
+        if value.as_encoded_bytes().starts_with(b"s3:") && value.to_str().is_none() {
+            return Err(not_utf8(
+                cmd,
+                arg,
+                value,
+                " (an s3: location is a URL; a folder's path may hold any bytes)",
+            ));
+        }
+        Ok(value.to_owned())
+    }
+}
+
+/// The error for a value that is not UTF-8, naming the argument (`--repo <REPO>`, `<SNAPSHOT>`).
+fn not_utf8(
+    cmd: &clap::Command,
+    arg: Option<&clap::Arg>,
+    value: &OsStr,
+    note: &str,
+) -> clap::Error {
+    let name = arg.map_or_else(|| "a value".to_owned(), |a| format!("'{a}'"));
+    let shown = value.as_encoded_bytes().escape_ascii();
+    clap::Error::raw(
+        ErrorKind::ValueValidation,
+        format!("invalid value for {name}: \"{shown}\" is not UTF-8 text{note}\n"),
+    )
+    .with_cmd(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_too_big_for_their_type_are_errors_not_wraps() {
+        let year = 24 * 365 * MICROS_PER_HOUR;
+        assert_eq!(parse_span("1y6m"), Ok(year + 6 * 24 * 30 * MICROS_PER_HOUR));
+        for s in [
+            "99999999999y",
+            "999999999999999999999d",
+            "292472y",
+            "292471y292471y",
+        ] {
+            let err = parse_span(s).unwrap_err();
+            assert!(err.contains("too long a span"), "{s}: {err}");
+        }
+        assert!(parse_span("292471y").is_ok());
+        assert!(parse_span("y").unwrap_err().contains("not a span"));
+
+        assert_eq!(parse_wait("10m"), Ok(std::time::Duration::from_secs(600)));
+        for s in [
+            "99999999999999999h",
+            "99999999999999999999",
+            "307445734561825861m",
+        ] {
+            let err = parse_wait(s).unwrap_err();
+            assert!(err.contains("too long a wait"), "{s}: {err}");
+        }
+        assert!(parse_wait("h").unwrap_err().contains("not a duration"));
+
+        assert_eq!(parse_size("1.5GiB"), Ok(1_610_612_736));
+        for s in [
+            "99999999999999999999999T",
+            "18446744073709551616",
+            "20000000000000000000",
+        ] {
+            let err = parse_size(s).unwrap_err();
+            assert!(err.contains("too big a size"), "{s}: {err}");
+        }
+    }
 }

@@ -1,12 +1,15 @@
 //! Turning global options into an open repository: location, password, cache folder.
 
 use crate::cli::Global;
+use crate::output::esc;
 use anyhow::{Context as _, Result, bail};
 use hearth_crypto::KdfParams;
 use hearth_repo::{RepoOptions, Repository};
 use hearth_storage::{Backend, LocalBackend, S3Backend, S3Location};
+use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub struct Context {
@@ -20,14 +23,17 @@ pub enum Location {
 }
 
 impl Context {
-    /// `--repo`/`HEARTH_REPO`: a folder, or `s3:<endpoint URL>/<bucket>/<prefix>`.
+    /// `--repo`/`HEARTH_REPO`: a folder, or `s3:<endpoint URL>/<bucket>/<prefix>` (UTF-8, as
+    /// the argument parser made sure).
     pub fn location(&self) -> Result<Location> {
-        match &self.global.repo {
-            Some(r) if r.starts_with("s3:") => Ok(Location::S3(
-                S3Location::parse(r).map_err(anyhow::Error::msg)?,
+        let Some(r) = &self.global.repo else {
+            return Ok(Location::Local(default_repo()));
+        };
+        match r.to_str() {
+            Some(url) if url.starts_with("s3:") => Ok(Location::S3(
+                S3Location::parse(url).map_err(anyhow::Error::msg)?,
             )),
-            Some(r) => Ok(Location::Local(PathBuf::from(r))),
-            None => Ok(Location::Local(default_repo())),
+            _ => Ok(Location::Local(PathBuf::from(r))),
         }
     }
 
@@ -61,7 +67,7 @@ impl Context {
                 let b = S3Backend::open(&l)?;
                 eprintln!(
                     "{}: conditional writes: {}",
-                    l.display(),
+                    esc(&l.display()),
                     if b.conditional_writes()? {
                         "supported"
                     } else {
@@ -73,15 +79,16 @@ impl Context {
         })
     }
 
-    /// The repository password: HEARTH_PASSWORD, --password-file, or a prompt on a terminal.
+    /// The repository password: the `--password-file` flag, else HEARTH_PASSWORD, else
+    /// HEARTH_PASSWORD_FILE, else a prompt on a terminal (an empty variable counts as unset).
     pub fn password(&self, confirm: bool) -> Result<Vec<u8>> {
-        if let Ok(p) = std::env::var("HEARTH_PASSWORD") {
-            return Ok(p.into_bytes());
-        }
-        if let Some(f) = &self.global.password_file {
-            return read_password_file(f);
-        }
-        prompt("repository password", confirm)
+        let sources = PasswordSources {
+            what: "repository password",
+            flag: "--password-file",
+            variable: "HEARTH_PASSWORD",
+            file_variable: "HEARTH_PASSWORD_FILE",
+        };
+        sources.read(self.global.password_file.as_deref(), confirm)
     }
 
     /// Opens the repository and says on stderr which damaged objects were skipped.
@@ -93,7 +100,11 @@ impl Context {
             } else {
                 "`hearth repair snapshots` removes it (or rewrites it from this computer's cache)"
             };
-            eprintln!("warning: {}: {}; skipped ({advice})", o.object, o.problem);
+            eprintln!(
+                "warning: {}: {}; skipped ({advice})",
+                o.object,
+                crate::output::esc_text(&o.problem)
+            );
         }
         Ok(repo)
     }
@@ -126,7 +137,7 @@ impl Context {
                 "note: lock {} of pid {} on {} is stale ({}); it does not block, and `hearth unlock` removes it",
                 stale.id.short(),
                 stale.info.pid,
-                stale.info.host,
+                esc(&stale.info.host),
                 stale.reason
             );
         }
@@ -139,7 +150,7 @@ impl Context {
                     "a running backup"
                 },
                 holder.pid,
-                holder.host,
+                esc(&holder.host),
                 self.global.lock_wait.as_secs()
             );
         };
@@ -153,12 +164,55 @@ pub fn read_password_file(f: &std::path::Path) -> Result<Vec<u8>> {
     Ok(text.trim_end_matches(['\n', '\r']).as_bytes().to_vec())
 }
 
-pub fn prompt(what: &str, confirm: bool) -> Result<Vec<u8>> {
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "no {what}: set HEARTH_PASSWORD or HEARTH_PASSWORD_FILE (or --password-file), or run on a terminal"
-        );
+/// Where a password comes from, in this order: the flag's file, the variable, the variable
+/// naming a file, a prompt on a terminal.
+pub struct PasswordSources {
+    pub what: &'static str,
+    pub flag: &'static str,
+    pub variable: &'static str,
+    pub file_variable: &'static str,
+}
+
+impl PasswordSources {
+    pub fn read(&self, flag_file: Option<&Path>, confirm: bool) -> Result<Vec<u8>> {
+        if let Some(f) = flag_file {
+            return read_password_file(f);
+        }
+        if let Some(p) = env_set(self.variable) {
+            return Ok(p.into_vec());
+        }
+        if let Some(f) = env_set(self.file_variable) {
+            return read_password_file(Path::new(&f));
+        }
+        if !std::io::stdin().is_terminal() {
+            let empty = std::env::var_os(self.variable).is_some_and(|v| v.is_empty());
+            bail!(
+                "no {}: set {} or {} (or pass {}), or run on a terminal{}",
+                self.what,
+                self.variable,
+                self.file_variable,
+                self.flag,
+                if empty {
+                    format!(
+                        " ({} is set but empty, which counts as unset)",
+                        self.variable
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        prompt(self.what, confirm)
     }
+}
+
+/// An environment variable's value, unless it is unset or empty; any bytes (a password need
+/// not be UTF-8).
+fn env_set(name: &str) -> Option<OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
+fn prompt(what: &str, confirm: bool) -> Result<Vec<u8>> {
     let first = rpassword::prompt_password(format!("Enter {what}: "))?;
     if confirm && rpassword::prompt_password(format!("Repeat {what}: "))? != first {
         bail!("the passwords differ");

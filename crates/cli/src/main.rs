@@ -39,16 +39,22 @@ fn main() -> ExitCode {
     fixed_mmap_threshold();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // A usage error quotes what was typed: escaped, uncoloured.
+            eprint!("{}", output::esc_text(&e.render().to_string()));
+            return ExitCode::from(2);
+        }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::SUCCESS;
         }
     };
     match commands::run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Warnings) => ExitCode::from(3),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Library errors name devices, folders and paths from backups as they are.
+            eprintln!("error: {}", output::esc_text(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }

@@ -1,7 +1,51 @@
-//! Shared formatting: byte sizes, times, JSON shapes of the contract.
+//! Shared formatting: byte sizes, times, JSON shapes of the contract, and the escaping of
+//! terminal control characters in text output.
 
 use hearth_format::{DeviceIdentity, Snapshot, SnapshotId};
 use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// A name or path as text output shows it: every character that could drive a terminal is
+/// escaped (`\x1b`, `\n`, `\u{9b}`, `\u{202e}`), so a device name or a file path from a backup
+/// can neither move the cursor, retitle the window, clear the screen, nor fake a line. Text
+/// output prints every name and path through this (or [`esc_text`]); JSON output never does:
+/// serde escapes control characters itself, and the values must stay exact.
+pub fn esc(s: &str) -> Cow<'_, str> {
+    escape(s, false)
+}
+
+/// A whole message (an error, a warning) that may name devices and paths: as [`esc`], but its
+/// own line breaks stay.
+pub fn esc_text(s: &str) -> Cow<'_, str> {
+    escape(s, true)
+}
+
+fn escape(s: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let hostile = |c: char| is_terminal_control(c) && !(keep_newlines && c == '\n');
+    if !s.chars().any(hostile) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            c if !hostile(c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii() => write!(out, "\\x{:02x}", u32::from(c)).expect("to a String"),
+            c => write!(out, "\\u{{{:x}}}", u32::from(c)).expect("to a String"),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// C0 and C1 control characters and DEL, and the Unicode marks that reorder how a line is
+/// shown (bidirectional embeddings, overrides and isolates).
+fn is_terminal_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
 
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -67,10 +111,27 @@ pub fn snapshot_json(id: &SnapshotId, s: &Snapshot) -> Value {
 }
 
 pub fn print_json(v: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("JSON values serialize")
-    );
+    let text = serde_json::to_string_pretty(v).expect("JSON values serialize");
+    println!("{}", json_escape_controls(&text));
+}
+
+/// serde escapes C0 controls in strings but writes DEL, C1 controls and bidirectional marks as
+/// they are. Outside strings JSON text is ASCII, so each of those is inside a string, where
+/// `\uXXXX` stands for the same character: the values stay exact, the terminal stays safe.
+fn json_escape_controls(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(|c| c != '\n' && is_terminal_control(c)) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if c != '\n' && is_terminal_control(c) {
+            // All of them are in the Basic Multilingual Plane: one \u escape each.
+            write!(out, "\\u{:04x}", u32::from(c)).expect("to a String");
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -80,5 +141,31 @@ mod tests {
         assert_eq!(super::time(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::time(1_700_000_000_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(super::bytes(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_is_left_alone() {
+        use super::{esc, esc_text};
+        assert!(matches!(
+            esc("Mum's iPhone ✓"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(esc("\x1b]0;pwned\x07"), "\\x1b]0;pwned\\x07");
+        assert_eq!(esc("a\x1b[2Jb"), "a\\x1b[2Jb");
+        assert_eq!(esc("line\nfake\r\t\x7f"), "line\\nfake\\r\\t\\x7f");
+        assert_eq!(esc("\u{9b}31m"), "\\u{9b}31m", "the 8-bit CSI");
+        assert_eq!(esc("abc\u{202e}fdp.exe"), "abc\\u{202e}fdp.exe");
+        assert_eq!(esc_text("one\ntwo\x1b[2J"), "one\ntwo\\x1b[2J");
+    }
+
+    #[test]
+    fn json_text_escapes_the_controls_serde_leaves_and_keeps_the_values() {
+        let v = serde_json::json!({ "name": "a\x1b[2J\x7f\u{9b}\u{202e}z", "n": [1, 2] });
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        let safe = super::json_escape_controls(&text);
+        assert!(!safe.chars().any(|c| c.is_control() && c != '\n'), "{safe}");
+        assert!(safe.contains(r"a\u001b[2J\u007f\u009b\u202ez"), "{safe}");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, v);
     }
 }

@@ -52,7 +52,8 @@ impl Progress for Bars {
             None => ProgressBar::new_spinner(),
         };
         let bar = multi.add(bar);
-        bar.set_message(format!("{}{phase}", self.label));
+        // The label is escaped by the caller; a phase may name a file.
+        bar.set_message(format!("{}{}", self.label, crate::output::esc_text(phase)));
         if let Some(old) = self.bar.lock().expect("bar").replace(bar) {
             old.finish_and_clear();
         }

@@ -33,10 +33,11 @@ mod segments;
 mod snapshots;
 mod spans;
 mod stats;
+mod survey;
 mod writer;
 
 pub use check::{CheckOptions, CheckReport, Damage, ReadData};
-pub use error::RepoError;
+pub use error::{DamagedKey, RepoError};
 pub use lock::{LockGuard, LockState, StaleLock};
 pub use lock::{hostname, unix_now};
 pub use packs::PackSurvey;
@@ -49,4 +50,5 @@ pub use repository::{KeySummary, RepoOptions, Repository, UnreadableObject};
 pub use snapshots::SnapshotRef;
 pub use spans::{SPAN_BUDGET, SPAN_GAP, SPAN_MAX, SpanReader};
 pub use stats::{DeviceStats, RepoStats};
+pub use survey::Survey;
 pub use writer::{StoreFileError, Tally, WriteSession, WriteStats};

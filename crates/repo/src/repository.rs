@@ -1,8 +1,10 @@
 //! Creating and opening a repository; its keys.
 
-use crate::error::RepoError;
+use crate::error::{DamagedKey, RepoError};
+use crate::survey::Survey;
 use hearth_chunker::{Chunker, ChunkerParams, ContentRules};
 use hearth_crypto::{KdfParams, KeyFile, KeyMeta, Keys, MasterKey};
+use hearth_format::header::HeaderError;
 use hearth_format::{Config, KeyId, ObjectKind};
 use hearth_index::IndexCache;
 use hearth_storage::{Backend, FileType, PutOutcome};
@@ -45,22 +47,23 @@ pub struct UnreadableObject {
 #[derive(Debug, Clone)]
 pub struct KeySummary {
     pub id: KeyId,
-    pub meta: KeyMeta,
+    /// Who made the key file and when; `None` when the file is damaged.
+    pub meta: Option<KeyMeta>,
+    /// Why the key file cannot be parsed (no password opens it; `key remove` removes it).
+    pub damaged: Option<String>,
     pub current: bool,
 }
 
 impl Repository {
-    /// Creates a repository in an empty backend: config, then the first key file.
+    /// Creates a repository in an empty backend: the first key file, then config. A location
+    /// that holds any repository object is refused ([`Repository::check_can_init`]).
     pub fn init(
         backend: Arc<dyn Backend>,
         password: &[u8],
         options: &RepoOptions,
     ) -> Result<Self, RepoError> {
-        if !backend.list(FileType::Config)?.is_empty() {
-            return Err(RepoError::AlreadyExists {
-                location: backend.location(),
-            });
-        }
+        check_password(password)?;
+        Self::check_can_init(&*backend)?;
         let master = MasterKey::generate();
         let keys = master.keys();
         let config = Config::new(hearth_crypto::random_bytes());
@@ -76,28 +79,20 @@ impl Repository {
         Self::assemble(backend, master, config, options, key_id)
     }
 
+    /// `Ok` when `backend` holds nothing of a repository: no `config` and no object in any
+    /// of its folders. Otherwise says what is there; nothing is written either way.
+    pub fn check_can_init(backend: &dyn Backend) -> Result<(), RepoError> {
+        Survey::of(backend)?.allow_init(backend.location())
+    }
+
     /// Opens a repository with any of its passwords and brings the local cache up to date.
     pub fn open(
         backend: Arc<dyn Backend>,
         password: &[u8],
         options: &RepoOptions,
     ) -> Result<Self, RepoError> {
-        let config_file = match backend.get(FileType::Config, "config") {
-            Ok(b) => b,
-            Err(e) if e.is_not_found() => {
-                return Err(RepoError::NotARepository {
-                    location: backend.location(),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        hearth_format::FileHeader::check(&config_file, ObjectKind::Config)
-            .map_err(|e| RepoError::corrupt(format!("{}/config", backend.location()), e))?;
-        let (master, key_id) = unlock(&*backend, password)?;
-        let keys = master.keys();
-        let payload = keys
-            .open_object(ObjectKind::Config, &config_file)
-            .map_err(|e| RepoError::corrupt(format!("{}/config", backend.location()), e))?;
+        let config_file = read_config(&*backend)?;
+        let (master, key_id, payload) = unlock(&*backend, password, &config_file)?;
         let config = Config::decode(&payload).map_err(|e| RepoError::corrupt("config", e))?;
         Self::assemble(backend, master, config, options, key_id)
     }
@@ -172,6 +167,7 @@ impl Repository {
 
     /// Adds a password: a new key file sealing the same master secret.
     pub fn add_key(&self, password: &[u8]) -> Result<KeyId, RepoError> {
+        check_password(password)?;
         write_key_file(&*self.backend, &self.master, password, self.options.kdf)
     }
 
@@ -179,12 +175,12 @@ impl Repository {
         let mut out = Vec::new();
         for obj in self.backend.list(FileType::Key)? {
             let bytes = self.backend.get(FileType::Key, &obj.name)?;
-            let file = KeyFile::parse(&bytes)
-                .map_err(|e| RepoError::corrupt(format!("keys/{}", obj.name), e))?;
+            let parsed = KeyFile::parse(&bytes);
             let id = KeyId::from_hex(&obj.name).expect("listed names are ids");
             out.push(KeySummary {
                 id,
-                meta: file.meta,
+                damaged: parsed.as_ref().err().map(ToString::to_string),
+                meta: parsed.ok().map(|f| f.meta),
                 current: id == self.key_id,
             });
         }
@@ -296,21 +292,78 @@ fn write_key_file(
     Ok(id)
 }
 
-/// Tries every key file; the first that opens gives the master secret.
-fn unlock(backend: &dyn Backend, password: &[u8]) -> Result<(MasterKey, KeyId), RepoError> {
-    for obj in backend.list(FileType::Key)? {
+/// New passwords must not be empty (existing repositories with one still open).
+fn check_password(password: &[u8]) -> Result<(), RepoError> {
+    if password.is_empty() {
+        return Err(RepoError::EmptyPassword);
+    }
+    Ok(())
+}
+
+/// The bytes of `config`, its header checked. A missing config is told apart: nothing here
+/// (create one), or a damaged repository whose objects are still there (never `init` it).
+fn read_config(backend: &dyn Backend) -> Result<Vec<u8>, RepoError> {
+    let bytes = match backend.get(FileType::Config, "config") {
+        Ok(b) => b,
+        Err(e) if e.is_not_found() => {
+            return Err(Survey::of(backend)?.missing_config(backend.location()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match hearth_format::FileHeader::check(&bytes, ObjectKind::Config) {
+        Ok(()) => Ok(bytes),
+        // A repository written by a newer Hearth is not damaged: the advice is to upgrade.
+        Err(e @ HeaderError::NewerVersion { .. }) => Err(RepoError::corrupt(
+            format!("{}/config", backend.location()),
+            e,
+        )),
+        Err(e) => Err(RepoError::ConfigDamaged {
+            location: backend.location(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Tries every key file until one opens with `password` and its key opens `config`; returns
+/// that key, its id and config's plaintext. When none does, says why: no key files, all of
+/// them damaged, a wrong password (naming the damaged ones), or a config no key opens.
+fn unlock(
+    backend: &dyn Backend,
+    password: &[u8],
+    config_file: &[u8],
+) -> Result<(MasterKey, KeyId, Vec<u8>), RepoError> {
+    let listed = backend.list(FileType::Key)?;
+    let (mut damaged, mut opened) = (Vec::new(), 0);
+    for obj in &listed {
         let bytes = backend.get(FileType::Key, &obj.name)?;
-        let Ok(file) = KeyFile::parse(&bytes) else {
+        let file = match KeyFile::parse(&bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                damaged.push(DamagedKey {
+                    name: obj.name.clone(),
+                    detail: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let Ok(master) = file.open(password) else {
             continue;
         };
-        if let Ok(master) = file.open(password) {
-            return Ok((
-                master,
-                KeyId::from_hex(&obj.name).expect("listed names are ids"),
-            ));
+        opened += 1;
+        if let Ok(config) = master.keys().open_object(ObjectKind::Config, config_file) {
+            let id = KeyId::from_hex(&obj.name).expect("listed names are ids");
+            return Ok((master, id, config));
         }
     }
-    Err(RepoError::WrongPassword {
-        location: backend.location(),
+    let location = backend.location();
+    Err(match (listed.len(), opened) {
+        (0, _) => RepoError::NoKeys { location },
+        (_, 1..) => RepoError::ConfigUndecryptable { location, opened },
+        (n, 0) if damaged.len() == n => RepoError::KeysDamaged { location, damaged },
+        (keys, 0) => RepoError::WrongPassword {
+            location,
+            keys,
+            damaged,
+        },
     })
 }

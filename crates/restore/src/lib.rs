@@ -38,7 +38,7 @@ pub use apps::AppCatalog;
 pub use error::RestoreError;
 pub use execute::{DamagedFile, RestoreReport, execute};
 pub use plan::{
-    FitReport, PlanOptions, PlannedFile, RestorePlan, Rewrite, RuleSummary, SkippedEntry, plan,
-    plan_restore,
+    FitReport, Kept, PlanOptions, PlannedFile, RestorePlan, Rewrite, RuleSummary, SkippedEntry,
+    plan, plan_restore,
 };
-pub use target::{Family, Target, compare_versions};
+pub use target::{Family, Target, TargetError, compare_versions};

@@ -88,6 +88,20 @@ pub struct FitReport {
     pub dropped: Vec<(&'static str, u64, u64)>,
 }
 
+/// What an image holds. `files` and `bytes` count every file the restore writes (the same
+/// numbers its report gives); `device_files` and `device_bytes` count the device's own files
+/// among them (Manifest.db file rows) at their size on the device, which is what
+/// `capacity` limits and what, with the skipped entries' bytes, adds up to the backup's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    pub files: u64,
+    /// Bytes written, a file rebuilt without skipped rows or apps (Manifest.db, Info.plist)
+    /// counted at its size in the backup: the rebuilt file is smaller, so this is an upper bound.
+    pub bytes: u64,
+    pub device_files: u64,
+    pub device_bytes: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestorePlan {
     pub device: DeviceIdentity,
@@ -115,11 +129,26 @@ impl RestorePlan {
         self.files.iter().map(|f| f.size).sum()
     }
 
-    /// The device's files the image keeps (Manifest.db file rows with a blob) and their size
-    /// on the device: what `kept` reports and `capacity` limits.
-    pub fn kept(&self) -> (u64, u64) {
+    /// What the restore writes ([`RestorePlan::files`], one file each) and, of that, the
+    /// device's own files.
+    pub fn kept(&self) -> Kept {
         let rows = self.files.iter().filter_map(|f| f.row_bytes);
-        rows.fold((0, 0), |(n, b), bytes| (n + 1, b + bytes))
+        let (device_files, device_bytes) = rows.fold((0, 0), |(n, b), bytes| (n + 1, b + bytes));
+        Kept {
+            files: self.files.len() as u64,
+            bytes: self.bytes(),
+            device_files,
+            device_bytes,
+        }
+    }
+
+    /// The files the image gets that no Manifest.db row describes (`Manifest.db`, the plists,
+    /// and any other file of the backup folder), in plan order.
+    pub fn backup_files(&self) -> impl Iterator<Item = &str> {
+        self.files
+            .iter()
+            .filter(|f| f.row_bytes.is_none())
+            .map(|f| f.path.as_str())
     }
 
     /// Files and bytes skipped per rule, in the order rules first appear.
@@ -608,10 +637,20 @@ mod tests {
         assert!(kept.contains(&(INFO_PLIST, Some(Rewrite::InfoPlist))));
         assert_eq!(
             p.kept(),
-            (2, 400 + 200),
-            "plists and Manifest.db are not device files"
+            Kept {
+                files: 4,
+                bytes: 1000 + 100 + 400 + 200,
+                device_files: 2,
+                device_bytes: 400 + 200,
+            },
+            "every file written; of them, plists and Manifest.db are not device files"
         );
+        assert_eq!(p.kept().files, p.files.len() as u64);
         assert_eq!(p.bytes(), 1000 + 100 + 400 + 200);
+        assert_eq!(
+            p.backup_files().collect::<Vec<_>>(),
+            [MANIFEST_DB, INFO_PLIST]
+        );
         assert!(
             p.skipped
                 .iter()
@@ -656,7 +695,9 @@ mod tests {
         let report = p.fit.as_ref().unwrap();
         let dropped: Vec<_> = report.dropped.iter().map(|d| d.0).collect();
         assert_eq!(dropped, ["videos", "photos", "app-data"]);
-        assert_eq!(p.kept(), (2, 700 + 200));
+        let kept = p.kept();
+        assert_eq!((kept.device_files, kept.device_bytes), (2, 700 + 200));
+        assert_eq!((kept.files, kept.bytes), (4, 1000 + 100 + 700 + 200));
         let p = plan(&ipad(), entries(), None, &fit(800, true)).unwrap();
         assert!(p.refused.unwrap().contains("even after"));
     }

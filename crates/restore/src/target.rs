@@ -1,6 +1,7 @@
 //! The device a restore image is for: its kind (family) and iOS version.
 
 use std::cmp::Ordering;
+use thiserror::Error;
 
 /// Apple's device families, from the product type (`iPhone15,2`, `iPad13,1`, `iPod9,1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +57,43 @@ pub struct Target {
     pub ios_version: String,
 }
 
+/// Why a target given by model and iOS version is refused.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum TargetError {
+    #[error(
+        "unknown model {model:?}: Hearth knows iPhone, iPad and iPod touch models, named by Apple's product type: iPhone<N>,<M>, iPad<N>,<M> or iPod<N>,<M> (e.g. iPhone16,1, iPad13,1, iPod9,1)"
+    )]
+    UnknownModel { model: String },
+    #[error(
+        "invalid iOS version {version:?}: expected up to three numbers separated by dots, the first at least 1 (e.g. 18, 18.1 or 17.4.1)"
+    )]
+    BadIosVersion { version: String },
+}
+
+/// Apple's spelling of each family's product type prefix.
+const PRODUCT_PREFIXES: [&str; 3] = ["iPhone", "iPad", "iPod"];
+
 impl Target {
+    /// A device that is not in the household, by product type and iOS version. The product
+    /// type must be `<family><N>,<M>` (the family's case as Apple writes it is restored), the
+    /// version one to three dot-separated numbers.
+    pub fn model(product_type: &str, ios_version: &str) -> Result<Target, TargetError> {
+        let product_type =
+            normalize_product_type(product_type).ok_or_else(|| TargetError::UnknownModel {
+                model: product_type.to_owned(),
+            })?;
+        if !is_ios_version(ios_version) {
+            return Err(TargetError::BadIosVersion {
+                version: ios_version.to_owned(),
+            });
+        }
+        Ok(Target {
+            name: None,
+            product_type,
+            ios_version: ios_version.to_owned(),
+        })
+    }
+
     pub fn family(&self) -> Family {
         Family::of(&self.product_type)
     }
@@ -68,6 +105,26 @@ impl Target {
             None => format!("model {} on iOS {}", self.product_type, self.ios_version),
         }
     }
+}
+
+/// `iphone16,1` → `iPhone16,1`; `None` unless it is a family prefix, digits, a comma, digits.
+fn normalize_product_type(s: &str) -> Option<String> {
+    let prefix = PRODUCT_PREFIXES.iter().find(|p| {
+        s.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    })?;
+    let (major, minor) = s[prefix.len()..].split_once(',')?;
+    let digits = |d: &str| !d.is_empty() && d.len() <= 4 && d.bytes().all(|b| b.is_ascii_digit());
+    (digits(major) && digits(minor)).then(|| format!("{prefix}{major},{minor}"))
+}
+
+/// `18`, `18.1`, `17.4.1`: one to three numbers of at most four digits, the first not 0.
+fn is_ios_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    let number = |p: &&str| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit());
+    (1..=3).contains(&parts.len())
+        && parts.iter().all(number)
+        && parts[0].bytes().any(|b| b != b'0')
 }
 
 /// Compares iOS versions numerically, component by component; a missing component is 0
@@ -110,6 +167,46 @@ mod tests {
             ("", "0", Equal),
         ] {
             assert_eq!(compare_versions(a, b), o, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn a_model_target_is_a_known_family_and_a_numeric_version() {
+        let t = Target::model("iphone16,1", "18.1").unwrap();
+        assert_eq!(t.product_type, "iPhone16,1", "Apple's spelling");
+        assert_eq!(t.family(), Family::IPhone);
+        assert!(Target::model("iPad13,1", "17").is_ok());
+        assert!(Target::model("iPod9,1", "15.7.9").is_ok());
+        for model in [
+            "Watch6,1",
+            "iPhone",
+            "iPhone16",
+            "iPhone16,",
+            "iPhone,1",
+            "iPhone16,1x",
+            "Pixel 8",
+            "",
+        ] {
+            let err = Target::model(model, "18.1").unwrap_err();
+            assert_eq!(
+                err,
+                TargetError::UnknownModel {
+                    model: model.into()
+                }
+            );
+            assert!(err.to_string().contains("iPhone<N>,<M>"), "{err}");
+        }
+        for version in [
+            "banana", "18.x", "", "18..1", "0", "0.1", "18.1.1.1", "-1", " 18.1", "18.1b2", "99999",
+        ] {
+            let err = Target::model("iPhone16,1", version).unwrap_err();
+            assert_eq!(
+                err,
+                TargetError::BadIosVersion {
+                    version: version.into()
+                }
+            );
+            assert!(err.to_string().contains("e.g. 18, 18.1 or 17.4.1"), "{err}");
         }
     }
 

@@ -3,7 +3,7 @@
 use crate::Outcome;
 use crate::cli::BackupArgs;
 use crate::context::Context;
-use crate::output::{bytes, device_json, print_json};
+use crate::output::{bytes, device_json, esc, esc_text, print_json};
 use crate::progress::Bars;
 use anyhow::Context as _;
 use anyhow::{Result, bail};
@@ -45,12 +45,13 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
         .par_iter()
         .map(|folder| {
             let label = folder.file_name().unwrap_or_default().to_string_lossy();
-            let result = backup_device(&repo, &session, folder, &options, &bars.child(&label));
+            let result =
+                backup_device(&repo, &session, folder, &options, &bars.child(&esc(&label)));
             let _one_at_a_time = printed.lock().expect("print lock");
             match &result {
                 Ok(r) if !ctx.global.json => print_report(r),
                 Err(e) if !matches!(e, hearth_ingest::IngestError::Repo(_)) => {
-                    eprintln!("error: {e}")
+                    eprintln!("error: {}", esc_text(&e.to_string()))
                 }
                 _ => {}
             }
@@ -88,10 +89,10 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
 fn print_report(r: &DeviceReport) {
     println!(
         "{} ({}, {} iOS {}): snapshot {} — {} files: {} new, {} changed, {} unmodified; read {}, added {}",
-        r.device.name,
-        r.device.udid,
-        r.device.product_type,
-        r.device.ios_version,
+        esc(&r.device.name),
+        esc(&r.device.udid),
+        esc(&r.device.product_type),
+        esc(&r.device.ios_version),
         r.snapshot.short(),
         r.summary.files,
         r.summary.files_new,
@@ -102,25 +103,26 @@ fn print_report(r: &DeviceReport) {
     );
     if let Some(why) = &r.parent_unreadable {
         eprintln!(
-            "notice: the previous snapshot of {} cannot be read ({why}); every file was read again, and this snapshot is complete",
-            r.device.name
+            "notice: the previous snapshot of {} cannot be read ({}); every file was read again, and this snapshot is complete",
+            esc(&r.device.name),
+            esc_text(why)
         );
     }
     if r.unencrypted_source {
         eprintln!(
             "notice: the backup of {} is not encrypted, so it holds no Health, Activity or Keychain data. \
              Turn on \"Encrypt local backup\" in Finder (or run `idevicebackup2 encryption on`) to keep them.",
-            r.device.name
+            esc(&r.device.name)
         );
     }
     if !r.warnings.is_empty() {
         eprintln!(
             "warning: {} problem(s) in the backup of {}; the snapshot records them:",
             r.warnings.len(),
-            r.device.name
+            esc(&r.device.name)
         );
         for w in r.warnings.iter().take(SHOWN_WARNINGS) {
-            eprintln!("  {}: {}", w.path, w.message);
+            eprintln!("  {}: {}", esc(&w.path), esc_text(&w.message));
         }
         if r.warnings.len() > SHOWN_WARNINGS {
             eprintln!("  ... and {} more", r.warnings.len() - SHOWN_WARNINGS);
@@ -160,10 +162,13 @@ fn ios_passwords(args: &BackupArgs) -> Result<CliPasswords> {
         Some(f) => PasswordMap::read(f).context("cannot use the iOS password file")?,
         None => PasswordMap::default(),
     };
-    if let Ok(p) = std::env::var("HEARTH_IOS_PASSWORD")
-        && map.default.is_none()
-    {
-        map.default = Some(p);
+    match std::env::var("HEARTH_IOS_PASSWORD") {
+        Ok(p) if map.default.is_none() => map.default = Some(p),
+        // Ignoring it would fail every encrypted device as "no password" instead.
+        Err(std::env::VarError::NotUnicode(_)) => {
+            bail!("HEARTH_IOS_PASSWORD is not UTF-8 text; an iOS backup password is")
+        }
+        _ => {}
     }
     let ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     Ok(CliPasswords { map, ask })
@@ -180,7 +185,8 @@ impl IosPasswords for CliPasswords {
                     let _one_at_a_time = PROMPT.lock().unwrap_or_else(|e| e.into_inner());
                     rpassword::prompt_password(format!(
                         "Backup password of {} ({}), an encrypted iOS backup: ",
-                        device.name, device.udid
+                        esc(&device.name),
+                        esc(&device.udid)
                     ))
                     .ok()
                 })

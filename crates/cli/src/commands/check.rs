@@ -2,7 +2,7 @@
 
 use crate::Outcome;
 use crate::context::Context;
-use crate::output::{bytes, print_json};
+use crate::output::{bytes, esc_text, print_json};
 use crate::progress::Bars;
 use anyhow::{Result, bail};
 use hearth_repo::{CheckOptions, ReadData};
@@ -45,12 +45,12 @@ pub fn run(ctx: &Context, all: bool, subset: Option<ReadData>) -> Result<Outcome
             ),
         }
         for n in &report.notes {
-            println!("note: {n}");
+            println!("note: {}", esc_text(n));
         }
         for d in &report.damage {
-            eprintln!("damaged: {}: {}", d.object, d.problem);
+            eprintln!("damaged: {}: {}", esc_text(&d.object), esc_text(&d.problem));
             for a in &d.affected {
-                eprintln!("  affects {a}");
+                eprintln!("  affects {}", esc_text(a));
             }
         }
     }

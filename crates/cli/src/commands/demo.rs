@@ -2,7 +2,7 @@
 
 use crate::Outcome;
 use crate::context::Context;
-use crate::output::bytes;
+use crate::output::{bytes, esc};
 use crate::progress::Bars;
 use anyhow::{Context as _, Result, bail};
 use hearth_ingest::{IngestOptions, PasswordMap, backup_device};
@@ -24,7 +24,10 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
         );
     }
     let (source, repo_dir, restored) = (dir.join("source"), dir.join("repo"), dir.join("restored"));
-    println!("1. generating a sample household in {}", source.display());
+    println!(
+        "1. generating a sample household in {}",
+        esc(&source.display().to_string())
+    );
     let spec = HouseholdSpec::demo().encrypt_device(0, DEMO_IOS_PASSWORD);
     let household = generate(&spec, &source).context("generating the demo household")?;
     for d in &household.devices {
@@ -45,7 +48,7 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
 
     println!(
         "2. creating an encrypted repository in {} (password {DEMO_PASSWORD:?})",
-        repo_dir.display()
+        esc(&repo_dir.display().to_string())
     );
     let options = RepoOptions {
         cache_root: Some(dir.join("cache")),
@@ -83,7 +86,11 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
 
     // The encrypted iPhone: its image is encrypted again with the same keys, without its password.
     let device = &household.devices[0];
-    println!("6. restoring {} into {}", device.name, restored.display());
+    println!(
+        "6. restoring {} into {}",
+        device.name,
+        esc(&restored.display().to_string())
+    );
     let (_, snap) = repo.find_snapshot(&format!("{}@latest", device.udid))?;
     let plan = hearth_restore::plan_restore(&repo, &snap, &Default::default())?;
     let report = hearth_restore::execute(&repo, &plan, &restored, &Bars::new())?;
@@ -117,8 +124,8 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
     }
     println!(
         "\nTry it yourself:\n  export HEARTH_REPO={} HEARTH_PASSWORD={DEMO_PASSWORD} HEARTH_CACHE_DIR={}\n  hearth snapshots; hearth devices; hearth stats; hearth ls \"{}@latest\" HomeDomain/Library",
-        repo_dir.display(),
-        dir.join("cache").display(),
+        esc(&repo_dir.display().to_string()),
+        esc(&dir.join("cache").display().to_string()),
         device.name
     );
     Ok(Outcome::Success)

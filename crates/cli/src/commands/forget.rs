@@ -3,7 +3,7 @@
 use crate::Outcome;
 use crate::cli::{ForgetArgs, GroupBy};
 use crate::context::Context;
-use crate::output::{bytes, device_json, print_json, time};
+use crate::output::{bytes, device_json, esc, esc_text, print_json, time};
 use crate::progress::Bars;
 use anyhow::{Result, bail};
 use hearth_format::{Snapshot, SnapshotId};
@@ -185,14 +185,14 @@ fn verdicts_json(verdicts: &Verdicts, dry_run: bool) -> Value {
 
 fn print_verdicts(verdicts: &Verdicts) {
     for (group, ds) in verdicts {
-        println!("{group}:");
+        println!("{}:", esc(group));
         for d in ds {
             let verdict = if d.keep() { "keep  " } else { "remove" };
             println!(
                 "  {verdict} {} {}  {}",
                 d.id.short(),
                 crate::output::time(d.time),
-                d.reasons.join(", ")
+                esc_text(&d.reasons.join(", "))
             );
         }
     }
@@ -292,7 +292,8 @@ fn print_prune(plan: &PrunePlan, done: Option<&Done>) {
     }
     for (p, why) in &plan.unreadable {
         eprintln!(
-            "warning: packs/{p}: named by no index segment and its header cannot be read ({why}): kept"
+            "warning: packs/{p}: named by no index segment and its header cannot be read ({}): kept",
+            esc_text(why)
         );
     }
     for s in &plan.damaged_segments {
@@ -303,7 +304,8 @@ fn print_prune(plan: &PrunePlan, done: Option<&Done>) {
     if let Some((_, _, r)) = done {
         for (blob, why) in &r.blobs_lost {
             eprintln!(
-                "warning: blob {blob} could not be copied ({why}): it is lost and no longer indexed; the next backup of the devices that hold it stores it again"
+                "warning: blob {blob} could not be copied ({}): it is lost and no longer indexed; the next backup of the devices that hold it stores it again",
+                esc_text(why)
             );
         }
     }
@@ -335,7 +337,7 @@ pub fn pin(ctx: &Context, reference: &str, pin: bool) -> Result<Outcome> {
         println!(
             "snapshot {} of {} ({}) is {state}{}",
             id.short(),
-            snap.device.name,
+            esc(&snap.device.name),
             crate::output::time(snap.time),
             if changed { "" } else { " (already)" }
         );

@@ -2,23 +2,29 @@
 
 use crate::Outcome;
 use crate::cli::{KeyCommand, NewPassword};
-use crate::context::{Context, prompt, read_password_file};
-use crate::output::{print_json, time};
+use crate::context::{Context, PasswordSources};
+use crate::output::{esc, print_json, time};
 use anyhow::{Result, bail};
-use hearth_repo::Repository;
+use hearth_repo::{RepoError, Repository};
 use serde_json::json;
 
+/// Looks before it writes: a location that holds repository objects is refused before a
+/// password is asked for or a folder made; an empty password before anything is written.
 pub fn init(ctx: &Context) -> Result<Outcome> {
+    Repository::check_can_init(&*ctx.backend()?)?;
+    let password = ctx.password(true)?;
+    if password.is_empty() {
+        return Err(RepoError::EmptyPassword.into());
+    }
     let backend = ctx.create_backend()?;
     let location = backend.location();
-    let password = ctx.password(true)?;
     let repo = Repository::init(backend, &password, &ctx.options())?;
     if ctx.global.json {
         print_json(
             &json!({ "repository": location, "id": hex::encode(repo.config().repository_id) }),
         );
     } else {
-        println!("created repository at {location}");
+        println!("created repository at {}", esc(&location));
         println!("keep the password safe: without it the backups cannot be read");
     }
     Ok(Outcome::Success)
@@ -57,30 +63,49 @@ fn list(ctx: &Context, repo: &Repository) -> Result<()> {
     if ctx.global.json {
         let v: Vec<_> = keys
             .iter()
-            .map(|k| json!({"id": k.id.to_hex(), "current": k.current, "host": k.meta.host, "user": k.meta.user, "created": time(k.meta.created * 1_000_000)}))
+            .map(|k| {
+                json!({
+                    "id": k.id.to_hex(),
+                    "current": k.current,
+                    "host": k.meta.as_ref().map(|m| &m.host),
+                    "user": k.meta.as_ref().map(|m| &m.user),
+                    "created": k.meta.as_ref().map(|m| time(m.created.saturating_mul(1_000_000))),
+                    "damaged": k.damaged,
+                })
+            })
             .collect();
         print_json(&json!({ "keys": v }));
         return Ok(());
     }
     for k in keys {
         let mark = if k.current { "*" } else { " " };
-        println!(
-            "{mark} {}  {}@{}  {}",
-            k.id.short(),
-            k.meta.user,
-            k.meta.host,
-            time(k.meta.created * 1_000_000)
-        );
+        match (&k.meta, &k.damaged) {
+            (Some(m), _) => println!(
+                "{mark} {}  {}@{}  {}",
+                k.id.short(),
+                esc(&m.user),
+                esc(&m.host),
+                time(m.created.saturating_mul(1_000_000))
+            ),
+            (None, why) => println!(
+                "{mark} {}  DAMAGED: {} (no password opens it; `hearth key remove {}` removes it)",
+                k.id.short(),
+                why.as_deref().unwrap_or("cannot be parsed"),
+                k.id.short()
+            ),
+        }
     }
     Ok(())
 }
 
+/// The `--new-password-file` flag, else HEARTH_NEW_PASSWORD, else HEARTH_NEW_PASSWORD_FILE,
+/// else a prompt on a terminal.
 fn new_password(new: &NewPassword) -> Result<Vec<u8>> {
-    if let Ok(p) = std::env::var("HEARTH_NEW_PASSWORD") {
-        return Ok(p.into_bytes());
-    }
-    match &new.new_password_file {
-        Some(f) => read_password_file(f),
-        None => prompt("new password", true),
-    }
+    let sources = PasswordSources {
+        what: "new password",
+        flag: "--new-password-file",
+        variable: "HEARTH_NEW_PASSWORD",
+        file_variable: "HEARTH_NEW_PASSWORD_FILE",
+    };
+    sources.read(new.new_password_file.as_deref(), true)
 }

@@ -2,7 +2,7 @@
 
 use crate::Outcome;
 use crate::context::Context;
-use crate::output::{bytes, device_json, print_json, snapshot_json, time};
+use crate::output::{bytes, device_json, esc, print_json, snapshot_json, time};
 use anyhow::Result;
 use hearth_format::{Entry, RowState};
 use serde_json::json;
@@ -35,11 +35,11 @@ pub fn snapshots(ctx: &Context, device: Option<&str>) -> Result<Outcome> {
             "{:<10} {:<21} {:<24} {:<11} {:>8} {:>10}  {}{}{}",
             id.short(),
             time(s.time),
-            s.device.name,
-            s.device.ios_version,
+            esc(&s.device.name),
+            esc(&s.device.ios_version),
             s.summary.files,
             bytes(s.summary.bytes),
-            s.tags.join(","),
+            esc(&s.tags.join(",")),
             if pins.contains(id) { " [pinned]" } else { "" },
             if s.warnings.is_empty() {
                 String::new()
@@ -85,10 +85,10 @@ pub fn devices(ctx: &Context) -> Result<Outcome> {
         let d = &s.device;
         println!(
             "{:<24} {:<42} {:<12} {:<9} {:<10} {:<21}",
-            d.name,
-            d.udid,
-            d.product_type,
-            d.ios_version,
+            esc(&d.name),
+            esc(&d.udid),
+            esc(&d.product_type),
+            esc(&d.ios_version),
             id.short(),
             time(s.time)
         );
@@ -129,10 +129,11 @@ pub fn ls(ctx: &Context, snapshot: &str, filter: Option<&str>) -> Result<Outcome
                 };
                 println!(
                     "{kind:<4} {size:>10}  {}/{}{state}",
-                    r.domain, r.relative_path
+                    esc(&r.domain),
+                    esc(&r.relative_path)
                 );
             }
-            None if filter.is_none() => println!("{:<4} {size:>10}  {}", "raw", e.path),
+            None if filter.is_none() => println!("{:<4} {size:>10}  {}", "raw", esc(&e.path)),
             None => {}
         }
     }

@@ -3,7 +3,7 @@
 use crate::Outcome;
 use crate::cli::RepairCommand;
 use crate::context::Context;
-use crate::output::print_json;
+use crate::output::{esc, esc_text, print_json};
 use crate::progress::Bars;
 use anyhow::Result;
 use hearth_format::SnapshotId;
@@ -18,7 +18,7 @@ pub fn unlock(ctx: &Context) -> Result<Outcome> {
             "removed lock {} of pid {} on {}: {}",
             l.id.short(),
             l.info.pid,
-            l.info.host,
+            esc(&l.info.host),
             l.reason
         );
     }
@@ -28,7 +28,7 @@ pub fn unlock(ctx: &Context) -> Result<Outcome> {
             "kept live lock {} of pid {} on {}",
             id.short(),
             l.pid,
-            l.host
+            esc(&l.host)
         );
     }
     if removed.is_empty() {
@@ -101,22 +101,22 @@ fn print_snapshot_repairs(
             SnapshotRepair::FromCache { snapshot, .. } => println!(
                 "snapshot {} of {}: its object does not read; written again from this computer's cache{}",
                 id.short(),
-                snapshot.device.name,
+                esc(&snapshot.device.name),
                 now(&id)
             ),
             SnapshotRepair::Remove { why, .. } => {
-                println!("snapshot {}: removed: {why}", id.short())
+                println!("snapshot {}: removed: {}", id.short(), esc_text(why))
             }
             SnapshotRepair::Rewrite { snapshot, lost, .. } => {
                 println!(
                     "snapshot {} of {}: written again without the {} file(s) whose stored bytes are lost{}:",
                     id.short(),
-                    snapshot.device.name,
+                    esc(&snapshot.device.name),
                     lost.len(),
                     now(&id)
                 );
                 for f in lost {
-                    println!("  lost: {f}");
+                    println!("  lost: {}", esc(f));
                 }
             }
         }
@@ -170,7 +170,10 @@ fn print_index_repair(r: &RepairIndexReport) {
         r.segments_damaged.len()
     );
     for (id, why) in &r.segments_damaged {
-        println!("  index/{id}: {why} (removed: its packs are listed anew)");
+        println!(
+            "  index/{id}: {} (removed: its packs are listed anew)",
+            esc_text(why)
+        );
     }
     println!(
         "read the headers of {} pack(s); listed {} pack(s) that no index segment named",
@@ -184,7 +187,8 @@ fn print_index_repair(r: &RepairIndexReport) {
     }
     for (p, why) in &r.packs_unreadable {
         eprintln!(
-            "warning: packs/{p}: its header cannot be read ({why}): what it holds is unknown; it is left as it is"
+            "warning: packs/{p}: its header cannot be read ({}): what it holds is unknown; it is left as it is",
+            esc_text(why)
         );
     }
     println!(

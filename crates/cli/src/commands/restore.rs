@@ -3,12 +3,14 @@
 use crate::Outcome;
 use crate::cli::RestoreArgs;
 use crate::context::Context;
-use crate::output::{bytes, device_json, print_json};
+use crate::output::{bytes, device_json, esc, esc_text, print_json};
 use crate::progress::Bars;
 use anyhow::{Result, bail};
 use hearth_format::SnapshotId;
 use hearth_repo::Repository;
-use hearth_restore::{PlanOptions, RestorePlan, RestoreReport, Target, execute, plan_restore};
+use hearth_restore::{
+    PlanOptions, RestorePlan, RestoreReport, Target, TargetError, execute, plan_restore,
+};
 use serde_json::{Value, json};
 
 pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
@@ -67,6 +69,7 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
 }
 
 fn print_report(device: &str, report: &RestoreReport) {
+    let device = esc(device);
     let resumed = match report.resumed {
         0 => String::new(),
         n => format!(" ({n} of them already written by an earlier run)"),
@@ -75,7 +78,7 @@ fn print_report(device: &str, report: &RestoreReport) {
         "restored {} files ({}) of {device} into {}{resumed}",
         report.files,
         bytes(report.bytes),
-        report.folder.display()
+        esc(&report.folder.display().to_string())
     );
     if report.damaged.is_empty() {
         return;
@@ -85,7 +88,11 @@ fn print_report(device: &str, report: &RestoreReport) {
             Some((domain, path)) => format!("{domain}/{path} ({})", d.path),
             None => d.path.clone(),
         };
-        eprintln!("damaged: {device}: {what}: {}", d.problem);
+        eprintln!(
+            "damaged: {device}: {}: {}",
+            esc(&what),
+            esc_text(&d.problem)
+        );
     }
     eprintln!(
         "warning: {} file(s) of {device} could not be restored: their stored bytes are damaged or lost in the repository (`hearth check` says more). \
@@ -107,17 +114,44 @@ fn target(repo: &Repository, args: &RestoreArgs) -> Result<Option<Target>> {
             ios_version: latest.device.ios_version,
         }));
     }
-    Ok(match (&args.to_model, &args.to_ios) {
-        (Some(model), Some(ios)) => Some(Target {
-            name: None,
-            product_type: model.clone(),
-            ios_version: ios.clone(),
-        }),
-        _ => None,
-    })
+    let (Some(model), Some(ios)) = (&args.to_model, &args.to_ios) else {
+        return Ok(None);
+    };
+    match Target::model(model, ios) {
+        Ok(t) => Ok(Some(t)),
+        Err(e @ TargetError::UnknownModel { .. }) => {
+            bail!("--to-model: {e}{}", household_models(repo)?)
+        }
+        Err(e @ TargetError::BadIosVersion { .. }) => bail!("--to-ios: {e}"),
+    }
+}
+
+/// `; this household's devices: iPhone15,2 (Mum's iPhone), ...`, from each device's latest
+/// snapshot, with `--to` as the way to name one of them.
+fn household_models(repo: &Repository) -> Result<String> {
+    let mut devices: Vec<(String, String)> = Vec::new();
+    for (_, s) in repo.snapshots()? {
+        let d = (
+            s.device.udid,
+            format!("{} ({})", s.device.product_type, s.device.name),
+        );
+        match devices.iter_mut().find(|(udid, _)| *udid == d.0) {
+            Some(slot) => *slot = d,
+            None => devices.push(d),
+        }
+    }
+    if devices.is_empty() {
+        return Ok(String::new());
+    }
+    let models: Vec<String> = devices.into_iter().map(|(_, m)| m).collect();
+    Ok(format!(
+        "; this household's devices: {} (`--to DEVICE` takes a household device's model and iOS)",
+        models.join(", ")
+    ))
 }
 
 fn plan_json(id: &SnapshotId, plan: &RestorePlan) -> Value {
+    let kept = plan.kept();
     let mut source = device_json(&plan.device);
     source["snapshot"] = json!(id.to_hex());
     let target = plan.target.as_ref().map_or_else(
@@ -138,7 +172,12 @@ fn plan_json(id: &SnapshotId, plan: &RestorePlan) -> Value {
     json!({
         "source": source,
         "target": target,
-        "kept": { "files": plan.kept().0, "bytes": plan.kept().1 },
+        "kept": {
+            "files": kept.files,
+            "bytes": kept.bytes,
+            "device_files": kept.device_files,
+            "device_bytes": kept.device_bytes,
+        },
         "skipped": plan.skipped.iter().map(|s| json!({
             "domain": s.domain,
             "relative_path": s.relative_path,
@@ -168,13 +207,18 @@ fn print_plan(plan: &RestorePlan) {
         .target
         .as_ref()
         .map_or_else(|| "the same device".to_string(), |t| t.describe());
-    let (files, size) = plan.kept();
+    let kept = plan.kept();
     println!(
-        "{} ({}, iOS {}) onto {to}: keep {files} files ({})",
-        d.name,
-        d.product_type,
-        d.ios_version,
-        bytes(size)
+        "{} ({}, iOS {}) onto {}: keep {} files ({}): {} of the device's files ({} on the device){}",
+        esc(&d.name),
+        esc(&d.product_type),
+        esc(&d.ios_version),
+        esc(&to),
+        kept.files,
+        bytes(kept.bytes),
+        kept.device_files,
+        bytes(kept.device_bytes),
+        backup_files_note(plan)
     );
     let rules = plan.rules();
     for r in &rules {
@@ -193,13 +237,13 @@ fn print_plan(plan: &RestorePlan) {
     if !plan.dropped_apps.is_empty() {
         println!(
             "  apps that do not run on the target, left out: {}",
-            plan.dropped_apps.join(", ")
+            esc(&plan.dropped_apps.join(", "))
         );
     }
     if !plan.unknown_apps.is_empty() {
         println!(
             "  apps whose compatibility the backup does not record, kept: {}",
-            plan.unknown_apps.join(", ")
+            esc(&plan.unknown_apps.join(", "))
         );
     }
     if let Some(f) = &plan.fit {
@@ -212,6 +256,21 @@ fn print_plan(plan: &RestorePlan) {
         }
     }
     if let Some(reason) = &plan.refused {
-        println!("  REFUSED: {reason}");
+        println!("  REFUSED: {}", crate::output::esc_text(reason));
+    }
+}
+
+/// Files the backup folder itself needs: ` and the backup's Manifest.db, Info.plist, ...`.
+fn backup_files_note(plan: &RestorePlan) -> String {
+    const SHOWN: usize = 4;
+    let names: Vec<&str> = plan.backup_files().collect();
+    match names.len() {
+        0 => String::new(),
+        n if n <= SHOWN => format!(" and the backup's {}", esc(&names.join(", "))),
+        n => format!(
+            " and the backup's {} and {} more",
+            esc(&names[..SHOWN].join(", ")),
+            n - SHOWN
+        ),
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::Outcome;
 use crate::context::Context;
-use crate::output::{bytes, print_json};
+use crate::output::{bytes, esc, print_json};
 use anyhow::Result;
 use serde_json::json;
 
@@ -31,7 +31,7 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
     for d in &s.devices {
         println!(
             "{:<24} {:>9} {:>12} {:>12} {:>12}",
-            d.name,
+            esc(&d.name),
             d.snapshots,
             bytes(d.logical_bytes),
             bytes(d.unique_bytes),
