@@ -2,7 +2,7 @@
 
 use crate::error::RepoError;
 use crate::repository::Repository;
-use hearth_format::ChunkId;
+use hearth_format::{ChunkId, SnapshotId};
 use hearth_storage::FileType;
 use std::collections::HashMap;
 
@@ -31,6 +31,9 @@ pub struct RepoStats {
     pub packed_bytes: u64,
     pub snapshots: u64,
     pub devices: Vec<DeviceStats>,
+    /// Snapshots whose file list cannot be read (damage): counted by their summaries only, with
+    /// why.
+    pub unreadable: Vec<(SnapshotId, String)>,
 }
 
 impl RepoStats {
@@ -62,7 +65,7 @@ impl Repository {
         }
         let mut devices: Vec<DeviceStats> = Vec::new();
         let mut chunks: HashMap<ChunkId, ChunkUse> = HashMap::new();
-        for (_, snap) in self.snapshots()? {
+        for (id, snap) in self.snapshots()? {
             let di = match devices.iter().position(|d| d.udid == snap.device.udid) {
                 Some(i) => i,
                 None => {
@@ -79,7 +82,15 @@ impl Repository {
             dev.logical_bytes += snap.summary.bytes;
             stats.logical_bytes += snap.summary.bytes;
             stats.snapshots += 1;
-            for entry in self.load_entries(&snap)? {
+            let entries = match self.load_entries(&snap) {
+                Ok(entries) => entries,
+                Err(e) if e.is_damage() => {
+                    stats.unreadable.push((id, e.to_string()));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
                 let Some(content) = entry.content else {
                     continue;
                 };

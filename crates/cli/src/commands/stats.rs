@@ -2,7 +2,7 @@
 
 use crate::Outcome;
 use crate::context::Context;
-use crate::output::{bytes, esc, print_json};
+use crate::output::{bytes, esc, esc_text, print_json};
 use anyhow::Result;
 use serde_json::json;
 
@@ -17,12 +17,13 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
             "snapshots": s.snapshots,
             "dedup_ratio": s.dedup_ratio(),
             "compression_ratio": s.compression_ratio(),
+            "unreadable_snapshots": s.unreadable.iter().map(|(id, why)| json!({"id": id.to_hex(), "problem": why})).collect::<Vec<_>>(),
             "devices": s.devices.iter().map(|d| json!({
                 "udid": d.udid, "name": d.name, "snapshots": d.snapshots,
                 "logical_bytes": d.logical_bytes, "unique_bytes": d.unique_bytes, "shared_bytes": d.shared_bytes,
             })).collect::<Vec<_>>(),
         }));
-        return Ok(Context::listing_outcome(&repo));
+        return Ok(outcome(&repo, &s));
     }
     println!(
         "{:<24} {:>9} {:>12} {:>12} {:>12}",
@@ -47,5 +48,20 @@ pub fn run(ctx: &Context) -> Result<Outcome> {
         s.dedup_ratio(),
         s.compression_ratio()
     );
-    Ok(Context::listing_outcome(&repo))
+    for (id, why) in &s.unreadable {
+        eprintln!(
+            "warning: snapshot {}: its file list cannot be read ({}): counted by its summary only",
+            id.short(),
+            esc_text(why)
+        );
+    }
+    Ok(outcome(&repo, &s))
+}
+
+/// With warnings when a snapshot was left out or counted by its summary only.
+fn outcome(repo: &hearth_repo::Repository, s: &hearth_repo::RepoStats) -> Outcome {
+    match Context::listing_outcome(repo) {
+        Outcome::Success if s.unreadable.is_empty() => Outcome::Success,
+        _ => Outcome::Warnings,
+    }
 }

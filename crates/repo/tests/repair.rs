@@ -1,0 +1,219 @@
+//! The index rebuilt from the packs (issue 11): a pack describes itself whatever the size of its
+//! header, `repair_index` lists packs anew and drops lost ones, and check verifies that each
+//! file's chunks add up to the size it records.
+
+mod common;
+
+use common::{options, xorshift_bytes};
+use hearth_format::{BlobKind, Content, DeviceIdentity, Entry, PackId, Snapshot, SnapshotId};
+use hearth_repo::{
+    CheckOptions, NoProgress, ReadData, RepairIndexOptions, Repository, read_pack_header,
+};
+use hearth_storage::{Backend, FileType, LocalBackend};
+use std::path::Path;
+use std::sync::Arc;
+
+fn repo(dir: &Path) -> (Arc<LocalBackend>, Repository) {
+    let backend = Arc::new(LocalBackend::create(&dir.join("repo")).unwrap());
+    let repo = Repository::init(backend.clone(), b"pw", &options(dir)).unwrap();
+    (backend, repo)
+}
+
+/// Commits one snapshot of `files` (name → bytes), recording `size_error` more bytes than
+/// stored for each.
+fn commit(
+    repo: &Repository,
+    device: &str,
+    files: &[(&str, Vec<u8>)],
+    size_error: u64,
+) -> SnapshotId {
+    let session = repo.write_session().unwrap();
+    let entries = files
+        .iter()
+        .map(|(path, bytes)| {
+            let chunks = session.store_bytes(bytes, BlobKind::Data).unwrap();
+            Entry {
+                path: (*path).into(),
+                row: None,
+                content: Some(Content {
+                    size: bytes.len() as u64 + size_error,
+                    mtime_ns: 0,
+                    mode: 0o644,
+                    chunks,
+                    cipher: None,
+                }),
+            }
+        })
+        .collect::<Vec<_>>();
+    let snapshot = Snapshot {
+        time: 1,
+        host: "h".into(),
+        device: DeviceIdentity {
+            udid: format!("UDID-{device}"),
+            name: device.into(),
+            ..Default::default()
+        },
+        parent: None,
+        tags: vec![],
+        summary: Default::default(),
+        warnings: vec![],
+        tree_len: 0,
+        tree: vec![],
+    };
+    let id = repo.commit_snapshot(&session, snapshot, &entries).unwrap();
+    session.finish().unwrap();
+    id
+}
+
+/// `n` small files of distinct bytes: one blob each.
+fn small_files(n: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let bytes = xorshift_bytes(200, seed * 100_000 + i as u64, |x| x as u8);
+            (format!("f/{i}"), bytes)
+        })
+        .collect()
+}
+
+fn packs(backend: &LocalBackend) -> Vec<(PackId, u64)> {
+    (backend.list(FileType::Pack).unwrap().into_iter())
+        .map(|o| (PackId::from_hex(&o.name).unwrap(), o.size))
+        .collect()
+}
+
+fn pack_path(root: &Path, pack: &PackId) -> std::path::PathBuf {
+    let hex = pack.to_hex();
+    root.join("repo/packs").join(&hex[..2]).join(&hex)
+}
+
+#[test]
+fn a_pack_describes_itself_whatever_the_size_of_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (backend, repo) = repo(dir.path());
+    // 3,000 entries: a header of about 144 KiB, past the first read of the pack's end.
+    let many = small_files(3_000, 1);
+    let files: Vec<(&str, Vec<u8>)> = many.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
+    commit(&repo, "iPad", &files, 0);
+    let listed = packs(&backend);
+    assert!(!listed.is_empty());
+    let mut entries = 0;
+    for (pack, size) in &listed {
+        let record = repo.pack_record(pack, *size).unwrap();
+        let whole = std::fs::read(pack_path(dir.path(), pack)).unwrap();
+        assert_eq!(
+            record.entries,
+            read_pack_header(repo.keys(), &whole).unwrap()
+        );
+        assert_eq!(u64::from(record.length), *size);
+        for e in &record.entries {
+            let at = repo.cache().locations(&e.id).unwrap();
+            assert!(at.iter().any(|l| l.pack == *pack && l.entry == *e), "{e:?}");
+        }
+        entries += record.entries.len();
+    }
+    assert!(
+        entries > 3_000,
+        "every file's blob and the tree's: {entries}"
+    );
+
+    // A flipped byte in the header, or a length that points outside, is an error naming it.
+    let (pack, size) = listed[0];
+    let path = pack_path(dir.path(), &pack);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let e = repo.pack_record(&pack, size).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("packs/{pack}")) && e.contains("does not match its name"),
+        "{e}"
+    );
+    bytes[n - 10] ^= 1;
+    bytes[n - 1] = 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let e = repo.pack_record(&pack, size).unwrap_err().to_string();
+    assert!(e.contains("points outside it"), "{e}");
+}
+
+#[test]
+fn repair_index_lists_every_pack_anew_and_drops_those_storage_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (backend, repo) = repo(dir.path());
+    let first = small_files(50, 2);
+    let files: Vec<(&str, Vec<u8>)> = first.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
+    commit(&repo, "iPad", &files, 0);
+    let second = small_files(50, 3);
+    let files: Vec<(&str, Vec<u8>)> = second
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.clone()))
+        .collect();
+    commit(&repo, "iPhone", &files, 0);
+    let blobs = repo.cache().blob_count().unwrap();
+    let all_packs = packs(&backend);
+
+    // Every segment gone: read_all_packs writes the whole index from the headers.
+    for o in backend.list(FileType::Index).unwrap() {
+        backend.delete(FileType::Index, &o.name).unwrap();
+    }
+    let options = RepairIndexOptions {
+        read_all_packs: true,
+    };
+    let r = repo.repair_index(options, &NoProgress).unwrap();
+    assert_eq!(r.packs_indexed.len(), all_packs.len(), "{r:?}");
+    assert_eq!(r.headers_read, all_packs.len());
+    assert_eq!(r.blobs, blobs);
+    assert_eq!(r.snapshots, 2);
+    let check = |read_data| repo.check(CheckOptions { read_data }, &NoProgress).unwrap();
+    assert!(check(ReadData::All).is_ok());
+
+    // A lost pack: the segment naming it is written again without it, and what it held is
+    // then neither indexed nor claimed to be there.
+    let (lost, _) = all_packs[0];
+    std::fs::remove_file(pack_path(dir.path(), &lost)).unwrap();
+    let r = repo
+        .repair_index(RepairIndexOptions::default(), &NoProgress)
+        .unwrap();
+    assert_eq!(r.packs_dropped, [lost]);
+    assert_eq!(
+        r.headers_read, 0,
+        "every other pack is named by a readable segment"
+    );
+    assert!(
+        repo.cache()
+            .packs()
+            .unwrap()
+            .iter()
+            .all(|(p, _)| *p != lost)
+    );
+    let report = check(ReadData::None);
+    assert!(
+        report
+            .damage
+            .iter()
+            .any(|d| d.problem.contains("in no index segment and in no pack")),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn check_finds_a_file_whose_chunks_do_not_add_up_to_its_recorded_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, repo) = repo(dir.path());
+    let bytes = xorshift_bytes(100_000, 4, |x| b'a' + (x % 26) as u8);
+    commit(&repo, "iPad", &[("Manifest.db", bytes.clone())], 0);
+    let ok = repo.check(CheckOptions::default(), &NoProgress).unwrap();
+    assert!(ok.is_ok(), "{ok:?}");
+
+    let id = commit(&repo, "iPhone", &[("big.mov", bytes)], 7);
+    let report = repo.check(CheckOptions::default(), &NoProgress).unwrap();
+    assert_eq!(report.damage.len(), 1, "{report:?}");
+    let d = &report.damage[0];
+    assert_eq!(d.object, format!("snapshots/{id}"));
+    assert!(d.problem.contains("do not add up to"), "{d:?}");
+    assert!(
+        d.affected.len() == 1
+            && d.affected[0].contains("iPhone")
+            && d.affected[0].contains("big.mov"),
+        "{d:?}"
+    );
+}
