@@ -67,17 +67,6 @@ fn assert_snapshots(w: &World, bad_too: bool) {
     );
 }
 
-/// Restores `udid@latest` into `<world>/<out>` and returns the device folder written.
-fn restore(w: &World, udid: &str, out: &str) -> PathBuf {
-    w.ok(&[
-        "restore",
-        &format!("{udid}@latest"),
-        "--out",
-        s(&w.path(out)),
-    ]);
-    w.path(out).join(udid)
-}
-
 /// A device folder with a couple of ordinary files, before any damage.
 /// A real keybag (classes 1-11) for `password`, with a cheap derivation.
 fn fast_keybag(password: &str) -> Vec<u8> {
@@ -294,7 +283,7 @@ fn missing_and_short_blobs_are_warnings_recorded_in_the_snapshot() {
     );
     assert_eq!(entry("Library/Notes/notes.txt")["state"], "ok");
 
-    let restored = restore(&w, BAD, "out");
+    let restored = w.restore_latest(BAD, "out");
     assert_eq!(
         digest(&restored),
         digest(&folder),
@@ -352,7 +341,7 @@ fn hostile_file_ids_and_paths_are_warnings_and_restore_stays_inside_out() {
     let parent = w.path("restores");
     std::fs::create_dir(&parent).unwrap();
     let world_before = top_level(w.dir.path());
-    let restored = restore(&w, BAD, "restores/out");
+    let restored = w.restore_latest(BAD, "restores/out");
     assert_eq!(
         top_level(&parent),
         BTreeSet::from(["out".to_string()]),
@@ -427,7 +416,7 @@ fn macos_junk_is_skipped_silently_and_never_restored() {
     assert!(!err.contains(".DS_Store") && !err.contains("._"), "{err}");
     assert_snapshots(&w, true);
 
-    let restored = restore(&w, BAD, "out");
+    let restored = w.restore_latest(BAD, "out");
     let without_junk: BTreeMap<_, _> = source
         .into_iter()
         .filter(|(path, _)| !path.split('/').any(is_macos_junk))
@@ -556,7 +545,7 @@ fn read_only_device_folder_backs_up_and_is_left_exactly_as_it_was() {
         "the backup created, changed or touched nothing in the folder"
     );
     assert_eq!(sqlite_side_files(&folder), Vec::<PathBuf>::new());
-    let restored = restore(&w, BAD, "out");
+    let restored = w.restore_latest(BAD, "out");
     assert_eq!(digest(&restored), before.1);
 }
 

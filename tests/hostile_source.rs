@@ -70,17 +70,6 @@ fn entries(w: &World, snapshot: &str) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// Restores `UDID@latest` into `<world>/<out>`; the device folder written.
-fn restore(w: &World, udid: &str, out: &str) -> PathBuf {
-    w.ok(&[
-        "restore",
-        &format!("{udid}@latest"),
-        "--out",
-        s(&w.path(out)),
-    ]);
-    w.path(out).join(udid)
-}
-
 fn mtime(path: &Path) -> SystemTime {
     std::fs::metadata(path).unwrap().modified().unwrap()
 }
@@ -177,7 +166,7 @@ fn a_file_that_changes_after_the_scan_is_read_again_and_stored_as_it_is_then() {
     assert_eq!(entry(&memo)["size"], 250_000);
     assert!(entry(&memo)["state"].as_str().unwrap().contains("longer"));
 
-    let restored = restore(&w, UDID, "out");
+    let restored = w.restore_latest(UDID, "out");
     assert_eq!(
         digest(&restored),
         digest(&folder),
@@ -232,7 +221,7 @@ fn a_file_that_changes_while_it_is_read_twice_is_kept_as_read_and_read_again_nex
     assert_eq!(ls[&rel]["size"], 6 * MIB, "the size of what was read");
     assert_eq!(ls[&rel]["state"], "ok");
     run(&w, &["check", "--read-data"], 0);
-    let restored = restore(&w, UDID, "first");
+    let restored = w.restore_latest(UDID, "first");
     assert_eq!(
         digest(&restored),
         digest(&folder),
@@ -255,7 +244,7 @@ fn a_file_that_changes_while_it_is_read_twice_is_kept_as_read_and_read_again_nex
         (Some(1), Some(0)),
         "{report:#}"
     );
-    let again = restore(&w, UDID, "second");
+    let again = w.restore_latest(UDID, "second");
     assert_eq!(digest(&again), digest(&folder));
     assert_eq!(mtime(&again.join(&rel)), m1);
 }
@@ -327,7 +316,7 @@ fn encrypted_blobs_that_change_are_decrypted_again_or_kept_as_found_and_restore_
             .contains("longer")
     );
     run(&w, &["check", "--read-data"], 0);
-    let restored = restore(&w, &device.udid, "out");
+    let restored = w.restore_latest(&device.udid, "out");
     assert_eq!(
         digest(&restored),
         digest(&folder),
@@ -584,7 +573,7 @@ fn damaged_status_and_manifest_plists_of_an_unencrypted_backup_are_warnings() {
         );
         assert!(line.contains("went on without it"), "{line}");
     }
-    let restored = restore(&w, UDID, "out");
+    let restored = w.restore_latest(UDID, "out");
     assert_eq!(digest(&restored), digest(&folder), "kept as found");
 }
 
@@ -713,7 +702,7 @@ fn rows_too_long_for_the_format_are_refused_with_a_warning_never_cut_short() {
         "kept as a file no row names"
     );
     assert_eq!(ls[&huge.blob_path()]["state"], "ok");
-    let restored = restore(&w, UDID, "out");
+    let restored = w.restore_latest(UDID, "out");
     assert_eq!(digest(&restored), digest(&folder), "nothing lost");
 }
 
@@ -751,7 +740,7 @@ fn times_outside_1970_to_2262_survive_exactly_and_modes_lose_setuid_setgid_and_s
     std::fs::set_permissions(&setuid, std::fs::Permissions::from_mode(0o7755)).unwrap();
 
     run(&w, &["backup", s(&folder)], 0);
-    let restored = restore(&w, UDID, "out");
+    let restored = w.restore_latest(UDID, "out");
     let at = |p: &Path| restored.join(p.strip_prefix(&folder).unwrap());
     assert_eq!(mtime(&at(&old)), t1960);
     assert_eq!(mtime(&at(&future)), t2400);

@@ -79,6 +79,18 @@ impl World {
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
+    /// `hearth restore UDID@latest --out <world>/<out>` (asserting exit 0); the device folder
+    /// written.
+    pub fn restore_latest(&self, udid: &str, out: &str) -> PathBuf {
+        self.ok(&[
+            "restore",
+            &format!("{udid}@latest"),
+            "--out",
+            s(&self.path(out)),
+        ]);
+        self.path(out).join(udid)
+    }
+
     /// Runs with `--json`, asserts `status`, parses stdout.
     pub fn json(&self, args: &[&str], status: i32) -> serde_json::Value {
         let mut all = vec!["--json"];

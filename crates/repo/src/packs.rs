@@ -111,16 +111,18 @@ pub struct PackSurvey {
 }
 
 impl Repository {
+    /// Every pack in storage, with its size.
+    pub(crate) fn list_packs(&self) -> Result<HashMap<PackId, u64>, RepoError> {
+        Ok((self.backend.list(FileType::Pack)?.into_iter())
+            .filter_map(|o| Some((PackId::from_hex(&o.name)?, o.size)))
+            .collect())
+    }
+
     /// Lists the packs and holds them against the index: indexed packs that storage no longer
     /// has are recorded as lost in the cache (so readers try them last and a backup stores
     /// their blobs again), and what was recorded about packs found again is forgotten.
     pub fn survey_packs(&self) -> Result<PackSurvey, RepoError> {
-        let listed: HashMap<PackId, u64> = self
-            .backend
-            .list(FileType::Pack)?
-            .into_iter()
-            .filter_map(|o| Some((PackId::from_hex(&o.name)?, o.size)))
-            .collect();
+        let listed = self.list_packs()?;
         let indexed: HashSet<PackId> = self.cache.packs()?.into_iter().map(|(p, _)| p).collect();
         let mut survey = PackSurvey {
             lost: indexed

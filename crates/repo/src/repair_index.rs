@@ -62,12 +62,7 @@ impl Repository {
         progress: &dyn Progress,
     ) -> Result<RepairIndexReport, RepoError> {
         let segments = self.read_all_segments()?;
-        let listed: HashMap<PackId, u64> = self
-            .backend
-            .list(FileType::Pack)?
-            .into_iter()
-            .filter_map(|o| Some((PackId::from_hex(&o.name)?, o.size)))
-            .collect();
+        let listed = self.list_packs()?;
         let mut named: HashMap<PackId, PackRecord> = HashMap::new();
         for (_, packs) in &segments.good {
             for p in packs {

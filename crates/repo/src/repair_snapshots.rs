@@ -14,7 +14,7 @@
 use crate::error::RepoError;
 use crate::progress::Progress;
 use crate::repository::Repository;
-use hearth_format::{ChunkId, Entry, ObjectKind, RowState, Snapshot, SnapshotId, Warning};
+use hearth_format::{ChunkId, Entry, RowState, Snapshot, SnapshotId, Warning};
 use hearth_storage::FileType;
 use std::collections::{HashMap, HashSet};
 
@@ -206,16 +206,6 @@ impl Repository {
         }
         progress.finish();
         Ok(done)
-    }
-
-    /// Writes a snapshot object for a payload whose tree is already stored.
-    fn put_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId, RepoError> {
-        let payload = snapshot.encode();
-        let file = self.keys.seal_object(ObjectKind::Snapshot, &payload);
-        let id = SnapshotId(self.keys.object_id(&file));
-        self.backend.put(FileType::Snapshot, &id.to_hex(), &file)?;
-        self.cache.add_snapshot(&id, &payload)?;
-        Ok(id)
     }
 
     /// The snapshot without the content of the entries whose chunks are lost.

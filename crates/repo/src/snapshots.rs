@@ -146,6 +146,11 @@ impl Repository {
         snapshot.tree = session.store_bytes(&stream, BlobKind::Tree)?;
         snapshot.tree_len = stream.len() as u64;
         session.flush()?;
+        self.put_snapshot(&snapshot)
+    }
+
+    /// Writes a snapshot object whose tree is stored and indexed.
+    pub(crate) fn put_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId, RepoError> {
         let payload = snapshot.encode();
         let file = self.keys.seal_object(ObjectKind::Snapshot, &payload);
         let id = SnapshotId(self.keys.object_id(&file));
