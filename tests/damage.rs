@@ -329,6 +329,14 @@ fn a_swapped_snapshot_that_no_cache_holds_is_forgotten_by_its_id() {
             && all.contains("content does not match its name"),
         "{all}"
     );
+    // No cache here holds it: repair keeps it, and says what would remove it.
+    let all = expect(&w, "fresh", &["repair", "snapshots"], 3);
+    assert!(
+        all.contains("kept; it cannot be written again, and --forget removes it")
+            && all.contains("run `hearth repair snapshots` there first"),
+        "{all}"
+    );
+    assert!(dir.join(&mum_snap).exists());
     let all = expect(&w, "fresh", &["forget", &mum_snap[..10]], 0);
     assert!(all.contains("its object does not read"), "{all}");
     assert!(!dir.join(&mum_snap).exists());
@@ -508,7 +516,7 @@ fn a_lost_pack_is_stored_again_by_the_next_backup() {
         )) && all.contains(&format!("affects {} ({})", hit.name, hit.udid)),
         "{all}"
     );
-    // Mum's next backup (not --force) stores again what the lost pack held.
+    // Dad's next backup (not --force) stores again what the lost pack held.
     let b = w.json(&["backup", s(&hit.folder)], 0);
     // Its own file list was in that pack: every file is read again, and the snapshot is whole.
     assert!(
@@ -622,6 +630,18 @@ fn an_unfinished_restore_of_another_snapshot_is_not_written_into() {
         0,
         "nothing written into it"
     );
+
+    // A marker that is a link to a file elsewhere is never written through.
+    fs::remove_dir(&folder).unwrap();
+    let marker = out.join(format!(".{}.hearth-restore", mum.udid));
+    fs::remove_file(&marker).unwrap();
+    let elsewhere = w.path("elsewhere.txt");
+    fs::write(&elsewhere, "mine\n").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &marker).unwrap();
+    let all = expect(&w, "cache", &["restore", &latest(mum), "--out", s(&out)], 1);
+    assert!(all.contains("cannot write it"), "{all}");
+    assert_eq!(fs::read_to_string(&elsewhere).unwrap(), "mine\n");
+    assert!(!folder.exists());
 }
 
 #[test]

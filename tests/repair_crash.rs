@@ -35,9 +35,9 @@ fn segments(w: &World) -> BTreeSet<String> {
         .collect()
 }
 
-/// Twelve small devices, each backed up on its own (each backup writes its own segment).
+/// Twenty-four small devices, each backed up on its own (each backup writes its own segment).
 fn repository(w: &World) -> Vec<(PathBuf, String)> {
-    (0..12u64)
+    (0..24u64)
         .map(|i| {
             let udid = format!("{:040X}", 0xC0FFEE00 + i);
             let mut d = HandDevice::new(&w.path("Backup"), &udid, &format!("Phone {i}"));
@@ -97,7 +97,7 @@ fn kill_repair_when(
 fn everything_survives(w: &World, devices: &[(PathBuf, String)]) {
     let j = w.json(&["check", "--read-data"], 0);
     assert_eq!(j["ok"], true, "{j:#}");
-    for (folder, udid) in devices.iter().step_by(5) {
+    for (folder, udid) in devices.iter().step_by(8) {
         let out = w.path(&format!("out-{udid}"));
         w.ok(&["restore", &format!("{udid}@latest"), "--out", s(&out)]);
         assert_eq!(digest(&out.join(udid)), digest(folder));

@@ -376,6 +376,10 @@ pub enum RepairCommand {
         /// Show what would be done; change nothing
         #[arg(long)]
         dry_run: bool,
+        /// Also remove the snapshots that cannot be written again (their object does not read
+        /// and no cache here holds it, or their file list is lost)
+        #[arg(long)]
+        forget: bool,
     },
 }
 

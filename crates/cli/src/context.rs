@@ -98,7 +98,7 @@ impl Context {
             let advice = if o.object.starts_with("index/") {
                 "`hearth repair index` rebuilds the index from the packs"
             } else {
-                "`hearth repair snapshots` removes it (or rewrites it from this computer's cache)"
+                "`hearth repair snapshots` writes it again from this computer's cache if it holds it; with `--forget` it removes it"
             };
             eprintln!(
                 "warning: {}: {}; skipped ({advice})",

@@ -330,15 +330,14 @@ impl IndexCache {
     /// Records that storage no longer has `pack`.
     pub fn record_lost_pack(&self, pack: &PackId, why: &str) -> Result<(), IndexError> {
         let mut damage = self.damage.write().unwrap_or_else(PoisonError::into_inner);
-        if damage.lost_packs.get(pack).is_some_and(|w| w == why) {
+        if damage.lost(pack) == Some(why) {
             return Ok(());
         }
         self.write(|tx| {
-            let mut t = tx.open_table(LOST_PACKS)?;
-            t.insert(&pack.0, why)?;
+            tx.open_table(LOST_PACKS)?.insert(&pack.0, why)?;
             Ok(())
         })?;
-        damage.lost_packs.insert(*pack, why.to_string());
+        damage.insert_lost(*pack, why.to_string());
         Ok(())
     }
 
@@ -350,19 +349,32 @@ impl IndexCache {
         why: &str,
     ) -> Result<(), IndexError> {
         let mut damage = self.damage.write().unwrap_or_else(PoisonError::into_inner);
-        if damage
-            .bad_blobs
-            .get(&(*blob, *pack))
-            .is_some_and(|w| w == why)
-        {
+        if damage.bad_blob(blob, pack) == Some(why) {
             return Ok(());
         }
         self.write(|tx| {
-            let mut t = tx.open_table(BAD_BLOBS)?;
-            t.insert(&copy_key(blob, pack), why)?;
+            tx.open_table(BAD_BLOBS)?
+                .insert(&copy_key(blob, pack), why)?;
             Ok(())
         })?;
-        damage.bad_blobs.insert((*blob, *pack), why.to_string());
+        damage.insert_bad(*blob, *pack, why.to_string());
+        Ok(())
+    }
+
+    /// A copy read without fault after all: whatever was recorded against it goes (the pack
+    /// is not lost; this blob of it is sound).
+    pub fn record_sound(&self, blob: &ChunkId, pack: &PackId) -> Result<(), IndexError> {
+        if !self.known_damage().is_damaged(blob, pack) {
+            return Ok(());
+        }
+        let mut damage = self.damage.write().unwrap_or_else(PoisonError::into_inner);
+        self.write(|tx| {
+            tx.open_table(LOST_PACKS)?.remove(&pack.0)?;
+            tx.open_table(BAD_BLOBS)?.remove(&copy_key(blob, pack))?;
+            Ok(())
+        })?;
+        damage.remove_lost(pack);
+        damage.remove_bad(blob, pack);
         Ok(())
     }
 
@@ -380,33 +392,30 @@ impl IndexCache {
 
     fn forget(&self, packs: &[PackId], blobs_too: bool) -> Result<(), IndexError> {
         let mut damage = self.damage.write().unwrap_or_else(PoisonError::into_inner);
-        let bad: Vec<(ChunkId, PackId)> = damage
-            .bad_blobs
-            .keys()
-            .filter(|(_, p)| blobs_too && packs.contains(p))
-            .copied()
-            .collect();
-        let lost: Vec<PackId> = packs
-            .iter()
-            .filter(|p| damage.lost_packs.contains_key(p))
-            .copied()
-            .collect();
-        if bad.is_empty() && lost.is_empty() {
+        let packs: Vec<&PackId> = packs.iter().filter(|p| damage.touches(p)).collect();
+        if packs.is_empty() {
             return Ok(());
+        }
+        let mut next = damage.clone();
+        let mut bad = Vec::new();
+        for p in &packs {
+            next.remove_lost(p);
+            if blobs_too {
+                bad.extend(next.remove_bad_of(p).into_iter().map(|b| copy_key(&b, p)));
+            }
         }
         self.write(|tx| {
             let mut t = tx.open_table(LOST_PACKS)?;
-            for p in &lost {
+            for p in &packs {
                 t.remove(&p.0)?;
             }
             let mut t = tx.open_table(BAD_BLOBS)?;
-            for (b, p) in &bad {
-                t.remove(&copy_key(b, p))?;
+            for k in &bad {
+                t.remove(k)?;
             }
             Ok(())
         })?;
-        lost.iter().for_each(|p| drop(damage.lost_packs.remove(p)));
-        bad.iter().for_each(|k| drop(damage.bad_blobs.remove(k)));
+        *damage = next;
         Ok(())
     }
 
@@ -416,16 +425,13 @@ impl IndexCache {
         let lost = tx.open_table(LOST_PACKS).map_err(|e| self.err(e))?;
         for row in lost.iter().map_err(|e| self.err(e))? {
             let (k, v) = row.map_err(|e| self.err(e))?;
-            damage
-                .lost_packs
-                .insert(PackId(*k.value()), v.value().to_string());
+            damage.insert_lost(PackId(*k.value()), v.value().to_string());
         }
         let bad = tx.open_table(BAD_BLOBS).map_err(|e| self.err(e))?;
         for row in bad.iter().map_err(|e| self.err(e))? {
             let (k, v) = row.map_err(|e| self.err(e))?;
-            damage
-                .bad_blobs
-                .insert(split_copy_key(k.value()), v.value().to_string());
+            let (blob, pack) = split_copy_key(k.value());
+            damage.insert_bad(blob, pack, v.value().to_string());
         }
         *self.damage.write().unwrap_or_else(PoisonError::into_inner) = damage;
         Ok(())
@@ -676,8 +682,8 @@ mod tests {
         assert_eq!(c.lookup_healthy(&blob).unwrap(), None);
         c.clear().unwrap();
         assert!(c.locations(&blob).unwrap().is_empty());
-        assert_eq!(c.damage().lost_packs.len(), 1);
-        assert_eq!(c.damage().bad_blobs.len(), 1);
+        assert_eq!(c.damage().lost_packs().count(), 1);
+        assert_eq!(c.damage().bad_blob_count(), 1);
         c.add_segment(
             &IndexId([1; 32]),
             &IndexSegment {

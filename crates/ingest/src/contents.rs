@@ -123,9 +123,7 @@ pub(crate) fn store_contents(
         unchanged(parent, f, key).cloned()
     };
     let mut reused: Vec<Option<Content>> = planned.iter().map(reuse).collect();
-    if session.damage_suspected() {
-        forget_unsound(session, &mut reused)?;
-    }
+    forget_unsound(session, &mut reused)?;
     let mut to_read: Vec<usize> = (0..planned.len())
         .filter(|&i| planned[i].file.is_some() && reused[i].is_none())
         .collect();
@@ -200,14 +198,10 @@ fn forget_unsound(
     reusable: &mut [Option<Content>],
 ) -> Result<(), RepoError> {
     for slot in reusable.iter_mut() {
-        if let Some(c) = slot {
-            let mut sound = true;
-            for id in &c.chunks {
-                sound &= session.is_stored(id)?;
-            }
-            if !sound {
-                *slot = None;
-            }
+        if let Some(c) = slot
+            && !session.reusable(&c.chunks)?
+        {
+            *slot = None;
         }
     }
     Ok(())

@@ -56,7 +56,8 @@ impl Repository {
         failure.map_or(Ok(None), Err)
     }
 
-    /// One copy: its range of its pack, opened and verified.
+    /// One copy: its range of its pack, opened and verified. A copy that reads is taken off the
+    /// list of damaged ones, if it was on it.
     pub(crate) fn read_copy(&self, loc: &BlobLocation) -> Result<Vec<u8>, RepoError> {
         let sealed = self.backend.get_range(
             FileType::Pack,
@@ -64,8 +65,10 @@ impl Repository {
             u64::from(loc.entry.offset),
             u64::from(loc.entry.length),
         )?;
-        unseal(&self.keys, &loc.entry, &sealed)
-            .map_err(|e| RepoError::corrupt(format!("packs/{}", loc.pack), e))
+        let plain = unseal(&self.keys, &loc.entry, &sealed)
+            .map_err(|e| RepoError::corrupt(format!("packs/{}", loc.pack), e))?;
+        self.cache.record_sound(&loc.entry.id, &loc.pack)?;
+        Ok(plain)
     }
 
     /// Remembers that a copy failed to read with `e` (a damage error): a pack storage does not

@@ -23,6 +23,14 @@ impl Repository {
         Ok(())
     }
 
+    /// Empties the cache and merges everything again (what is known about damage stays, but
+    /// for packs the index no longer names).
+    pub(crate) fn rebuild_cache(&self) -> Result<(), RepoError> {
+        self.cache.clear()?;
+        self.sync_cache()?;
+        self.forget_damage_of_unindexed_packs()
+    }
+
     fn sync_segments(&self, unreadable: &mut Vec<UnreadableObject>) -> Result<(), RepoError> {
         let listed: HashSet<IndexId> = self
             .backend
@@ -59,10 +67,7 @@ impl Repository {
             return Ok(());
         }
         let indexed: HashSet<PackId> = self.cache.packs()?.into_iter().map(|(p, _)| p).collect();
-        let gone: Vec<PackId> = damage
-            .lost_packs
-            .keys()
-            .chain(damage.bad_blobs.keys().map(|(_, p)| p))
+        let gone: Vec<PackId> = (damage.packs())
             .filter(|p| !indexed.contains(p))
             .copied()
             .collect();

@@ -142,7 +142,7 @@ impl Repository {
         for pack in &survey.lost {
             self.cache.record_lost_pack(pack, "missing from storage")?;
         }
-        let found_again: Vec<PackId> = (self.cache.damage().lost_packs.keys())
+        let found_again: Vec<PackId> = (self.cache.damage().lost_packs())
             .filter(|p| listed.contains_key(p))
             .copied()
             .collect();

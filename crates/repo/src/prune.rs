@@ -6,10 +6,10 @@
 //! resolves it to (so of two copies, one is kept: a copy not known to be damaged, read once to
 //! be sure before prune lets go of the other). Packs with nothing used are deleted; packs with
 //! unused space are repacked, most wasteful first, until the repository's unused share is at
-//! most `max_unused`. A pack no segment names is judged by its own header: one that holds a
-//! live blob the index has no sound copy of is listed in a new segment (its segment was lost);
-//! one that holds nothing live (left by a killed backup) is deleted; one whose header does not
-//! read is kept.
+//! most `max_unused`; a pack known to hold damage goes whatever the allowance (what of it reads
+//! is copied). A pack no segment names is judged by its own header: one that holds a
+//! live blob is listed in a new segment (its segment was lost); one that holds nothing live
+//! (left by a killed backup) is deleted; one whose header does not read is kept.
 //!
 //! [`Repository::prune`] carries a plan out in an order that keeps every snapshot restorable
 //! whenever it is killed: (0) index the packs that hold live blobs no segment names, (1) copy
@@ -19,11 +19,12 @@
 //! finishes the job. The caller holds the exclusive lock, so no backup runs meanwhile.
 
 use crate::error::RepoError;
+use crate::packs::PackSurvey;
 use crate::progress::Progress;
 use crate::repository::Repository;
 use hearth_chunker::Content;
 use hearth_format::pack::PACK_ENTRY_LEN;
-use hearth_format::{BlobKind, ChunkId, Compression, IndexId, PackId, PackRecord};
+use hearth_format::{BlobKind, ChunkId, Compression, IndexId, IndexSegment, PackId, PackRecord};
 use hearth_index::BlobLocation;
 use hearth_index::{LiveReader, LiveSet};
 use hearth_storage::FileType;
@@ -69,8 +70,8 @@ pub struct PrunePlan {
     pub repack: Vec<PackUse>,
     /// Pack files that no index segment names and that hold nothing live, with their sizes.
     pub unindexed: Vec<(String, u64)>,
-    /// Packs that no index segment names and that hold live blobs the index has no sound copy
-    /// of (their segment was lost): listed in a new segment, kept.
+    /// Packs that no index segment names and that hold live blobs (their segment was lost):
+    /// listed in a new segment, kept.
     pub reindex: Vec<PackRecord>,
     /// Packs that no index segment names and whose header does not read, with why: kept.
     pub unreadable: Vec<(PackId, String)>,
@@ -163,34 +164,25 @@ impl Repository {
             return Err(RepoError::corrupt(
                 &o.object,
                 format!(
-                    "{}; prune cannot tell what that snapshot uses, so it does nothing: `hearth repair snapshots` (or `hearth forget` with its id) first",
+                    "{}; prune cannot tell what that snapshot uses, so it does nothing: `hearth repair snapshots` first (it writes the snapshot again from a computer's cache that holds it; with `--forget` it removes it), or `hearth forget` with its id",
                     o.problem
                 ),
             ));
         }
-        let unindexed = self.unindexed_headers()?;
-        let extra: HashMap<ChunkId, BlobLocation> = (unindexed.values())
-            .filter_map(|r| r.as_ref().ok())
-            .flat_map(|r| {
-                r.entries.iter().map(|e| {
-                    (
-                        e.id,
-                        BlobLocation {
-                            pack: r.pack,
-                            entry: *e,
-                        },
-                    )
-                })
-            })
-            .collect();
+        let survey = self.survey_packs()?;
+        let unindexed = self.unindexed_headers(&survey)?;
+        let extra = locations(&unindexed);
         let live = self.live_set(&extra, progress)?;
         let reader = live.reader()?;
         let mut plan = loop {
-            let plan = self.classify(options, &reader)?;
-            if self.verify_kept_copies(&plan, &reader)? {
+            let (plan, kept) = self.classify(options, &reader)?;
+            if self.verify_copies(&kept)? {
                 break plan;
             }
         };
+        plan.unindexed = (survey.unindexed.iter())
+            .map(|(p, n)| (p.to_hex(), *n))
+            .collect();
         self.judge_unindexed(&mut plan, &unindexed, &reader)?;
         plan.damaged_segments = unreadable
             .iter()
@@ -200,18 +192,30 @@ impl Repository {
         Ok(plan)
     }
 
-    /// What to delete and to repack, from the segments the cache merged and the live set.
+    /// A segment the cache merged; one that no longer reads stops prune, which could not tell
+    /// what it holds.
+    fn segment_to_judge(&self, id: &IndexId) -> Result<IndexSegment, RepoError> {
+        self.read_segment(id).map_err(|e| match e {
+            e if e.is_damage() => RepoError::Refused(format!(
+                "index/{id} does not read ({e}); prune cannot tell what its packs hold: `hearth repair index` first"
+            )),
+            e => e,
+        })
+    }
+
+    /// What to delete and to repack, from the segments the cache merged and the live set; and
+    /// the copies the plan keeps of live blobs of which it drops another copy.
     fn classify(
         &self,
         options: &PruneOptions,
         reader: &LiveReader,
-    ) -> Result<PrunePlan, RepoError> {
+    ) -> Result<(PrunePlan, Vec<BlobLocation>), RepoError> {
         let mut plan = PrunePlan::default();
         let mut uses: Vec<PackUse> = Vec::new();
         let mut seen: HashSet<PackId> = HashSet::new();
         let mut segment_packs: Vec<(IndexId, Vec<PackId>)> = Vec::new();
         for id in self.cache.segments()? {
-            let segment = self.read_segment(&id)?;
+            let segment = self.segment_to_judge(&id)?;
             segment_packs.push((id, segment.packs.iter().map(|p| p.pack).collect()));
             for record in segment.packs {
                 if !seen.insert(record.pack) {
@@ -255,71 +259,78 @@ impl Repository {
             }
             plan.repack.push(u);
         }
+        let doomed = plan.doomed();
         let repacking: HashSet<PackId> = plan.repack.iter().map(|u| u.pack).collect();
+        let mut kept = Vec::new();
         for (id, packs) in &segment_packs {
-            if !packs.iter().any(|p| repacking.contains(p)) {
+            if !packs.iter().any(|p| doomed.contains(p)) {
                 continue;
             }
-            for record in self.read_segment(id)?.packs {
+            plan.segments.push(*id);
+            for record in self.segment_to_judge(id)?.packs {
+                if !doomed.contains(&record.pack) {
+                    continue;
+                }
                 if repacking.contains(&record.pack) {
                     let used = self.used_entries(&record, reader)?;
                     plan.copy
                         .extend(used.into_iter().map(|(id, kind, _)| (id, kind)));
                 }
+                kept.extend(self.kept_elsewhere(&record, reader)?);
             }
         }
-        let doomed = plan.doomed();
-        plan.segments = segment_packs
-            .into_iter()
-            .filter(|(_, packs)| packs.iter().any(|p| doomed.contains(p)))
-            .map(|(id, _)| id)
-            .collect();
-        plan.unindexed = self
-            .backend
-            .list(FileType::Pack)?
-            .into_iter()
-            .filter(|o| PackId::from_hex(&o.name).is_some_and(|p| !seen.contains(&p)))
-            .map(|o| (o.name, o.size))
-            .collect();
-        Ok(plan)
+        Ok((plan, kept))
     }
 
-    /// Reads the copy that stays of every live blob that a doomed pack holds another copy of.
-    /// False when one failed: it is recorded as damaged, and the plan must be made again (the
-    /// doomed copy is then the one used).
-    fn verify_kept_copies(&self, plan: &PrunePlan, live: &LiveReader) -> Result<bool, RepoError> {
-        let doomed = plan.doomed();
+    /// The copies in other packs of the live blobs of `record` that the index resolves
+    /// elsewhere: what stays of them when this pack goes.
+    fn kept_elsewhere(
+        &self,
+        record: &PackRecord,
+        live: &LiveReader,
+    ) -> Result<Vec<BlobLocation>, RepoError> {
+        let mut kept = Vec::new();
+        for e in &record.entries {
+            if let Some(loc) = self.cache.lookup(&e.id)?
+                && loc.pack != record.pack
+                && live.contains(&e.id)?
+            {
+                kept.push(loc);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Reads each copy. False when one failed: it is recorded as damaged, and the plan must be
+    /// made again (the doomed copy is then the one used). A copy already known to be damaged
+    /// is skipped: the index gives those only when every copy of the blob is (so each round
+    /// records something new, and the rounds end).
+    fn verify_copies(&self, copies: &[BlobLocation]) -> Result<bool, RepoError> {
+        let damage = self.cache.damage();
         let mut sound = true;
-        for id in &plan.segments {
-            for record in self.read_segment(id)?.packs {
-                if !doomed.contains(&record.pack) {
-                    continue;
+        for loc in copies {
+            if damage.is_damaged(&loc.entry.id, &loc.pack) {
+                continue;
+            }
+            match self.read_copy(loc) {
+                Ok(_) => {}
+                Err(err) if err.is_damage() => {
+                    self.note_damage(loc, &err)?;
+                    sound = false;
                 }
-                for e in &record.entries {
-                    let Some(kept) = self.cache.lookup(&e.id)? else {
-                        continue;
-                    };
-                    if kept.pack == record.pack || !live.contains(&e.id)? {
-                        continue;
-                    }
-                    match self.read_copy(&kept) {
-                        Ok(_) => {}
-                        Err(err) if err.is_damage() => {
-                            self.note_damage(&kept, &err)?;
-                            sound = false;
-                        }
-                        Err(err) => return Err(err),
-                    }
-                }
+                Err(err) => return Err(err),
             }
         }
         Ok(sound)
     }
 
     /// The packs no segment names, with what their own headers say (or why they do not read).
-    fn unindexed_headers(&self) -> Result<HashMap<PackId, Result<PackRecord, String>>, RepoError> {
+    fn unindexed_headers(
+        &self,
+        survey: &PackSurvey,
+    ) -> Result<HashMap<PackId, Result<PackRecord, String>>, RepoError> {
         let mut headers = HashMap::new();
-        for (pack, size) in self.survey_packs()?.unindexed {
+        for &(pack, size) in &survey.unindexed {
             let record = match self.pack_record(&pack, size) {
                 Ok(r) => Ok(r),
                 Err(RepoError::Storage(e)) if e.is_not_found() => continue,
@@ -350,9 +361,12 @@ impl Repository {
                 // Listed since the survey: a pack some other process wrote; not ours to judge.
                 None => continue,
             };
+            // Any live blob keeps it: an indexed copy elsewhere may be damaged unknown to
+            // this computer. Once indexed, the next prune weighs the copies (and reads the one
+            // it keeps) as it does for every other pack.
             let mut needed = false;
             for e in &record.entries {
-                needed |= live.contains(&e.id)? && self.cache.lookup_healthy(&e.id)?.is_none();
+                needed |= live.contains(&e.id)?;
             }
             match needed {
                 true => plan.reindex.push(record.clone()),
@@ -408,7 +422,7 @@ impl Repository {
                 e if e.is_damage() => RepoError::corrupt(
                     format!("snapshots/{id}"),
                     format!(
-                        "its file list cannot be read ({e}); prune cannot tell what it uses, so it does nothing: `hearth repair snapshots` (or `hearth forget` with its id) first"
+                        "its file list cannot be read ({e}); prune cannot tell what it uses, so it does nothing: `hearth repair snapshots --forget` (or `hearth forget` with its id) first"
                     ),
                 ),
                 e => e,
@@ -535,4 +549,24 @@ impl Repository {
         }
         Ok(segments.len() as u64)
     }
+}
+
+/// Where each blob of the readable headers lies.
+fn locations(
+    headers: &HashMap<PackId, Result<PackRecord, String>>,
+) -> HashMap<ChunkId, BlobLocation> {
+    let records = headers.values().filter_map(|r| r.as_ref().ok());
+    records
+        .flat_map(|r| {
+            (r.entries.iter()).map(|e| {
+                (
+                    e.id,
+                    BlobLocation {
+                        pack: r.pack,
+                        entry: *e,
+                    },
+                )
+            })
+        })
+        .collect()
 }

@@ -107,8 +107,7 @@ impl Repository {
         }
         progress.finish();
         report.segments_deleted = delete.len();
-        self.cache.clear()?;
-        self.sync_cache()?;
+        self.rebuild_cache()?;
         report.blobs = self.cache.blob_count()?;
         report.packs = self.cache.packs()?.len();
         report.snapshots = self.snapshots()?.len();

@@ -111,7 +111,7 @@ impl Repository {
                         id: *id,
                         snapshot: None,
                         why: format!(
-                            "the object does not read ({e}) and this computer's cache does not hold it"
+                            "the object does not read ({e}) and this computer's cache does not hold it (the cache of another computer that backs up into this repository may: run `hearth repair snapshots` there first)"
                         ),
                     },
                 }));
@@ -160,33 +160,49 @@ impl Repository {
         }))
     }
 
-    /// The chunks of `entries` that have no copy not known to be damaged.
+    /// The chunks of `entries` that no copy of reads. Only those with no copy that is not known
+    /// to be damaged are read to find out: what is recorded is a hint (a copy that reads is
+    /// taken off the record), never a reason to let go of data.
     fn lost_chunks(&self, entries: &[Entry]) -> Result<HashSet<ChunkId>, RepoError> {
         let index = self.cache.reader()?;
-        let mut lost = HashSet::new();
+        let mut suspects = HashSet::new();
         for chunk in entries
             .iter()
             .filter_map(|e| e.content.as_ref())
             .flat_map(|c| &c.chunks)
         {
             if index.lookup_healthy(chunk)?.is_none() {
-                lost.insert(*chunk);
+                suspects.insert(*chunk);
+            }
+        }
+        drop(index);
+        let mut lost = HashSet::new();
+        for chunk in suspects {
+            match self.read_blob(&chunk) {
+                Ok(_) => {}
+                Err(e) if e.is_damage() => drop(lost.insert(chunk)),
+                Err(e) => return Err(e),
             }
         }
         Ok(lost)
     }
 
     /// Carries out a plan: each new snapshot is written (and pinned if the old one was) before
-    /// the old one is deleted.
+    /// the old one is deleted. Snapshots the plan removes outright are removed only with
+    /// `forget` (restic's `--forget`): nothing is let go of unless asked for.
     pub fn repair_snapshots(
         &self,
         plan: &RepairSnapshotsPlan,
+        forget: bool,
         progress: &dyn Progress,
     ) -> Result<Vec<Repaired>, RepoError> {
         let pins = self.pins()?;
         let mut done = Vec::new();
         progress.start("repairing snapshots", Some(plan.repairs.len() as u64));
         for repair in &plan.repairs {
+            if matches!(repair, SnapshotRepair::Remove { .. }) && !forget {
+                continue;
+            }
             let old = repair.id();
             let new = match repair {
                 SnapshotRepair::FromCache { snapshot, .. } => Some(self.put_snapshot(snapshot)?),

@@ -58,8 +58,7 @@ pub struct WriteSession<'r> {
     open: Mutex<Filling>,
     storer: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
-    /// Something is lost, damaged or unindexed: reused chunk lists must be checked.
-    suspect: bool,
+    doubts: Doubts,
     blobs: AtomicU64,
     raw_bytes: AtomicU64,
     stored_bytes: AtomicU64,
@@ -70,16 +69,31 @@ impl Repository {
     ///
     /// First the packs are surveyed ([`Repository::survey_packs`]): a blob whose every copy is
     /// in a lost pack, or known damaged, counts as not stored, so the session stores it again
-    /// (the repository heals). When anything is lost, damaged or unindexed,
-    /// [`WriteSession::damage_suspected`] tells callers that reuse chunk lists of earlier
-    /// snapshots to check them with [`WriteSession::is_stored`].
+    /// (the repository heals). Callers that name chunk lists of earlier snapshots again ask
+    /// [`WriteSession::reusable`] first.
     pub fn write_session(&self) -> Result<WriteSession<'_>, RepoError> {
         let survey = self.survey_packs()?;
-        let suspect = !survey.unindexed.is_empty() || !self.cache.damage().is_empty();
-        Ok(self.start_session(suspect))
+        let doubts = Doubts {
+            damage_known: !self.cache.damage().is_empty(),
+            unindexed: self.blobs_of(&survey.unindexed)?,
+        };
+        Ok(self.start_session(doubts))
     }
 
-    fn start_session(&self, suspect: bool) -> WriteSession<'_> {
+    /// The blobs of `packs` by their own headers (those that read).
+    fn blobs_of(&self, packs: &[(PackId, u64)]) -> Result<HashSet<ChunkId>, RepoError> {
+        let mut blobs = HashSet::new();
+        for (pack, size) in packs {
+            match self.pack_record(pack, *size) {
+                Ok(r) => blobs.extend(r.entries.iter().map(|e| e.id)),
+                Err(e) if e.is_damage() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(blobs)
+    }
+
+    fn start_session(&self, doubts: Doubts) -> WriteSession<'_> {
         let (jobs, job_rx) = unbounded();
         let written = Arc::new(Mutex::new(Vec::new()));
         let storer = Storer {
@@ -108,7 +122,7 @@ impl Repository {
             }),
             storer: Some(jobs),
             thread: Some(thread),
-            suspect,
+            doubts,
             blobs: AtomicU64::new(0),
             raw_bytes: AtomicU64::new(0),
             stored_bytes: AtomicU64::new(0),
@@ -129,20 +143,29 @@ impl<'r> WriteSession<'r> {
         }
     }
 
-    /// Whether the repository may be missing data that earlier snapshots name (see
-    /// [`Repository::write_session`]).
-    pub fn damage_suspected(&self) -> bool {
-        self.suspect
-    }
-
-    /// Whether `id` is stored: this session stored it, or the index has a copy not known to be
-    /// damaged. A chunk list reused from an earlier snapshot is safe to name only when every
-    /// chunk is.
-    pub fn is_stored(&self, id: &ChunkId) -> Result<bool, RepoError> {
-        if self.claims.lock().expect("claims").all.contains(id) {
+    /// Whether a chunk list of an earlier snapshot can be named again as it is: each of its
+    /// chunks this session stored, or the index has a copy of not known to be damaged. Checked
+    /// chunk by chunk only where there is a doubt (damage is known, or the chunk lies in a pack
+    /// no segment names); otherwise true at once, since a committed snapshot's chunks were
+    /// indexed when it was.
+    pub fn reusable(&self, chunks: &[ChunkId]) -> Result<bool, RepoError> {
+        if !self.doubts.damage_known && self.doubts.unindexed.is_empty() {
             return Ok(true);
         }
-        Ok(self.repo.cache.lookup_healthy(id)?.is_some())
+        let doubtful = |c: &&ChunkId| self.doubts.damage_known || self.doubts.unindexed.contains(c);
+        let mut doubtful = chunks.iter().filter(doubtful).peekable();
+        if doubtful.peek().is_none() {
+            return Ok(true);
+        }
+        let index = self.repo.cache.reader()?;
+        for id in doubtful {
+            let stored = self.claims.lock().expect("claims").all.contains(id)
+                || index.lookup_healthy(id)?.is_some();
+            if !stored {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Chunks and stores everything `reader` yields. Returns the chunk ids and the byte count.
@@ -371,14 +394,9 @@ impl Tally<'_, '_> {
         self.stored_bytes.load(Ordering::Relaxed)
     }
 
-    /// [`WriteSession::damage_suspected`].
-    pub fn damage_suspected(&self) -> bool {
-        self.session.damage_suspected()
-    }
-
-    /// [`WriteSession::is_stored`].
-    pub fn is_stored(&self, id: &ChunkId) -> Result<bool, RepoError> {
-        self.session.is_stored(id)
+    /// [`WriteSession::reusable`].
+    pub fn reusable(&self, chunks: &[ChunkId]) -> Result<bool, RepoError> {
+        self.session.reusable(chunks)
     }
 }
 
@@ -461,6 +479,15 @@ impl BlobSink for WriteSession<'_> {
             self.appended.notify_all();
         }
     }
+}
+
+/// What may make an earlier snapshot's chunk list unsafe to name again (see
+/// [`WriteSession::reusable`]).
+struct Doubts {
+    /// This computer knows of lost packs or damaged copies.
+    damage_known: bool,
+    /// The blobs of packs no index segment names (their segment may be lost).
+    unindexed: HashSet<ChunkId>,
 }
 
 /// Blob ids this session stores; those being sealed are also in flight.

@@ -217,3 +217,215 @@ fn check_finds_a_file_whose_chunks_do_not_add_up_to_its_recorded_size() {
         "{d:?}"
     );
 }
+
+/// A local backend whose whole-object reads of packs time out while `failing` is set.
+struct Flaky {
+    inner: LocalBackend,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl Backend for Flaky {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn put_if_absent(
+        &self,
+        t: FileType,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<hearth_storage::PutOutcome, hearth_storage::StorageError> {
+        self.inner.put_if_absent(t, name, bytes)
+    }
+    fn get(&self, t: FileType, name: &str) -> Result<Vec<u8>, hearth_storage::StorageError> {
+        if t == FileType::Pack && self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(hearth_storage::StorageError::Remote {
+                op: "reading",
+                path: name.into(),
+                detail: "timed out".into(),
+            });
+        }
+        self.inner.get(t, name)
+    }
+    fn read_range_into(
+        &self,
+        t: FileType,
+        name: &str,
+        offset: u64,
+        len: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), hearth_storage::StorageError> {
+        self.inner.read_range_into(t, name, offset, len, buf)
+    }
+    fn list(
+        &self,
+        t: FileType,
+    ) -> Result<Vec<hearth_storage::ObjectInfo>, hearth_storage::StorageError> {
+        self.inner.list(t)
+    }
+    fn delete(&self, t: FileType, name: &str) -> Result<(), hearth_storage::StorageError> {
+        self.inner.delete(t, name)
+    }
+}
+
+#[test]
+fn a_pack_that_does_not_answer_is_not_damage_and_repair_snapshots_reads_before_it_lets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(Flaky {
+        inner: LocalBackend::create(&dir.path().join("repo")).unwrap(),
+        failing: Default::default(),
+    });
+    let repo = Repository::init(backend.clone(), b"pw", &options(dir.path())).unwrap();
+    let bytes = xorshift_bytes(3_000, 5, |x| x as u8);
+    commit(&repo, "iPad", &[("f", bytes.clone())], 0);
+
+    backend
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let all = CheckOptions {
+        read_data: ReadData::All,
+    };
+    let report = repo.check(all, &NoProgress).unwrap();
+    backend
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        report
+            .damage
+            .iter()
+            .any(|d| d.problem.contains("could not be read (")
+                && d.problem.contains("run the check again")),
+        "{report:?}"
+    );
+    assert!(repo.cache().damage().is_empty(), "a timeout is not damage");
+
+    // Even a wrong record (as an older build made) is only a hint: repair reads first, finds
+    // the blob sound, takes it off the record, and lets go of nothing.
+    let chunk = repo.cache().locations(&repo.keys().chunk_id(&bytes));
+    let loc = chunk.unwrap().remove(0);
+    repo.cache()
+        .record_bad_blob(&loc.entry.id, &loc.pack, "wrongly recorded")
+        .unwrap();
+    let plan = repo.repair_snapshots_plan(&NoProgress).unwrap();
+    assert!(plan.repairs.is_empty(), "{plan:?}");
+    assert!(
+        repo.cache().damage().is_empty(),
+        "a sound read clears the record"
+    );
+    assert!(repo.check(all, &NoProgress).unwrap().is_ok());
+}
+
+/// Stores `bytes` in a session of their own (their own pack); returns their chunk ids.
+fn store_alone(repo: &Repository, bytes: &[u8]) -> Vec<hearth_format::ChunkId> {
+    let session = repo.write_session().unwrap();
+    let chunks = session.store_bytes(bytes, BlobKind::Data).unwrap();
+    session.finish().unwrap();
+    chunks
+}
+
+#[test]
+fn prune_ends_when_every_copy_of_a_live_blob_is_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (backend, repo) = repo(dir.path());
+    let bytes = xorshift_bytes(3_000, 6, |x| x as u8);
+    let [id] = store_alone(&repo, &bytes)[..] else {
+        panic!("one chunk")
+    };
+    // A snapshot names it; its tree lies in a pack of its own.
+    commit(&repo, "iPad", &[("f", bytes.clone())], 0);
+    let first = repo.cache().lookup(&id).unwrap().unwrap().pack;
+    // Its copy found bad: a backup stores it again, in another pack; then both packs are lost.
+    repo.cache()
+        .record_bad_blob(&id, &first, "flipped")
+        .unwrap();
+    store_alone(&repo, &bytes);
+    let copies = repo.cache().locations(&id).unwrap();
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    for c in &copies {
+        std::fs::remove_file(pack_path(dir.path(), &c.pack)).unwrap();
+    }
+    drop(repo);
+    let repo = Repository::open(backend, b"pw", &options(dir.path())).unwrap();
+    let plan = repo
+        .prune_plan(&hearth_repo::PruneOptions::default(), &NoProgress)
+        .unwrap();
+    let report = repo.prune(&plan, &NoProgress).unwrap();
+    assert!(
+        report.blobs_lost.iter().any(|(b, _)| *b == id),
+        "the blob is reported lost: {report:?}"
+    );
+}
+
+#[test]
+fn prune_keeps_a_pack_no_segment_names_that_holds_a_live_blob_even_with_an_indexed_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (backend, repo) = repo(dir.path());
+    let bytes = xorshift_bytes(5_000, 7, |x| x as u8);
+    commit(&repo, "iPad", &[("f", bytes.clone())], 0);
+    let id = repo.keys().chunk_id(&bytes);
+    let first = repo.cache().lookup(&id).unwrap().unwrap().pack;
+    // A second copy of the blob in a pack of its own (as a heal or two backups make).
+    repo.cache().record_bad_blob(&id, &first, "test").unwrap();
+    let segments_before: Vec<_> = backend.list(FileType::Index).unwrap();
+    commit(&repo, "iPad", &[("f", bytes.clone())], 0);
+    let second = (repo.cache().locations(&id).unwrap().into_iter())
+        .find(|l| l.pack != first)
+        .unwrap()
+        .pack;
+    drop(repo);
+    // Two faults: the second copy's segment is lost, and the first copy gets a flipped byte.
+    for o in backend.list(FileType::Index).unwrap() {
+        if !segments_before.contains(&o) {
+            backend.delete(FileType::Index, &o.name).unwrap();
+        }
+    }
+    let path = pack_path(dir.path(), &first);
+    let mut b = std::fs::read(&path).unwrap();
+    b[30] ^= 1;
+    std::fs::write(&path, b).unwrap();
+
+    // A computer that knows nothing of the damage prunes: the second copy stays.
+    let fresh = dir.path().join("fresh");
+    let repo = Repository::open(backend.clone(), b"pw", &options(&fresh)).unwrap();
+    let plan = repo
+        .prune_plan(&hearth_repo::PruneOptions::default(), &NoProgress)
+        .unwrap();
+    repo.prune(&plan, &NoProgress).unwrap();
+    assert!(pack_path(dir.path(), &second).exists(), "{plan:?}");
+    assert_eq!(repo.read_blob(&id).unwrap(), bytes);
+}
+
+#[test]
+fn repair_index_forgets_what_it_knew_of_the_packs_it_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let (backend, repo) = repo(dir.path());
+    commit(
+        &repo,
+        "iPad",
+        &[("a", xorshift_bytes(300, 8, |x| x as u8))],
+        0,
+    );
+    commit(
+        &repo,
+        "iPhone",
+        &[("b", xorshift_bytes(300, 9, |x| x as u8))],
+        0,
+    );
+    let (lost, _) = packs(&backend)[0];
+    std::fs::remove_file(pack_path(dir.path(), &lost)).unwrap();
+    drop(repo.write_session().unwrap());
+    assert!(
+        repo.cache().damage().lost(&lost).is_some(),
+        "a backup finds it lost"
+    );
+    let r = repo
+        .repair_index(RepairIndexOptions::default(), &NoProgress)
+        .unwrap();
+    assert_eq!(r.packs_dropped, [lost]);
+    drop(repo);
+    let repo = Repository::open(backend, b"pw", &options(dir.path())).unwrap();
+    assert!(
+        repo.cache().damage().is_empty(),
+        "{:?}",
+        repo.cache().damage()
+    );
+}

@@ -10,7 +10,7 @@ use hearth_mobilesync::{ManifestDb, parse_dictionary};
 use hearth_repo::{Progress, Repository, SpanReader};
 use rayon::prelude::*;
 use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -141,6 +141,7 @@ pub fn execute(
 }
 
 /// Makes the device folder, or finds the unfinished restore of this same plan in it (true).
+/// The marker is written first, so a crash at any moment leaves a folder a rerun finishes.
 fn begin(
     repo: &Repository,
     plan: &RestorePlan,
@@ -153,12 +154,10 @@ fn begin(
         source,
     };
     let text = format!("{MARKER_TEXT}plan {}\n", fingerprint(repo, plan));
-    match fs::create_dir(root) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let unfinished = fs::read_to_string(marker).ok();
-            return match unfinished {
-                Some(t) if t == text && root.is_dir() && !root.is_symlink() => Ok(true),
+    match fs::symlink_metadata(root) {
+        Ok(meta) => {
+            return match read_marker(marker) {
+                Some(t) if t == text && meta.is_dir() => Ok(true),
                 Some(_) => Err(RestoreError::OtherUnfinished {
                     path: root.to_path_buf(),
                     marker: marker.to_path_buf(),
@@ -168,10 +167,38 @@ fn begin(
                 }),
             };
         }
-        Err(e) => return Err(io(root, "cannot create the device folder", e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(root, "cannot look at it", e)),
     }
-    fs::write(marker, text).map_err(|e| io(marker, "cannot write it", e))?;
-    Ok(false)
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(marker)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| io(marker, "cannot write it", e))?;
+    match fs::create_dir(root) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(RestoreError::TargetExists {
+                path: root.to_path_buf(),
+            })
+        }
+        Err(e) => Err(io(root, "cannot create the device folder", e)),
+    }
+}
+
+/// The marker's text, if it is a file (never through a link) of a marker's size.
+fn read_marker(marker: &Path) -> Option<String> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(marker)
+        .ok()?;
+    let mut text = String::new();
+    file.take(4096).read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// Names a plan: the same snapshot for the same target gives the same fingerprint.

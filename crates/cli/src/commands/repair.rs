@@ -40,18 +40,18 @@ pub fn unlock(ctx: &Context) -> Result<Outcome> {
 pub fn run(ctx: &Context, command: RepairCommand) -> Result<Outcome> {
     match command {
         RepairCommand::Index { read_all_packs } => index(ctx, read_all_packs),
-        RepairCommand::Snapshots { dry_run } => snapshots(ctx, dry_run),
+        RepairCommand::Snapshots { dry_run, forget } => snapshots(ctx, dry_run, forget),
     }
 }
 
-fn snapshots(ctx: &Context, dry_run: bool) -> Result<Outcome> {
+fn snapshots(ctx: &Context, dry_run: bool, forget: bool) -> Result<Outcome> {
     let repo = ctx.open_quietly()?;
     let _lock = (!dry_run).then(|| ctx.lock(&repo, true)).transpose()?;
     let bars = Bars::new();
     let plan = repo.repair_snapshots_plan(&bars)?;
     let done = match dry_run {
         true => Vec::new(),
-        false => repo.repair_snapshots(&plan, &bars)?,
+        false => repo.repair_snapshots(&plan, forget, &bars)?,
     };
     let new_id = |old: &SnapshotId| done.iter().find(|(o, _)| o == old).and_then(|(_, n)| *n);
     if ctx.global.json {
@@ -61,9 +61,10 @@ fn snapshots(ctx: &Context, dry_run: bool) -> Result<Outcome> {
             .map(|r| {
                 let (action, why, lost) = match r {
                     SnapshotRepair::FromCache { .. } => ("rewritten from cache", None, Vec::new()),
-                    SnapshotRepair::Remove { why, .. } => {
-                        ("removed", Some(why.clone()), Vec::new())
-                    }
+                    SnapshotRepair::Remove { why, .. } => match forget {
+                        true => ("removed", Some(why.clone()), Vec::new()),
+                        false => ("kept (remove with --forget)", Some(why.clone()), Vec::new()),
+                    },
                     SnapshotRepair::Rewrite { lost, .. } => ("rewritten", None, lost.clone()),
                 };
                 json!({
@@ -77,7 +78,7 @@ fn snapshots(ctx: &Context, dry_run: bool) -> Result<Outcome> {
             .collect();
         print_json(&json!({"dry_run": dry_run, "sound": plan.sound, "repairs": repairs}));
     } else {
-        print_snapshot_repairs(&plan, dry_run, &new_id);
+        print_snapshot_repairs(&plan, dry_run, forget, &new_id);
     }
     Ok(if plan.repairs.is_empty() {
         Outcome::Success
@@ -89,6 +90,7 @@ fn snapshots(ctx: &Context, dry_run: bool) -> Result<Outcome> {
 fn print_snapshot_repairs(
     plan: &RepairSnapshotsPlan,
     dry_run: bool,
+    forget: bool,
     new_id: &dyn Fn(&SnapshotId) -> Option<SnapshotId>,
 ) {
     let now = |old: &SnapshotId| match new_id(old) {
@@ -104,9 +106,14 @@ fn print_snapshot_repairs(
                 esc(&snapshot.device.name),
                 now(&id)
             ),
-            SnapshotRepair::Remove { why, .. } => {
+            SnapshotRepair::Remove { why, .. } if forget => {
                 println!("snapshot {}: removed: {}", id.short(), esc_text(why))
             }
+            SnapshotRepair::Remove { why, .. } => println!(
+                "snapshot {}: kept; it cannot be written again, and --forget removes it: {}",
+                id.short(),
+                esc_text(why)
+            ),
             SnapshotRepair::Rewrite { snapshot, lost, .. } => {
                 println!(
                     "snapshot {} of {}: written again without the {} file(s) whose stored bytes are lost{}:",
@@ -121,14 +128,21 @@ fn print_snapshot_repairs(
             }
         }
     }
+    let kept = match forget {
+        true => 0,
+        false => (plan.repairs.iter())
+            .filter(|r| matches!(r, SnapshotRepair::Remove { .. }))
+            .count(),
+    };
+    let verb = if dry_run { "to repair" } else { "repaired" };
     println!(
-        "{} snapshot(s) sound, {} {}",
+        "{} snapshot(s) sound, {} {verb}, {kept} that only --forget removes{}",
         plan.sound,
-        plan.repairs.len(),
+        plan.repairs.len() - kept,
         if dry_run {
-            "to repair (dry run: nothing changed)"
+            " (dry run: nothing changed)"
         } else {
-            "repaired"
+            ""
         }
     );
 }

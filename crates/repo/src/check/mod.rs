@@ -179,7 +179,7 @@ impl Repository {
                 Err(e) if e.is_damage() => findings.add(
                     format!("snapshots/{}", obj.name),
                     format!(
-                        "{e}; that snapshot is lost (`hearth repair snapshots` removes it, or rewrites it from this computer's cache if it still holds it)"
+                        "{e}; `hearth repair snapshots` writes it again from a computer's cache that still holds it (run it on the computer that made the backup), and with `--forget` removes it"
                     ),
                 ),
                 Err(e) => return Err(e),
@@ -341,10 +341,10 @@ impl Repository {
                 return Ok(None);
             };
             // A lost pack is a finding of its own.
-            if let Some(why) = damage.bad_blobs.get(&(*chunk, loc.pack))
-                && !damage.lost_packs.contains_key(&loc.pack)
+            if let Some(why) = damage.bad_blob(chunk, &loc.pack)
+                && damage.lost(&loc.pack).is_none()
             {
-                needs.known_bad.insert(*chunk, why.clone());
+                needs.known_bad.insert(*chunk, why.to_string());
             }
             Ok(Some(u64::from(loc.entry.raw_length)))
         };
@@ -426,6 +426,24 @@ impl Repository {
         for (pack, verdict) in results {
             report.blobs_checked += verdict.checked;
             report.bytes_read += verdict.bytes;
+            let object = format!("packs/{pack}");
+            if let Some(why) = &verdict.unread {
+                findings.add(
+                    object,
+                    format!(
+                        "could not be read ({why}): its blobs were not checked; run the check again"
+                    ),
+                );
+                continue;
+            }
+            if verdict.lost {
+                self.cache.record_lost_pack(&pack, "missing from storage")?;
+                findings.add(
+                    object,
+                    "went missing from storage while it was being checked",
+                );
+                continue;
+            }
             if verdict.problems.is_empty() && verdict.bad.is_empty() {
                 sound.push(pack);
                 continue;
@@ -454,10 +472,14 @@ impl Repository {
         let mut verdict = PackVerdict::default();
         let bytes = match self.backend.get(FileType::Pack, &pack.to_hex()) {
             Ok(b) => b,
+            // Gone since it was listed: a lost pack, as `check_packs_exist` reports them.
+            Err(e) if e.is_not_found() => {
+                verdict.lost = true;
+                return verdict;
+            }
+            // Not reached (a timeout, a disk that went away): nothing is known of its blobs.
             Err(e) => {
-                let why = e.to_string();
-                verdict.bad = indexed.iter().map(|e| (e.id, why.clone())).collect();
-                verdict.checked = indexed.len() as u64;
+                verdict.unread = Some(e.to_string());
                 return verdict;
             }
         };
@@ -545,6 +567,10 @@ fn costs(lost: usize, healed: usize) -> String {
 /// What reading one pack in full found.
 #[derive(Default)]
 struct PackVerdict {
+    /// It could not be read (not damage: the storage did not answer), and why.
+    unread: Option<String>,
+    /// It was gone.
+    lost: bool,
     problems: Vec<String>,
     /// Blobs that failed, with why.
     bad: HashMap<ChunkId, String>,
