@@ -7,9 +7,10 @@
 //! be sure before prune lets go of the other). Packs with nothing used are deleted; packs with
 //! unused space are repacked, most wasteful first, until the repository's unused share is at
 //! most `max_unused`; a pack known to hold damage goes whatever the allowance (what of it reads
-//! is copied). A pack no segment names is judged by its own header: one that holds a
-//! live blob is listed in a new segment (its segment was lost); one that holds nothing live
-//! (left by a killed backup) is deleted; one whose header does not read is kept.
+//! is copied). A pack no segment names is judged by its own header: one that holds a live
+//! blob the index has no copy of that reads (read to be sure) is listed in a new segment (its
+//! segment was lost); one that holds nothing else (left by a killed backup or prune) is
+//! deleted; one whose header does not read is kept.
 //!
 //! [`Repository::prune`] carries a plan out in an order that keeps every snapshot restorable
 //! whenever it is killed: (0) index the packs that hold live blobs no segment names, (1) copy
@@ -70,8 +71,8 @@ pub struct PrunePlan {
     pub repack: Vec<PackUse>,
     /// Pack files that no index segment names and that hold nothing live, with their sizes.
     pub unindexed: Vec<(String, u64)>,
-    /// Packs that no index segment names and that hold live blobs (their segment was lost):
-    /// listed in a new segment, kept.
+    /// Packs that no index segment names and that hold live blobs of which the index has no
+    /// copy that reads (their segment was lost): listed in a new segment, kept.
     pub reindex: Vec<PackRecord>,
     /// Packs that no index segment names and whose header does not read, with why: kept.
     pub unreadable: Vec<(PackId, String)>,
@@ -361,13 +362,21 @@ impl Repository {
                 // Listed since the survey: a pack some other process wrote; not ours to judge.
                 None => continue,
             };
-            // Any live blob keeps it: an indexed copy elsewhere may be damaged unknown to
-            // this computer. Once indexed, the next prune weighs the copies (and reads the one
-            // it keeps) as it does for every other pack.
+            // A live blob keeps it unless the index has a copy elsewhere that reads: the copy
+            // the index names may be damaged unknown to this computer, and then this pack holds
+            // the sound one.
             let mut needed = false;
+            let mut elsewhere = Vec::new();
             for e in &record.entries {
-                needed |= live.contains(&e.id)?;
+                if !live.contains(&e.id)? {
+                    continue;
+                }
+                match self.cache.lookup_healthy(&e.id)? {
+                    Some(loc) => elsewhere.push(loc),
+                    None => needed = true,
+                }
             }
+            needed = needed || !self.verify_copies(&elsewhere)?;
             match needed {
                 true => plan.reindex.push(record.clone()),
                 false => idle.push((name, size)),

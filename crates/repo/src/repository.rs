@@ -283,7 +283,7 @@ fn write_key_file(
     let meta = KeyMeta {
         created: crate::lock::unix_now(),
         host: crate::lock::hostname(),
-        user: std::env::var("USER").unwrap_or_default(),
+        user: informational(std::env::var("USER").unwrap_or_default()),
     };
     let file =
         KeyFile::create(master, password, kdf, meta).map_err(|e| RepoError::Key(e.to_string()))?;
@@ -366,4 +366,32 @@ fn unlock(
             damaged,
         },
     })
+}
+
+/// A key file's user name says who made it, nothing more: at most 255 bytes (cut at a
+/// character), so that no environment makes it too long for the format.
+fn informational(mut s: String) -> String {
+    let mut end = s.len().min(255);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_name_too_long_for_the_format_is_cut_at_a_character() {
+        let long = "é".repeat(40_000);
+        let cut = informational(long);
+        assert!(
+            cut.len() <= 255 && cut.chars().all(|c| c == 'é'),
+            "{}",
+            cut.len()
+        );
+        assert_eq!(informational("mum".into()), "mum");
+    }
 }

@@ -89,7 +89,7 @@ pub fn apply(policy: &Policy, group: &[Candidate]) -> Vec<Decision> {
             d.reasons.push(format!("last {}", policy.last));
         }
         if let Some(w) = policy.within
-            && newest - c.time <= w
+            && newest.saturating_sub(c.time) <= w
         {
             d.reasons.push(format!("within {}", describe_span(w)));
         }
