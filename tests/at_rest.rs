@@ -257,8 +257,7 @@ fn snapshot_ids(w: &World, password: &str) -> Vec<String> {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["snapshots"]
-        .as_array()
+    v.as_array()
         .unwrap()
         .iter()
         .map(|s| s["id"].as_str().unwrap().to_owned())

@@ -330,7 +330,7 @@ fn listing_commands_speak_the_contract() {
     w.ok(&["backup", s(&h.root), "--tag", "nightly"]);
 
     let snaps = w.json(&["snapshots"], 0);
-    let list = snaps["snapshots"].as_array().expect("snapshots array");
+    let list = snaps.as_array().expect("snapshots array");
     assert_eq!(list.len(), 2, "{snaps:#}");
     for sn in list {
         assert!(is_hex_id(&sn["id"]), "{sn:#}");
@@ -353,8 +353,8 @@ fn listing_commands_speak_the_contract() {
     }
     let mum = &h.devices[0];
     let only = w.json(&["snapshots", "--device", &mum.name], 0);
-    assert_eq!(only["snapshots"].as_array().unwrap().len(), 1, "{only:#}");
-    assert_eq!(only["snapshots"][0]["device"]["udid"], mum.udid.as_str());
+    assert_eq!(only.as_array().unwrap().len(), 1, "{only:#}");
+    assert_eq!(only[0]["device"]["udid"], mum.udid.as_str());
 
     let devices = w.json(&["devices"], 0);
     let devs = devices["devices"].as_array().expect("devices array");

@@ -45,8 +45,7 @@ fn backup(w: &World, status: i32) -> String {
 /// UDIDs of the repository's snapshots.
 fn snapshot_udids(w: &World) -> Vec<String> {
     let v = w.json(&["snapshots"], 0);
-    v["snapshots"]
-        .as_array()
+    v.as_array()
         .expect("snapshots array")
         .iter()
         .map(|s| s["device"]["udid"].as_str().unwrap().to_string())

@@ -324,8 +324,7 @@ impl Scenario {
     /// Snapshot id → device UDID, from `snapshots --json`.
     fn snapshot_ids(&self) -> BTreeMap<String, String> {
         let v = self.w.json(&["snapshots"], 0);
-        v["snapshots"]
-            .as_array()
+        v.as_array()
             .expect("snapshots array")
             .iter()
             .map(|s| {

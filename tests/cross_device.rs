@@ -116,8 +116,7 @@ fn latest(name: &str) -> String {
 
 fn snapshot_id(w: &World, udid: &str) -> String {
     let list = w.json(&["snapshots"], 0);
-    list["snapshots"]
-        .as_array()
+    list.as_array()
         .unwrap()
         .iter()
         .filter(|s| s["device"]["udid"] == udid)

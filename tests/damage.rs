@@ -140,7 +140,7 @@ fn restores_exactly(w: &World, cache: &str, d: &GeneratedDevice, out: &str) {
 
 fn snapshot_of(w: &World, udid: &str) -> String {
     let v = w.json(&["snapshots"], 0);
-    let snaps = v["snapshots"].as_array().unwrap();
+    let snaps = v.as_array().unwrap();
     let s = snaps.iter().find(|s| s["device"]["udid"] == udid).unwrap();
     s["id"].as_str().unwrap().to_owned()
 }
@@ -172,11 +172,7 @@ fn a_lost_index_segment_costs_nothing_once_repair_index_lists_its_packs_again() 
     }
     // Every other snapshot lists and restores.
     let listed = json_at(&w, "fresh", &["snapshots"], 0);
-    assert_eq!(
-        listed["snapshots"].as_array().unwrap().len(),
-        2,
-        "{listed:#}"
-    );
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed:#}");
     restores_exactly(&w, "fresh", spared, "spared");
 
     // The damaged snapshot's own file list is in those packs: it says so, and what to do.
@@ -305,7 +301,7 @@ fn a_damaged_snapshot_is_skipped_everywhere_and_repair_snapshots_writes_it_again
     assert!(!object.exists());
     restores_exactly(&w, "fresh", mum, "mum");
     let listed = json_at(&w, "fresh", &["snapshots"], 0);
-    assert_eq!(listed["snapshots"].as_array().unwrap().len(), 2);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
     assert_eq!(
         json_at(&w, "fresh", &["check", "--read-data"], 0)["ok"],
         true
@@ -341,7 +337,7 @@ fn a_swapped_snapshot_that_no_cache_holds_is_forgotten_by_its_id() {
     assert!(all.contains("its object does not read"), "{all}");
     assert!(!dir.join(&mum_snap).exists());
     let listed = json_at(&w, "fresh", &["snapshots"], 0);
-    let ids: Vec<&str> = (listed["snapshots"].as_array().unwrap().iter())
+    let ids: Vec<&str> = (listed.as_array().unwrap().iter())
         .map(|s| s["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [dad_snap.as_str()]);
@@ -706,7 +702,7 @@ fn on_s3_a_lost_segment_is_listed_again_and_a_damaged_snapshot_forgotten() {
         .find(|k| {
             let v: Value =
                 serde_json::from_slice(&at("c", &["--json", "snapshots"]).stdout).unwrap();
-            v["snapshots"].as_array().unwrap().iter().any(|s| {
+            v.as_array().unwrap().iter().any(|s| {
                 s["device"]["udid"] == dad.udid.as_str() && k.ends_with(s["id"].as_str().unwrap())
             })
         })

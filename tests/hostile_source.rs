@@ -334,8 +334,7 @@ fn backup_all(w: &World) -> Ended {
 
 fn snapshot_udids(w: &World) -> Vec<String> {
     let v = w.json(&["snapshots"], 0);
-    v["snapshots"]
-        .as_array()
+    v.as_array()
         .unwrap()
         .iter()
         .map(|s| s["device"]["udid"].as_str().unwrap().to_string())

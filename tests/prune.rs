@@ -72,8 +72,7 @@ fn backup(w: &World, day: u32, folders: &[&Path], tags: &[&str]) -> Vec<Snap> {
 /// Snapshot ids in the repository (`snapshots --json`), with their `pinned` flag.
 fn listed(w: &World) -> BTreeMap<String, bool> {
     let v = w.json(&["snapshots"], 0);
-    v["snapshots"]
-        .as_array()
+    v.as_array()
         .expect("snapshots array")
         .iter()
         .map(|s| {

@@ -190,8 +190,7 @@ fn snapshot_ids(report: &Value) -> BTreeMap<String, String> {
 /// `snapshots --json` as seen from `computer`: id → udid.
 fn listed(site: &Site, computer: &str) -> BTreeMap<String, String> {
     let v = site.json(computer, &["snapshots"], 0);
-    v["snapshots"]
-        .as_array()
+    v.as_array()
         .unwrap_or_else(|| panic!("snapshots array: {v:#}"))
         .iter()
         .map(|s| {

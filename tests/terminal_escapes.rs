@@ -174,7 +174,7 @@ fn json_output_keeps_the_exact_strings() {
     assert_eq!(v["snapshots"][0]["device"]["name"], NAME, "{v:#}");
 
     let v = w.json(&["snapshots"], 0);
-    assert_eq!(v["snapshots"][0]["device"]["name"], NAME, "{v:#}");
+    assert_eq!(v[0]["device"]["name"], NAME, "{v:#}");
     let v = w.json(&["devices"], 0);
     assert_eq!(v["devices"][0]["name"], NAME, "{v:#}");
     let v = w.json(&["ls", &format!("{UDID}@latest")], 0);

@@ -194,19 +194,19 @@ pub struct ForgetArgs {
     /// Keep the N newest snapshots
     #[arg(long, default_value_t = 0)]
     pub keep_last: usize,
-    /// Keep the newest snapshot of each of the last N hours that have one
+    /// Keep the newest snapshot of each of the last N hours that have one (local time, TZ)
     #[arg(long, default_value_t = 0)]
     pub keep_hourly: usize,
-    /// Keep the newest snapshot of each of the last N days that have one (UTC)
+    /// Keep the newest snapshot of each of the last N days that have one (local time, TZ)
     #[arg(long, default_value_t = 0)]
     pub keep_daily: usize,
-    /// Keep the newest snapshot of each of the last N ISO weeks that have one
+    /// Keep the newest snapshot of each of the last N ISO weeks that have one (local time)
     #[arg(long, default_value_t = 0)]
     pub keep_weekly: usize,
-    /// Keep the newest snapshot of each of the last N months that have one
+    /// Keep the newest snapshot of each of the last N months that have one (local time)
     #[arg(long, default_value_t = 0)]
     pub keep_monthly: usize,
-    /// Keep the newest snapshot of each of the last N years that have one
+    /// Keep the newest snapshot of each of the last N years that have one (local time)
     #[arg(long, default_value_t = 0)]
     pub keep_yearly: usize,
     /// Keep every snapshot within this span of the group's newest (30d, 2w, 6m, 1y, 12h)

@@ -97,6 +97,7 @@ pub fn snapshot_json(id: &SnapshotId, s: &Snapshot) -> Value {
     json!({
         "id": id.to_hex(),
         "time": time(s.time),
+        "stored_at": time(s.stored_at),
         "device": device_json(&s.device),
         "tags": s.tags,
         "parent": s.parent.map(|p| p.to_hex()),

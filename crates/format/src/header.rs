@@ -3,6 +3,8 @@
 use thiserror::Error;
 
 pub const MAGIC: [u8; 4] = *b"HRTH";
+/// The oldest layout version of any object; every kind's layouts from it to
+/// [`ObjectKind::version`] are read.
 pub const FORMAT_VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 8;
 
@@ -34,6 +36,16 @@ impl ObjectKind {
             Self::Pin => b'N',
         }
     }
+    /// The layout version this Hearth writes for objects of this kind, and the newest it
+    /// reads (`docs/format.md` §3): 2 for snapshots (which gained the time Hearth stored them,
+    /// §9), 1 for everything else.
+    pub fn version(self) -> u8 {
+        match self {
+            Self::Snapshot => 2,
+            _ => FORMAT_VERSION,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Config => "config",
@@ -53,9 +65,9 @@ pub enum HeaderError {
     #[error("not a Hearth {expected} (bad magic or kind)")]
     WrongMagic { expected: &'static str },
     #[error(
-        "repository format version {found} is newer than this Hearth supports ({FORMAT_VERSION}): upgrade Hearth"
+        "repository format version {found} is newer than this Hearth supports ({supported}): upgrade Hearth"
     )]
-    NewerVersion { found: u8 },
+    NewerVersion { found: u8, supported: u8 },
     #[error("format version 0 is not valid")]
     BadVersion,
 }
@@ -67,7 +79,7 @@ impl FileHeader {
         let mut h = [0u8; HEADER_LEN];
         h[..4].copy_from_slice(&MAGIC);
         h[OFFSET_KIND] = kind.byte();
-        h[OFFSET_VERSION] = FORMAT_VERSION;
+        h[OFFSET_VERSION] = kind.version();
         h
     }
 
@@ -81,9 +93,17 @@ impl FileHeader {
         }
         match bytes[OFFSET_VERSION] {
             0 => Err(HeaderError::BadVersion),
-            v if v > FORMAT_VERSION => Err(HeaderError::NewerVersion { found: v }),
+            v if v > kind.version() => Err(HeaderError::NewerVersion {
+                found: v,
+                supported: kind.version(),
+            }),
             _ => Ok(()),
         }
+    }
+
+    /// The layout version of an object whose header [`FileHeader::check`] accepted.
+    pub fn version(bytes: &[u8]) -> u8 {
+        bytes[OFFSET_VERSION]
     }
 }
 
@@ -96,6 +116,25 @@ mod tests {
         assert_eq!(
             FileHeader::encode(ObjectKind::Pack),
             [0x48, 0x52, 0x54, 0x48, b'P', 1, 0, 0]
+        );
+    }
+
+    #[test]
+    fn snapshots_are_written_at_layout_2_and_layout_1_is_still_read() {
+        let h = FileHeader::encode(ObjectKind::Snapshot);
+        assert_eq!(h, [0x48, 0x52, 0x54, 0x48, b'S', 2, 0, 0]);
+        assert_eq!(FileHeader::version(&h), 2);
+        let mut old = h;
+        old[OFFSET_VERSION] = 1;
+        assert!(FileHeader::check(&old, ObjectKind::Snapshot).is_ok());
+        let mut config = FileHeader::encode(ObjectKind::Config);
+        assert_eq!(config[OFFSET_VERSION], 1);
+        config[OFFSET_VERSION] = 2;
+        let err = FileHeader::check(&config, ObjectKind::Config).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("version 2 is newer than this Hearth supports (1)"),
+            "{err}"
         );
     }
 

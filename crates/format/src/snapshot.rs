@@ -1,6 +1,7 @@
 //! Snapshot payload (`docs/format.md` §9).
 
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::header::ObjectKind;
 use crate::{ChunkId, SnapshotId};
 
 /// Who a snapshot belongs to, from the backup's Info.plist.
@@ -33,8 +34,13 @@ pub struct Warning {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
-    /// Unix microseconds, UTC.
+    /// When the device was backed up (its backup's `Status.plist` `Date`, else Info.plist's
+    /// `Last Backup Date`, else Manifest.db's mtime): Unix microseconds, UTC. What retention,
+    /// `D@latest` and listings go by.
     pub time: i64,
+    /// When Hearth stored it: Unix microseconds, UTC. (A layout-1 snapshot has only one time,
+    /// Hearth's; it is read as both.)
+    pub stored_at: i64,
     pub host: String,
     pub device: DeviceIdentity,
     pub parent: Option<SnapshotId>,
@@ -51,6 +57,7 @@ impl Snapshot {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.i64(self.time);
+        w.i64(self.stored_at);
         w.string(&self.host);
         let d = &self.device;
         for s in [&d.udid, &d.name, &d.product_type, &d.ios_version, &d.build] {
@@ -88,9 +95,17 @@ impl Snapshot {
         w.finish()
     }
 
+    /// Decodes a payload of the current layout (what [`Snapshot::encode`] writes).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        Self::decode_layout(bytes, ObjectKind::Snapshot.version())
+    }
+
+    /// Decodes a payload of layout `version` (the object's header says which, §3): layout 1
+    /// has no `stored_at`.
+    pub fn decode_layout(bytes: &[u8], version: u8) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
         let time = r.i64()?;
+        let stored_at = if version >= 2 { r.i64()? } else { time };
         let host = r.string()?;
         let device = DeviceIdentity {
             udid: r.string()?,
@@ -134,6 +149,7 @@ impl Snapshot {
         r.finish()?;
         Ok(Self {
             time,
+            stored_at,
             host,
             device,
             parent,
@@ -154,6 +170,7 @@ mod tests {
     fn snapshot_round_trips() {
         let s = Snapshot {
             time: 1_700_000_000_000_000,
+            stored_at: 1_700_000_123_000_000,
             host: "kitchen-mac".into(),
             device: DeviceIdentity {
                 udid: "00008110-AAAA".into(),
@@ -181,5 +198,18 @@ mod tests {
         for cut in [0, 7, bytes.len() - 1] {
             assert!(Snapshot::decode(&bytes[..cut]).is_err());
         }
+        // Layout 1: the same without `stored_at`, which reads as the one time it has.
+        let mut v1 = bytes[..8].to_vec();
+        v1.extend_from_slice(&bytes[16..]);
+        let old = Snapshot::decode_layout(&v1, 1).unwrap();
+        assert_eq!(old.stored_at, s.time);
+        assert_eq!(
+            Snapshot {
+                stored_at: s.stored_at,
+                ..old
+            },
+            s
+        );
+        assert!(Snapshot::decode_layout(&v1, 2).is_err());
     }
 }

@@ -29,6 +29,13 @@ const COPIES: TableDefinition<&[u8; 64], &[u8]> = TableDefinition::new("copies")
 const LOST_PACKS: TableDefinition<&[u8; 32], &str> = TableDefinition::new("lost_packs");
 /// blob id ‖ pack id → why that copy fails to read. Survives [`IndexCache::clear`].
 const BAD_BLOBS: TableDefinition<&[u8; 64], &str> = TableDefinition::new("bad_blobs");
+/// "layout" → the layout of the rows above ([`LAYOUT`]).
+const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
+
+/// The layout of this cache's rows. A cache of another layout is emptied and merged again.
+/// 2: `snapshots` rows hold snapshot payloads of layout 2 (`docs/format.md` §9), with
+/// `stored_at`; a cache without a `meta` row is of layout 1.
+const LAYOUT: u32 = 2;
 
 const LOCATION_LEN: usize = 46;
 /// How long to wait for another process that holds the cache open before the caller falls
@@ -137,6 +144,7 @@ impl IndexCache {
         };
         cache.create_tables()?;
         cache.load_damage()?;
+        cache.upgrade_layout()?;
         Ok(cache)
     }
 
@@ -152,6 +160,7 @@ impl IndexCache {
             damage: RwLock::default(),
         };
         cache.create_tables()?;
+        cache.upgrade_layout()?;
         Ok(cache)
     }
 
@@ -176,7 +185,24 @@ impl IndexCache {
         tx.open_table(COPIES).map_err(|e| self.err(e))?;
         tx.open_table(LOST_PACKS).map_err(|e| self.err(e))?;
         tx.open_table(BAD_BLOBS).map_err(|e| self.err(e))?;
+        tx.open_table(META).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Empties a cache of an older layout (it is merged again from the objects).
+    fn upgrade_layout(&self) -> Result<(), IndexError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = tx.open_table(META).map_err(|e| self.err(e))?;
+        let layout = t.get("layout").map_err(|e| self.err(e))?.map(|v| v.value());
+        drop((t, tx));
+        if layout == Some(LAYOUT) {
+            return Ok(());
+        }
+        self.clear()?;
+        self.write(|tx| {
+            tx.open_table(META)?.insert("layout", LAYOUT)?;
+            Ok(())
+        })
     }
 
     /// A read view for many look-ups.
@@ -701,6 +727,33 @@ mod tests {
         );
         drop(c);
         assert!(IndexCache::open(&path).unwrap().damage().is_empty());
+    }
+
+    #[test]
+    fn a_cache_of_an_older_layout_is_emptied_but_keeps_what_it_knows_of_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.redb");
+        {
+            let c = IndexCache::open(&path).unwrap();
+            c.add_segment(&IndexId([9; 32]), &segment()).unwrap();
+            c.add_snapshot(&SnapshotId([5; 32]), b"payload").unwrap();
+            c.record_lost_pack(&PackId([1; 32]), "missing").unwrap();
+            // As a build of layout 1 left it: no `meta` row.
+            c.write(|tx| {
+                tx.open_table(META)?.remove("layout")?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        let c = IndexCache::open(&path).unwrap();
+        assert!(c.snapshots().unwrap().is_empty() && c.segments().unwrap().is_empty());
+        assert!(c.damage().lost(&PackId([1; 32])).is_some());
+        c.add_snapshot(&SnapshotId([5; 32]), b"payload").unwrap();
+        drop(c);
+        assert_eq!(
+            IndexCache::open(&path).unwrap().snapshots().unwrap().len(),
+            1
+        );
     }
 
     #[test]

@@ -97,8 +97,10 @@ pub fn backup_device(
     }
     summary.bytes_added = tally.stored_bytes();
     warnings.iter_mut().for_each(fit_warning);
+    let stored_at = now_micros();
     let snapshot = Snapshot {
-        time: now_micros(),
+        time: device_time(&device).unwrap_or(stored_at),
+        stored_at,
         host: hearth_repo::hostname(),
         device: identity.clone(),
         parent: parent.as_ref().map(|(id, _)| *id),
@@ -260,6 +262,28 @@ fn parent_contents(
         .into_iter()
         .filter_map(|e| Some((e.path, e.content?)))
         .collect())
+}
+
+/// When the device was backed up: `Status.plist` `Date`, else Info.plist's `Last Backup Date`,
+/// else Manifest.db's mtime (Unix microseconds).
+fn device_time(d: &DeviceFolder) -> Option<i64> {
+    let manifest_mtime = || {
+        std::fs::symlink_metadata(d.manifest_db_path())
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    let t = (d.status.as_ref().and_then(|s| s.date))
+        .or(d.info.last_backup_date)
+        .or_else(manifest_mtime)?;
+    Some(micros(t))
+}
+
+/// Unix microseconds of `t`, before 1970 too (saturating far outside ±292,000 years).
+fn micros(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_micros()).map_or(i64::MIN, |m| -m),
+    }
 }
 
 fn now_micros() -> i64 {

@@ -99,6 +99,9 @@ impl Repository {
         Ok(())
     }
 
+    /// A snapshot object's payload, checked against its name and decoded; returned in the
+    /// current layout (an older layout is decoded as its header says, then encoded again), so
+    /// that the cache holds one layout only.
     pub(crate) fn read_snapshot_payload(&self, id: &SnapshotId) -> Result<Vec<u8>, RepoError> {
         let name = format!("snapshots/{id}");
         let bytes = self.backend.get(FileType::Snapshot, &id.to_hex())?;
@@ -109,8 +112,13 @@ impl Repository {
             .keys
             .open_object(ObjectKind::Snapshot, &bytes)
             .map_err(|e| RepoError::corrupt(&name, e))?;
-        hearth_format::Snapshot::decode(&payload).map_err(|e| RepoError::corrupt(name, e))?;
-        Ok(payload)
+        let layout = hearth_format::FileHeader::version(&bytes);
+        let snapshot = hearth_format::Snapshot::decode_layout(&payload, layout)
+            .map_err(|e| RepoError::corrupt(name, e))?;
+        Ok(match layout == ObjectKind::Snapshot.version() {
+            true => payload,
+            false => snapshot.encode(),
+        })
     }
 }
 

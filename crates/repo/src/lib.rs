@@ -21,6 +21,7 @@ mod check;
 mod device_keys;
 mod error;
 mod forget;
+pub mod local_time;
 mod lock;
 mod packs;
 mod progress;

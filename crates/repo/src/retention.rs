@@ -1,5 +1,6 @@
 //! Retention policies (`hearth forget`): which snapshots of a group to keep, and why. Pure data:
-//! no I/O, times in UTC.
+//! no I/O. Hours, days, weeks, months and years are those of the wall clock each candidate
+//! carries (the caller's local time zone, [`crate::local_time`]); `within` counts real time.
 
 use hearth_format::SnapshotId;
 use std::collections::BTreeSet;
@@ -34,8 +35,11 @@ impl Policy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub id: SnapshotId,
-    /// Unix microseconds.
+    /// When the device was backed up, Unix microseconds.
     pub time: i64,
+    /// The local wall clock at `time`, as Unix microseconds of that wall clock read as UTC
+    /// ([`crate::local_time::wall_micros`]): what the calendar buckets go by.
+    pub wall: i64,
     pub tags: Vec<String>,
     pub pinned: bool,
 }
@@ -103,7 +107,7 @@ pub fn apply(policy: &Policy, group: &[Candidate]) -> Vec<Decision> {
             if seen.len() == count {
                 break;
             }
-            if seen.insert(bucket(c.time)) {
+            if seen.insert(bucket(c.wall)) {
                 d.reasons.push(format!("{name} {count}"));
             }
         }
@@ -149,6 +153,7 @@ mod tests {
         Candidate {
             id: SnapshotId([n; 32]),
             time,
+            wall: time,
             tags: Vec::new(),
             pinned: false,
         }
@@ -226,6 +231,28 @@ mod tests {
         let pinned = reasons.iter().find(|d| d.id.0[0] == 9).unwrap();
         assert_eq!(pinned.reasons, ["pinned"]);
         assert!(reasons[0].reasons.contains(&"within 3d".to_string()));
+    }
+
+    #[test]
+    fn days_are_those_of_the_wall_clock_the_candidates_carry() {
+        // 03:30 and 05:30 UTC on one day; in New York (UTC-4) 23:30 the day before and 01:30.
+        let t0 = 1_780_371_000_000_000; // 2026-06-02T03:30:00Z
+        let t1 = t0 + 2 * MICROS_PER_HOUR;
+        let new_york = |c: Candidate| Candidate {
+            wall: c.time - 4 * MICROS_PER_HOUR,
+            ..c
+        };
+        let daily = Policy {
+            daily: 2,
+            ..Policy::default()
+        };
+        assert_eq!(
+            kept(&daily, &[snap(0, t0), snap(1, t1)]),
+            [1],
+            "one UTC day"
+        );
+        let local = [new_york(snap(0, t0)), new_york(snap(1, t1))];
+        assert_eq!(kept(&daily, &local), [0, 1], "two local days");
     }
 
     #[test]

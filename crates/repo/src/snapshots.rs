@@ -8,24 +8,41 @@ use hearth_index::BlobLocation;
 use hearth_storage::FileType;
 use std::collections::HashMap;
 
-/// How a user names a snapshot: an id or unique prefix (6+ hex digits), or `DEVICE@latest`.
+/// How a user names a snapshot (`shared/DESIGN.md`): an id or unique prefix (6+ hex digits),
+/// `DEVICE@latest`, `DEVICE@latest~N` (the Nth before the latest), or `DEVICE@YYYY-MM-DD`
+/// (the device's last snapshot on or before that day, local time). Times are the device's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SnapshotRef {
     Prefix(String),
-    Latest(String),
+    /// A device and how many snapshots before its latest.
+    Latest(String, usize),
+    /// A device and a day, `YYYY-MM-DD`.
+    OnOrBefore(String, String),
 }
 
 impl SnapshotRef {
     pub fn parse(s: &str) -> Self {
-        match s.strip_suffix("@latest") {
-            Some(device) => Self::Latest(device.to_string()),
-            None => Self::Prefix(s.to_ascii_lowercase()),
+        let Some((device, which)) = s.rsplit_once('@') else {
+            return Self::Prefix(s.to_ascii_lowercase());
+        };
+        let (device, which) = (device.to_string(), which.to_string());
+        match which.strip_prefix("latest") {
+            Some("") => Self::Latest(device, 0),
+            Some(back) => match back.strip_prefix('~').and_then(|n| n.parse().ok()) {
+                Some(n) => Self::Latest(device, n),
+                None => Self::OnOrBefore(device, which),
+            },
+            None => Self::OnOrBefore(device, which),
         }
     }
 }
 
+const SELECTORS: &str =
+    "give at least 6 hex digits of an id, or DEVICE@latest, DEVICE@latest~N or DEVICE@YYYY-MM-DD";
+
 impl Repository {
-    /// Every snapshot, oldest first (from the cache, which `open` brought up to date).
+    /// Every snapshot, oldest first by the device's time (from the cache, which `open` brought
+    /// up to date).
     pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>, RepoError> {
         let mut out = self
             .cache
@@ -37,7 +54,9 @@ impl Repository {
                     .map_err(|e| RepoError::corrupt(format!("cached snapshot {id}"), e))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by_key(|(id, s)| (s.time, *id));
+        // By the device's time; of two backups made at the same time, the one stored last is
+        // the newer.
+        out.sort_by_key(|(id, s)| (s.time, s.stored_at, *id));
         Ok(out)
     }
 
@@ -60,16 +79,28 @@ impl Repository {
     }
 
     pub fn find_snapshot(&self, reference: &str) -> Result<(SnapshotId, Snapshot), RepoError> {
+        let not_found = |why: &str| RepoError::SnapshotNotFound(format!("{reference} ({why})"));
         match SnapshotRef::parse(reference) {
-            SnapshotRef::Latest(device) => self
-                .device_snapshots(&device)?
-                .pop()
-                .ok_or(RepoError::SnapshotNotFound(reference.to_string())),
+            SnapshotRef::Latest(device, back) => {
+                let mut all = self.device_snapshots(&device)?;
+                let n = all.len();
+                match back < n {
+                    true => Ok(all.swap_remove(n - 1 - back)),
+                    false => Err(not_found(&format!("{device} has {n} snapshot(s)"))),
+                }
+            }
+            SnapshotRef::OnOrBefore(device, day) => {
+                let end =
+                    crate::local_time::end_of_day(&day).ok_or_else(|| not_found(SELECTORS))?;
+                (self.device_snapshots(&device)?.into_iter())
+                    .rfind(|(_, s)| s.time < end)
+                    .ok_or_else(|| {
+                        not_found(&format!("{device} has no snapshot on or before {day}"))
+                    })
+            }
             SnapshotRef::Prefix(prefix) => {
                 if prefix.len() < 6 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(RepoError::SnapshotNotFound(format!(
-                        "{reference} (give at least 6 hex digits of an id, or DEVICE@latest)"
-                    )));
+                    return Err(not_found(SELECTORS));
                 }
                 let mut hits: Vec<_> = self
                     .snapshots()?
@@ -197,4 +228,32 @@ fn decode_tree(snapshot: &Snapshot, stream: &[u8]) -> Result<Vec<Entry>, RepoErr
         ));
     }
     Entry::decode_all(stream).map_err(|e| RepoError::corrupt("snapshot tree", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_name_an_id_the_latest_the_nth_before_it_or_a_day() {
+        let r = |s: &str| SnapshotRef::parse(s);
+        assert_eq!(r("3F9C2A"), SnapshotRef::Prefix("3f9c2a".into()));
+        assert_eq!(
+            r("Mum's iPhone@latest"),
+            SnapshotRef::Latest("Mum's iPhone".into(), 0)
+        );
+        assert_eq!(
+            r("Mum@Home@latest~2"),
+            SnapshotRef::Latest("Mum@Home".into(), 2)
+        );
+        assert_eq!(
+            r("iPad@2026-06-02"),
+            SnapshotRef::OnOrBefore("iPad".into(), "2026-06-02".into())
+        );
+        // Not a number of snapshots back: taken as a day, which then does not parse.
+        assert_eq!(
+            r("iPad@latest~x"),
+            SnapshotRef::OnOrBefore("iPad".into(), "latest~x".into())
+        );
+    }
 }

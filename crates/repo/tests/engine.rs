@@ -11,6 +11,7 @@ use std::sync::Arc;
 fn snapshot(name: &str) -> Snapshot {
     Snapshot {
         time: 1,
+        stored_at: 1,
         host: "h".into(),
         device: DeviceIdentity {
             udid: format!("UDID-{name}"),

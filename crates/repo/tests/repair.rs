@@ -47,6 +47,7 @@ fn commit(
         .collect::<Vec<_>>();
     let snapshot = Snapshot {
         time: 1,
+        stored_at: 1,
         host: "h".into(),
         device: DeviceIdentity {
             udid: format!("UDID-{device}"),

@@ -156,6 +156,7 @@ fn candidates(repo: &Repository, group: &Group) -> Result<Vec<Candidate>> {
         .map(|(id, s)| Candidate {
             id: *id,
             time: s.time,
+            wall: hearth_repo::local_time::wall_micros(s.time),
             tags: s.tags.clone(),
             pinned: pins.contains(id),
         })

@@ -23,7 +23,8 @@ pub fn snapshots(ctx: &Context, device: Option<&str>) -> Result<Outcome> {
                 v
             })
             .collect();
-        print_json(&json!({ "snapshots": items }));
+        // The contract's shape (`shared/DESIGN.md`): a bare array, as restic prints it.
+        print_json(&json!(items));
         return Ok(Context::listing_outcome(&repo));
     }
     println!(
