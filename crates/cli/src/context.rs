@@ -38,16 +38,9 @@ impl Context {
     }
 
     pub fn options(&self) -> RepoOptions {
-        let mut kdf = KdfParams::default();
-        if let Some(m) = std::env::var("HEARTH_KDF_MEMORY_KIB")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            kdf.memory_kib = m;
-            kdf.time = 1;
-        }
+        let lowered = std::env::var("HEARTH_KDF_MEMORY_KIB").ok();
         RepoOptions {
-            kdf,
+            kdf: kdf_params(lowered.as_deref(), cfg!(debug_assertions)),
             cache_root: self.global.cache_dir.clone(),
         }
     }
@@ -228,4 +221,31 @@ fn default_repo() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."))
         .join("hearth/repo")
+}
+
+/// The Argon2id parameters of new key files: the format's defaults. Only a debug build (what
+/// the tests run) honours `HEARTH_KDF_MEMORY_KIB`, which lowers the memory for tests that open
+/// repositories hundreds of times; a release build never writes a key file weaker than the
+/// defaults.
+fn kdf_params(lowered_memory_kib: Option<&str>, debug_build: bool) -> KdfParams {
+    let mut kdf = KdfParams::default();
+    if debug_build && let Some(m) = lowered_memory_kib.and_then(|v| v.parse().ok()) {
+        kdf.memory_kib = m;
+        kdf.time = 1;
+    }
+    kdf
+}
+
+#[cfg(test)]
+mod kdf_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_debug_build_lowers_the_key_derivation_cost() {
+        let lowered = kdf_params(Some("1024"), true);
+        assert_eq!((lowered.memory_kib, lowered.time), (1024, 1));
+        assert_eq!(kdf_params(Some("1024"), false), KdfParams::default());
+        assert_eq!(kdf_params(None, true), KdfParams::default());
+        assert_eq!(kdf_params(Some("lots"), true), KdfParams::default());
+    }
 }

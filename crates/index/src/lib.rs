@@ -15,7 +15,9 @@
 mod cache;
 mod damage;
 mod live;
+mod usage;
 
 pub use cache::{BlobLocation, IndexCache, IndexError, IndexReader};
 pub use damage::DamageSet;
 pub use live::{LiveReader, LiveSet};
+pub use usage::UsageSet;

@@ -413,13 +413,7 @@ impl Repository {
         unindexed: &HashMap<ChunkId, BlobLocation>,
         progress: &dyn Progress,
     ) -> Result<LiveSet, RepoError> {
-        let dir = self
-            .cache
-            .path()
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default();
-        let live = LiveSet::create(&dir.join(format!("live-{}.redb", std::process::id())))?;
+        let live = LiveSet::create(&self.scratch_file("live"))?;
         let snapshots = self.snapshots()?;
         progress.start(
             "finding the data snapshots use",

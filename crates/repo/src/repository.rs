@@ -156,6 +156,14 @@ impl Repository {
         self.backend.location()
     }
 
+    /// A file of this process in the cache folder (`<prefix>-<pid>.redb`), for working sets
+    /// kept on disk; a killed process's are removed at the next open.
+    pub(crate) fn scratch_file(&self, prefix: &str) -> PathBuf {
+        let dir = self.cache.path().parent().map(Path::to_path_buf);
+        dir.unwrap_or_default()
+            .join(format!("{prefix}-{}.redb", std::process::id()))
+    }
+
     /// The index segments and snapshots that could not be read when the cache was last brought
     /// up to date: they are left out of listings, look-ups and plans until repaired.
     pub fn unreadable_objects(&self) -> Vec<UnreadableObject> {
@@ -235,8 +243,8 @@ fn open_cache(path: &Path) -> Result<IndexCache, RepoError> {
     }
 }
 
-/// Private caches (`index-<pid>.redb`) and prune's live sets (`live-<pid>.redb`) of processes
-/// that were killed.
+/// Private caches (`index-<pid>.redb`), prune's live sets (`live-<pid>.redb`) and stats'
+/// usage sets (`uses-<pid>.redb`) of processes that were killed.
 fn remove_dead_private_caches(shared: &Path) {
     let Some(dir) = shared.parent() else { return };
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -245,9 +253,9 @@ fn remove_dead_private_caches(shared: &Path) {
     for e in entries.flatten() {
         let name = e.file_name();
         let pid = name.to_str().and_then(|n| {
-            let rest = n
-                .strip_prefix("index-")
-                .or_else(|| n.strip_prefix("live-"))?;
+            let rest = ["index-", "live-", "uses-"]
+                .iter()
+                .find_map(|p| n.strip_prefix(p))?;
             rest.strip_suffix(".redb")?.parse::<u32>().ok()
         });
         if pid.is_some_and(|p| p != std::process::id() && !crate::lock::pid_alive(p)) {

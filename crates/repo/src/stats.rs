@@ -2,9 +2,10 @@
 
 use crate::error::RepoError;
 use crate::repository::Repository;
-use hearth_format::{ChunkId, SnapshotId};
+use hearth_format::{ChunkId, Snapshot, SnapshotId};
+use hearth_index::UsageSet;
 use hearth_storage::FileType;
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceStats {
@@ -51,81 +52,78 @@ fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 1.0 } else { a as f64 / b as f64 }
 }
 
-struct ChunkUse {
-    raw_len: u64,
-    /// Bit i set: device i references the chunk.
-    devices: u64,
-}
-
 impl Repository {
+    /// What the repository holds, per device. The chunks each device uses are kept in a file
+    /// (a [`UsageSet`]), not in memory, and recorded snapshot after snapshot of each device as
+    /// what a snapshot adds to its predecessor (consecutive snapshots share most chunks): memory
+    /// holds two snapshots' chunk lists at a time, whatever the repository's size or its number
+    /// of devices.
     pub fn stats(&self) -> Result<RepoStats, RepoError> {
         let mut stats = RepoStats::default();
         for t in FileType::ALL {
             stats.stored_bytes += self.backend.list(t)?.iter().map(|o| o.size).sum::<u64>();
         }
+        let uses = UsageSet::create(&self.scratch_file("uses"))?;
         let mut devices: Vec<DeviceStats> = Vec::new();
-        let mut chunks: HashMap<ChunkId, ChunkUse> = HashMap::new();
-        for (id, snap) in self.snapshots()? {
-            let di = match devices.iter().position(|d| d.udid == snap.device.udid) {
-                Some(i) => i,
-                None => {
-                    devices.push(DeviceStats {
-                        udid: snap.device.udid.clone(),
-                        ..Default::default()
-                    });
-                    devices.len() - 1
-                }
-            };
-            let dev = &mut devices[di];
-            dev.name = snap.device.name.clone();
-            dev.snapshots += 1;
-            dev.logical_bytes += snap.summary.bytes;
-            stats.logical_bytes += snap.summary.bytes;
-            stats.snapshots += 1;
-            let entries = match self.load_entries(&snap) {
-                Ok(entries) => entries,
-                Err(e) if e.is_damage() => {
-                    stats.unreadable.push((id, e.to_string()));
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            for entry in entries {
-                let Some(content) = entry.content else {
-                    continue;
-                };
-                for id in content.chunks {
-                    if let Some(u) = chunks.get_mut(&id) {
-                        u.devices |= 1 << (di % 64);
+        for (number, group) in by_device(self.snapshots()?).into_iter().enumerate() {
+            let mut device = DeviceStats::default();
+            let mut previous: HashSet<ChunkId> = HashSet::new();
+            for (id, snap) in group {
+                device.udid.clone_from(&snap.device.udid);
+                device.name.clone_from(&snap.device.name);
+                device.snapshots += 1;
+                device.logical_bytes += snap.summary.bytes;
+                stats.snapshots += 1;
+                stats.logical_bytes += snap.summary.bytes;
+                let entries = match self.load_entries(&snap) {
+                    Ok(entries) => entries,
+                    Err(e) if e.is_damage() => {
+                        stats.unreadable.push((id, e.to_string()));
                         continue;
                     }
-                    let loc = self.cache.lookup(&id)?;
-                    let raw_len = loc.map_or(0, |l| u64::from(l.entry.raw_length));
-                    stats.packed_bytes += loc.map_or(0, |l| u64::from(l.entry.length));
-                    chunks.insert(
-                        id,
-                        ChunkUse {
-                            raw_len,
-                            devices: 1 << (di % 64),
-                        },
-                    );
+                    Err(e) => return Err(e),
+                };
+                let chunks: HashSet<ChunkId> = (entries.iter())
+                    .filter_map(|e| e.content.as_ref())
+                    .flat_map(|c| c.chunks.iter().copied())
+                    .collect();
+                let device_number = u32::try_from(number).expect("fewer than 2^32 devices");
+                uses.insert_all(device_number, chunks.difference(&previous))?;
+                previous = chunks;
+            }
+            devices.push(device);
+        }
+        let index = self.cache.reader()?;
+        uses.for_each_chunk(|chunk, users| {
+            let loc = index.lookup(chunk)?;
+            let raw = loc.map_or(0, |l| u64::from(l.entry.raw_length));
+            stats.unique_chunk_bytes += raw;
+            stats.packed_bytes += loc.map_or(0, |l| u64::from(l.entry.length));
+            for &d in users {
+                let device = &mut devices[d as usize];
+                match users.len() {
+                    1 => device.unique_bytes += raw,
+                    _ => device.shared_bytes += raw,
                 }
             }
-        }
-        for u in chunks.values() {
-            stats.unique_chunk_bytes += u.raw_len;
-            for (i, d) in devices.iter_mut().enumerate() {
-                if u.devices & (1 << (i % 64)) == 0 {
-                    continue;
-                }
-                if u.devices.count_ones() == 1 {
-                    d.unique_bytes += u.raw_len;
-                } else {
-                    d.shared_bytes += u.raw_len;
-                }
-            }
-        }
+            Ok(())
+        })?;
         stats.devices = devices;
         Ok(stats)
     }
+}
+
+/// Snapshots grouped by device (in the order devices first appear), each group oldest first.
+fn by_device(snapshots: Vec<(SnapshotId, Snapshot)>) -> Vec<Vec<(SnapshotId, Snapshot)>> {
+    let mut groups: Vec<Vec<(SnapshotId, Snapshot)>> = Vec::new();
+    for (id, snap) in snapshots {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].1.device.udid == snap.device.udid)
+        {
+            Some(g) => g.push((id, snap)),
+            None => groups.push(vec![(id, snap)]),
+        }
+    }
+    groups
 }

@@ -1,0 +1,99 @@
+//! `stats` per device, for any number of devices (issue 12): unique and shared bytes are
+//! attributed to exactly the devices that use a chunk.
+
+mod common;
+
+use common::{options, xorshift_bytes};
+use hearth_format::{BlobKind, Content, DeviceIdentity, Entry, Snapshot};
+use hearth_repo::Repository;
+use hearth_storage::LocalBackend;
+use std::sync::Arc;
+
+fn snapshot_of(repo: &Repository, device: usize, files: &[Vec<u8>]) {
+    let session = repo.write_session().unwrap();
+    let entries: Vec<Entry> = (files.iter().enumerate())
+        .map(|(i, bytes)| Entry {
+            path: format!("f/{i}"),
+            row: None,
+            content: Some(Content {
+                size: bytes.len() as u64,
+                mtime_ns: 0,
+                mode: 0o644,
+                chunks: session.store_bytes(bytes, BlobKind::Data).unwrap(),
+                cipher: None,
+            }),
+        })
+        .collect();
+    let snapshot = Snapshot {
+        time: device as i64,
+        stored_at: device as i64,
+        host: "h".into(),
+        device: DeviceIdentity {
+            udid: format!("{device:040X}"),
+            name: format!("Device {device}"),
+            ..Default::default()
+        },
+        parent: None,
+        tags: vec![],
+        summary: Default::default(),
+        warnings: vec![],
+        tree_len: 0,
+        tree: vec![],
+    };
+    repo.commit_snapshot(&session, snapshot, &entries).unwrap();
+    session.finish().unwrap();
+}
+
+#[test]
+fn unique_and_shared_bytes_belong_to_exactly_the_devices_that_use_them_past_64_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(LocalBackend::create(&dir.path().join("repo")).unwrap());
+    let repo = Repository::init(backend, b"pw", &options(dir.path())).unwrap();
+    let shared = xorshift_bytes(3_000, 1, |x| x as u8);
+    for device in 0..70 {
+        let own = xorshift_bytes(1_000 + device, 100 + device as u64, |x| x as u8);
+        // Devices 0 and 65 share a file; device 1 (65 mod 64) does not.
+        let files = match device {
+            0 | 65 => vec![own, shared.clone()],
+            _ => vec![own],
+        };
+        snapshot_of(&repo, device, &files);
+    }
+    let stats = repo.stats().unwrap();
+    assert_eq!(stats.devices.len(), 70);
+    assert_eq!(stats.snapshots, 70);
+    let by = |n: usize| {
+        (stats.devices.iter())
+            .find(|d| d.name == format!("Device {n}"))
+            .unwrap()
+    };
+    for n in [0, 65] {
+        assert_eq!(by(n).shared_bytes, 3_000, "{:?}", by(n));
+        assert_eq!(by(n).unique_bytes, 1_000 + n as u64, "{:?}", by(n));
+    }
+    for n in [1, 2, 64, 69] {
+        assert_eq!(by(n).shared_bytes, 0, "{:?}", by(n));
+        assert_eq!(by(n).unique_bytes, 1_000 + n as u64, "{:?}", by(n));
+    }
+    let own: u64 = (0..70).map(|n| 1_000 + n).sum();
+    assert_eq!(stats.unique_chunk_bytes, own + 3_000);
+    // The working set was a file in the cache folder, and it is gone.
+    let leftovers: Vec<_> = walk(&dir.path().join("cache"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("uses-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
