@@ -194,8 +194,11 @@ pub(crate) fn store_contents(
                         message,
                     });
                 }
+                // Status.plist, read every time, is unmodified when it is the parent's.
                 let origin = match parent.get(&p.path) {
-                    Some(c) if outcome.content.as_ref() == Some(c) => Origin::Unmodified,
+                    Some(c) if p.path == STATUS_PLIST && outcome.content.as_ref() == Some(c) => {
+                        Origin::Unmodified
+                    }
                     Some(_) => Origin::Changed,
                     None => Origin::New,
                 };
