@@ -434,3 +434,59 @@ fn a_folder_rewritten_while_it_is_read_is_read_again_and_skipped_while_it_keeps_
     let restored = w.restore_latest(&"CE".repeat(20), "busy");
     assert_eq!(digest(&restored), digest(&keeps));
 }
+
+#[test]
+fn a_manifest_db_rewritten_under_the_reader_is_a_backup_being_written_not_an_error() {
+    let w = World::with_repo();
+    let backup = w.path("Backup");
+    let udid = "DB00".repeat(10);
+    let folder = small(&backup, &udid, "Syncing iPhone");
+    let db = folder.join("Manifest.db");
+    let original = std::fs::read(&db).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+    let (t1, t2) = (
+        UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000),
+        UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_100),
+    );
+    // At hearth's first open the writer is half way through Manifest.db (its first page is
+    // not SQLite yet); at the first open of the second read it has written it whole again.
+    let gate = at_open(&db, move |open| match open {
+        1 => {
+            std::os::unix::fs::FileExt::write_all_at(&file, &[0x5a; 16], 0).unwrap();
+            file.set_modified(t1).unwrap();
+        }
+        3 => {
+            std::os::unix::fs::FileExt::write_all_at(&file, &original[..16], 0).unwrap();
+            file.set_modified(t2).unwrap();
+        }
+        _ => {}
+    });
+    let out = w.run(&["backup", s(&backup)]);
+    gate.finish().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("warning: "))
+        .unwrap_or_else(|| panic!("{err}"));
+    let written = "Manifest.db was written (its size or mtime changed)";
+    let f = folder.display();
+    assert!(
+        line.starts_with(&format!(
+            "warning: device folder {f} (Syncing iPhone): still being written by Finder or idevicebackup2 (it changed while Hearth read it: {written}, and reading it failed: device folder {f} (Syncing iPhone): Manifest.db is not an SQLite database"
+        )),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(&format!(
+            "; and again when read once more: {written}); nothing of it was stored; run again when it has finished"
+        )),
+        "{line}"
+    );
+    assert!(!err.contains("error:"), "not an error: {err}");
+    assert_eq!(snapshot_udids(&w), BTreeSet::new());
+
+    let v = w.json(&["backup", s(&backup)], 0);
+    assert_eq!(udids(v["snapshots"].as_array().unwrap()), set(&[&udid]));
+    assert_eq!(digest(&w.restore_latest(&udid, "out")), digest(&folder));
+}

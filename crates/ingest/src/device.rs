@@ -169,7 +169,7 @@ pub fn backup_device(
         Attempt::Writing(w) => Ok(DeviceOutcome::StillWriting(w)),
         Attempt::Changed(second) => Ok(DeviceOutcome::StillWriting(StillWriting {
             folder: folder.to_path_buf(),
-            device: Some(second.device),
+            device: second.device.or(first.device),
             why: WhyWriting::KeptChanging {
                 first: first.what,
                 second: second.what,
@@ -189,7 +189,8 @@ enum Attempt {
 }
 
 struct Change {
-    device: DeviceIdentity,
+    /// The device, when the folder was read far enough to name it.
+    device: Option<DeviceIdentity>,
     what: String,
 }
 
@@ -208,7 +209,9 @@ struct Read {
     key_derived: bool,
 }
 
-/// Reads the device folder as a whole, storing its files' content through `tally`.
+/// Reads the device folder as a whole, storing its files' content through `tally`. A failure
+/// to read it while Manifest.db or a plist changed is a change, not an error: a writer at
+/// work leaves files half written.
 fn read_device(
     repo: &Repository,
     tally: &Tally<'_, '_>,
@@ -216,12 +219,35 @@ fn read_device(
     options: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<Attempt, IngestError> {
+    let before = KeyFiles::now(folder);
+    match read_from(repo, tally, folder, options, progress, &before) {
+        Err(e) if !matches!(e, IngestError::Repo(_)) => {
+            match KeyFiles::now(folder).changed_since(&before) {
+                Some(what) => Ok(Attempt::Changed(Change {
+                    device: None,
+                    what: format!("{what}, and reading it failed: {e}"),
+                })),
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+/// [`read_device`], its key files having been as `before` before anything was read.
+fn read_from(
+    repo: &Repository,
+    tally: &Tally<'_, '_>,
+    folder: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+    before: &KeyFiles,
+) -> Result<Attempt, IngestError> {
     let source = |e| IngestError::Source {
         folder: folder.to_path_buf(),
         source: Box::new(e),
     };
     let began = SystemTime::now();
-    let before = KeyFiles::now(folder);
     let device = DeviceFolder::open(folder).map_err(source)?;
     let identified = identity(&device);
     if let BackupState::Writing(why) = device.backup_state(began) {
@@ -260,7 +286,7 @@ fn read_device(
         Stored::Whole(entries, origins) => (entries, origins),
         Stored::Changed(what) => {
             return Ok(Attempt::Changed(Change {
-                device: identity,
+                device: Some(identity),
                 what,
             }));
         }
@@ -268,11 +294,11 @@ fn read_device(
     // Invariant: a snapshot is made only of a folder that held still while it was read.
     let after = walk(folder, &mut Vec::new())?;
     let moved = KeyFiles::now(folder)
-        .changed_since(&before)
+        .changed_since(before)
         .or_else(|| walks_differ(&found, &after));
     if let Some(what) = moved {
         return Ok(Attempt::Changed(Change {
-            device: identity,
+            device: Some(identity),
             what,
         }));
     }
