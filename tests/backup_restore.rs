@@ -186,17 +186,23 @@ fn unchanged_folder_adds_almost_nothing_and_a_day_of_edits_stores_only_changed_c
     let before = dir_bytes(&w.repo());
     let again = w.json(&["backup", s(&h.root)], 0);
     let growth = dir_bytes(&w.repo()) - before;
+    assert_eq!(again["snapshots"], serde_json::json!([]), "{again:#}");
     for d in &h.devices {
-        let r = report(&again, &d.udid);
+        let r = again["unchanged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["device"]["udid"] == d.udid.as_str())
+            .unwrap_or_else(|| panic!("{} unchanged: {again:#}", d.udid));
         assert_eq!(u(&r["files_unmodified"]), d.files as u64, "{r:#}");
         assert_eq!(u(&r["files_new"]), 0, "{r:#}");
         assert_eq!(u(&r["files_changed"]), 0, "{r:#}");
         assert_eq!(u(&r["bytes_read"]), 0, "{r:#}");
-        assert_eq!(r["parent"], report(&first, &d.udid)["id"], "{r:#}");
+        assert_eq!(r["unchanged_since"], report(&first, &d.udid)["id"], "{r:#}");
     }
-    assert!(
-        growth <= 2 * 4096,
-        "two snapshots of unchanged folders grew the repository by {growth} bytes"
+    assert_eq!(
+        growth, 0,
+        "unchanged folders stored nothing, not even a snapshot"
     );
 
     let night = next_day(&h, 1, &DayOptions::default()).expect("a day of edits");

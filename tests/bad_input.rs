@@ -455,9 +455,10 @@ fn ios9_mbdb_backup_is_refused_by_name_and_the_rest_completes() {
     );
     assert_snapshots(&w, false);
 
-    // With --json, stdout is still one document: the good snapshot and the error.
+    // With --json, stdout is still one document: the good device (unchanged since the first
+    // run) and the error.
     let doc = w.json(&["backup", s(&w.path("Backup"))], 1);
-    assert_eq!(doc["snapshots"][0]["device"]["udid"], GOOD, "{doc:#}");
+    assert_eq!(doc["unchanged"][0]["device"]["udid"], GOOD, "{doc:#}");
     let errors = doc["errors"].as_array().expect("errors array");
     assert_eq!(errors.len(), 1, "{doc:#}");
     assert!(

@@ -305,7 +305,32 @@ impl Scenario {
         let args = self.backup_args();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let rerun = w.json(&args, 0);
-        assert_eq!(rerun["snapshots"].as_array().unwrap().len(), 4, "{rerun}");
+        // A device whose day-2 snapshot the killed backup committed is unchanged since it;
+        // every other one gets its snapshot now.
+        let committed: BTreeMap<&String, &String> = listed
+            .iter()
+            .filter(|(id, _)| !self.day1.iter().any(|(d, _)| d == *id))
+            .map(|(id, udid)| (udid, id))
+            .collect();
+        let unchanged: BTreeMap<&str, &str> = rerun["unchanged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                let udid = u["device"]["udid"].as_str().unwrap();
+                (udid, u["unchanged_since"].as_str().unwrap())
+            })
+            .collect();
+        let expected: BTreeMap<&str, &str> = committed
+            .iter()
+            .map(|(udid, id)| (udid.as_str(), id.as_str()))
+            .collect();
+        assert_eq!(unchanged, expected, "{rerun}");
+        assert_eq!(
+            rerun["snapshots"].as_array().unwrap().len() + unchanged.len(),
+            4,
+            "{rerun}"
+        );
         let check = w.json(&["check"], 0);
         assert_eq!(check["ok"], true, "{check}");
         for (udid, e) in &self.day2 {

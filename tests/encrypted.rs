@@ -39,13 +39,13 @@ fn backup(w: &World, folders: &[&Path], ios_password: Option<&str>) -> (Output, 
     (out, json)
 }
 
+/// The device's report: a snapshot stored, or unchanged since one.
 fn report<'a>(json: &'a Value, udid: &str) -> &'a Value {
-    json["snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let stored = json["snapshots"].as_array().unwrap().iter();
+    stored
+        .chain(json["unchanged"].as_array().unwrap())
         .find(|r| r["device"]["udid"] == udid)
-        .unwrap_or_else(|| panic!("no snapshot of {udid} in {json:#}"))
+        .unwrap_or_else(|| panic!("no report of {udid} in {json:#}"))
 }
 
 fn restore(w: &World, snapshot: &str, out: &str) -> PathBuf {
@@ -154,7 +154,8 @@ fn later_backups_need_no_password_and_store_only_what_changed() {
 
     let (out, json) = backup(&w, &[&phone.folder], None);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let r = report(&json, &phone.udid);
+    let r = &json["unchanged"][0];
+    assert_eq!(r["device"]["udid"], phone.udid.as_str(), "{json:#}");
     assert_eq!(r["key_derived"], false, "the stored key opened the keybag");
     assert_eq!(
         r["bytes_read"], 0,

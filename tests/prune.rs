@@ -816,7 +816,13 @@ fn forget_with_prune_does_not_wait_for_its_own_cache() {
     let w = World::with_repo();
     let h = generate(&HouseholdSpec::tiny(), &w.path("Backup")).expect("tiny household");
     backup(&w, 1, &[&h.devices[0].folder, &h.devices[1].folder], &[]);
-    backup(&w, 2, &[&h.devices[0].folder, &h.devices[1].folder], &[]);
+    // Another tag: the same device backups are a second snapshot each.
+    backup(
+        &w,
+        2,
+        &[&h.devices[0].folder, &h.devices[1].folder],
+        &["again"],
+    );
     let timed = |args: &[&str]| {
         let t = std::time::Instant::now();
         w.ok(args);

@@ -80,7 +80,9 @@ fn household(c: &mut Criterion) {
         &IngestOptions::default(),
         &NoProgress,
     )
-    .unwrap();
+    .unwrap()
+    .into_report()
+    .expect("a finished backup");
     session.finish().unwrap();
     let (_, snap) = repo.find_snapshot(&report.snapshot.to_string()).unwrap();
     let plan = hearth_restore::plan_restore(&repo, &snap, &Default::default()).unwrap();

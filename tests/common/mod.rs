@@ -120,8 +120,20 @@ pub fn describe(out: &Output) -> String {
 /// The real backup in `shared/fixtures/mvt-ios-backup/ios_backup`. Missing fixtures fail the
 /// test, unless HEARTH_ALLOW_MISSING_FIXTURES=1, which skips it loudly (returns None).
 pub fn mvt_fixture() -> Option<PathBuf> {
+    fixture("mvt-ios-backup/ios_backup")
+}
+
+/// The encrypted backup in `shared/fixtures/pyiosbackup-encrypted/backup` (password `0000`;
+/// its Info.plist and Status.plist are empty dictionaries), as [`mvt_fixture`].
+pub fn pyiosbackup_fixture() -> Option<PathBuf> {
+    fixture("pyiosbackup-encrypted/backup")
+}
+
+/// `shared/fixtures/<rel>`, a device folder, as [`mvt_fixture`] says.
+fn fixture(rel: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/mvt-ios-backup/ios_backup");
+        .join("../../../shared/fixtures")
+        .join(rel);
     if p.join("Manifest.db").is_file() {
         return Some(p);
     }

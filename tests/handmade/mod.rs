@@ -139,6 +139,27 @@ impl HandDevice {
     }
 }
 
+/// Status.plist as the device writes it at the end (or, with another `state`, in the middle)
+/// of a Finder or idevicebackup2 backup: BackupState, Date, IsFullBackup, SnapshotState, UUID
+/// and Version 3.3, binary (XML when `xml`).
+pub fn write_status(folder: &Path, state: &str, date: u64, uuid: &str, xml: bool) {
+    let status = StatusInfo {
+        snapshot_state: Some(state.into()),
+        is_full_backup: Some(false),
+        version: Some("3.3".into()),
+        backup_state: Some("new".into()),
+        date: Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(date)),
+        uuid: Some(uuid.into()),
+    };
+    let path = folder.join("Status.plist");
+    let written = if xml {
+        hearth_mobilesync::write_plist_xml(&path, &status.to_plist())
+    } else {
+        write_plist_binary(&path, &status.to_plist())
+    };
+    written.expect("write Status.plist");
+}
+
 /// A binary Info.plist naming the device.
 pub fn write_info_plist(path: &Path, udid: &str, name: &str) {
     let info = DeviceInfo {

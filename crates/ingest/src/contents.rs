@@ -1,14 +1,15 @@
 //! Storing the content of a device folder's files: in parallel, largest first, reusing the
 //! parent snapshot's chunks for unchanged files, and decrypting an encrypted backup's blobs so
-//! their plaintext deduplicates.
+//! their plaintext deduplicates. A file that is not what the folder scan saw, or changes while
+//! it is read, stops the read of the device: the folder is being written (see `watch`).
 
 use crate::entries::{PlannedEntry, blob_state, settle};
 use crate::error::IngestError;
 use crate::walk::FoundFile;
 use hearth_format::entry::SIZE_ABSENT;
 use hearth_format::{BlobKind, Cipher, Content, Entry, RowState, Warning};
-use hearth_mobilesync::MANIFEST_DB;
 use hearth_mobilesync::encryption::{ClassKeys, DecryptingReader, EncryptionError, WrappedKey};
+use hearth_mobilesync::{MANIFEST_DB, STATUS_PLIST};
 use hearth_repo::{Progress, RepoError, StoreFileError, Tally};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -16,6 +17,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What an encrypted backup needs to be read: its class keys and its decrypted Manifest.db.
 pub(crate) struct Decryption {
@@ -94,15 +97,37 @@ impl Outcome {
     }
 }
 
-/// Where files are read from and stored to.
+/// What storing a device folder's files came to.
+pub(crate) enum Stored {
+    /// Every file as the folder scan saw it: the entries (sorted as planned) with how each
+    /// content was obtained. A row's state follows the length of what was stored.
+    Whole(Vec<Entry>, Vec<Option<Origin>>),
+    /// A file was not what the scan saw, or changed while it was read: what, for a message.
+    /// The read stopped there; what was stored so far is in the session, named by nothing.
+    Changed(String),
+}
+
+/// Where files are read from and stored to, and the first change seen while reading them.
 struct Source<'a, 's, 'r> {
     session: &'a Tally<'s, 'r>,
     folder: &'a Path,
     decryption: Option<&'a Decryption>,
+    changed: Mutex<Option<String>>,
+    /// Set with `changed`: the files not read yet are not read.
+    stop: AtomicBool,
 }
 
-/// Stores the content of every planned file and returns the entries (sorted as planned) with
-/// how each content was obtained. A row's state follows the length of what was stored.
+impl Source<'_, '_, '_> {
+    /// Records the first change seen; reading stops.
+    fn changed(&self, what: String) {
+        self.changed.lock().expect("changed").get_or_insert(what);
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Stores the content of every planned file ([`Stored`]). Status.plist, which says which
+/// device backup this is, is read every time; it counts as unmodified when it holds exactly
+/// the parent's bytes.
 pub(crate) fn store_contents(
     session: &Tally<'_, '_>,
     folder: &Path,
@@ -111,14 +136,16 @@ pub(crate) fn store_contents(
     decryption: Option<&Decryption>,
     warnings: &mut Vec<Warning>,
     progress: &dyn Progress,
-) -> Result<(Vec<Entry>, Vec<Option<Origin>>), IngestError> {
+) -> Result<Stored, IngestError> {
     let src = Source {
         session,
         folder,
         decryption,
+        changed: Mutex::new(None),
+        stop: AtomicBool::new(false),
     };
     let reuse = |p: &PlannedEntry| -> Option<Content> {
-        let f = p.file.as_ref()?;
+        let f = p.file.as_ref().filter(|f| f.path != STATUS_PLIST)?;
         let key = Reading::of(p, f.size, decryption).wrapped_key();
         unchanged(parent, f, key).cloned()
     };
@@ -142,12 +169,18 @@ pub(crate) fn store_contents(
         .par_bridge()
         .map(|&i| {
             let f = planned[i].file.as_ref().expect("filtered on file");
+            if src.stop.load(Ordering::Relaxed) {
+                return Ok((i, Outcome::not_stored("not read".into())));
+            }
             let outcome = read_one(&src, &planned[i], f)?;
             progress.advance(f.size);
             Ok((i, outcome))
         })
         .collect::<Result<_, RepoError>>()?;
     progress.finish();
+    if let Some(what) = src.changed.into_inner().expect("changed") {
+        return Ok(Stored::Changed(what));
+    }
 
     let mut fresh: HashMap<usize, Outcome> = read.into_iter().collect();
     let mut entries = Vec::with_capacity(planned.len());
@@ -161,10 +194,13 @@ pub(crate) fn store_contents(
                         message,
                     });
                 }
-                let origin = if parent.contains_key(&p.path) {
-                    Origin::Changed
-                } else {
-                    Origin::New
+                // Status.plist, read every time, is unmodified when it is the parent's.
+                let origin = match parent.get(&p.path) {
+                    Some(c) if p.path == STATUS_PLIST && outcome.content.as_ref() == Some(c) => {
+                        Origin::Unmodified
+                    }
+                    Some(_) => Origin::Changed,
+                    None => Origin::New,
                 };
                 (outcome.content, Some(origin), outcome.undecryptable)
             }
@@ -188,7 +224,7 @@ pub(crate) fn store_contents(
             content,
         });
     }
-    Ok((entries, origins))
+    Ok(Stored::Whole(entries, origins))
 }
 
 /// Drops the parent's contents that name a chunk the repository no longer has a sound copy
@@ -224,9 +260,8 @@ fn unchanged<'a>(
 
 /// Reads and stores one file. What is stored is what was read: the content's size is the count
 /// of bytes taken from the file (beneath any decryption). A file that is not what the folder
-/// scan saw, or changes while it is read, is read once more, against what it is then; if it
-/// changes again, what was read is kept with a warning, under an mtime the file no longer has,
-/// so that the next backup reads it again.
+/// scan saw, or changes while it is read, is recorded in `src` as a change (its outcome is then
+/// never used).
 fn read_one(
     src: &Source<'_, '_, '_>,
     p: &PlannedEntry,
@@ -235,31 +270,32 @@ fn read_one(
     if let Reading::ManifestDb(_) = Reading::of(p, walked.size, src.decryption) {
         return read_manifest_db(src, p, walked);
     }
-    match read_pass(src, p, Some(walked.clone()))? {
-        Ok(pass) if !pass.changed() => return Ok(pass.outcome),
-        Err(outcome) => return Ok(outcome),
-        // Changed since the folder scan or while read: once more, against what it is now.
-        Ok(_) => {}
-    }
-    match read_pass(src, p, None)? {
-        Ok(pass) if pass.changed() => Ok(changed_twice(p, pass)),
+    match read_pass(src, p, walked)? {
+        Ok(pass) if pass.changed() => {
+            src.changed(format!(
+                "{} changed while it was read ({} bytes when the folder was scanned, {} when the read ended)",
+                p.path, walked.size, pass.after.size
+            ));
+            Ok(pass.outcome)
+        }
         Ok(pass) => Ok(pass.outcome),
         Err(outcome) => Ok(outcome),
     }
 }
 
-/// One read of an open file: what it produced, the file as it was taken to be when the read
-/// began (`seen`) and as fstat saw it when the read ended (`after`), and the bytes read.
-struct Pass {
+/// One read of an open file: what it produced, the file as fstat saw it when the read ended
+/// (`after`), and the bytes read.
+struct Pass<'w> {
     outcome: Outcome,
-    seen: FoundFile,
+    /// The file as the folder scan saw it.
+    seen: &'w FoundFile,
     after: FoundFile,
     read: u64,
     /// The read went to the end of the file (an error stops it early).
     completed: bool,
 }
 
-impl Pass {
+impl Pass<'_> {
     /// True when the file is not as `seen`, or what was read is not as long as it: it changed.
     fn changed(&self) -> bool {
         self.after.size != self.seen.size
@@ -268,20 +304,19 @@ impl Pass {
     }
 }
 
-/// Opens and reads the file of `p` once. `seen`: what the file is taken to be (the folder
-/// scan's view), else what fstat says when it is opened. `Err`: it could not be opened.
-fn read_pass(
+/// Opens and reads the file of `p` once, taking it to be as the folder scan saw it (`seen`).
+/// `Err`: it could not be opened.
+fn read_pass<'w>(
     src: &Source<'_, '_, '_>,
     p: &PlannedEntry,
-    seen: Option<FoundFile>,
-) -> Result<Result<Pass, Outcome>, RepoError> {
-    let (file, at_open) = match open(src.folder, &p.path) {
-        Ok(opened) => opened,
+    seen: &'w FoundFile,
+) -> Result<Result<Pass<'w>, Outcome>, RepoError> {
+    let file = match open(src.folder, &p.path) {
+        Ok(file) => file,
         Err(message) => return Ok(Err(Outcome::not_stored(message))),
     };
-    let seen = seen.unwrap_or(at_open);
     let reading = Reading::of(p, seen.size, src.decryption);
-    let (outcome, read, completed) = read_open(src, &file, &seen, reading)?;
+    let (outcome, read, completed) = read_open(src, &file, seen, reading)?;
     let after = match file.metadata() {
         Ok(meta) => FoundFile::new(p.path.clone(), &meta),
         Err(e) => {
@@ -297,34 +332,6 @@ fn read_pass(
         read,
         completed,
     }))
-}
-
-/// What was read of a file that changed while it was read, both times.
-fn changed_twice(p: &PlannedEntry, pass: Pass) -> Outcome {
-    let mut outcome = pass.outcome;
-    if let Some(c) = &mut outcome.content
-        && c.mtime_ns == pass.after.mtime_ns
-    {
-        // Invariant: never the mtime the file has now, so the next backup reads it again.
-        c.mtime_ns -= 1;
-    }
-    let what = p.row.as_ref().map_or_else(
-        || p.path.clone(),
-        |r| format!("{}/{}", r.domain, r.relative_path),
-    );
-    let kept = match outcome.content {
-        Some(_) => format!("stored as read, {} bytes", pass.read),
-        None => "not backed up".to_string(),
-    };
-    let mut message = format!(
-        "{what}: changed while being read, and again when read once more: {kept} (it was {} bytes when that read began and {} when it ended); the next backup reads it again",
-        pass.seen.size, pass.after.size
-    );
-    if let Some(w) = outcome.warning.take() {
-        message = format!("{message}; {w}");
-    }
-    outcome.warning = Some(message);
-    outcome
 }
 
 /// An encrypted backup's Manifest.db, decrypted in memory when the backup was opened: its size
@@ -343,20 +350,18 @@ fn read_manifest_db(
         pkcs7: false,
     };
     let read = d.manifest_db.len() as u64;
-    let mut content = content_of(walked, read, chunks, Some(cipher));
-    if read == walked.size {
-        return Ok(Outcome::stored(content));
-    }
-    // Invariant as in `changed_twice`: the next backup reads it again.
-    content.mtime_ns -= 1;
-    Ok(Outcome {
-        content: Some(content),
-        warning: Some(format!(
-            "{}: changed while being read: stored as read when the backup began, {read} bytes (the folder scan then saw {}); the next backup reads it again",
+    if read != walked.size {
+        src.changed(format!(
+            "{} changed while it was read ({read} bytes when it was decrypted, {} when the folder was scanned)",
             p.path, walked.size
-        )),
-        undecryptable: false,
-    })
+        ));
+    }
+    Ok(Outcome::stored(content_of(
+        walked,
+        read,
+        chunks,
+        Some(cipher),
+    )))
 }
 
 enum ReadFailure {
@@ -455,8 +460,8 @@ fn decrypt_one(
 }
 
 /// Opens a blob for reading, only when it is still a regular file (a FIFO put in its place
-/// must not block the backup), and what fstat says of it.
-fn open(folder: &Path, path: &str) -> Result<(File, FoundFile), String> {
+/// must not block the backup).
+fn open(folder: &Path, path: &str) -> Result<File, String> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
@@ -468,7 +473,7 @@ fn open(folder: &Path, path: &str) -> Result<(File, FoundFile), String> {
     if !meta.is_file() {
         return Err("is no longer a regular file; not backed up".into());
     }
-    Ok((file, FoundFile::new(path.to_string(), &meta)))
+    Ok(file)
 }
 
 fn store(

@@ -1,22 +1,36 @@
-//! One device folder → one snapshot.
+//! One device folder → one snapshot; or nothing, when the folder holds the same device backup
+//! as the device's latest snapshot, or a backup that is still being written.
+//!
+//! A snapshot is made only from a read of the whole folder during which it held still
+//! (`watch`): a folder that changed while it was read is read once more, as a whole, as it is
+//! then; if it changes again, it is still being written and nothing of it is committed (blobs
+//! already stored stay in the session, named by no snapshot, for prune to remove).
 
-use crate::contents::{Decryption, Origin, store_contents};
+use crate::contents::{Decryption, Origin, Stored, store_contents};
 use crate::entries::match_rows;
 use crate::error::IngestError;
+use crate::identity::identity;
 use crate::unlock::{IosPasswords, unlock};
 use crate::walk::walk;
+use crate::watch::{KeyFiles, walks_differ};
 use hearth_format::codec::{STRING_MAX, fits_string};
-use hearth_format::{Content, DeviceIdentity, Snapshot, SnapshotId, SnapshotSummary, Warning};
-use hearth_mobilesync::{DeviceFolder, IgnoredPlist, ManifestDb, ManifestDbState, ManifestRow};
-use hearth_repo::{Progress, Repository, WriteSession};
+use hearth_format::{
+    Content, DeviceIdentity, Entry, Snapshot, SnapshotId, SnapshotSummary, Warning,
+};
+use hearth_mobilesync::{
+    BackupState, DeviceFolder, IgnoredPlist, ManifestDb, ManifestDbState, ManifestRow, Writing,
+};
+use hearth_repo::{Progress, Repository, Tally, WriteSession};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 #[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
     pub tags: Vec<String>,
-    /// Read every file even when the parent snapshot says it is unchanged.
+    /// Read every file even when the parent snapshot says it is unchanged; a snapshot is then
+    /// stored even when the folder holds the same device backup as the parent.
     pub force_read: bool,
     /// Passwords of encrypted devices whose keybag the repository does not know yet.
     pub ios_passwords: Option<Arc<dyn IosPasswords>>,
@@ -25,6 +39,8 @@ pub struct IngestOptions {
 /// What one device's backup did.
 #[derive(Debug, Clone)]
 pub struct DeviceReport {
+    /// The snapshot stored; for [`DeviceOutcome::Unchanged`], the parent, which holds this
+    /// same device backup.
     pub snapshot: SnapshotId,
     pub parent: Option<SnapshotId>,
     pub device: DeviceIdentity,
@@ -43,36 +59,224 @@ pub struct DeviceReport {
     pub parent_unreadable: Option<String>,
 }
 
-/// Backs up one device folder into `session` and commits its snapshot.
+/// What backing up one device folder came to.
+#[derive(Debug, Clone)]
+pub enum DeviceOutcome {
+    /// A snapshot was committed.
+    Stored(DeviceReport),
+    /// The folder holds the same device backup as the device's latest snapshot (the report's
+    /// `snapshot`): nothing was stored. See [`backup_device`].
+    Unchanged(DeviceReport),
+    /// The backup in the folder is still being written: nothing of it was committed.
+    StillWriting(StillWriting),
+}
+
+impl DeviceOutcome {
+    /// The report of a device whose backup has a snapshot (stored now, or before).
+    pub fn report(&self) -> Option<&DeviceReport> {
+        match self {
+            DeviceOutcome::Stored(r) | DeviceOutcome::Unchanged(r) => Some(r),
+            DeviceOutcome::StillWriting(_) => None,
+        }
+    }
+
+    /// [`DeviceOutcome::report`], by value.
+    pub fn into_report(self) -> Option<DeviceReport> {
+        match self {
+            DeviceOutcome::Stored(r) | DeviceOutcome::Unchanged(r) => Some(r),
+            DeviceOutcome::StillWriting(_) => None,
+        }
+    }
+}
+
+/// A device folder whose backup is still being written; its text says so and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StillWriting {
+    pub folder: PathBuf,
+    /// The device, when the folder names one.
+    pub device: Option<DeviceIdentity>,
+    pub why: WhyWriting,
+}
+
+/// How a backup still being written was told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WhyWriting {
+    /// Its plists say so ([`DeviceFolder::backup_state`]).
+    Plists(Writing),
+    /// It changed while it was read, and again when it was read once more: what changed each
+    /// time.
+    KeptChanging { first: String, second: String },
+}
+
+impl StillWriting {
+    /// A short name for the reason, for JSON: `snapshot_state`, `fresh_manifest_db` or
+    /// `changed_while_read`.
+    pub fn reason(&self) -> &'static str {
+        match &self.why {
+            WhyWriting::Plists(Writing::SnapshotState(_)) => "snapshot_state",
+            WhyWriting::Plists(Writing::FreshManifestDb(_)) => "fresh_manifest_db",
+            WhyWriting::KeptChanging { .. } => "changed_while_read",
+        }
+    }
+}
+
+impl std::fmt::Display for StillWriting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "device folder {}", self.folder.display())?;
+        if let Some(d) = &self.device {
+            let name = if d.name.is_empty() { &d.udid } else { &d.name };
+            write!(f, " ({name})")?;
+        }
+        write!(f, ": still being written by Finder or idevicebackup2 (")?;
+        match &self.why {
+            WhyWriting::Plists(why) => write!(f, "{why}")?,
+            WhyWriting::KeptChanging { first, second } => write!(
+                f,
+                "it changed while Hearth read it: {first}; and again when read once more: {second}"
+            )?,
+        }
+        write!(
+            f,
+            "); nothing of it was stored; run again when it has finished"
+        )
+    }
+}
+
+/// Backs up one device folder into `session` and commits its snapshot, unless its plists say
+/// its backup is still being written, or it keeps changing while it is read
+/// ([`DeviceOutcome::StillWriting`]), or it holds the same device backup as the device's
+/// latest snapshot ([`DeviceOutcome::Unchanged`]): no file had to be read (every file has the
+/// parent's size, mtime and mode, and Status.plist, read every time, holds the parent's bytes,
+/// so the same UUID and Date), and the snapshot would record exactly the parent's entries,
+/// warnings and tags. With [`IngestOptions::force_read`] every file is read, so a snapshot is
+/// always stored.
 pub fn backup_device(
     repo: &Repository,
     session: &WriteSession<'_>,
     folder: &Path,
     options: &IngestOptions,
     progress: &dyn Progress,
-) -> Result<DeviceReport, IngestError> {
+) -> Result<DeviceOutcome, IngestError> {
+    let tally = session.tally();
+    let first = match read_device(repo, &tally, folder, options, progress)? {
+        Attempt::Read(read) => return finish(repo, session, &tally, *read, options),
+        Attempt::Writing(w) => return Ok(DeviceOutcome::StillWriting(w)),
+        Attempt::Changed(change) => change,
+    };
+    // It changed while it was read: once more, as a whole, as it is now.
+    match read_device(repo, &tally, folder, options, progress)? {
+        Attempt::Read(read) => finish(repo, session, &tally, *read, options),
+        Attempt::Writing(w) => Ok(DeviceOutcome::StillWriting(w)),
+        Attempt::Changed(second) => Ok(DeviceOutcome::StillWriting(StillWriting {
+            folder: folder.to_path_buf(),
+            device: second.device.or(first.device),
+            why: WhyWriting::KeptChanging {
+                first: first.what,
+                second: second.what,
+            },
+        })),
+    }
+}
+
+/// What one read of a whole device folder came to.
+enum Attempt {
+    /// It held still: everything the snapshot needs.
+    Read(Box<Read>),
+    /// Its plists say it is still being written: nothing was read.
+    Writing(StillWriting),
+    /// It changed while it was read.
+    Changed(Change),
+}
+
+struct Change {
+    /// The device, when the folder was read far enough to name it.
+    device: Option<DeviceIdentity>,
+    what: String,
+}
+
+/// A device folder read while it held still.
+struct Read {
+    identity: DeviceIdentity,
+    entries: Vec<Entry>,
+    origins: Vec<Option<Origin>>,
+    warnings: Vec<Warning>,
+    parent: Option<(SnapshotId, Snapshot)>,
+    /// The parent's entries, when they were compared with (not with `force_read`, not when
+    /// they could not be read).
+    parent_entries: Option<Vec<Entry>>,
+    parent_unreadable: Option<String>,
+    unencrypted_source: bool,
+    key_derived: bool,
+    /// When the device was backed up, by its own clock ([`device_time`]).
+    device_time: Option<i64>,
+}
+
+/// Reads the device folder as a whole, storing its files' content through `tally`. A failure
+/// to read it while Manifest.db or a plist changed is a change, not an error: a writer at
+/// work leaves files half written.
+fn read_device(
+    repo: &Repository,
+    tally: &Tally<'_, '_>,
+    folder: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Attempt, IngestError> {
+    let before = KeyFiles::now(folder);
+    match read_from(repo, tally, folder, options, progress, &before) {
+        Err(e) if !matches!(e, IngestError::Repo(_)) => {
+            match KeyFiles::now(folder).changed_since(&before) {
+                Some(what) => Ok(Attempt::Changed(Change {
+                    device: None,
+                    what: format!("{what}, and reading it failed: {e}"),
+                })),
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+/// [`read_device`], its key files having been as `before` before anything was read.
+fn read_from(
+    repo: &Repository,
+    tally: &Tally<'_, '_>,
+    folder: &Path,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+    before: &KeyFiles,
+) -> Result<Attempt, IngestError> {
     let source = |e| IngestError::Source {
         folder: folder.to_path_buf(),
         source: Box::new(e),
     };
+    let began = SystemTime::now();
     let device = DeviceFolder::open(folder).map_err(source)?;
-    let identity = identity(&device);
+    let identified = identity(&device);
+    if let BackupState::Writing(why) = device.backup_state(began) {
+        return Ok(Attempt::Writing(StillWriting {
+            folder: folder.to_path_buf(),
+            device: identified.ok().map(|(id, _)| id),
+            why: WhyWriting::Plists(why),
+        }));
+    }
+    let (identity, udid_warning) = identified.map_err(source)?;
     check_lengths(folder, &identity, &options.tags)?;
     let (rows, decryption, key_derived) =
         open_manifest(repo, &device, &identity, options, progress)?;
     let mut warnings: Vec<Warning> = device.ignored.iter().map(ignored).collect();
+    warnings.extend(udid_warning);
     let found = walk(folder, &mut warnings)?;
-    let planned = match_rows(rows, found, decryption.is_some(), &mut warnings);
+    let planned = match_rows(rows, found.clone(), decryption.is_some(), &mut warnings);
 
     let parent = repo.latest_for_udid(&identity.udid)?;
     let mut parent_unreadable = None;
-    let parent_files = match (&parent, options.force_read) {
-        (Some((_, snap)), false) => parent_contents(repo, snap, &mut parent_unreadable)?,
-        _ => HashMap::new(),
+    let parent_entries = match (&parent, options.force_read) {
+        (Some((_, snap)), false) => parent_entries(repo, snap, &mut parent_unreadable)?,
+        _ => None,
     };
-    let tally = session.tally();
-    let (entries, origins) = store_contents(
-        &tally,
+    let parent_files = contents_by_path(parent_entries.as_deref());
+    let stored = store_contents(
+        tally,
         folder,
         planned,
         &parent_files,
@@ -80,9 +284,87 @@ pub fn backup_device(
         &mut warnings,
         progress,
     )?;
+    let (entries, origins) = match stored {
+        Stored::Whole(entries, origins) => (entries, origins),
+        Stored::Changed(what) => {
+            return Ok(Attempt::Changed(Change {
+                device: Some(identity),
+                what,
+            }));
+        }
+    };
+    // Invariant: a snapshot is made only of a folder that held still while it was read.
+    let after = walk(folder, &mut Vec::new())?;
+    let moved = KeyFiles::now(folder)
+        .changed_since(before)
+        .or_else(|| walks_differ(&found, &after));
+    if let Some(what) = moved {
+        return Ok(Attempt::Changed(Change {
+            device: Some(identity),
+            what,
+        }));
+    }
+    Ok(Attempt::Read(Box::new(Read {
+        identity,
+        entries,
+        origins,
+        warnings,
+        parent,
+        parent_entries,
+        parent_unreadable,
+        unencrypted_source: !device.is_encrypted(),
+        key_derived,
+        device_time: device_time(&device),
+    })))
+}
 
+/// Commits the snapshot of a folder read whole, unless it is the same device backup as its
+/// parent.
+fn finish(
+    repo: &Repository,
+    session: &WriteSession<'_>,
+    tally: &Tally<'_, '_>,
+    mut read: Read,
+    options: &IngestOptions,
+) -> Result<DeviceOutcome, IngestError> {
+    let mut summary = summarize(&read.entries, &read.origins);
+    summary.bytes_added = tally.stored_bytes();
+    read.warnings.iter_mut().for_each(fit_warning);
+    let parent = read.parent.as_ref().map(|(id, _)| *id);
+    let report = |snapshot| DeviceReport {
+        snapshot,
+        parent,
+        device: read.identity.clone(),
+        summary: summary.clone(),
+        warnings: read.warnings.clone(),
+        unencrypted_source: read.unencrypted_source,
+        key_derived: read.key_derived,
+        parent_unreadable: read.parent_unreadable.clone(),
+    };
+    if let Some(parent) = parent.filter(|_| same_backup(&read, &options.tags)) {
+        return Ok(DeviceOutcome::Unchanged(report(parent)));
+    }
+    let stored_at = now_micros();
+    let snapshot = Snapshot {
+        time: read.device_time.unwrap_or(stored_at),
+        stored_at,
+        host: hearth_repo::hostname(),
+        device: read.identity.clone(),
+        parent,
+        tags: options.tags.clone(),
+        summary: summary.clone(),
+        warnings: read.warnings.clone(),
+        tree_len: 0,
+        tree: Vec::new(),
+    };
+    let id = repo.commit_snapshot(session, snapshot, &read.entries)?;
+    Ok(DeviceOutcome::Stored(report(id)))
+}
+
+/// The counts a snapshot records, but `bytes_added`.
+fn summarize(entries: &[Entry], origins: &[Option<Origin>]) -> SnapshotSummary {
     let mut summary = SnapshotSummary::default();
-    for (e, origin) in entries.iter().zip(&origins) {
+    for (e, origin) in entries.iter().zip(origins) {
         let Some(c) = &e.content else { continue };
         summary.files += 1;
         summary.bytes += c.size;
@@ -95,51 +377,34 @@ pub fn backup_device(
             summary.bytes_read += c.size;
         }
     }
-    summary.bytes_added = tally.stored_bytes();
-    warnings.iter_mut().for_each(fit_warning);
-    let stored_at = now_micros();
-    let snapshot = Snapshot {
-        time: device_time(&device).unwrap_or(stored_at),
-        stored_at,
-        host: hearth_repo::hostname(),
-        device: identity.clone(),
-        parent: parent.as_ref().map(|(id, _)| *id),
-        tags: options.tags.clone(),
-        summary: summary.clone(),
-        warnings: warnings.clone(),
-        tree_len: 0,
-        tree: Vec::new(),
-    };
-    let id = repo.commit_snapshot(session, snapshot, &entries)?;
-    Ok(DeviceReport {
-        snapshot: id,
-        parent: parent.map(|(id, _)| id),
-        device: identity,
-        summary,
-        warnings,
-        unencrypted_source: !device.is_encrypted(),
-        key_derived,
-        parent_unreadable,
-    })
+    summary
 }
 
-fn identity(d: &DeviceFolder) -> DeviceIdentity {
-    let folder_name = d
-        .root
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    DeviceIdentity {
-        udid: if d.info.udid.is_empty() {
-            folder_name
-        } else {
-            d.info.udid.clone()
-        },
-        name: d.info.device_name.clone(),
-        product_type: d.info.product_type.clone(),
-        ios_version: d.ios_version().unwrap_or_default().to_string(),
-        build: d.info.build_version.clone(),
-    }
+/// True when `read` holds the same device backup as its parent: no file was read, and the
+/// snapshot would record exactly the parent's entries, warnings (`read`'s already fitted) and
+/// tags.
+fn same_backup(read: &Read, tags: &[String]) -> bool {
+    let (Some((_, parent)), Some(parent_entries)) = (&read.parent, &read.parent_entries) else {
+        return false;
+    };
+    let nothing_read = read
+        .origins
+        .iter()
+        .all(|o| matches!(o, None | Some(Origin::Unmodified)));
+    nothing_read
+        && read.entries == *parent_entries
+        && sorted(&read.warnings) == sorted(&parent.warnings)
+        && parent.tags == tags
+}
+
+/// `warnings` as (path, message) pairs in order: their order depends on threads and folders.
+fn sorted(warnings: &[Warning]) -> Vec<(&str, &str)> {
+    let mut w: Vec<_> = warnings
+        .iter()
+        .map(|w| (w.path.as_str(), w.message.as_str()))
+        .collect();
+    w.sort_unstable();
+    w
 }
 
 /// A plist the backup can do without that could not be read.
@@ -153,18 +418,24 @@ fn ignored(plist: &IgnoredPlist) -> Warning {
     }
 }
 
-/// The snapshot's strings from Info.plist and the tags must fit their fields: they are never
+/// The snapshot's strings from the plists and the tags must fit their fields: they are never
 /// cut short.
 fn check_lengths(folder: &Path, id: &DeviceIdentity, tags: &[String]) -> Result<(), IngestError> {
     let fields = [
-        ("Info.plist's Unique Identifier", &id.udid),
-        ("Info.plist's Device Name", &id.name),
-        ("Info.plist's Product Type", &id.product_type),
+        ("the device's UDID", &id.udid),
+        ("the device name (Info.plist or Manifest.plist)", &id.name),
+        (
+            "the product type (Info.plist or Manifest.plist)",
+            &id.product_type,
+        ),
         (
             "the iOS version (Manifest.plist or Info.plist)",
             &id.ios_version,
         ),
-        ("Info.plist's Build Version", &id.build),
+        (
+            "the build version (Info.plist or Manifest.plist)",
+            &id.build,
+        ),
     ];
     let tags = tags.iter().map(|t| ("a tag", t));
     match fields
@@ -243,25 +514,30 @@ fn open_manifest(
     Ok((rows, Some(decryption), unlocked.derived))
 }
 
-/// The parent snapshot's contents by path; none (every file is read) when its file list is
-/// damaged or lost, and then why in `unreadable`.
-fn parent_contents(
+/// The parent snapshot's entries; none (every file is read) when its file list is damaged or
+/// lost, and then why in `unreadable`.
+fn parent_entries(
     repo: &Repository,
     parent: &Snapshot,
     unreadable: &mut Option<String>,
-) -> Result<HashMap<String, Content>, IngestError> {
-    let entries = match repo.load_entries(parent) {
-        Ok(entries) => entries,
+) -> Result<Option<Vec<Entry>>, IngestError> {
+    match repo.load_entries(parent) {
+        Ok(entries) => Ok(Some(entries)),
         Err(e) if e.is_damage() => {
             *unreadable = Some(e.to_string());
-            return Ok(HashMap::new());
+            Ok(None)
         }
-        Err(e) => return Err(e.into()),
-    };
-    Ok(entries
-        .into_iter()
-        .filter_map(|e| Some((e.path, e.content?)))
-        .collect())
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The contents of `entries` by path.
+fn contents_by_path(entries: Option<&[Entry]>) -> HashMap<String, Content> {
+    entries
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| Some((e.path.clone(), e.content.clone()?)))
+        .collect()
 }
 
 /// When the device was backed up: `Status.plist` `Date`, else Info.plist's `Last Backup Date`,

@@ -5,7 +5,9 @@
 //! [`WriteSession`](hearth_repo::WriteSession). A file whose size and modification time equal
 //! those in the device's previous snapshot (its *parent*) is not read again: its chunk list is
 //! reused. Problems with single rows or blobs become warnings recorded in the snapshot; problems
-//! with the whole device become an [`IngestError`] naming it, and other devices go on.
+//! with the whole device become an [`IngestError`] naming it, and other devices go on. A backup
+//! still being written, or the same device backup as the parent, stores no snapshot
+//! ([`DeviceOutcome`]).
 //!
 //! This crate does not parse the backup format itself (that is `hearth-mobilesync`) and does not
 //! know how objects are stored (that is `hearth-repo`).
@@ -14,8 +16,10 @@
 //! # fn demo(repo: &hearth_repo::Repository) -> Result<(), hearth_ingest::IngestError> {
 //! use hearth_ingest::{IngestOptions, backup_device};
 //! let session = repo.write_session()?;
-//! let report = backup_device(repo, &session, "Backup/00008110-AAAA".as_ref(), &IngestOptions::default(), &hearth_repo::NoProgress)?;
-//! println!("{} new files", report.summary.files_new);
+//! let outcome = backup_device(repo, &session, "Backup/00008110-AAAA".as_ref(), &IngestOptions::default(), &hearth_repo::NoProgress)?;
+//! if let Some(report) = outcome.report() {
+//!     println!("{} new files", report.summary.files_new);
+//! }
 //! # Ok(()) }
 //! ```
 
@@ -23,9 +27,13 @@ mod contents;
 mod device;
 mod entries;
 mod error;
+mod identity;
 mod unlock;
 mod walk;
+mod watch;
 
-pub use device::{DeviceReport, IngestOptions, backup_device};
+pub use device::{
+    DeviceOutcome, DeviceReport, IngestOptions, StillWriting, WhyWriting, backup_device,
+};
 pub use error::IngestError;
 pub use unlock::{IosPasswords, PASSWORD_FILE_MAX_BYTES, PasswordFileError, PasswordMap};

@@ -105,13 +105,17 @@ pub enum Error {
         expected: &'static str,
     },
 
-    /// Info.plist names no device.
+    /// Nothing names the device: not Info.plist, not Manifest.plist's Lockdown, not the
+    /// folder's name.
     #[error(
-        "{}: Info.plist has no Unique Identifier or Target Identifier; the backup is damaged \
-         or was not written by Finder, iTunes or idevicebackup2",
-        path.display()
+        "{}: no device UDID: Info.plist has no Unique Identifier or Target Identifier, \
+         Manifest.plist no Lockdown UniqueDeviceID, and the folder's name is not a UDID (40 hex \
+         digits, or 8 and 16 hex digits joined by '-'); the backup is damaged or was not written \
+         by Finder, iTunes or idevicebackup2. If you know the device's UDID, name the folder \
+         after it and back it up again",
+        folder.display()
     )]
-    MissingUdid { path: PathBuf },
+    NoUdid { folder: PathBuf },
 
     /// Info.plist's UDID is not a plain name (letters, digits, `-`), so it cannot name a folder.
     #[error(

@@ -4,7 +4,9 @@
 //! What it does:
 //!
 //! * finds device folders in a MobileSync `Backup` folder ([`find_device_folders`]);
-//! * reads `Info.plist`, `Manifest.plist` and `Status.plist` ([`DeviceFolder::open`]);
+//! * reads `Info.plist`, `Manifest.plist` and `Status.plist` ([`DeviceFolder::open`]), finds
+//!   the device's UDID when Info.plist lacks it ([`DeviceFolder::udid`]) and tells a backup
+//!   still being written ([`DeviceFolder::backup_state`]);
 //! * reads the `Manifest.db` index without changing the source folder in any way
 //!   ([`ManifestDb::open`] opens it immutable and read-only), or from decrypted bytes in memory
 //!   ([`ManifestDb::from_plaintext`]);
@@ -48,12 +50,14 @@ mod device;
 pub mod encryption;
 mod error;
 mod file_id;
+mod identity;
 mod layout;
 mod manifest_db;
 mod manifest_writer;
 mod mbfile;
 mod plists;
 mod regular;
+mod state;
 
 pub use bounded_plist::{MAX_DEPTH as MAX_PLIST_DEPTH, PlistError, parse_value as parse_plist};
 pub use device::{
@@ -62,6 +66,7 @@ pub use device::{
 };
 pub use error::Error;
 pub use file_id::{FILE_ID_LEN, FileId, InvalidFileId};
+pub use identity::{UdidSource, is_plain_udid, looks_like_udid};
 pub use layout::{
     DEVICE_FOLDER_MARKERS, PathProblem, check_relative_path, find_device_folders, is_device_folder,
     is_macos_junk,
@@ -77,3 +82,4 @@ pub use regular::{
     INFO_PLIST_MAX_BYTES, Links, MANIFEST_DB_MAX_BYTES, MANIFEST_PLIST_MAX_BYTES,
     STATUS_PLIST_MAX_BYTES, open_regular, read_regular,
 };
+pub use state::{BackupState, QUIET, Writing};

@@ -18,7 +18,9 @@ use crate::error::Error;
 /// Metadata from `Info.plist`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeviceInfo {
-    /// `Unique Identifier`, else `Target Identifier` upper-cased. Never empty.
+    /// `Unique Identifier`, else `Target Identifier` upper-cased; `""` when Info.plist has
+    /// neither (damaged or hand-assembled backups): [`crate::DeviceFolder::udid`] then looks
+    /// elsewhere. When present, always a plain name (letters, digits, `-`).
     pub udid: String,
     /// `Device Name`, else `Display Name`, else `""`.
     pub device_name: String,
@@ -297,18 +299,14 @@ impl DeviceInfo {
     }
 }
 
+/// Info.plist's UDID, `""` when it names none.
 fn udid(keys: &Keys<'_>) -> Result<String, Error> {
     let unique = keys.string("Unique Identifier")?.filter(|s| !s.is_empty());
     let target = keys.string("Target Identifier")?.filter(|s| !s.is_empty());
-    let udid = unique
-        .or_else(|| target.map(|t| t.to_uppercase()))
-        .ok_or_else(|| Error::MissingUdid {
-            path: keys.path.to_path_buf(),
-        })?;
-    // The UDID names the device folder of a restore image, so it must be one plain file name.
-    // Real ones are 40 hex digits or `00008030-001A2D3E0C38802E`.
-    let plain = udid.len() <= 64 && udid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if !plain {
+    let Some(udid) = unique.or_else(|| target.map(|t| t.to_uppercase())) else {
+        return Ok(String::new());
+    };
+    if !crate::identity::is_plain_udid(&udid) {
         return Err(Error::BadUdid {
             path: keys.path.to_path_buf(),
             udid: udid.chars().take(64).collect(),
@@ -496,19 +494,18 @@ mod tests {
     }
 
     #[test]
-    fn missing_udid_names_the_file() {
+    fn missing_udid_is_empty_for_the_folder_to_resolve() {
         let mut dict = device().to_plist();
         dict.remove("Unique Identifier");
         dict.remove("Target Identifier");
-        let err = DeviceInfo::from_bytes(&to_bytes(&dict, false), Path::new("/b/dev/Info.plist"))
-            .unwrap_err();
-        assert!(matches!(err, Error::MissingUdid { .. }));
-        let msg = err.to_string();
-        assert!(msg.starts_with("/b/dev/Info.plist: "), "{msg}");
-        assert!(
-            msg.contains("no Unique Identifier or Target Identifier"),
-            "{msg}"
+        let info = DeviceInfo::from_bytes(&to_bytes(&dict, false), Path::new("x")).unwrap();
+        assert_eq!(info.udid, "");
+        assert_eq!(
+            info.device_name, "Kitchen iPad",
+            "the rest is read as usual"
         );
+        let empty = DeviceInfo::from_bytes(&to_bytes(&Dictionary::new(), true), Path::new("x"));
+        assert_eq!(empty.unwrap(), DeviceInfo::default());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use hearth_mobilesync::{
     DeviceFolder, DeviceInfo, EntryKind, Error, FileId, ManifestDb, ManifestDbWriter, ManifestRow,
-    MbFile, MbFileError, write_plist_binary,
+    MbFile, MbFileError, UdidSource, write_plist_binary,
 };
 
 fn file_row(domain: &str, path: &str, size: u64) -> (String, String, String, i64, MbFile) {
@@ -357,21 +357,27 @@ fn non_plist_info_plist_names_the_file() {
 }
 
 #[test]
-fn info_plist_without_udid_names_the_file() {
+fn info_plist_without_udid_takes_the_folder_name_or_names_the_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = device_dir(tmp.path());
     let mut dict = DeviceInfo::default().to_plist();
     dict.remove("Unique Identifier");
     dict.remove("Target Identifier");
-    let info_path = dir.join("Info.plist");
-    write_plist_binary(&info_path, &dict).unwrap();
-    let err = DeviceFolder::open(&dir).unwrap_err();
-    assert!(matches!(err, Error::MissingUdid { .. }), "{err}");
-    assert_names(&err, &info_path);
-    assert!(
-        err.to_string()
-            .contains("Info.plist has no Unique Identifier or Target Identifier")
+    write_plist_binary(&dir.join("Info.plist"), &dict).unwrap();
+    let device = DeviceFolder::open(&dir).unwrap();
+    assert_eq!(
+        device.udid().unwrap(),
+        (
+            "00008030-001A35E11A88003A".to_string(),
+            UdidSource::FolderName
+        )
     );
+
+    let other = tmp.path().join("my backup");
+    std::fs::rename(&dir, &other).unwrap();
+    let err = DeviceFolder::open(&other).unwrap().udid().unwrap_err();
+    assert!(matches!(err, Error::NoUdid { .. }), "{err}");
+    assert_names(&err, &other);
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! `backup`: every device folder in every PATH, one snapshot each, one write session.
+//! `backup`: every device folder in every PATH, one snapshot each (none for a device unchanged
+//! since its last snapshot or still being written), one write session.
 
 use crate::Outcome;
 use crate::cli::BackupArgs;
@@ -8,7 +9,10 @@ use crate::progress::Bars;
 use anyhow::Context as _;
 use anyhow::{Result, bail};
 use hearth_format::DeviceIdentity;
-use hearth_ingest::{DeviceReport, IngestOptions, IosPasswords, PasswordMap, backup_device};
+use hearth_ingest::{
+    DeviceOutcome, DeviceReport, IngestError, IngestOptions, IosPasswords, PasswordMap,
+    StillWriting, backup_device,
+};
 use hearth_mobilesync::find_device_folders;
 use rayon::prelude::*;
 use serde_json::json;
@@ -49,8 +53,8 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
                 backup_device(&repo, &session, folder, &options, &bars.child(&esc(&label)));
             let _one_at_a_time = printed.lock().expect("print lock");
             match &result {
-                Ok(r) if !ctx.global.json => print_report(r),
-                Err(e) if !matches!(e, hearth_ingest::IngestError::Repo(_)) => {
+                Ok(outcome) => print_outcome(outcome, ctx.global.json),
+                Err(e) if !matches!(e, IngestError::Repo(_)) => {
                     eprintln!("error: {}", esc_text(&e.to_string()))
                 }
                 _ => {}
@@ -58,32 +62,75 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
             result
         })
         .collect();
-    let (mut reports, mut failures) = (Vec::new(), Vec::new());
+    let mut done = Done::default();
     for result in results {
         match result {
-            Ok(r) => reports.push(r),
-            Err(e @ hearth_ingest::IngestError::Repo(_)) => return Err(e.into()),
-            Err(e) => failures.push(e.to_string()),
+            Ok(DeviceOutcome::Stored(r)) => done.stored.push(r),
+            Ok(DeviceOutcome::Unchanged(r)) => done.unchanged.push(r),
+            Ok(DeviceOutcome::StillWriting(w)) => done.writing.push(w),
+            Err(e @ IngestError::Repo(_)) => return Err(e.into()),
+            Err(e) => done.failures.push(e.to_string()),
         }
     }
     session.finish()?;
     if ctx.global.json {
-        print_json(
-            &json!({ "snapshots": reports.iter().map(report_json).collect::<Vec<_>>(), "errors": failures }),
-        );
+        print_json(&done.json());
     }
-    if !failures.is_empty() {
+    if !done.failures.is_empty() {
         bail!(
             "{} of {} device(s) could not be backed up (see above)",
-            failures.len(),
+            done.failures.len(),
             folders.len()
         );
     }
-    Ok(if reports.iter().any(|r| !r.warnings.is_empty()) {
+    let incomplete = done.stored.iter().any(|r| !r.warnings.is_empty());
+    Ok(if incomplete || !done.writing.is_empty() {
         Outcome::Warnings
     } else {
         Outcome::Success
     })
+}
+
+/// What became of each device, in the order of the folders.
+#[derive(Default)]
+struct Done {
+    stored: Vec<DeviceReport>,
+    unchanged: Vec<DeviceReport>,
+    writing: Vec<StillWriting>,
+    failures: Vec<String>,
+}
+
+impl Done {
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "snapshots": self.stored.iter().map(report_json).collect::<Vec<_>>(),
+            "unchanged": self.unchanged.iter().map(unchanged_json).collect::<Vec<_>>(),
+            "skipped": self.writing.iter().map(writing_json).collect::<Vec<_>>(),
+            "errors": self.failures,
+        })
+    }
+}
+
+fn print_outcome(outcome: &DeviceOutcome, json: bool) {
+    match outcome {
+        DeviceOutcome::Stored(r) if !json => print_report(r),
+        DeviceOutcome::Unchanged(r) if !json => print_unchanged(r),
+        // A warning, also with --json: nothing of the device was stored.
+        DeviceOutcome::StillWriting(w) => eprintln!("warning: {}", esc_text(&w.to_string())),
+        _ => {}
+    }
+}
+
+fn print_unchanged(r: &DeviceReport) {
+    println!(
+        "{} ({}, {} iOS {}): unchanged since snapshot {} — {} files; nothing stored",
+        esc(&r.device.name),
+        esc(&r.device.udid),
+        esc(&r.device.product_type),
+        esc(&r.device.ios_version),
+        r.snapshot.short(),
+        r.summary.files,
+    );
 }
 
 fn print_report(r: &DeviceReport) {
@@ -128,6 +175,26 @@ fn print_report(r: &DeviceReport) {
             eprintln!("  ... and {} more", r.warnings.len() - SHOWN_WARNINGS);
         }
     }
+}
+
+/// A device whose folder holds the same device backup as its latest snapshot: the usual fields
+/// but `id`, and `unchanged_since`, that snapshot.
+fn unchanged_json(r: &DeviceReport) -> serde_json::Value {
+    let mut v = report_json(r);
+    let fields = v.as_object_mut().expect("an object");
+    fields.remove("id");
+    fields.insert("unchanged_since".into(), json!(r.snapshot.to_hex()));
+    v
+}
+
+fn writing_json(w: &StillWriting) -> serde_json::Value {
+    json!({
+        "folder": w.folder.to_string_lossy(),
+        "device": w.device.as_ref().map(device_json),
+        "reason": "still_being_written",
+        "detail": w.reason(),
+        "message": w.to_string(),
+    })
 }
 
 fn report_json(r: &DeviceReport) -> serde_json::Value {

@@ -143,7 +143,10 @@ fn backup_all(repo: &Repository, household: &hearth_testkit::Household) -> Resul
         ..IngestOptions::default()
     };
     for d in &household.devices {
-        let r = backup_device(repo, &session, &d.folder, &options, &Bars::new())?;
+        let outcome = backup_device(repo, &session, &d.folder, &options, &Bars::new())?;
+        let Some(r) = outcome.report() else {
+            bail!("the demo backup of {} is not finished", d.name);
+        };
         println!(
             "   {:<14} {} new, {} changed, {} unmodified files; read {}, added {}",
             r.device.name,
