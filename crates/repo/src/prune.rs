@@ -456,10 +456,11 @@ impl Repository {
         Ok(live)
     }
 
-    /// Bytes of every object in the repository.
+    /// Bytes of every object in the repository but the locks (which come and go with the
+    /// commands that run, the one asking included).
     pub fn stored_size(&self) -> Result<u64, RepoError> {
         let mut total = 0;
-        for t in FileType::ALL {
+        for t in FileType::ALL.into_iter().filter(|t| *t != FileType::Lock) {
             total += self.backend.list(t)?.iter().map(|o| o.size).sum::<u64>();
         }
         Ok(total)

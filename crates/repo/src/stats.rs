@@ -3,7 +3,6 @@
 use crate::error::RepoError;
 use crate::repository::Repository;
 use hearth_format::{ChunkId, SnapshotId};
-use hearth_storage::FileType;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,10 +58,10 @@ struct ChunkUse {
 
 impl Repository {
     pub fn stats(&self) -> Result<RepoStats, RepoError> {
-        let mut stats = RepoStats::default();
-        for t in FileType::ALL {
-            stats.stored_bytes += self.backend.list(t)?.iter().map(|o| o.size).sum::<u64>();
-        }
+        let mut stats = RepoStats {
+            stored_bytes: self.stored_size()?,
+            ..RepoStats::default()
+        };
         let mut devices: Vec<DeviceStats> = Vec::new();
         let mut chunks: HashMap<ChunkId, ChunkUse> = HashMap::new();
         for (id, snap) in self.snapshots()? {
