@@ -574,9 +574,30 @@ fn a_backup_waits_for_a_prune_and_lock_wait_0_fails_at_once() {
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let o = w.run(&["--lock-wait", "0", "forget", "--keep-last", "1"]);
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
-    // Reading commands take no lock.
+    // Listing snapshots reads only the cache and takes no lock; commands that read packs take
+    // a shared lock, so a prune never deletes a pack under them: they wait for it too.
     w.ok(&["snapshots"]);
-    w.json(&["prune", "--dry-run"], 0);
+    let latest = format!("{}@latest", mum.udid);
+    let out = w.path("out");
+    let readers: [&[&str]; 5] = [
+        &["prune", "--dry-run"],
+        &["check"],
+        &["ls", &latest],
+        &["stats"],
+        &["restore", &latest, "--out", s(&out)],
+    ];
+    for args in readers {
+        let mut all = vec!["--lock-wait", "0"];
+        all.extend_from_slice(args);
+        let o = w.run(&all);
+        assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("exclusive lock (prune or forget)"),
+            "{args:?} waits for the prune: {err}"
+        );
+    }
+    assert!(!out.exists(), "the restore wrote nothing");
     // A short wait runs out, saying once what it waited for.
     let o = w.run(&["--lock-wait", "1s", "backup", s(&dad.folder)]);
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));

@@ -36,7 +36,8 @@ fn write_session(c: &mut Criterion) {
             || tempfile::tempdir().unwrap(),
             |dir| {
                 let repo = fresh_repo(dir.path());
-                let session = repo.write_session().unwrap();
+                let lock = repo.lock_shared(Duration::ZERO, &|_| {}).unwrap();
+                let session = repo.write_session(&lock).unwrap();
                 files.par_iter().for_each(|p| {
                     session
                         .store_reader(File::open(p).unwrap(), BlobKind::Data)
@@ -71,7 +72,8 @@ fn household(c: &mut Criterion) {
 
     let dir = tempfile::tempdir().unwrap();
     let repo = fresh_repo(dir.path());
-    let session = repo.write_session().unwrap();
+    let lock = repo.lock_shared(Duration::ZERO, &|_| {}).unwrap();
+    let session = repo.write_session(&lock).unwrap();
     let device = &household.devices[0];
     let report = backup_device(
         &repo,

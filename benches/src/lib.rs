@@ -189,10 +189,10 @@ pub fn backup_household_timed(
     household: &Household,
     mut step: impl FnMut(&str, u64, Duration, Duration),
 ) -> WriteStats {
-    let _lock = repo
-        .lock(false, Duration::ZERO, &|_| {})
+    let lock = repo
+        .lock_shared(Duration::ZERO, &|_| {})
         .expect("locking the repository");
-    let session = repo.write_session().expect("starting a write session");
+    let session = repo.write_session(&lock).expect("starting a write session");
     for d in &household.devices {
         let (cpu0, t0) = (cpu_time(), Instant::now());
         backup_device(
@@ -220,6 +220,7 @@ pub fn repo_options(dir: &Path) -> RepoOptions {
             parallelism: 1,
         },
         cache_root: Some(dir.join("cache")),
+        lock_times: Default::default(),
     }
 }
 

@@ -303,10 +303,10 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
 type Metric<'a> = (&'a str, &'a dyn Fn(&Child) -> f64);
 
 fn backup_all<'a>(repo: &Repository, folders: impl Iterator<Item = &'a Path>) {
-    let _lock = repo
-        .lock(false, Duration::ZERO, &|_| {})
+    let lock = repo
+        .lock_shared(Duration::ZERO, &|_| {})
         .expect("locking the repository");
-    let session = repo.write_session().expect("starting a write session");
+    let session = repo.write_session(&lock).expect("starting a write session");
     for f in folders {
         backup_device(repo, &session, f, &IngestOptions::default(), &NoProgress)
             .expect("backing up a device");
@@ -368,10 +368,10 @@ fn backup_child(dir: &Path, folders: &[String]) {
     let t = Instant::now();
     let mut rss_devices = Vec::new();
     {
-        let _lock = repo
-            .lock(false, Duration::ZERO, &|_| {})
+        let lock = repo
+            .lock_shared(Duration::ZERO, &|_| {})
             .expect("locking the repository");
-        let session = repo.write_session().expect("starting a write session");
+        let session = repo.write_session(&lock).expect("starting a write session");
         for f in folders {
             backup_device(
                 &repo,

@@ -262,10 +262,10 @@ fn measure(dir: &Path, bytes: u64, days: u32) -> Measured {
         forget.extend(list.iter().take(list.len() / 2).map(|(_, id)| *id));
     }
     {
-        let _lock = repo
-            .lock(true, Duration::ZERO, &|_| {})
+        let lock = repo
+            .lock_exclusive(Duration::ZERO, &|_| {})
             .expect("locking the repository");
-        repo.forget(&forget).expect("forgetting");
+        repo.forget(&lock, &forget).expect("forgetting");
     }
     let blobs = repo.cache().blob_count().expect("counting blobs");
     let setup = t.elapsed();
@@ -308,16 +308,16 @@ fn prune_child(dir: &Path) {
         Repository::open(backend, PASSWORD, &repo_options(dir)).expect("opening the repository");
     let open = t.elapsed();
     let rss_open = rss();
-    let _lock = repo
-        .lock(true, Duration::ZERO, &|_| {})
+    let lock = repo
+        .lock_exclusive(Duration::ZERO, &|_| {})
         .expect("locking the repository");
     let t = Instant::now();
     let plan = repo
-        .prune_plan(&PruneOptions::default(), &NoProgress)
+        .prune_plan(&lock, &PruneOptions::default(), &NoProgress)
         .expect("planning");
     let plan_time = t.elapsed();
     let t = Instant::now();
-    let report = repo.prune(&plan, &NoProgress).expect("pruning");
+    let report = repo.prune(&lock, &plan, &NoProgress).expect("pruning");
     let run = t.elapsed();
     let cpu = cpu_time() - cpu0;
     for (k, v) in [

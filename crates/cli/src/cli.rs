@@ -35,8 +35,8 @@ pub struct Global {
     /// Print one JSON document on stdout instead of text
     #[arg(long, global = true)]
     pub json: bool,
-    /// How long to wait for another command's conflicting lock (prune waits for backups and
-    /// backups for prune): e.g. 90s, 10m, 1h, 0
+    /// How long to wait for another command's conflicting lock (prune waits for backups,
+    /// restores and checks, and they for prune): e.g. 90s, 10m, 1h, 0
     #[arg(long, global = true, env = "HEARTH_LOCK_WAIT", default_value = "30m", value_parser = parse_wait)]
     pub lock_wait: std::time::Duration,
 }

@@ -4,7 +4,8 @@ use crate::cli::Global;
 use crate::output::esc;
 use anyhow::{Context as _, Result, bail};
 use hearth_crypto::KdfParams;
-use hearth_repo::{RepoOptions, Repository};
+use hearth_format::LockInfo;
+use hearth_repo::{ExclusiveLock, LockGuard, LockTimes, RepoOptions, Repository};
 use hearth_storage::{Backend, LocalBackend, S3Backend, S3Location};
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -42,6 +43,7 @@ impl Context {
         RepoOptions {
             kdf: kdf_params(lowered.as_deref(), cfg!(debug_assertions)),
             cache_root: self.global.cache_dir.clone(),
+            lock_times: lock_times(),
         }
     }
 
@@ -122,9 +124,24 @@ impl Context {
 }
 
 impl Context {
-    /// A repository lock, waiting up to --lock-wait for a conflicting one (saying so once), with
-    /// a note about locks left by processes that no longer run.
-    pub fn lock(&self, repo: &Repository, exclusive: bool) -> Result<hearth_repo::LockGuard> {
+    /// A shared lock: for a backup, and for a command that reads packs, so that a prune waits
+    /// for it instead of deleting packs under it. Waits up to --lock-wait for a prune.
+    pub fn shared_lock(&self, repo: &Repository) -> Result<LockGuard> {
+        self.note_stale_locks(repo)?;
+        let waiting = |holder: &LockInfo| self.announce_wait(holder);
+        Ok(repo.lock_shared(self.global.lock_wait, &waiting)?)
+    }
+
+    /// The exclusive lock (forget, prune, repairs). Waits up to --lock-wait for every other
+    /// command that holds a lock.
+    pub fn exclusive_lock(&self, repo: &Repository) -> Result<ExclusiveLock> {
+        self.note_stale_locks(repo)?;
+        let waiting = |holder: &LockInfo| self.announce_wait(holder);
+        Ok(repo.lock_exclusive(self.global.lock_wait, &waiting)?)
+    }
+
+    /// A note about each lock left by a process that no longer runs.
+    fn note_stale_locks(&self, repo: &Repository) -> Result<()> {
         for stale in repo.locks()?.stale {
             eprintln!(
                 "note: lock {} of pid {} on {} is stale ({}); it does not block, and `hearth unlock` removes it",
@@ -134,21 +151,39 @@ impl Context {
                 stale.reason
             );
         }
-        let waiting = |holder: &hearth_format::LockInfo| {
-            eprintln!(
-                "waiting for {} (pid {} on {}) to finish (up to {} s, --lock-wait)",
-                if holder.exclusive {
-                    "a prune or forget"
-                } else {
-                    "a running backup"
-                },
-                holder.pid,
-                esc(&holder.host),
-                self.global.lock_wait.as_secs()
-            );
-        };
-        Ok(repo.lock(exclusive, self.global.lock_wait, &waiting)?)
+        Ok(())
     }
+
+    /// Said once, when a lock is waited for.
+    fn announce_wait(&self, holder: &LockInfo) {
+        eprintln!(
+            "waiting for {} (pid {} on {}) to finish (up to {} s, --lock-wait)",
+            if holder.exclusive {
+                "a prune or forget"
+            } else {
+                "a running backup, restore or check"
+            },
+            holder.pid,
+            esc(&holder.host),
+            self.global.lock_wait.as_secs()
+        );
+    }
+}
+
+/// The format's lock times (stale after 30 minutes). A debug build, which the tests run,
+/// honours HEARTH_TEST_LOCK_STALE_SECS, so that a test sees a lock go stale and be given up in
+/// seconds; a release build never does, since every computer that uses a repository must agree
+/// on when a lock is stale.
+fn lock_times() -> LockTimes {
+    #[cfg(debug_assertions)]
+    if let Some(secs) = std::env::var("HEARTH_TEST_LOCK_STALE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+    {
+        return LockTimes::scaled(std::time::Duration::from_secs(secs));
+    }
+    LockTimes::default()
 }
 
 pub fn read_password_file(f: &std::path::Path) -> Result<Vec<u8>> {

@@ -15,7 +15,8 @@
 //! ```no_run
 //! # fn demo(repo: &hearth_repo::Repository) -> Result<(), hearth_ingest::IngestError> {
 //! use hearth_ingest::{IngestOptions, backup_device};
-//! let session = repo.write_session()?;
+//! let lock = repo.lock_shared(std::time::Duration::from_secs(60), &|_| {})?;
+//! let session = repo.write_session(&lock)?;
 //! let outcome = backup_device(repo, &session, "Backup/00008110-AAAA".as_ref(), &IngestOptions::default(), &hearth_repo::NoProgress)?;
 //! if let Some(report) = outcome.report() {
 //!     println!("{} new files", report.summary.files_new);

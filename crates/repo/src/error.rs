@@ -2,6 +2,7 @@
 
 use hearth_format::ChunkId;
 use hearth_storage::StorageError;
+use std::time::Duration;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -78,6 +79,13 @@ pub enum RepoError {
     Writer(String),
     #[error("{0}")]
     Locked(String),
+    /// The lock could not be refreshed for so long that another computer may take it for stale
+    /// (and prune as if this command did not run): the command stopped before writing more.
+    #[error(
+        "the repository lock could not be refreshed for {} (the storage did not answer, or this computer was asleep or the process was stopped), so another computer may take it for stale and prune; stopped before writing more. Nothing committed is lost: run the command again",
+        how_long(*unrefreshed)
+    )]
+    LockLost { unrefreshed: Duration },
     #[error(
         "blob {blob} is in no index segment (`hearth check` says what is missing; `hearth repair index` indexes packs no segment names)"
     )]
@@ -112,6 +120,15 @@ fn damaged_note(damaged: &[DamagedKey]) -> String {
         "; {which} damaged and cannot be read: {}",
         list_damaged(damaged)
     )
+}
+
+/// `25 minutes`, or `90 seconds` under two minutes.
+pub(crate) fn how_long(d: Duration) -> String {
+    match d.as_secs() {
+        s if s >= 120 => format!("{} minutes", s / 60),
+        1 => "1 second".into(),
+        s => format!("{s} seconds"),
+    }
 }
 
 /// `1 key file`, `3 key files`.

@@ -2,7 +2,7 @@
 //! the data they alone referenced is freed by prune.
 
 use crate::error::RepoError;
-use crate::lock::{hostname, unix_now};
+use crate::lock::{ExclusiveLock, hostname, unix_now};
 use crate::repository::Repository;
 use hearth_format::codec::Writer;
 use hearth_format::{ObjectKind, SnapshotId};
@@ -41,8 +41,10 @@ impl Repository {
         Ok(was)
     }
 
-    /// Removes snapshots (never a pinned one). The caller holds an exclusive lock.
-    pub fn forget(&self, ids: &[SnapshotId]) -> Result<(), RepoError> {
+    /// Removes snapshots (never a pinned one), under the exclusive lock; stops before the next
+    /// delete if the lock is lost.
+    pub fn forget(&self, lock: &ExclusiveLock, ids: &[SnapshotId]) -> Result<(), RepoError> {
+        self.held(lock)?;
         let pins = self.pins()?;
         if let Some(p) = ids.iter().find(|id| pins.contains(id)) {
             return Err(RepoError::Key(format!(
@@ -51,6 +53,7 @@ impl Repository {
             )));
         }
         for id in ids {
+            self.held(lock)?;
             self.backend.delete(FileType::Snapshot, &id.to_hex())?;
             self.cache.remove_snapshot(id)?;
         }

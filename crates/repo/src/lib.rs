@@ -39,7 +39,7 @@ mod writer;
 
 pub use check::{CheckOptions, CheckReport, Damage, ReadData};
 pub use error::{DamagedKey, RepoError};
-pub use lock::{LockGuard, LockState, StaleLock};
+pub use lock::{ExclusiveLock, LockGuard, LockState, LockTimes, StaleLock};
 pub use lock::{hostname, unix_now};
 pub use packs::PackSurvey;
 pub use packs::{pack_trailer, read_pack_header};

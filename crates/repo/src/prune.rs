@@ -17,9 +17,13 @@
 //! the live blobs of packs to repack into new packs and index them, (2) write new index
 //! segments for the surviving packs of every segment that names a doomed pack, then delete
 //! those old segments (and segments that do not read), (3) delete the doomed packs. A rerun
-//! finishes the job. The caller holds the exclusive lock, so no backup runs meanwhile.
+//! finishes the job. It runs under the exclusive lock (an [`ExclusiveLock`] parameter), so no
+//! backup runs meanwhile, and asks the lock before every write and delete: once the lock is
+//! lost (a backup elsewhere may then run, taking it for stale), prune stops where it is, which
+//! is as safe as a kill.
 
 use crate::error::RepoError;
+use crate::lock::{ExclusiveLock, LockGuard};
 use crate::packs::PackSurvey;
 use crate::progress::Progress;
 use crate::repository::Repository;
@@ -151,11 +155,15 @@ impl Repository {
     /// segment names and, to be sure of them, the copies prune keeps of blobs it drops a copy
     /// of; writes nothing but a temporary live-set file in the cache folder (and what it finds
     /// damaged, in the cache). Refuses while a snapshot cannot be read: what it uses is unknown.
+    /// Under any lock (a dry run's shared one too), so that no prune deletes what it reads; a
+    /// plan to carry out is made under the exclusive lock that [`Repository::prune`] takes.
     pub fn prune_plan(
         &self,
+        lock: &LockGuard,
         options: &PruneOptions,
         progress: &dyn Progress,
     ) -> Result<PrunePlan, RepoError> {
+        self.held(lock)?;
         self.sync_cache()?;
         let unreadable = self.unreadable_objects();
         if let Some(o) = unreadable
@@ -442,34 +450,37 @@ impl Repository {
         Ok(live)
     }
 
-    /// Bytes of every object in the repository.
+    /// Bytes of every object in the repository but the locks (which come and go with the
+    /// commands that run, the one asking included).
     pub fn stored_size(&self) -> Result<u64, RepoError> {
         let mut total = 0;
-        for t in FileType::ALL {
+        for t in FileType::ALL.into_iter().filter(|t| *t != FileType::Lock) {
             total += self.backend.list(t)?.iter().map(|o| o.size).sum::<u64>();
         }
         Ok(total)
     }
 
-    /// Carries out a plan (see the module docs for the order).
+    /// Carries out a plan made under the same lock (see the module docs for the order).
     pub fn prune(
         &self,
+        lock: &ExclusiveLock,
         plan: &PrunePlan,
         progress: &dyn Progress,
     ) -> Result<PruneReport, RepoError> {
         let mut report = PruneReport::default();
         let doomed = plan.doomed();
         if !plan.reindex.is_empty() {
-            self.put_segments(plan.reindex.clone())?;
+            self.put_segments(lock, plan.reindex.clone())?;
             report.packs_indexed = plan.reindex.len() as u64;
         }
         if !plan.repack.is_empty() {
-            let (blobs, packs) = self.repack(plan, &mut report.blobs_lost, progress)?;
+            let (blobs, packs) = self.repack(lock, plan, &mut report.blobs_lost, progress)?;
             report.blobs_repacked = blobs;
             report.packs_written = packs;
         }
-        report.segments_rewritten = self.rewrite_segments(&plan.segments, &doomed)?;
+        report.segments_rewritten = self.rewrite_segments(lock, &plan.segments, &doomed)?;
         for id in &plan.damaged_segments {
+            self.held(lock)?;
             self.backend.delete(FileType::Index, &id.to_hex())?;
         }
         progress.start(
@@ -481,11 +492,14 @@ impl Repository {
             .map(PackId::to_hex)
             .chain(plan.unindexed.iter().map(|(n, _)| n.clone()));
         for name in names {
+            self.held(lock)?;
             self.backend.delete(FileType::Pack, &name)?;
             report.packs_deleted += 1;
             progress.advance(1);
         }
         progress.finish();
+        // Only while no writer stages packs: under the exclusive lock, still held.
+        self.held(lock)?;
         report.temporary_files_removed = self.backend.remove_temporary_files()? as u64;
         self.sync_cache()?;
         Ok(report)
@@ -496,12 +510,13 @@ impl Repository {
     /// A blob that cannot be read from any copy is left out (and listed in `lost`).
     fn repack(
         &self,
+        lock: &ExclusiveLock,
         plan: &PrunePlan,
         lost: &mut Vec<(ChunkId, String)>,
         progress: &dyn Progress,
     ) -> Result<(u64, u64), RepoError> {
         let before: BTreeSet<IndexId> = self.cache.segments()?.into_iter().collect();
-        let session = self.write_session()?;
+        let session = self.write_session(lock)?;
         progress.start("repacking", Some(plan.copy.len() as u64));
         for (id, kind) in &plan.copy {
             let data = match self.read_blob(id) {
@@ -535,6 +550,7 @@ impl Repository {
     /// Writes each segment again without the doomed packs, then deletes the old one.
     fn rewrite_segments(
         &self,
+        lock: &ExclusiveLock,
         segments: &[IndexId],
         doomed: &HashSet<PackId>,
     ) -> Result<u64, RepoError> {
@@ -546,8 +562,9 @@ impl Repository {
                 .filter(|p| !doomed.contains(&p.pack))
                 .collect();
             if !kept.is_empty() {
-                self.put_segment(kept)?;
+                self.put_segment(lock, kept)?;
             }
+            self.held(lock)?;
             self.backend.delete(FileType::Index, &id.to_hex())?;
         }
         Ok(segments.len() as u64)

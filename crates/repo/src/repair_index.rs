@@ -7,9 +7,11 @@
 //!
 //! New segments are written before any old one is deleted, so a repair killed at any moment
 //! leaves an index at least as complete as before (at worst with packs listed twice, which is
-//! harmless). The caller holds the exclusive lock: no backup writes meanwhile.
+//! harmless). It runs under the exclusive lock (no backup writes meanwhile) and stops before
+//! the next write once the lock is lost.
 
 use crate::error::RepoError;
+use crate::lock::ExclusiveLock;
 use crate::progress::Progress;
 use crate::repository::Repository;
 use hearth_format::{IndexId, PackId, PackRecord};
@@ -58,9 +60,11 @@ impl Repository {
     /// Rebuilds the index from the packs (see the module docs) and then the cache.
     pub fn repair_index(
         &self,
+        lock: &ExclusiveLock,
         options: RepairIndexOptions,
         progress: &dyn Progress,
     ) -> Result<RepairIndexReport, RepoError> {
+        self.held(lock)?;
         let segments = self.read_all_segments()?;
         let listed = self.list_packs()?;
         let mut named: HashMap<PackId, PackRecord> = HashMap::new();
@@ -101,8 +105,9 @@ impl Repository {
             false => what_changed(&segments, headers, &report.packs_dropped),
         };
         progress.start("writing the index", None);
-        report.segments_written = self.put_segments(write)?.len();
+        report.segments_written = self.put_segments(lock, write)?.len();
         for id in &delete {
+            self.held(lock)?;
             self.backend.delete(FileType::Index, &id.to_hex())?;
         }
         progress.finish();

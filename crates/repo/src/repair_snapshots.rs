@@ -9,9 +9,11 @@
 //! (which stores again what the devices still hold).
 //!
 //! [`Repository::repair_snapshots_plan`] decides, reading only; [`Repository::repair_snapshots`]
-//! writes each new snapshot before it deletes the old one. The caller holds the exclusive lock.
+//! writes each new snapshot before it deletes the old one, under the exclusive lock, and stops
+//! before the next write once the lock is lost.
 
 use crate::error::RepoError;
+use crate::lock::{ExclusiveLock, LockGuard};
 use crate::progress::Progress;
 use crate::repository::Repository;
 use hearth_format::{ChunkId, Entry, RowState, Snapshot, SnapshotId, Warning};
@@ -59,10 +61,13 @@ pub type Repaired = (SnapshotId, Option<SnapshotId>);
 impl Repository {
     /// Decides what to do with each snapshot. Refuses while a pack that no index segment names
     /// holds what a snapshot needs: `repair index` gets it back without loss.
+    /// Under any lock (a dry run's shared one too), so that no prune deletes what it reads.
     pub fn repair_snapshots_plan(
         &self,
+        lock: &LockGuard,
         progress: &dyn Progress,
     ) -> Result<RepairSnapshotsPlan, RepoError> {
+        self.held(lock)?;
         self.sync_cache()?;
         let unindexed = self.unindexed_blobs()?;
         let cached: HashMap<SnapshotId, Vec<u8>> = self.cache.snapshots()?.into_iter().collect();
@@ -192,6 +197,7 @@ impl Repository {
     /// `forget` (restic's `--forget`): nothing is let go of unless asked for.
     pub fn repair_snapshots(
         &self,
+        lock: &ExclusiveLock,
         plan: &RepairSnapshotsPlan,
         forget: bool,
         progress: &dyn Progress,
@@ -205,10 +211,15 @@ impl Repository {
             }
             let old = repair.id();
             let new = match repair {
-                SnapshotRepair::FromCache { snapshot, .. } => Some(self.put_snapshot(snapshot)?),
+                SnapshotRepair::FromCache { snapshot, .. } => {
+                    Some(self.put_snapshot(lock, snapshot)?)
+                }
                 SnapshotRepair::Remove { .. } => None,
-                SnapshotRepair::Rewrite { snapshot, .. } => Some(self.rewrite_snapshot(snapshot)?),
+                SnapshotRepair::Rewrite { snapshot, .. } => {
+                    Some(self.rewrite_snapshot(lock, snapshot)?)
+                }
             };
+            self.held(lock)?;
             if let Some(new) = new.filter(|_| pins.contains(&old)) {
                 self.pin(&new)?;
             }
@@ -225,7 +236,11 @@ impl Repository {
     }
 
     /// The snapshot without the content of the entries whose chunks are lost.
-    fn rewrite_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId, RepoError> {
+    fn rewrite_snapshot(
+        &self,
+        lock: &ExclusiveLock,
+        snapshot: &Snapshot,
+    ) -> Result<SnapshotId, RepoError> {
         let mut entries = self.load_entries(snapshot)?;
         let lost = self.lost_chunks(&entries)?;
         let mut snapshot = snapshot.clone();
@@ -247,7 +262,7 @@ impl Repository {
         }
         // An entry with neither row nor content says nothing.
         entries.retain(|e| e.row.is_some() || e.content.is_some());
-        let session = self.write_session()?;
+        let session = self.write_session(lock)?;
         let id = self.commit_snapshot(&session, snapshot, &entries)?;
         session.finish()?;
         Ok(id)

@@ -1,6 +1,7 @@
 //! Creating and opening a repository; its keys.
 
 use crate::error::{DamagedKey, RepoError};
+use crate::lock::LockTimes;
 use crate::survey::Survey;
 use hearth_chunker::{Chunker, ChunkerParams, ContentRules};
 use hearth_crypto::{KdfParams, KeyFile, KeyMeta, Keys, MasterKey};
@@ -18,6 +19,8 @@ pub struct RepoOptions {
     pub kdf: KdfParams,
     /// Folder under which each repository's cache lives (`<cache root>/<repository id>/`).
     pub cache_root: Option<PathBuf>,
+    /// When locks go stale and are given up: the format's times, except in tests.
+    pub lock_times: LockTimes,
 }
 
 /// An open repository: storage, keys, config and the local index cache.

@@ -1,6 +1,7 @@
 //! Index segments (`docs/format.md` §8): read and checked against their names, and written.
 
 use crate::error::RepoError;
+use crate::lock::LockGuard;
 use crate::repository::Repository;
 use hearth_format::{IndexId, IndexSegment, ObjectKind, PackRecord};
 use hearth_storage::FileType;
@@ -23,30 +24,40 @@ impl Repository {
         IndexSegment::decode(&payload).map_err(|e| RepoError::corrupt(name, e))
     }
 
-    /// Writes a segment listing `packs`; returns its id (the keyed hash of its bytes).
-    pub(crate) fn put_segment(&self, packs: Vec<PackRecord>) -> Result<IndexId, RepoError> {
+    /// Writes a segment listing `packs` (which exist), while `lock` protects the writer;
+    /// returns its id (the keyed hash of its bytes).
+    pub(crate) fn put_segment(
+        &self,
+        lock: &LockGuard,
+        packs: Vec<PackRecord>,
+    ) -> Result<IndexId, RepoError> {
         let segment = IndexSegment { packs };
         let file = self.keys.seal_object(ObjectKind::Index, &segment.encode());
         let id = IndexId(self.keys.object_id(&file));
+        self.held(lock)?;
         self.backend.put(FileType::Index, &id.to_hex(), &file)?;
         Ok(id)
     }
 
     /// Writes `packs` in as many segments as [`SEGMENT_ENTRIES`] needs; returns their ids.
-    pub(crate) fn put_segments(&self, packs: Vec<PackRecord>) -> Result<Vec<IndexId>, RepoError> {
+    pub(crate) fn put_segments(
+        &self,
+        lock: &LockGuard,
+        packs: Vec<PackRecord>,
+    ) -> Result<Vec<IndexId>, RepoError> {
         let mut ids = Vec::new();
         let mut batch: Vec<PackRecord> = Vec::new();
         let mut entries = 0;
         for p in packs {
             if !batch.is_empty() && entries + p.entries.len() > SEGMENT_ENTRIES {
-                ids.push(self.put_segment(std::mem::take(&mut batch))?);
+                ids.push(self.put_segment(lock, std::mem::take(&mut batch))?);
                 entries = 0;
             }
             entries += p.entries.len();
             batch.push(p);
         }
         if !batch.is_empty() {
-            ids.push(self.put_segment(batch)?);
+            ids.push(self.put_segment(lock, batch)?);
         }
         Ok(ids)
     }

@@ -1,6 +1,7 @@
 //! The snapshot catalog, snapshot references, trees, and reading blobs back.
 
 use crate::error::RepoError;
+use crate::lock::LockGuard;
 use crate::repository::Repository;
 use crate::writer::WriteSession;
 use hearth_format::{BlobKind, ChunkId, Entry, ObjectKind, Snapshot, SnapshotId};
@@ -166,7 +167,8 @@ impl Repository {
         decode_tree(snapshot, &stream)
     }
 
-    /// Stores the tree, flushes (packs and index first), then writes the snapshot: the commit.
+    /// Stores the tree, flushes (packs and index first), then writes the snapshot: the commit,
+    /// under the session's lock (see [`Repository::put_snapshot`]).
     pub fn commit_snapshot(
         &self,
         session: &WriteSession<'_>,
@@ -177,15 +179,29 @@ impl Repository {
         snapshot.tree = session.store_bytes(&stream, BlobKind::Tree)?;
         snapshot.tree_len = stream.len() as u64;
         session.flush()?;
-        self.put_snapshot(&snapshot)
+        self.put_snapshot(session.lock(), &snapshot)
     }
 
-    /// Writes a snapshot object whose tree is stored and indexed.
-    pub(crate) fn put_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId, RepoError> {
+    /// Writes a snapshot object whose tree is stored and indexed, if `lock` protects the
+    /// writer before the put and still after it. A put that returned only once the lock may
+    /// have gone stale (the computer slept in it) is deleted again: a prune elsewhere may have
+    /// deleted blobs it names meanwhile, and a snapshot must never name what is gone.
+    pub(crate) fn put_snapshot(
+        &self,
+        lock: &LockGuard,
+        snapshot: &Snapshot,
+    ) -> Result<SnapshotId, RepoError> {
         let payload = snapshot.encode();
         let file = self.keys.seal_object(ObjectKind::Snapshot, &payload);
         let id = SnapshotId(self.keys.object_id(&file));
+        self.held(lock)?;
         self.backend.put(FileType::Snapshot, &id.to_hex(), &file)?;
+        if let Err(lost) = lock.check() {
+            // Best effort: if the delete fails too, `check` reports what the snapshot names
+            // that is gone, and `repair snapshots` removes it from the snapshot.
+            let _ = self.backend.delete(FileType::Snapshot, &id.to_hex());
+            return Err(lost);
+        }
         self.cache.add_snapshot(&id, &payload)?;
         Ok(id)
     }

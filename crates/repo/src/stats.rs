@@ -4,7 +4,6 @@ use crate::error::RepoError;
 use crate::repository::Repository;
 use hearth_format::{ChunkId, Snapshot, SnapshotId};
 use hearth_index::UsageSet;
-use hearth_storage::FileType;
 use std::collections::HashSet;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,10 +58,10 @@ impl Repository {
     /// holds two snapshots' chunk lists at a time, whatever the repository's size or its number
     /// of devices.
     pub fn stats(&self) -> Result<RepoStats, RepoError> {
-        let mut stats = RepoStats::default();
-        for t in FileType::ALL {
-            stats.stored_bytes += self.backend.list(t)?.iter().map(|o| o.size).sum::<u64>();
-        }
+        let mut stats = RepoStats {
+            stored_bytes: self.stored_size()?,
+            ..RepoStats::default()
+        };
         let uses = UsageSet::create(&self.scratch_file("uses"))?;
         let mut devices: Vec<DeviceStats> = Vec::new();
         for (number, group) in by_device(self.snapshots()?).into_iter().enumerate() {

@@ -10,8 +10,15 @@
 //! committed (durable, under their names); [`WriteSession::flush`] returns only when every blob
 //! stored so far is in a committed pack and a written segment. Only then may a snapshot name
 //! those blobs.
+//!
+//! A session lives under a lock ([`LockGuard`]), which it asks before each write: before a blob
+//! is claimed, a pack staged, packs committed and a segment put, and once more after the put.
+//! From the moment the lock is lost, nothing more is written, and a segment whose put returned
+//! only then is deleted again (it may name packs that a prune elsewhere deleted meanwhile; its
+//! packs are then named by no segment, which the next prune judges).
 
 use crate::error::RepoError;
+use crate::lock::{Freshness, LockGuard};
 use crate::repository::Repository;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use hearth_chunker::{BlobSink, Content, PreparedBlob, ReadError, store_chunk};
@@ -50,6 +57,8 @@ pub enum StoreFileError {
 
 pub struct WriteSession<'r> {
     repo: &'r Repository,
+    /// Held for as long as the session lives.
+    lock: &'r LockGuard,
     claims: Mutex<Claims>,
     /// Signalled when a claimed blob reaches the open pack (or is abandoned).
     appended: Condvar,
@@ -65,19 +74,21 @@ pub struct WriteSession<'r> {
 }
 
 impl Repository {
-    /// Starts writing. The caller should hold a lock (see [`Repository::lock`]).
+    /// Starts writing under `lock` (any lock: a shared one, or prune's exclusive one), which the
+    /// session asks before each write (see the module docs).
     ///
     /// First the packs are surveyed ([`Repository::survey_packs`]): a blob whose every copy is
     /// in a lost pack, or known damaged, counts as not stored, so the session stores it again
     /// (the repository heals). Callers that name chunk lists of earlier snapshots again ask
     /// [`WriteSession::reusable`] first.
-    pub fn write_session(&self) -> Result<WriteSession<'_>, RepoError> {
+    pub fn write_session<'r>(&'r self, lock: &'r LockGuard) -> Result<WriteSession<'r>, RepoError> {
+        self.held(lock)?;
         let survey = self.survey_packs()?;
         let doubts = Doubts {
             damage_known: !self.cache.damage().is_empty(),
             unindexed: self.blobs_of(&survey.unindexed)?,
         };
-        Ok(self.start_session(doubts))
+        Ok(self.start_session(lock, doubts))
     }
 
     /// The blobs of `packs` by their own headers (those that read).
@@ -93,12 +104,13 @@ impl Repository {
         Ok(blobs)
     }
 
-    fn start_session(&self, doubts: Doubts) -> WriteSession<'_> {
+    fn start_session<'r>(&'r self, lock: &'r LockGuard, doubts: Doubts) -> WriteSession<'r> {
         let (jobs, job_rx) = unbounded();
         let written = Arc::new(Mutex::new(Vec::new()));
         let storer = Storer {
             backend: Arc::clone(&self.backend),
             keys: self.keys.clone(),
+            freshness: lock.freshness(),
             staged: Vec::new(),
             pending: Vec::new(),
             written: Arc::clone(&written),
@@ -113,6 +125,7 @@ impl Repository {
             .expect("spawning the pack storer thread");
         WriteSession {
             repo: self,
+            lock,
             claims: Mutex::new(Claims::default()),
             appended: Condvar::new(),
             written,
@@ -133,6 +146,11 @@ impl Repository {
 impl<'r> WriteSession<'r> {
     pub fn repo(&self) -> &Repository {
         self.repo
+    }
+
+    /// The lock the session writes under.
+    pub fn lock(&self) -> &'r LockGuard {
+        self.lock
     }
 
     pub fn stats(&self) -> WriteStats {
@@ -221,7 +239,8 @@ impl<'r> WriteSession<'r> {
         self.send(Job::Flush(upto, tx))?;
         rx.recv()
             .map_err(|_| RepoError::Writer("the pack storer exited".into()))?
-            .map_err(RepoError::Writer)?;
+            // The storer stopped because the lock was lost: that is the error to tell.
+            .map_err(|e| self.lock.check().err().unwrap_or(RepoError::Writer(e)))?;
         self.merge_written()
     }
 
@@ -322,6 +341,8 @@ impl<'r> WriteSession<'r> {
     }
 
     fn try_stage(&self, pack: OpenPack) -> Result<(PackRecord, Staged), RepoError> {
+        // On S3 a pack is put when it is named.
+        self.lock.check()?;
         pack.stage(&self.repo.keys, self.repo.backend.as_ref())
     }
 }
@@ -425,6 +446,8 @@ impl BlobSink for Again<'_, '_> {
     type Error = RepoError;
 
     fn claim(&self, id: &ChunkId, _kind: BlobKind) -> Result<bool, RepoError> {
+        // Before a claim, never after: a claimed blob must arrive (or be abandoned).
+        self.0.lock.check()?;
         let mut claims = self.0.claims.lock().expect("claims");
         let new = claims.all.insert(*id);
         if new {
@@ -446,6 +469,8 @@ impl BlobSink for WriteSession<'_> {
     type Error = RepoError;
 
     fn claim(&self, id: &ChunkId, _kind: BlobKind) -> Result<bool, RepoError> {
+        // Before a claim, never after: a claimed blob must arrive (or be abandoned).
+        self.lock.check()?;
         if self.claims.lock().expect("claims").all.contains(id) {
             return Ok(false);
         }
@@ -673,6 +698,8 @@ enum Job {
 struct Storer {
     backend: Arc<dyn Backend>,
     keys: Keys,
+    /// The session's lock, asked before each write.
+    freshness: Arc<Freshness>,
     staged: Vec<Staged>,
     /// Packs staged but not yet committed and listed in a segment.
     pending: Vec<PackRecord>,
@@ -749,13 +776,22 @@ impl Storer {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.freshness.check()?;
         self.backend.commit(std::mem::take(&mut self.staged))?;
         let segment = IndexSegment {
             packs: std::mem::take(&mut self.pending),
         };
         let file = self.keys.seal_object(ObjectKind::Index, &segment.encode());
         let id = IndexId(self.keys.object_id(&file));
+        self.freshness.check()?;
         self.backend.put(FileType::Index, &id.to_hex(), &file)?;
+        if let Err(lost) = self.freshness.check() {
+            // The put returned only after the lock may have gone stale: a prune elsewhere may
+            // have deleted the packs it names. Best effort: if the delete fails too, `check`
+            // reports what it names that is gone, and `repair index` drops it.
+            let _ = self.backend.delete(FileType::Index, &id.to_hex());
+            return Err(lost);
+        }
         self.written
             .lock()
             .expect("written segments")
@@ -772,11 +808,24 @@ mod tests {
 
     type Written = Arc<Mutex<Vec<(IndexId, IndexSegment)>>>;
 
-    fn storer(dir: &std::path::Path, keys: &Keys) -> (Arc<dyn Backend>, Sender<Job>, Written) {
+    fn storer(
+        dir: &std::path::Path,
+        keys: &Keys,
+        freshness: &Arc<Freshness>,
+    ) -> (Arc<dyn Backend>, Sender<Job>, Written) {
         let backend: Arc<dyn Backend> = Arc::new(LocalBackend::create(dir).unwrap());
+        storer_on(backend, keys, freshness)
+    }
+
+    fn storer_on(
+        backend: Arc<dyn Backend>,
+        keys: &Keys,
+        freshness: &Arc<Freshness>,
+    ) -> (Arc<dyn Backend>, Sender<Job>, Written) {
         let storer = Storer {
             backend: Arc::clone(&backend),
             keys: keys.clone(),
+            freshness: Arc::clone(freshness),
             staged: Vec::new(),
             pending: Vec::new(),
             written: Written::default(),
@@ -813,7 +862,7 @@ mod tests {
     fn a_flush_waits_for_a_pack_closed_earlier_that_arrives_late() {
         let dir = tempfile::tempdir().unwrap();
         let keys = hearth_crypto::MasterKey::generate().keys();
-        let (backend, tx, written) = storer(dir.path(), &keys);
+        let (backend, tx, written) = storer(dir.path(), &keys, &Arc::new(Freshness::fresh()));
         tx.send(staged(backend.as_ref(), &keys, 1)).unwrap();
         let answer = flush(&tx, 2);
         // Pack 0 is still being staged by another thread: no answer, nothing committed.
@@ -840,7 +889,7 @@ mod tests {
     fn a_pack_that_failed_to_stage_fails_every_later_flush_and_nothing_more_is_listed() {
         let dir = tempfile::tempdir().unwrap();
         let keys = hearth_crypto::MasterKey::generate().keys();
-        let (backend, tx, written) = storer(dir.path(), &keys);
+        let (backend, tx, written) = storer(dir.path(), &keys, &Arc::new(Freshness::fresh()));
         tx.send(Job::Failed(0, "disk full".into())).unwrap();
         tx.send(staged(backend.as_ref(), &keys, 1)).unwrap();
         let first = flush(&tx, 2).recv_timeout(Duration::from_secs(10)).unwrap();
@@ -850,5 +899,109 @@ mod tests {
         assert!(written.lock().unwrap().is_empty());
         assert!(backend.list(FileType::Index).unwrap().is_empty());
         assert!(backend.list(FileType::Pack).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_storer_whose_lock_is_lost_commits_and_lists_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = hearth_crypto::MasterKey::generate().keys();
+        let freshness = Arc::new(Freshness::fresh());
+        let (backend, tx, written) = storer(dir.path(), &keys, &freshness);
+        tx.send(staged(backend.as_ref(), &keys, 0)).unwrap();
+        freshness.slept(Duration::from_secs(21 * 60));
+        let answer = flush(&tx, 1).recv_timeout(Duration::from_secs(10)).unwrap();
+        let e = answer.unwrap_err();
+        assert!(
+            e.contains("lock could not be refreshed for 21 minutes"),
+            "{e}"
+        );
+        assert!(written.lock().unwrap().is_empty());
+        assert!(backend.list(FileType::Pack).unwrap().is_empty());
+        assert!(backend.list(FileType::Index).unwrap().is_empty());
+    }
+
+    /// A local store in whose index puts the computer falls asleep for 25 minutes.
+    struct SleepsInIndexPut {
+        inner: LocalBackend,
+        freshness: Arc<Freshness>,
+    }
+
+    impl Backend for SleepsInIndexPut {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn put_if_absent(
+            &self,
+            t: FileType,
+            name: &str,
+            bytes: &[u8],
+        ) -> Result<hearth_storage::PutOutcome, hearth_storage::StorageError> {
+            let put = self.inner.put_if_absent(t, name, bytes);
+            if t == FileType::Index {
+                self.freshness.slept(Duration::from_secs(25 * 60));
+            }
+            put
+        }
+        fn get(&self, t: FileType, name: &str) -> Result<Vec<u8>, hearth_storage::StorageError> {
+            self.inner.get(t, name)
+        }
+        fn read_range_into(
+            &self,
+            t: FileType,
+            name: &str,
+            offset: u64,
+            len: u64,
+            buf: &mut Vec<u8>,
+        ) -> Result<(), hearth_storage::StorageError> {
+            self.inner.read_range_into(t, name, offset, len, buf)
+        }
+        fn list(
+            &self,
+            t: FileType,
+        ) -> Result<Vec<hearth_storage::ObjectInfo>, hearth_storage::StorageError> {
+            self.inner.list(t)
+        }
+        fn delete(&self, t: FileType, name: &str) -> Result<(), hearth_storage::StorageError> {
+            self.inner.delete(t, name)
+        }
+        fn create_staging(&self, t: FileType) -> Result<Staging, hearth_storage::StorageError> {
+            self.inner.create_staging(t)
+        }
+        fn finish_staging(
+            &self,
+            staging: &Staging,
+            name: &str,
+        ) -> Result<Staged, hearth_storage::StorageError> {
+            self.inner.finish_staging(staging, name)
+        }
+        fn commit(&self, staged: Vec<Staged>) -> Result<(), hearth_storage::StorageError> {
+            self.inner.commit(staged)
+        }
+    }
+
+    #[test]
+    fn a_segment_whose_put_returned_after_the_lock_went_stale_is_deleted_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = hearth_crypto::MasterKey::generate().keys();
+        let freshness = Arc::new(Freshness::fresh());
+        let backend: Arc<dyn Backend> = Arc::new(SleepsInIndexPut {
+            inner: LocalBackend::create(dir.path()).unwrap(),
+            freshness: Arc::clone(&freshness),
+        });
+        let (backend, tx, written) = storer_on(backend, &keys, &freshness);
+        tx.send(staged(backend.as_ref(), &keys, 0)).unwrap();
+        let answer = flush(&tx, 1).recv_timeout(Duration::from_secs(10)).unwrap();
+        let e = answer.unwrap_err();
+        assert!(
+            e.contains("lock could not be refreshed for 25 minutes"),
+            "{e}"
+        );
+        assert!(
+            backend.list(FileType::Index).unwrap().is_empty(),
+            "the segment is deleted again"
+        );
+        assert!(written.lock().unwrap().is_empty(), "and not merged");
+        // Its pack stays, named by no segment: what a killed backup leaves, which prune judges.
+        assert_eq!(backend.list(FileType::Pack).unwrap().len(), 1);
     }
 }

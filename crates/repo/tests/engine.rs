@@ -33,7 +33,8 @@ fn data(n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn backup(repo: &Repository, name: &str, content: &[u8]) -> hearth_format::SnapshotId {
-    let session = repo.write_session().unwrap();
+    let lock = common::shared(repo);
+    let session = repo.write_session(&lock).unwrap();
     let (chunks, size) = session
         .store_reader(content, BlobKind::Data)
         .map_err(|_| "store")
@@ -190,7 +191,8 @@ fn a_flush_waits_for_a_blob_another_thread_is_sealing() {
 
     let dir = tempfile::tempdir().unwrap();
     let repo = empty_repo(dir.path());
-    let session = repo.write_session().unwrap();
+    let lock = common::shared(&repo);
+    let session = repo.write_session(&lock).unwrap();
     let chunk = data(10_000, 1);
     let id = repo.keys().chunk_id(&chunk);
     assert!(session.claim(&id, BlobKind::Data).unwrap(), "first claim");
@@ -229,7 +231,8 @@ fn a_flush_fails_when_a_claimed_blob_is_abandoned() {
 
     let dir = tempfile::tempdir().unwrap();
     let repo = empty_repo(dir.path());
-    let session = repo.write_session().unwrap();
+    let lock = common::shared(&repo);
+    let session = repo.write_session(&lock).unwrap();
     let id = repo.keys().chunk_id(b"never sealed");
     assert!(session.claim(&id, BlobKind::Data).unwrap());
     std::thread::scope(|s| {
@@ -242,4 +245,95 @@ fn a_flush_fails_when_a_claimed_blob_is_abandoned() {
         assert!(matches!(result, Err(RepoError::Writer(_))), "{result:?}");
     });
     assert!(session.flush().is_err(), "later flushes fail too");
+}
+
+/// Issue 12, item 5: with a lock that no longer protects its holder (here: given up at once),
+/// no write path writes anything, and each says why.
+#[test]
+fn issue12_nothing_is_written_under_a_lost_lock() {
+    use hearth_repo::{LockTimes, PruneOptions};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(LocalBackend::create(&dir.path().join("repo")).unwrap());
+    let repo = Repository::init(backend.clone(), b"pw", &options(dir.path())).unwrap();
+    let kept = backup(&repo, "iPad", &data(300_000, 2));
+    let forgotten = backup(&repo, "iPhone", &data(300_000, 3));
+    drop(repo);
+    let objects = |t| {
+        let mut names: Vec<String> = backend
+            .list(t)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
+        names.sort();
+        names
+    };
+    let before: Vec<_> = [FileType::Pack, FileType::Index, FileType::Snapshot]
+        .map(objects)
+        .into();
+
+    let lost_at_once = hearth_repo::RepoOptions {
+        lock_times: LockTimes {
+            give_up_after: Duration::ZERO,
+            ..LockTimes::FORMAT
+        },
+        ..options(dir.path())
+    };
+    let repo = Repository::open(backend.clone(), b"pw", &lost_at_once).unwrap();
+    let lost = |e: RepoError| {
+        let m = e.to_string();
+        assert!(
+            matches!(e, RepoError::LockLost { .. })
+                && m.contains("could not be refreshed")
+                && m.contains("stopped before writing more"),
+            "{m}"
+        );
+    };
+    let shared = common::shared(&repo);
+    lost(repo.write_session(&shared).err().expect("no session"));
+    drop(shared);
+    let exclusive = common::exclusive(&repo);
+    lost(repo.forget(&exclusive, &[forgotten]).unwrap_err());
+    lost(
+        repo.prune_plan(&exclusive, &PruneOptions::default(), &NoProgress)
+            .unwrap_err(),
+    );
+    lost(
+        repo.repair_index(&exclusive, Default::default(), &NoProgress)
+            .unwrap_err(),
+    );
+    lost(
+        repo.repair_snapshots_plan(&exclusive, &NoProgress)
+            .unwrap_err(),
+    );
+    drop(exclusive);
+    let after: Vec<_> = [FileType::Pack, FileType::Index, FileType::Snapshot]
+        .map(objects)
+        .into();
+    assert_eq!(before, after, "nothing was written or deleted");
+    assert!(objects(FileType::Lock).is_empty(), "the locks are removed");
+
+    // The same repository with the format's times: all of it works.
+    let repo = Repository::open(backend.clone(), b"pw", &options(dir.path())).unwrap();
+    let exclusive = common::exclusive(&repo);
+    repo.forget(&exclusive, &[forgotten]).unwrap();
+    let plan = repo
+        .prune_plan(&exclusive, &PruneOptions::default(), &NoProgress)
+        .unwrap();
+    repo.prune(&exclusive, &plan, &NoProgress).unwrap();
+    assert_eq!(repo.snapshots().unwrap().len(), 1);
+    assert_eq!(repo.snapshots().unwrap()[0].0, kept);
+}
+
+/// A lock is good only for the repository it was taken on.
+#[test]
+fn a_lock_of_another_repository_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = empty_repo(&dir.path().join("one"));
+    let other = empty_repo(&dir.path().join("other"));
+    let lock = common::shared(&other);
+    let e = one.write_session(&lock).err().expect("refused");
+    assert!(e.to_string().contains("taken on another repository"), "{e}");
 }

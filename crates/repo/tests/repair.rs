@@ -27,7 +27,8 @@ fn commit(
     files: &[(&str, Vec<u8>)],
     size_error: u64,
 ) -> SnapshotId {
-    let session = repo.write_session().unwrap();
+    let lock = common::shared(repo);
+    let session = repo.write_session(&lock).unwrap();
     let entries = files
         .iter()
         .map(|(path, bytes)| {
@@ -159,7 +160,9 @@ fn repair_index_lists_every_pack_anew_and_drops_those_storage_lost() {
     let options = RepairIndexOptions {
         read_all_packs: true,
     };
-    let r = repo.repair_index(options, &NoProgress).unwrap();
+    let r = repo
+        .repair_index(&common::exclusive(&repo), options, &NoProgress)
+        .unwrap();
     assert_eq!(r.packs_indexed.len(), all_packs.len(), "{r:?}");
     assert_eq!(r.headers_read, all_packs.len());
     assert_eq!(r.blobs, blobs);
@@ -172,7 +175,11 @@ fn repair_index_lists_every_pack_anew_and_drops_those_storage_lost() {
     let (lost, _) = all_packs[0];
     std::fs::remove_file(pack_path(dir.path(), &lost)).unwrap();
     let r = repo
-        .repair_index(RepairIndexOptions::default(), &NoProgress)
+        .repair_index(
+            &common::exclusive(&repo),
+            RepairIndexOptions::default(),
+            &NoProgress,
+        )
         .unwrap();
     assert_eq!(r.packs_dropped, [lost]);
     assert_eq!(
@@ -306,7 +313,9 @@ fn a_pack_that_does_not_answer_is_not_damage_and_repair_snapshots_reads_before_i
     repo.cache()
         .record_bad_blob(&loc.entry.id, &loc.pack, "wrongly recorded")
         .unwrap();
-    let plan = repo.repair_snapshots_plan(&NoProgress).unwrap();
+    let plan = repo
+        .repair_snapshots_plan(&common::shared(&repo), &NoProgress)
+        .unwrap();
     assert!(plan.repairs.is_empty(), "{plan:?}");
     assert!(
         repo.cache().damage().is_empty(),
@@ -317,7 +326,8 @@ fn a_pack_that_does_not_answer_is_not_damage_and_repair_snapshots_reads_before_i
 
 /// Stores `bytes` in a session of their own (their own pack); returns their chunk ids.
 fn store_alone(repo: &Repository, bytes: &[u8]) -> Vec<hearth_format::ChunkId> {
-    let session = repo.write_session().unwrap();
+    let lock = common::shared(repo);
+    let session = repo.write_session(&lock).unwrap();
     let chunks = session.store_bytes(bytes, BlobKind::Data).unwrap();
     session.finish().unwrap();
     chunks
@@ -346,10 +356,11 @@ fn prune_ends_when_every_copy_of_a_live_blob_is_damaged() {
     }
     drop(repo);
     let repo = Repository::open(backend, b"pw", &options(dir.path())).unwrap();
+    let lock = common::exclusive(&repo);
     let plan = repo
-        .prune_plan(&hearth_repo::PruneOptions::default(), &NoProgress)
+        .prune_plan(&lock, &hearth_repo::PruneOptions::default(), &NoProgress)
         .unwrap();
-    let report = repo.prune(&plan, &NoProgress).unwrap();
+    let report = repo.prune(&lock, &plan, &NoProgress).unwrap();
     assert!(
         report.blobs_lost.iter().any(|(b, _)| *b == id),
         "the blob is reported lost: {report:?}"
@@ -387,10 +398,11 @@ fn prune_keeps_a_pack_no_segment_names_that_holds_a_live_blob_even_with_an_index
     // A computer that knows nothing of the damage prunes: the second copy stays.
     let fresh = dir.path().join("fresh");
     let repo = Repository::open(backend.clone(), b"pw", &options(&fresh)).unwrap();
+    let lock = common::exclusive(&repo);
     let plan = repo
-        .prune_plan(&hearth_repo::PruneOptions::default(), &NoProgress)
+        .prune_plan(&lock, &hearth_repo::PruneOptions::default(), &NoProgress)
         .unwrap();
-    repo.prune(&plan, &NoProgress).unwrap();
+    repo.prune(&lock, &plan, &NoProgress).unwrap();
     assert!(pack_path(dir.path(), &second).exists(), "{plan:?}");
     assert_eq!(repo.read_blob(&id).unwrap(), bytes);
 }
@@ -413,13 +425,17 @@ fn repair_index_forgets_what_it_knew_of_the_packs_it_drops() {
     );
     let (lost, _) = packs(&backend)[0];
     std::fs::remove_file(pack_path(dir.path(), &lost)).unwrap();
-    drop(repo.write_session().unwrap());
+    drop(repo.write_session(&common::shared(&repo)).unwrap());
     assert!(
         repo.cache().damage().lost(&lost).is_some(),
         "a backup finds it lost"
     );
     let r = repo
-        .repair_index(RepairIndexOptions::default(), &NoProgress)
+        .repair_index(
+            &common::exclusive(&repo),
+            RepairIndexOptions::default(),
+            &NoProgress,
+        )
         .unwrap();
     assert_eq!(r.packs_dropped, [lost]);
     drop(repo);

@@ -61,7 +61,8 @@ impl Backend for Counting {
 fn stored(dir: &Path, files: &[Vec<u8>]) -> (Repository, Arc<Counting>, Vec<Vec<ChunkId>>) {
     let local: Arc<dyn Backend> = Arc::new(LocalBackend::create(&dir.join("r")).unwrap());
     let repo = Repository::init(local, b"pw", &options(dir)).unwrap();
-    let session = repo.write_session().unwrap();
+    let lock = common::shared(&repo);
+    let session = repo.write_session(&lock).unwrap();
     let ids: Vec<Vec<ChunkId>> = files
         .iter()
         .map(|f| session.store_bytes(f, BlobKind::Data).unwrap())

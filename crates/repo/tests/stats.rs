@@ -10,7 +10,8 @@ use hearth_storage::LocalBackend;
 use std::sync::Arc;
 
 fn snapshot_of(repo: &Repository, device: usize, files: &[Vec<u8>]) {
-    let session = repo.write_session().unwrap();
+    let lock = common::shared(repo);
+    let session = repo.write_session(&lock).unwrap();
     let entries: Vec<Entry> = (files.iter().enumerate())
         .map(|(i, bytes)| Entry {
             path: format!("f/{i}"),

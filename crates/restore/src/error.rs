@@ -1,5 +1,5 @@
 use hearth_repo::RepoError;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -40,6 +40,17 @@ pub enum RestoreError {
         #[source]
         source: RepoError,
     },
+    /// A restore stopped by an error that a later run may not meet (storage that did not
+    /// answer, a full disk): its marker stays beside the folder, so running it again finishes it.
+    #[error(
+        "{source}; the restore into {} did not finish: run the same command again to finish it (it keeps the files already written whole), or remove {} and that folder to start again",
+        folder.display(), marker.display()
+    )]
+    Unfinished {
+        folder: PathBuf,
+        marker: PathBuf,
+        source: Box<RestoreError>,
+    },
     #[error("{}: restored {written} bytes but the snapshot records {expected}", path.display())]
     SizeMismatch {
         path: PathBuf,
@@ -49,6 +60,19 @@ pub enum RestoreError {
 }
 
 impl RestoreError {
+    /// This error, ending a restore into `folder` that its `marker` says is unfinished: told
+    /// so when running again can finish it (a refusal stays what it is).
+    pub(crate) fn unfinished(self, folder: &Path, marker: &Path) -> Self {
+        match self {
+            e @ (Self::Repo(_) | Self::Io { .. }) => Self::Unfinished {
+                folder: folder.to_path_buf(),
+                marker: marker.to_path_buf(),
+                source: Box::new(e),
+            },
+            e => e,
+        }
+    }
+
     /// The file being written cannot be made from what the repository holds (its stored bytes
     /// are damaged or lost, or do not add up to what the snapshot records): that file is left
     /// out and the restore goes on.

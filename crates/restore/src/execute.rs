@@ -50,7 +50,8 @@ const MARKER_TEXT: &str = "Hearth is restoring into the folder beside this file,
 /// Writes the plan's files under `<out>/<folder name>/`. The folder must not exist, unless it
 /// is an unfinished restore of the same plan (it is then finished: whole files are kept, the
 /// rest written). A file whose stored bytes are damaged or lost is left out and listed in the
-/// report; everything else is written.
+/// report; everything else is written. A restore that stops on another error (storage that
+/// does not answer, a full disk) leaves the marker: run again, it finishes.
 pub fn execute(
     repo: &Repository,
     plan: &RestorePlan,
@@ -82,62 +83,98 @@ pub fn execute(
     drop(stored);
     let marker = marker_path(out, &plan.folder_name);
     let resuming = begin(repo, plan, &root, &marker)?;
-    make_folders(&root, &plan.files)?;
-    progress.start("restoring files", Some(plan.bytes()));
-    // Each file to whichever thread is free (see ingest's `store_contents`): big files largest
-    // first, so that the threads finish together, then small ones in the order of their first
-    // span, so that each span is fetched about once.
-    let (mut big, mut small): (Vec<&PlannedFile>, Vec<&PlannedFile>) =
-        plan.files.iter().partition(|f| f.size >= BIG_FILE);
-    big.sort_by_key(|f| std::cmp::Reverse(f.size));
-    small.sort_by_cached_key(|f| spans.first_span(&f.chunks));
-    let damaged = Mutex::new(Vec::new());
-    let resumed = AtomicU64::new(0);
-    big.into_iter()
-        .chain(small)
-        .par_bridge()
-        .try_for_each(|f| {
-            let path = root.join(&f.path);
-            if resuming && is_whole(&path, f) {
-                resumed.fetch_add(1, Ordering::Relaxed);
-            } else {
-                remove_leftover(&path).map_err(|e| io(&path, "cannot replace it", e))?;
-                match write_file(repo, &spans, plan, &root, f, keys.as_ref()) {
-                    Ok(()) => {}
-                    Err(e) if e.is_damage() => {
-                        remove_leftover(&path).map_err(|e| io(&path, "cannot remove it", e))?;
-                        damaged
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push(DamagedFile {
-                                path: f.path.clone(),
-                                source: f.source.clone(),
-                                problem: e.to_string(),
-                            });
+    let image = Image {
+        root: &root,
+        marker: &marker,
+        resuming,
+        keys: keys.as_ref(),
+        spans: &spans,
+    };
+    image
+        .write(repo, plan, progress)
+        .map_err(|e| e.unfinished(&root, &marker))
+}
+
+/// A device folder being written: a new one, or an unfinished one being finished.
+struct Image<'a> {
+    root: &'a Path,
+    marker: &'a Path,
+    resuming: bool,
+    keys: Option<&'a ClassKeys>,
+    spans: &'a SpanReader<'a>,
+}
+
+impl Image<'_> {
+    /// Writes every file of the plan the folder lacks; removes the marker once nothing is.
+    fn write(
+        &self,
+        repo: &Repository,
+        plan: &RestorePlan,
+        progress: &dyn Progress,
+    ) -> Result<RestoreReport, RestoreError> {
+        let io = |path: &Path, what, source| RestoreError::Io {
+            path: path.to_path_buf(),
+            what,
+            source,
+        };
+        let (root, marker, resuming, keys, spans) =
+            (self.root, self.marker, self.resuming, self.keys, self.spans);
+        make_folders(root, &plan.files)?;
+        progress.start("restoring files", Some(plan.bytes()));
+        // Each file to whichever thread is free (see ingest's `store_contents`): big files largest
+        // first, so that the threads finish together, then small ones in the order of their first
+        // span, so that each span is fetched about once.
+        let (mut big, mut small): (Vec<&PlannedFile>, Vec<&PlannedFile>) =
+            plan.files.iter().partition(|f| f.size >= BIG_FILE);
+        big.sort_by_key(|f| std::cmp::Reverse(f.size));
+        small.sort_by_cached_key(|f| spans.first_span(&f.chunks));
+        let damaged = Mutex::new(Vec::new());
+        let resumed = AtomicU64::new(0);
+        big.into_iter()
+            .chain(small)
+            .par_bridge()
+            .try_for_each(|f| {
+                let path = root.join(&f.path);
+                if resuming && is_whole(&path, f) {
+                    resumed.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    remove_leftover(&path).map_err(|e| io(&path, "cannot replace it", e))?;
+                    match write_file(repo, spans, plan, root, f, keys) {
+                        Ok(()) => {}
+                        Err(e) if e.is_damage() => {
+                            remove_leftover(&path).map_err(|e| io(&path, "cannot remove it", e))?;
+                            damaged.lock().unwrap_or_else(PoisonError::into_inner).push(
+                                DamagedFile {
+                                    path: f.path.clone(),
+                                    source: f.source.clone(),
+                                    problem: e.to_string(),
+                                },
+                            );
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
                 }
-            }
-            progress.advance(f.size);
-            Ok::<_, RestoreError>(())
-        })?;
-    progress.finish();
-    let mut damaged = damaged.into_inner().unwrap_or_else(PoisonError::into_inner);
-    damaged.sort_by(|a, b| a.path.cmp(&b.path));
-    if damaged.is_empty() {
-        fs::remove_file(&marker).map_err(|e| io(&marker, "cannot remove it", e))?;
+                progress.advance(f.size);
+                Ok::<_, RestoreError>(())
+            })?;
+        progress.finish();
+        let mut damaged = damaged.into_inner().unwrap_or_else(PoisonError::into_inner);
+        damaged.sort_by(|a, b| a.path.cmp(&b.path));
+        if damaged.is_empty() {
+            fs::remove_file(marker).map_err(|e| io(marker, "cannot remove it", e))?;
+        }
+        let lost: u64 = (plan.files.iter())
+            .filter(|f| damaged.binary_search_by(|d| d.path.cmp(&f.path)).is_ok())
+            .map(|f| f.size)
+            .sum();
+        Ok(RestoreReport {
+            folder: root.to_path_buf(),
+            files: plan.files.len() as u64 - damaged.len() as u64,
+            bytes: plan.bytes() - lost,
+            resumed: resumed.into_inner(),
+            damaged,
+        })
     }
-    let lost: u64 = (plan.files.iter())
-        .filter(|f| damaged.binary_search_by(|d| d.path.cmp(&f.path)).is_ok())
-        .map(|f| f.size)
-        .sum();
-    Ok(RestoreReport {
-        folder: root,
-        files: plan.files.len() as u64 - damaged.len() as u64,
-        bytes: plan.bytes() - lost,
-        resumed: resumed.into_inner(),
-        damaged,
-    })
 }
 
 /// Makes the device folder, or finds the unfinished restore of this same plan in it (true).

@@ -88,7 +88,7 @@ impl S3Location {
 pub struct S3Backend {
     op: blocking::Operator,
     location: S3Location,
-    /// Probed on the first put-if-absent, so that reading never writes.
+    /// Probed on the first put-if-absent, so that a command that takes no lock never writes.
     conditional: OnceLock<bool>,
 }
 

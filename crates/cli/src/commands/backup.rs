@@ -34,8 +34,8 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
         folders.extend(find_device_folders(p)?);
     }
     let repo = ctx.open()?;
-    let _lock = ctx.lock(&repo, false)?;
-    let session = repo.write_session()?;
+    let lock = ctx.shared_lock(&repo)?;
+    let session = repo.write_session(&lock)?;
     let options = IngestOptions {
         tags: args.tags.clone(),
         force_read: args.force,

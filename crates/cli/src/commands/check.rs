@@ -15,6 +15,8 @@ pub fn run(ctx: &Context, all: bool, subset: Option<ReadData>) -> Result<Outcome
         None => ReadData::None,
     };
     let repo = ctx.open_quietly()?;
+    // A prune waits, and deletes no pack that check is reading (and would find gone).
+    let _lock = ctx.shared_lock(&repo)?;
     let report = repo.check(CheckOptions { read_data }, &Bars::new())?;
     if ctx.global.json {
         print_json(&json!({

@@ -132,8 +132,8 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
 }
 
 fn backup_all(repo: &Repository, household: &hearth_testkit::Household) -> Result<()> {
-    let _lock = repo.lock(false, std::time::Duration::ZERO, &|_| {})?;
-    let session = repo.write_session()?;
+    let lock = repo.lock_shared(std::time::Duration::ZERO, &|_| {})?;
+    let session = repo.write_session(&lock)?;
     let passwords = PasswordMap {
         default: Some(DEMO_IOS_PASSWORD.into()),
         by_device: Vec::new(),

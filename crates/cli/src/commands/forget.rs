@@ -8,7 +8,7 @@ use crate::progress::Bars;
 use anyhow::{Result, bail};
 use hearth_format::{Snapshot, SnapshotId};
 use hearth_repo::retention::{self, Candidate, Decision, Policy};
-use hearth_repo::{PruneOptions, PrunePlan, PruneReport, Repository};
+use hearth_repo::{ExclusiveLock, PruneOptions, PrunePlan, PruneReport, Repository};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -21,7 +21,10 @@ pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
         bail!("no --keep-* option given: say what to keep (e.g. --keep-daily 7 --keep-weekly 4)");
     }
     let repo = ctx.open()?;
-    let _lock = (!args.dry_run).then(|| ctx.lock(&repo, true)).transpose()?;
+    // A dry run reads only the snapshot list; the real one forgets under the exclusive lock.
+    let lock = (!args.dry_run)
+        .then(|| ctx.exclusive_lock(&repo))
+        .transpose()?;
     let groups = groups(&repo, args)?;
     let mut verdicts = Vec::new();
     for (group, members) in &groups {
@@ -37,17 +40,18 @@ pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
         .iter()
         .flat_map(|(_, ds)| ds.iter().filter(|d| !d.keep()).map(|d| d.id))
         .collect();
-    if !args.dry_run {
-        repo.forget(&remove)?;
+    if let Some(lock) = &lock {
+        repo.forget(lock, &remove)?;
     }
     // Under the same lock, on the same open repository.
-    let pruned = (args.prune && !args.dry_run)
-        .then(|| run_prune(&repo, false, args.max_unused))
+    let pruned = (lock.as_ref())
+        .filter(|_| args.prune)
+        .map(|lock| run_prune(&repo, lock, args.max_unused))
         .transpose()?;
     if ctx.global.json {
         let mut doc = verdicts_json(&verdicts, args.dry_run);
         if let Some((plan, done)) = &pruned {
-            doc["prune"] = prune_json(plan, done.as_ref());
+            doc["prune"] = prune_json(plan, Some(done));
         }
         print_json(&doc);
         return Ok(Outcome::Success);
@@ -57,7 +61,7 @@ pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
         println!("removed {} snapshot(s)", remove.len());
     }
     if let Some((plan, done)) = &pruned {
-        print_prune(plan, done.as_ref());
+        print_prune(plan, Some(done));
     }
     Ok(Outcome::Success)
 }
@@ -65,7 +69,9 @@ pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
 /// `forget SNAPSHOT...`: exactly those, also snapshots whose object no longer reads.
 fn forget_snapshots(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
     let repo = ctx.open()?;
-    let _lock = (!args.dry_run).then(|| ctx.lock(&repo, true)).transpose()?;
+    let lock = (!args.dry_run)
+        .then(|| ctx.exclusive_lock(&repo))
+        .transpose()?;
     let mut ids = Vec::new();
     for r in &args.snapshots {
         let id = repo.find_snapshot_id(r)?;
@@ -74,11 +80,12 @@ fn forget_snapshots(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
         }
     }
     let known: BTreeMap<SnapshotId, Snapshot> = repo.snapshots()?.into_iter().collect();
-    if !args.dry_run {
-        repo.forget(&ids)?;
+    if let Some(lock) = &lock {
+        repo.forget(lock, &ids)?;
     }
-    let pruned = (args.prune && !args.dry_run)
-        .then(|| run_prune(&repo, false, args.max_unused))
+    let pruned = (lock.as_ref())
+        .filter(|_| args.prune)
+        .map(|lock| run_prune(&repo, lock, args.max_unused))
         .transpose()?;
     if ctx.global.json {
         let removed: Vec<Value> = ids
@@ -90,7 +97,7 @@ fn forget_snapshots(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
             .collect();
         let mut doc = json!({ "dry_run": args.dry_run, "removed": removed });
         if let Some((plan, done)) = &pruned {
-            doc["prune"] = prune_json(plan, done.as_ref());
+            doc["prune"] = prune_json(plan, Some(done));
         }
         print_json(&doc);
         return Ok(Outcome::Success);
@@ -112,7 +119,7 @@ fn forget_snapshots(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
         }
     }
     if let Some((plan, done)) = &pruned {
-        print_prune(plan, done.as_ref());
+        print_prune(plan, Some(done));
     }
     Ok(Outcome::Success)
 }
@@ -204,8 +211,18 @@ type Done = (u64, u64, PruneReport);
 
 pub fn prune(ctx: &Context, dry_run: bool, max_unused: f64) -> Result<Outcome> {
     let repo = ctx.open()?;
-    let _lock = (!dry_run).then(|| ctx.lock(&repo, true)).transpose()?;
-    let (plan, done) = run_prune(&repo, dry_run, max_unused)?;
+    let (plan, done) = match dry_run {
+        // The plan reads packs: under a shared lock, so another prune waits.
+        true => {
+            let lock = ctx.shared_lock(&repo)?;
+            let plan = repo.prune_plan(&lock, &PruneOptions { max_unused }, &Bars::new())?;
+            (plan, None)
+        }
+        false => {
+            let (plan, done) = run_prune(&repo, &ctx.exclusive_lock(&repo)?, max_unused)?;
+            (plan, Some(done))
+        }
+    };
     if ctx.global.json {
         print_json(&prune_json(&plan, done.as_ref()));
     } else {
@@ -221,21 +238,18 @@ pub fn prune(ctx: &Context, dry_run: bool, max_unused: f64) -> Result<Outcome> {
     })
 }
 
-/// Plans, and unless `dry_run` prunes. The caller holds the exclusive lock when not dry.
+/// Plans and prunes, under the exclusive lock.
 fn run_prune(
     repo: &Repository,
-    dry_run: bool,
+    lock: &ExclusiveLock,
     max_unused: f64,
-) -> Result<(PrunePlan, Option<Done>)> {
+) -> Result<(PrunePlan, Done)> {
     let bars = Bars::new();
-    let plan = repo.prune_plan(&PruneOptions { max_unused }, &bars)?;
-    if dry_run {
-        return Ok((plan, None));
-    }
+    let plan = repo.prune_plan(lock, &PruneOptions { max_unused }, &bars)?;
     let before = repo.stored_size()?;
-    let report = repo.prune(&plan, &bars)?;
+    let report = repo.prune(lock, &plan, &bars)?;
     let after = repo.stored_size()?;
-    Ok((plan, Some((before, after, report))))
+    Ok((plan, (before, after, report)))
 }
 
 fn prune_json(plan: &PrunePlan, done: Option<&Done>) -> Value {

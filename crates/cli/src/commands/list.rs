@@ -99,6 +99,8 @@ pub fn devices(ctx: &Context) -> Result<Outcome> {
 
 pub fn ls(ctx: &Context, snapshot: &str, filter: Option<&str>) -> Result<Outcome> {
     let repo = ctx.open()?;
+    // The file list is read from packs: a prune waits.
+    let _lock = ctx.shared_lock(&repo)?;
     let (_, snap) = repo.find_snapshot(snapshot)?;
     let entries: Vec<Entry> = repo
         .load_entries(&snap)?

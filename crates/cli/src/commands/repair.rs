@@ -46,12 +46,19 @@ pub fn run(ctx: &Context, command: RepairCommand) -> Result<Outcome> {
 
 fn snapshots(ctx: &Context, dry_run: bool, forget: bool) -> Result<Outcome> {
     let repo = ctx.open_quietly()?;
-    let _lock = (!dry_run).then(|| ctx.lock(&repo, true)).transpose()?;
     let bars = Bars::new();
-    let plan = repo.repair_snapshots_plan(&bars)?;
-    let done = match dry_run {
-        true => Vec::new(),
-        false => repo.repair_snapshots(&plan, forget, &bars)?,
+    let (plan, done) = match dry_run {
+        // The plan reads packs: under a shared lock, a prune waits.
+        true => (
+            repo.repair_snapshots_plan(&ctx.shared_lock(&repo)?, &bars)?,
+            Vec::new(),
+        ),
+        false => {
+            let lock = ctx.exclusive_lock(&repo)?;
+            let plan = repo.repair_snapshots_plan(&lock, &bars)?;
+            let done = repo.repair_snapshots(&lock, &plan, forget, &bars)?;
+            (plan, done)
+        }
     };
     let new_id = |old: &SnapshotId| done.iter().find(|(o, _)| o == old).and_then(|(_, n)| *n);
     if ctx.global.json {
@@ -149,9 +156,9 @@ fn print_snapshot_repairs(
 
 fn index(ctx: &Context, read_all_packs: bool) -> Result<Outcome> {
     let repo = ctx.open_quietly()?;
-    let _lock = ctx.lock(&repo, true)?;
+    let lock = ctx.exclusive_lock(&repo)?;
     let options = RepairIndexOptions { read_all_packs };
-    let r = repo.repair_index(options, &Bars::new())?;
+    let r = repo.repair_index(&lock, options, &Bars::new())?;
     let lost = !r.packs_dropped.is_empty() || !r.packs_unreadable.is_empty();
     if ctx.global.json {
         print_json(&json!({

@@ -5,7 +5,7 @@ use crate::cli::RestoreArgs;
 use crate::context::Context;
 use crate::output::{bytes, device_json, esc, esc_text, print_json};
 use crate::progress::Bars;
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use hearth_format::SnapshotId;
 use hearth_repo::Repository;
 use hearth_restore::{
@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 
 pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
     let repo = ctx.open()?;
+    // What is restored is read from packs: a prune waits until the restore is done.
+    let lock = ctx.shared_lock(&repo)?;
     let (id, snap) = repo.find_snapshot(&args.snapshot)?;
     let options = PlanOptions {
         target: target(&repo, args)?,
@@ -43,7 +45,14 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
         .out
         .as_ref()
         .expect("clap requires --out without --dry-run");
-    let report = execute(&repo, &plan, out, &Bars::new())?;
+    let done = execute(&repo, &plan, out, &Bars::new());
+    // Data that did not read once the lock was lost may have been pruned by another computer,
+    // not damaged: that is what to say (the same command run again finishes the restore).
+    if done.as_ref().map_or(true, |r| !r.damaged.is_empty()) {
+        lock.check()
+            .context("the restore did not finish; the same command run again finishes it")?;
+    }
+    let report = done?;
     if ctx.global.json {
         print_json(&json!({
             "snapshot": id.to_hex(),

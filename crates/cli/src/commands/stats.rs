@@ -8,6 +8,8 @@ use serde_json::json;
 
 pub fn run(ctx: &Context) -> Result<Outcome> {
     let repo = ctx.open()?;
+    // File lists are read from packs: a prune waits.
+    let _lock = ctx.shared_lock(&repo)?;
     let s = repo.stats()?;
     if ctx.global.json {
         print_json(&json!({

@@ -1,4 +1,5 @@
 //! Set-up shared by the engine's integration tests.
+#![allow(dead_code)]
 
 use hearth_crypto::KdfParams;
 use hearth_repo::RepoOptions;
@@ -13,6 +14,7 @@ pub fn options(dir: &Path) -> RepoOptions {
             parallelism: 1,
         },
         cache_root: Some(dir.join("cache")),
+        lock_times: Default::default(),
     }
 }
 
@@ -27,4 +29,16 @@ pub fn xorshift_bytes(n: usize, seed: u64, byte: impl Fn(u64) -> u8) -> Vec<u8> 
             byte(x)
         })
         .collect()
+}
+
+/// A shared lock, taken at once.
+pub fn shared(repo: &hearth_repo::Repository) -> hearth_repo::LockGuard {
+    repo.lock_shared(std::time::Duration::ZERO, &|_| {})
+        .expect("a shared lock")
+}
+
+/// The exclusive lock, taken at once.
+pub fn exclusive(repo: &hearth_repo::Repository) -> hearth_repo::ExclusiveLock {
+    repo.lock_exclusive(std::time::Duration::ZERO, &|_| {})
+        .expect("the exclusive lock")
 }
