@@ -435,7 +435,7 @@ fn oldest_pack(repo: &Path) -> PathBuf {
 
 /// Issue 12, item 5: "a restore that fails ... so a retry works". A restore that stops on an
 /// error that is not damage (here: a pack it cannot read) leaves its marker and the files it
-/// wrote, says that running it again finishes it, and running it again does, byte-exact.
+/// wrote but Status.plist (so Finder and idevicebackup2 refuse the partial image), says that running it again finishes it, and running it again does, byte-exact.
 #[test]
 fn issue12_a_restore_stopped_by_an_error_finishes_when_run_again() {
     let w = World::with_repo();
@@ -462,6 +462,10 @@ fn issue12_a_restore_stopped_by_an_error_finishes_when_run_again() {
     );
     let marker = w.path("out").join(format!(".{}.hearth-restore", gran.udid));
     assert!(marker.is_file() && folder.is_dir(), "{err}");
+    assert!(
+        !folder.join("Status.plist").exists(),
+        "a restore that stopped short leaves no image a restore tool takes as finished"
+    );
     assert_eq!(locks(&w), 0, "the restore's lock is released");
 
     fs::set_permissions(&unreadable, fs::Permissions::from_mode(0o644)).unwrap();

@@ -5,9 +5,10 @@
 //! idevicebackup2 restores only a backup whose state is `finished` (reference §5). A folder
 //! with no `SnapshotState` at all (no Status.plist, a damaged one, or one without the key:
 //! hand-assembled and third-party backups) cannot say; it is taken as still being written only
-//! while it looks like it: its Manifest.db is newer than each of its other plists and was
-//! modified less than [`QUIET`] ago. So such a folder is backed up once it has been left alone
-//! for that long.
+//! while it looks like it: its Manifest.db is newer than each of its other plists by more than
+//! [`COPY_GAP`] and was modified less than [`QUIET`] ago. So such a folder is backed up once it
+//! has been left alone for that long, and a folder just copied or unpacked (whose files all get
+//! the time of the copy, within moments of each other) is backed up at once.
 //!
 //! What this cannot see is a folder that starts changing after it was looked at; callers
 //! compare the folder before and after reading it for that.
@@ -18,6 +19,10 @@ use std::time::{Duration, SystemTime};
 /// How long a folder without a `SnapshotState` must have been left alone (its Manifest.db not
 /// modified) before it is taken as finished.
 pub const QUIET: Duration = Duration::from_secs(10 * 60);
+
+/// How much newer than the other plists Manifest.db must be to suggest a writer at work rather
+/// than a copy, which writes the files of a folder moments apart.
+pub const COPY_GAP: Duration = Duration::from_secs(2);
 
 /// What the plists say of the backup in a device folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +82,7 @@ impl DeviceFolder {
     }
 
     /// How long ago Manifest.db was modified, when it is newer than every other plist present
-    /// and that was less than [`QUIET`] before `now`.
+    /// by more than [`COPY_GAP`] and that was less than [`QUIET`] before `now`.
     fn fresh_manifest_db(&self, now: SystemTime) -> Option<Duration> {
         let mtime = |name: &str| {
             std::fs::symlink_metadata(self.root.join(name))
@@ -89,7 +94,7 @@ impl DeviceFolder {
             .into_iter()
             .filter_map(mtime)
             .max();
-        if newest_plist.is_some_and(|p| p >= db) {
+        if newest_plist.is_some_and(|p| p + COPY_GAP >= db) {
             return None;
         }
         let age = now.duration_since(db).unwrap_or(Duration::ZERO);
@@ -164,6 +169,14 @@ mod tests {
         );
         // Left alone long enough.
         assert_eq!(f.backup_state(now + QUIET), BackupState::Unknown);
+        // A folder just copied: its files written moments apart, Manifest.db among the last.
+        touch(dir.path(), INFO_PLIST, ago(30) - COPY_GAP);
+        assert_eq!(f.backup_state(now), BackupState::Unknown);
+        touch(dir.path(), INFO_PLIST, ago(31) - COPY_GAP);
+        assert_eq!(
+            f.backup_state(now),
+            BackupState::Writing(Writing::FreshManifestDb(Duration::from_secs(30)))
+        );
         // A plist written after it: a folder that was put together, not one being written.
         touch(dir.path(), STATUS_PLIST, ago(10));
         assert_eq!(f.backup_state(now), BackupState::Unknown);

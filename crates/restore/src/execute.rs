@@ -6,7 +6,7 @@ use crate::plan::{PlannedFile, RestorePlan, Rewrite, read_chunks};
 use hearth_format::entry::is_safe_path;
 use hearth_mobilesync::encryption::strip_pkcs7;
 use hearth_mobilesync::encryption::{ClassKeys, EncryptingWriter, WrappedKey};
-use hearth_mobilesync::{ManifestDb, parse_dictionary};
+use hearth_mobilesync::{ManifestDb, STATUS_PLIST, parse_dictionary};
 use hearth_repo::{Progress, Repository, SpanReader};
 use rayon::prelude::*;
 use std::fs::{self, File, OpenOptions, Permissions};
@@ -124,39 +124,46 @@ impl Image<'_> {
         // Each file to whichever thread is free (see ingest's `store_contents`): big files largest
         // first, so that the threads finish together, then small ones in the order of their first
         // span, so that each span is fetched about once.
+        // Invariant: Status.plist is written last, once every other file is, so that a restore
+        // that stopped short never leaves an image Finder or idevicebackup2 takes as finished.
+        let (status, files): (Vec<&PlannedFile>, Vec<&PlannedFile>) =
+            plan.files.iter().partition(|f| f.path == STATUS_PLIST);
         let (mut big, mut small): (Vec<&PlannedFile>, Vec<&PlannedFile>) =
-            plan.files.iter().partition(|f| f.size >= BIG_FILE);
+            files.into_iter().partition(|f| f.size >= BIG_FILE);
         big.sort_by_key(|f| std::cmp::Reverse(f.size));
         small.sort_by_cached_key(|f| spans.first_span(&f.chunks));
         let damaged = Mutex::new(Vec::new());
         let resumed = AtomicU64::new(0);
+        let restore_one = |f: &PlannedFile| {
+            let path = root.join(&f.path);
+            if resuming && is_whole(&path, f) {
+                resumed.fetch_add(1, Ordering::Relaxed);
+            } else {
+                remove_leftover(&path).map_err(|e| io(&path, "cannot replace it", e))?;
+                match write_file(repo, spans, plan, root, f, keys) {
+                    Ok(()) => {}
+                    Err(e) if e.is_damage() => {
+                        remove_leftover(&path).map_err(|e| io(&path, "cannot remove it", e))?;
+                        damaged
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(DamagedFile {
+                                path: f.path.clone(),
+                                source: f.source.clone(),
+                                problem: e.to_string(),
+                            });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            progress.advance(f.size);
+            Ok::<_, RestoreError>(())
+        };
         big.into_iter()
             .chain(small)
             .par_bridge()
-            .try_for_each(|f| {
-                let path = root.join(&f.path);
-                if resuming && is_whole(&path, f) {
-                    resumed.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    remove_leftover(&path).map_err(|e| io(&path, "cannot replace it", e))?;
-                    match write_file(repo, spans, plan, root, f, keys) {
-                        Ok(()) => {}
-                        Err(e) if e.is_damage() => {
-                            remove_leftover(&path).map_err(|e| io(&path, "cannot remove it", e))?;
-                            damaged.lock().unwrap_or_else(PoisonError::into_inner).push(
-                                DamagedFile {
-                                    path: f.path.clone(),
-                                    source: f.source.clone(),
-                                    problem: e.to_string(),
-                                },
-                            );
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                progress.advance(f.size);
-                Ok::<_, RestoreError>(())
-            })?;
+            .try_for_each(restore_one)?;
+        status.into_iter().try_for_each(restore_one)?;
         progress.finish();
         let mut damaged = damaged.into_inner().unwrap_or_else(PoisonError::into_inner);
         damaged.sort_by(|a, b| a.path.cmp(&b.path));
