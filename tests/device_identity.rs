@@ -30,7 +30,7 @@ fn udid_warning(udid: &str, from: &str) -> String {
 fn no_udid(folder: &Path) -> String {
     let f = folder.display();
     format!(
-        "device folder {f}: {f}: no device UDID: Info.plist has no Unique Identifier or Target Identifier, Manifest.plist no Lockdown UniqueDeviceID, and the folder's name is not a UDID (40 hex digits, or 8 and 16 hex digits joined by '-'); the backup is damaged or was not written by Finder, iTunes or idevicebackup2. If you know the device's UDID, name the folder after it and back it up again"
+        "device folder {f}: no device UDID: Info.plist has no Unique Identifier or Target Identifier, Manifest.plist no Lockdown UniqueDeviceID, and the folder's name is not a UDID (40 hex digits, or 8 and 16 hex digits joined by '-'); the backup is damaged or was not written by Finder, iTunes or idevicebackup2. If you know the device's UDID, name the folder after it and back it up again"
     )
 }
 

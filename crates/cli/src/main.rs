@@ -54,7 +54,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Warnings) => ExitCode::from(3),
         Err(e) => {
             // Library errors name devices, folders and paths from backups as they are.
-            eprintln!("error: {}", output::esc_text(&format!("{e:#}")));
+            eprintln!("error: {}", output::esc_text(&output::error_text(&e)));
             ExitCode::from(1)
         }
     }

@@ -47,6 +47,25 @@ fn is_terminal_control(c: char) -> bool {
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// An error and its causes joined by ": ", each cause left out when the text before it already
+/// ends with it, or with all of it after its subject ("PATH: what is wrong"): library errors
+/// often quote their source in their own message.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let said = cause.to_string();
+        let predicate = said.split_once(": ").map_or(said.as_str(), |(_, p)| p);
+        if text.ends_with(&said) || text.ends_with(predicate) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
+}
+
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
@@ -87,6 +106,26 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// "Name (UDID, model iOS version)", leaving out what the backup did not say.
+pub fn device_line(d: &DeviceIdentity) -> String {
+    let ios = (!d.ios_version.is_empty()).then(|| format!("iOS {}", d.ios_version));
+    let model = [Some(d.product_type.clone()).filter(|m| !m.is_empty()), ios]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let about = [d.udid.as_str(), model.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if d.name.is_empty() {
+        esc(&about).into_owned()
+    } else {
+        format!("{} ({})", esc(&d.name), esc(&about))
+    }
 }
 
 pub fn device_json(d: &DeviceIdentity) -> Value {

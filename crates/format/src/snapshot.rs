@@ -14,6 +14,18 @@ pub struct DeviceIdentity {
     pub build: String,
 }
 
+impl DeviceIdentity {
+    /// How text output names the device: its name, else (a backup whose Info.plist names none)
+    /// its UDID.
+    pub fn label(&self) -> &str {
+        if self.name.is_empty() {
+            &self.udid
+        } else {
+            &self.name
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SnapshotSummary {
     pub files: u64,

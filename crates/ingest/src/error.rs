@@ -2,10 +2,21 @@ use hearth_repo::RepoError;
 use std::path::PathBuf;
 use thiserror::Error;
 
+/// `source`'s message, less its leading "FOLDER: " when it names the folder itself (the
+/// variant's message names it already).
+fn about_folder(source: &hearth_mobilesync::Error, folder: &std::path::Path) -> String {
+    let text = source.to_string();
+    let prefix = format!("{}: ", folder.display());
+    match text.strip_prefix(&prefix) {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
+}
+
 /// Why a whole device could not be backed up. Row- and blob-level problems are warnings instead.
 #[derive(Debug, Error)]
 pub enum IngestError {
-    #[error("device folder {}: {source}", folder.display())]
+    #[error("device folder {}: {}", folder.display(), about_folder(source, folder))]
     Source {
         folder: PathBuf,
         #[source]

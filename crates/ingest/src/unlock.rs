@@ -30,7 +30,7 @@ pub const PASSWORD_FILE_MAX_BYTES: u64 = 1 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordFileError {
     /// Not a regular file (a FIFO, a device), too long, or unreadable; names the file.
-    #[error("{0}")]
+    #[error(transparent)]
     Read(#[from] hearth_mobilesync::Error),
     #[error("{}: not UTF-8 text", path.display())]
     NotText { path: std::path::PathBuf },

@@ -4,7 +4,7 @@
 use crate::Outcome;
 use crate::cli::BackupArgs;
 use crate::context::Context;
-use crate::output::{bytes, device_json, esc, esc_text, print_json};
+use crate::output::{bytes, device_json, device_line, esc, esc_text, print_json};
 use crate::progress::Bars;
 use anyhow::Context as _;
 use anyhow::{Result, bail};
@@ -123,11 +123,8 @@ fn print_outcome(outcome: &DeviceOutcome, json: bool) {
 
 fn print_unchanged(r: &DeviceReport) {
     println!(
-        "{} ({}, {} iOS {}): unchanged since snapshot {} — {} files; nothing stored",
-        esc(&r.device.name),
-        esc(&r.device.udid),
-        esc(&r.device.product_type),
-        esc(&r.device.ios_version),
+        "{}: unchanged since snapshot {} — {} files; nothing stored",
+        device_line(&r.device),
         r.snapshot.short(),
         r.summary.files,
     );
@@ -135,11 +132,8 @@ fn print_unchanged(r: &DeviceReport) {
 
 fn print_report(r: &DeviceReport) {
     println!(
-        "{} ({}, {} iOS {}): snapshot {} — {} files: {} new, {} changed, {} unmodified; read {}, added {}",
-        esc(&r.device.name),
-        esc(&r.device.udid),
-        esc(&r.device.product_type),
-        esc(&r.device.ios_version),
+        "{}: snapshot {} — {} files: {} new, {} changed, {} unmodified; read {}, added {}",
+        device_line(&r.device),
         r.snapshot.short(),
         r.summary.files,
         r.summary.files_new,
@@ -151,7 +145,7 @@ fn print_report(r: &DeviceReport) {
     if let Some(why) = &r.parent_unreadable {
         eprintln!(
             "notice: the previous snapshot of {} cannot be read ({}); every file was read again, and this snapshot is complete",
-            esc(&r.device.name),
+            esc(r.device.label()),
             esc_text(why)
         );
     }
@@ -159,14 +153,14 @@ fn print_report(r: &DeviceReport) {
         eprintln!(
             "notice: the backup of {} is not encrypted, so it holds no Health, Activity or Keychain data. \
              Turn on \"Encrypt local backup\" in Finder (or run `idevicebackup2 encryption on`) to keep them.",
-            esc(&r.device.name)
+            esc(r.device.label())
         );
     }
     if !r.warnings.is_empty() {
         eprintln!(
             "warning: {} problem(s) in the backup of {}; the snapshot records them:",
             r.warnings.len(),
-            esc(&r.device.name)
+            esc(r.device.label())
         );
         for w in r.warnings.iter().take(SHOWN_WARNINGS) {
             eprintln!("  {}: {}", esc(&w.path), esc_text(&w.message));
@@ -252,7 +246,7 @@ impl IosPasswords for CliPasswords {
                     let _one_at_a_time = PROMPT.lock().unwrap_or_else(|e| e.into_inner());
                     rpassword::prompt_password(format!(
                         "Backup password of {} ({}), an encrypted iOS backup: ",
-                        esc(&device.name),
+                        esc(device.label()),
                         esc(&device.udid)
                     ))
                     .ok()

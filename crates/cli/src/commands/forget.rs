@@ -112,7 +112,7 @@ fn forget_snapshots(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
             Some(s) => println!(
                 "{verb} snapshot {} of {} ({})",
                 id.short(),
-                s.device.name,
+                esc(s.device.label()),
                 time(s.time)
             ),
             None => println!("{verb} snapshot {} (its object does not read)", id.short()),
@@ -352,7 +352,7 @@ pub fn pin(ctx: &Context, reference: &str, pin: bool) -> Result<Outcome> {
         println!(
             "snapshot {} of {} ({}) is {state}{}",
             id.short(),
-            esc(&snap.device.name),
+            esc(snap.device.label()),
             crate::output::time(snap.time),
             if changed { "" } else { " (already)" }
         );

@@ -110,7 +110,7 @@ fn print_snapshot_repairs(
             SnapshotRepair::FromCache { snapshot, .. } => println!(
                 "snapshot {} of {}: its object does not read; written again from this computer's cache{}",
                 id.short(),
-                esc(&snapshot.device.name),
+                esc(snapshot.device.label()),
                 now(&id)
             ),
             SnapshotRepair::Remove { why, .. } if forget => {
@@ -125,7 +125,7 @@ fn print_snapshot_repairs(
                 println!(
                     "snapshot {} of {}: written again without the {} file(s) whose stored bytes are lost{}:",
                     id.short(),
-                    esc(&snapshot.device.name),
+                    esc(snapshot.device.label()),
                     lost.len(),
                     now(&id)
                 );

@@ -69,7 +69,7 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
             "plan": plan_json(&id, &plan),
         }));
     } else {
-        print_report(&snap.device.name, &report);
+        print_report(snap.device.label(), &report);
     }
     Ok(match report.damaged.is_empty() {
         true => Outcome::Success,
