@@ -45,12 +45,10 @@ fn small(parent: &Path, udid: &str, name: &str) -> PathBuf {
     d.finish()
 }
 
-/// The UDIDs of the repository's snapshots (`snapshots --json` as an array, or an object
-/// holding one).
+/// The UDIDs of the repository's snapshots (`snapshots --json`, an array).
 fn snapshot_udids(w: &World) -> BTreeSet<String> {
     let v = w.json(&["snapshots"], 0);
-    let list = v.as_array().or_else(|| v["snapshots"].as_array());
-    udids(list.expect("a list of snapshots"))
+    udids(v.as_array().expect("a list of snapshots"))
 }
 
 fn udids(list: &[Value]) -> BTreeSet<String> {

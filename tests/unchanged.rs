@@ -33,10 +33,7 @@ fn count(v: &Value, list: &str) -> usize {
 
 fn snapshot_count(w: &World) -> usize {
     let v = w.json(&["snapshots"], 0);
-    v.as_array()
-        .or_else(|| v["snapshots"].as_array())
-        .expect("a list of snapshots")
-        .len()
+    v.as_array().expect("a list of snapshots").len()
 }
 
 fn mtime(p: &Path) -> std::time::SystemTime {
