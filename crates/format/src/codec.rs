@@ -43,6 +43,11 @@ impl Writer {
     pub fn new() -> Self {
         Self::default()
     }
+    /// A writer that appends to `buf` once emptied (reusing its allocation).
+    pub fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        Self { buf }
+    }
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }

@@ -35,6 +35,7 @@ mod snapshots;
 mod spans;
 mod stats;
 mod survey;
+mod tree;
 mod writer;
 
 pub use check::{CheckOptions, CheckReport, Damage, ReadData};
@@ -52,4 +53,5 @@ pub use snapshots::SnapshotRef;
 pub use spans::{SPAN_BUDGET, SPAN_GAP, SPAN_MAX, SpanReader};
 pub use stats::{DeviceStats, RepoStats};
 pub use survey::Survey;
+pub use tree::{Entries, StoredTree};
 pub use writer::{StoreFileError, Tally, WriteSession, WriteStats};

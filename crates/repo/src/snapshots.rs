@@ -4,7 +4,7 @@ use crate::error::RepoError;
 use crate::lock::LockGuard;
 use crate::repository::Repository;
 use crate::writer::WriteSession;
-use hearth_format::{BlobKind, ChunkId, Entry, ObjectKind, Snapshot, SnapshotId};
+use hearth_format::{ChunkId, Entry, ObjectKind, Snapshot, SnapshotId};
 use hearth_index::BlobLocation;
 use hearth_storage::FileType;
 use std::collections::HashMap;
@@ -139,14 +139,7 @@ impl Repository {
 
     /// The snapshot's entries, decoded from its tree blobs.
     pub fn load_entries(&self, snapshot: &Snapshot) -> Result<Vec<Entry>, RepoError> {
-        // The recorded length is authenticated, but reserve no more than a big tree needs
-        // up front; the stream grows past it if it must.
-        let mut stream = Vec::with_capacity(snapshot.tree_len.min(64 << 20) as usize);
-        self.read_blobs(&snapshot.tree, |b| {
-            stream.extend_from_slice(&b);
-            Ok::<_, RepoError>(())
-        })?;
-        decode_tree(snapshot, &stream)
+        self.entries(snapshot).collect()
     }
 
     /// [`Repository::load_entries`], finding the tree blobs the index lacks in `unindexed`
@@ -175,11 +168,22 @@ impl Repository {
         mut snapshot: Snapshot,
         entries: &[Entry],
     ) -> Result<SnapshotId, RepoError> {
-        let stream = Entry::encode_all(entries);
-        snapshot.tree = session.store_bytes(&stream, BlobKind::Tree)?;
-        snapshot.tree_len = stream.len() as u64;
+        let tree = session.store_tree(entries.iter())?;
+        snapshot.tree = tree.blobs;
+        snapshot.tree_len = tree.len;
+        self.commit_tree(session, &snapshot)
+    }
+
+    /// Commits a snapshot whose tree the session stored ([`WriteSession::store_tree`]): once
+    /// every blob of the session is in a committed pack and an index segment, the snapshot
+    /// object is written.
+    pub fn commit_tree(
+        &self,
+        session: &WriteSession<'_>,
+        snapshot: &Snapshot,
+    ) -> Result<SnapshotId, RepoError> {
         session.flush()?;
-        self.put_snapshot(session.lock(), &snapshot)
+        self.put_snapshot(session.lock(), snapshot)
     }
 
     /// Writes a snapshot object whose tree is stored and indexed, if `lock` protects the

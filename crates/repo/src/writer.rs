@@ -20,14 +20,17 @@
 use crate::error::RepoError;
 use crate::lock::{Freshness, LockGuard};
 use crate::repository::Repository;
+use crate::tree::{self, StoredTree};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use hearth_chunker::{BlobSink, Content, PreparedBlob, ReadError, store_chunk};
 use hearth_crypto::Keys;
 use hearth_format::header::HEADER_LEN;
 use hearth_format::{
-    BlobKind, ChunkId, FileHeader, IndexId, IndexSegment, ObjectKind, PackEntry, PackId, PackRecord,
+    BlobKind, ChunkId, Entry, FileHeader, IndexId, IndexSegment, ObjectKind, PackEntry, PackId,
+    PackRecord,
 };
 use hearth_storage::{Backend, FileType, Staged, Staging};
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashSet};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -198,6 +201,14 @@ impl<'r> WriteSession<'r> {
     /// Chunks and stores an in-memory buffer.
     pub fn store_bytes(&self, data: &[u8], kind: BlobKind) -> Result<Vec<ChunkId>, RepoError> {
         store_bytes_via(self.repo, self, data, kind)
+    }
+
+    /// Stores `entries` (sorted by path) as a snapshot's tree, one entry at a time.
+    pub fn store_tree<E: Borrow<Entry>>(
+        &self,
+        entries: impl Iterator<Item = E>,
+    ) -> Result<StoredTree, RepoError> {
+        tree::store_tree(entries, |r| self.store_reader(r, BlobKind::Tree))
     }
 
     /// A view of this session that counts what is stored through it: one device's share
@@ -408,6 +419,14 @@ impl Tally<'_, '_> {
     /// [`WriteSession::store_bytes`], counted.
     pub fn store_bytes(&self, data: &[u8], kind: BlobKind) -> Result<Vec<ChunkId>, RepoError> {
         store_bytes_via(self.session.repo, self, data, kind)
+    }
+
+    /// [`WriteSession::store_tree`], counted.
+    pub fn store_tree<E: Borrow<Entry>>(
+        &self,
+        entries: impl Iterator<Item = E>,
+    ) -> Result<StoredTree, RepoError> {
+        tree::store_tree(entries, |r| self.store_reader(r, BlobKind::Tree))
     }
 
     /// Sealed bytes of the new blobs stored through this tally.

@@ -1,0 +1,170 @@
+//! A snapshot's tree (its entry stream, `docs/format.md` §9) written and read one entry at a
+//! time, so that memory holds a few blobs of it whatever the number of files.
+//!
+//! Invariant: [`store_tree`] cuts and stores exactly the blobs that chunking the whole encoded
+//! stream at once would (the chunker's reader and slice cuts agree), so a tree written entry by
+//! entry deduplicates against one written whole, and the bytes of a snapshot do not depend on
+//! how it was written.
+
+use crate::error::RepoError;
+use crate::repository::Repository;
+use crate::writer::StoreFileError;
+use hearth_format::codec::{DecodeError, Reader, Writer};
+use hearth_format::{ChunkId, Entry, Snapshot};
+use std::borrow::Borrow;
+use std::io::Read;
+
+/// Entries are encoded this many bytes at a time before the chunker reads them.
+const ENCODE_BATCH: usize = 64 << 10;
+
+/// Tree blobs fetched at a time while reading: a few hundred KiB.
+const READ_BATCH: usize = 8;
+
+/// A stored tree: its blobs and the length of the stream they hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTree {
+    pub blobs: Vec<ChunkId>,
+    pub len: u64,
+}
+
+/// Stores the entries (sorted by path, §9) as a tree through `store_reader` (a session's or a
+/// tally's, so that the bytes are counted where they belong).
+pub(crate) fn store_tree<E: Borrow<Entry>>(
+    entries: impl Iterator<Item = E>,
+    store_reader: impl FnOnce(&mut dyn Read) -> Result<(Vec<ChunkId>, u64), StoreFileError>,
+) -> Result<StoredTree, RepoError> {
+    let mut reader = EncodingReader {
+        entries,
+        encoded: Vec::new(),
+        at: 0,
+    };
+    match store_reader(&mut reader) {
+        Ok((blobs, len)) => Ok(StoredTree { blobs, len }),
+        Err(StoreFileError::Repo(e)) => Err(e),
+        Err(StoreFileError::Read(e)) => unreachable!("encoding entries does not fail: {e}"),
+    }
+}
+
+/// The encoded entries of an iterator, as a reader.
+struct EncodingReader<I> {
+    entries: I,
+    encoded: Vec<u8>,
+    /// Bytes of `encoded` already read.
+    at: usize,
+}
+
+impl<E: Borrow<Entry>, I: Iterator<Item = E>> Read for EncodingReader<I> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.encoded.len() {
+            let mut w = Writer::with_buffer(std::mem::take(&mut self.encoded));
+            while w.len() < ENCODE_BATCH {
+                let Some(entry) = self.entries.next() else {
+                    break;
+                };
+                entry.borrow().encode(&mut w);
+            }
+            self.encoded = w.finish();
+            self.at = 0;
+        }
+        let n = out.len().min(self.encoded.len() - self.at);
+        out[..n].copy_from_slice(&self.encoded[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// The entries of a snapshot's tree, in order, decoded as its blobs are read.
+pub struct Entries<'r> {
+    repo: &'r Repository,
+    blobs: std::vec::IntoIter<ChunkId>,
+    /// Read from the blobs, not decoded yet (from `at`).
+    stream: Vec<u8>,
+    at: usize,
+    /// Bytes read from the blobs so far, and the length the snapshot records.
+    read: u64,
+    expected: u64,
+    done: bool,
+}
+
+impl Repository {
+    /// The snapshot's entries, decoded one at a time from its tree blobs.
+    pub fn entries(&self, snapshot: &Snapshot) -> Entries<'_> {
+        Entries {
+            repo: self,
+            blobs: snapshot.tree.clone().into_iter(),
+            stream: Vec::new(),
+            at: 0,
+            read: 0,
+            expected: snapshot.tree_len,
+            done: false,
+        }
+    }
+}
+
+impl Entries<'_> {
+    /// Appends the next few blobs to the stream; false when none is left.
+    fn fetch(&mut self) -> Result<bool, RepoError> {
+        let next: Vec<ChunkId> = self.blobs.by_ref().take(READ_BATCH).collect();
+        if next.is_empty() {
+            return Ok(false);
+        }
+        self.stream.drain(..self.at);
+        self.at = 0;
+        self.repo.read_blobs(&next, |blob| {
+            self.read += blob.len() as u64;
+            if self.read > self.expected {
+                return Err(length_differs());
+            }
+            self.stream.extend_from_slice(&blob);
+            Ok::<_, RepoError>(())
+        })?;
+        Ok(true)
+    }
+
+    fn next_entry(&mut self) -> Result<Option<Entry>, RepoError> {
+        loop {
+            let mut r = Reader::new(&self.stream[self.at..]);
+            if r.remaining() > 0 {
+                match Entry::decode(&mut r) {
+                    Ok(entry) => {
+                        self.at += r.position();
+                        return Ok(Some(entry));
+                    }
+                    Err(DecodeError::Truncated { .. }) => {}
+                    Err(e) => return Err(RepoError::corrupt("snapshot tree", e)),
+                }
+            }
+            let partial = r.remaining() > 0;
+            if !self.fetch()? {
+                return match (partial, self.read == self.expected) {
+                    (false, true) => Ok(None),
+                    (_, false) => Err(length_differs()),
+                    (true, true) => Err(RepoError::corrupt(
+                        "snapshot tree",
+                        "the stream ends inside an entry",
+                    )),
+                };
+            }
+        }
+    }
+}
+
+fn length_differs() -> RepoError {
+    RepoError::corrupt("snapshot tree", "length differs from the recorded length")
+}
+
+impl Iterator for Entries<'_> {
+    type Item = Result<Entry, RepoError>;
+
+    /// After an error, the iteration ends.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_entry().transpose();
+        if !matches!(next, Some(Ok(_))) {
+            self.done = true;
+        }
+        next
+    }
+}
