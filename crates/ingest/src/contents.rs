@@ -7,10 +7,10 @@ use crate::entries::{PlannedEntry, blob_state, settle};
 use crate::error::IngestError;
 use crate::walk::FoundFile;
 use hearth_format::entry::SIZE_ABSENT;
-use hearth_format::{BlobKind, Cipher, Content, Entry, RowState, Warning};
+use hearth_format::{BlobKind, Cipher, Content, Entry, RowState, SnapshotSummary, Warning};
 use hearth_mobilesync::encryption::{ClassKeys, DecryptingReader, EncryptionError, WrappedKey};
 use hearth_mobilesync::{MANIFEST_DB, STATUS_PLIST};
-use hearth_repo::{Progress, RepoError, StoreFileError, Tally};
+use hearth_repo::{Entries, Progress, RepoError, StoreFileError, Tally};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -97,16 +97,6 @@ impl Outcome {
     }
 }
 
-/// What storing a device folder's files came to.
-pub(crate) enum Stored {
-    /// Every file as the folder scan saw it: the entries (sorted as planned) with how each
-    /// content was obtained. A row's state follows the length of what was stored.
-    Whole(Vec<Entry>, Vec<Option<Origin>>),
-    /// A file was not what the scan saw, or changed while it was read: what, for a message.
-    /// The read stopped there; what was stored so far is in the session, named by nothing.
-    Changed(String),
-}
-
 /// Where files are read from and stored to, and the first change seen while reading them.
 struct Source<'a, 's, 'r> {
     session: &'a Tally<'s, 'r>,
@@ -125,106 +115,276 @@ impl Source<'_, '_, '_> {
     }
 }
 
-/// Stores the content of every planned file ([`Stored`]). Status.plist, which says which
-/// device backup this is, is read every time; it counts as unmodified when it holds exactly
-/// the parent's bytes.
-pub(crate) fn store_contents(
-    session: &Tally<'_, '_>,
-    folder: &Path,
-    planned: Vec<PlannedEntry>,
-    parent: &HashMap<String, Content>,
-    decryption: Option<&Decryption>,
-    warnings: &mut Vec<Warning>,
-    progress: &dyn Progress,
-) -> Result<Stored, IngestError> {
-    let src = Source {
-        session,
-        folder,
-        decryption,
-        changed: Mutex::new(None),
-        stop: AtomicBool::new(false),
-    };
-    let reuse = |p: &PlannedEntry| -> Option<Content> {
-        let f = p.file.as_ref().filter(|f| f.path != STATUS_PLIST)?;
-        let key = Reading::of(p, f.size, decryption).wrapped_key();
-        unchanged(parent, f, key).cloned()
-    };
-    let mut reused: Vec<Option<Content>> = planned.iter().map(reuse).collect();
-    forget_unsound(session, &mut reused)?;
-    let mut to_read: Vec<usize> = (0..planned.len())
-        .filter(|&i| planned[i].file.is_some() && reused[i].is_none())
-        .collect();
-    to_read.sort_by_key(|&i| std::cmp::Reverse(planned[i].file.as_ref().map_or(0, |f| f.size)));
-    let total: u64 = to_read
-        .iter()
-        .filter_map(|&i| planned[i].file.as_ref())
-        .map(|f| f.size)
-        .sum();
-    progress.start("reading files", Some(total));
-    // Files are taken one at a time, largest first, by whichever thread is free (`par_bridge`
-    // pulls from the shared iterator in order): splitting the list in halves up front would
-    // leave one thread with every large file and the other idle.
-    let read: Vec<(usize, Outcome)> = to_read
-        .iter()
-        .par_bridge()
-        .map(|&i| {
-            let f = planned[i].file.as_ref().expect("filtered on file");
-            if src.stop.load(Ordering::Relaxed) {
-                return Ok((i, Outcome::not_stored("not read".into())));
-            }
-            let outcome = read_one(&src, &planned[i], f)?;
-            progress.advance(f.size);
-            Ok((i, outcome))
-        })
-        .collect::<Result<_, RepoError>>()?;
-    progress.finish();
-    if let Some(what) = src.changed.into_inner().expect("changed") {
-        return Ok(Stored::Changed(what));
+/// Planned entries taken at a time: their files are read in parallel, largest first, and
+/// their entries handed on in path order. Memory holds about one window.
+const WINDOW: usize = 2048;
+
+/// Why storing a device folder's files stopped before the end.
+pub(crate) enum Stop {
+    /// A file was not what the scan saw, or changed while it was read: what, for a message.
+    /// What was stored so far is in the session, named by nothing.
+    Changed(String),
+    Failed(IngestError),
+}
+
+/// The parent snapshot's entries, walked beside the planned ones (both in path order).
+pub(crate) struct ParentCursor<'r> {
+    /// `None` once there is nothing more to take: no parent, its end, or it stopped reading.
+    entries: Option<Entries<'r>>,
+    head: Option<Entry>,
+    /// Every entry so far equals the parent's at its path, and the parent has no other.
+    pub(crate) same: bool,
+    /// Why the parent's file list stopped reading, if it did (its files after that point are
+    /// read again).
+    pub(crate) unreadable: Option<String>,
+}
+
+impl<'r> ParentCursor<'r> {
+    pub(crate) fn new(entries: Option<Entries<'r>>) -> Self {
+        ParentCursor {
+            same: entries.is_some(),
+            entries,
+            head: None,
+            unreadable: None,
+        }
     }
 
-    let mut fresh: HashMap<usize, Outcome> = read.into_iter().collect();
-    let mut entries = Vec::with_capacity(planned.len());
-    let mut origins = Vec::with_capacity(planned.len());
-    for ((i, p), reused) in planned.into_iter().enumerate().zip(reused) {
-        let (content, origin, undecryptable) = match fresh.remove(&i) {
+    /// The parent's entry at `path`; entries before it, which nothing matched, are passed.
+    fn at(&mut self, path: &str) -> Result<Option<Entry>, RepoError> {
+        loop {
+            let Some(head) = self
+                .head
+                .take()
+                .map_or_else(|| self.pull(), |h| Ok(Some(h)))?
+            else {
+                return Ok(None);
+            };
+            match head.path.as_str().cmp(path) {
+                std::cmp::Ordering::Less => self.same = false,
+                std::cmp::Ordering::Equal => return Ok(Some(head)),
+                std::cmp::Ordering::Greater => {
+                    self.head = Some(head);
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    fn pull(&mut self) -> Result<Option<Entry>, RepoError> {
+        let Some(entries) = &mut self.entries else {
+            return Ok(None);
+        };
+        match entries.next() {
+            Some(Ok(entry)) => Ok(Some(entry)),
+            None => {
+                self.entries = None;
+                Ok(None)
+            }
+            Some(Err(e)) if e.is_damage() => {
+                self.unreadable = Some(e.to_string());
+                self.entries = None;
+                self.same = false;
+                Ok(None)
+            }
+            Some(Err(e)) => Err(e),
+        }
+    }
+
+    /// At the end of the planned entries: a parent entry left means the backups differ.
+    fn finish(&mut self) -> Result<(), RepoError> {
+        if self.head.is_some() || self.pull()?.is_some() {
+            self.same = false;
+        }
+        Ok(())
+    }
+}
+
+/// The entries of a device folder, in path order, each file's content stored (or the parent
+/// snapshot's reused) as the entries are taken, one window at a time. It ends early when
+/// storing stops ([`Storing::stop`]).
+pub(crate) struct Storing<'a, 's, 'r, P: Iterator<Item = PlannedEntry>> {
+    src: Source<'a, 's, 'r>,
+    pub(crate) planned: P,
+    pub(crate) parent: ParentCursor<'r>,
+    ready: std::collections::VecDeque<Entry>,
+    /// The snapshot's counts so far (but `bytes_added`).
+    pub(crate) summary: SnapshotSummary,
+    pub(crate) warnings: Vec<Warning>,
+    /// A file was read (new or changed); an unchanged device backup reads none.
+    pub(crate) read_any: bool,
+    pub(crate) stop: Option<Stop>,
+    progress: &'a dyn Progress,
+}
+
+impl<'a, 's, 'r, P: Iterator<Item = PlannedEntry>> Storing<'a, 's, 'r, P> {
+    pub(crate) fn new(
+        session: &'a Tally<'s, 'r>,
+        folder: &'a Path,
+        planned: P,
+        parent: ParentCursor<'r>,
+        decryption: Option<&'a Decryption>,
+        progress: &'a dyn Progress,
+    ) -> Self {
+        progress.start("reading files", None);
+        Storing {
+            src: Source {
+                session,
+                folder,
+                decryption,
+                changed: Mutex::new(None),
+                stop: AtomicBool::new(false),
+            },
+            planned,
+            parent,
+            ready: std::collections::VecDeque::new(),
+            summary: SnapshotSummary::default(),
+            warnings: Vec::new(),
+            read_any: false,
+            stop: None,
+            progress,
+        }
+    }
+
+    /// Stores the files of the next window; false at the end (or when storing stopped).
+    fn next_window(&mut self) -> bool {
+        let window: Vec<PlannedEntry> = self.planned.by_ref().take(WINDOW).collect();
+        let stored = if window.is_empty() {
+            self.parent.finish().map_err(|e| Stop::Failed(e.into()))
+        } else {
+            self.store_window(window)
+        };
+        match stored {
+            Ok(()) => !self.ready.is_empty(),
+            Err(stop) => {
+                self.stop = Some(stop);
+                false
+            }
+        }
+    }
+
+    /// Stores the content of every planned file of `window` (Status.plist, which says which
+    /// device backup this is, is read every time; it counts as unmodified when it holds
+    /// exactly the parent's bytes), and queues their entries.
+    fn store_window(&mut self, window: Vec<PlannedEntry>) -> Result<(), Stop> {
+        let failed = |e: RepoError| Stop::Failed(e.into());
+        let mut parents = Vec::with_capacity(window.len());
+        for p in &window {
+            parents.push(self.parent.at(&p.path).map_err(failed)?);
+        }
+        let decryption = self.src.decryption;
+        let reuse = |(p, parent): (&PlannedEntry, &Option<Entry>)| -> Option<Content> {
+            let f = p.file.as_ref().filter(|f| f.path != STATUS_PLIST)?;
+            let key = Reading::of(p, f.size, decryption).wrapped_key();
+            unchanged(parent.as_ref()?.content.as_ref()?, f, key).cloned()
+        };
+        let mut reused: Vec<Option<Content>> = window.iter().zip(&parents).map(reuse).collect();
+        forget_unsound(self.src.session, &mut reused).map_err(failed)?;
+        let mut to_read: Vec<usize> = (0..window.len())
+            .filter(|&i| window[i].file.is_some() && reused[i].is_none())
+            .collect();
+        to_read.sort_by_key(|&i| std::cmp::Reverse(window[i].file.as_ref().map_or(0, |f| f.size)));
+        // Files are taken one at a time, largest first, by whichever thread is free
+        // (`par_bridge` pulls from the shared iterator in order): splitting the list in halves
+        // up front would leave one thread with every large file and the other idle.
+        let (src, progress) = (&self.src, self.progress);
+        let read: Vec<(usize, Outcome)> = to_read
+            .iter()
+            .par_bridge()
+            .map(|&i| {
+                let f = window[i].file.as_ref().expect("filtered on file");
+                if src.stop.load(Ordering::Relaxed) {
+                    return Ok((i, Outcome::not_stored("not read".into())));
+                }
+                let outcome = read_one(src, &window[i], f)?;
+                progress.advance(f.size);
+                Ok((i, outcome))
+            })
+            .collect::<Result<_, RepoError>>()
+            .map_err(failed)?;
+        if let Some(what) = self.src.changed.lock().expect("changed").take() {
+            return Err(Stop::Changed(what));
+        }
+        let mut fresh: HashMap<usize, Outcome> = read.into_iter().collect();
+        for (((i, p), reused), parent) in window.into_iter().enumerate().zip(reused).zip(parents) {
+            let entry = self.settle_entry(p, fresh.remove(&i), reused, parent.as_ref());
+            self.parent.same &= parent.as_ref() == Some(&entry);
+            self.ready.push_back(entry);
+        }
+        Ok(())
+    }
+
+    /// The entry of `p`: its content read (`outcome`), reused from the parent, or none; its
+    /// row's state following the length of what was stored. Counts it in the summary.
+    fn settle_entry(
+        &mut self,
+        p: PlannedEntry,
+        outcome: Option<Outcome>,
+        reused: Option<Content>,
+        parent: Option<&Entry>,
+    ) -> Entry {
+        let parent_content = parent.and_then(|e| e.content.as_ref());
+        let (content, origin, undecryptable) = match outcome {
             Some(outcome) => {
                 if let Some(message) = outcome.warning {
-                    warnings.push(Warning {
+                    self.warnings.push(Warning {
                         path: p.path.clone(),
                         message,
                     });
                 }
                 // Status.plist, read every time, is unmodified when it is the parent's.
-                let origin = match parent.get(&p.path) {
+                let origin = match parent_content {
                     Some(c) if p.path == STATUS_PLIST && outcome.content.as_ref() == Some(c) => {
                         Origin::Unmodified
                     }
                     Some(_) => Origin::Changed,
                     None => Origin::New,
                 };
-                (outcome.content, Some(origin), outcome.undecryptable)
+                (outcome.content, origin, outcome.undecryptable)
             }
-            None if p.file.is_some() => (reused, Some(Origin::Unmodified), false),
-            None => (None, None, false),
+            None => (reused, Origin::Unmodified, false),
         };
         let mut row = p.row;
         if let (Some(r), Some(expected), Some(f)) = (&mut row, p.expected, &p.file) {
             let size = content.as_ref().map_or(f.size, |c| c.size);
             if let Some(message) = settle(r, expected, size, undecryptable) {
-                warnings.push(Warning {
+                self.warnings.push(Warning {
                     path: p.path.clone(),
                     message,
                 });
             }
         }
-        origins.push(content.as_ref().and(origin));
-        entries.push(Entry {
+        if let Some(c) = &content {
+            let s = &mut self.summary;
+            s.files += 1;
+            s.bytes += c.size;
+            match origin {
+                Origin::New => s.files_new += 1,
+                Origin::Changed => s.files_changed += 1,
+                Origin::Unmodified => s.files_unmodified += 1,
+            }
+            if matches!(origin, Origin::New | Origin::Changed) {
+                s.bytes_read += c.size;
+                self.read_any = true;
+            }
+        }
+        Entry {
             path: p.path,
             row,
             content,
-        });
+        }
     }
-    Ok(Stored::Whole(entries, origins))
+}
+
+impl<P: Iterator<Item = PlannedEntry>> Iterator for Storing<'_, '_, '_, P> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        if self.ready.is_empty() && (self.stop.is_some() || !self.next_window()) {
+            self.progress.finish();
+            return None;
+        }
+        self.ready.pop_front()
+    }
 }
 
 /// Drops the parent's contents that name a chunk the repository no longer has a sound copy
@@ -243,19 +403,18 @@ fn forget_unsound(
     Ok(())
 }
 
-/// The parent's content for `f` when size, mtime and mode are unchanged and it was stored the
-/// way this file would be (decrypted under the same wrapped key, or as found).
+/// The parent's content `c` for `f` when size, mtime and mode are unchanged and it was stored
+/// the way this file would be (decrypted under the same wrapped key, or as found).
 fn unchanged<'a>(
-    parent: &'a HashMap<String, Content>,
+    c: &'a Content,
     f: &FoundFile,
     wrapped_key: Option<Vec<u8>>,
 ) -> Option<&'a Content> {
-    parent.get(&f.path).filter(|c| {
-        c.size == f.size
-            && c.mtime_ns == f.mtime_ns
-            && c.mode == f.mode
-            && c.cipher.map(|c| c.wrapped_key.to_vec()) == wrapped_key
-    })
+    (c.size == f.size
+        && c.mtime_ns == f.mtime_ns
+        && c.mode == f.mode
+        && c.cipher.map(|c| c.wrapped_key.to_vec()) == wrapped_key)
+        .then_some(c)
 }
 
 /// Reads and stores one file. What is stored is what was read: the content's size is the count

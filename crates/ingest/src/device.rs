@@ -6,22 +6,19 @@
 //! then; if it changes again, it is still being written and nothing of it is committed (blobs
 //! already stored stay in the session, named by no snapshot, for prune to remove).
 
-use crate::contents::{Decryption, Origin, Stored, store_contents};
-use crate::entries::match_rows;
+use crate::contents::{Decryption, ParentCursor, Stop, Storing};
+use crate::entries::Planner;
 use crate::error::IngestError;
 use crate::identity::identity;
 use crate::unlock::{IosPasswords, unlock};
-use crate::walk::walk;
-use crate::watch::{KeyFiles, walks_differ};
+use crate::walk::Walk;
+use crate::watch::KeyFiles;
 use hearth_format::codec::{STRING_MAX, fits_string};
-use hearth_format::{
-    Content, DeviceIdentity, Entry, Snapshot, SnapshotId, SnapshotSummary, Warning,
-};
+use hearth_format::{DeviceIdentity, Snapshot, SnapshotId, SnapshotSummary, Warning};
 use hearth_mobilesync::{
-    BackupState, DeviceFolder, IgnoredPlist, ManifestDb, ManifestDbState, ManifestRow, Writing,
+    BackupState, DeviceFolder, IgnoredPlist, ManifestDb, ManifestDbState, Writing,
 };
-use hearth_repo::{Progress, Repository, Tally, WriteSession};
-use std::collections::HashMap;
+use hearth_repo::{Progress, Repository, StoredTree, Tally, WriteSession};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -55,7 +52,8 @@ pub struct DeviceReport {
     /// derivation this time, false when the repository already held the derived key.
     pub key_derived: bool,
     /// Why the parent snapshot's file list could not be read (damage in the repository), when
-    /// it could not: every file was then read again. The new snapshot is complete.
+    /// it could not: every file from where it stopped reading was then read again. The new
+    /// snapshot is complete.
     pub parent_unreadable: Option<String>,
 }
 
@@ -194,16 +192,16 @@ struct Change {
     what: String,
 }
 
-/// A device folder read while it held still.
+/// A device folder read while it held still, its tree stored.
 struct Read {
     identity: DeviceIdentity,
-    entries: Vec<Entry>,
-    origins: Vec<Option<Origin>>,
+    tree: StoredTree,
+    /// Its counts, but `bytes_added`.
+    summary: SnapshotSummary,
     warnings: Vec<Warning>,
     parent: Option<(SnapshotId, Snapshot)>,
-    /// The parent's entries, when they were compared with (not with `force_read`, not when
-    /// they could not be read).
-    parent_entries: Option<Vec<Entry>>,
+    /// No file was read, and every entry is the parent's (with no other in the parent).
+    same_entries: bool,
     parent_unreadable: Option<String>,
     unencrypted_source: bool,
     key_derived: bool,
@@ -261,43 +259,81 @@ fn read_from(
     }
     let (identity, udid_warning) = identified.map_err(source)?;
     check_lengths(folder, &identity, &options.tags)?;
-    let (rows, decryption, key_derived) =
-        open_manifest(repo, &device, &identity, options, progress)?;
+    let (db, decryption, key_derived) = open_manifest(repo, &device, &identity, options, progress)?;
+    let others = db.invalid_rows().map_err(source)?;
     let mut warnings: Vec<Warning> = device.ignored.iter().map(ignored).collect();
     warnings.extend(udid_warning);
-    let found = walk(folder, &mut warnings)?;
-    let planned = match_rows(rows, found.clone(), decryption.is_some(), &mut warnings);
+    let walk = Walk::new(folder)?;
 
     let parent = repo.latest_for_udid(&identity.udid)?;
-    let mut parent_unreadable = None;
     let parent_entries = match (&parent, options.force_read) {
-        (Some((_, snap)), false) => parent_entries(repo, snap, &mut parent_unreadable)?,
+        (Some((_, snap)), false) => Some(repo.entries(snap)),
         _ => None,
     };
-    let parent_files = contents_by_path(parent_entries.as_deref());
-    let stored = store_contents(
-        tally,
-        folder,
-        planned,
-        &parent_files,
-        decryption.as_ref(),
-        &mut warnings,
-        progress,
-    )?;
-    let (entries, origins) = match stored {
-        Stored::Whole(entries, origins) => (entries, origins),
-        Stored::Changed(what) => {
+    let encrypted = decryption.is_some();
+    // Rows come from SQLite on a thread of their own, a few at a time, in path order.
+    let (tree, storing, rows_read, walked) = std::thread::scope(|scope| {
+        let (send, rows) = crossbeam_channel::bounded(ROWS_IN_FLIGHT);
+        let producer = scope
+            .spawn(move || db.each_valid_row(|row| send.send(row).map_err(|_| RowsEnd::NotWanted)));
+        let planner = Planner::new(rows.into_iter(), others, walk, encrypted);
+        let mut storing = Storing::new(
+            tally,
+            folder,
+            planner,
+            ParentCursor::new(parent_entries),
+            decryption.as_ref(),
+            progress,
+        );
+        let tree = tally.store_tree(storing.by_ref());
+        let Storing {
+            planned,
+            summary,
+            warnings,
+            read_any,
+            stop,
+            parent,
+            ..
+        } = storing;
+        // Dropping the rows' receiver ends the reader if planning stopped early.
+        let walked = planned.finish();
+        let rows_read = producer
+            .join()
+            .expect("the Manifest.db reader does not panic");
+        (
+            tree,
+            (summary, warnings, read_any, stop, parent),
+            rows_read,
+            walked,
+        )
+    });
+    let (summary, stored_warnings, read_any, stop, cursor) = storing;
+    match stop {
+        Some(Stop::Changed(what)) => {
             return Ok(Attempt::Changed(Change {
                 device: Some(identity),
                 what,
             }));
         }
-    };
+        Some(Stop::Failed(e)) => return Err(e),
+        None => {}
+    }
+    match rows_read {
+        Ok(()) | Err(RowsEnd::NotWanted) => {}
+        Err(RowsEnd::Db(e)) => return Err(source(e)),
+    }
+    let tree = tree?;
+    let (walk, planned_warnings) = walked;
+    warnings.extend(walk.warnings);
+    warnings.extend(planned_warnings);
+    warnings.extend(stored_warnings);
+
     // Invariant: a snapshot is made only of a folder that held still while it was read.
-    let after = walk(folder, &mut Vec::new())?;
+    let mut again = Walk::new(folder)?;
+    again.by_ref().for_each(drop);
     let moved = KeyFiles::now(folder)
         .changed_since(before)
-        .or_else(|| walks_differ(&found, &after));
+        .or_else(|| walk.summary.changed_since(&again.summary));
     if let Some(what) = moved {
         return Ok(Attempt::Changed(Change {
             device: Some(identity),
@@ -306,16 +342,32 @@ fn read_from(
     }
     Ok(Attempt::Read(Box::new(Read {
         identity,
-        entries,
-        origins,
+        tree,
+        summary,
         warnings,
         parent,
-        parent_entries,
-        parent_unreadable,
+        same_entries: cursor.same && !read_any,
+        parent_unreadable: cursor.unreadable,
         unencrypted_source: !device.is_encrypted(),
         key_derived,
         device_time: device_time(&device),
     })))
+}
+
+/// Rows read from Manifest.db at most ahead of the files they are matched with.
+const ROWS_IN_FLIGHT: usize = 1024;
+
+/// Why the Manifest.db reader stopped before the last row.
+enum RowsEnd {
+    Db(hearth_mobilesync::Error),
+    /// Planning stopped (a change, an error): the rest is not wanted.
+    NotWanted,
+}
+
+impl From<hearth_mobilesync::Error> for RowsEnd {
+    fn from(e: hearth_mobilesync::Error) -> Self {
+        RowsEnd::Db(e)
+    }
 }
 
 /// Commits the snapshot of a folder read whole, unless it is the same device backup as its
@@ -327,7 +379,7 @@ fn finish(
     mut read: Read,
     options: &IngestOptions,
 ) -> Result<DeviceOutcome, IngestError> {
-    let mut summary = summarize(&read.entries, &read.origins);
+    let mut summary = read.summary.clone();
     summary.bytes_added = tally.stored_bytes();
     read.warnings.iter_mut().for_each(fit_warning);
     let parent = read.parent.as_ref().map(|(id, _)| *id);
@@ -354,47 +406,21 @@ fn finish(
         tags: options.tags.clone(),
         summary: summary.clone(),
         warnings: read.warnings.clone(),
-        tree_len: 0,
-        tree: Vec::new(),
+        tree_len: read.tree.len,
+        tree: read.tree.blobs.clone(),
     };
-    let id = repo.commit_snapshot(session, snapshot, &read.entries)?;
+    let id = repo.commit_tree(session, &snapshot)?;
     Ok(DeviceOutcome::Stored(report(id)))
-}
-
-/// The counts a snapshot records, but `bytes_added`.
-fn summarize(entries: &[Entry], origins: &[Option<Origin>]) -> SnapshotSummary {
-    let mut summary = SnapshotSummary::default();
-    for (e, origin) in entries.iter().zip(origins) {
-        let Some(c) = &e.content else { continue };
-        summary.files += 1;
-        summary.bytes += c.size;
-        match origin {
-            Some(Origin::New) => summary.files_new += 1,
-            Some(Origin::Changed) => summary.files_changed += 1,
-            Some(Origin::Unmodified) | None => summary.files_unmodified += 1,
-        }
-        if matches!(origin, Some(Origin::New | Origin::Changed)) {
-            summary.bytes_read += c.size;
-        }
-    }
-    summary
 }
 
 /// True when `read` holds the same device backup as its parent: no file was read, and the
 /// snapshot would record exactly the parent's entries, warnings (`read`'s already fitted) and
 /// tags.
 fn same_backup(read: &Read, tags: &[String]) -> bool {
-    let (Some((_, parent)), Some(parent_entries)) = (&read.parent, &read.parent_entries) else {
+    let Some((_, parent)) = &read.parent else {
         return false;
     };
-    let nothing_read = read
-        .origins
-        .iter()
-        .all(|o| matches!(o, None | Some(Origin::Unmodified)));
-    nothing_read
-        && read.entries == *parent_entries
-        && sorted(&read.warnings) == sorted(&parent.warnings)
-        && parent.tags == tags
+    read.same_entries && sorted(&read.warnings) == sorted(&parent.warnings) && parent.tags == tags
 }
 
 /// `warnings` as (path, message) pairs in order: their order depends on threads and folders.
@@ -475,7 +501,7 @@ fn open_manifest(
     id: &DeviceIdentity,
     options: &IngestOptions,
     progress: &dyn Progress,
-) -> Result<(Vec<ManifestRow>, Option<Decryption>, bool), IngestError> {
+) -> Result<(ManifestDb, Option<Decryption>, bool), IngestError> {
     let folder = d.root.clone();
     let device = id.name.clone();
     let source = |e| IngestError::Source {
@@ -495,7 +521,7 @@ fn open_manifest(
         }
         ManifestDbState::Plaintext => {
             let db = ManifestDb::open(&d.manifest_db_path()).map_err(source)?;
-            return Ok((db.rows().map_err(source)?, None, false));
+            return Ok((db, None, false));
         }
         ManifestDbState::Encrypted => {}
     }
@@ -505,39 +531,12 @@ fn open_manifest(
         .unwrap_or(&plaintext)
         .to_vec();
     let db = ManifestDb::from_plaintext(readable, &d.manifest_db_path()).map_err(source)?;
-    let rows = db.rows().map_err(source)?;
     let decryption = Decryption {
         keys: unlocked.keys,
         manifest_db: plaintext,
         manifest_key,
     };
-    Ok((rows, Some(decryption), unlocked.derived))
-}
-
-/// The parent snapshot's entries; none (every file is read) when its file list is damaged or
-/// lost, and then why in `unreadable`.
-fn parent_entries(
-    repo: &Repository,
-    parent: &Snapshot,
-    unreadable: &mut Option<String>,
-) -> Result<Option<Vec<Entry>>, IngestError> {
-    match repo.load_entries(parent) {
-        Ok(entries) => Ok(Some(entries)),
-        Err(e) if e.is_damage() => {
-            *unreadable = Some(e.to_string());
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The contents of `entries` by path.
-fn contents_by_path(entries: Option<&[Entry]>) -> HashMap<String, Content> {
-    entries
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|e| Some((e.path.clone(), e.content.clone()?)))
-        .collect()
+    Ok((db, Some(decryption), unlocked.derived))
 }
 
 /// When the device was backed up: `Status.plist` `Date`, else Info.plist's `Last Backup Date`,

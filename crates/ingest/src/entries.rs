@@ -9,7 +9,6 @@ use hearth_format::entry::{MTIME_ABSENT, SIZE_ABSENT};
 use hearth_format::{Row, RowState, Warning};
 use hearth_mobilesync::encryption::padded_len;
 use hearth_mobilesync::{EntryKind, FileId, ManifestRow, check_relative_path};
-use std::collections::BTreeMap;
 
 /// An entry before its content is stored.
 #[derive(Debug, Clone)]
@@ -27,33 +26,123 @@ pub struct PlannedEntry {
 /// One entry per row (keyed by its blob path) and one per file no row claims, sorted by path.
 /// In an `encrypted` backup a blob is expected to be its `Size` padded to whole AES blocks.
 /// A row whose file id, domain or path is too long for the format is left out with a warning
-/// (its blob, if any, becomes a file no row claims).
+/// (its blob, if any, becomes a file no row claims). [`Planner`] over whole lists.
+#[cfg(test)]
 pub fn match_rows(
     rows: Vec<ManifestRow>,
-    files: Vec<FoundFile>,
+    mut files: Vec<FoundFile>,
     encrypted: bool,
     warnings: &mut Vec<Warning>,
 ) -> Vec<PlannedEntry> {
-    let mut files: BTreeMap<String, FoundFile> =
-        files.into_iter().map(|f| (f.path.clone(), f)).collect();
-    let mut out: Vec<PlannedEntry> = rows
+    let (mut valid, others): (Vec<_>, Vec<_>) = rows
         .into_iter()
-        .filter_map(|row| plan_row(row, &mut files, encrypted, warnings))
-        .collect();
-    out.extend(files.into_values().map(|f| PlannedEntry {
-        path: f.path.clone(),
-        row: None,
-        file: Some(f),
-        encryption_key: None,
-        expected: None,
-    }));
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    out
+        .partition(|r| FileId::parse(&r.file_id).is_ok());
+    valid.sort_by(|a, b| a.file_id.cmp(&b.file_id));
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut planner = Planner::new(valid.into_iter(), others, files.into_iter(), encrypted);
+    let planned = planner.by_ref().collect();
+    warnings.append(&mut planner.warnings);
+    planned
 }
 
+/// [`match_rows`] one entry at a time: merges rows and files that come sorted by path, so that
+/// memory holds one of each whatever the size of the backup.
+///
+/// `rows` are rows with a valid file id in `fileID` order (which is their blob paths' order);
+/// `others` any other rows (rare: damaged backups), in any order; `files` the files found,
+/// sorted by path. Warnings gather in `warnings`.
+pub struct Planner<R: Iterator<Item = ManifestRow>, F: Iterator<Item = FoundFile>> {
+    rows: std::iter::Peekable<R>,
+    /// `others`, sorted by [`entry_path`].
+    invalid: std::iter::Peekable<std::vec::IntoIter<ManifestRow>>,
+    files: F,
+    /// The next file of `files`, taken but not planned yet.
+    file: Option<FoundFile>,
+    encrypted: bool,
+    pub warnings: Vec<Warning>,
+}
+
+impl<R: Iterator<Item = ManifestRow>, F: Iterator<Item = FoundFile>> Planner<R, F> {
+    pub fn new(rows: R, mut others: Vec<ManifestRow>, files: F, encrypted: bool) -> Self {
+        others.sort_by_cached_key(|r| entry_path(&r.file_id));
+        Planner {
+            rows: rows.peekable(),
+            invalid: others.into_iter().peekable(),
+            files,
+            file: None,
+            encrypted,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The row that comes next by path, if it comes before the next file (or at it).
+    fn next_row(&mut self) -> Option<ManifestRow> {
+        let valid = self.rows.peek().map(|r| valid_path(&r.file_id));
+        let invalid = self.invalid.peek().map(|r| entry_path(&r.file_id));
+        if self.file.is_none() {
+            self.file = self.files.next();
+        }
+        let file = self.file.as_ref().map(|f| f.path.as_str());
+        let (path, from_valid) = match (valid, invalid) {
+            (Some(v), Some(i)) if i < v => (i, false),
+            (Some(v), _) => (v, true),
+            (None, Some(i)) => (i, false),
+            (None, None) => return None,
+        };
+        if file.is_some_and(|f| f < path.as_str()) {
+            return None;
+        }
+        if from_valid {
+            self.rows.next()
+        } else {
+            self.invalid.next()
+        }
+    }
+}
+
+/// The path of a row's entry: its blob's for a valid file id, else `?<fileID>`.
+fn entry_path(file_id: &str) -> String {
+    FileId::parse(file_id).map_or_else(|_| format!("?{file_id}"), |id| id.blob_path())
+}
+
+impl<R: Iterator<Item = ManifestRow>, F: Iterator<Item = FoundFile>> Planner<R, F> {
+    /// The files' source, once every entry is planned, and the warnings.
+    pub fn finish(self) -> (F, Vec<Warning>) {
+        (self.files, self.warnings)
+    }
+}
+
+/// The blob path of a valid file id (`xx/<id>`), without parsing it again.
+fn valid_path(file_id: &str) -> String {
+    format!("{}/{file_id}", &file_id[..2.min(file_id.len())])
+}
+
+impl<R: Iterator<Item = ManifestRow>, F: Iterator<Item = FoundFile>> Iterator for Planner<R, F> {
+    type Item = PlannedEntry;
+
+    fn next(&mut self) -> Option<PlannedEntry> {
+        while let Some(row) = self.next_row() {
+            let (encrypted, file, warnings) = (self.encrypted, &mut self.file, &mut self.warnings);
+            let mut file_at = |path: &str| file.take_if(|f| f.path == path);
+            if let Some(planned) = plan_row(row, &mut file_at, encrypted, warnings) {
+                return Some(planned);
+            }
+        }
+        let f = self.file.take().or_else(|| self.files.next())?;
+        Some(PlannedEntry {
+            path: f.path.clone(),
+            row: None,
+            file: Some(f),
+            encryption_key: None,
+            expected: None,
+        })
+    }
+}
+
+/// The entry of row `r`, its blob taken by `file_at(path)` when the file id is valid.
 fn plan_row(
     r: ManifestRow,
-    files: &mut BTreeMap<String, FoundFile>,
+    file_at: &mut impl FnMut(&str) -> Option<FoundFile>,
     encrypted: bool,
     warnings: &mut Vec<Warning>,
 ) -> Option<PlannedEntry> {
@@ -82,7 +171,7 @@ fn plan_row(
             ),
         });
     }
-    let file = id.as_ref().and_then(|_| files.remove(&path));
+    let file = id.as_ref().and_then(|_| file_at(&path));
     let encryption_key = r
         .file
         .as_ref()

@@ -8,7 +8,7 @@
 //! Status.plist and adds, rewrites and removes blobs, so it cannot go unnoticed unless it put
 //! every file back exactly as it was.
 
-use crate::walk::{FoundFile, mtime_ns};
+use crate::walk::mtime_ns;
 use hearth_mobilesync::{INFO_PLIST, MANIFEST_DB, MANIFEST_PLIST, STATUS_PLIST};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -62,83 +62,9 @@ impl KeyFiles {
     }
 }
 
-/// The first difference between two walks of a folder (both sorted by path): a file that
-/// appeared, disappeared, or has another size, mtime or mode. `None` when they are the same.
-pub(crate) fn walks_differ(before: &[FoundFile], after: &[FoundFile]) -> Option<String> {
-    let (mut a, mut b) = (before.iter().peekable(), after.iter().peekable());
-    loop {
-        let how = match (a.peek(), b.peek()) {
-            (None, None) => return None,
-            (Some(x), Some(y)) if x == y => {
-                a.next();
-                b.next();
-                continue;
-            }
-            (Some(x), Some(y)) if x.path == y.path => {
-                (x, "was written (its size or mtime changed)")
-            }
-            (Some(x), Some(y)) if x.path < y.path => (x, "disappeared"),
-            (Some(_), Some(y)) => (y, "appeared"),
-            (Some(x), None) => (x, "disappeared"),
-            (None, Some(y)) => (y, "appeared"),
-        };
-        return Some(format!("{} {}", how.0.path, how.1));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn f(path: &str, size: u64) -> FoundFile {
-        FoundFile {
-            path: path.into(),
-            size,
-            mtime_ns: 7,
-            mode: 0o644,
-        }
-    }
-
-    #[test]
-    fn walks_name_the_first_file_that_differs() {
-        let before = [f("Info.plist", 1), f("ab/ab01", 5), f("cd/cd02", 9)];
-        assert_eq!(walks_differ(&before, &before), None);
-        let cases = [
-            (
-                vec![f("Info.plist", 1), f("cd/cd02", 9)],
-                "ab/ab01 disappeared",
-            ),
-            (
-                vec![
-                    f("Info.plist", 1),
-                    f("ab/ab01", 5),
-                    f("ab/ab02", 1),
-                    f("cd/cd02", 9),
-                ],
-                "ab/ab02 appeared",
-            ),
-            (
-                vec![f("Info.plist", 1), f("ab/ab01", 6), f("cd/cd02", 9)],
-                "ab/ab01 was written (its size or mtime changed)",
-            ),
-            (
-                vec![f("Info.plist", 1), f("ab/ab01", 5)],
-                "cd/cd02 disappeared",
-            ),
-            (
-                vec![
-                    f("Info.plist", 1),
-                    f("ab/ab01", 5),
-                    f("cd/cd02", 9),
-                    f("ef", 0),
-                ],
-                "ef appeared",
-            ),
-        ];
-        for (after, what) in cases {
-            assert_eq!(walks_differ(&before, &after).as_deref(), Some(what));
-        }
-    }
 
     #[test]
     fn key_files_tell_a_replaced_a_written_and_a_new_file() {

@@ -132,6 +132,11 @@ impl RawRow {
     }
 }
 
+/// SQL that holds exactly for the fileIDs [`crate::FileId::parse`] accepts: text of 40
+/// characters, none outside `0-9a-f` (`GLOB` compares bytes, so no other byte passes).
+const VALID_FILE_ID: &str =
+    "typeof(fileID) = 'text' AND length(fileID) = 40 AND fileID NOT GLOB '*[^0-9a-f]*'";
+
 /// A read-only Manifest.db.
 #[derive(Debug)]
 pub struct ManifestDb {
@@ -295,21 +300,62 @@ impl ManifestDb {
 
     /// All rows, `ORDER BY fileID`, with the `file` column as stored.
     pub fn raw_rows(&self) -> Result<Vec<RawRow>, Error> {
-        let sql = "SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY fileID";
+        let mut all = Vec::new();
+        self.each_raw_row("1", |row| {
+            all.push(row);
+            Ok::<_, Error>(())
+        })?;
+        Ok(all)
+    }
+
+    /// The rows whose fileID is a valid file id (40 lower-case hex digits, [`crate::FileId`]),
+    /// `ORDER BY fileID`, which is the order of their blob paths: one row in memory at a time.
+    /// Stops at `f`'s first error.
+    pub fn each_valid_row<E: From<Error>>(
+        &self,
+        mut f: impl FnMut(ManifestRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.each_raw_row(VALID_FILE_ID, |row| f(row.decode()))
+    }
+
+    /// The rows [`ManifestDb::each_valid_row`] leaves out, `ORDER BY fileID` (a damaged or
+    /// hand-made backup's; real ones have none). A fileID stored as a blob of 40 hex digits is
+    /// among them though it reads as a valid id.
+    pub fn invalid_rows(&self) -> Result<Vec<ManifestRow>, Error> {
+        let mut all = Vec::new();
+        self.each_raw_row(&format!("NOT ({VALID_FILE_ID})"), |row| {
+            all.push(row.decode());
+            Ok::<_, Error>(())
+        })?;
+        Ok(all)
+    }
+
+    /// The rows for which the SQL expression `filter` holds, `ORDER BY fileID`, one at a time.
+    fn each_raw_row<E: From<Error>>(
+        &self,
+        filter: &str,
+        mut f: impl FnMut(RawRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let sql = format!(
+            "SELECT fileID, domain, relativePath, flags, file FROM Files WHERE {filter} ORDER BY fileID"
+        );
         let reading = |source| corrupt(&self.path, "reading Files", source);
-        let mut stmt = self.conn.prepare(sql).map_err(reading)?;
-        let rows = stmt.query_map([], |row| {
-            Ok(RawRow {
-                file_id: lenient_text(row.get_ref(0)?),
-                domain: lenient_text(row.get_ref(1)?),
-                relative_path: lenient_text(row.get_ref(2)?),
-                flags: lenient_integer(row.get_ref(3)?),
-                file: lenient_blob(row.get_ref(4)?),
-            })
-        });
-        rows.map_err(reading)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(reading)
+        let mut stmt = self.conn.prepare(&sql).map_err(reading)?;
+        let mut rows = stmt.query([]).map_err(reading)?;
+        while let Some(row) = rows.next().map_err(reading)? {
+            let raw = (|| {
+                Ok(RawRow {
+                    file_id: lenient_text(row.get_ref(0)?),
+                    domain: lenient_text(row.get_ref(1)?),
+                    relative_path: lenient_text(row.get_ref(2)?),
+                    flags: lenient_integer(row.get_ref(3)?),
+                    file: lenient_blob(row.get_ref(4)?),
+                })
+            })()
+            .map_err(reading)?;
+            f(raw)?;
+        }
+        Ok(())
     }
 
     /// `SELECT count(*) FROM Files`.
@@ -604,6 +650,65 @@ mod tests {
             vec![("salt".to_string(), b"s".to_vec())]
         );
         assert!(ManifestDb::without_rows(b"not sqlite".to_vec(), &dropped, &path).is_err());
+    }
+
+    #[test]
+    fn valid_and_invalid_rows_split_exactly_as_file_id_parse_does_each_in_file_id_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Manifest.db");
+        let mut w = crate::ManifestDbWriter::create(&path).unwrap();
+        let hex = "0123456789abcdef0123456789abcdef01234567";
+        let ids = [
+            hex.to_string(),
+            hex.replace('0', "f"),
+            hex.to_uppercase(),
+            hex[..39].to_string(),
+            format!("{hex}0"),
+            hex.replace('a', "g"),
+            hex.replacen('1', "é", 1),
+            hex.replacen('1', "\u{0}", 1),
+            String::new(),
+            format!("{}/", &hex[..39]),
+        ];
+        for id in &ids {
+            w.insert_raw(id, "HomeDomain", id, 1, b"x").unwrap();
+        }
+        w.finish().unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO Files VALUES (NULL, 'D', 'null', 1, NULL);
+             INSERT INTO Files VALUES (1234, 'D', 'integer', 1, NULL);
+             INSERT INTO Files VALUES (x'30313233343536373839616263646566303132333435363738396162636465663031323334353637', 'D', 'blob', 1, NULL);",
+        )
+        .unwrap();
+        drop(conn);
+        let db = ManifestDb::open(&path).unwrap();
+        let mut valid = Vec::new();
+        db.each_valid_row(|r| {
+            valid.push(r.file_id);
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+        let invalid: Vec<String> = db
+            .invalid_rows()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.file_id)
+            .collect();
+        let mut expected: Vec<&String> = ids
+            .iter()
+            .filter(|id| crate::FileId::parse(id).is_ok())
+            .collect();
+        expected.sort();
+        assert_eq!(valid.iter().collect::<Vec<_>>(), expected);
+        assert!(valid.iter().all(|id| crate::FileId::parse(id).is_ok()));
+        assert_eq!(valid.len() + invalid.len(), ids.len() + 3, "{invalid:?}");
+        // Only a fileID stored as a blob reads as a valid id among the others: SQL sorts blobs
+        // after all text, so it cannot come in the valid rows' order.
+        let parsed: Vec<&String> = (invalid.iter())
+            .filter(|id| crate::FileId::parse(id).is_ok())
+            .collect();
+        assert_eq!(parsed, [hex]);
     }
 
     /// A database written by something other than Apple: code in its schema never runs.

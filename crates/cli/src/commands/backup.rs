@@ -144,7 +144,7 @@ fn print_report(r: &DeviceReport) {
     );
     if let Some(why) = &r.parent_unreadable {
         eprintln!(
-            "notice: the previous snapshot of {} cannot be read ({}); every file was read again, and this snapshot is complete",
+            "notice: the previous snapshot of {} cannot be read ({}); the files it could not vouch for were read again, and this snapshot is complete",
             esc(r.device.label()),
             esc_text(why)
         );
