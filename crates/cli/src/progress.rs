@@ -49,7 +49,11 @@ impl Progress for Bars {
                 .expect("valid template")
                 .progress_chars("=> "),
             ),
-            None => ProgressBar::new_spinner(),
+            // What is left is not known up front (a backup reads files as it finds them).
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{msg:>16} {spinner} {bytes} {bytes_per_sec}")
+                    .expect("valid template"),
+            ),
         };
         let bar = multi.add(bar);
         // The label is escaped by the caller; a phase may name a file.
