@@ -20,11 +20,13 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// What an encrypted backup needs to be read: its class keys and its decrypted Manifest.db.
+/// What an encrypted backup needs to be read: its class keys and its decrypted Manifest.db,
+/// stored when the backup was opened (so that its plaintext is not kept in memory meanwhile).
 pub(crate) struct Decryption {
     pub keys: ClassKeys,
-    /// Decrypted, padding kept: encrypting it again without padding gives back the file.
-    pub manifest_db: Vec<u8>,
+    /// The chunks of the decrypted Manifest.db, padding kept (encrypting it again without
+    /// padding gives back the file), and the length of the ciphertext read.
+    pub manifest_db: (Vec<hearth_format::ChunkId>, u64),
     pub manifest_key: WrappedKey,
 }
 
@@ -493,8 +495,8 @@ fn read_pass<'w>(
     }))
 }
 
-/// An encrypted backup's Manifest.db, decrypted in memory when the backup was opened: its size
-/// is that of the ciphertext that was read then.
+/// An encrypted backup's Manifest.db, decrypted and stored when the backup was opened: its
+/// size is that of the ciphertext that was read then.
 fn read_manifest_db(
     src: &Source<'_, '_, '_>,
     p: &PlannedEntry,
@@ -503,12 +505,11 @@ fn read_manifest_db(
     let d = src
         .decryption
         .expect("ManifestDb reading needs a decryption");
-    let chunks = src.session.store_bytes(&d.manifest_db, BlobKind::Data)?;
+    let (chunks, read) = d.manifest_db.clone();
     let cipher = Cipher {
         wrapped_key: d.manifest_key.0,
         pkcs7: false,
     };
-    let read = d.manifest_db.len() as u64;
     if read != walked.size {
         src.changed(format!(
             "{} changed while it was read ({read} bytes when it was decrypted, {} when the folder was scanned)",

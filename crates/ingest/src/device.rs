@@ -14,7 +14,7 @@ use crate::unlock::{IosPasswords, unlock};
 use crate::walk::Walk;
 use crate::watch::KeyFiles;
 use hearth_format::codec::{STRING_MAX, fits_string};
-use hearth_format::{DeviceIdentity, Snapshot, SnapshotId, SnapshotSummary, Warning};
+use hearth_format::{BlobKind, DeviceIdentity, Snapshot, SnapshotId, SnapshotSummary, Warning};
 use hearth_mobilesync::{
     BackupState, DeviceFolder, IgnoredPlist, ManifestDb, ManifestDbState, Writing,
 };
@@ -259,7 +259,8 @@ fn read_from(
     }
     let (identity, udid_warning) = identified.map_err(source)?;
     check_lengths(folder, &identity, &options.tags)?;
-    let (db, decryption, key_derived) = open_manifest(repo, &device, &identity, options, progress)?;
+    let (db, decryption, key_derived) =
+        open_manifest(repo, tally, &device, &identity, options, progress)?;
     let others = db.invalid_rows().map_err(source)?;
     let mut warnings: Vec<Warning> = device.ignored.iter().map(ignored).collect();
     warnings.extend(udid_warning);
@@ -497,6 +498,7 @@ fn fit_warning(w: &mut Warning) {
 /// (and whether the password was derived this time). Nothing is stored before this succeeds.
 fn open_manifest(
     repo: &Repository,
+    tally: &Tally<'_, '_>,
     d: &DeviceFolder,
     id: &DeviceIdentity,
     options: &IngestOptions,
@@ -526,14 +528,20 @@ fn open_manifest(
         ManifestDbState::Encrypted => {}
     }
     let unlocked = unlock(repo, d, id, options.ios_passwords.as_deref(), progress)?;
-    let (plaintext, manifest_key) = d.decrypt_manifest_db(&unlocked.keys).map_err(source)?;
-    let readable = hearth_mobilesync::encryption::strip_pkcs7(&plaintext)
-        .unwrap_or(&plaintext)
-        .to_vec();
-    let db = ManifestDb::from_plaintext(readable, &d.manifest_db_path()).map_err(source)?;
+    let (mut plaintext, manifest_key) = d.decrypt_manifest_db(&unlocked.keys).map_err(source)?;
+    // Stored now, so that one copy of the plaintext is in memory at a time: this one, then
+    // SQLite's.
+    let stored = (
+        tally.store_bytes(&plaintext, BlobKind::Data)?,
+        plaintext.len() as u64,
+    );
+    let readable =
+        hearth_mobilesync::encryption::strip_pkcs7(&plaintext).map_or(plaintext.len(), <[u8]>::len);
+    plaintext.truncate(readable);
+    let db = ManifestDb::from_plaintext(plaintext, &d.manifest_db_path()).map_err(source)?;
     let decryption = Decryption {
         keys: unlocked.keys,
-        manifest_db: plaintext,
+        manifest_db: stored,
         manifest_key,
     };
     Ok((db, Some(decryption), unlocked.derived))
