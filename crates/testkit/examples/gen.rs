@@ -1,7 +1,7 @@
 //! Writes a synthetic household of MobileSync backups and reports what it wrote.
 //!
 //! ```text
-//! cargo run -p hearth-testkit --release --example gen -- <out> [tiny|demo|bench BYTES] [--day N]
+//! cargo run -p hearth-testkit --release --example gen -- <out> [tiny|demo|bench BYTES|real BYTES FILES] [--day N]
 //! ```
 //!
 //! Without `--day`, generates the preset into `<out>` (default `tiny`). With `--day N`,
@@ -24,19 +24,17 @@ fn parse() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let out = args
         .next()
-        .ok_or("usage: gen <out> [tiny|demo|bench BYTES] [--day N]")?;
+        .ok_or("usage: gen <out> [tiny|demo|bench BYTES|real BYTES FILES] [--day N]")?;
     let (mut spec, mut day) = (HouseholdSpec::tiny(), None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "tiny" => spec = HouseholdSpec::tiny(),
             "demo" => spec = HouseholdSpec::demo(),
-            "bench" => {
-                let bytes = args.next().ok_or("bench needs a byte count")?;
-                let bytes = bytes
-                    .replace('_', "")
-                    .parse()
-                    .map_err(|e| format!("bench {bytes}: {e}"))?;
-                spec = HouseholdSpec::bench(bytes);
+            "bench" => spec = HouseholdSpec::bench(number(args.next(), "bench needs a byte count")?),
+            "real" => {
+                let bytes = number(args.next(), "real needs a byte count")?;
+                let files = number(args.next(), "real needs a file count")?;
+                spec = HouseholdSpec::real(bytes, files as usize);
             }
             "--day" => {
                 let n = args.next().ok_or("--day needs a number")?;
@@ -50,6 +48,14 @@ fn parse() -> Result<Args, String> {
         spec,
         day,
     })
+}
+
+/// A whole number that may hold `_` separators (`8_500_000_000`).
+fn number(arg: Option<String>, missing: &str) -> Result<u64, String> {
+    let arg = arg.ok_or(missing)?;
+    arg.replace('_', "")
+        .parse()
+        .map_err(|e| format!("{arg}: {e}"))
 }
 
 fn print_household(h: &Household) {

@@ -224,6 +224,22 @@ impl HouseholdSpec {
         }
     }
 
+    /// A household of real size: [`HouseholdSpec::bench`]'s devices and bytes (about
+    /// `total_bytes`), with the small files of a real phone (app caches, thumbnails,
+    /// preferences) raised until the household holds about `total_files` files. Real iPhones
+    /// hold 50,000 to 300,000 files; `real(8_500_000_000, 195_000)` is the issue-13 household,
+    /// `real(4_000_000_000, 1_000_000)` the one for memory.
+    pub fn real(total_bytes: u64, total_files: usize) -> Self {
+        let mut spec = HouseholdSpec::bench(total_bytes);
+        let others: usize = spec.devices.iter().map(DeviceSpec::files_besides_small).sum();
+        let small = total_files.saturating_sub(others);
+        let shares = [0.40, 0.35, 0.25];
+        for (d, share) in spec.devices.iter_mut().zip(shares) {
+            d.small_files = (small as f64 * share) as usize;
+        }
+        spec
+    }
+
     /// `tiny`'s sizes with an encrypted iPhone (device 0, `password`, [`KdfCost::fast`]) and an
     /// unencrypted iPad (device 1) that share 40% of their photos.
     pub fn tiny_mixed(password: &str) -> Self {
@@ -328,6 +344,12 @@ impl DeviceSpec {
         self
     }
 
+    /// About how many files the device holds besides its small files: each photo and its
+    /// thumbnail, the videos, and a few hundred databases, plists and app files.
+    pub fn files_besides_small(&self) -> usize {
+        2 * self.photos + self.videos + 300 + 20 * self.apps
+    }
+
     /// Expected bytes of photos, videos and big databases (the bulk of the folder).
     pub fn approx_bytes(&self) -> u64 {
         self.photos as u64 * self.photo_bytes
@@ -348,6 +370,19 @@ mod tests {
         let bulk: u64 = spec.devices.iter().map(DeviceSpec::approx_bytes).sum();
         assert!((1_200_000_000..1_500_000_000).contains(&bulk), "{bulk}");
         assert!(spec.devices.iter().all(|d| d.small_files >= 1_000));
+    }
+
+    #[test]
+    fn real_reaches_its_file_count_with_bench_bytes() {
+        let spec = HouseholdSpec::real(8_500_000_000, 195_000);
+        let bench = HouseholdSpec::bench(8_500_000_000);
+        let bulk = |s: &HouseholdSpec| s.devices.iter().map(DeviceSpec::approx_bytes).sum::<u64>();
+        assert_eq!(bulk(&spec), bulk(&bench));
+        let files: usize = (spec.devices.iter())
+            .map(|d| d.small_files + d.files_besides_small())
+            .sum();
+        assert!((190_000..=195_000).contains(&files), "{files}");
+        assert!(spec.devices.iter().all(|d| d.small_files > 40_000));
     }
 
     #[test]
