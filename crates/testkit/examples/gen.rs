@@ -30,7 +30,9 @@ fn parse() -> Result<Args, String> {
         match arg.as_str() {
             "tiny" => spec = HouseholdSpec::tiny(),
             "demo" => spec = HouseholdSpec::demo(),
-            "bench" => spec = HouseholdSpec::bench(number(args.next(), "bench needs a byte count")?),
+            "bench" => {
+                spec = HouseholdSpec::bench(number(args.next(), "bench needs a byte count")?)
+            }
             "real" => {
                 let bytes = number(args.next(), "real needs a byte count")?;
                 let files = number(args.next(), "real needs a file count")?;

@@ -231,7 +231,11 @@ impl HouseholdSpec {
     /// `real(4_000_000_000, 1_000_000)` the one for memory.
     pub fn real(total_bytes: u64, total_files: usize) -> Self {
         let mut spec = HouseholdSpec::bench(total_bytes);
-        let others: usize = spec.devices.iter().map(DeviceSpec::files_besides_small).sum();
+        let others: usize = spec
+            .devices
+            .iter()
+            .map(DeviceSpec::files_besides_small)
+            .sum();
         let small = total_files.saturating_sub(others);
         let shares = [0.40, 0.35, 0.25];
         for (d, share) in spec.devices.iter_mut().zip(shares) {
