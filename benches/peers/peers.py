@@ -609,7 +609,30 @@ def report(meta, runs, tools, floors=None):
                 cells.append(f"{get('hearth') / r:.2f}" if r else "-")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
+        if "hearth" in tools:
+            lines += targets(med["hearth"], med.get("restic"), floors, mode)
     return lines
+
+
+def targets(h, restic, floors, mode):
+    """Issue 13's measurable targets, met or missed, for one cache state."""
+    out = [f"Issue 13's targets ({mode}):", ""]
+
+    def line(ok, text):
+        out.append(f"- {'MET   ' if ok else 'MISSED'} {text}")
+
+    worst = max((k for k, _ in PHASES if k in h), key=lambda k: h[k]["maxrss"])
+    line(h[worst]["maxrss"] < 100 * 2**20, f"peak RSS below 100 MiB in every phase (highest: {worst}, {mib(h[worst]['maxrss'])} MiB)")
+    if restic and restic["growth"]:
+        g = h["growth"] / restic["growth"]
+        line(g <= 0.5, f"day-2 growth at most 0.5 of restic's: {g:.2f}")
+    for key, label in PHASES:
+        f = (floors or {}).get(key, {}).get(mode)
+        if f and key in h:
+            r = h[key]["wall"] / f
+            line(r <= 1.3, f"{label} within 1.3x of its floor: {r:.2f}x ({h[key]['wall']:.2f} s / {f:.2f} s)")
+    out.append("")
+    return out
 
 
 def run_floors(args, hh, work):
@@ -689,6 +712,9 @@ def main():
     args = ap.parse_args()
     if args.bytes is None:
         args.bytes = 8_500_000_000 if args.household == "real" or args.memory else 1_500_000_000
+    for name in ("hearth", "gen", "rustic", "floors"):
+        if getattr(args, name):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
     modes = [m for m in args.cache.split(",") if m]
     if any(m not in ("cold", "warm") for m in modes) or not modes:
         ap.error("--cache takes cold, warm or cold,warm")
