@@ -45,7 +45,7 @@ and on a 1,000,000-file one (`gen real 4_000_000_000 1_000_000`) and prints each
 side by side.
 
 `--floors` builds a hearth repository of day 1 and day 2 of the household and runs
-`floors` (benches/src/bin/floors.rs) on it; its cold and warm floors go beside hearth's medians
+`floors` (benches/src/bin/floors/main.rs) on it; its cold and warm floors go beside hearth's medians
 (hearth's time / floor; issue 13 asks for 1.3x at most).
 """
 
@@ -550,6 +550,9 @@ def report(meta, runs, tools, floors=None):
         f"medians of {meta['reps']} run(s) per cache state",
         "",
     ]
+    loads = [r[t][k]["load"] for rs in runs.values() for r in rs for t in tools for k in r[t]]
+    if loads:
+        lines += [f"1-minute load average before the commands: {min(loads):.2f}-{max(loads):.2f} ({meta['nproc']} cores)", ""]
     if meta["reps"] < 3:
         lines += ["(fewer than 3 runs: these are not the medians issue 13 asks for)", ""]
     for mode, rs in runs.items():
@@ -742,7 +745,7 @@ def main():
     meta["elapsed_s"] = time.monotonic() - t0
     text = "\n".join(report(meta, runs, tools, floors))
     if floors_text:
-        text += "\nFloors (benches/src/bin/floors.rs):\n\n```\n" + floors_text.strip() + "\n```\n"
+        text += "\nFloors (benches/src/bin/floors/main.rs):\n\n```\n" + floors_text.strip() + "\n```\n"
     print("\n" + text)
     (work / "results.json").write_text(json.dumps({"meta": meta, "runs": runs, "floors": floors}, indent=1))
     (work / "report.md").write_text(text + "\n")
