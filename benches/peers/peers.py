@@ -175,9 +175,8 @@ class Tool:
         self.logfile = work / "logs" / f"{self.name}.log"
 
     def reset(self):
-        for p in (self.repo, self.cache, self.home):
-            trash(self.work, p)
-        trash(self.work, self.out)
+        for p in (self.repo, self.cache, self.home, self.out):
+            shutil.rmtree(p, ignore_errors=True)
         for p in (self.cache, self.home, self.repo.parent, self.logfile.parent):
             p.mkdir(parents=True, exist_ok=True)
 
@@ -337,7 +336,7 @@ TOOLS = {"hearth": Hearth, "restic": Restic, "borg": Borg, "rustic": Rustic}
 
 def trash(work, path):
     """Moves a tree of many files aside instead of deleting it; the trash is emptied when the
-    run ends. On ext4 without a journal (this machine's disk), creating files just after
+    restore phase and the run end. On ext4 without a journal (this machine's disk), creating files just after
     thousands were deleted makes the kernel scan past every recently deleted inode
     (`recently_deleted()` in the inode allocator): a restore right after another tool's
     restore was deleted took up to twice the CPU, so the order of the tools decided a result."""
@@ -389,7 +388,7 @@ class Household:
 
     def fresh_source(self, work):
         src = work / "src"
-        trash(work, src)
+        shutil.rmtree(src, ignore_errors=True)  # before the copy, so two never fill the disk
         sh(["cp", "-a", self.day1, src])
         return src
 
@@ -476,8 +475,18 @@ def one_run(hh, work, tools, objs, mode, order, restore_udid, verify):
                 f"  {mode:<4} {label:<22} {t:<7} wall {r['wall']:8.2f} s  cpu {r['cpu']:8.2f} s  "
                 f"peak {r['maxrss'] / 2**20:7.1f} MiB  repo {r['repo'] / 1e6:9.1f} MB  load {load:.2f}"
             )
+        if key == "restore":
+            empty_trash(work)  # every tool has restored: the restored trees may go now
     empty_trash(work)
     return res
+
+
+def clean(work, objs):
+    """Frees the disk when a suite ends: the source copy, repositories and caches (the
+    household, the logs and the results stay)."""
+    shutil.rmtree(work / "src", ignore_errors=True)
+    for tool in objs.values():
+        tool.reset()
 
 
 def suite(args, hh, tools, modes, reps, work):
@@ -518,6 +527,7 @@ def suite(args, hh, tools, modes, reps, work):
             log(f"== {mode} run {rep + 1}/{reps}, order {order}")
             runs[mode].append(one_run(hh, work, tools, objs, mode, order, restore_udid, not args.no_verify))
             (work / "results.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
+    clean(work, objs)
     return meta, runs
 
 
@@ -660,6 +670,7 @@ def run_floors(args, hh, work):
     log(text)
     data = json.loads(out.read_text())
     floors = {p["phase"]: {"cold": p["cold"]["floor"], "warm": p["warm"]["floor"]} for p in data["phases"]}
+    clean(fw, {"hearth": tool})
     empty_trash(fw)
     return floors, text
 
