@@ -335,9 +335,9 @@ TOOLS = {"hearth": Hearth, "restic": Restic, "borg": Borg, "rustic": Rustic}
 
 
 def trash(work, path):
-    """Moves a tree of many files aside instead of deleting it; the trash is emptied when the
-    restore phase and the run end. On ext4 without a journal (this machine's disk), creating files just after
-    thousands were deleted makes the kernel scan past every recently deleted inode
+    """Moves a tree of many files aside instead of deleting it; the trash is emptied after the
+    restore phase and when the run ends. On ext4 without a journal (this machine's disk),
+    creating files just after thousands were deleted makes the kernel scan past every recently deleted inode
     (`recently_deleted()` in the inode allocator): a restore right after another tool's
     restore was deleted took up to twice the CPU, so the order of the tools decided a result."""
     if path.exists():

@@ -14,7 +14,8 @@
 //! Each necessary piece of work is measured alone, as a *part*:
 //!
 //! - **I/O parts** run with every core (one file or pack per thread at a time), once right after
-//!   `sync` + `echo 3 > /proc/sys/vm/drop_caches` (cold) and once again straight after (warm).
+//!   `sync` + `echo 3 > /proc/sys/vm/drop_caches` (cold) and once again straight after, after
+//!   `sync` only (warm).
 //!   They give a wall time and the process's CPU time (kernel copies, file creation).
 //! - **Compute parts** run the project's own code (`hearth-chunker`'s `store_chunk`: FastCDC or
 //!   the SQLite page cut, keyed BLAKE3, the dedup claim, the entropy test, zstd-3 when it pays,
@@ -129,12 +130,15 @@ impl Part {
     }
 }
 
-/// Measures an I/O part cold (after dropping the caches, unless `--warm-only`) and then warm.
+/// Measures an I/O part cold (after `sync` and dropping the caches, unless `--warm-only`) and
+/// then warm (after `sync` only).
 fn io_part(name: impl Into<String>, cold: bool, mut f: impl FnMut() -> Measure) -> Part {
     let cold = cold.then(|| {
         passes::drop_caches().unwrap_or_else(|e| fail(&e));
         f()
     });
+    // Written-back first, so a write part does not pay for the dirty pages of the one before.
+    hearth_benches::settle_disk();
     let warm = f();
     Part {
         name: name.into(),
