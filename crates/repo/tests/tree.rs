@@ -67,7 +67,11 @@ fn a_tree_written_entry_by_entry_is_the_whole_stream_cut_at_once_and_reads_back_
     let whole = Entry::encode_all(&all);
     let at_once = session.store_bytes(&whole, BlobKind::Tree).unwrap();
     let streamed = session.store_tree(all.iter()).unwrap();
-    assert!(at_once.len() > 20, "the tree spans many blobs: {}", at_once.len());
+    assert!(
+        at_once.len() > 20,
+        "the tree spans many blobs: {}",
+        at_once.len()
+    );
     assert_eq!(streamed.blobs, at_once);
     assert_eq!(streamed.len, whole.len() as u64);
     session.flush().unwrap();
@@ -86,7 +90,10 @@ fn a_tree_written_entry_by_entry_is_the_whole_stream_cut_at_once_and_reads_back_
     for (tree, len) in [
         (streamed.blobs.clone(), streamed.len + 1),
         (streamed.blobs.clone(), streamed.len - 1),
-        (streamed.blobs[..streamed.blobs.len() - 1].to_vec(), streamed.len),
+        (
+            streamed.blobs[..streamed.blobs.len() - 1].to_vec(),
+            streamed.len,
+        ),
     ] {
         let got: Vec<_> = repo.entries(&snapshot(tree, len)).collect();
         let last = got.last().expect("an error at least");
