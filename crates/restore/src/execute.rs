@@ -60,7 +60,7 @@ const MARKER_TEXT: &str = "Hearth is restoring into the folder beside this file,
 /// does not answer, a full disk) leaves the marker: run again, it finishes.
 ///
 /// Memory does not grow with the number of files: the snapshot's entries are read again as a
-/// stream, put in the order of their stored bytes in the packs ([`crate::order`], on disk in
+/// stream, put in the order of their stored bytes in the packs (an external sort, on disk in
 /// the cache folder beyond a few MiB), and written a window of files at a time
 /// ([`WINDOW_FILES`]), two windows at most in memory, so that both threads stay busy across
 /// the end of a window.
