@@ -98,7 +98,11 @@ pub fn execute(
 
 /// What a pass over the snapshot's entries finds before anything is written.
 struct Survey {
-    /// The files whose stored bytes are read through spans, to be put in pack order.
+    /// The big files ([`BIG_FILE`] and more), to be put largest first: the order a backup
+    /// stores them in, two or more at once, so that their chunks lie interleaved in the packs
+    /// and are best read at once again.
+    big: Sorter,
+    /// The other files whose stored bytes are read through spans, to be put in pack order.
     sorter: Sorter,
     /// Where the sorter keeps its runs.
     scratch: PathBuf,
@@ -117,6 +121,7 @@ fn survey(repo: &Repository, plan: &RestorePlan) -> Result<Survey, RestoreError>
     let scratch = (repo.cache().path().parent()).map_or_else(std::env::temp_dir, Path::to_path_buf);
     let index = repo.cache().reader().map_err(RepoError::from)?;
     let mut survey = Survey {
+        big: Sorter::new(&scratch),
         sorter: Sorter::new(&scratch),
         scratch,
         aside: Vec::new(),
@@ -145,6 +150,11 @@ fn survey(repo: &Repository, plan: &RestorePlan) -> Result<Survey, RestoreError>
             continue;
         }
         let seq = seq as u64;
+        if c.size >= BIG_FILE {
+            let key = (largest_first(c.size), 0, seq);
+            (survey.big.push(key, &e)).map_err(|e| scratch_error(&survey.scratch, e))?;
+            continue;
+        }
         let key = match c.chunks.first() {
             Some(id) => index
                 .lookup(id)
@@ -156,6 +166,16 @@ fn survey(repo: &Repository, plan: &RestorePlan) -> Result<Survey, RestoreError>
     }
     survey.fingerprint = fingerprint.finish();
     Ok(survey)
+}
+
+/// A key's first bytes for a file of `size`: bigger files sort first.
+fn largest_first(size: u64) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let smaller = u64::MAX - size;
+    for (i, b) in key.iter_mut().take(8).enumerate() {
+        *b = (smaller >> (56 - 8 * i)) as u8;
+    }
+    key
 }
 
 fn scratch_error(dir: &Path, source: std::io::Error) -> RestoreError {
@@ -196,13 +216,16 @@ impl Fingerprint {
 /// chunks lie in several places, stored at different times, reaches into another's spans).
 pub const WINDOW_FILES: usize = 4096;
 pub const WINDOW_MAX_CHUNKS: usize = 64 * 1024;
-/// The span budget of each window's reader: two windows are read at once.
-const WINDOW_SPAN_BUDGET: u64 = hearth_repo::SPAN_BUDGET / 2;
+/// The span budget of each window's reader: the whole of it. (With half of it, a restore of a
+/// 79,000-file device read 26% more pack bytes: spans a thread still needed were dropped while
+/// the other filled the budget.) Two windows at once may hold twice this.
+const WINDOW_SPAN_BUDGET: u64 = hearth_repo::SPAN_BUDGET;
 
-/// The files in pack order, cut into windows.
+/// The files in order (the big ones largest first, then the rest in pack order), cut into
+/// windows.
 struct Windows<'p> {
     plan: &'p RestorePlan,
-    sorted: Sorted,
+    sorted: std::iter::Chain<Sorted, Sorted>,
     scratch: &'p Path,
 }
 
@@ -281,9 +304,10 @@ impl Image<'_> {
         make_folders(root, &survey.folders)?;
         progress.start("restoring files", Some(plan.bytes()));
         let shared = Shared::default();
+        let sorted = |s: Sorter| s.finish().map_err(|e| scratch_error(&survey.scratch, e));
         let windows = Windows {
             plan,
-            sorted: (survey.sorter.finish()).map_err(|e| scratch_error(&survey.scratch, e))?,
+            sorted: sorted(survey.big)?.chain(sorted(survey.sorter)?),
             scratch: &survey.scratch,
         };
         let held = self.write_windows(repo, plan, windows, &shared, progress)?;

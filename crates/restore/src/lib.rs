@@ -9,9 +9,9 @@
 //! their packs shared between files ([`hearth_repo::SpanReader`]), so that a device's thousands
 //! of small files cost tens of ranged reads, not one each. Neither step holds the snapshot's
 //! files: the plan keeps the snapshot and what decides each entry, and the executor reads the
-//! entries again, puts them in the order of their bytes in the packs (an external sort) and
-//! writes them a window of [`WINDOW_FILES`] at a time, big files of a window first, then the
-//! rest in span order.
+//! entries again, puts them in order (an external sort: big files largest first, the order a
+//! backup stores them in, then the rest by where their bytes lie in the packs) and writes them
+//! a window of [`WINDOW_FILES`] at a time.
 //!
 //! For the same device the image is byte-exact. For another kind of device ([`PlanOptions`]
 //! `target`), Apple's rules ([`rules`], each with its name and source) skip photos, Messages,
