@@ -155,6 +155,40 @@ pub fn print_json(v: &Value) {
     println!("{}", json_escape_controls(&text));
 }
 
+/// Prints `{"<field>": [items...]}` exactly as [`print_json`] prints that document, one item at
+/// a time, so that a list of any length is never held. An item that fails stops the printing
+/// (a caller that must not print half a document checks its items first).
+pub fn print_json_list(
+    field: &str,
+    items: impl Iterator<Item = anyhow::Result<Value>>,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let key = serde_json::to_string(field)?;
+    let mut first = true;
+    for item in items {
+        let text = serde_json::to_string_pretty(&item?)?;
+        match first {
+            true => write!(out, "{{\n  {key}: [\n")?,
+            false => out.write_all(b",\n")?,
+        }
+        first = false;
+        // JSON strings hold no raw newline: each line of the text is one of its structure.
+        for (i, line) in json_escape_controls(&text).lines().enumerate() {
+            if i > 0 {
+                out.write_all(b"\n")?;
+            }
+            write!(out, "    {line}")?;
+        }
+    }
+    match first {
+        true => writeln!(out, "{{\n  {key}: []\n}}")?,
+        false => writeln!(out, "\n  ]\n}}")?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// serde escapes C0 controls in strings but writes DEL, C1 controls and bidirectional marks as
 /// they are. Outside strings JSON text is ASCII, so each of those is inside a string, where
 /// `\uXXXX` stands for the same character: the values stay exact, the terminal stays safe.

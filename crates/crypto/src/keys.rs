@@ -68,6 +68,11 @@ impl Keys {
         *blake3::keyed_hash(&self.object_id, file).as_bytes()
     }
 
+    /// [`Keys::object_id`] of bytes given a piece at a time: `finalize` gives the same id.
+    pub fn object_id_hasher(&self) -> blake3::Hasher {
+        blake3::Hasher::new_keyed(&self.object_id)
+    }
+
     pub fn chunker_seed(&self) -> u64 {
         self.chunker_seed
     }

@@ -35,6 +35,9 @@ use hearth_index::{LiveReader, LiveSet};
 use hearth_storage::FileType;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+/// Chunk ids added to the live set in one transaction.
+const LIVE_BATCH: usize = 64 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PruneOptions {
     /// The share of the repository's pack bytes that may stay unused without repacking.
@@ -413,8 +416,8 @@ impl Repository {
         Ok(used)
     }
 
-    /// Every blob a snapshot references, in a redb file (bounded memory: one snapshot's entries
-    /// at a time).
+    /// Every blob a snapshot references, in a redb file (bounded memory: each snapshot's entries
+    /// are streamed, and their chunk ids added [`LIVE_BATCH`] at a time).
     /// Tree blobs the index lacks are read from `unindexed` (packs no segment names).
     fn live_set(
         &self,
@@ -429,7 +432,7 @@ impl Repository {
         );
         for (id, snapshot) in &snapshots {
             live.insert_all(&snapshot.tree)?;
-            let entries = self.load_entries_with(snapshot, unindexed).map_err(|e| match e {
+            let unreadable = |e: RepoError| match e {
                 e if e.is_damage() => RepoError::corrupt(
                     format!("snapshots/{id}"),
                     format!(
@@ -437,13 +440,18 @@ impl Repository {
                     ),
                 ),
                 e => e,
-            })?;
-            live.insert_all(
-                entries
-                    .iter()
-                    .filter_map(|e| e.content.as_ref())
-                    .flat_map(|c| &c.chunks),
-            )?;
+            };
+            // A batch of chunk ids at a time, one transaction each.
+            let mut batch: Vec<ChunkId> = Vec::new();
+            for entry in self.entries_with(snapshot, unindexed) {
+                let entry = entry.map_err(unreadable)?;
+                batch.extend(entry.content.iter().flat_map(|c| &c.chunks));
+                if batch.len() >= LIVE_BATCH {
+                    live.insert_all(&batch)?;
+                    batch.clear();
+                }
+            }
+            live.insert_all(&batch)?;
             progress.advance(1);
         }
         progress.finish();

@@ -136,8 +136,8 @@ impl Repository {
             }
             Ok(())
         };
-        let entries = match self.load_entries(&snapshot) {
-            Ok(entries) => entries,
+        let lost_chunks = match self.lost_chunks(&snapshot) {
+            Ok(lost) => lost,
             Err(e) if e.is_damage() => {
                 refuse_if_unindexed(&mut snapshot.tree.iter())?;
                 return Ok(Some(SnapshotRepair::Remove {
@@ -148,16 +148,17 @@ impl Repository {
             }
             Err(e) => return Err(e),
         };
-        let lost_chunks = self.lost_chunks(&entries)?;
         if lost_chunks.is_empty() {
             return Ok(None);
         }
         refuse_if_unindexed(&mut lost_chunks.iter())?;
-        let lost = entries
-            .iter()
-            .filter(|e| loses_content(e, &lost_chunks))
-            .map(describe_entry)
-            .collect();
+        let mut lost = Vec::new();
+        for e in self.entries(&snapshot) {
+            let e = e?;
+            if loses_content(&e, &lost_chunks) {
+                lost.push(describe_entry(&e));
+            }
+        }
         Ok(Some(SnapshotRepair::Rewrite {
             id: *id,
             snapshot,
@@ -165,19 +166,17 @@ impl Repository {
         }))
     }
 
-    /// The chunks of `entries` that no copy of reads. Only those with no copy that is not known
-    /// to be damaged are read to find out: what is recorded is a hint (a copy that reads is
-    /// taken off the record), never a reason to let go of data.
-    fn lost_chunks(&self, entries: &[Entry]) -> Result<HashSet<ChunkId>, RepoError> {
+    /// The chunks of the snapshot's entries (streamed) that no copy of reads. Only those with
+    /// no copy that is not known to be damaged are read to find out: what is recorded is a hint
+    /// (a copy that reads is taken off the record), never a reason to let go of data.
+    fn lost_chunks(&self, snapshot: &Snapshot) -> Result<HashSet<ChunkId>, RepoError> {
         let index = self.cache.reader()?;
         let mut suspects = HashSet::new();
-        for chunk in entries
-            .iter()
-            .filter_map(|e| e.content.as_ref())
-            .flat_map(|c| &c.chunks)
-        {
-            if index.lookup_healthy(chunk)?.is_none() {
-                suspects.insert(*chunk);
+        for e in self.entries(snapshot) {
+            for chunk in e?.content.iter().flat_map(|c| &c.chunks) {
+                if index.lookup_healthy(chunk)?.is_none() {
+                    suspects.insert(*chunk);
+                }
             }
         }
         drop(index);
@@ -241,29 +240,50 @@ impl Repository {
         lock: &ExclusiveLock,
         snapshot: &Snapshot,
     ) -> Result<SnapshotId, RepoError> {
-        let mut entries = self.load_entries(snapshot)?;
-        let lost = self.lost_chunks(&entries)?;
+        let lost = self.lost_chunks(snapshot)?;
         let mut snapshot = snapshot.clone();
-        for e in entries.iter_mut().filter(|e| loses_content(e, &lost)) {
-            let content = e.content.take().expect("filtered on content");
-            snapshot.summary.files = snapshot.summary.files.saturating_sub(1);
-            snapshot.summary.bytes = snapshot.summary.bytes.saturating_sub(content.size);
-            snapshot.warnings.push(Warning {
-                path: e.path.clone(),
-                message: format!(
-                    "{}: {}",
-                    describe_entry(e),
-                    RowState::LostInRepository.describe()
-                ),
-            });
-            if let Some(row) = &mut e.row {
-                row.state = RowState::LostInRepository;
+        let (mut gone_files, mut gone_bytes, mut warnings) = (0, 0, Vec::new());
+        let mut failed = None;
+        // Streamed into the new tree: the entries that lose their content lose it here.
+        let entries = self.entries(&snapshot).map_while(|e| {
+            let mut e = match e {
+                Ok(e) => e,
+                Err(err) => {
+                    failed = Some(err);
+                    return None;
+                }
+            };
+            if loses_content(&e, &lost) {
+                let content = e.content.take().expect("it has content");
+                gone_files += 1;
+                gone_bytes += content.size;
+                warnings.push(Warning {
+                    path: e.path.clone(),
+                    message: format!(
+                        "{}: {}",
+                        describe_entry(&e),
+                        RowState::LostInRepository.describe()
+                    ),
+                });
+                if let Some(row) = &mut e.row {
+                    row.state = RowState::LostInRepository;
+                }
             }
-        }
+            Some(e)
+        });
         // An entry with neither row nor content says nothing.
-        entries.retain(|e| e.row.is_some() || e.content.is_some());
+        let kept = entries.filter(|e| e.row.is_some() || e.content.is_some());
         let session = self.write_session(lock)?;
-        let id = self.commit_snapshot(&session, snapshot, &entries)?;
+        let tree = session.store_tree(kept)?;
+        if let Some(err) = failed {
+            return Err(err);
+        }
+        snapshot.summary.files = snapshot.summary.files.saturating_sub(gone_files);
+        snapshot.summary.bytes = snapshot.summary.bytes.saturating_sub(gone_bytes);
+        snapshot.warnings.extend(warnings);
+        snapshot.tree = tree.blobs;
+        snapshot.tree_len = tree.len;
+        let id = self.commit_tree(&session, &snapshot)?;
         session.finish()?;
         Ok(id)
     }

@@ -4,10 +4,8 @@ use crate::error::RepoError;
 use crate::lock::LockGuard;
 use crate::repository::Repository;
 use crate::writer::WriteSession;
-use hearth_format::{ChunkId, Entry, ObjectKind, Snapshot, SnapshotId};
-use hearth_index::BlobLocation;
+use hearth_format::{Entry, ObjectKind, Snapshot, SnapshotId};
 use hearth_storage::FileType;
-use std::collections::HashMap;
 
 /// How a user names a snapshot (`shared/DESIGN.md`): an id or unique prefix (6+ hex digits),
 /// `DEVICE@latest`, `DEVICE@latest~N` (the Nth before the latest), or `DEVICE@YYYY-MM-DD`
@@ -137,27 +135,10 @@ impl Repository {
         }
     }
 
-    /// The snapshot's entries, decoded from its tree blobs.
+    /// The snapshot's entries, decoded from its tree blobs, all in memory: for small snapshots
+    /// and tests; [`Repository::entries`] streams them.
     pub fn load_entries(&self, snapshot: &Snapshot) -> Result<Vec<Entry>, RepoError> {
         self.entries(snapshot).collect()
-    }
-
-    /// [`Repository::load_entries`], finding the tree blobs the index lacks in `unindexed`
-    /// (read from the headers of packs no segment names).
-    pub(crate) fn load_entries_with(
-        &self,
-        snapshot: &Snapshot,
-        unindexed: &HashMap<ChunkId, BlobLocation>,
-    ) -> Result<Vec<Entry>, RepoError> {
-        let mut stream = Vec::new();
-        for id in &snapshot.tree {
-            let plain = match unindexed.get(id) {
-                Some(loc) if self.cache.lookup(id)?.is_none() => self.read_copy(loc)?,
-                _ => self.read_blob(id)?,
-            };
-            stream.extend_from_slice(&plain);
-        }
-        decode_tree(snapshot, &stream)
     }
 
     /// Stores the tree, flushes (packs and index first), then writes the snapshot: the commit,
@@ -238,16 +219,6 @@ fn resolve_device(all: &[(SnapshotId, Snapshot)], device: &str) -> Result<String
             "{device} (several devices match; give the UDID)"
         ))),
     }
-}
-
-fn decode_tree(snapshot: &Snapshot, stream: &[u8]) -> Result<Vec<Entry>, RepoError> {
-    if stream.len() as u64 != snapshot.tree_len {
-        return Err(RepoError::corrupt(
-            "snapshot tree",
-            "length differs from the recorded length",
-        ));
-    }
-    Entry::decode_all(stream).map_err(|e| RepoError::corrupt("snapshot tree", e))
 }
 
 #[cfg(test)]

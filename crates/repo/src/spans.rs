@@ -65,6 +65,8 @@ pub struct SpanReader<'r> {
     blobs: Vec<Planned>,
     spans: Vec<Span>,
     held: Mutex<Held>,
+    /// What [`SPAN_BUDGET`] is for this reader.
+    budget: u64,
 }
 
 /// A wanted blob: where it is in its pack, and its span.
@@ -99,6 +101,17 @@ struct Held {
 impl Repository {
     /// A reader for `ids` (in the order they will be read, repeats included).
     pub fn span_reader(&self, ids: &[ChunkId]) -> Result<SpanReader<'_>, RepoError> {
+        self.span_reader_within(ids, SPAN_BUDGET)
+    }
+
+    /// [`Repository::span_reader`] keeping at most `budget` bytes of spans and free buffers
+    /// (besides the spans being read) instead of [`SPAN_BUDGET`]: for several readers alive at
+    /// once.
+    pub fn span_reader_within(
+        &self,
+        ids: &[ChunkId],
+        budget: u64,
+    ) -> Result<SpanReader<'_>, RepoError> {
         let mut reads: HashMap<ChunkId, usize> = HashMap::new();
         for id in ids {
             *reads.entry(*id).or_default() += 1;
@@ -145,6 +158,7 @@ impl Repository {
             blobs,
             spans,
             held: Mutex::new(Held::default()),
+            budget,
         })
     }
 }
@@ -306,7 +320,7 @@ impl SpanReader<'_> {
         held.total += bytes.capacity() as u64;
         held.spans.insert(s, bytes);
         held.order.push_back(s);
-        while held.total + held.free_bytes > SPAN_BUDGET {
+        while held.total + held.free_bytes > self.budget {
             if let Some(buffer) = held.free.pop() {
                 held.free_bytes -= buffer.capacity() as u64;
                 continue;
@@ -323,7 +337,7 @@ impl SpanReader<'_> {
             held.total -= b.capacity() as u64;
             held.order.retain(|&o| o != s);
             if let Some(buffer) = Arc::into_inner(b) {
-                Self::keep_free(&mut held, buffer);
+                Self::keep_free(&mut held, buffer, self.budget);
             }
         }
     }
@@ -348,7 +362,7 @@ impl SpanReader<'_> {
             buffer.clear();
             return buffer;
         }
-        if held.total + len > SPAN_BUDGET
+        if held.total + len > self.budget
             && let Some(bytes) = Self::drop_idle(&mut held)
         {
             // No reader can have taken it since `drop_idle` saw it idle: readers take spans
@@ -378,14 +392,14 @@ impl SpanReader<'_> {
     /// gives its buffer back.
     fn recycle(&self, bytes: Arc<Vec<u8>>) {
         if let Some(buffer) = Arc::into_inner(bytes) {
-            Self::keep_free(&mut self.held(), buffer);
+            Self::keep_free(&mut self.held(), buffer, self.budget);
         }
     }
 
     /// Keeps a buffer for later fetches while the spans and free buffers fit the budget.
-    fn keep_free(held: &mut Held, buffer: Vec<u8>) {
+    fn keep_free(held: &mut Held, buffer: Vec<u8>, budget: u64) {
         let size = buffer.capacity() as u64;
-        if held.total + held.free_bytes + size <= SPAN_BUDGET {
+        if held.total + held.free_bytes + size <= budget {
             held.free_bytes += size;
             held.free.push(buffer);
         }
@@ -396,7 +410,7 @@ impl SpanReader<'_> {
         self.held().total
     }
 
-    /// Bytes of spans kept and of free buffers now: what [`SPAN_BUDGET`] bounds.
+    /// Bytes of spans kept and of free buffers now: what the budget ([`SPAN_BUDGET`]) bounds.
     pub fn buffered_bytes(&self) -> u64 {
         let held = self.held();
         held.total + held.free_bytes

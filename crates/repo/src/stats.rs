@@ -4,7 +4,6 @@ use crate::error::RepoError;
 use crate::repository::Repository;
 use hearth_format::{ChunkId, Snapshot, SnapshotId};
 use hearth_index::UsageSet;
-use std::collections::HashSet;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceStats {
@@ -54,9 +53,10 @@ fn ratio(a: u64, b: u64) -> f64 {
 impl Repository {
     /// What the repository holds, per device. The chunks each device uses are kept in a file
     /// (a [`UsageSet`]), not in memory, and recorded snapshot after snapshot of each device as
-    /// what a snapshot adds to its predecessor (consecutive snapshots share most chunks): memory
-    /// holds two snapshots' chunk lists at a time, whatever the repository's size or its number
-    /// of devices.
+    /// what a snapshot changes from its predecessor: the two snapshots' entries are streamed
+    /// side by side in path order, and only the chunks of entries that are new or whose chunks
+    /// differ are recorded ([`USAGE_BATCH`] at a time). Memory holds a few entries and one
+    /// batch, whatever the repository's size or its number of devices.
     pub fn stats(&self) -> Result<RepoStats, RepoError> {
         let mut stats = RepoStats {
             stored_bytes: self.stored_size()?,
@@ -66,7 +66,9 @@ impl Repository {
         let mut devices: Vec<DeviceStats> = Vec::new();
         for (number, group) in by_device(self.snapshots()?).into_iter().enumerate() {
             let mut device = DeviceStats::default();
-            let mut previous: HashSet<ChunkId> = HashSet::new();
+            let device_number = u32::try_from(number).expect("fewer than 2^32 devices");
+            // The last snapshot of the device whose file list read.
+            let mut previous: Option<Snapshot> = None;
             for (id, snap) in group {
                 device.udid.clone_from(&snap.device.udid);
                 device.name.clone_from(&snap.device.name);
@@ -74,21 +76,11 @@ impl Repository {
                 device.logical_bytes += snap.summary.bytes;
                 stats.snapshots += 1;
                 stats.logical_bytes += snap.summary.bytes;
-                let entries = match self.load_entries(&snap) {
-                    Ok(entries) => entries,
-                    Err(e) if e.is_damage() => {
-                        stats.unreadable.push((id, e.to_string()));
-                        continue;
-                    }
+                match self.record_uses(&uses, device_number, &snap, previous.as_ref()) {
+                    Ok(()) => previous = Some(snap),
+                    Err(e) if e.is_damage() => stats.unreadable.push((id, e.to_string())),
                     Err(e) => return Err(e),
-                };
-                let chunks: HashSet<ChunkId> = (entries.iter())
-                    .filter_map(|e| e.content.as_ref())
-                    .flat_map(|c| c.chunks.iter().copied())
-                    .collect();
-                let device_number = u32::try_from(number).expect("fewer than 2^32 devices");
-                uses.insert_all(device_number, chunks.difference(&previous))?;
-                previous = chunks;
+                }
             }
             devices.push(device);
         }
@@ -109,6 +101,49 @@ impl Repository {
         })?;
         stats.devices = devices;
         Ok(stats)
+    }
+}
+
+/// Chunk ids recorded in one transaction.
+const USAGE_BATCH: usize = 64 * 1024;
+
+impl Repository {
+    /// Records in `uses` that `device` uses the chunks of `snap`'s entries that are not in
+    /// `previous` (an earlier snapshot of the device, already recorded) at the same path with
+    /// the same chunks. A file list that stops reading has recorded the chunks before it.
+    fn record_uses(
+        &self,
+        uses: &UsageSet,
+        device: u32,
+        snap: &Snapshot,
+        previous: Option<&Snapshot>,
+    ) -> Result<(), RepoError> {
+        // An earlier file list that stops reading only means more is recorded again.
+        let mut before = (previous.map(|p| self.entries(p).map_while(Result::ok)))
+            .into_iter()
+            .flatten()
+            .peekable();
+        let mut batch: Vec<ChunkId> = Vec::new();
+        for entry in self.entries(snap) {
+            let entry = entry?;
+            let Some(content) = &entry.content else {
+                continue;
+            };
+            while before.next_if(|b| b.path < entry.path).is_some() {}
+            let same = before
+                .next_if(|b| b.path == entry.path)
+                .is_some_and(|b| b.content.is_some_and(|c| c.chunks == content.chunks));
+            if same {
+                continue;
+            }
+            batch.extend_from_slice(&content.chunks);
+            if batch.len() >= USAGE_BATCH {
+                uses.insert_all(device, &batch)?;
+                batch.clear();
+            }
+        }
+        uses.insert_all(device, &batch)?;
+        Ok(())
     }
 }
 

@@ -11,7 +11,9 @@ use crate::repository::Repository;
 use crate::writer::StoreFileError;
 use hearth_format::codec::{DecodeError, Reader, Writer};
 use hearth_format::{ChunkId, Entry, Snapshot};
+use hearth_index::BlobLocation;
 use std::borrow::Borrow;
+use std::collections::HashMap;
 use std::io::Read;
 
 /// Entries are encoded this many bytes at a time before the chunker reads them.
@@ -76,6 +78,8 @@ impl<E: Borrow<Entry>, I: Iterator<Item = E>> Read for EncodingReader<I> {
 /// The entries of a snapshot's tree, in order, decoded as its blobs are read.
 pub struct Entries<'r> {
     repo: &'r Repository,
+    /// Where to find tree blobs the index lacks (packs no segment names), if anywhere.
+    unindexed: Option<&'r HashMap<ChunkId, BlobLocation>>,
     blobs: std::vec::IntoIter<ChunkId>,
     /// Read from the blobs, not decoded yet (from `at`).
     stream: Vec<u8>,
@@ -91,12 +95,26 @@ impl Repository {
     pub fn entries(&self, snapshot: &Snapshot) -> Entries<'_> {
         Entries {
             repo: self,
+            unindexed: None,
             blobs: snapshot.tree.clone().into_iter(),
             stream: Vec::new(),
             at: 0,
             read: 0,
             expected: snapshot.tree_len,
             done: false,
+        }
+    }
+
+    /// [`Repository::entries`], finding the tree blobs the index lacks in `unindexed` (read
+    /// from the headers of packs no segment names).
+    pub(crate) fn entries_with<'r>(
+        &'r self,
+        snapshot: &Snapshot,
+        unindexed: &'r HashMap<ChunkId, BlobLocation>,
+    ) -> Entries<'r> {
+        Entries {
+            unindexed: Some(unindexed),
+            ..self.entries(snapshot)
         }
     }
 }
@@ -110,14 +128,26 @@ impl Entries<'_> {
         }
         self.stream.drain(..self.at);
         self.at = 0;
-        self.repo.read_blobs(&next, |blob| {
+        let mut append = |blob: Vec<u8>| {
             self.read += blob.len() as u64;
             if self.read > self.expected {
                 return Err(length_differs());
             }
             self.stream.extend_from_slice(&blob);
             Ok::<_, RepoError>(())
-        })?;
+        };
+        let Some(unindexed) = self.unindexed else {
+            self.repo.read_blobs(&next, append)?;
+            return Ok(true);
+        };
+        for id in &next {
+            match unindexed.get(id) {
+                Some(loc) if self.repo.cache.lookup(id)?.is_none() => {
+                    append(self.repo.read_copy(loc)?)?
+                }
+                _ => append(self.repo.read_blob(id)?)?,
+            }
+        }
         Ok(true)
     }
 

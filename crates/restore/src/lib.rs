@@ -6,9 +6,12 @@
 //! [`execute`] writes the plan under `<out>/<UDID>/`, never outside it: every path is checked
 //! again, files are created with `O_EXCL` (an existing file or symlink is never followed or
 //! replaced), and the device folder must not exist yet. The stored bytes are read in spans of
-//! their packs shared between files ([`hearth_repo::SpanReader`]): big files first, then the
-//! rest in span order, so that a device's thousands of small files cost tens of ranged reads,
-//! not one each.
+//! their packs shared between files ([`hearth_repo::SpanReader`]), so that a device's thousands
+//! of small files cost tens of ranged reads, not one each. Neither step holds the snapshot's
+//! files: the plan keeps the snapshot and what decides each entry, and the executor reads the
+//! entries again, puts them in order (an external sort: big files largest first, the order a
+//! backup stores them in, then the rest by where their bytes lie in the packs) and writes them
+//! a window of [`WINDOW_FILES`] at a time.
 //!
 //! For the same device the image is byte-exact. For another kind of device ([`PlanOptions`]
 //! `target`), Apple's rules ([`rules`], each with its name and source) skip photos, Messages,
@@ -30,13 +33,14 @@
 mod apps;
 mod error;
 mod execute;
+mod order;
 mod plan;
 pub mod rules;
 mod target;
 
 pub use apps::AppCatalog;
 pub use error::RestoreError;
-pub use execute::{DamagedFile, RestoreReport, execute};
+pub use execute::{DamagedFile, RestoreReport, WINDOW_FILES, WINDOW_MAX_CHUNKS, execute};
 pub use plan::{
     FitReport, Kept, PlanOptions, PlannedFile, RestorePlan, Rewrite, RuleSummary, SkippedEntry,
     plan, plan_restore,

@@ -1,6 +1,13 @@
 //! What a restore will write: which entries are kept, which are skipped and why, whether the
 //! restore is refused. [`plan`] is pure data; [`plan_restore`] reads its inputs from the
 //! repository (the snapshot's entries, Info.plist and the keybag of an encrypted backup).
+//!
+//! A plan holds no list of the files it keeps: it holds the snapshot (whose entries
+//! [`crate::execute`] reads again, a window at a time) and what decides each entry
+//! ([`RestorePlan::planned_file`]), with the totals a report needs. What it holds per entry is
+//! only for the entries it skips (another kind of device, `--fit`): each one's
+//! [`SkippedEntry`] and, when a Manifest.db row goes, that row's file id (for the rebuilt
+//! Manifest.db). A same-device plan holds a few hundred bytes whatever the number of files.
 
 use crate::apps::AppCatalog;
 use crate::error::RestoreError;
@@ -12,6 +19,7 @@ use hearth_mobilesync::encryption::Keybag;
 use hearth_mobilesync::{INFO_PLIST, MANIFEST_DB, MANIFEST_PLIST, ManifestInfo, parse_dictionary};
 use hearth_repo::Repository;
 use plist::Dictionary;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Which image to plan.
@@ -92,7 +100,7 @@ pub struct FitReport {
 /// numbers its report gives); `device_files` and `device_bytes` count the device's own files
 /// among them (Manifest.db file rows) at their size on the device, which is what
 /// `capacity` limits and what, with the skipped entries' bytes, adds up to the backup's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Kept {
     pub files: u64,
     /// Bytes written, a file rebuilt without skipped rows or apps (Manifest.db, Info.plist)
@@ -102,13 +110,28 @@ pub struct Kept {
     pub device_bytes: u64,
 }
 
+impl Kept {
+    fn add(&mut self, other: &Kept) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+        self.device_files += other.device_files;
+        self.device_bytes += other.device_bytes;
+    }
+}
+
+/// The files the image gets that no Manifest.db row describes, in plan order: the first
+/// [`BACKUP_FILES_NAMED`] names and how many there are.
+const BACKUP_FILES_NAMED: usize = 16;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestorePlan {
     pub device: DeviceIdentity,
     pub target: Option<Target>,
     /// The device folder's name under the output folder (the source UDID).
     pub folder_name: String,
-    pub files: Vec<PlannedFile>,
+    /// The snapshot the image is made of: its entries are read again, a window at a time, to
+    /// write them ([`RestorePlan::planned_file`] says what each becomes).
+    pub snapshot: Snapshot,
     pub skipped: Vec<SkippedEntry>,
     /// Apps left out of Info.plist because they do not run on the target.
     pub dropped_apps: Vec<String>,
@@ -121,34 +144,101 @@ pub struct RestorePlan {
     pub keybag: Option<Keybag>,
     /// File ids of the Manifest.db rows the image leaves out.
     pub dropped_rows: BTreeSet<String>,
+    kept: Kept,
+    backup_files: Vec<String>,
+    choice: Choice,
+}
+
+/// What decides each entry: the cross-device rules and the categories dropped to fit.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Choice {
+    cross: bool,
+    catalog: AppCatalog,
+    incompatible: BTreeSet<String>,
+    /// Indices into [`FIT_ORDER`], in that order.
+    fit_dropped: Vec<usize>,
+}
+
+impl Choice {
+    /// The cross-device rule that skips `e`, if any.
+    fn cross_rule(&self, e: &Entry) -> Option<Rule> {
+        let r = e.row.as_ref().filter(|_| self.cross)?;
+        rules::other_family_rule(&r.domain, &r.relative_path).or_else(|| {
+            self.catalog
+                .owner(&r.domain)
+                .filter(|app| self.incompatible.contains(*app))
+                .map(|_| rules::INCOMPATIBLE_APP)
+        })
+    }
+
+    /// The rule that skips `e`, if any.
+    fn rule(&self, e: &Entry) -> Option<Rule> {
+        self.cross_rule(e).or_else(|| {
+            let i = category(e)?;
+            self.fit_dropped.contains(&i).then(|| FIT_ORDER[i])
+        })
+    }
+}
+
+/// Which of [`FIT_ORDER`] an entry belongs to, if any.
+fn category(e: &Entry) -> Option<usize> {
+    e.row
+        .as_ref()
+        .and_then(|r| rules::fit_category(&r.domain, &r.relative_path))
 }
 
 impl RestorePlan {
     /// Bytes the image writes (progress).
     pub fn bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.size).sum()
+        self.kept.bytes
     }
 
-    /// What the restore writes ([`RestorePlan::files`], one file each) and, of that, the
+    /// What the restore writes (one file per kept entry with content) and, of that, the
     /// device's own files.
     pub fn kept(&self) -> Kept {
-        let rows = self.files.iter().filter_map(|f| f.row_bytes);
-        let (device_files, device_bytes) = rows.fold((0, 0), |(n, b), bytes| (n + 1, b + bytes));
-        Kept {
-            files: self.files.len() as u64,
-            bytes: self.bytes(),
-            device_files,
-            device_bytes,
-        }
+        self.kept
     }
 
     /// The files the image gets that no Manifest.db row describes (`Manifest.db`, the plists,
-    /// and any other file of the backup folder), in plan order.
+    /// and any other file of the backup folder), in plan order: the first few of
+    /// [`RestorePlan::backup_file_count`].
     pub fn backup_files(&self) -> impl Iterator<Item = &str> {
-        self.files
-            .iter()
-            .filter(|f| f.row_bytes.is_none())
-            .map(|f| f.path.as_str())
+        self.backup_files.iter().map(String::as_str)
+    }
+
+    /// How many files the image gets that no Manifest.db row describes.
+    pub fn backup_file_count(&self) -> u64 {
+        self.kept.files - self.kept.device_files
+    }
+
+    /// True when `e`, an entry of the plan's snapshot, is a file the image gets.
+    pub fn keeps(&self, e: &Entry) -> bool {
+        e.content.is_some() && self.choice.rule(e).is_none()
+    }
+
+    /// How the file at `path` is rebuilt, if it is.
+    pub(crate) fn rewrite_for(&self, path: &str) -> Option<Rewrite> {
+        rewrite_of(
+            path,
+            !self.dropped_rows.is_empty(),
+            !self.dropped_apps.is_empty(),
+        )
+    }
+
+    /// What `e`, an entry of the plan's snapshot, becomes in the image: `None` when it is
+    /// skipped or is no file (a directory, a row without a blob).
+    pub fn planned_file(&self, e: Entry) -> Option<PlannedFile> {
+        if self.choice.rule(&e).is_some() {
+            return None;
+        }
+        let rewrite = self.rewrite_for(&e.path);
+        let row_bytes = device_bytes(&e);
+        let source = e.row.map(|r| (r.domain, r.relative_path));
+        let c = e.content?;
+        Some(PlannedFile {
+            source,
+            ..planned(e.path, c, rewrite, row_bytes)
+        })
     }
 
     /// Files and bytes skipped per rule, in the order rules first appear.
@@ -182,41 +272,87 @@ fn rule_source(name: &str) -> &'static str {
     }
 }
 
-/// Reads the snapshot's entries (and, when needed, its Info.plist and keybag) and plans.
+/// Reads the snapshot's entries (and, when needed, its Info.plist and keybag) and plans. The
+/// entries are read as a stream, two or three times, never held.
 pub fn plan_restore(
     repo: &Repository,
     snapshot: &Snapshot,
     options: &PlanOptions,
 ) -> Result<RestorePlan, RestoreError> {
-    let entries = repo
-        .load_entries(snapshot)
-        .map_err(|source| RestoreError::FileListLost {
-            device: snapshot.device.name.clone(),
-            source,
-        })?;
-    let keybag = keybag(repo, snapshot, &entries)?;
     let cross = options
         .target
         .as_ref()
         .is_some_and(|t| t.family() != Family::of(&snapshot.device.product_type));
-    let info = if cross {
-        read_plist(repo, snapshot, &entries, INFO_PLIST)?
-    } else {
-        None
+    let info = match cross {
+        true => read_plist(repo, snapshot, INFO_PLIST)?,
+        false => None,
     };
-    let mut plan = plan(&snapshot.device, entries, info.as_ref(), options)?;
-    plan.keybag = keybag;
+    // Whether any file is encrypted, and the Manifest.plist that then holds the keybag, as
+    // the entries go by.
+    let seen: RefCell<(bool, Option<Content>)> = RefCell::default();
+    let seen_ref = &seen;
+    let mut plan = plan(
+        snapshot,
+        || {
+            stream(repo, snapshot).inspect(move |e| {
+                let Ok(e) = e else { return };
+                let Some(c) = &e.content else { return };
+                let mut seen = seen_ref.borrow_mut();
+                seen.0 |= c.cipher.is_some();
+                if e.path == MANIFEST_PLIST {
+                    seen.1 = Some(c.clone());
+                }
+            })
+        },
+        info.as_ref(),
+        options,
+    )?;
+    let (encrypted, manifest_plist) = seen.into_inner();
+    plan.keybag = match encrypted {
+        true => Some(keybag(repo, snapshot, manifest_plist.as_ref())?),
+        false => None,
+    };
     Ok(plan)
 }
 
-/// The plan for `entries` of a backup of `device`, with its Info.plist when the target is
-/// another kind of device. No I/O.
-pub fn plan(
-    device: &DeviceIdentity,
-    entries: Vec<Entry>,
+/// The snapshot's entries, one at a time, a file list that does not read said as such.
+pub(crate) fn stream<'r>(
+    repo: &'r Repository,
+    snapshot: &'r Snapshot,
+) -> impl Iterator<Item = Result<Entry, RestoreError>> + 'r {
+    repo.entries(snapshot).map(|e| {
+        e.map_err(|source| RestoreError::FileListLost {
+            device: snapshot.device.name.clone(),
+            source,
+        })
+    })
+}
+
+/// Per fit category (and one more for entries in none): what is kept of it.
+#[derive(Default, Clone, Copy)]
+struct Totals {
+    /// Entries, files or not.
+    entries: u64,
+    /// Bytes on the device (what capacity limits).
+    needed: u64,
+    /// Files with content.
+    files: u64,
+    kept: Kept,
+}
+
+/// The plan for the entries of `snapshot` (a backup of `snapshot.device`), with its
+/// Info.plist when the target is another kind of device. `entries` gives the entries from the
+/// start each time it is called: once, or twice when `--fit` drops a category. No I/O.
+pub fn plan<I>(
+    snapshot: &Snapshot,
+    mut entries: impl FnMut() -> I,
     info: Option<&Dictionary>,
     options: &PlanOptions,
-) -> Result<RestorePlan, RestoreError> {
+) -> Result<RestorePlan, RestoreError>
+where
+    I: Iterator<Item = Result<Entry, RestoreError>>,
+{
+    let device = &snapshot.device;
     let folder_name = device.udid.clone();
     if !is_safe_path(&folder_name) || folder_name.contains('/') {
         return Err(RestoreError::UnsafePath { path: folder_name });
@@ -229,84 +365,105 @@ pub fn plan(
         (true, Some(t)) => catalog.split(t.family()),
         _ => (Vec::new(), Vec::new()),
     };
-    let incompatible: BTreeSet<&str> = dropped_apps.iter().map(String::as_str).collect();
+    let mut choice = Choice {
+        cross,
+        incompatible: dropped_apps.iter().cloned().collect(),
+        catalog,
+        fit_dropped: Vec::new(),
+    };
 
-    let mut kept = Vec::new();
     let mut skipped = Vec::new();
-    for e in entries {
+    let mut dropped_rows = BTreeSet::new();
+    let mut totals = [Totals::default(); FIT_ORDER.len() + 1];
+    let mut backup_files = Vec::new();
+    for e in entries() {
+        let e = e?;
         if e.content.is_some() && !is_safe_path(&e.path) {
             return Err(RestoreError::UnsafePath { path: e.path });
         }
-        let rule = e.row.as_ref().filter(|_| cross).and_then(|r| {
-            rules::other_family_rule(&r.domain, &r.relative_path).or_else(|| {
-                catalog
-                    .owner(&r.domain)
-                    .filter(|app| incompatible.contains(app))
-                    .map(|_| rules::INCOMPATIBLE_APP)
-            })
-        });
-        match rule {
-            Some(rule) => skipped.push(skip(e, rule)),
-            None => kept.push(e),
+        if let Some(rule) = choice.cross_rule(&e) {
+            skipped.push(skip(e, rule, &mut dropped_rows));
+            continue;
+        }
+        let t = &mut totals[category(&e).unwrap_or(FIT_ORDER.len())];
+        t.entries += 1;
+        t.needed += device_bytes(&e).unwrap_or(0);
+        let Some(c) = &e.content else { continue };
+        t.files += 1;
+        t.kept.files += 1;
+        t.kept.bytes += c.size;
+        match device_bytes(&e) {
+            Some(bytes) => {
+                t.kept.device_files += 1;
+                t.kept.device_bytes += bytes;
+            }
+            None if backup_files.len() < BACKUP_FILES_NAMED => backup_files.push(e.path),
+            None => {}
         }
     }
-    let fit = options
-        .capacity
-        .map(|capacity| fit_to(capacity, options.fit, &mut kept, &mut skipped));
+    let fit = options.capacity.map(|capacity| {
+        let (report, refused, dropped) = fit_to(capacity, options.fit, &totals);
+        choice.fit_dropped = dropped;
+        (report, refused)
+    });
+    if !choice.fit_dropped.is_empty() {
+        // The entries of the dropped categories, listed category after category.
+        let mut by_category: Vec<Vec<SkippedEntry>> = vec![Vec::new(); FIT_ORDER.len()];
+        for e in entries() {
+            let e = e?;
+            if choice.cross_rule(&e).is_some() {
+                continue;
+            }
+            if let Some(i) = category(&e).filter(|i| choice.fit_dropped.contains(i)) {
+                by_category[i].push(skip(e, FIT_ORDER[i], &mut dropped_rows));
+            }
+        }
+        skipped.extend(by_category.into_iter().flatten());
+    }
+    let mut kept = Kept::default();
+    for (i, t) in totals.iter().enumerate() {
+        if !choice.fit_dropped.contains(&i) {
+            kept.add(&t.kept);
+        }
+    }
     let refused = refused.or_else(|| fit.as_ref().and_then(|(_, r)| r.clone()));
-    let dropped_rows: BTreeSet<String> = skipped.iter().filter_map(|s| s.file_id.clone()).collect();
-    let files = kept
-        .into_iter()
-        .filter_map(|e| {
-            let rewrite = rewrite_of(&e.path, !dropped_rows.is_empty(), !dropped_apps.is_empty());
-            let row_bytes = device_bytes(&e);
-            let source = e.row.map(|r| (r.domain, r.relative_path));
-            let c = e.content?;
-            Some(PlannedFile {
-                source,
-                ..planned(e.path, c, rewrite, row_bytes)
-            })
-        })
-        .collect();
     Ok(RestorePlan {
         device: device.clone(),
         target: target.cloned(),
         folder_name,
-        files,
-        skipped: skipped.into_iter().map(|s| s.entry).collect(),
+        snapshot: snapshot.clone(),
+        skipped,
         dropped_apps,
         unknown_apps,
         refused,
         fit: fit.map(|(f, _)| f),
         keybag: None,
         dropped_rows,
+        kept,
+        backup_files,
+        choice,
     })
 }
 
-/// A skipped entry, with the Manifest.db row it drops.
-struct Skip {
-    entry: SkippedEntry,
-    file_id: Option<String>,
-}
-
-fn skip(e: Entry, rule: Rule) -> Skip {
+/// A skipped entry; the Manifest.db row it drops goes into `dropped_rows`.
+fn skip(e: Entry, rule: Rule, dropped_rows: &mut BTreeSet<String>) -> SkippedEntry {
     let bytes = device_bytes(&e).unwrap_or(0);
     let file = e.content.is_some();
-    let (domain, relative_path, file_id) = match e.row {
-        Some(r) => (Some(r.domain), Some(r.relative_path), Some(r.file_id)),
-        None => (None, None, None),
+    let (domain, relative_path) = match e.row {
+        Some(r) => {
+            dropped_rows.insert(r.file_id);
+            (Some(r.domain), Some(r.relative_path))
+        }
+        None => (None, None),
     };
-    Skip {
-        entry: SkippedEntry {
-            path: e.path,
-            domain,
-            relative_path,
-            bytes,
-            file,
-            rule: rule.name,
-            reason: rule.reason(),
-        },
-        file_id,
+    SkippedEntry {
+        path: e.path,
+        domain,
+        relative_path,
+        bytes,
+        file,
+        rule: rule.name,
+        reason: rule.reason(),
     }
 }
 
@@ -358,25 +515,21 @@ fn planned(
     }
 }
 
-/// Makes `kept` fit `capacity`: with `fit`, drops [`FIT_ORDER`] categories in order until it
-/// does. Returns the report and a refusal when it does not fit.
+/// Which categories to drop so that what is kept fits `capacity` (with `fit`, [`FIT_ORDER`]
+/// categories in order until it does), from what each category keeps. Returns the report, a
+/// refusal when it does not fit, and the dropped categories.
 fn fit_to(
     capacity: u64,
     fit: bool,
-    kept: &mut Vec<Entry>,
-    skipped: &mut Vec<Skip>,
-) -> (FitReport, Option<String>) {
-    let size = |e: &Entry| device_bytes(e).unwrap_or(0);
-    let category = |e: &Entry| {
-        e.row
-            .as_ref()
-            .and_then(|r| rules::fit_category(&r.domain, &r.relative_path))
-    };
-    let needed: u64 = kept.iter().map(size).sum();
+    totals: &[Totals; FIT_ORDER.len() + 1],
+) -> (FitReport, Option<String>, Vec<usize>) {
+    let needed: u64 = totals.iter().map(|t| t.needed).sum();
     let mut by_category: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for e in kept.iter() {
-        let name = category(e).map_or("other", |i| category_name(&FIT_ORDER[i]));
-        *by_category.entry(name).or_default() += size(e);
+    for (i, t) in totals.iter().enumerate() {
+        let name = FIT_ORDER.get(i).map_or("other", category_name);
+        if t.entries > 0 {
+            *by_category.entry(name).or_default() += t.needed;
+        }
     }
     let mut breakdown: Vec<_> = by_category.into_iter().collect();
     breakdown.sort_by_key(|(_, b)| std::cmp::Reverse(*b));
@@ -387,21 +540,19 @@ fn fit_to(
         dropped: Vec::new(),
     };
     let mut total = needed;
+    let mut dropped = Vec::new();
     for (i, rule) in FIT_ORDER.iter().enumerate() {
         if total <= capacity || !fit {
             break;
         }
-        let (drop, keep): (Vec<Entry>, Vec<Entry>) = std::mem::take(kept)
-            .into_iter()
-            .partition(|e| category(e) == Some(i));
-        *kept = keep;
-        let bytes: u64 = drop.iter().map(size).sum();
-        let files = drop.iter().filter(|e| e.content.is_some()).count() as u64;
-        if files > 0 {
-            report.dropped.push((category_name(rule), files, bytes));
+        let t = &totals[i];
+        if t.files > 0 {
+            report
+                .dropped
+                .push((category_name(rule), t.files, t.needed));
         }
-        total -= bytes;
-        skipped.extend(drop.into_iter().map(|e| skip(e, *rule)));
+        total -= t.needed;
+        dropped.push(i);
     }
     let refused = (total > capacity).then(|| {
         let parts: Vec<String> = report
@@ -419,7 +570,7 @@ fn fit_to(
             parts.join(", ")
         )
     });
-    (report, refused)
+    (report, refused, dropped)
 }
 
 /// A fit rule's category: its name without `fit-`.
@@ -427,51 +578,46 @@ fn category_name(rule: &Rule) -> &'static str {
     rule.name.trim_start_matches("fit-")
 }
 
-/// The keybag in the snapshot's Manifest.plist, when any file is to be encrypted again.
+/// The keybag in the snapshot's Manifest.plist (`plist`), which a snapshot that holds
+/// encrypted files must have.
 fn keybag(
     repo: &Repository,
     snapshot: &Snapshot,
-    entries: &[Entry],
-) -> Result<Option<Keybag>, RestoreError> {
-    let encrypted = |e: &Entry| e.content.as_ref().is_some_and(|c| c.cipher.is_some());
-    if !entries.iter().any(encrypted) {
-        return Ok(None);
-    }
+    plist: Option<&Content>,
+) -> Result<Keybag, RestoreError> {
     let problem = |detail: String| RestoreError::BadSnapshot {
         device: snapshot.device.name.clone(),
         detail,
     };
-    let plist = entries
-        .iter()
-        .find(|e| e.path == MANIFEST_PLIST)
-        .and_then(|e| e.content.as_ref())
-        .ok_or_else(|| problem("it holds encrypted files but no Manifest.plist".into()))?;
+    let plist =
+        plist.ok_or_else(|| problem("it holds encrypted files but no Manifest.plist".into()))?;
     let bytes = read_content(repo, plist)?;
     let info = ManifestInfo::from_bytes(&bytes, MANIFEST_PLIST.as_ref())
         .map_err(|e| problem(e.to_string()))?;
     let bag = info
         .backup_keybag
         .ok_or_else(|| problem("its Manifest.plist has no BackupKeyBag".into()))?;
-    Keybag::parse(&bag)
-        .map(Some)
-        .map_err(|e| problem(format!("{MANIFEST_PLIST}: {e}")))
+    Keybag::parse(&bag).map_err(|e| problem(format!("{MANIFEST_PLIST}: {e}")))
 }
 
 /// A plist of the snapshot as a dictionary; `None` when the snapshot has no such file.
 fn read_plist(
     repo: &Repository,
     snapshot: &Snapshot,
-    entries: &[Entry],
     name: &str,
 ) -> Result<Option<Dictionary>, RestoreError> {
-    let Some(c) = entries
-        .iter()
-        .find(|e| e.path == name)
-        .and_then(|e| e.content.as_ref())
-    else {
+    let mut found = None;
+    for e in stream(repo, snapshot) {
+        let e = e?;
+        if e.path == name {
+            found = e.content;
+            break;
+        }
+    }
+    let Some(c) = found else {
         return Ok(None);
     };
-    let bytes = read_content(repo, c)?;
+    let bytes = read_content(repo, &c)?;
     parse_dictionary(&bytes, name.as_ref())
         .map(Some)
         .map_err(|e| RestoreError::BadSnapshot {
@@ -548,6 +694,33 @@ mod tests {
         }
     }
 
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            time: 0,
+            stored_at: 0,
+            host: String::new(),
+            device: ipad(),
+            parent: None,
+            tags: Vec::new(),
+            summary: Default::default(),
+            warnings: Vec::new(),
+            tree_len: 0,
+            tree: Vec::new(),
+        }
+    }
+
+    fn plan_of(info: Option<&Dictionary>, options: &PlanOptions) -> RestorePlan {
+        plan(&snapshot(), || entries().into_iter().map(Ok), info, options).unwrap()
+    }
+
+    /// What the plan writes, in plan order.
+    fn files(p: &RestorePlan) -> Vec<PlannedFile> {
+        entries()
+            .into_iter()
+            .filter_map(|e| p.planned_file(e))
+            .collect()
+    }
+
     fn entries() -> Vec<Entry> {
         vec![
             plain(MANIFEST_DB, 1000),
@@ -606,7 +779,7 @@ mod tests {
 
     #[test]
     fn an_ipad_backup_onto_an_iphone_skips_what_apple_says_does_not_transfer() {
-        let p = plan(&ipad(), entries(), Some(&info()), &to("iPhone16,1", "18.1")).unwrap();
+        let p = plan_of(Some(&info()), &to("iPhone16,1", "18.1"));
         assert_eq!(p.refused, None);
         let rules: Vec<_> = p
             .rules()
@@ -628,11 +801,8 @@ mod tests {
         );
         assert_eq!(p.dropped_apps, ["com.example.padonly"]);
         assert_eq!(p.dropped_rows.len(), 5);
-        let kept: Vec<_> = p
-            .files
-            .iter()
-            .map(|f| (f.path.as_str(), f.rewrite))
-            .collect();
+        let files = files(&p);
+        let kept: Vec<_> = files.iter().map(|f| (f.path.as_str(), f.rewrite)).collect();
         assert!(kept.contains(&(MANIFEST_DB, Some(Rewrite::ManifestDb))));
         assert!(kept.contains(&(INFO_PLIST, Some(Rewrite::InfoPlist))));
         assert_eq!(
@@ -645,7 +815,7 @@ mod tests {
             },
             "every file written; of them, plists and Manifest.db are not device files"
         );
-        assert_eq!(p.kept().files, p.files.len() as u64);
+        assert_eq!(p.kept().files, files.len() as u64);
         assert_eq!(p.bytes(), 1000 + 100 + 400 + 200);
         assert_eq!(
             p.backup_files().collect::<Vec<_>>(),
@@ -660,15 +830,15 @@ mod tests {
 
     #[test]
     fn the_same_kind_of_device_keeps_everything_unchanged() {
-        let p = plan(&ipad(), entries(), None, &to("iPad14,1", "17.5.0")).unwrap();
+        let p = plan_of(None, &to("iPad14,1", "17.5.0"));
         assert!(p.skipped.is_empty() && p.refused.is_none() && p.dropped_rows.is_empty());
-        assert!(p.files.iter().all(|f| f.rewrite.is_none()));
-        assert_eq!(p.files.len(), 8);
+        assert!(files(&p).iter().all(|f| f.rewrite.is_none()));
+        assert_eq!(files(&p).len(), 8);
     }
 
     #[test]
     fn a_newer_ios_is_refused_with_both_versions_and_what_to_do() {
-        let p = plan(&ipad(), entries(), None, &to("iPad14,1", "17.4.1")).unwrap();
+        let p = plan_of(None, &to("iPad14,1", "17.4.1"));
         let why = p.refused.unwrap();
         assert!(
             why.contains("17.5") && why.contains("17.4.1") && why.contains("Update"),
@@ -683,22 +853,22 @@ mod tests {
             fit,
             ..PlanOptions::default()
         };
-        let p = plan(&ipad(), entries(), None, &fit(10_000, false)).unwrap();
+        let p = plan_of(None, &fit(10_000, false));
         assert!(p.refused.as_ref().unwrap().contains("--fit"));
         assert_eq!(p.fit.as_ref().unwrap().needed, 15_600);
         assert_eq!(p.fit.as_ref().unwrap().breakdown[0], ("videos", 9000));
-        let p = plan(&ipad(), entries(), None, &fit(10_000, true)).unwrap();
+        let p = plan_of(None, &fit(10_000, true));
         assert_eq!(p.refused, None);
         assert_eq!(p.fit.unwrap().dropped, [("videos", 1, 9000)]);
         assert!(p.skipped.iter().any(|s| s.rule == "fit-videos"));
-        let p = plan(&ipad(), entries(), None, &fit(900, true)).unwrap();
+        let p = plan_of(None, &fit(900, true));
         let report = p.fit.as_ref().unwrap();
         let dropped: Vec<_> = report.dropped.iter().map(|d| d.0).collect();
         assert_eq!(dropped, ["videos", "photos", "app-data"]);
         let kept = p.kept();
         assert_eq!((kept.device_files, kept.device_bytes), (2, 700 + 200));
         assert_eq!((kept.files, kept.bytes), (4, 1000 + 100 + 700 + 200));
-        let p = plan(&ipad(), entries(), None, &fit(800, true)).unwrap();
+        let p = plan_of(None, &fit(800, true));
         assert!(p.refused.unwrap().contains("even after"));
     }
 }

@@ -2,10 +2,11 @@
 
 use crate::Outcome;
 use crate::context::Context;
-use crate::output::{bytes, device_json, esc, print_json, snapshot_json, time};
+use crate::output::{bytes, device_json, esc, print_json, print_json_list, snapshot_json, time};
 use anyhow::Result;
 use hearth_format::{Entry, RowState};
 use serde_json::json;
+use std::io::Write as _;
 
 pub fn snapshots(ctx: &Context, device: Option<&str>) -> Result<Outcome> {
     let repo = ctx.open()?;
@@ -102,17 +103,23 @@ pub fn ls(ctx: &Context, snapshot: &str, filter: Option<&str>) -> Result<Outcome
     // The file list is read from packs: a prune waits.
     let _lock = ctx.shared_lock(&repo)?;
     let (_, snap) = repo.find_snapshot(snapshot)?;
-    let entries: Vec<Entry> = repo
-        .load_entries(&snap)?
-        .into_iter()
-        .filter(|e| matches_filter(e, filter))
-        .collect();
+    // Streamed: one entry at a time, whatever the number of files.
+    let entries = || {
+        repo.entries(&snap)
+            .filter(|e| e.as_ref().map_or(true, |e| matches_filter(e, filter)))
+    };
     if ctx.global.json {
-        let v: Vec<_> = entries.iter().map(entry_json).collect();
-        print_json(&json!({ "entries": v }));
+        // The file list is read through once before anything is printed, so that one that
+        // does not read prints an error, not half a document.
+        for e in repo.entries(&snap) {
+            e?;
+        }
+        print_json_list("entries", entries().map(|e| Ok(entry_json(&e?))))?;
         return Ok(Outcome::Success);
     }
-    for e in &entries {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for e in entries() {
+        let e = e?;
         let size = e
             .content
             .as_ref()
@@ -130,16 +137,18 @@ pub fn ls(ctx: &Context, snapshot: &str, filter: Option<&str>) -> Result<Outcome
                 } else {
                     format!("  [{}]", r.state.describe())
                 };
-                println!(
+                writeln!(
+                    out,
                     "{kind:<4} {size:>10}  {}/{}{state}",
                     esc(&r.domain),
                     esc(&r.relative_path)
-                );
+                )?;
             }
-            None if filter.is_none() => println!("{:<4} {size:>10}  {}", "raw", esc(&e.path)),
+            None if filter.is_none() => writeln!(out, "{:<4} {size:>10}  {}", "raw", esc(&e.path))?,
             None => {}
         }
     }
+    out.flush()?;
     Ok(Outcome::Success)
 }
 

@@ -272,14 +272,14 @@ fn print_plan(plan: &RestorePlan) {
 /// Files the backup folder itself needs: ` and the backup's Manifest.db, Info.plist, ...`.
 fn backup_files_note(plan: &RestorePlan) -> String {
     const SHOWN: usize = 4;
-    let names: Vec<&str> = plan.backup_files().collect();
-    match names.len() {
+    let names: Vec<&str> = plan.backup_files().take(SHOWN).collect();
+    match plan.backup_file_count() {
         0 => String::new(),
-        n if n <= SHOWN => format!(" and the backup's {}", esc(&names.join(", "))),
+        n if n <= SHOWN as u64 => format!(" and the backup's {}", esc(&names.join(", "))),
         n => format!(
             " and the backup's {} and {} more",
-            esc(&names[..SHOWN].join(", ")),
-            n - SHOWN
+            esc(&names.join(", ")),
+            n - SHOWN as u64
         ),
     }
 }

@@ -96,8 +96,9 @@ impl Findings {
     }
 }
 
-/// The packs the readable index segments name: length and entries.
-type Indexed = HashMap<PackId, (u32, Vec<PackEntry>)>;
+/// The packs the readable index segments name: length, and the segment that lists its entries
+/// (read again when they are needed, so that check holds one segment's entries at a time).
+type Indexed = HashMap<PackId, (u32, IndexId)>;
 
 /// What the snapshots need that the index cannot serve, found by [`Repository::check_references`].
 #[derive(Default)]
@@ -217,7 +218,7 @@ impl Repository {
             match self.read_segment(&id) {
                 Ok(seg) => {
                     for p in seg.packs {
-                        packs.insert(p.pack, (p.length, p.entries));
+                        packs.insert(p.pack, (p.length, id));
                     }
                 }
                 Err(e) if e.is_damage() => findings.add(
@@ -242,8 +243,12 @@ impl Repository {
         let mut packs: Vec<&PackId> = indexed.keys().collect();
         packs.sort_unstable();
         for pack in packs {
-            let (len, entries) = &indexed[pack];
+            let (len, segment) = &indexed[pack];
             let object = format!("packs/{pack}");
+            if survey.listed.get(pack) == Some(&u64::from(*len)) {
+                continue;
+            }
+            let entries = &self.indexed_entries(pack, segment)?;
             let Some(&size) = survey.listed.get(pack) else {
                 let (lost, healed) = self.lost_or_healed(entries.iter().map(|e| e.id))?;
                 let problem = format!(
@@ -352,21 +357,21 @@ impl Repository {
             for chunk in &snap.tree {
                 need(chunk)?;
             }
-            let entries = match self.load_entries(snap) {
-                Ok(e) => e,
-                Err(e) if e.is_damage() => {
-                    findings.add(
-                        format!("snapshots/{id}"),
-                        format!(
-                            "its file list cannot be read ({e}); the snapshot cannot be restored (see the findings about its blobs)"
-                        ),
-                    );
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
             let mut wrong_size = Vec::new();
-            for e in &entries {
+            for e in self.entries(snap) {
+                let e = match e {
+                    Ok(e) => e,
+                    Err(e) if e.is_damage() => {
+                        findings.add(
+                            format!("snapshots/{id}"),
+                            format!(
+                                "its file list cannot be read ({e}); the snapshot cannot be restored (see the findings about its blobs)"
+                            ),
+                        );
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let Some(content) = &e.content else { continue };
                 let mut stored = Some(0u64);
                 for chunk in &content.chunks {
@@ -374,7 +379,7 @@ impl Repository {
                     stored = stored.zip(len).map(|(a, b)| a + b);
                 }
                 if stored.is_some_and(|n| content.file_len(n) != content.size) {
-                    wrong_size.push(describe(id, snap, &what(e)));
+                    wrong_size.push(describe(id, snap, &what(&e)));
                 }
             }
             if !wrong_size.is_empty() {
@@ -396,8 +401,27 @@ impl Repository {
         Ok(needs)
     }
 
+    /// The entries the index segment `segment` lists for `pack`.
+    fn indexed_entries(
+        &self,
+        pack: &PackId,
+        segment: &IndexId,
+    ) -> Result<Vec<PackEntry>, RepoError> {
+        // It read a moment ago; damaged since, its packs are judged without their entries.
+        let seg = match self.read_segment(segment) {
+            Ok(seg) => seg,
+            Err(e) if e.is_damage() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        Ok((seg.packs.into_iter())
+            .rfind(|p| p.pack == *pack)
+            .map(|p| p.entries)
+            .unwrap_or_default())
+    }
+
     /// Reads the `chosen` indexed packs in full. Blobs that fail are findings and are
     /// recorded in the cache; what was recorded about packs that read whole is forgotten.
+    /// The packs go by segment: each thread holds one segment's entries and the pack it reads.
     fn read_packs(
         &self,
         indexed: &Indexed,
@@ -406,22 +430,41 @@ impl Repository {
         findings: &mut Findings,
         progress: &dyn Progress,
     ) -> Result<(), RepoError> {
-        let chosen: Vec<(&PackId, &(u32, Vec<PackEntry>))> = chosen
-            .iter()
-            .filter_map(|p| indexed.get_key_value(p))
-            .collect();
-        let total: u64 = chosen.iter().map(|(_, (l, _))| u64::from(*l)).sum();
+        let mut by_segment: BTreeMap<IndexId, Vec<(PackId, u32)>> = BTreeMap::new();
+        for p in chosen {
+            if let Some((len, segment)) = indexed.get(p) {
+                by_segment.entry(*segment).or_default().push((*p, *len));
+            }
+        }
+        let count: usize = by_segment.values().map(Vec::len).sum();
+        let total: u64 = (by_segment.values().flatten())
+            .map(|(_, l)| u64::from(*l))
+            .sum();
         progress.start("reading packs", Some(total));
-        let results: Vec<(PackId, PackVerdict)> = chosen
-            .par_iter()
-            .map(|(pack, (len, entries))| {
-                let r = self.verify_pack(pack, entries);
-                progress.advance(u64::from(*len));
-                (**pack, r)
+        let results: Vec<(PackId, PackVerdict)> = by_segment
+            .into_par_iter()
+            .flat_map_iter(|(segment, packs)| {
+                let seg = self.read_segment(&segment);
+                packs.into_iter().map(move |(pack, len)| {
+                    let r = match &seg {
+                        Ok(seg) => {
+                            let entries = (seg.packs.iter().rev())
+                                .find(|p| p.pack == pack)
+                                .map_or(&[][..], |p| &p.entries[..]);
+                            self.verify_pack(&pack, entries)
+                        }
+                        Err(e) => PackVerdict {
+                            unread: Some(format!("its index segment {segment} did not read: {e}")),
+                            ..PackVerdict::default()
+                        },
+                    };
+                    progress.advance(u64::from(len));
+                    (pack, r)
+                })
             })
             .collect();
         progress.finish();
-        report.packs_read = chosen.len();
+        report.packs_read = count;
         let mut sound = Vec::new();
         for (pack, verdict) in results {
             report.blobs_checked += verdict.checked;
@@ -539,12 +582,10 @@ impl Repository {
                 }
             };
             hit(&snap.tree, "(the snapshot's file list)");
-            let Ok(entries) = self.load_entries(snap) else {
-                continue;
-            };
-            for e in &entries {
+            // A file list that stops reading names what it can (its loss is a finding).
+            for e in self.entries(snap).map_while(Result::ok) {
                 if let Some(c) = &e.content {
-                    hit(&c.chunks, &what(e));
+                    hit(&c.chunks, &what(&e));
                 }
             }
         }
