@@ -10,6 +10,11 @@ use hearth_storage::LocalBackend;
 use std::sync::Arc;
 
 fn snapshot_of(repo: &Repository, device: usize, files: &[Vec<u8>]) {
+    snapshot_on(repo, device, 0, files)
+}
+
+/// A snapshot of `device` on `day`, its files at `f/<i>`.
+fn snapshot_on(repo: &Repository, device: usize, day: i64, files: &[Vec<u8>]) {
     let lock = common::shared(repo);
     let session = repo.write_session(&lock).unwrap();
     let entries: Vec<Entry> = (files.iter().enumerate())
@@ -26,8 +31,8 @@ fn snapshot_of(repo: &Repository, device: usize, files: &[Vec<u8>]) {
         })
         .collect();
     let snapshot = Snapshot {
-        time: device as i64,
-        stored_at: device as i64,
+        time: device as i64 + day * 1_000,
+        stored_at: device as i64 + day * 1_000,
         host: "h".into(),
         device: DeviceIdentity {
             udid: format!("{device:040X}"),
@@ -97,4 +102,38 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Issue 13: a device's snapshots are compared with the one before by path, streamed, not
+/// held as sets: a file changed in place, a new file and a file moved to another path all
+/// count, an unchanged one once.
+#[test]
+fn later_snapshots_add_what_changed_at_each_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(LocalBackend::create(&dir.path().join("repo")).unwrap());
+    let repo = Repository::init(backend, b"pw", &options(dir.path())).unwrap();
+    let bytes = |n: usize, seed: u64| xorshift_bytes(n, seed, |x| x as u8);
+    let (x, y, z, w) = (
+        bytes(1_000, 1),
+        bytes(2_000, 2),
+        bytes(4_000, 3),
+        bytes(8_000, 4),
+    );
+    snapshot_on(&repo, 0, 1, &[x.clone(), y.clone()]);
+    // Day 2: f/1 changed to z (which device 1 also holds), y moved to f/2.
+    snapshot_on(&repo, 0, 2, &[x.clone(), z.clone(), y.clone()]);
+    // Day 3: w new at f/3, and f/2 gone.
+    snapshot_on(&repo, 0, 3, &[x, z.clone(), bytes(0, 5), w]);
+    snapshot_on(&repo, 1, 1, &[z]);
+    let stats = repo.stats().unwrap();
+    let by = |n: usize| {
+        (stats.devices.iter())
+            .find(|d| d.name == format!("Device {n}"))
+            .unwrap()
+    };
+    assert_eq!(by(0).snapshots, 3);
+    assert_eq!(by(0).unique_bytes, 1_000 + 2_000 + 8_000, "{:?}", by(0));
+    assert_eq!(by(0).shared_bytes, 4_000, "{:?}", by(0));
+    assert_eq!((by(1).unique_bytes, by(1).shared_bytes), (0, 4_000));
+    assert_eq!(stats.unique_chunk_bytes, 1_000 + 2_000 + 4_000 + 8_000);
 }
