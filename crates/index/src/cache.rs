@@ -55,9 +55,11 @@ pub enum IndexError {
 }
 
 /// redb's page cache for one database. Its default (1 GiB) means nothing is ever evicted, so a
-/// process's memory grew with the repository's index; the operating system caches the file
-/// anyway, so a small cache costs no measurable time (docs/benchmarks.md, memory_report).
-pub(crate) const PAGE_CACHE_BYTES: usize = 1 << 20;
+/// process's memory grew with the repository's index. 1 MiB cost a system call for nearly every
+/// page of every look-up, which at 200,000 files a device doubled the time of prune and stats;
+/// 8 MiB keeps the upper levels of the trees and adds at most 7 MiB to a backup's peak
+/// (docs/benchmarks.md).
+pub(crate) const PAGE_CACHE_BYTES: usize = 8 << 20;
 
 /// Opens or creates a redb database with a bounded page cache.
 pub(crate) fn create_database(path: &Path) -> Result<Database, redb::DatabaseError> {

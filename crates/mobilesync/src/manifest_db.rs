@@ -486,8 +486,12 @@ fn corrupt(path: &Path, what: &str, source: rusqlite::Error) -> Error {
 /// Up to the first 16 bytes of `path` (fewer if the file is shorter), which must be a regular
 /// file (not a link) of at most [`MANIFEST_DB_MAX_BYTES`]: every use of a Manifest.db of a
 /// folder starts here, so SQLite is never handed a FIFO or a device.
+/// Its first bytes, and asks the kernel to read the whole file ahead: the rows are read in
+/// path order, which in a cold page cache is a random read of the file's pages, one at a time;
+/// read ahead, it is one sequential read (a third of a cold unchanged backup's time went there).
 pub(crate) fn read_magic(path: &Path) -> Result<Vec<u8>, Error> {
     let (file, _) = open_regular(path, MANIFEST_DB_MAX_BYTES, Links::Refuse)?;
+    read_ahead(&file);
     let mut magic = Vec::with_capacity(SQLITE_MAGIC.len());
     file.take(SQLITE_MAGIC.len() as u64)
         .read_to_end(&mut magic)
@@ -515,6 +519,13 @@ fn force_rollback_journal_header(bytes: &mut [u8]) {
 ///
 /// Every byte except unreserved characters and `/` is percent-encoded, so `?`, `#`, `%` and spaces
 /// in the path cannot end the path part of the URI.
+/// Starts reading `file` into the page cache in the background (a hint: it changes nothing).
+fn read_ahead(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain system call on a descriptor this function borrows.
+    unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_WILLNEED) };
+}
+
 pub(crate) fn immutable_uri(path: &Path) -> String {
     let mut uri = String::from("file:");
     for &byte in path_bytes(path).iter() {
