@@ -50,7 +50,7 @@ pub use repair_index::{RepairIndexOptions, RepairIndexReport};
 pub use repair_snapshots::{RepairSnapshotsPlan, Repaired, SnapshotRepair};
 pub use repository::{KeySummary, RepoOptions, Repository, UnreadableObject};
 pub use snapshots::SnapshotRef;
-pub use spans::{SPAN_BUDGET, SPAN_GAP, SPAN_MAX, SpanReader};
+pub use spans::{ReadBlob, SPAN_BUDGET, SPAN_GAP, SPAN_MAX, SpanReader};
 pub use stats::{DeviceStats, RepoStats};
 pub use survey::Survey;
 pub use tree::{Entries, StoredTree};

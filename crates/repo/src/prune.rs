@@ -27,6 +27,7 @@ use crate::lock::{ExclusiveLock, LockGuard};
 use crate::packs::PackSurvey;
 use crate::progress::Progress;
 use crate::repository::Repository;
+use crate::writer::WriteSession;
 use hearth_chunker::Content;
 use hearth_format::pack::PACK_ENTRY_LEN;
 use hearth_format::{BlobKind, ChunkId, Compression, IndexId, IndexSegment, PackId, PackRecord};
@@ -513,8 +514,10 @@ impl Repository {
         Ok(report)
     }
 
-    /// Copies the used blobs of the packs to repack into new packs, indexed. Returns the blob
-    /// and new pack counts.
+    /// Copies the used blobs of the packs to repack into new packs, indexed: their sealed
+    /// bytes as they are, read a span of neighbours at a time (each checked to open to its id
+    /// first); a blob whose copy there is damaged is read from another copy and stored again.
+    /// Returns the blob and new pack counts.
     /// A blob that cannot be read from any copy is left out (and listed in `lost`).
     fn repack(
         &self,
@@ -525,26 +528,23 @@ impl Repository {
     ) -> Result<(u64, u64), RepoError> {
         let before: BTreeSet<IndexId> = self.cache.segments()?.into_iter().collect();
         let session = self.write_session(lock)?;
+        // In the plan's order: pack by pack, each in its header's order.
+        let ids: Vec<ChunkId> = plan.copy.iter().map(|(id, _)| *id).collect();
+        let reader = self.span_reader(&ids)?;
         progress.start("repacking", Some(plan.copy.len() as u64));
         for (id, kind) in &plan.copy {
-            let data = match self.read_blob(id) {
-                Ok(data) => data,
-                Err(e) if e.is_damage() => {
-                    lost.push((*id, e.to_string()));
-                    progress.advance(1);
-                    continue;
-                }
+            let copied = reader.visit_blobs(std::slice::from_ref(id), |blob| match blob.sealed {
+                Some((entry, sealed)) => session.store_sealed(entry, sealed),
+                None => self.store_plain_again(&session, id, *kind, blob.plain),
+            });
+            match copied {
+                Ok(()) => {}
+                Err(e) if e.is_damage() => lost.push((*id, e.to_string())),
                 Err(e) => return Err(e),
-            };
-            // A blob that was compressed is compressed again, whatever a sample of it says.
-            let compressed = self.cache.lookup(id)?.map(|l| l.entry.compression);
-            let content = match compressed {
-                Some(Compression::Zstd) => Content::Compressible,
-                _ => Content::Unknown,
-            };
-            session.store_again(&data, *kind, content)?;
+            }
             progress.advance(1);
         }
+        drop(reader);
         session.finish()?;
         progress.finish();
         let after: BTreeSet<IndexId> = self.cache.segments()?.into_iter().collect();
@@ -553,6 +553,23 @@ impl Repository {
             packs += self.read_segment(new)?.packs.len() as u64;
         }
         Ok(((plan.copy.len() - lost.len()) as u64, packs))
+    }
+
+    /// Stores the plaintext of a blob read from another copy than the one planned: compressed
+    /// again if that copy was (whatever a sample of it says), and sealed.
+    fn store_plain_again(
+        &self,
+        session: &WriteSession,
+        id: &ChunkId,
+        kind: BlobKind,
+        data: &[u8],
+    ) -> Result<(), RepoError> {
+        let compressed = self.cache.lookup(id)?.map(|l| l.entry.compression);
+        let content = match compressed {
+            Some(Compression::Zstd) => Content::Compressible,
+            _ => Content::Unknown,
+        };
+        session.store_again(data, kind, content).map(drop)
     }
 
     /// Writes each segment again without the doomed packs, then deletes the old one.

@@ -27,7 +27,6 @@ use crate::repository::Repository;
 use hearth_chunker::UnsealBuffers;
 use hearth_format::{ChunkId, PackEntry, PackId};
 use hearth_storage::FileType;
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -56,6 +55,23 @@ const KEEP_UNSEAL_BUFFERS: usize = 4 << 20;
 thread_local! {
     /// Each reading thread's plaintext buffers, kept across files.
     static UNSEAL_BUFFERS: RefCell<UnsealBuffers> = RefCell::default();
+}
+
+/// A blob a [`SpanReader`] read.
+pub struct ReadBlob<'a> {
+    pub plain: &'a [u8],
+    /// Its entry and sealed bytes as the planned copy holds them; `None` when they came from
+    /// another copy (the planned one could not be fetched, or did not open).
+    pub sealed: Option<(&'a PackEntry, &'a [u8])>,
+}
+
+impl<'a> ReadBlob<'a> {
+    fn elsewhere(plain: &'a [u8]) -> Self {
+        Self {
+            plain,
+            sealed: None,
+        }
+    }
 }
 
 /// Reads the blobs it was planned for; see the module docs. Shared by the threads of a restore.
@@ -191,19 +207,29 @@ impl SpanReader<'_> {
         ids: &[ChunkId],
         mut f: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
+        self.visit_blobs(ids, |blob| f(blob.plain))
+    }
+
+    /// [`Self::read_blobs`], handing `f` each blob's sealed bytes too when they come from the
+    /// planned copy (checked: they open to the blob's id).
+    pub fn visit_blobs<E: From<RepoError>>(
+        &self,
+        ids: &[ChunkId],
+        mut f: impl FnMut(ReadBlob<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
         // Taken, not borrowed: `f` may read blobs itself.
         let mut buffers = UNSEAL_BUFFERS.take();
         let mut read_all = || {
             for id in ids {
                 match self.planned(id) {
                     Some(p) if !self.spans[p.span as usize].failed.load(Ordering::Acquire) => {
-                        f(&self.read_planned(p.span as usize, &p.entry, &mut buffers)?)?
+                        self.read_planned(p.span as usize, &p.entry, &mut buffers, &mut f)?
                     }
                     Some(p) => {
                         self.read_done(p.span as usize);
-                        f(&self.repo.read_blob(id)?)?
+                        f(ReadBlob::elsewhere(&self.repo.read_blob(id)?))?
                     }
-                    None => f(&self.repo.read_blob(id)?)?,
+                    None => f(ReadBlob::elsewhere(&self.repo.read_blob(id)?))?,
                 }
             }
             Ok(())
@@ -214,21 +240,22 @@ impl SpanReader<'_> {
         result
     }
 
-    fn read_planned<'b>(
+    fn read_planned<E: From<RepoError>>(
         &self,
         s: usize,
         entry: &PackEntry,
-        buffers: &'b mut UnsealBuffers,
-    ) -> Result<Cow<'b, [u8]>, RepoError> {
+        buffers: &mut UnsealBuffers,
+        f: &mut impl FnMut(ReadBlob<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let span = &self.spans[s];
         let bytes = match self.span_bytes(s) {
             Ok(bytes) => bytes,
             Err(e) if e.is_damage() => {
                 span.failed.store(true, Ordering::Release);
                 self.read_done(s);
-                return self.repo.read_blob(&entry.id).map(Cow::Owned);
+                return f(ReadBlob::elsewhere(&self.repo.read_blob(&entry.id)?));
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let at = (u64::from(entry.offset) - span.start) as usize;
         let sealed = &bytes[at..at + entry.length as usize];
@@ -236,20 +263,37 @@ impl SpanReader<'_> {
             .unseal(&self.repo.keys, entry, sealed)
             .map(drop)
             .map_err(|e| RepoError::corrupt(format!("packs/{}", span.pack), e));
+        let result = match opened {
+            Ok(()) => f(ReadBlob {
+                plain: buffers.plaintext(entry),
+                sealed: Some((entry, sealed)),
+            }),
+            Err(damage) => match self.read_elsewhere(span.pack, entry, damage) {
+                Ok(plain) => f(ReadBlob::elsewhere(&plain)),
+                Err(e) => Err(e.into()),
+            },
+        };
         self.recycle(bytes);
         self.read_done(s);
-        let Err(damage) = opened else {
-            return Ok(Cow::Borrowed(buffers.plaintext(entry)));
-        };
+        result
+    }
+
+    /// After the copy of `entry` in `pack` failed with `damage`: records it, and reads another
+    /// copy (or fails with `damage` when there is none).
+    fn read_elsewhere(
+        &self,
+        pack: PackId,
+        entry: &PackEntry,
+        damage: RepoError,
+    ) -> Result<Vec<u8>, RepoError> {
         let here = hearth_index::BlobLocation {
-            pack: span.pack,
+            pack,
             entry: *entry,
         };
         self.repo.note_damage(&here, &damage)?;
-        match self.repo.read_other_copy(&entry.id, Some(&span.pack))? {
-            Some(plain) => Ok(Cow::Owned(plain)),
-            None => Err(damage),
-        }
+        self.repo
+            .read_other_copy(&entry.id, Some(&pack))?
+            .ok_or(damage)
     }
 
     /// One planned read of span `s` is done; after its last one the span is dropped. (A blob

@@ -233,6 +233,23 @@ impl<'r> WriteSession<'r> {
         store_chunk(&self.repo.keys, level, again, kind, data, content)
     }
 
+    /// [`Self::store_again`] for a blob as another pack holds it: its sealed bytes are copied
+    /// as they are, since a seal does not depend on its pack (`docs/format.md` §7). The caller
+    /// checked that `sealed` opens to `entry.id`.
+    pub fn store_sealed(&self, entry: &PackEntry, sealed: &[u8]) -> Result<(), RepoError> {
+        let again = Again(self);
+        if again.claim(&entry.id, entry.kind)? {
+            again.store(PreparedBlob {
+                id: entry.id,
+                kind: entry.kind,
+                compression: entry.compression,
+                raw_len: entry.raw_length,
+                sealed: sealed.to_vec(),
+            })?;
+        }
+        Ok(())
+    }
+
     /// Returns when every blob stored so far is in a committed pack and a written index
     /// segment, and those segments are merged into the cache. Other threads may go on storing:
     /// a pack that another thread closed earlier, with blobs of this one's, is waited for.

@@ -446,3 +446,62 @@ fn repair_index_forgets_what_it_knew_of_the_packs_it_drops() {
         repo.cache().damage()
     );
 }
+
+/// The sealed bytes of `blob` where the index puts it now.
+fn sealed(
+    backend: &LocalBackend,
+    repo: &Repository,
+    blob: &hearth_format::ChunkId,
+) -> (PackId, Vec<u8>) {
+    let loc = repo.cache().lookup(blob).unwrap().unwrap();
+    let bytes = backend
+        .get_range(
+            FileType::Pack,
+            &loc.pack.to_hex(),
+            u64::from(loc.entry.offset),
+            u64::from(loc.entry.length),
+        )
+        .unwrap();
+    (loc.pack, bytes)
+}
+
+#[test]
+fn prune_repacks_a_live_blob_with_the_sealed_bytes_it_had() {
+    let dir = tempfile::tempdir().unwrap();
+    let (backend, repo) = repo(dir.path());
+    let files = small_files(40, 9);
+    let files: Vec<(&str, Vec<u8>)> = files.iter().map(|(p, b)| (p.as_str(), b.clone())).collect();
+    let old = commit(&repo, "iPad", &files, 0);
+    // The newer snapshot keeps half the files: the pack they share is half unused.
+    commit(&repo, "iPad", &files[..20], 0);
+    let kept: Vec<_> = files[..20]
+        .iter()
+        .map(|(_, b)| repo.keys().chunk_id(b))
+        .collect();
+    let before: Vec<_> = kept.iter().map(|id| sealed(&backend, &repo, id)).collect();
+    let lock = common::exclusive(&repo);
+    repo.forget(&lock, &[old]).unwrap();
+    let options = hearth_repo::PruneOptions { max_unused: 0.0 };
+    let plan = repo.prune_plan(&lock, &options, &NoProgress).unwrap();
+    assert!(
+        !plan.repack.is_empty(),
+        "the shared pack is repacked: {plan:?}"
+    );
+    let report = repo.prune(&lock, &plan, &NoProgress).unwrap();
+    assert!(report.blobs_lost.is_empty(), "{report:?}");
+    for (id, (old_pack, old_bytes)) in kept.iter().zip(&before) {
+        let (pack, bytes) = sealed(&backend, &repo, id);
+        assert_ne!(pack, *old_pack, "blob {id} moved to a new pack");
+        assert_eq!(&bytes, old_bytes, "blob {id} keeps its sealed bytes");
+    }
+    drop(lock);
+    let report = repo
+        .check(
+            CheckOptions {
+                read_data: ReadData::All,
+            },
+            &NoProgress,
+        )
+        .unwrap();
+    assert!(report.is_ok(), "{report:?}");
+}
