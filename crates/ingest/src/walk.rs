@@ -125,7 +125,9 @@ fn list(dir: &Path, prefix: &str, warnings: &mut Vec<Warning>) -> std::io::Resul
             ));
             continue;
         }
-        match fs::symlink_metadata(item.path()) {
+        // Relative to the open folder (`fstatat`), not a path walked from the root again:
+        // like `symlink_metadata`, a symlink is not followed.
+        match item.metadata() {
             Ok(meta) if meta.is_dir() => out.push(Child::Folder(item.path(), format!("{path}/"))),
             Ok(meta) if meta.is_file() => out.push(Child::File(FoundFile::new(path, &meta))),
             Ok(_) => warnings.push(skipped(

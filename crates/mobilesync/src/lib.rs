@@ -46,6 +46,7 @@
 //! ```
 
 mod bounded_plist;
+mod bplist;
 mod device;
 pub mod encryption;
 mod error;

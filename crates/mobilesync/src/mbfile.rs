@@ -17,6 +17,7 @@
 //! other writers. UID 0 (`$null`) means "absent". The bytes are untrusted: every failure is an
 //! [`MbFileError`], never a panic, and UID chains are bounded so a cycle cannot hang it.
 
+use crate::bplist::{Bplist, Ints, Obj};
 use plist::{Dictionary, Uid, Value};
 
 /// Scalar and object fields of one MBFile. `None` means the key was absent; in particular a
@@ -84,12 +85,22 @@ const ARCHIVE_VERSION: u64 = 100_000;
 impl MbFile {
     /// Decodes an MBFile archive. See the module docs for what is accepted.
     pub fn decode(bytes: &[u8]) -> Result<MbFile, MbFileError> {
-        let archive = crate::bounded_plist::parse_value(bytes)
+        if let Some(list) = Bplist::read(bytes) {
+            return Archive::new(&list)?.mbfile();
+        }
+        // Not a binary plist read in place: the plist crate says why, or reads it (XML, or a
+        // binary list within the crate's rules but not `Bplist`'s), and what it read is read
+        // again as the binary plist it writes.
+        let value = crate::bounded_plist::parse_value(bytes)
             .map_err(|e| MbFileError::NotPlist(e.to_string()))?;
-        let (objects, root) = unpack_archive(&archive)?;
-        let reader = Reader { objects };
-        reader.check_class(root)?;
-        reader.mbfile(root)
+        let mut binary = Vec::new();
+        value
+            .to_writer_binary(&mut binary)
+            .map_err(|e| MbFileError::NotPlist(e.to_string()))?;
+        let list = Bplist::read(&binary).ok_or_else(|| {
+            MbFileError::NotPlist("holds a date more than 3,000 years from 2001".to_owned())
+        })?;
+        Archive::new(&list)?.mbfile()
     }
 
     /// Encodes exactly the structure Apple writes (module docs), as a binary plist.
@@ -106,91 +117,56 @@ impl MbFile {
 
 // ---------------------------------------------------------------- decoding
 
-/// Returns `$objects` and the root object dictionary.
-fn unpack_archive(archive: &Value) -> Result<(&[Value], &Dictionary), MbFileError> {
-    let not_archive = |what: &str| MbFileError::NotKeyedArchive(what.to_owned());
-    let top = archive
-        .as_dictionary()
-        .ok_or_else(|| not_archive("top level is not a dictionary"))?;
-    if top.get("$archiver").and_then(Value::as_string) != Some(ARCHIVER) {
-        return Err(not_archive("$archiver is not NSKeyedArchiver"));
-    }
-    let objects = top
-        .get("$objects")
-        .and_then(Value::as_array)
-        .ok_or_else(|| not_archive("no $objects array"))?;
-    let root_uid = top
-        .get("$top")
-        .and_then(Value::as_dictionary)
-        .and_then(|t| t.get("root"))
-        .and_then(Value::as_uid)
-        .ok_or_else(|| not_archive("no $top.root UID"))?;
-    let root = usize::try_from(root_uid.get())
-        .ok()
-        .and_then(|i| objects.get(i))
-        .and_then(Value::as_dictionary)
-        .ok_or_else(|| not_archive("$top.root is not a dictionary in $objects"))?;
-    Ok((objects, root))
+/// A dictionary: its keys and its values.
+type Dict<'a> = (Ints<'a>, Ints<'a>);
+
+/// A keyed archive: its `$objects`, to which UIDs refer.
+struct Archive<'l, 'a> {
+    list: &'l Bplist<'a>,
+    objects: Ints<'a>,
+    root: Dict<'a>,
 }
 
-struct Reader<'a> {
-    objects: &'a [Value],
-}
-
-impl<'a> Reader<'a> {
-    /// Follows UIDs until a non-UID value. `Ok(None)` for UID 0 (`$null`).
-    fn resolve(&self, key: &str, value: &'a Value) -> Result<Option<&'a Value>, MbFileError> {
-        let mut current = value;
-        for _ in 0..MAX_UID_DEPTH {
-            let Value::Uid(uid) = current else {
-                return Ok(Some(current));
-            };
-            if uid.get() == 0 {
-                return Ok(None);
-            }
-            current = usize::try_from(uid.get())
-                .ok()
-                .and_then(|i| self.objects.get(i))
-                .ok_or_else(|| MbFileError::BadReference {
-                    key: key.to_owned(),
-                    problem: format!(
-                        "UID {} is outside $objects ({} objects)",
-                        uid.get(),
-                        self.objects.len()
-                    ),
-                })?;
+impl<'l, 'a> Archive<'l, 'a> {
+    /// Finds `$objects` and the root object dictionary.
+    fn new(list: &'l Bplist<'a>) -> Result<Self, MbFileError> {
+        let not_archive = |what: &str| MbFileError::NotKeyedArchive(what.to_owned());
+        let dict = |i: Option<usize>| match i.and_then(|i| list.object(i)) {
+            Some(Obj::Dict(k, v)) => Some((k, v)),
+            _ => None,
+        };
+        let top =
+            dict(Some(list.top())).ok_or_else(|| not_archive("top level is not a dictionary"))?;
+        let get = |d: Dict<'a>, key: &str| list.lookup(d.0, d.1, key);
+        if !get(top, "$archiver").is_some_and(|i| list.string_is(i, ARCHIVER)) {
+            return Err(not_archive("$archiver is not NSKeyedArchiver"));
         }
-        Err(MbFileError::BadReference {
-            key: key.to_owned(),
-            problem: "UID chain too long (cycle?)".to_owned(),
+        let objects = match get(top, "$objects").and_then(|i| list.object(i)) {
+            Some(Obj::Array(items)) => items,
+            _ => return Err(not_archive("no $objects array")),
+        };
+        let root_uid = match dict(get(top, "$top"))
+            .and_then(|t| get(t, "root"))
+            .and_then(|i| list.object(i))
+        {
+            Some(Obj::Uid(uid)) => uid,
+            _ => return Err(not_archive("no $top.root UID")),
+        };
+        let root = usize::try_from(root_uid)
+            .ok()
+            .filter(|u| *u < objects.len())
+            .and_then(|u| dict(Some(objects.get(u))))
+            .ok_or_else(|| not_archive("$top.root is not a dictionary in $objects"))?;
+        Ok(Self {
+            list,
+            objects,
+            root,
         })
     }
 
-    fn field(&self, dict: &'a Dictionary, key: &str) -> Result<Option<&'a Value>, MbFileError> {
-        match dict.get(key) {
-            None => Ok(None),
-            Some(value) => self.resolve(key, value),
-        }
-    }
-
-    fn check_class(&self, root: &'a Dictionary) -> Result<(), MbFileError> {
-        let class = self
-            .field(root, "$class")?
-            .and_then(Value::as_dictionary)
-            .ok_or_else(|| MbFileError::NotKeyedArchive("root object has no $class".to_owned()))?;
-        let name = self
-            .field(class, "$classname")?
-            .and_then(Value::as_string)
-            .ok_or_else(|| {
-                MbFileError::NotKeyedArchive("root $class has no $classname".to_owned())
-            })?;
-        if name != "MBFile" {
-            return Err(MbFileError::WrongClass(name.to_owned()));
-        }
-        Ok(())
-    }
-
-    fn mbfile(&self, root: &'a Dictionary) -> Result<MbFile, MbFileError> {
+    fn mbfile(&self) -> Result<MbFile, MbFileError> {
+        let root = self.root;
+        self.check_class(root)?;
         Ok(MbFile {
             relative_path: self.string(root, "RelativePath")?,
             last_modified: self.signed(root, "LastModified")?,
@@ -210,56 +186,121 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn integer(
-        &self,
-        dict: &'a Dictionary,
-        key: &str,
-    ) -> Result<Option<plist::Integer>, MbFileError> {
-        match self.field(dict, key)? {
+    fn object(&self, i: usize) -> Option<Obj<'a>> {
+        self.list.object(i)
+    }
+
+    fn as_dict(&self, i: usize) -> Option<Dict<'a>> {
+        match self.object(i)? {
+            Obj::Dict(k, v) => Some((k, v)),
+            _ => None,
+        }
+    }
+
+    fn as_string(&self, i: usize) -> Option<String> {
+        match self.object(i)? {
+            Obj::Ascii(s) => Some(s.to_owned()),
+            Obj::Utf16(units) => String::from_utf16(&utf16(units)).ok(),
+            _ => None,
+        }
+    }
+
+    /// Follows UIDs until an object that is not one. `Ok(None)` for UID 0 (`$null`).
+    fn resolve(&self, key: &str, mut current: usize) -> Result<Option<usize>, MbFileError> {
+        for _ in 0..MAX_UID_DEPTH {
+            let Some(Obj::Uid(uid)) = self.object(current) else {
+                return Ok(Some(current));
+            };
+            if uid == 0 {
+                return Ok(None);
+            }
+            current = usize::try_from(uid)
+                .ok()
+                .filter(|u| *u < self.objects.len())
+                .map(|u| self.objects.get(u))
+                .ok_or_else(|| MbFileError::BadReference {
+                    key: key.to_owned(),
+                    problem: format!(
+                        "UID {uid} is outside $objects ({} objects)",
+                        self.objects.len()
+                    ),
+                })?;
+        }
+        Err(MbFileError::BadReference {
+            key: key.to_owned(),
+            problem: "UID chain too long (cycle?)".to_owned(),
+        })
+    }
+
+    fn field(&self, dict: Dict<'a>, key: &str) -> Result<Option<usize>, MbFileError> {
+        match self.list.lookup(dict.0, dict.1, key) {
             None => Ok(None),
-            Some(Value::Integer(i)) => Ok(Some(*i)),
+            Some(value) => self.resolve(key, value),
+        }
+    }
+
+    fn check_class(&self, root: Dict<'a>) -> Result<(), MbFileError> {
+        let class = self
+            .field(root, "$class")?
+            .and_then(|i| self.as_dict(i))
+            .ok_or_else(|| MbFileError::NotKeyedArchive("root object has no $class".to_owned()))?;
+        let name = self
+            .field(class, "$classname")?
+            .and_then(|i| self.as_string(i))
+            .ok_or_else(|| {
+                MbFileError::NotKeyedArchive("root $class has no $classname".to_owned())
+            })?;
+        if name != "MBFile" {
+            return Err(MbFileError::WrongClass(name));
+        }
+        Ok(())
+    }
+
+    fn integer(&self, dict: Dict<'a>, key: &str) -> Result<Option<i128>, MbFileError> {
+        match self.field(dict, key)?.map(|i| self.object(i)) {
+            None => Ok(None),
+            Some(Some(Obj::Int(i))) => Ok(Some(i)),
             Some(_) => Err(wrong_type(key, "an integer")),
         }
     }
 
-    fn signed(&self, dict: &'a Dictionary, key: &str) -> Result<Option<i64>, MbFileError> {
+    fn signed(&self, dict: Dict<'a>, key: &str) -> Result<Option<i64>, MbFileError> {
         self.integer(dict, key)?
-            .map(|i| {
-                i.as_signed()
-                    .ok_or_else(|| wrong_type(key, "a signed 64-bit integer"))
-            })
+            .map(|i| i64::try_from(i).map_err(|_| wrong_type(key, "a signed 64-bit integer")))
             .transpose()
     }
 
-    fn unsigned(&self, dict: &'a Dictionary, key: &str) -> Result<Option<u64>, MbFileError> {
+    fn unsigned(&self, dict: Dict<'a>, key: &str) -> Result<Option<u64>, MbFileError> {
         self.integer(dict, key)?
-            .map(|i| {
-                i.as_unsigned()
-                    .ok_or_else(|| wrong_type(key, "a non-negative integer"))
-            })
+            .map(|i| u64::try_from(i).map_err(|_| wrong_type(key, "a non-negative integer")))
             .transpose()
     }
 
-    fn u32(&self, dict: &'a Dictionary, key: &str) -> Result<Option<u32>, MbFileError> {
+    fn u32(&self, dict: Dict<'a>, key: &str) -> Result<Option<u32>, MbFileError> {
         self.unsigned(dict, key)?
             .map(|v| u32::try_from(v).map_err(|_| wrong_type(key, "an integer below 2^32")))
             .transpose()
     }
 
     /// A string, inline or as an NSString/NSMutableString dict (`NS.string`).
-    fn string(&self, dict: &'a Dictionary, key: &str) -> Result<Option<String>, MbFileError> {
+    fn string(&self, dict: Dict<'a>, key: &str) -> Result<Option<String>, MbFileError> {
         match self.unwrapped(dict, key, "NS.string")? {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(wrong_type(key, "a string")),
+            Some(i) => self
+                .as_string(i)
+                .map(Some)
+                .ok_or_else(|| wrong_type(key, "a string")),
         }
     }
 
     /// Data, raw or as an NSData/NSMutableData dict (`NS.data`, itself inline or a UID).
-    fn data(&self, dict: &'a Dictionary, key: &str) -> Result<Option<Vec<u8>>, MbFileError> {
-        match self.unwrapped(dict, key, "NS.data")? {
+    fn data(&self, dict: Dict<'a>, key: &str) -> Result<Option<Vec<u8>>, MbFileError> {
+        match self
+            .unwrapped(dict, key, "NS.data")?
+            .map(|i| self.object(i))
+        {
             None => Ok(None),
-            Some(Value::Data(d)) => Ok(Some(d.clone())),
+            Some(Some(Obj::Data(d))) => Ok(Some(d.to_vec())),
             Some(_) => Err(wrong_type(key, "data")),
         }
     }
@@ -269,15 +310,23 @@ impl<'a> Reader<'a> {
     /// refers to itself cannot recurse without end.
     fn unwrapped(
         &self,
-        dict: &'a Dictionary,
+        dict: Dict<'a>,
         key: &str,
         inner: &str,
-    ) -> Result<Option<&'a Value>, MbFileError> {
-        match self.field(dict, key)? {
-            Some(Value::Dictionary(d)) if d.contains_key(inner) => self.field(d, inner),
-            other => Ok(other),
+    ) -> Result<Option<usize>, MbFileError> {
+        let field = self.field(dict, key)?;
+        match field.and_then(|i| self.as_dict(i)) {
+            Some(d) if self.list.lookup(d.0, d.1, inner).is_some() => self.field(d, inner),
+            _ => Ok(field),
         }
     }
+}
+
+fn utf16(units: &[u8]) -> Vec<u16> {
+    units
+        .chunks_exact(2)
+        .map(|u| u16::from_be_bytes([u[0], u[1]]))
+        .collect()
 }
 
 fn wrong_type(key: &str, expected: &'static str) -> MbFileError {
@@ -732,6 +781,30 @@ mod tests {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = MbFile::decode(&bytes);
+        }
+
+        /// What is read in place reads as the plist crate reads it: corrupted archives that
+        /// `Bplist` accepts, the crate accepts too, and decoding them gives what decoding the
+        /// crate's own encoding of what it read gives.
+        #[test]
+        fn an_archive_read_in_place_reads_as_the_plist_crate_reads_it(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+            path in "[a-zA-Z0-9/é]{0,40}",
+        ) {
+            let mut file = sms_db();
+            file.relative_path = Some(path);
+            let mut bytes = file.encode();
+            for (pos, byte) in &flips {
+                let i = pos.index(bytes.len());
+                bytes[i] = *byte;
+            }
+            if crate::bplist::Bplist::read(&bytes).is_some() {
+                let value = crate::bounded_plist::parse_value(&bytes);
+                prop_assert!(value.is_ok(), "{:?}", value.err());
+                let mut normal = Vec::new();
+                value.unwrap().to_writer_binary(&mut normal).unwrap();
+                prop_assert_eq!(MbFile::decode(&bytes), MbFile::decode(&normal));
+            }
         }
 
         #[test]
