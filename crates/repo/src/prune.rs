@@ -1,8 +1,8 @@
 //! Prune (`docs/format.md` §11a): free the packs no kept snapshot needs.
 //!
 //! [`Repository::prune_plan`] decides (reading only): the live set (every blob a snapshot's tree
-//! or entries name) is built in a redb file, never in memory; then each pack's entries are
-//! classified from the index segments, a blob counting as used only in the pack the index
+//! or entries name) is built in a [`LiveSet`] (in memory up to 16 MiB, past that a redb file);
+//! then each pack's entries are classified from the index segments, a blob counting as used only in the pack the index
 //! resolves it to (so of two copies, one is kept: a copy not known to be damaged, read once to
 //! be sure before prune lets go of the other). Packs with nothing used are deleted; packs with
 //! unused space are repacked, most wasteful first, until the repository's unused share is at
@@ -31,7 +31,7 @@ use crate::writer::WriteSession;
 use hearth_chunker::Content;
 use hearth_format::pack::PACK_ENTRY_LEN;
 use hearth_format::{BlobKind, ChunkId, Compression, IndexId, IndexSegment, PackId, PackRecord};
-use hearth_index::BlobLocation;
+use hearth_index::{BlobLocation, IndexReader};
 use hearth_index::{LiveReader, LiveSet};
 use hearth_storage::FileType;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -185,8 +185,7 @@ impl Repository {
         let survey = self.survey_packs()?;
         let unindexed = self.unindexed_headers(&survey)?;
         let extra = locations(&unindexed);
-        let live = self.live_set(&extra, progress)?;
-        let reader = live.reader()?;
+        let reader = self.live_set(&extra, progress)?.reader()?;
         let mut plan = loop {
             let (plan, kept) = self.classify(options, &reader)?;
             if self.verify_copies(&kept)? {
@@ -224,6 +223,9 @@ impl Repository {
         reader: &LiveReader,
     ) -> Result<(PrunePlan, Vec<BlobLocation>), RepoError> {
         let mut plan = PrunePlan::default();
+        // One read view for every look-up (a view each costs more than the look-up).
+        let index = self.cache.reader()?;
+        let used = used_per_pack(&index, reader)?;
         let mut uses: Vec<PackUse> = Vec::new();
         let mut seen: HashSet<PackId> = HashSet::new();
         let mut segment_packs: Vec<(IndexId, Vec<PackId>)> = Vec::new();
@@ -234,15 +236,14 @@ impl Repository {
                 if !seen.insert(record.pack) {
                     continue;
                 }
-                let used = self.used_entries(&record, reader)?;
-                let used_bytes: u64 = used.iter().map(|(_, _, n)| u64::from(*n)).sum();
+                let (used_bytes, used_blobs) = used.get(&record.pack).copied().unwrap_or_default();
                 let all_bytes: u64 = record.entries.iter().map(|e| u64::from(e.length)).sum();
-                let unused_entries = (record.entries.len() - used.len()) as u64;
+                let unused_entries = (record.entries.len() as u64).saturating_sub(used_blobs);
                 uses.push(PackUse {
                     pack: record.pack,
                     length: u64::from(record.length),
                     used: used_bytes,
-                    used_blobs: used.len() as u64,
+                    used_blobs,
                     unused: all_bytes - used_bytes + unused_entries * PACK_ENTRY_LEN as u64,
                 });
             }
@@ -285,33 +286,14 @@ impl Repository {
                     continue;
                 }
                 if repacking.contains(&record.pack) {
-                    let used = self.used_entries(&record, reader)?;
+                    let used = used_entries(&index, &record, reader)?;
                     plan.copy
                         .extend(used.into_iter().map(|(id, kind, _)| (id, kind)));
                 }
-                kept.extend(self.kept_elsewhere(&record, reader)?);
+                kept.extend(kept_elsewhere(&index, &record, reader)?);
             }
         }
         Ok((plan, kept))
-    }
-
-    /// The copies in other packs of the live blobs of `record` that the index resolves
-    /// elsewhere: what stays of them when this pack goes.
-    fn kept_elsewhere(
-        &self,
-        record: &PackRecord,
-        live: &LiveReader,
-    ) -> Result<Vec<BlobLocation>, RepoError> {
-        let mut kept = Vec::new();
-        for e in &record.entries {
-            if let Some(loc) = self.cache.lookup(&e.id)?
-                && loc.pack != record.pack
-                && live.contains(&e.id)?
-            {
-                kept.push(loc);
-            }
-        }
-        Ok(kept)
     }
 
     /// Reads each copy. False when one failed: it is recorded as damaged, and the plan must be
@@ -398,34 +380,15 @@ impl Repository {
         Ok(())
     }
 
-    /// The entries of a pack that are live and that the index resolves to this pack.
-    fn used_entries(
-        &self,
-        record: &PackRecord,
-        live: &LiveReader,
-    ) -> Result<Vec<(ChunkId, BlobKind, u32)>, RepoError> {
-        let mut used = Vec::new();
-        for e in &record.entries {
-            let here = self
-                .cache
-                .lookup(&e.id)?
-                .is_some_and(|l| l.pack == record.pack);
-            if here && live.contains(&e.id)? {
-                used.push((e.id, e.kind, e.length));
-            }
-        }
-        Ok(used)
-    }
-
-    /// Every blob a snapshot references, in a redb file (bounded memory: each snapshot's entries
-    /// are streamed, and their chunk ids added [`LIVE_BATCH`] at a time).
+    /// Every blob a snapshot references, in a [`LiveSet`] (bounded memory: each snapshot's
+    /// entries are streamed, and their chunk ids added [`LIVE_BATCH`] at a time).
     /// Tree blobs the index lacks are read from `unindexed` (packs no segment names).
     fn live_set(
         &self,
         unindexed: &HashMap<ChunkId, BlobLocation>,
         progress: &dyn Progress,
     ) -> Result<LiveSet, RepoError> {
-        let live = LiveSet::create(&self.scratch_file("live"))?;
+        let mut live = LiveSet::create(&self.scratch_file("live"))?;
         let snapshots = self.snapshots()?;
         progress.start(
             "finding the data snapshots use",
@@ -594,6 +557,57 @@ impl Repository {
         }
         Ok(segments.len() as u64)
     }
+}
+
+/// The copies in other packs of the live blobs of `record` that the index resolves
+/// elsewhere: what stays of them when this pack goes.
+fn kept_elsewhere(
+    index: &IndexReader,
+    record: &PackRecord,
+    live: &LiveReader,
+) -> Result<Vec<BlobLocation>, RepoError> {
+    let mut kept = Vec::new();
+    for e in &record.entries {
+        if let Some(loc) = index.lookup(&e.id)?
+            && loc.pack != record.pack
+            && live.contains(&e.id)?
+        {
+            kept.push(loc);
+        }
+    }
+    Ok(kept)
+}
+
+/// For each pack, the sealed bytes and the number of the live blobs that the index resolves
+/// to it: one pass over the live set and the index, both in id order.
+fn used_per_pack(
+    index: &IndexReader,
+    live: &LiveReader,
+) -> Result<HashMap<PackId, (u64, u64)>, RepoError> {
+    let mut used: HashMap<PackId, (u64, u64)> = HashMap::new();
+    for loc in index.lookup_sorted(live.ids()?)? {
+        let loc = loc?;
+        let pack = used.entry(loc.pack).or_default();
+        pack.0 += u64::from(loc.entry.length);
+        pack.1 += 1;
+    }
+    Ok(used)
+}
+
+/// The entries of a pack that are live and that the index resolves to this pack.
+fn used_entries(
+    index: &IndexReader,
+    record: &PackRecord,
+    live: &LiveReader,
+) -> Result<Vec<(ChunkId, BlobKind, u32)>, RepoError> {
+    let mut used = Vec::new();
+    for e in &record.entries {
+        let here = index.lookup(&e.id)?.is_some_and(|l| l.pack == record.pack);
+        if here && live.contains(&e.id)? {
+            used.push((e.id, e.kind, e.length));
+        }
+    }
+    Ok(used)
 }
 
 /// Where each blob of the readable headers lies.
