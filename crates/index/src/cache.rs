@@ -690,6 +690,42 @@ mod tests {
     }
 
     #[test]
+    fn sorted_lookups_give_what_lookups_give_leaving_out_unknown_blobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = IndexCache::open(&dir.path().join("index.redb")).unwrap();
+        let packs = (1..=6).map(|b| record(b, b * 10)).chain([record(7, 30)]);
+        c.add_segment(
+            &IndexId([1; 32]),
+            &IndexSegment {
+                packs: packs.collect(),
+            },
+        )
+        .unwrap();
+        // Blob 30's first copy is damaged: both ways read the other.
+        c.record_bad_blob(&ChunkId([30; 32]), &PackId([3; 32]), "flipped")
+            .unwrap();
+        let ids: Vec<ChunkId> = [5u8, 10, 20, 25, 30, 60, 61]
+            .map(|b| ChunkId([b; 32]))
+            .to_vec();
+        let reader = c.reader().unwrap();
+        let sorted: Vec<BlobLocation> = reader
+            .lookup_sorted(ids.iter().map(|id| Ok(*id)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let one_by_one: Vec<BlobLocation> =
+            ids.iter().filter_map(|id| c.lookup(id).unwrap()).collect();
+        assert_eq!(sorted, one_by_one);
+        let found: Vec<u8> = sorted.iter().map(|l| l.entry.id.0[0]).collect();
+        assert_eq!(found, [10, 20, 30, 60]);
+        assert_eq!(
+            sorted[2].pack,
+            PackId([7; 32]),
+            "the healthy copy of blob 30"
+        );
+    }
+
+    #[test]
     fn a_blob_in_two_packs_keeps_both_copies_and_reads_a_healthy_one_first() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index.redb");

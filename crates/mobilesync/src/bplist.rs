@@ -9,6 +9,11 @@
 //! `None` from [`Bplist::read`] says only "not accepted here": the caller asks the `plist` crate,
 //! which says why (or, for a list refused only here, reads it).
 
+#![allow(
+    clippy::big_endian_bytes,
+    reason = "binary property lists are big-endian"
+)]
+
 use crate::bounded_plist::MAX_DEPTH;
 
 const MAGIC: &[u8] = b"bplist00";
@@ -244,7 +249,8 @@ fn is_int_width(n: usize) -> bool {
     matches!(n, 1 | 2 | 3 | 4 | 8)
 }
 
-fn utf16_units(bytes: &[u8]) -> impl Iterator<Item = u16> + '_ {
+/// The code units of a UTF-16 string object.
+pub fn utf16_units(bytes: &[u8]) -> impl Iterator<Item = u16> + '_ {
     bytes
         .chunks_exact(2)
         .map(|u| u16::from_be_bytes([u[0], u[1]]))

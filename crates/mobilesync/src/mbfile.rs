@@ -17,7 +17,7 @@
 //! other writers. UID 0 (`$null`) means "absent". The bytes are untrusted: every failure is an
 //! [`MbFileError`], never a panic, and UID chains are bounded so a cycle cannot hang it.
 
-use crate::bplist::{Bplist, Ints, Obj};
+use crate::bplist::{Bplist, Ints, Obj, utf16_units};
 use plist::{Dictionary, Uid, Value};
 
 /// Scalar and object fields of one MBFile. `None` means the key was absent; in particular a
@@ -200,7 +200,7 @@ impl<'l, 'a> Archive<'l, 'a> {
     fn as_string(&self, i: usize) -> Option<String> {
         match self.object(i)? {
             Obj::Ascii(s) => Some(s.to_owned()),
-            Obj::Utf16(units) => String::from_utf16(&utf16(units)).ok(),
+            Obj::Utf16(units) => String::from_utf16(&utf16_units(units).collect::<Vec<_>>()).ok(),
             _ => None,
         }
     }
@@ -320,13 +320,6 @@ impl<'l, 'a> Archive<'l, 'a> {
             _ => Ok(field),
         }
     }
-}
-
-fn utf16(units: &[u8]) -> Vec<u16> {
-    units
-        .chunks_exact(2)
-        .map(|u| u16::from_be_bytes([u[0], u[1]]))
-        .collect()
 }
 
 fn wrong_type(key: &str, expected: &'static str) -> MbFileError {
