@@ -161,6 +161,12 @@ pub trait Backend: Send + Sync {
         bytes: &[u8],
     ) -> Result<PutOutcome, StorageError>;
     fn get(&self, t: FileType, name: &str) -> Result<Vec<u8>, StorageError>;
+    /// [`Backend::get`] into `buf`, replacing what it held; a backend that can reuses its
+    /// capacity (see [`Backend::read_range_into`]).
+    fn get_into(&self, t: FileType, name: &str, buf: &mut Vec<u8>) -> Result<(), StorageError> {
+        *buf = self.get(t, name)?;
+        Ok(())
+    }
     /// Reads `len` bytes at `offset` into `buf`, replacing what it held; its capacity is reused,
     /// so a reader of many ranges need not fault in fresh pages for each. Fewer bytes than
     /// `len` is an error.

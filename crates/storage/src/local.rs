@@ -254,6 +254,14 @@ impl Backend for LocalBackend {
         fs::read(&path).map_err(|e| not_found_or(e, "read", &path))
     }
 
+    fn get_into(&self, t: FileType, name: &str, buf: &mut Vec<u8>) -> Result<(), StorageError> {
+        buf.clear();
+        let path = self.path(t, name)?;
+        let mut f = File::open(&path).map_err(|e| not_found_or(e, "open", &path))?;
+        f.read_to_end(buf).map_err(|e| io_err("read", &path, e))?;
+        Ok(())
+    }
+
     fn read_range_into(
         &self,
         t: FileType,
@@ -352,6 +360,20 @@ mod tests {
 
     fn name(c: char) -> String {
         c.to_string().repeat(64)
+    }
+
+    #[test]
+    fn get_into_replaces_what_the_buffer_held_and_keeps_its_capacity() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::create(dir.path()).unwrap();
+        b.put(FileType::Pack, &name('e'), b"pack bytes").unwrap();
+        let mut buf = Vec::with_capacity(1 << 20);
+        buf.extend_from_slice(b"left over from another pack");
+        b.get_into(FileType::Pack, &name('e'), &mut buf).unwrap();
+        assert_eq!(buf, b"pack bytes");
+        assert!(buf.capacity() >= 1 << 20, "the same allocation");
+        let err = b.get_into(FileType::Pack, &name('f'), &mut buf).unwrap_err();
+        assert!(err.is_not_found(), "{err}");
     }
 
     #[test]
