@@ -505,7 +505,7 @@ pub struct IndexReader<'a> {
     cache: &'a IndexCache,
 }
 
-impl IndexReader<'_> {
+impl<'a> IndexReader<'a> {
     /// See [`IndexCache::lookup`].
     pub fn lookup(&self, id: &ChunkId) -> Result<Option<BlobLocation>, IndexError> {
         let Some(first) = self.primary(id)? else {
@@ -525,44 +525,13 @@ impl IndexReader<'_> {
         Ok((!self.cache.known_damage().is_damaged(id, &first.pack)).then_some(first))
     }
 
-    /// Where each blob of `ids` (in ascending order) is read, as [`Self::lookup`] says; blobs
-    /// the index lacks are left out. One pass over the index in its order, instead of a look-up
-    /// each.
-    pub fn lookup_sorted<'s>(
-        &'s self,
-        ids: impl Iterator<Item = Result<ChunkId, IndexError>> + 's,
-    ) -> Result<impl Iterator<Item = Result<BlobLocation, IndexError>> + 's, IndexError> {
-        let mut rows = self.blobs.iter().map_err(|e| self.cache.err(e))?.peekable();
-        let damage = self.cache.known_damage().clone();
-        Ok(ids.filter_map(move |id| {
-            let id = match id {
-                Ok(id) => id,
-                Err(e) => return Some(Err(e)),
-            };
-            // Rows below `id` are skipped: the ids are ascending, so nothing asks for them.
-            loop {
-                let row = match rows.peek()? {
-                    Ok((k, _)) => *k.value(),
-                    Err(e) => return Some(Err(self.cache.err(e))),
-                };
-                match row.cmp(&id.0) {
-                    std::cmp::Ordering::Less => {
-                        rows.next();
-                    }
-                    std::cmp::Ordering::Greater => return None,
-                    std::cmp::Ordering::Equal => break,
-                }
-            }
-            let (_, v) = rows.next()?.ok()?;
-            let first = match self.cache.decode(&id, v.value()) {
-                Ok(first) => first,
-                Err(e) => return Some(Err(e)),
-            };
-            match damage.is_damaged(&id, &first.pack) {
-                false => Some(Ok(first)),
-                true => self.lookup(&id).transpose(),
-            }
-        }))
+    /// Look-ups of ids in ascending order, answered by one pass over the index in its order
+    /// instead of a descent of its tree each.
+    pub fn sorted_lookups(&self) -> Result<SortedLookups<'_, 'a>, IndexError> {
+        Ok(SortedLookups {
+            rows: self.blobs.iter().map_err(|e| self.cache.err(e))?.peekable(),
+            reader: self,
+        })
     }
 
     /// See [`IndexCache::locations`].
@@ -594,6 +563,45 @@ impl IndexReader<'_> {
             Some(v) => Ok(Some(self.cache.decode(id, v.value())?)),
             None => Ok(None),
         }
+    }
+}
+
+/// See [`IndexReader::sorted_lookups`].
+pub struct SortedLookups<'r, 'a> {
+    rows: std::iter::Peekable<redb::Range<'r, &'static [u8; 32], &'static [u8]>>,
+    reader: &'r IndexReader<'a>,
+}
+
+impl SortedLookups<'_, '_> {
+    /// [`IndexReader::lookup`] for an id above every id asked before.
+    pub fn lookup(&mut self, id: &ChunkId) -> Result<Option<BlobLocation>, IndexError> {
+        let cache = self.reader.cache;
+        // Rows below `id` are passed over: no later id asks for them.
+        while let Some(row) = self.rows.peek() {
+            let key = match row {
+                Ok((k, _)) => *k.value(),
+                Err(e) => return Err(cache.err(e)),
+            };
+            match key.cmp(&id.0) {
+                std::cmp::Ordering::Less => {
+                    self.rows.next();
+                }
+                std::cmp::Ordering::Greater => return Ok(None),
+                std::cmp::Ordering::Equal => {
+                    let (_, v) = self
+                        .rows
+                        .next()
+                        .expect("peeked")
+                        .map_err(|e| cache.err(e))?;
+                    let first = cache.decode(id, v.value())?;
+                    if !cache.known_damage().is_damaged(id, &first.pack) {
+                        return Ok(Some(first));
+                    }
+                    return self.reader.lookup(id);
+                }
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -708,10 +716,9 @@ mod tests {
             .map(|b| ChunkId([b; 32]))
             .to_vec();
         let reader = c.reader().unwrap();
-        let sorted: Vec<BlobLocation> = reader
-            .lookup_sorted(ids.iter().map(|id| Ok(*id)))
-            .unwrap()
-            .map(Result::unwrap)
+        let mut lookups = reader.sorted_lookups().unwrap();
+        let sorted: Vec<BlobLocation> = (ids.iter())
+            .filter_map(|id| lookups.lookup(id).unwrap())
             .collect();
         let one_by_one: Vec<BlobLocation> =
             ids.iter().filter_map(|id| c.lookup(id).unwrap()).collect();

@@ -15,9 +15,10 @@
 mod cache;
 mod damage;
 mod live;
+mod spill;
 mod usage;
 
-pub use cache::{BlobLocation, IndexCache, IndexError, IndexReader};
+pub use cache::{BlobLocation, IndexCache, IndexError, IndexReader, SortedLookups};
 pub use damage::DamageSet;
 pub use live::{LiveReader, LiveSet};
-pub use usage::UsageSet;
+pub use usage::{Usage, UsageSet};

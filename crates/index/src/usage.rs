@@ -1,72 +1,51 @@
-//! Which devices use which chunks, on disk (redb) rather than in memory, so that `stats` stays
-//! bounded however large the repository grows and however many devices it holds. The file is
-//! private to one process and removed when the set is dropped.
+//! Which devices use which chunks: a [`SpillSet`] of (chunk, device) pairs, so that `stats`
+//! stays bounded however large the repository grows and however many devices it holds.
 
-use crate::cache::{IndexError, create_database};
+use crate::cache::IndexError;
+use crate::spill::{SpillReader, SpillSet};
 use hearth_format::ChunkId;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// chunk id ‖ device number (u32, big-endian so that a chunk's devices sort together) → ().
-const USES: TableDefinition<&[u8; 36], ()> = TableDefinition::new("uses");
+/// The most (chunk, device) pairs kept in memory (18 MiB of keys).
+const MEMORY_PAIRS: usize = 512 * 1024;
 
-pub struct UsageSet {
-    db: Database,
-    path: PathBuf,
-}
+/// Chunk id ‖ device number (u32, big-endian so that a chunk's devices sort together).
+pub struct UsageSet(SpillSet<36>);
 
 impl UsageSet {
-    /// A new, empty set in a file at `path` (replaced if it exists).
-    pub fn create(path: &Path) -> Result<Self, IndexError> {
-        let err = |e: &dyn std::fmt::Display| IndexError::Db {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        };
-        let _ = std::fs::remove_file(path);
-        let db = create_database(path).map_err(|e| err(&e))?;
-        let tx = db.begin_write().map_err(|e| err(&e))?;
-        tx.open_table(USES).map_err(|e| err(&e))?;
-        tx.commit().map_err(|e| err(&e))?;
-        Ok(Self {
-            db,
-            path: path.to_path_buf(),
-        })
+    /// A new, empty set; past [`MEMORY_PAIRS`] it goes to a file at `path`.
+    pub fn create(path: &Path) -> Self {
+        Self(SpillSet::create(path, MEMORY_PAIRS))
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> IndexError {
-        IndexError::Db {
-            path: self.path.clone(),
-            detail: e.to_string(),
-        }
-    }
-
-    /// Records that `device` uses each of `chunks`, in one transaction.
+    /// Records that `device` uses each of `chunks`.
     pub fn insert_all<'a>(
-        &self,
+        &mut self,
         device: u32,
         chunks: impl IntoIterator<Item = &'a ChunkId>,
     ) -> Result<(), IndexError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut t = tx.open_table(USES).map_err(|e| self.err(e))?;
-            for c in chunks {
-                t.insert(&key(c, device), ()).map_err(|e| self.err(e))?;
-            }
-        }
-        tx.commit().map_err(|e| self.err(e))
+        self.0
+            .insert_all(chunks.into_iter().map(|c| key(c, device)))
     }
 
+    /// The finished set.
+    pub fn finish(self) -> Result<Usage, IndexError> {
+        Ok(Usage(self.0.finish()?))
+    }
+}
+
+/// A finished usage set.
+pub struct Usage(SpillReader<36>);
+
+impl Usage {
     /// Calls `f` with each chunk and the devices that use it, in chunk order.
     pub fn for_each_chunk(
         &self,
         mut f: impl FnMut(&ChunkId, &[u32]) -> Result<(), IndexError>,
     ) -> Result<(), IndexError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = tx.open_table(USES).map_err(|e| self.err(e))?;
         let mut current: Option<(ChunkId, Vec<u32>)> = None;
-        for row in t.iter().map_err(|e| self.err(e))? {
-            let (k, _) = row.map_err(|e| self.err(e))?;
-            let (chunk, device) = split(k.value());
+        for k in self.0.iter()? {
+            let (chunk, device) = split(&k?);
             match &mut current {
                 Some((c, devices)) if *c == chunk => devices.push(device),
                 _ => {
@@ -81,12 +60,6 @@ impl UsageSet {
             Some((c, devices)) => f(&c, &devices),
             None => Ok(()),
         }
-    }
-}
-
-impl Drop for UsageSet {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -116,20 +89,19 @@ mod tests {
     #[test]
     fn each_chunk_comes_once_with_every_device_that_uses_it() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("uses.redb");
-        let set = UsageSet::create(&path).unwrap();
+        let mut set = UsageSet::create(&dir.path().join("uses.redb"));
         let (a, b) = (ChunkId([1; 32]), ChunkId([2; 32]));
         set.insert_all(70, [&a, &b]).unwrap();
         set.insert_all(3, [&a]).unwrap();
         set.insert_all(70, [&a]).unwrap();
         let mut seen = Vec::new();
-        set.for_each_chunk(|c, d| {
-            seen.push((*c, d.to_vec()));
-            Ok(())
-        })
-        .unwrap();
+        set.finish()
+            .unwrap()
+            .for_each_chunk(|c, d| {
+                seen.push((*c, d.to_vec()));
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(seen, [(a, vec![3, 70]), (b, vec![70])]);
-        drop(set);
-        assert!(!path.exists());
     }
 }

@@ -388,7 +388,7 @@ impl Repository {
         unindexed: &HashMap<ChunkId, BlobLocation>,
         progress: &dyn Progress,
     ) -> Result<LiveSet, RepoError> {
-        let mut live = LiveSet::create(&self.scratch_file("live"))?;
+        let mut live = LiveSet::create(&self.scratch_file("live"));
         let snapshots = self.snapshots()?;
         progress.start(
             "finding the data snapshots use",
@@ -585,8 +585,11 @@ fn used_per_pack(
     live: &LiveReader,
 ) -> Result<HashMap<PackId, (u64, u64)>, RepoError> {
     let mut used: HashMap<PackId, (u64, u64)> = HashMap::new();
-    for loc in index.lookup_sorted(live.ids()?)? {
-        let loc = loc?;
+    let mut lookups = index.sorted_lookups()?;
+    for id in live.ids()? {
+        let Some(loc) = lookups.lookup(&id?)? else {
+            continue;
+        };
         let pack = used.entry(loc.pack).or_default();
         pack.0 += u64::from(loc.entry.length);
         pack.1 += 1;

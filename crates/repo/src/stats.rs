@@ -62,7 +62,7 @@ impl Repository {
             stored_bytes: self.stored_size()?,
             ..RepoStats::default()
         };
-        let uses = UsageSet::create(&self.scratch_file("uses"))?;
+        let mut uses = UsageSet::create(&self.scratch_file("uses"));
         let mut devices: Vec<DeviceStats> = Vec::new();
         for (number, group) in by_device(self.snapshots()?).into_iter().enumerate() {
             let mut device = DeviceStats::default();
@@ -76,7 +76,7 @@ impl Repository {
                 device.logical_bytes += snap.summary.bytes;
                 stats.snapshots += 1;
                 stats.logical_bytes += snap.summary.bytes;
-                match self.record_uses(&uses, device_number, &snap, previous.as_ref()) {
+                match self.record_uses(&mut uses, device_number, &snap, previous.as_ref()) {
                     Ok(()) => previous = Some(snap),
                     Err(e) if e.is_damage() => stats.unreadable.push((id, e.to_string())),
                     Err(e) => return Err(e),
@@ -85,8 +85,9 @@ impl Repository {
             devices.push(device);
         }
         let index = self.cache.reader()?;
-        uses.for_each_chunk(|chunk, users| {
-            let loc = index.lookup(chunk)?;
+        let mut lookups = index.sorted_lookups()?;
+        uses.finish()?.for_each_chunk(|chunk, users| {
+            let loc = lookups.lookup(chunk)?;
             let raw = loc.map_or(0, |l| u64::from(l.entry.raw_length));
             stats.unique_chunk_bytes += raw;
             stats.packed_bytes += loc.map_or(0, |l| u64::from(l.entry.length));
@@ -113,7 +114,7 @@ impl Repository {
     /// the same chunks. A file list that stops reading has recorded the chunks before it.
     fn record_uses(
         &self,
-        uses: &UsageSet,
+        uses: &mut UsageSet,
         device: u32,
         snap: &Snapshot,
         previous: Option<&Snapshot>,

@@ -372,7 +372,9 @@ mod tests {
         b.get_into(FileType::Pack, &name('e'), &mut buf).unwrap();
         assert_eq!(buf, b"pack bytes");
         assert!(buf.capacity() >= 1 << 20, "the same allocation");
-        let err = b.get_into(FileType::Pack, &name('f'), &mut buf).unwrap_err();
+        let err = b
+            .get_into(FileType::Pack, &name('f'), &mut buf)
+            .unwrap_err();
         assert!(err.is_not_found(), "{err}");
     }
 
