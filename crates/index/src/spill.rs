@@ -127,9 +127,7 @@ impl<const N: usize> SpillReader<N> {
     }
 
     /// Every key once, in ascending order.
-    pub fn iter(
-        &self,
-    ) -> Result<Box<dyn Iterator<Item = Result<[u8; N], IndexError>> + '_>, IndexError> {
+    pub fn iter(&self) -> Result<Keys<'_, N>, IndexError> {
         Ok(match &self.table {
             None => Box::new(self.set.keys.iter().map(|k| Ok(*k))),
             Some(t) => Box::new(
