@@ -50,7 +50,7 @@ fn usable_for(capacity: u64, len: u64) -> bool {
 
 /// Plaintext buffers above this are not kept between files (a rare 16 MiB chunk would
 /// otherwise stay with its thread for good).
-const KEEP_UNSEAL_BUFFERS: usize = 4 << 20;
+pub(crate) const KEEP_UNSEAL_BUFFERS: usize = 4 << 20;
 
 thread_local! {
     /// Each reading thread's plaintext buffers, kept across files.

@@ -11,6 +11,7 @@ use crate::error::RepoError;
 use crate::packs::{PackSurvey, pack_trailer, read_pack_header};
 use crate::progress::Progress;
 use crate::repository::Repository;
+use crate::spans::KEEP_UNSEAL_BUFFERS;
 use hearth_chunker::UnsealBuffers;
 use hearth_format::{ChunkId, Entry, IndexId, PackEntry, PackId, Snapshot, SnapshotId};
 use hearth_storage::FileType;
@@ -114,8 +115,6 @@ struct Needs {
 
 /// A pack buffer above this (twice a pack's target size) is not kept between packs.
 const KEEP_PACK_BUFFER: usize = 32 << 20;
-/// Plaintext buffers above this are not kept between packs.
-const KEEP_UNSEAL_BUFFERS: usize = 4 << 20;
 
 const REPAIR_INDEX: &str = "`hearth repair index` rebuilds the index from the packs";
 const BACK_UP_AGAIN: &str = "the next backup of the devices that still hold them stores them again; see \"When the repository is damaged\" in the user guide";
