@@ -34,7 +34,7 @@ use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashSet};
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 /// The storer commits its staged packs and puts an index segment after this many packs, so
@@ -66,7 +66,7 @@ pub struct WriteSession<'r> {
     /// Signalled when a claimed blob reaches the open pack (or is abandoned).
     appended: Condvar,
     /// Segments the storer wrote and no flush has merged into the cache yet.
-    written: Arc<Mutex<Vec<(IndexId, IndexSegment)>>>,
+    written: Arc<Mutex<Written>>,
     open: Mutex<Filling>,
     storer: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
@@ -275,12 +275,35 @@ impl<'r> WriteSession<'r> {
     /// Merges every segment written so far into the cache. Under the list's lock, so when
     /// another flush got there first, this one returns only after that merge is done.
     fn merge_written(&self) -> Result<(), RepoError> {
-        let mut written = self.written.lock().expect("written segments");
+        let written = self.written.lock().expect("written segments");
+        self.merge(written)
+    }
+
+    /// [`Self::merge_written`] unless another thread is merging: what a thread that staged a
+    /// pack does, so that claims do not pile up until the flush.
+    fn merge_written_now(&self) -> Result<(), RepoError> {
+        match self.written.try_lock() {
+            Ok(written) if !written.is_empty() => self.merge(written),
+            _ => Ok(()),
+        }
+    }
+
+    /// Merges `written` into the cache, then forgets the claims of the merged blobs: from then
+    /// on the cache answers for them, so a session's memory does not grow with what it stored.
+    fn merge(&self, mut written: MutexGuard<'_, Written>) -> Result<(), RepoError> {
         let mut merged = 0;
         let result = written
             .iter()
             .try_for_each(|(id, seg)| self.repo.cache.add_segment(id, seg).map(|()| merged += 1));
-        written.drain(..merged);
+        let mut claims = self.claims.lock().expect("claims");
+        for (_, segment) in written.drain(..merged) {
+            for pack in segment.packs {
+                claims.merged_packs.insert(pack.pack);
+                for e in &pack.entries {
+                    claims.all.remove(&e.id);
+                }
+            }
+        }
         Ok(result?)
     }
 
@@ -365,7 +388,8 @@ impl<'r> WriteSession<'r> {
             .try_stage(pack)
             .inspect_err(|e| unsent.why = e.to_string())?;
         std::mem::forget(unsent);
-        self.send(Job::Staged(seq, record, staged))
+        self.send(Job::Staged(seq, record, staged))?;
+        self.merge_written_now()
     }
 
     fn try_stage(&self, pack: OpenPack) -> Result<(PackRecord, Staged), RepoError> {
@@ -485,11 +509,12 @@ impl BlobSink for Again<'_, '_> {
         // Before a claim, never after: a claimed blob must arrive (or be abandoned).
         self.0.lock.check()?;
         let mut claims = self.0.claims.lock().expect("claims");
-        let new = claims.all.insert(*id);
-        if new {
-            claims.in_flight.insert(*id);
+        if claims.all.contains(id) || self.0.in_merged_pack(&claims, id)? {
+            return Ok(false);
         }
-        Ok(new)
+        claims.all.insert(*id);
+        claims.in_flight.insert(*id);
+        Ok(true)
     }
 
     fn abandon(&self, id: &ChunkId) {
@@ -542,6 +567,18 @@ impl BlobSink for WriteSession<'_> {
     }
 }
 
+impl WriteSession<'_> {
+    /// Whether this session stored `id` in a pack whose segment it has merged (and whose claim
+    /// it forgot). Asked under the claims' lock, so no merge is half seen.
+    fn in_merged_pack(&self, claims: &Claims, id: &ChunkId) -> Result<bool, RepoError> {
+        if claims.merged_packs.is_empty() {
+            return Ok(false);
+        }
+        let copies = self.repo.cache.locations(id)?;
+        Ok(copies.iter().any(|c| claims.merged_packs.contains(&c.pack)))
+    }
+}
+
 /// What may make an earlier snapshot's chunk list unsafe to name again (see
 /// [`WriteSession::reusable`]).
 struct Doubts {
@@ -551,11 +588,15 @@ struct Doubts {
     unindexed: HashSet<ChunkId>,
 }
 
-/// Blob ids this session stores; those being sealed are also in flight.
+/// Blob ids this session stores and the cache does not know yet; those being sealed are also
+/// in flight. Invariant: every blob the session stored is in `all` or in a pack of
+/// `merged_packs`, which the cache lists.
 #[derive(Default)]
 struct Claims {
     all: HashSet<ChunkId>,
     in_flight: HashSet<ChunkId>,
+    /// Packs of this session whose segments are merged into the cache.
+    merged_packs: HashSet<PackId>,
     /// A claimed blob will never arrive (its thread panicked): no flush may succeed.
     abandoned: bool,
 }
@@ -717,6 +758,9 @@ impl PackFile {
     }
 }
 
+/// Segments the storer wrote, in order, and no merge has taken yet.
+type Written = Vec<(IndexId, IndexSegment)>;
+
 type FlushReply = Sender<Result<(), String>>;
 
 /// What the storer is told. Packs are numbered in the order they were closed, and may arrive
@@ -740,7 +784,7 @@ struct Storer {
     /// Packs staged but not yet committed and listed in a segment.
     pending: Vec<PackRecord>,
     /// Segments written and not yet merged into the cache (shared with the session).
-    written: Arc<Mutex<Vec<(IndexId, IndexSegment)>>>,
+    written: Arc<Mutex<Written>>,
     failed: Option<String>,
     /// Numbers of packs arrived beyond `contiguous`.
     arrived: BTreeSet<u64>,
@@ -842,13 +886,11 @@ mod tests {
     use hearth_storage::LocalBackend;
     use std::time::Duration;
 
-    type Written = Arc<Mutex<Vec<(IndexId, IndexSegment)>>>;
-
     fn storer(
         dir: &std::path::Path,
         keys: &Keys,
         freshness: &Arc<Freshness>,
-    ) -> (Arc<dyn Backend>, Sender<Job>, Written) {
+    ) -> (Arc<dyn Backend>, Sender<Job>, Arc<Mutex<Written>>) {
         let backend: Arc<dyn Backend> = Arc::new(LocalBackend::create(dir).unwrap());
         storer_on(backend, keys, freshness)
     }
@@ -857,14 +899,14 @@ mod tests {
         backend: Arc<dyn Backend>,
         keys: &Keys,
         freshness: &Arc<Freshness>,
-    ) -> (Arc<dyn Backend>, Sender<Job>, Written) {
+    ) -> (Arc<dyn Backend>, Sender<Job>, Arc<Mutex<Written>>) {
         let storer = Storer {
             backend: Arc::clone(&backend),
             keys: keys.clone(),
             freshness: Arc::clone(freshness),
             staged: Vec::new(),
             pending: Vec::new(),
-            written: Written::default(),
+            written: Arc::default(),
             failed: None,
             arrived: BTreeSet::new(),
             contiguous: 0,

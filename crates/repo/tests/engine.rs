@@ -247,6 +247,40 @@ fn a_flush_fails_when_a_claimed_blob_is_abandoned() {
     assert!(session.flush().is_err(), "later flushes fail too");
 }
 
+/// A session forgets the claims of blobs whose segment it merged into the cache (so its memory
+/// does not grow with what it stored), yet stores none of them twice: a new blob is found in
+/// the cache, and a blob stored again (prune's copy) is found in the session's own pack.
+#[test]
+fn a_session_stores_no_blob_twice_after_merging_its_segments() {
+    use hearth_chunker::Content;
+
+    let dir = tempfile::tempdir().unwrap();
+    let repo = empty_repo(dir.path());
+    // Below the smallest chunk: one blob each.
+    let old = data(10_000, 3);
+    backup(&repo, "iPhone", &old);
+    let old_id = repo.keys().chunk_id(&old);
+    let lock = common::shared(&repo);
+    let session = repo.write_session(&lock).unwrap();
+    let new = data(10_000, 4);
+    for round in 0..2 {
+        session.store_bytes(&new, BlobKind::Data).unwrap();
+        session
+            .store_again(&old, BlobKind::Data, Content::Unknown)
+            .unwrap();
+        session.flush().unwrap();
+        assert_eq!(session.stats().blobs, 2, "round {round}: each blob once");
+    }
+    session.finish().unwrap();
+    let copies = |id| repo.cache().locations(&id).unwrap().len();
+    assert_eq!(
+        copies(old_id),
+        2,
+        "the first backup's copy and the session's"
+    );
+    assert_eq!(copies(repo.keys().chunk_id(&new)), 1);
+}
+
 /// Issue 12, item 5: with a lock that no longer protects its holder (here: given up at once),
 /// no write path writes anything, and each says why.
 #[test]
