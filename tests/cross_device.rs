@@ -601,11 +601,14 @@ fn encrypted_image_rows(image: &Path, source: &Path, password: &str) -> Vec<Mani
     );
     let bag = device.keybag().unwrap();
     let keys = bag.unlock(&bag.kdf.derive(password.as_bytes())).unwrap();
-    let (plain, _) = device.decrypt_manifest_db(&keys).unwrap();
-    let plain = strip_pkcs7(&plain)
-        .expect("Manifest.db carries PKCS#7 padding")
-        .to_vec();
-    ManifestDb::from_plaintext(plain, &image.join(MANIFEST_DB))
+    let (file, _) = device.encrypted_manifest_db(&keys).unwrap();
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut file.reader(), &mut plain).unwrap();
+    assert!(
+        strip_pkcs7(&plain).is_some(),
+        "Manifest.db carries PKCS#7 padding"
+    );
+    ManifestDb::open_encrypted(file, &image.join(MANIFEST_DB))
         .unwrap()
         .rows()
         .unwrap()

@@ -18,7 +18,7 @@ use hearth_format::{BlobKind, DeviceIdentity, Snapshot, SnapshotId, SnapshotSumm
 use hearth_mobilesync::{
     BackupState, DeviceFolder, IgnoredPlist, ManifestDb, ManifestDbState, Writing,
 };
-use hearth_repo::{Progress, Repository, StoredTree, Tally, WriteSession};
+use hearth_repo::{Progress, Repository, StoreFileError, StoredTree, Tally, WriteSession};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -528,17 +528,21 @@ fn open_manifest(
         ManifestDbState::Encrypted => {}
     }
     let unlocked = unlock(repo, d, id, options.ios_passwords.as_deref(), progress)?;
-    let (mut plaintext, manifest_key) = d.decrypt_manifest_db(&unlocked.keys).map_err(source)?;
-    // Stored now, so that one copy of the plaintext is in memory at a time: this one, then
-    // SQLite's.
-    let stored = (
-        tally.store_bytes(&plaintext, BlobKind::Data)?,
-        plaintext.len() as u64,
-    );
-    let readable =
-        hearth_mobilesync::encryption::strip_pkcs7(&plaintext).map_or(plaintext.len(), <[u8]>::len);
-    plaintext.truncate(readable);
-    let db = ManifestDb::from_plaintext(plaintext, &d.manifest_db_path()).map_err(source)?;
+    let (cipher, manifest_key) = d.encrypted_manifest_db(&unlocked.keys).map_err(source)?;
+    // The plaintext, padding kept, is stored as it is decrypted; SQLite then decrypts the
+    // pages it reads. It is never whole in memory, nor on disk.
+    let (chunks, _) = tally
+        .store_reader(cipher.reader(), BlobKind::Data)
+        .map_err(|e| match e {
+            StoreFileError::Read(e) => source(hearth_mobilesync::Error::Io {
+                path: d.manifest_db_path(),
+                what: "cannot read",
+                source: e,
+            }),
+            StoreFileError::Repo(e) => e.into(),
+        })?;
+    let stored = (chunks, cipher.cipher_len());
+    let db = ManifestDb::open_encrypted(cipher, &d.manifest_db_path()).map_err(source)?;
     let decryption = Decryption {
         keys: unlocked.keys,
         manifest_db: stored,

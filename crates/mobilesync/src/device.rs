@@ -1,12 +1,12 @@
 //! One device folder: its three plists and the state of its Manifest.db.
 
-use crate::encryption::{ClassKeys, EncryptionError, Keybag, WrappedKey, decrypt_in_place};
+use crate::encryption::{CipherFile, ClassKeys, EncryptionError, Keybag, WrappedKey};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::manifest_db::{SQLITE_MAGIC, read_magic};
 use crate::plists::{DeviceInfo, ManifestInfo, StatusInfo};
-use crate::regular::{Links, MANIFEST_DB_MAX_BYTES, read_regular};
+use crate::regular::{Links, MANIFEST_DB_MAX_BYTES, open_regular};
 
 pub const INFO_PLIST: &str = "Info.plist";
 pub const MANIFEST_PLIST: &str = "Manifest.plist";
@@ -155,9 +155,13 @@ impl DeviceFolder {
         Keybag::parse(bytes).map_err(|source| Error::Encryption { path, source })
     }
 
-    /// Manifest.db decrypted in memory (never on disk), with its padding (if any) kept so that
-    /// encrypting it again without padding gives back the file; and the ManifestKey.
-    pub fn decrypt_manifest_db(&self, keys: &ClassKeys) -> Result<(Vec<u8>, WrappedKey), Error> {
+    /// Manifest.db opened for decrypting at any offset ([`CipherFile`]: its plaintext is never
+    /// on disk), and the ManifestKey. Fails with [`Error::ManifestDbUndecryptable`] when the key
+    /// does not decrypt it to a SQLite database.
+    pub fn encrypted_manifest_db(
+        &self,
+        keys: &ClassKeys,
+    ) -> Result<(CipherFile, WrappedKey), Error> {
         let plist = self.root.join(MANIFEST_PLIST);
         let encryption = |path: &Path, source| Error::Encryption {
             path: path.to_path_buf(),
@@ -173,12 +177,18 @@ impl DeviceFolder {
         let wrapped = WrappedKey::parse(wrapped).map_err(|e| encryption(&plist, e))?;
         let key = keys.unwrap(&wrapped).map_err(|e| encryption(&plist, e))?;
         let path = self.manifest_db_path();
-        let mut bytes = read_regular(&path, MANIFEST_DB_MAX_BYTES, Links::Refuse)?;
-        decrypt_in_place(&key, &mut bytes).map_err(|e| encryption(&path, e))?;
-        if !bytes.starts_with(SQLITE_MAGIC) {
+        let (file, meta) = open_regular(&path, MANIFEST_DB_MAX_BYTES, Links::Refuse)?;
+        let file = CipherFile::new(file, &key, meta.len()).map_err(|e| encryption(&path, e))?;
+        let mut magic = [0; SQLITE_MAGIC.len()];
+        let read = file.read_at(0, &mut magic).map_err(|source| Error::Io {
+            path: path.clone(),
+            what: "cannot read",
+            source,
+        })?;
+        if read < magic.len() || magic != *SQLITE_MAGIC {
             return Err(Error::ManifestDbUndecryptable { path });
         }
-        Ok((bytes, wrapped))
+        Ok((file, wrapped))
     }
 
     /// Absolute path of a blob in this folder.

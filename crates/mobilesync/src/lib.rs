@@ -8,7 +8,8 @@
 //!   the device's UDID when Info.plist lacks it ([`DeviceFolder::udid`]) and tells a backup
 //!   still being written ([`DeviceFolder::backup_state`]);
 //! * reads the `Manifest.db` index without changing the source folder in any way
-//!   ([`ManifestDb::open`] opens it immutable and read-only), or from decrypted bytes in memory
+//!   ([`ManifestDb::open`] opens it immutable and read-only), an encrypted one decrypting only
+//!   the pages SQLite reads ([`ManifestDb::open_encrypted`]), or from decrypted bytes in memory
 //!   ([`ManifestDb::from_plaintext`]);
 //! * decodes and encodes the NSKeyedArchiver `MBFile` records ([`MbFile`]);
 //! * computes and validates fileIDs ([`FileId`]) and checks relative paths
@@ -16,8 +17,8 @@
 //! * writes a new `Manifest.db` and plists ([`ManifestDbWriter`], [`write_plist_binary`]) for
 //!   synthetic test backups and restore images;
 //! * decrypts and encrypts backups made with a password ([`encryption`]: keybag, key derivation,
-//!   class and file keys, streaming AES-256-CBC; [`DeviceFolder::decrypt_manifest_db`] keeps the
-//!   decrypted Manifest.db in memory).
+//!   class and file keys, AES-256-CBC streaming or at any offset;
+//!   [`DeviceFolder::encrypted_manifest_db`] opens Manifest.db for decrypting).
 //!
 //! What it deliberately is not: it knows nothing about Hearth's repository, does not read blob
 //! contents itself (callers stream them, through [`encryption::DecryptingReader`] when
@@ -47,6 +48,7 @@
 
 mod bounded_plist;
 mod bplist;
+mod decrypting_vfs;
 mod device;
 pub mod encryption;
 mod error;

@@ -17,6 +17,8 @@ use rusqlite::config::DbConfig;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use crate::decrypting_vfs::{self, Registered};
+use crate::encryption::CipherFile;
 use crate::error::Error;
 use crate::mbfile::{MbFile, MbFileError};
 use crate::regular::{Links, MANIFEST_DB_MAX_BYTES, open_regular};
@@ -143,6 +145,8 @@ pub struct ManifestDb {
     conn: Connection,
     /// The file (or, for `from_plaintext`, the name) used in error messages.
     path: PathBuf,
+    /// What an encrypted database reads through; dropped after `conn` closed.
+    _decrypting: Option<Registered>,
 }
 
 impl ManifestDb {
@@ -165,6 +169,7 @@ impl ManifestDb {
         let db = ManifestDb {
             conn,
             path: path.to_path_buf(),
+            _decrypting: None,
         };
         db.check_schema()?;
         Ok(db)
@@ -187,6 +192,48 @@ impl ManifestDb {
         let db = ManifestDb {
             conn,
             path: name_for_errors.to_path_buf(),
+            _decrypting: None,
+        };
+        db.check_schema()?;
+        Ok(db)
+    }
+
+    /// Opens an encrypted backup's Manifest.db, reading the plaintext of only the pages SQLite
+    /// asks for (`crate::decrypting_vfs`): nothing of it is written anywhere, and memory does
+    /// not grow with the file. Fails as [`Self::open`] does, with [`Error::ManifestDbUndecryptable`]
+    /// when the plaintext is not SQLite (a wrong key).
+    pub fn open_encrypted(file: CipherFile, path: &Path) -> Result<ManifestDb, Error> {
+        let io = |what, source| Error::Io {
+            path: path.to_path_buf(),
+            what,
+            source,
+        };
+        let mut magic = [0; SQLITE_MAGIC.len()];
+        let read = file
+            .read_at(0, &mut magic)
+            .map_err(|e| io("cannot read", e))?;
+        if read < magic.len() || magic != *SQLITE_MAGIC {
+            return Err(Error::ManifestDbUndecryptable {
+                path: path.to_path_buf(),
+            });
+        }
+        let len = file.plain_len().map_err(|e| io("cannot decrypt", e))?;
+        let registered = decrypting_vfs::register(decrypting_vfs::Source {
+            file,
+            len,
+            patch_header: rollback_journal_at,
+        })
+        .map_err(|source| corrupt(path, "registering the decrypting reader", source))?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(registered.uri(), flags)
+            .map_err(|source| corrupt(path, "opening", source))?;
+        distrust_schema(&conn).map_err(|source| corrupt(path, "configuring", source))?;
+        let db = ManifestDb {
+            conn,
+            path: path.to_path_buf(),
+            _decrypting: Some(registered),
         };
         db.check_schema()?;
         Ok(db)
@@ -506,19 +553,23 @@ pub(crate) fn read_magic(path: &Path) -> Result<Vec<u8>, Error> {
 /// An in-memory database cannot use WAL, so a WAL-mode header (versions 2/2, as Apple writes)
 /// is switched to rollback-journal mode (1/1). Only the mode bytes change; the pages are identical.
 fn force_rollback_journal_header(bytes: &mut [u8]) {
-    if bytes.len() > HEADER_READ_VERSION {
-        for offset in [HEADER_WRITE_VERSION, HEADER_READ_VERSION] {
-            if bytes[offset] == 2 {
-                bytes[offset] = 1;
-            }
+    rollback_journal_at(0, bytes);
+}
+
+/// [`force_rollback_journal_header`] for the part of a database at `offset`.
+fn rollback_journal_at(offset: u64, bytes: &mut [u8]) {
+    for at in [HEADER_WRITE_VERSION, HEADER_READ_VERSION] {
+        let Some(i) = (at as u64).checked_sub(offset) else {
+            continue;
+        };
+        if let Some(b) = usize::try_from(i).ok().and_then(|i| bytes.get_mut(i))
+            && *b == 2
+        {
+            *b = 1;
         }
     }
 }
 
-/// `file:<percent-encoded path>?mode=ro&immutable=1`.
-///
-/// Every byte except unreserved characters and `/` is percent-encoded, so `?`, `#`, `%` and spaces
-/// in the path cannot end the path part of the URI.
 /// Starts reading `file` into the page cache in the background (a hint: it changes nothing).
 fn read_ahead(file: &std::fs::File) {
     use std::os::fd::AsRawFd;
@@ -526,6 +577,10 @@ fn read_ahead(file: &std::fs::File) {
     unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_WILLNEED) };
 }
 
+/// `file:<percent-encoded path>?mode=ro&immutable=1`.
+///
+/// Every byte except unreserved characters and `/` is percent-encoded, so `?`, `#`, `%` and spaces
+/// in the path cannot end the path part of the URI.
 pub(crate) fn immutable_uri(path: &Path) -> String {
     let mut uri = String::from("file:");
     for &byte in path_bytes(path).iter() {

@@ -251,3 +251,40 @@ fn from_plaintext_reads_the_same_rows() {
         assert_eq!(in_memory.raw_rows().unwrap(), on_disk);
     });
 }
+
+/// The real Manifest.db, encrypted as an encrypted backup keeps it, reads the same rows
+/// through the decrypting VFS, however SQLite's page reads fall on cipher blocks; a wrong key
+/// is told apart from a damaged file.
+#[test]
+fn open_encrypted_reads_the_same_rows() {
+    use hearth_mobilesync::Error;
+    use hearth_mobilesync::encryption::{CipherFile, encrypt};
+    use std::io::Write;
+
+    with_fixture(|root| {
+        let path = root.join("Manifest.db");
+        let on_disk = ManifestDb::open(&path).unwrap().raw_rows().unwrap();
+        let key = [0x5a; 32];
+        let cipher = encrypt(&key, &std::fs::read(&path).unwrap(), true).unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&cipher).unwrap();
+        let open = |key: &[u8; 32]| {
+            let file = CipherFile::new(file.try_clone().unwrap(), key, cipher.len() as u64);
+            ManifestDb::open_encrypted(file.unwrap(), Path::new("encrypted Manifest.db"))
+        };
+        let decrypted = open(&key).unwrap();
+        assert_eq!(decrypted.raw_rows().unwrap(), on_disk);
+        let other = open(&key).unwrap();
+        drop(decrypted);
+        assert_eq!(
+            other.raw_rows().unwrap().len(),
+            on_disk.len(),
+            "two at once"
+        );
+        let wrong = open(&[0x5b; 32]).unwrap_err();
+        assert!(
+            matches!(wrong, Error::ManifestDbUndecryptable { .. }),
+            "{wrong}"
+        );
+    });
+}

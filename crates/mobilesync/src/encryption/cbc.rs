@@ -5,7 +5,9 @@
 use super::EncryptionError;
 use aes::Aes256;
 use aes::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 
 pub const BLOCK: usize = 16;
 /// Ciphertext decrypted per read; a multiple of [`BLOCK`].
@@ -70,6 +72,97 @@ pub fn encrypt(key: &[u8; 32], plain: &[u8], pkcs7: bool) -> Result<Vec<u8>, Enc
     w.finish(pkcs7).map_err(|_| EncryptionError::CipherLength {
         len: plain.len() as u64,
     })
+}
+
+/// An encrypted file read at any offset, without reading what comes before: CBC decrypts a
+/// block from its ciphertext and the cipher block before it (the zero IV before the first).
+/// Reads see the plaintext with its padding; [`CipherFile::plain_len`] says where it starts.
+#[derive(Debug)]
+pub struct CipherFile {
+    file: File,
+    key: [u8; 32],
+    cipher_len: u64,
+}
+
+impl CipherFile {
+    /// `file`, `cipher_len` bytes long (whole blocks, at least one), encrypted with `key`.
+    pub fn new(file: File, key: &[u8; 32], cipher_len: u64) -> Result<Self, EncryptionError> {
+        if cipher_len == 0 || !cipher_len.is_multiple_of(BLOCK as u64) {
+            return Err(EncryptionError::CipherLength { len: cipher_len });
+        }
+        Ok(Self {
+            file,
+            key: *key,
+            cipher_len,
+        })
+    }
+
+    pub fn cipher_len(&self) -> u64 {
+        self.cipher_len
+    }
+
+    /// The plaintext at `offset` into `out`, padding included: how many bytes were read, fewer
+    /// than asked only at the end of the file.
+    pub fn read_at(&self, offset: u64, out: &mut [u8]) -> io::Result<usize> {
+        let end = offset.saturating_add(out.len() as u64).min(self.cipher_len);
+        if offset >= end {
+            return Ok(0);
+        }
+        let first = offset - offset % BLOCK as u64;
+        let from = first.saturating_sub(BLOCK as u64);
+        let mut buf = vec![0; (end.next_multiple_of(BLOCK as u64) - from) as usize];
+        self.file.read_exact_at(&mut buf, from).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                io::Error::new(e.kind(), "the file shrank while it was read")
+            } else {
+                e
+            }
+        })?;
+        let (iv, blocks) = match first {
+            0 => ([0; BLOCK], &mut buf[..]),
+            _ => {
+                let (iv, blocks) = buf.split_at_mut(BLOCK);
+                (<[u8; BLOCK]>::try_from(&*iv).expect("one block"), blocks)
+            }
+        };
+        decrypt_blocks(&mut Decryptor::new(&self.key.into(), &iv.into()), blocks);
+        let n = (end - offset) as usize;
+        let skip = (offset - first) as usize;
+        out[..n].copy_from_slice(&blocks[skip..skip + n]);
+        Ok(n)
+    }
+
+    /// The plaintext's length without its padding; fails with `InvalidData` wrapping
+    /// [`EncryptionError::Padding`] when the last block is not padding.
+    pub fn plain_len(&self) -> io::Result<u64> {
+        let mut last = [0; BLOCK];
+        self.read_at(self.cipher_len - BLOCK as u64, &mut last)?;
+        let plain = strip_pkcs7(&last)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, EncryptionError::Padding))?;
+        Ok(self.cipher_len - (BLOCK - plain.len()) as u64)
+    }
+
+    /// The whole plaintext, padding included, as a stream.
+    pub fn reader(&self) -> impl Read + '_ {
+        CipherStream {
+            file: self,
+            offset: 0,
+        }
+    }
+}
+
+/// [`CipherFile::reader`].
+struct CipherStream<'a> {
+    file: &'a CipherFile,
+    offset: u64,
+}
+
+impl Read for CipherStream<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(self.offset, out)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
 }
 
 /// Reads a file's plaintext from its ciphertext: `cipher_len` bytes of `inner` (whole blocks),
@@ -292,8 +385,63 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     }
 
+    fn cipher_file(cipher: &[u8]) -> CipherFile {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(cipher).unwrap();
+        CipherFile::new(f, &KEY, cipher.len() as u64).unwrap()
+    }
+
+    #[test]
+    fn a_cipher_file_knows_its_plaintext_length_and_its_end() {
+        let c = encrypt(&KEY, &[5; 100], true).unwrap();
+        let file = cipher_file(&c);
+        assert_eq!(file.plain_len().unwrap(), 100);
+        let mut out = [9; 40];
+        assert_eq!(
+            file.read_at(100, &mut out).unwrap(),
+            12,
+            "up to the padding's end"
+        );
+        assert_eq!(&out[..12], &[12; 12]);
+        assert_eq!(file.read_at(112, &mut out).unwrap(), 0);
+        assert_eq!(file.read_at(u64::MAX, &mut out).unwrap(), 0);
+        let wrong = CipherFile::new(tempfile::tempfile().unwrap(), &KEY, 100);
+        assert!(matches!(
+            wrong,
+            Err(EncryptionError::CipherLength { len: 100 })
+        ));
+        let mut shrunk = tempfile::tempfile().unwrap();
+        shrunk.write_all(&c[..64]).unwrap();
+        let shrunk = CipherFile::new(shrunk, &KEY, 112).unwrap();
+        let e = shrunk.read_at(60, &mut out).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(40))]
+        #[test]
+        fn a_cipher_file_reads_at_any_offset_what_decrypting_it_whole_gives(
+            len in 0usize..20_000,
+            reads in proptest::collection::vec((0u64..21_000, 0usize..5_000), 1..20),
+        ) {
+            let plain: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+            let cipher = encrypt(&KEY, &plain, true).unwrap();
+            let mut whole = cipher.clone();
+            decrypt_in_place(&KEY, &mut whole).unwrap();
+            let file = cipher_file(&cipher);
+            prop_assert_eq!(file.plain_len().unwrap(), len as u64);
+            for (offset, n) in reads {
+                let mut out = vec![0; n];
+                let read = file.read_at(offset, &mut out).unwrap();
+                let from = (offset as usize).min(whole.len());
+                let expected = &whole[from..(from + n).min(whole.len())];
+                prop_assert_eq!(&out[..read], expected);
+            }
+            let mut streamed = Vec::new();
+            file.reader().read_to_end(&mut streamed).unwrap();
+            prop_assert_eq!(streamed, whole);
+        }
+
         #[test]
         fn streaming_round_trip_is_exact(len in 0usize..600_000, split in 1usize..70_000) {
             let plain: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();

@@ -4,14 +4,15 @@
 //!
 //! The chain: `kek = KdfParams::derive(password)` (slow: cache it) → `Keybag::unlock(kek)` →
 //! [`ClassKeys`] → `ClassKeys::unwrap(WrappedKey)` → an AES-256 key → [`DecryptingReader`] /
-//! [`EncryptingWriter`].
+//! [`EncryptingWriter`], or [`CipherFile`] to read at any offset.
 
 mod cbc;
 mod keybag;
 mod keys;
 
 pub use cbc::{
-    BLOCK, DecryptingReader, EncryptingWriter, decrypt_in_place, encrypt, padded_len, strip_pkcs7,
+    BLOCK, CipherFile, DecryptingReader, EncryptingWriter, decrypt_in_place, encrypt, padded_len,
+    strip_pkcs7,
 };
 pub use keybag::{ClassRecord, KdfParams, Keybag};
 pub use keys::{ClassKeys, Kek, WrappedKey};
