@@ -1,10 +1,11 @@
 //! Writes a synthetic household of MobileSync backups and reports what it wrote.
 //!
 //! ```text
-//! cargo run -p hearth-testkit --release --example gen -- <out> [tiny|demo|bench BYTES|real BYTES FILES] [--day N]
+//! cargo run -p hearth-testkit --release --example gen -- <out> [tiny|demo|bench BYTES|real BYTES FILES] [--encrypt PASSWORD] [--day N]
 //! ```
 //!
-//! Without `--day`, generates the preset into `<out>` (default `tiny`). With `--day N`,
+//! Without `--day`, generates the preset into `<out>` (default `tiny`); `--encrypt` makes its
+//! first device an encrypted backup with that password (a fast key derivation). With `--day N`,
 //! applies night N to the household already in `<out>` (generating it first if `<out>` holds
 //! none), so `--day 1`, `--day 2`, … replay successive nights.
 
@@ -22,10 +23,10 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let out = args
-        .next()
-        .ok_or("usage: gen <out> [tiny|demo|bench BYTES|real BYTES FILES] [--day N]")?;
-    let (mut spec, mut day) = (HouseholdSpec::tiny(), None);
+    let out = args.next().ok_or(
+        "usage: gen <out> [tiny|demo|bench BYTES|real BYTES FILES] [--encrypt PASSWORD] [--day N]",
+    )?;
+    let (mut spec, mut day, mut password) = (HouseholdSpec::tiny(), None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "tiny" => spec = HouseholdSpec::tiny(),
@@ -38,12 +39,16 @@ fn parse() -> Result<Args, String> {
                 let files = number(args.next(), "real needs a file count")?;
                 spec = HouseholdSpec::real(bytes, files as usize);
             }
+            "--encrypt" => password = Some(args.next().ok_or("--encrypt needs a password")?),
             "--day" => {
                 let n = args.next().ok_or("--day needs a number")?;
                 day = Some(n.parse().map_err(|e| format!("--day {n}: {e}"))?);
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    if let Some(password) = password {
+        spec = spec.encrypt_device(0, &password);
     }
     Ok(Args {
         out: PathBuf::from(out),
