@@ -136,8 +136,19 @@ impl RawRow {
 
 /// SQL that holds exactly for the fileIDs [`crate::FileId::parse`] accepts: text of 40
 /// characters, none outside `0-9a-f` (`GLOB` compares bytes, so no other byte passes).
+/// [`is_valid_file_id`] says the same in Rust, at a fraction of the cost.
 const VALID_FILE_ID: &str =
     "typeof(fileID) = 'text' AND length(fileID) = 40 AND fileID NOT GLOB '*[^0-9a-f]*'";
+
+/// Whether a `fileID` value is one [`crate::FileId::parse`] accepts ([`VALID_FILE_ID`]).
+fn is_valid_file_id(value: ValueRef<'_>) -> bool {
+    match value {
+        ValueRef::Text(t) => {
+            t.len() == 40 && t.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        }
+        _ => false,
+    }
+}
 
 /// A read-only Manifest.db.
 #[derive(Debug)]
@@ -348,10 +359,14 @@ impl ManifestDb {
     /// All rows, `ORDER BY fileID`, with the `file` column as stored.
     pub fn raw_rows(&self) -> Result<Vec<RawRow>, Error> {
         let mut all = Vec::new();
-        self.each_raw_row("1", |row| {
-            all.push(row);
-            Ok::<_, Error>(())
-        })?;
+        self.each_raw_row(
+            "1",
+            |_| true,
+            |row| {
+                all.push(row);
+                Ok::<_, Error>(())
+            },
+        )?;
         Ok(all)
     }
 
@@ -362,7 +377,7 @@ impl ManifestDb {
         &self,
         mut f: impl FnMut(ManifestRow) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.each_raw_row(VALID_FILE_ID, |row| f(row.decode()))
+        self.each_raw_row("1", is_valid_file_id, |row| f(row.decode()))
     }
 
     /// The rows [`ManifestDb::each_valid_row`] leaves out, `ORDER BY fileID` (a damaged or
@@ -370,17 +385,44 @@ impl ManifestDb {
     /// among them though it reads as a valid id.
     pub fn invalid_rows(&self) -> Result<Vec<ManifestRow>, Error> {
         let mut all = Vec::new();
-        self.each_raw_row(&format!("NOT ({VALID_FILE_ID})"), |row| {
-            all.push(row.decode());
-            Ok::<_, Error>(())
-        })?;
+        if self.every_file_id_valid()? {
+            return Ok(all);
+        }
+        let invalid = format!("NOT ({VALID_FILE_ID})");
+        self.each_raw_row(
+            &invalid,
+            |_| true,
+            |row| {
+                all.push(row.decode());
+                Ok::<_, Error>(())
+            },
+        )?;
         Ok(all)
     }
 
-    /// The rows for which the SQL expression `filter` holds, `ORDER BY fileID`, one at a time.
+    /// Whether every row's fileID is valid: one pass over the fileIDs alone (the primary key's
+    /// index, when the table has one), the answer for every real backup.
+    fn every_file_id_valid(&self) -> Result<bool, Error> {
+        let reading = |source| corrupt(&self.path, "reading Files", source);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT fileID FROM Files")
+            .map_err(reading)?;
+        let mut rows = stmt.query([]).map_err(reading)?;
+        while let Some(row) = rows.next().map_err(reading)? {
+            if !is_valid_file_id(row.get_ref(0).map_err(reading)?) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The rows for which the SQL expression `filter` holds and `keep` holds of the fileID,
+    /// `ORDER BY fileID`, one at a time.
     fn each_raw_row<E: From<Error>>(
         &self,
         filter: &str,
+        keep: fn(ValueRef<'_>) -> bool,
         mut f: impl FnMut(RawRow) -> Result<(), E>,
     ) -> Result<(), E> {
         let sql = format!(
@@ -390,6 +432,9 @@ impl ManifestDb {
         let mut stmt = self.conn.prepare(&sql).map_err(reading)?;
         let mut rows = stmt.query([]).map_err(reading)?;
         while let Some(row) = rows.next().map_err(reading)? {
+            if !keep(row.get_ref(0).map_err(reading)?) {
+                continue;
+            }
             let raw = (|| {
                 Ok(RawRow {
                     file_id: lenient_text(row.get_ref(0)?),
