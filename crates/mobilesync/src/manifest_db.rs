@@ -228,7 +228,7 @@ impl ManifestDb {
                 path: path.to_path_buf(),
             });
         }
-        let len = file.plain_len().map_err(|e| io("cannot decrypt", e))?;
+        let len = file.plain_len().map_err(|e| io("cannot read", e))?;
         let registered = decrypting_vfs::register(decrypting_vfs::Source {
             file,
             len,

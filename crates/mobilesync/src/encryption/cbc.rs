@@ -132,14 +132,13 @@ impl CipherFile {
         Ok(n)
     }
 
-    /// The plaintext's length without its padding; fails with `InvalidData` wrapping
-    /// [`EncryptionError::Padding`] when the last block is not padding.
+    /// The plaintext's length: without its PKCS#7 padding when the last block is padding, else
+    /// the whole (not every encrypted Manifest.db is padded).
     pub fn plain_len(&self) -> io::Result<u64> {
         let mut last = [0; BLOCK];
         self.read_at(self.cipher_len - BLOCK as u64, &mut last)?;
-        let plain = strip_pkcs7(&last)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, EncryptionError::Padding))?;
-        Ok(self.cipher_len - (BLOCK - plain.len()) as u64)
+        let padding = strip_pkcs7(&last).map_or(0, |plain| BLOCK - plain.len());
+        Ok(self.cipher_len - padding as u64)
     }
 
     /// The whole plaintext, padding included, as a stream.
@@ -405,6 +404,12 @@ mod tests {
         assert_eq!(&out[..12], &[12; 12]);
         assert_eq!(file.read_at(112, &mut out).unwrap(), 0);
         assert_eq!(file.read_at(u64::MAX, &mut out).unwrap(), 0);
+        let unpadded = encrypt(&KEY, &[0; 32], false).unwrap();
+        assert_eq!(
+            cipher_file(&unpadded).plain_len().unwrap(),
+            32,
+            "no padding: all of it"
+        );
         let wrong = CipherFile::new(tempfile::tempfile().unwrap(), &KEY, 100);
         assert!(matches!(
             wrong,
