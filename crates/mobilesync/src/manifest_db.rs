@@ -228,7 +228,12 @@ impl ManifestDb {
                 path: path.to_path_buf(),
             });
         }
-        let len = file.plain_len().map_err(|e| io("cannot read", e))?;
+        // A database is whole pages (of 512 bytes or a larger power of two), so a ciphertext of
+        // whole pages carries no padding, whatever its last bytes look like.
+        let len = match file.cipher_len() % 512 {
+            0 => file.cipher_len(),
+            _ => file.plain_len().map_err(|e| io("cannot read", e))?,
+        };
         let registered = decrypting_vfs::register(decrypting_vfs::Source {
             file,
             len,

@@ -281,6 +281,13 @@ fn open_encrypted_reads_the_same_rows() {
             on_disk.len(),
             "two at once"
         );
+        // Without padding (pyiosbackup's encrypted Manifest.db has none): whole pages, all read.
+        let unpadded = encrypt(&key, &std::fs::read(&path).unwrap(), false).unwrap();
+        let mut bare = tempfile::tempfile().unwrap();
+        bare.write_all(&unpadded).unwrap();
+        let bare = CipherFile::new(bare, &key, unpadded.len() as u64).unwrap();
+        let bare = ManifestDb::open_encrypted(bare, Path::new("unpadded Manifest.db")).unwrap();
+        assert_eq!(bare.raw_rows().unwrap(), on_disk);
         let wrong = open(&[0x5b; 32]).unwrap_err();
         assert!(
             matches!(wrong, Error::ManifestDbUndecryptable { .. }),
