@@ -3,9 +3,11 @@
 //! to disk nor held whole in memory (SQLite's page cache keeps what it keeps of any database).
 //!
 //! A file is registered under a unique name ([`register`]) for as long as its database is open;
-//! SQLite opens `file:<name>?vfs=hearth-cbc&mode=ro&immutable=1`. Every other file SQLite opens
-//! through the VFS (a sorter's temporary file) goes to the default VFS, as does every other
-//! method: the VFS is a copy of the default one with `xOpen` and `xFullPathname` replaced.
+//! SQLite opens `file:<name>?vfs=hearth-cbc&mode=ro&immutable=1`. The VFS opens nothing else:
+//! a temporary file (a sorter's) would hold plaintext on disk, so it is refused, and the
+//! connection keeps its temporary data in memory (`PRAGMA temp_store = MEMORY`,
+//! [`crate::ManifestDb::open_encrypted`]). Every other method is the default VFS's: the VFS is
+//! a copy of it with `xOpen` and `xFullPathname` replaced.
 //!
 //! The database reads as it is except for the header's journal-mode bytes, which read as a
 //! rollback journal ([`crate::manifest_db`]): a WAL database would need shared memory, which an
@@ -101,7 +103,7 @@ fn install() -> Result<*mut ffi::sqlite3_vfs, c_int> {
 }
 
 fn default_vfs() -> *mut ffi::sqlite3_vfs {
-    install().expect("a file is opened through the VFS only once it is installed")
+    install().expect("the VFS is used only once it is installed")
 }
 
 /// The registered source named `name`, if any.
@@ -132,13 +134,12 @@ unsafe extern "C" fn open(
     flags: c_int,
     out_flags: *mut c_int,
 ) -> c_int {
-    // SAFETY: SQLite passes a file name (or null) and `szOsFile` bytes for `file`.
+    // SAFETY: SQLite passes `szOsFile` bytes for `file`; a failed open leaves no methods, so
+    // SQLite never closes it.
+    unsafe { (*file).pMethods = std::ptr::null() };
+    // SAFETY: SQLite passes a file name, or null for a temporary file.
     let Some(source) = (unsafe { registered(name) }) else {
-        let default = default_vfs();
-        // SAFETY: the default VFS opens into the same bytes (`szOsFile` covers it).
-        return unsafe {
-            ((*default).xOpen.expect("xOpen"))(default, name, file, flags, out_flags)
-        };
+        return ffi::SQLITE_CANTOPEN;
     };
     if flags & ffi::SQLITE_OPEN_READWRITE != 0 {
         return ffi::SQLITE_READONLY;
@@ -229,7 +230,8 @@ unsafe extern "C" fn read(
     let Ok(offset) = u64::try_from(offset) else {
         return ffi::SQLITE_IOERR_READ;
     };
-    let wanted = out.len().min(source.len.saturating_sub(offset) as usize);
+    let left = usize::try_from(source.len.saturating_sub(offset)).unwrap_or(usize::MAX);
+    let wanted = out.len().min(left);
     match source.file.read_at(offset, &mut out[..wanted]) {
         Ok(n) if n == out.len() => {
             (source.patch_header)(offset, out);

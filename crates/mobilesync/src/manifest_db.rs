@@ -245,6 +245,10 @@ impl ManifestDb {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(registered.uri(), flags)
             .map_err(|source| corrupt(path, "opening", source))?;
+        // Sorts and temporary tables in memory: the VFS refuses temporary files, which would
+        // hold plaintext.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(|source| corrupt(path, "configuring", source))?;
         distrust_schema(&conn).map_err(|source| corrupt(path, "configuring", source))?;
         let db = ManifestDb {
             conn,
@@ -766,6 +770,53 @@ mod tests {
             vec![("salt".to_string(), b"s".to_vec())]
         );
         assert!(ManifestDb::without_rows(b"not sqlite".to_vec(), &dropped, &path).is_err());
+    }
+
+    /// An encrypted database sorts in memory (its VFS refuses the temporary files a sort
+    /// could spill plaintext into), and a name of the VFS that is not registered opens nothing.
+    #[test]
+    fn an_encrypted_database_sorts_in_memory_and_opens_only_registered_names() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Manifest.db");
+        let mut w = crate::ManifestDbWriter::create(&path).unwrap();
+        for i in 0..2_000u32 {
+            let id = format!("{:040x}", u128::from(i) * 7_919);
+            w.insert_raw(&id, "HomeDomain", &format!("f{}", i % 97), 1, b"x")
+                .unwrap();
+        }
+        w.finish().unwrap();
+        let key = [3; 32];
+        let cipher =
+            crate::encryption::encrypt(&key, &std::fs::read(&path).unwrap(), true).unwrap();
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&cipher).unwrap();
+        let file = CipherFile::new(f, &key, cipher.len() as u64).unwrap();
+        let db = ManifestDb::open_encrypted(file, Path::new("encrypted")).unwrap();
+        let temp_store: i64 = db
+            .conn
+            .query_row("PRAGMA temp_store", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(temp_store, 2, "MEMORY");
+        let sorted: Vec<String> = db
+            .conn
+            .prepare("SELECT relativePath FROM Files ORDER BY relativePath DESC, fileID")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(sorted.len(), 2_000);
+        assert!(sorted.windows(2).all(|w| w[0] >= w[1]));
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+        let stale = format!(
+            "file:{}-999999999?vfs={}&mode=ro",
+            decrypting_vfs::VFS_NAME,
+            decrypting_vfs::VFS_NAME
+        );
+        let refused = Connection::open_with_flags(stale, flags)
+            .and_then(|c| c.query_row("SELECT count(*) FROM Files", [], |r| r.get::<_, i64>(0)));
+        assert!(refused.is_err(), "{refused:?}");
     }
 
     #[test]
