@@ -5,7 +5,6 @@
 
 use crate::entries::{PlannedEntry, blob_state, settle};
 use crate::error::IngestError;
-use crate::prefetch;
 use crate::walk::FoundFile;
 use hearth_format::entry::SIZE_ABSENT;
 use hearth_format::{BlobKind, Cipher, Content, Entry, RowState, SnapshotSummary, Warning};
@@ -290,23 +289,20 @@ impl<'a, 's, 'r, P: Iterator<Item = PlannedEntry>> Storing<'a, 's, 'r, P> {
         // (`par_bridge` pulls from the shared iterator in order): splitting the list in halves
         // up front would leave one thread with every large file and the other idle.
         let (src, progress) = (&self.src, self.progress);
-        let paths: Vec<&str> = to_read.iter().map(|&i| window[i].path.as_str()).collect();
-        let read: Vec<(usize, Outcome)> = prefetch::while_prefetching(src.folder, &paths, || {
-            to_read
-                .iter()
-                .par_bridge()
-                .map(|&i| {
-                    let f = window[i].file.as_ref().expect("filtered on file");
-                    if src.stop.load(Ordering::Relaxed) {
-                        return Ok((i, Outcome::not_stored("not read".into())));
-                    }
-                    let outcome = read_one(src, &window[i], f)?;
-                    progress.advance(f.size);
-                    Ok((i, outcome))
-                })
-                .collect::<Result<_, RepoError>>()
-        })
-        .map_err(failed)?;
+        let read: Vec<(usize, Outcome)> = to_read
+            .iter()
+            .par_bridge()
+            .map(|&i| {
+                let f = window[i].file.as_ref().expect("filtered on file");
+                if src.stop.load(Ordering::Relaxed) {
+                    return Ok((i, Outcome::not_stored("not read".into())));
+                }
+                let outcome = read_one(src, &window[i], f)?;
+                progress.advance(f.size);
+                Ok((i, outcome))
+            })
+            .collect::<Result<_, RepoError>>()
+            .map_err(failed)?;
         if let Some(what) = self.src.changed.lock().expect("changed").take() {
             return Err(Stop::Changed(what));
         }

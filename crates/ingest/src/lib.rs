@@ -29,7 +29,6 @@ mod device;
 mod entries;
 mod error;
 mod identity;
-mod prefetch;
 mod unlock;
 mod walk;
 mod watch;
