@@ -5,6 +5,7 @@
 
 use crate::entries::{PlannedEntry, blob_state, settle};
 use crate::error::IngestError;
+use crate::prefetch::Prefetch;
 use crate::walk::FoundFile;
 use hearth_format::entry::SIZE_ABSENT;
 use hearth_format::{BlobKind, Cipher, Content, Entry, RowState, SnapshotSummary, Warning};
@@ -13,9 +14,8 @@ use hearth_mobilesync::{MANIFEST_DB, STATUS_PLIST};
 use hearth_repo::{Entries, Progress, RepoError, StoreFileError, Tally};
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -289,20 +289,33 @@ impl<'a, 's, 'r, P: Iterator<Item = PlannedEntry>> Storing<'a, 's, 'r, P> {
         // (`par_bridge` pulls from the shared iterator in order): splitting the list in halves
         // up front would leave one thread with every large file and the other idle.
         let (src, progress) = (&self.src, self.progress);
-        let read: Vec<(usize, Outcome)> = to_read
+        // Every file read is opened once, ahead of its reader (`prefetch`), but an encrypted
+        // backup's Manifest.db, read when the backup was opened.
+        let paths: Vec<Option<&str>> = to_read
             .iter()
-            .par_bridge()
             .map(|&i| {
                 let f = window[i].file.as_ref().expect("filtered on file");
-                if src.stop.load(Ordering::Relaxed) {
-                    return Ok((i, Outcome::not_stored("not read".into())));
-                }
-                let outcome = read_one(src, &window[i], f)?;
-                progress.advance(f.size);
-                Ok((i, outcome))
+                let reading = Reading::of(&window[i], f.size, src.decryption);
+                (!matches!(reading, Reading::ManifestDb(_))).then_some(window[i].path.as_str())
             })
-            .collect::<Result<_, RepoError>>()
-            .map_err(failed)?;
+            .collect();
+        let read: Vec<(usize, Outcome)> = Prefetch::run(src.folder, &paths, |opened| {
+            to_read
+                .iter()
+                .enumerate()
+                .par_bridge()
+                .map(|(k, &i)| {
+                    let f = window[i].file.as_ref().expect("filtered on file");
+                    if src.stop.load(Ordering::Relaxed) {
+                        return Ok((i, Outcome::not_stored("not read".into())));
+                    }
+                    let outcome = read_one(src, &window[i], f, || opened.take(k))?;
+                    progress.advance(f.size);
+                    Ok((i, outcome))
+                })
+                .collect::<Result<_, RepoError>>()
+        })
+        .map_err(failed)?;
         if let Some(what) = self.src.changed.lock().expect("changed").take() {
             return Err(Stop::Changed(what));
         }
@@ -427,11 +440,12 @@ fn read_one(
     src: &Source<'_, '_, '_>,
     p: &PlannedEntry,
     walked: &FoundFile,
+    open: impl FnOnce() -> Result<File, String>,
 ) -> Result<Outcome, RepoError> {
     if let Reading::ManifestDb(_) = Reading::of(p, walked.size, src.decryption) {
         return read_manifest_db(src, p, walked);
     }
-    match read_pass(src, p, walked)? {
+    match read_pass(src, p, walked, open())? {
         Ok(pass) if pass.changed() => {
             src.changed(format!(
                 "{} changed while it was read ({} bytes when the folder was scanned, {} when the read ended)",
@@ -465,14 +479,15 @@ impl Pass<'_> {
     }
 }
 
-/// Opens and reads the file of `p` once, taking it to be as the folder scan saw it (`seen`).
-/// `Err`: it could not be opened.
+/// Reads the file of `p`, just opened (`opened`, see [`crate::prefetch::open`]), once, taking it to
+/// be as the folder scan saw it (`seen`). `Err`: it could not be opened.
 fn read_pass<'w>(
     src: &Source<'_, '_, '_>,
     p: &PlannedEntry,
     seen: &'w FoundFile,
+    opened: Result<File, String>,
 ) -> Result<Result<Pass<'w>, Outcome>, RepoError> {
-    let file = match open(src.folder, &p.path) {
+    let file = match opened {
         Ok(file) => file,
         Err(message) => return Ok(Err(Outcome::not_stored(message))),
     };
@@ -617,23 +632,6 @@ fn decrypt_one(
     // The plaintext re-encrypts (PKCS#7 added) to exactly the ciphertext read: the reader
     // checked that padding, and it reads whole blocks only.
     Ok(content_of(seen, counted.count, chunks, Some(cipher)))
-}
-
-/// Opens a blob for reading, only when it is still a regular file (a FIFO put in its place
-/// must not block the backup).
-fn open(folder: &Path, path: &str) -> Result<File, String> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(folder.join(path))
-        .map_err(|e| format!("cannot open: {e}; not backed up"))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot stat: {e}; not backed up"))?;
-    if !meta.is_file() {
-        return Err("is no longer a regular file; not backed up".into());
-    }
-    Ok(file)
 }
 
 fn store(

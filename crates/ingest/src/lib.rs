@@ -29,6 +29,7 @@ mod device;
 mod entries;
 mod error;
 mod identity;
+mod prefetch;
 mod unlock;
 mod walk;
 mod watch;
