@@ -299,7 +299,7 @@ impl<'a, 's, 'r, P: Iterator<Item = PlannedEntry>> Storing<'a, 's, 'r, P> {
                 (!matches!(reading, Reading::ManifestDb(_))).then_some(window[i].path.as_str())
             })
             .collect();
-        let read: Vec<(usize, Outcome)> = Prefetch::run(src.folder, &paths, |opened| {
+        let read: Vec<(usize, Outcome)> = Prefetch::run(src.folder, &paths, &src.stop, |opened| {
             to_read
                 .iter()
                 .enumerate()

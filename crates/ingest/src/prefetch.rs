@@ -13,6 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Files opened at once (each open waits for the file's inode, if that is not cached).
@@ -53,6 +54,8 @@ pub(crate) struct Prefetch<'a> {
     folder: &'a Path,
     /// The files, relative to `folder`, in the order they are read; `None`: not opened here.
     paths: &'a [Option<&'a str>],
+    /// Set when the readers stop early: nothing more is opened ahead.
+    stop: &'a AtomicBool,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -60,15 +63,17 @@ pub(crate) struct Prefetch<'a> {
 impl<'a> Prefetch<'a> {
     /// Runs `work` while [`THREADS`] threads open the files `paths` (relative to `folder`) in
     /// the order given, which should be the order `work` asks for them in. The opening stops
-    /// when `work` returns; files opened and not taken are closed.
+    /// when `work` returns (or panics) or `stop` is set; files opened and not taken are closed.
     pub(crate) fn run<T>(
         folder: &'a Path,
         paths: &'a [Option<&'a str>],
+        stop: &'a AtomicBool,
         work: impl FnOnce(&Prefetch<'a>) -> T,
     ) -> T {
         let prefetch = Prefetch {
             folder,
             paths,
+            stop,
             state: Mutex::new(State {
                 slots: paths.iter().map(|_| Slot::Waiting).collect(),
                 next: 0,
@@ -81,10 +86,8 @@ impl<'a> Prefetch<'a> {
             for _ in 0..THREADS.min(paths.len()) {
                 scope.spawn(|| prefetch.open_ahead());
             }
-            let out = work(&prefetch);
-            prefetch.lock().done = true;
-            prefetch.changed.notify_all();
-            out
+            let _done = Done(&prefetch);
+            work(&prefetch)
         })
     }
 
@@ -134,7 +137,7 @@ impl<'a> Prefetch<'a> {
     fn claim(&self) -> Option<(usize, &'a str)> {
         let mut state = self.lock();
         loop {
-            if state.done || state.next >= self.paths.len() {
+            if state.done || state.next >= self.paths.len() || self.stop.load(Ordering::Relaxed) {
                 return None;
             }
             if state.next >= state.reached + AHEAD {
@@ -152,6 +155,20 @@ impl<'a> Prefetch<'a> {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().expect("prefetch state")
+    }
+}
+
+/// Ends the opening when the work ends, however it ends (else a panic in it would leave the
+/// opening threads waiting, and the scope waiting for them).
+struct Done<'p, 'a>(&'p Prefetch<'a>);
+
+impl Drop for Done<'_, '_> {
+    fn drop(&mut self) {
+        // Not `lock`: the work may have poisoned the mutex by panicking while holding it.
+        let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.done = true;
+        drop(state);
+        self.0.changed.notify_all();
     }
 }
 
@@ -196,15 +213,16 @@ mod tests {
         mkfifo(&dir.path().join("fifo"));
         let mut paths: Vec<Option<&str>> = names.iter().map(|n| Some(n.as_str())).collect();
         paths.extend([Some("missing"), Some("fifo"), None]);
-        let read: Vec<Result<String, String>> = Prefetch::run(dir.path(), &paths, |p| {
-            (0..paths.len() - 1)
-                .map(|k| {
-                    let mut s = String::new();
-                    p.take(k)?.read_to_string(&mut s).unwrap();
-                    Ok(s)
-                })
-                .collect()
-        });
+        let read: Vec<Result<String, String>> =
+            Prefetch::run(dir.path(), &paths, &AtomicBool::new(false), |p| {
+                (0..paths.len() - 1)
+                    .map(|k| {
+                        let mut s = String::new();
+                        p.take(k)?.read_to_string(&mut s).unwrap();
+                        Ok(s)
+                    })
+                    .collect()
+            });
         for (i, r) in read[..600].iter().enumerate() {
             assert_eq!(r.as_deref(), Ok(i.to_string().as_str()));
         }
@@ -213,7 +231,10 @@ mod tests {
             read[601].as_ref().unwrap_err(),
             "is no longer a regular file; not backed up"
         );
-        assert_eq!(Prefetch::run(dir.path(), &[], |_| "none"), "none");
+        assert_eq!(
+            Prefetch::run(dir.path(), &[], &AtomicBool::new(false), |_| "none"),
+            "none"
+        );
     }
 
     /// Opening threads stay at most [`AHEAD`] files past the readers, and stop when the work
@@ -234,10 +255,33 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(50));
             p.lock().next
         };
-        Prefetch::run(dir.path(), &paths, |p| {
+        Prefetch::run(dir.path(), &paths, &AtomicBool::new(false), |p| {
             assert_eq!(claimed(p, AHEAD), AHEAD, "with no reader");
             p.take(499).unwrap();
             assert_eq!(claimed(p, 500 + AHEAD), 500 + AHEAD, "past file 499");
         });
+    }
+
+    /// Work that panics, or stops its readers, ends the opening: the panic comes back instead
+    /// of the opening threads waiting for readers forever.
+    #[test]
+    fn a_panic_or_a_stop_in_the_work_ends_the_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..2 * AHEAD).map(|i| format!("f{i}")).collect();
+        for name in &names {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let paths: Vec<Option<&str>> = names.iter().map(|n| Some(n.as_str())).collect();
+        let stop = AtomicBool::new(false);
+        let panicked = std::panic::catch_unwind(|| {
+            Prefetch::run(dir.path(), &paths, &stop, |_| panic!("the work failed"))
+        });
+        assert!(panicked.is_err());
+        stop.store(true, Ordering::Relaxed);
+        let opened = Prefetch::run(dir.path(), &paths, &stop, |p| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            p.lock().next
+        });
+        assert_eq!(opened, 0, "opened after the stop");
     }
 }
