@@ -26,6 +26,7 @@ mod lock;
 mod packs;
 mod progress;
 mod prune;
+mod read_ahead;
 mod repair_index;
 mod repair_snapshots;
 mod repository;

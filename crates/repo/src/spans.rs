@@ -3,7 +3,9 @@
 //! [`SPAN_GAP`] and at most [`SPAN_MAX`] bytes. A span is fetched with one ranged read when a
 //! reader first needs it, shared by every blob in it, and dropped once its last wanted blob
 //! was read. Thousands of small files then cost tens of requests instead of one each, which
-//! is what object storage needs; on the local disk it is fewer, larger reads.
+//! is what object storage needs; on the local disk it is fewer, larger reads. Each fetch
+//! hints the spans after it to the backend (`read_ahead`), so that a local disk reads them
+//! meanwhile.
 //!
 //! Memory is bounded: the spans kept for later reads, and the buffers of dropped spans kept
 //! for the next fetches, are at most [`SPAN_BUDGET`] bytes of buffer capacity, besides the span
@@ -23,6 +25,7 @@
 //! 52,000-67,000 (16,000 of them Argon2's), and its system time fell by a third.
 
 use crate::error::RepoError;
+use crate::read_ahead::ReadAhead;
 use crate::repository::Repository;
 use hearth_chunker::UnsealBuffers;
 use hearth_format::{ChunkId, PackEntry, PackId};
@@ -80,6 +83,8 @@ pub struct SpanReader<'r> {
     /// Each wanted blob, sorted by id.
     blobs: Vec<Planned>,
     spans: Vec<Span>,
+    /// The spans, hinted to the backend a few ahead of the one being fetched.
+    ahead: ReadAhead<'r>,
     held: Mutex<Held>,
     /// What [`SPAN_BUDGET`] is for this reader.
     budget: u64,
@@ -169,10 +174,15 @@ impl Repository {
             blobs.push(Planned { entry, span });
         }
         blobs.sort_by_key(|b| b.entry.id);
+        let ahead = ReadAhead::ranges(
+            &*self.backend,
+            spans.iter().map(|s| (s.pack, s.start, s.len)),
+        );
         Ok(SpanReader {
             repo: self,
             blobs,
             spans,
+            ahead,
             held: Mutex::new(Held::default()),
             budget,
         })
@@ -321,6 +331,7 @@ impl SpanReader<'_> {
             return Ok(b);
         }
         let span = &self.spans[s];
+        self.ahead.reading(s);
         let mut bytes = self.free_buffer(span.len);
         self.repo.backend.read_range_into(
             FileType::Pack,

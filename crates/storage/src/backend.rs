@@ -178,6 +178,11 @@ pub trait Backend: Send + Sync {
         len: u64,
         buf: &mut Vec<u8>,
     ) -> Result<(), StorageError>;
+    /// A hint that `len` bytes at `offset` of an object will be read soon: a local disk starts
+    /// reading them into the page cache (nothing is held in the process), so that the reader
+    /// that asks later does not wait for it. Nothing fails; a backend with no such cache
+    /// ignores it.
+    fn will_read(&self, _t: FileType, _name: &str, _offset: u64, _len: u64) {}
     /// Every object of type `t` whose name is well-formed; never temporary files.
     fn list(&self, t: FileType) -> Result<Vec<ObjectInfo>, StorageError>;
     /// Removing an object that is already gone is not an error.

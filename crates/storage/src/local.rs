@@ -10,6 +10,7 @@ use crate::backend::{
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -260,6 +261,25 @@ impl Backend for LocalBackend {
         let mut f = File::open(&path).map_err(|e| not_found_or(e, "open", &path))?;
         f.read_to_end(buf).map_err(|e| io_err("read", &path, e))?;
         Ok(())
+    }
+
+    fn will_read(&self, t: FileType, name: &str, offset: u64, len: u64) {
+        let Ok(file) = self
+            .path(t, name)
+            .and_then(|p| File::open(&p).map_err(|e| io_err("open", &p, e)))
+        else {
+            return; // the read that follows says what is wrong
+        };
+        let (offset, len) = (offset.min(i64::MAX as u64), len.min(i64::MAX as u64));
+        // SAFETY: a plain system call on a descriptor this function owns.
+        unsafe {
+            libc::posix_fadvise(
+                file.as_raw_fd(),
+                offset as libc::off_t,
+                len as libc::off_t,
+                libc::POSIX_FADV_WILLNEED,
+            )
+        };
     }
 
     fn read_range_into(

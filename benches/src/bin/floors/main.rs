@@ -299,13 +299,15 @@ struct Reads<'a> {
 
 impl Reads<'_> {
     fn kdf(&self) -> Part {
-        let t0 = passes::thread_cpu();
+        // The process's CPU, not this thread's: Argon2id computes its lanes on other threads
+        // (nothing else runs meanwhile).
+        let t0 = hearth_benches::usage().cpu;
         let pw = std::env::var("HEARTH_PASSWORD").unwrap_or_default();
         self.repo
             .key_file
             .open(pw.as_bytes())
             .expect("the key file opens");
-        let cpu = (passes::thread_cpu() - t0).as_secs_f64();
+        let cpu = (hearth_benches::usage().cpu - t0).as_secs_f64();
         Part::compute(
             "key derivation (Argon2id)",
             Measure {

@@ -10,6 +10,7 @@ pub use subset::ReadData;
 use crate::error::RepoError;
 use crate::packs::{PackSurvey, pack_trailer, read_pack_header};
 use crate::progress::Progress;
+use crate::read_ahead::ReadAhead;
 use crate::repository::Repository;
 use crate::spans::KEEP_UNSEAL_BUFFERS;
 use hearth_chunker::UnsealBuffers;
@@ -446,11 +447,22 @@ impl Repository {
             .map(|(_, l)| u64::from(*l))
             .sum();
         progress.start("reading packs", Some(total));
-        let results: Vec<(PackId, PackVerdict)> = by_segment
-            .into_par_iter()
-            .flat_map_iter(|(segment, packs)| {
+        // Segments are taken in order (`par_bridge`), so the packs are read about in the order
+        // of `ahead`, which hints each pack's bytes to the backend a few packs early.
+        let ahead = ReadAhead::packs(&*self.backend, by_segment.values().flatten());
+        let mut results: Vec<(usize, PackId, PackVerdict)> = by_segment
+            .into_iter()
+            .scan(0, |first, (segment, packs)| {
+                let at = *first;
+                *first += packs.len();
+                Some((at, segment, packs))
+            })
+            .par_bridge()
+            .flat_map_iter(|(first, segment, packs)| {
                 let seg = self.read_segment(&segment);
-                packs.into_iter().map(move |(pack, len)| {
+                let ahead = &ahead;
+                packs.into_iter().enumerate().map(move |(i, (pack, len))| {
+                    ahead.reading(first + i);
                     let r = match &seg {
                         Ok(seg) => {
                             let entries = (seg.packs.iter().rev())
@@ -464,14 +476,15 @@ impl Repository {
                         },
                     };
                     progress.advance(u64::from(len));
-                    (pack, r)
+                    (first + i, pack, r)
                 })
             })
             .collect();
+        results.sort_unstable_by_key(|r| r.0);
         progress.finish();
         report.packs_read = count;
         let mut sound = Vec::new();
-        for (pack, verdict) in results {
+        for (_, pack, verdict) in results {
             report.blobs_checked += verdict.checked;
             report.bytes_read += verdict.bytes;
             let object = format!("packs/{pack}");
