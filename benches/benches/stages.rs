@@ -7,9 +7,10 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use hearth_benches::{MIB, chunks_of, photo_like, sqlite_like, total_len};
-use hearth_chunker::{Chunker, ChunkerParams, prepare};
+use hearth_chunker::{Chunker, ChunkerParams};
 use hearth_crypto::{Keys, MasterKey};
 use hearth_format::{BlobKind, ChunkId, Compression, Config, PackEntry};
+use hearth_repo::prepare;
 use hearth_storage::{Backend, FileType, LocalBackend};
 use std::hint::black_box;
 use std::io::Read;

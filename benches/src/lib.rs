@@ -392,12 +392,10 @@ mod tests {
     #[test]
     fn inputs_are_deterministic_and_of_the_right_kind() {
         assert_eq!(photo_like(1000, 3), photo_like(1000, 3));
-        assert!(hearth_chunker::looks_incompressible(&photo_like(
-            100_000, 3
-        )));
+        assert!(hearth_repo::looks_incompressible(&photo_like(100_000, 3)));
         let db = sqlite_like(MIB, 3);
         assert!(db.starts_with(b"SQLite format 3\0"));
-        assert!(!hearth_chunker::looks_incompressible(&db));
+        assert!(!hearth_repo::looks_incompressible(&db));
         let packed = zstd::bulk::compress(&db, 3).unwrap();
         assert!(packed.len() < db.len() / 2, "SQLite pages compress");
     }

@@ -97,7 +97,7 @@ fn databases(day1: &Path, day2: &Path) -> Vec<(PathBuf, PathBuf)> {
 /// content compresses or the entropy test allows.
 fn stored_hearth(chunk: &[u8], content: hearth_chunker::Content) -> u64 {
     let sample = content == hearth_chunker::Content::Unknown;
-    if sample && hearth_chunker::looks_incompressible(chunk) {
+    if sample && hearth_repo::looks_incompressible(chunk) {
         chunk.len() as u64 + BLOB_OVERHEAD
     } else {
         stored(chunk)

@@ -16,8 +16,8 @@ use hearth_benches::{
     Usage, backup_household_timed, fresh_repo, generate_bench_household, load_average, peak_rss,
     reset_peak_rss, usage,
 };
-use hearth_chunker::prepare;
 use hearth_format::BlobKind;
+use hearth_repo::prepare;
 use hearth_repo::{NoProgress, Repository};
 use hearth_testkit::{Household, files_under};
 use std::collections::HashSet;

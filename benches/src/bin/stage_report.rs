@@ -29,9 +29,9 @@ use hearth_benches::{
     MIB, backup_household, chunks_of, fresh_repo, load_average, photo_like, settle_disk,
     sqlite_like, total_len, usage,
 };
-use hearth_chunker::looks_incompressible;
 use hearth_crypto::Keys;
 use hearth_format::{BlobKind, ChunkId, Compression, PackEntry};
+use hearth_repo::looks_incompressible;
 use hearth_storage::{Backend, FileType, LocalBackend};
 use hearth_testkit::{HouseholdSpec, files_under, generate};
 use std::collections::HashSet;

@@ -5,6 +5,16 @@
 use fastcdc::v2020::{FastCDC, Normalization};
 use std::io::{self, Read};
 
+/// What is known about a chunk's compressibility before trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// Test a sample first: photos, videos and archives skip zstd.
+    Unknown,
+    /// Always try zstd (SQLite pages, whose byte entropy can pass for random while zstd still
+    /// finds matches).
+    Compressible,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkerParams {
     pub min: u32,
@@ -38,10 +48,10 @@ pub enum Cut {
 
 impl Cut {
     /// What is known about the compressibility of the chunks this cut makes.
-    pub fn content(self) -> crate::Content {
+    pub fn content(self) -> Content {
         match self {
-            Cut::Fixed(_) => crate::Content::Compressible,
-            Cut::Cdc(..) => crate::Content::Unknown,
+            Cut::Fixed(_) => Content::Compressible,
+            Cut::Cdc(..) => Content::Unknown,
         }
     }
 }
@@ -52,10 +62,13 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// QuickTime / ISO BMFF box types that open a media file (at byte 4).
 const MEDIA_BOXES: [&[u8; 4]; 5] = [b"ftyp", b"moov", b"mdat", b"wide", b"free"];
 
+/// Why cutting a reader stopped.
 #[derive(Debug)]
 pub enum ReadError<E> {
+    /// Reading failed.
     Io(io::Error),
-    Sink(E),
+    /// The caller's handling of a chunk failed.
+    Chunk(E),
 }
 
 #[derive(Debug, Clone)]
@@ -190,7 +203,7 @@ impl Chunker {
             let cut = *cut.get_or_insert_with(|| self.cut_for(&buf[..len]));
             let mut consumed = 0;
             for (offset, n) in boundaries(cut, self.params.seed, &buf[..len], eof) {
-                f(cut, &buf[offset..offset + n]).map_err(ReadError::Sink)?;
+                f(cut, &buf[offset..offset + n]).map_err(ReadError::Chunk)?;
                 consumed = offset + n;
             }
             total += consumed as u64;

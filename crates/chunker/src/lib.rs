@@ -1,13 +1,9 @@
-//! Content-defined chunking and blob preparation: the front of Hearth's backup pipeline.
+//! Content-defined chunking: where Hearth cuts a file into chunks, and nothing else.
 //!
-//! Stages per file: **cut** (chosen by the file's first bytes: SQLite in pages, media and the
-//! rest by FastCDC v2020 with a keyed gear table) → **id** (keyed BLAKE3) → **dedup check** (the
-//! caller's [`BlobSink::claim`]) → **compress** (zstd: SQLite pages always, other chunks unless a sample looks
-//! incompressible) → **seal**
-//! (XChaCha20-Poly1305) → the caller's [`BlobSink::store`]. Files are independent, so callers
-//! run them on rayon's pool.
-//!
-//! This crate knows nothing of packs, indexes or storage.
+//! The cut is chosen by the file's first bytes: SQLite databases in whole pages, media and the
+//! rest by FastCDC v2020 with a keyed gear table (`docs/format.md` §6). Each chunk comes with
+//! what its cut says about its bytes ([`Content`]). Identifying, compressing and sealing chunks
+//! is the repository's work (`hearth-repo`).
 //!
 //! ```
 //! use hearth_chunker::{Chunker, ChunkerParams};
@@ -18,11 +14,6 @@
 //! assert_eq!(total, data.len());
 //! ```
 
-mod blob;
 mod cut;
 
-pub use blob::{
-    BlobSink, Content, PreparedBlob, UnsealBuffers, UnsealError, looks_incompressible, prepare,
-    prepare_as, store_chunk, unseal,
-};
-pub use cut::{Chunker, ChunkerParams, ContentRules, Cut, ReadError};
+pub use cut::{Chunker, ChunkerParams, Content, ContentRules, Cut, ReadError};

@@ -5,7 +5,7 @@
 
 use crate::error::RepoError;
 use crate::repository::Repository;
-use hearth_chunker::unseal;
+use crate::seal::unseal;
 use hearth_format::{ChunkId, PackId};
 use hearth_index::BlobLocation;
 use hearth_storage::FileType;

@@ -31,6 +31,7 @@ mod repair_index;
 mod repair_snapshots;
 mod repository;
 pub mod retention;
+mod seal;
 mod segments;
 mod snapshots;
 mod spans;
@@ -50,6 +51,9 @@ pub use prune::{PackUse, PruneOptions, PrunePlan, PruneReport};
 pub use repair_index::{RepairIndexOptions, RepairIndexReport};
 pub use repair_snapshots::{RepairSnapshotsPlan, Repaired, SnapshotRepair};
 pub use repository::{KeySummary, RepoOptions, Repository, UnreadableObject};
+pub use seal::{
+    PreparedBlob, UnsealBuffers, UnsealError, looks_incompressible, prepare, prepare_as, unseal,
+};
 pub use snapshots::SnapshotRef;
 pub use spans::{ReadBlob, SPAN_BUDGET, SPAN_GAP, SPAN_MAX, SpanReader};
 pub use stats::{DeviceStats, RepoStats};

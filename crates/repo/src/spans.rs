@@ -27,7 +27,7 @@
 use crate::error::RepoError;
 use crate::read_ahead::ReadAhead;
 use crate::repository::Repository;
-use hearth_chunker::UnsealBuffers;
+use crate::seal::UnsealBuffers;
 use hearth_format::{ChunkId, PackEntry, PackId};
 use hearth_storage::FileType;
 use std::cell::RefCell;

@@ -20,9 +20,10 @@
 use crate::error::RepoError;
 use crate::lock::{Freshness, LockGuard};
 use crate::repository::Repository;
+use crate::seal::{PreparedBlob, prepare_as};
 use crate::tree::{self, StoredTree};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
-use hearth_chunker::{BlobSink, Content, PreparedBlob, ReadError, store_chunk};
+use hearth_chunker::{Content, ReadError};
 use hearth_crypto::Keys;
 use hearth_format::header::HEADER_LEN;
 use hearth_format::{
@@ -228,9 +229,7 @@ impl<'r> WriteSession<'r> {
         kind: BlobKind,
         content: Content,
     ) -> Result<ChunkId, RepoError> {
-        let level = self.repo.config.zstd_level;
-        let again = &Again(self);
-        store_chunk(&self.repo.keys, level, again, kind, data, content)
+        store_chunk(self.repo, &Again(self), kind, data, content)
     }
 
     /// [`Self::store_again`] for a blob as another pack holds it: its sealed bytes are copied
@@ -405,40 +404,78 @@ impl Drop for WriteSession<'_> {
     }
 }
 
-fn store_reader_via<S: BlobSink<Error = RepoError>>(
+fn store_reader_via<S: BlobSink>(
     repo: &Repository,
     sink: &S,
     reader: impl Read,
     kind: BlobKind,
 ) -> Result<(Vec<ChunkId>, u64), StoreFileError> {
-    let (keys, level) = (&repo.keys, repo.config.zstd_level);
     let mut ids = Vec::new();
     let size = repo
         .chunker()
         .cut_reader(reader, |cut, chunk| {
-            ids.push(store_chunk(keys, level, sink, kind, chunk, cut.content())?);
+            ids.push(store_chunk(repo, sink, kind, chunk, cut.content())?);
             Ok(())
         })
         .map_err(|e| match e {
             ReadError::Io(e) => StoreFileError::Read(e),
-            ReadError::Sink(e) => StoreFileError::Repo(e),
+            ReadError::Chunk(e) => StoreFileError::Repo(e),
         })?;
     Ok((ids, size))
 }
 
-fn store_bytes_via<S: BlobSink<Error = RepoError>>(
+fn store_bytes_via<S: BlobSink>(
     repo: &Repository,
     sink: &S,
     data: &[u8],
     kind: BlobKind,
 ) -> Result<Vec<ChunkId>, RepoError> {
-    let (keys, level) = (&repo.keys, repo.config.zstd_level);
     let mut ids = Vec::new();
     repo.chunker().cut_slice(data, |cut, chunk| {
-        ids.push(store_chunk(keys, level, sink, kind, chunk, cut.content())?);
+        ids.push(store_chunk(repo, sink, kind, chunk, cut.content())?);
         Ok::<_, RepoError>(())
     })?;
     Ok(ids)
+}
+
+/// Where a session's chunks go: which ones it must store (its claim rule), and how.
+trait BlobSink: Sync {
+    /// True when the caller must store `id`; a claimed blob must then be stored or abandoned.
+    fn claim(&self, id: &ChunkId, kind: BlobKind) -> Result<bool, RepoError>;
+    fn store(&self, blob: PreparedBlob) -> Result<(), RepoError>;
+    /// A blob this caller claimed will not be stored after all (its thread is unwinding).
+    fn abandon(&self, id: &ChunkId);
+}
+
+/// Abandons a claim unless forgotten.
+struct Claimed<'a, S: BlobSink> {
+    sink: &'a S,
+    id: ChunkId,
+}
+
+impl<S: BlobSink> Drop for Claimed<'_, S> {
+    fn drop(&mut self) {
+        self.sink.abandon(&self.id);
+    }
+}
+
+/// Ids, claims, and if claimed compresses, seals and stores one chunk. Returns its id.
+fn store_chunk<S: BlobSink>(
+    repo: &Repository,
+    sink: &S,
+    kind: BlobKind,
+    data: &[u8],
+    content: Content,
+) -> Result<ChunkId, RepoError> {
+    let id = repo.keys.chunk_id(data);
+    if sink.claim(&id, kind)? {
+        let claimed = Claimed { sink, id };
+        let blob = prepare_as(&repo.keys, repo.config.zstd_level, kind, id, data, content);
+        let stored = sink.store(blob);
+        std::mem::forget(claimed);
+        stored?;
+    }
+    Ok(id)
 }
 
 /// Stores through a [`WriteSession`] and counts the sealed bytes of the blobs it added.
@@ -482,8 +519,6 @@ impl Tally<'_, '_> {
 }
 
 impl BlobSink for Tally<'_, '_> {
-    type Error = RepoError;
-
     fn claim(&self, id: &ChunkId, kind: BlobKind) -> Result<bool, RepoError> {
         self.session.claim(id, kind)
     }
@@ -503,8 +538,6 @@ impl BlobSink for Tally<'_, '_> {
 struct Again<'s, 'r>(&'s WriteSession<'r>);
 
 impl BlobSink for Again<'_, '_> {
-    type Error = RepoError;
-
     fn claim(&self, id: &ChunkId, _kind: BlobKind) -> Result<bool, RepoError> {
         // Before a claim, never after: a claimed blob must arrive (or be abandoned).
         self.0.lock.check()?;
@@ -527,8 +560,6 @@ impl BlobSink for Again<'_, '_> {
 }
 
 impl BlobSink for WriteSession<'_> {
-    type Error = RepoError;
-
     fn claim(&self, id: &ChunkId, _kind: BlobKind) -> Result<bool, RepoError> {
         // Before a claim, never after: a claimed blob must arrive (or be abandoned).
         self.lock.check()?;
@@ -920,7 +951,7 @@ mod tests {
 
     fn staged(backend: &dyn Backend, keys: &Keys, seq: u64) -> Job {
         let data = vec![seq as u8; 100];
-        let blob = hearth_chunker::prepare(keys, 3, BlobKind::Data, keys.chunk_id(&data), &data);
+        let blob = crate::seal::prepare(keys, 3, BlobKind::Data, keys.chunk_id(&data), &data);
         let mut pack = OpenPack::new();
         let (file, offset) = pack.place(backend, &blob).unwrap();
         file.write(offset, &blob.sealed).unwrap();
@@ -1081,5 +1112,93 @@ mod tests {
         assert!(written.lock().unwrap().is_empty(), "and not merged");
         // Its pack stays, named by no segment: what a killed backup leaves, which prune judges.
         assert_eq!(backend.list(FileType::Pack).unwrap().len(), 1);
+    }
+
+    /// A new repository under `dir`, with a cheap KDF.
+    fn repository(dir: &std::path::Path) -> Repository {
+        let backend: Arc<dyn Backend> = Arc::new(LocalBackend::create(&dir.join("r")).unwrap());
+        let options = crate::RepoOptions {
+            kdf: hearth_crypto::KdfParams {
+                memory_kib: 64,
+                time: 1,
+                parallelism: 1,
+            },
+            cache_root: Some(dir.join("cache")),
+            lock_times: Default::default(),
+        };
+        Repository::init(backend, b"pw", &options).unwrap()
+    }
+
+    fn shared(repo: &Repository) -> LockGuard {
+        repo.lock_shared(Duration::ZERO, &|_| {}).unwrap()
+    }
+
+    /// Devices are backed up at the same time through one session: a flush must not return while
+    /// a blob that another thread claimed (and that the flushing thread's snapshot may name, since
+    /// its own claim of the same id said "already stored") is still being sealed.
+    #[test]
+    fn a_flush_waits_for_a_blob_another_thread_is_sealing() {
+        use std::sync::mpsc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repository(dir.path());
+        let lock = shared(&repo);
+        let session = repo.write_session(&lock).unwrap();
+        let chunk = b"a chunk that another thread is sealing".repeat(300);
+        let id = repo.keys().chunk_id(&chunk);
+        assert!(session.claim(&id, BlobKind::Data).unwrap(), "first claim");
+        assert!(
+            !session.claim(&id, BlobKind::Data).unwrap(),
+            "the other device's claim"
+        );
+        std::thread::scope(|s| {
+            let (done, flushed) = mpsc::channel();
+            let session = &session;
+            s.spawn(move || {
+                session.flush().unwrap();
+                done.send(()).unwrap();
+            });
+            assert!(
+                flushed.recv_timeout(Duration::from_millis(300)).is_err(),
+                "the flush returned while the claimed blob was in no pack"
+            );
+            session
+                .store(crate::seal::prepare(
+                    repo.keys(),
+                    3,
+                    BlobKind::Data,
+                    id,
+                    &chunk,
+                ))
+                .unwrap();
+            flushed.recv_timeout(Duration::from_secs(10)).unwrap();
+        });
+        assert!(repo.cache().lookup(&id).unwrap().is_some());
+        session.finish().unwrap();
+    }
+
+    /// A thread that panics after claiming a blob abandons the claim: a flush waiting for that
+    /// blob fails instead of waiting for ever, and so does every later flush (another thread's
+    /// snapshot may name the blob).
+    #[test]
+    fn a_flush_fails_when_a_claimed_blob_is_abandoned() {
+        use std::sync::mpsc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repository(dir.path());
+        let lock = shared(&repo);
+        let session = repo.write_session(&lock).unwrap();
+        let id = repo.keys().chunk_id(b"never sealed");
+        assert!(session.claim(&id, BlobKind::Data).unwrap());
+        std::thread::scope(|s| {
+            let (done, flushed) = mpsc::channel();
+            let session = &session;
+            s.spawn(move || done.send(session.flush()).unwrap());
+            assert!(flushed.recv_timeout(Duration::from_millis(200)).is_err());
+            session.abandon(&id);
+            let result = flushed.recv_timeout(Duration::from_secs(10)).unwrap();
+            assert!(matches!(result, Err(RepoError::Writer(_))), "{result:?}");
+        });
+        assert!(session.flush().is_err(), "later flushes fail too");
     }
 }

@@ -49,8 +49,8 @@
 mod passes;
 mod repo;
 
-use hearth_chunker::UnsealBuffers;
 use hearth_format::{BlobKind, ChunkId, Entry, PackEntry, Snapshot};
+use hearth_repo::UnsealBuffers;
 use passes::{Buf, Clock, Measure, Ranges, Store};
 use repo::{Blob, Repo};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -7,9 +7,10 @@
 //!   (`CLOCK_THREAD_CPUTIME_ID`), so reading their input from the page cache is not counted
 //!   twice and another process on the machine does not inflate them.
 
-use hearth_chunker::{BlobSink, Chunker, PreparedBlob, UnsealBuffers, store_chunk};
+use hearth_chunker::Chunker;
 use hearth_crypto::Keys;
 use hearth_format::{BlobKind, ChunkId};
+use hearth_repo::{UnsealBuffers, prepare_as};
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -234,23 +235,12 @@ pub struct Store {
     pub sealed: AtomicU64,
 }
 
-impl BlobSink for Store {
-    type Error = std::convert::Infallible;
-
-    fn claim(&self, id: &ChunkId, _kind: BlobKind) -> Result<bool, Self::Error> {
-        Ok(self.seen.lock().expect("the id set").insert(*id))
-    }
-
-    fn store(&self, blob: PreparedBlob) -> Result<(), Self::Error> {
-        self.distinct
-            .fetch_add(u64::from(blob.raw_len), Ordering::Relaxed);
-        self.sealed
-            .fetch_add(blob.sealed.len() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
 impl Store {
+    /// True when `id` is new, as a write session's claim.
+    fn claim(&self, id: &ChunkId) -> bool {
+        self.seen.lock().expect("the id set").insert(*id)
+    }
+
     pub fn sealed(&self) -> u64 {
         self.sealed.load(Ordering::Relaxed)
     }
@@ -261,8 +251,8 @@ impl Store {
 }
 
 /// What a backup must compute for `data`: cut, keyed BLAKE3 id, dedup claim, and for a new
-/// chunk the entropy test, zstd when it pays and XChaCha20-Poly1305: the project's own
-/// `store_chunk`, minus the pack writer.
+/// chunk the entropy test, zstd when it pays and XChaCha20-Poly1305: what a write session does
+/// for each chunk (the project's own `prepare_as`), minus the pack writer.
 pub struct Backup<'a> {
     pub keys: &'a Keys,
     pub chunker: &'a Chunker,
@@ -274,15 +264,16 @@ impl Backup<'_> {
     pub fn data(&self, data: &[u8], kind: BlobKind) {
         self.chunker
             .cut_slice(data, |cut, chunk| {
-                store_chunk(
-                    self.keys,
-                    self.level,
-                    self.store,
-                    kind,
-                    chunk,
-                    cut.content(),
-                )
-                .map(drop)
+                let id = self.keys.chunk_id(chunk);
+                if self.store.claim(&id) {
+                    let blob = prepare_as(self.keys, self.level, kind, id, chunk, cut.content());
+                    let s = self.store;
+                    s.distinct
+                        .fetch_add(u64::from(blob.raw_len), Ordering::Relaxed);
+                    s.sealed
+                        .fetch_add(blob.sealed.len() as u64, Ordering::Relaxed);
+                }
+                Ok::<_, std::convert::Infallible>(())
             })
             .expect("storing never fails");
     }

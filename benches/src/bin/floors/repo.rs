@@ -3,12 +3,13 @@
 //! snapshots. Deliberately not `hearth-repo`: the floors must not inherit the costs they are
 //! the yardstick for, and this reading is setup, not measured.
 
-use hearth_chunker::{Chunker, ChunkerParams, ContentRules, UnsealBuffers};
+use hearth_chunker::{Chunker, ChunkerParams, ContentRules};
 use hearth_crypto::{KeyFile, Keys, MasterKey};
 use hearth_format::{
     BlobKind, ChunkId, Config, Entry, FileHeader, IndexSegment, ObjectKind, PackEntry, PackId,
     Snapshot, SnapshotId,
 };
+use hearth_repo::UnsealBuffers;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};

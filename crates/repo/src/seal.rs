@@ -1,5 +1,7 @@
-//! Compress-and-seal for one chunk, and the reverse.
+//! A blob's bytes in a pack (`docs/format.md` §7): compressed when it pays, then sealed; and the
+//! reverse, verified against the blob's id. The write path and every reader share this one home.
 
+use hearth_chunker::Content;
 use hearth_crypto::Keys;
 use hearth_format::config::MAX_CHUNK_LEN;
 use hearth_format::{BlobKind, ChunkId, Compression, PackEntry};
@@ -12,29 +14,6 @@ pub struct PreparedBlob {
     pub compression: Compression,
     pub raw_len: u32,
     pub sealed: Vec<u8>,
-}
-
-/// The repository side of the pipeline.
-pub trait BlobSink: Sync {
-    type Error;
-    /// True when the caller must store `id`: it is in no pack and no other caller claimed it.
-    fn claim(&self, id: &ChunkId, kind: BlobKind) -> Result<bool, Self::Error>;
-    fn store(&self, blob: PreparedBlob) -> Result<(), Self::Error>;
-    /// A blob this caller claimed will not be stored after all (the claiming thread is
-    /// unwinding from a panic).
-    fn abandon(&self, _id: &ChunkId) {}
-}
-
-/// Abandons a claim unless forgotten.
-struct Claimed<'a, S: BlobSink> {
-    sink: &'a S,
-    id: ChunkId,
-}
-
-impl<S: BlobSink> Drop for Claimed<'_, S> {
-    fn drop(&mut self) {
-        self.sink.abandon(&self.id);
-    }
 }
 
 /// Sample this many bytes to decide whether to try zstd.
@@ -71,16 +50,6 @@ pub fn looks_incompressible(data: &[u8]) -> bool {
         .sum();
     // Small samples under-estimate entropy; scale the limit with the sample size.
     entropy > ENTROPY_LIMIT.min(n.log2() - 0.5)
-}
-
-/// What is known about a chunk's compressibility before trying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Content {
-    /// Test a sample first: photos, videos and archives skip zstd.
-    Unknown,
-    /// Always try zstd (SQLite pages, whose byte entropy can pass for random while zstd still
-    /// finds matches).
-    Compressible,
 }
 
 /// Compresses (when it pays) and seals one chunk, testing a sample first.
@@ -160,25 +129,6 @@ fn decompress_into(data: &[u8], len: usize, out: &mut Vec<u8>) -> Option<()> {
         slot.as_mut()?.decompress_to_buffer(data, out).ok()
     })?;
     (out.len() == len).then_some(())
-}
-
-/// Id, claim, and if new prepare and store one chunk. Returns its id.
-pub fn store_chunk<S: BlobSink>(
-    keys: &Keys,
-    zstd_level: i32,
-    sink: &S,
-    kind: BlobKind,
-    data: &[u8],
-    content: Content,
-) -> Result<ChunkId, S::Error> {
-    let id = keys.chunk_id(data);
-    if sink.claim(&id, kind)? {
-        let claimed = Claimed { sink, id };
-        let stored = sink.store(prepare_as(keys, zstd_level, kind, id, data, content));
-        std::mem::forget(claimed);
-        stored?;
-    }
-    Ok(id)
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
