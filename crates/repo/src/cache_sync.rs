@@ -1,6 +1,7 @@
 //! Bringing the local cache up to date with the repository's index segments and snapshots.
 
 use crate::error::RepoError;
+use crate::objects::Opened;
 use crate::repository::Repository;
 use crate::repository::UnreadableObject;
 use hearth_format::{IndexId, ObjectKind, PackId, SnapshotId};
@@ -103,18 +104,9 @@ impl Repository {
     /// current layout (an older layout is decoded as its header says, then encoded again), so
     /// that the cache holds one layout only.
     pub(crate) fn read_snapshot_payload(&self, id: &SnapshotId) -> Result<Vec<u8>, RepoError> {
-        let name = format!("snapshots/{id}");
-        let bytes = self.backend.get(FileType::Snapshot, &id.to_hex())?;
-        if self.keys.object_id(&bytes) != id.0 {
-            return Err(RepoError::corrupt(name, "content does not match its name"));
-        }
-        let payload = self
-            .keys
-            .open_object(ObjectKind::Snapshot, &bytes)
-            .map_err(|e| RepoError::corrupt(&name, e))?;
-        let layout = hearth_format::FileHeader::version(&bytes);
+        let Opened { payload, layout } = self.get_verified(ObjectKind::Snapshot, &id.0)?;
         let snapshot = hearth_format::Snapshot::decode_layout(&payload, layout)
-            .map_err(|e| RepoError::corrupt(name, e))?;
+            .map_err(|e| RepoError::corrupt(format!("snapshots/{id}"), e))?;
         Ok(match layout == ObjectKind::Snapshot.version() {
             true => payload,
             false => snapshot.encode(),

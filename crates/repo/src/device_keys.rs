@@ -2,6 +2,7 @@
 //! keybag, sealed like every other object, so that its 10,000,000-round derivation is paid once.
 
 use crate::error::RepoError;
+use crate::objects::put_sealed;
 use crate::repository::Repository;
 use hearth_format::{DeviceKey, ObjectKind};
 use hearth_storage::FileType;
@@ -28,21 +29,15 @@ impl Repository {
     /// One device key object, checked against its name; `None` if it vanished meanwhile.
     pub(crate) fn read_device_key(&self, name: &str) -> Result<Option<DeviceKey>, RepoError> {
         let object = format!("{}/{name}", FileType::DeviceKey.dir());
-        let bytes = match self.backend.get(FileType::DeviceKey, name) {
-            Ok(b) => b,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let id: [u8; 32] = hex::decode(name)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| RepoError::corrupt(&object, "not an object name"))?;
+        let payload = match self.get_verified(ObjectKind::DeviceKey, &id) {
+            Ok(opened) => opened.payload,
+            Err(RepoError::Storage(e)) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
         };
-        if hex::encode(self.keys.object_id(&bytes)) != name {
-            return Err(RepoError::corrupt(
-                object,
-                "content does not match its name",
-            ));
-        }
-        let payload = self
-            .keys
-            .open_object(ObjectKind::DeviceKey, &bytes)
-            .map_err(|e| RepoError::corrupt(&object, e))?;
         DeviceKey::decode(&payload)
             .map(Some)
             .map_err(|e| RepoError::corrupt(&object, e))
@@ -50,10 +45,13 @@ impl Repository {
 
     /// Stores a device key. Written before any snapshot that needs it (write order, §11).
     pub fn save_device_key(&self, key: &DeviceKey) -> Result<(), RepoError> {
-        let file = self.keys.seal_object(ObjectKind::DeviceKey, &key.encode());
-        let name = hex::encode(self.keys.object_id(&file));
-        self.backend
-            .put_if_absent(FileType::DeviceKey, &name, &file)?;
+        put_sealed(
+            self.backend.as_ref(),
+            &self.keys,
+            None,
+            ObjectKind::DeviceKey,
+            &key.encode(),
+        )?;
         Ok(())
     }
 }

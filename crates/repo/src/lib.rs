@@ -23,6 +23,7 @@ mod error;
 mod forget;
 pub mod local_time;
 mod lock;
+mod objects;
 mod packs;
 mod progress;
 mod prune;

@@ -2,9 +2,9 @@
 
 use crate::error::RepoError;
 use crate::lock::LockGuard;
+use crate::objects::put_sealed;
 use crate::repository::Repository;
 use hearth_format::{IndexId, IndexSegment, ObjectKind, PackRecord};
-use hearth_storage::FileType;
 
 /// The most pack entries a segment written by repair or prune lists (about 2.3 MiB sealed), so
 /// that no segment grows without bound.
@@ -12,16 +12,9 @@ pub(crate) const SEGMENT_ENTRIES: usize = 50_000;
 
 impl Repository {
     pub(crate) fn read_segment(&self, id: &IndexId) -> Result<IndexSegment, RepoError> {
-        let name = format!("index/{id}");
-        let bytes = self.backend.get(FileType::Index, &id.to_hex())?;
-        if self.keys.object_id(&bytes) != id.0 {
-            return Err(RepoError::corrupt(name, "content does not match its name"));
-        }
-        let payload = self
-            .keys
-            .open_object(ObjectKind::Index, &bytes)
-            .map_err(|e| RepoError::corrupt(&name, e))?;
-        IndexSegment::decode(&payload).map_err(|e| RepoError::corrupt(name, e))
+        let opened = self.get_verified(ObjectKind::Index, &id.0)?;
+        IndexSegment::decode(&opened.payload)
+            .map_err(|e| RepoError::corrupt(format!("index/{id}"), e))
     }
 
     /// Writes a segment listing `packs` (which exist), while `lock` protects the writer;
@@ -32,11 +25,16 @@ impl Repository {
         packs: Vec<PackRecord>,
     ) -> Result<IndexId, RepoError> {
         let segment = IndexSegment { packs };
-        let file = self.keys.seal_object(ObjectKind::Index, &segment.encode());
-        let id = IndexId(self.keys.object_id(&file));
         self.held(lock)?;
-        self.backend.put(FileType::Index, &id.to_hex(), &file)?;
-        Ok(id)
+        let freshness = lock.freshness();
+        let id = put_sealed(
+            self.backend.as_ref(),
+            &self.keys,
+            Some(&freshness),
+            ObjectKind::Index,
+            &segment.encode(),
+        )?;
+        Ok(IndexId(id))
     }
 
     /// Writes `packs` in as many segments as [`SEGMENT_ENTRIES`] needs; returns their ids.

@@ -2,6 +2,7 @@
 
 use crate::error::RepoError;
 use crate::lock::LockGuard;
+use crate::objects::put_sealed;
 use crate::repository::Repository;
 use crate::writer::WriteSession;
 use hearth_format::{Entry, ObjectKind, Snapshot, SnapshotId};
@@ -177,16 +178,15 @@ impl Repository {
         snapshot: &Snapshot,
     ) -> Result<SnapshotId, RepoError> {
         let payload = snapshot.encode();
-        let file = self.keys.seal_object(ObjectKind::Snapshot, &payload);
-        let id = SnapshotId(self.keys.object_id(&file));
         self.held(lock)?;
-        self.backend.put(FileType::Snapshot, &id.to_hex(), &file)?;
-        if let Err(lost) = lock.check() {
-            // Best effort: if the delete fails too, `check` reports what the snapshot names
-            // that is gone, and `repair snapshots` removes it from the snapshot.
-            let _ = self.backend.delete(FileType::Snapshot, &id.to_hex());
-            return Err(lost);
-        }
+        let freshness = lock.freshness();
+        let id = SnapshotId(put_sealed(
+            self.backend.as_ref(),
+            &self.keys,
+            Some(&freshness),
+            ObjectKind::Snapshot,
+            &payload,
+        )?);
         self.cache.add_snapshot(&id, &payload)?;
         Ok(id)
     }

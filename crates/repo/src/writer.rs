@@ -19,6 +19,7 @@
 
 use crate::error::RepoError;
 use crate::lock::{Freshness, LockGuard};
+use crate::objects::put_sealed;
 use crate::repository::Repository;
 use crate::seal::{PreparedBlob, prepare_as};
 use crate::tree::{self, StoredTree};
@@ -892,17 +893,13 @@ impl Storer {
         let segment = IndexSegment {
             packs: std::mem::take(&mut self.pending),
         };
-        let file = self.keys.seal_object(ObjectKind::Index, &segment.encode());
-        let id = IndexId(self.keys.object_id(&file));
-        self.freshness.check()?;
-        self.backend.put(FileType::Index, &id.to_hex(), &file)?;
-        if let Err(lost) = self.freshness.check() {
-            // The put returned only after the lock may have gone stale: a prune elsewhere may
-            // have deleted the packs it names. Best effort: if the delete fails too, `check`
-            // reports what it names that is gone, and `repair index` drops it.
-            let _ = self.backend.delete(FileType::Index, &id.to_hex());
-            return Err(lost);
-        }
+        let id = IndexId(put_sealed(
+            self.backend.as_ref(),
+            &self.keys,
+            Some(&self.freshness),
+            ObjectKind::Index,
+            &segment.encode(),
+        )?);
         self.written
             .lock()
             .expect("written segments")
