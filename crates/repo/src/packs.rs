@@ -1,6 +1,8 @@
-//! A pack's own header (`docs/format.md` §7): what a pack holds, read from the pack itself. So
-//! the index can always be rebuilt from the packs (`hearth repair index`), and check and prune
-//! can tell what a pack that no index segment names holds before they judge it.
+//! The pack layout (`docs/format.md` §7), written and read here only: a file header, the
+//! sealed blobs back to back, then the pack's own sealed header and its length. What a pack
+//! holds is read from the pack itself, so the index can always be rebuilt from the packs
+//! (`hearth repair index`), and check and prune can tell what a pack that no index segment
+//! names holds before they judge it.
 
 use crate::error::RepoError;
 use crate::repository::Repository;
@@ -15,6 +17,21 @@ use std::collections::{HashMap, HashSet};
 /// How much of a pack's end the first read fetches, so that one read usually gets the whole
 /// sealed header (48 bytes an entry: 64 KiB holds about 1,300).
 const TAIL_GUESS: u64 = 64 << 10;
+
+/// The first bytes of every pack; its first blob starts right after them.
+pub(crate) fn pack_start() -> [u8; HEADER_LEN] {
+    FileHeader::encode(ObjectKind::Pack)
+}
+
+/// The last bytes of a pack whose blobs are `entries` (in pack order): their list sealed, then
+/// its length. Returns them and the pack's name, their keyed hash, which so authenticates every
+/// blob's id, place and length (each blob's own seal authenticates its bytes).
+pub(crate) fn seal_trailer(keys: &Keys, entries: &[PackEntry]) -> (Vec<u8>, PackId) {
+    let mut trailer = keys.seal(&pack_start(), &PackEntry::encode_list(entries));
+    trailer.extend_from_slice(&(trailer.len() as u32).to_le_bytes());
+    let name = PackId(keys.object_id(&trailer));
+    (trailer, name)
+}
 
 /// The sealed pack header and its length: the bytes a pack's name is the hash of (§7).
 pub fn pack_trailer(pack: &[u8]) -> Option<&[u8]> {
@@ -39,7 +56,7 @@ pub fn read_pack_header(keys: &Keys, pack: &[u8]) -> Result<Vec<PackEntry>, Stri
 fn open_header(keys: &Keys, trailer: &[u8], blobs_end: u64) -> Result<Vec<PackEntry>, String> {
     let sealed = &trailer[..trailer.len() - PACK_TRAILER_LEN];
     let plain = keys
-        .open(&FileHeader::encode(ObjectKind::Pack), sealed)
+        .open(&pack_start(), sealed)
         .map_err(|e| format!("its header does not open: {e}"))?;
     let mut r = Reader::new(&plain);
     let entries = PackEntry::decode_list(&mut r).map_err(|e| e.to_string())?;

@@ -20,6 +20,7 @@
 use crate::error::RepoError;
 use crate::lock::{Freshness, LockGuard};
 use crate::objects::put_sealed;
+use crate::packs::{pack_start, seal_trailer};
 use crate::repository::Repository;
 use crate::seal::{PreparedBlob, prepare_as};
 use crate::tree::{self, StoredTree};
@@ -28,8 +29,7 @@ use hearth_chunker::{Content, ReadError};
 use hearth_crypto::Keys;
 use hearth_format::header::HEADER_LEN;
 use hearth_format::{
-    BlobKind, ChunkId, Entry, FileHeader, IndexId, IndexSegment, ObjectKind, PackEntry, PackId,
-    PackRecord,
+    BlobKind, ChunkId, Entry, IndexId, IndexSegment, ObjectKind, PackEntry, PackId, PackRecord,
 };
 use hearth_storage::{Backend, FileType, Staged, Staging};
 use std::borrow::Borrow;
@@ -707,7 +707,7 @@ impl OpenPack {
             Some(f) => Arc::clone(f),
             None => {
                 let staging = backend.create_staging(FileType::Pack)?;
-                staging.write_at(0, &FileHeader::encode(ObjectKind::Pack))?;
+                staging.write_at(0, &pack_start())?;
                 let f = Arc::new(PackFile {
                     staging,
                     writes: Mutex::new(Writes::default()),
@@ -733,18 +733,15 @@ impl OpenPack {
 }
 
 impl OpenPack {
-    /// Waits for the pack's blobs to be written, then writes its sealed header and names the
-    /// pack after it: the sealed list authenticates every blob's id, place and length, and each
-    /// blob's own seal its bytes.
+    /// Waits for the pack's blobs to be written, then writes its trailer and names the pack
+    /// after it ([`seal_trailer`]).
     fn stage(self, keys: &Keys, backend: &dyn Backend) -> Result<(PackRecord, Staged), RepoError> {
         let file = self.file.expect("a closed pack holds at least one blob");
         file.wait_for_writes()?;
-        let header = FileHeader::encode(ObjectKind::Pack);
-        let mut trailer = keys.seal(&header, &PackEntry::encode_list(&self.entries));
-        trailer.extend_from_slice(&(trailer.len() as u32).to_le_bytes());
+        let (trailer, pack) = seal_trailer(keys, &self.entries);
         file.staging.write_at(self.len as u64, &trailer)?;
         let record = PackRecord {
-            pack: PackId(keys.object_id(&trailer)),
+            pack,
             length: (self.len + trailer.len()) as u32,
             entries: self.entries,
         };
