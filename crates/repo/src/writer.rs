@@ -392,7 +392,7 @@ impl<'r> WriteSession<'r> {
         self.merge_written_now()
     }
 
-    fn try_stage(&self, pack: OpenPack) -> Result<(PackRecord, Staged), RepoError> {
+    fn try_stage(&self, pack: OpenPack) -> Result<(PackRecord, Box<dyn Staged>), RepoError> {
         // On S3 a pack is put when it is named.
         self.lock.check()?;
         pack.stage(&self.repo.keys, self.repo.backend.as_ref())
@@ -673,7 +673,7 @@ struct OpenPack {
 
 /// A pack's staging file and the blob writes still going into it.
 struct PackFile {
-    staging: Staging,
+    staging: Box<dyn Staging>,
     writes: Mutex<Writes>,
     done: Condvar,
 }
@@ -735,7 +735,11 @@ impl OpenPack {
 impl OpenPack {
     /// Waits for the pack's blobs to be written, then writes its trailer and names the pack
     /// after it ([`seal_trailer`]).
-    fn stage(self, keys: &Keys, backend: &dyn Backend) -> Result<(PackRecord, Staged), RepoError> {
+    fn stage(
+        self,
+        keys: &Keys,
+        backend: &dyn Backend,
+    ) -> Result<(PackRecord, Box<dyn Staged>), RepoError> {
         let file = self.file.expect("a closed pack holds at least one blob");
         file.wait_for_writes()?;
         let (trailer, pack) = seal_trailer(keys, &self.entries);
@@ -745,7 +749,7 @@ impl OpenPack {
             length: (self.len + trailer.len()) as u32,
             entries: self.entries,
         };
-        let staged = backend.finish_staging(&file.staging, &record.pack.to_hex())?;
+        let staged = file.staging.finish(backend, &record.pack.to_hex())?;
         Ok((record, staged))
     }
 }
@@ -795,7 +799,7 @@ type FlushReply = Sender<Result<(), String>>;
 /// What the storer is told. Packs are numbered in the order they were closed, and may arrive
 /// out of order.
 enum Job {
-    Staged(u64, PackRecord, Staged),
+    Staged(u64, PackRecord, Box<dyn Staged>),
     /// Pack `n` could not be staged.
     Failed(u64, String),
     /// Reply once every pack numbered below this has arrived and been committed.
@@ -809,7 +813,7 @@ struct Storer {
     keys: Keys,
     /// The session's lock, asked before each write.
     freshness: Arc<Freshness>,
-    staged: Vec<Staged>,
+    staged: Vec<Box<dyn Staged>>,
     /// Packs staged but not yet committed and listed in a segment.
     pending: Vec<PackRecord>,
     /// Segments written and not yet merged into the cache (shared with the session).
@@ -1067,18 +1071,11 @@ mod tests {
         fn delete(&self, t: FileType, name: &str) -> Result<(), hearth_storage::StorageError> {
             self.inner.delete(t, name)
         }
-        fn create_staging(&self, t: FileType) -> Result<Staging, hearth_storage::StorageError> {
-            self.inner.create_staging(t)
-        }
-        fn finish_staging(
+        fn create_staging(
             &self,
-            staging: &Staging,
-            name: &str,
-        ) -> Result<Staged, hearth_storage::StorageError> {
-            self.inner.finish_staging(staging, name)
-        }
-        fn commit(&self, staged: Vec<Staged>) -> Result<(), hearth_storage::StorageError> {
-            self.inner.commit(staged)
+            t: FileType,
+        ) -> Result<Box<dyn Staging>, hearth_storage::StorageError> {
+            self.inner.create_staging(t)
         }
     }
 

@@ -57,60 +57,57 @@ pub enum PutOutcome {
     AlreadyExists,
 }
 
-/// An object being written ([`Backend::create_staging`]), not yet named.
-#[derive(Debug)]
-pub enum Staging {
-    /// Bytes in memory, put when named.
-    Memory {
-        t: FileType,
-        bytes: std::sync::Mutex<Vec<u8>>,
-    },
-    /// A local temporary file.
-    Local {
-        t: FileType,
-        file: std::fs::File,
-        tmp: PathBuf,
-    },
+/// An object being written ([`Backend::create_staging`]) whose name is known only once it is
+/// complete. Each backend brings its own kind.
+pub trait Staging: Send + Sync + std::fmt::Debug {
+    /// Writes `bytes` at `offset`; writes to different ranges may come from several threads.
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<(), StorageError>;
+
+    /// Names the object once every write to it has returned; `store` is the backend that made
+    /// it. (The object's bytes are no longer needed in memory after this.)
+    fn finish(&self, store: &dyn Backend, name: &str) -> Result<Box<dyn Staged>, StorageError>;
 }
 
-impl Staging {
-    /// Writes `bytes` at `offset`; writes to different ranges may come from several threads.
-    pub fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<(), StorageError> {
-        match self {
-            Staging::Memory { bytes: buf, .. } => {
-                let mut buf = buf.lock().unwrap_or_else(|e| e.into_inner());
-                let (start, end) = (offset as usize, offset as usize + bytes.len());
-                if buf.len() < end {
-                    buf.resize(end, 0);
-                }
-                buf[start..end].copy_from_slice(bytes);
-                Ok(())
-            }
-            Staging::Local { file, tmp, .. } => {
-                std::os::unix::fs::FileExt::write_all_at(file, bytes, offset).map_err(|e| {
-                    StorageError::Io {
-                        op: "write",
-                        path: tmp.clone(),
-                        source: e,
-                    }
-                })
-            }
+/// A named object waiting for [`Backend::commit`]. Dropping it uncommitted leaves what
+/// [`Backend::remove_temporary_files`] removes.
+pub trait Staged: Send + std::fmt::Debug {
+    /// Makes the object durable and visible; returns when it is.
+    fn commit(self: Box<Self>) -> Result<(), StorageError>;
+}
+
+/// The default staging: bytes in memory, put when named.
+#[derive(Debug)]
+struct MemoryStaging {
+    t: FileType,
+    bytes: std::sync::Mutex<Vec<u8>>,
+}
+
+impl Staging for MemoryStaging {
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<(), StorageError> {
+        let mut buf = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        let (start, end) = (offset as usize, offset as usize + bytes.len());
+        if buf.len() < end {
+            buf.resize(end, 0);
         }
+        buf[start..end].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finish(&self, store: &dyn Backend, name: &str) -> Result<Box<dyn Staged>, StorageError> {
+        let bytes = std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|e| e.into_inner()));
+        store.put(self.t, name, &bytes)?;
+        Ok(Box::new(Stored))
     }
 }
 
-/// A named object waiting for [`Backend::commit`]. Dropping it uncommitted leaves a temporary
-/// file that [`Backend::remove_temporary_files`] removes.
+/// An object already durable and visible.
 #[derive(Debug)]
-pub enum Staged {
-    /// Already durable and visible.
-    Stored,
-    /// A local temporary file, written and flushing, to be linked as `path`.
-    Local {
-        file: std::fs::File,
-        tmp: PathBuf,
-        path: PathBuf,
-    },
+struct Stored;
+
+impl Staged for Stored {
+    fn commit(self: Box<Self>) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Error)]
@@ -208,36 +205,19 @@ pub trait Backend: Send + Sync {
     }
 
     /// Starts an object whose name is known only once it is complete: it is written at offsets
-    /// ([`Staging::write_at`], from any thread), then named ([`Backend::finish_staging`]), then
-    /// made durable and visible by [`Backend::commit`]. Until then a crash may lose it, and a
-    /// reader never sees it. The default keeps the bytes in memory and puts them when named.
-    fn create_staging(&self, t: FileType) -> Result<Staging, StorageError> {
-        Ok(Staging::Memory {
+    /// ([`Staging::write_at`], from any thread), then named ([`Staging::finish`]), then made
+    /// durable and visible by [`Backend::commit`]. Until then a crash may lose it, and a reader
+    /// never sees it. The default keeps the bytes in memory and puts them when named.
+    fn create_staging(&self, t: FileType) -> Result<Box<dyn Staging>, StorageError> {
+        Ok(Box::new(MemoryStaging {
             t,
             bytes: std::sync::Mutex::new(Vec::new()),
-        })
-    }
-
-    /// Names a staged object once every write to it has returned. (The object's bytes are no
-    /// longer needed in memory after this.)
-    fn finish_staging(&self, staging: &Staging, name: &str) -> Result<Staged, StorageError> {
-        match staging {
-            Staging::Memory { t, bytes } => {
-                let bytes = std::mem::take(&mut *bytes.lock().unwrap_or_else(|e| e.into_inner()));
-                self.put(*t, name, &bytes)?;
-                Ok(Staged::Stored)
-            }
-            Staging::Local { tmp, .. } => Err(StorageError::Other(format!(
-                "{}: a local staging file given to another store",
-                tmp.display()
-            ))),
-        }
+        }))
     }
 
     /// Makes staged objects durable and visible; returns when all of them are.
-    fn commit(&self, staged: Vec<Staged>) -> Result<(), StorageError> {
-        drop(staged);
-        Ok(())
+    fn commit(&self, staged: Vec<Box<dyn Staged>>) -> Result<(), StorageError> {
+        staged.into_iter().try_for_each(|s| s.commit())
     }
 
     /// Removes what killed writers left half-written; returns how many. Only safe while no

@@ -7,16 +7,20 @@
 use crate::backend::{
     Backend, FileType, ObjectInfo, PutOutcome, Staged, Staging, StorageError, valid_name,
 };
-use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const TMP_PREFIX: &str = ".tmp-";
 
 pub struct LocalBackend {
+    disk: Arc<Disk>,
+}
+
+/// The folder and what this process knows of it; shared with the objects it stages.
+struct Disk {
     root: PathBuf,
     /// Set after a failed fsync: from then on this process refuses to write.
     poisoned: Mutex<Option<String>>,
@@ -26,14 +30,14 @@ impl LocalBackend {
     /// Creates the repository folder layout. Fails if `root` already holds a `config`.
     pub fn create(root: &Path) -> Result<Self, StorageError> {
         let b = Self::open(root);
-        if b.root.join("config").exists() {
+        if b.disk.root.join("config").exists() {
             return Err(StorageError::Other(format!(
                 "{}: a repository already exists here",
                 root.display()
             )));
         }
         for t in FileType::ALL {
-            let dir = b.root.join(t.dir());
+            let dir = b.disk.root.join(t.dir());
             fs::create_dir_all(&dir).map_err(|e| io_err("create folder", &dir, e))?;
         }
         Ok(b)
@@ -41,16 +45,21 @@ impl LocalBackend {
 
     /// Opens an existing folder; checks nothing (the repository reads `config` next).
     pub fn open(root: &Path) -> Self {
-        Self {
+        let disk = Disk {
             root: root.to_path_buf(),
             poisoned: Mutex::new(None),
+        };
+        Self {
+            disk: Arc::new(disk),
         }
     }
 
     pub fn root(&self) -> &Path {
-        &self.root
+        &self.disk.root
     }
+}
 
+impl Disk {
     fn path(&self, t: FileType, name: &str) -> Result<PathBuf, StorageError> {
         if !valid_name(t, name) {
             return Err(StorageError::InvalidName {
@@ -176,11 +185,11 @@ const RESERVE_MAX: u64 = 64 << 20;
 
 impl Backend for LocalBackend {
     fn remove_temporary_files(&self) -> Result<usize, StorageError> {
-        self.remove_temporary()
+        self.disk.remove_temporary()
     }
 
     fn location(&self) -> String {
-        self.root.display().to_string()
+        self.disk.root.display().to_string()
     }
 
     fn put_if_absent(
@@ -189,75 +198,42 @@ impl Backend for LocalBackend {
         name: &str,
         bytes: &[u8],
     ) -> Result<PutOutcome, StorageError> {
-        self.check_poisoned()?;
-        let path = self.path(t, name)?;
+        self.disk.check_poisoned()?;
+        let path = self.disk.path(t, name)?;
         let dir = path.parent().expect("object paths have a folder");
         if path.exists() {
             return Ok(PutOutcome::AlreadyExists);
         }
         fs::create_dir_all(dir).map_err(|e| io_err("create folder", dir, e))?;
-        let tmp = self.write_tmp(dir, bytes)?;
-        let outcome = self.link(&tmp, &path)?;
+        let tmp = self.disk.write_tmp(dir, bytes)?;
+        let outcome = self.disk.link(&tmp, &path)?;
         if outcome == PutOutcome::Created {
-            self.fsync_dir(dir)?;
+            self.disk.fsync_dir(dir)?;
         }
         Ok(outcome)
     }
 
-    fn create_staging(&self, t: FileType) -> Result<Staging, StorageError> {
-        self.check_poisoned()?;
-        let dir = self.root.join(t.dir());
+    fn create_staging(&self, t: FileType) -> Result<Box<dyn Staging>, StorageError> {
+        self.disk.check_poisoned()?;
+        let dir = self.disk.root.join(t.dir());
         fs::create_dir_all(&dir).map_err(|e| io_err("create folder", &dir, e))?;
-        let (file, tmp) = self.create_tmp(&dir)?;
-        Ok(Staging::Local { t, file, tmp })
-    }
-
-    fn finish_staging(&self, staging: &Staging, name: &str) -> Result<Staged, StorageError> {
-        let Staging::Local { t, file, tmp } = staging else {
-            return Err(StorageError::Other(format!(
-                "{}: an in-memory staging object given to a local repository",
-                self.root.display()
-            )));
-        };
-        let path = self.path(*t, name)?;
-        let dir = path.parent().expect("object paths have a folder");
-        fs::create_dir_all(dir).map_err(|e| io_err("create folder", dir, e))?;
-        start_writeback(file);
-        let file = file.try_clone().map_err(|e| io_err("reopen", tmp, e))?;
-        Ok(Staged::Local {
+        let (file, tmp) = self.disk.create_tmp(&dir)?;
+        Ok(Box::new(LocalStaging {
+            t,
             file,
-            tmp: tmp.clone(),
-            path,
-        })
-    }
-
-    fn commit(&self, staged: Vec<Staged>) -> Result<(), StorageError> {
-        let mut dirs = BTreeSet::new();
-        for s in staged {
-            if let Staged::Local { file, tmp, path } = s {
-                self.fsync(&file, &tmp)?;
-                if self.link(&tmp, &path)? == PutOutcome::Created {
-                    // The object's folder, and the one above it, which may hold a `<pp>`
-                    // folder that `finish_staging` has just made.
-                    for dir in path.ancestors().skip(1).take(2) {
-                        if dir.starts_with(&self.root) {
-                            dirs.insert(dir.to_owned());
-                        }
-                    }
-                }
-            }
-        }
-        dirs.iter().try_for_each(|d| self.fsync_dir(d))
+            tmp,
+            disk: Arc::clone(&self.disk),
+        }))
     }
 
     fn get(&self, t: FileType, name: &str) -> Result<Vec<u8>, StorageError> {
-        let path = self.path(t, name)?;
+        let path = self.disk.path(t, name)?;
         fs::read(&path).map_err(|e| not_found_or(e, "read", &path))
     }
 
     fn get_into(&self, t: FileType, name: &str, buf: &mut Vec<u8>) -> Result<(), StorageError> {
         buf.clear();
-        let path = self.path(t, name)?;
+        let path = self.disk.path(t, name)?;
         let mut f = File::open(&path).map_err(|e| not_found_or(e, "open", &path))?;
         f.read_to_end(buf).map_err(|e| io_err("read", &path, e))?;
         Ok(())
@@ -265,6 +241,7 @@ impl Backend for LocalBackend {
 
     fn will_read(&self, t: FileType, name: &str, offset: u64, len: u64) {
         let Ok(file) = self
+            .disk
             .path(t, name)
             .and_then(|p| File::open(&p).map_err(|e| io_err("open", &p, e)))
         else {
@@ -291,7 +268,7 @@ impl Backend for LocalBackend {
         buf: &mut Vec<u8>,
     ) -> Result<(), StorageError> {
         buf.clear();
-        let path = self.path(t, name)?;
+        let path = self.disk.path(t, name)?;
         let mut f = File::open(&path).map_err(|e| not_found_or(e, "open", &path))?;
         f.seek(SeekFrom::Start(offset))
             .map_err(|e| io_err("seek", &path, e))?;
@@ -313,7 +290,7 @@ impl Backend for LocalBackend {
     fn list(&self, t: FileType) -> Result<Vec<ObjectInfo>, StorageError> {
         let mut out = Vec::new();
         if t == FileType::Config {
-            if let Ok(m) = fs::metadata(self.root.join("config")) {
+            if let Ok(m) = fs::metadata(self.disk.root.join("config")) {
                 out.push(ObjectInfo {
                     name: "config".into(),
                     size: m.len(),
@@ -321,18 +298,84 @@ impl Backend for LocalBackend {
             }
             return Ok(out);
         }
-        self.list_dir(&self.root.join(t.dir()), t, &mut out)?;
+        self.disk
+            .list_dir(&self.disk.root.join(t.dir()), t, &mut out)?;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
     fn delete(&self, t: FileType, name: &str) -> Result<(), StorageError> {
-        self.check_poisoned()?;
-        let path = self.path(t, name)?;
+        self.disk.check_poisoned()?;
+        let path = self.disk.path(t, name)?;
         match fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("remove", &path, e)),
             _ => Ok(()),
         }
+    }
+}
+
+/// A temporary file in its type's folder, written at offsets.
+#[derive(Debug)]
+struct LocalStaging {
+    t: FileType,
+    file: File,
+    tmp: PathBuf,
+    disk: Arc<Disk>,
+}
+
+impl Staging for LocalStaging {
+    fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<(), StorageError> {
+        std::os::unix::fs::FileExt::write_all_at(&self.file, bytes, offset)
+            .map_err(|e| io_err("write", &self.tmp, e))
+    }
+
+    /// Starts the file's writeback; the name is linked at commit.
+    fn finish(&self, _store: &dyn Backend, name: &str) -> Result<Box<dyn Staged>, StorageError> {
+        let path = self.disk.path(self.t, name)?;
+        let dir = path.parent().expect("object paths have a folder");
+        fs::create_dir_all(dir).map_err(|e| io_err("create folder", dir, e))?;
+        start_writeback(&self.file);
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| io_err("reopen", &self.tmp, e))?;
+        Ok(Box::new(LocalStaged {
+            file,
+            tmp: self.tmp.clone(),
+            path,
+            disk: Arc::clone(&self.disk),
+        }))
+    }
+}
+
+/// A staged file, written and flushing, to be linked as `path`.
+#[derive(Debug)]
+struct LocalStaged {
+    file: File,
+    tmp: PathBuf,
+    path: PathBuf,
+    disk: Arc<Disk>,
+}
+
+impl Staged for LocalStaged {
+    fn commit(self: Box<Self>) -> Result<(), StorageError> {
+        self.disk.fsync(&self.file, &self.tmp)?;
+        if self.disk.link(&self.tmp, &self.path)? == PutOutcome::Created {
+            // The object's folder, and the one above it, which may hold a `<pp>` folder that
+            // `finish` has just made.
+            for dir in self.path.ancestors().skip(1).take(2) {
+                if dir.starts_with(&self.disk.root) {
+                    self.disk.fsync_dir(dir)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Disk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Disk").field("root", &self.root).finish()
     }
 }
 
@@ -405,10 +448,10 @@ mod tests {
         let staging = b.create_staging(FileType::Pack).unwrap();
         staging.write_at(2, b"llo").unwrap();
         staging.write_at(0, b"he").unwrap();
-        let staged = b.finish_staging(&staging, &name('c')).unwrap();
+        let staged = staging.finish(&b, &name('c')).unwrap();
         let lost = b.create_staging(FileType::Pack).unwrap();
         lost.write_at(0, b"gone").unwrap();
-        let lost = b.finish_staging(&lost, &name('d')).unwrap();
+        let lost = lost.finish(&b, &name('d')).unwrap();
         assert!(b.get(FileType::Pack, &name('c')).is_err());
         assert!(b.list(FileType::Pack).unwrap().is_empty());
         b.commit(vec![staged]).unwrap();
