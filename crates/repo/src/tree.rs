@@ -8,6 +8,7 @@
 
 use crate::error::RepoError;
 use crate::repository::Repository;
+use crate::spans::{SPAN_MAX, SpanReader};
 use crate::writer::StoreFileError;
 use hearth_format::codec::{DecodeError, Reader, Writer};
 use hearth_format::{ChunkId, Entry, Snapshot};
@@ -19,8 +20,12 @@ use std::io::Read;
 /// Entries are encoded this many bytes at a time before the chunker reads them.
 const ENCODE_BATCH: usize = 64 << 10;
 
-/// Tree blobs fetched at a time while reading: a few hundred KiB.
+/// Tree blobs decoded at a time while reading: a few hundred KiB.
 const READ_BATCH: usize = 8;
+
+/// What a tree's reader keeps of spans between batches: two of the longest, so that one read
+/// in part is seldom fetched twice.
+const TREE_SPANS: u64 = 2 * SPAN_MAX;
 
 /// A stored tree: its blobs and the length of the stream they hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +86,8 @@ pub struct Entries<'r> {
     /// Where to find tree blobs the index lacks (packs no segment names), if anywhere.
     unindexed: Option<&'r HashMap<ChunkId, BlobLocation>>,
     blobs: std::vec::IntoIter<ChunkId>,
+    /// Reads the indexed tree blobs; made at the first read.
+    reader: Option<SpanReader<'r>>,
     /// Read from the blobs, not decoded yet (from `at`).
     stream: Vec<u8>,
     at: usize,
@@ -97,6 +104,7 @@ impl Repository {
             repo: self,
             unindexed: None,
             blobs: snapshot.tree.clone().into_iter(),
+            reader: None,
             stream: Vec::new(),
             at: 0,
             read: 0,
@@ -128,24 +136,30 @@ impl Entries<'_> {
         }
         self.stream.drain(..self.at);
         self.at = 0;
-        let mut append = |blob: Vec<u8>| {
+        let mut append = |blob: &[u8]| {
             self.read += blob.len() as u64;
             if self.read > self.expected {
                 return Err(length_differs());
             }
-            self.stream.extend_from_slice(&blob);
+            self.stream.extend_from_slice(blob);
             Ok::<_, RepoError>(())
         };
         let Some(unindexed) = self.unindexed else {
-            self.repo.read_blobs(&next, append)?;
+            if self.reader.is_none() {
+                let mut tree = next.clone();
+                tree.extend(self.blobs.as_slice());
+                self.reader = Some(self.repo.span_reader_within(&tree, TREE_SPANS)?);
+            }
+            let reader = self.reader.as_ref().expect("made above");
+            reader.read_blobs(&next, append)?;
             return Ok(true);
         };
         for id in &next {
             match unindexed.get(id) {
                 Some(loc) if self.repo.cache.lookup(id)?.is_none() => {
-                    append(self.repo.read_copy(loc)?)?
+                    append(&self.repo.read_copy(loc)?)?
                 }
-                _ => append(self.repo.read_blob(id)?)?,
+                _ => append(&self.repo.read_blob(id)?)?,
             }
         }
         Ok(true)

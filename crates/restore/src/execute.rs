@@ -649,14 +649,19 @@ fn write_file(
         detail,
     })?;
     match f.rewrite {
-        None => match spans {
-            Some(spans) => spans.read_blobs(&f.chunks, |data| {
+        None => {
+            let own;
+            let spans = match spans {
+                Some(spans) => spans,
+                None => {
+                    own = repo.span_reader(&f.chunks)?;
+                    &own
+                }
+            };
+            spans.read_blobs(&f.chunks, |data| {
                 out.write_all(data).map_err(|e| io("write failed", e))
-            })?,
-            None => repo.read_blobs(&f.chunks, |data| {
-                out.write_all(&data).map_err(|e| io("write failed", e))
-            })?,
-        },
+            })?
+        }
         Some(how) => {
             let data = rewritten(repo, plan, f, how)?;
             out.write_all(&data).map_err(|e| io("write failed", e))?;

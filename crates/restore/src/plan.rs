@@ -637,8 +637,8 @@ pub(crate) fn read_chunks(
     size_hint: u64,
 ) -> Result<Vec<u8>, RestoreError> {
     let mut out = Vec::with_capacity(size_hint as usize);
-    repo.read_blobs(chunks, |b| {
-        out.extend_from_slice(&b);
+    repo.span_reader(chunks)?.read_blobs(chunks, |b| {
+        out.extend_from_slice(b);
         Ok::<_, RestoreError>(())
     })?;
     Ok(out)
