@@ -23,6 +23,7 @@ pub mod id;
 pub mod index;
 pub mod lock;
 pub mod pack;
+pub mod pin;
 pub mod snapshot;
 
 pub use codec::DecodeError;
@@ -34,4 +35,5 @@ pub use id::{ChunkId, IndexId, KeyId, LockId, PackId, SnapshotId};
 pub use index::{IndexSegment, PackRecord};
 pub use lock::LockInfo;
 pub use pack::{BlobKind, Compression, PackEntry};
+pub use pin::PinInfo;
 pub use snapshot::{DeviceIdentity, Snapshot, SnapshotSummary, Warning};
