@@ -100,8 +100,23 @@ impl KeyFile {
         params: KdfParams,
         meta: KeyMeta,
     ) -> Result<Vec<u8>, KeyFileError> {
+        let salt = crate::random_bytes();
+        let nonce = crate::random_bytes();
+        Self::create_with(master, password, params, meta, salt, nonce)
+    }
+
+    /// [`KeyFile::create`] with a given salt and nonce: only for test vectors
+    /// (`docs/format.md` §15). Every key file a repository holds has random ones.
+    #[doc(hidden)]
+    pub fn create_with(
+        master: &MasterKey,
+        password: &[u8],
+        params: KdfParams,
+        meta: KeyMeta,
+        salt: [u8; SALT_LEN],
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<Vec<u8>, KeyFileError> {
         params.check()?;
-        let salt: [u8; SALT_LEN] = crate::random_bytes();
         let mut w = Writer::new();
         w.bytes(&FileHeader::encode(ObjectKind::Key));
         w.u32(params.memory_kib);
@@ -113,7 +128,6 @@ impl KeyFile {
         w.string(&meta.user);
         let mut file = w.finish();
         let wrap = wrap_key(password, &salt, params)?;
-        let nonce: [u8; NONCE_LEN] = crate::random_bytes();
         let cipher = XChaCha20Poly1305::new(&wrap.into());
         let ct = cipher
             .encrypt(

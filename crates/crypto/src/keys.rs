@@ -35,6 +35,14 @@ impl MasterKey {
         Self(random_bytes())
     }
 
+    /// A master secret with known bytes: only for test vectors (`docs/format.md` §15), where
+    /// every derived byte must be reproducible. A repository's secret comes from
+    /// [`MasterKey::generate`].
+    #[doc(hidden)]
+    pub fn from_bytes(secret: [u8; 32]) -> Self {
+        Self(secret)
+    }
+
     pub fn keys(&self) -> Keys {
         let derive = |ctx| blake3::derive_key(ctx, &self.0);
         let seed = derive(CONTEXT_CHUNKER_SEED);
@@ -79,7 +87,20 @@ impl Keys {
 
     /// `nonce ‖ ciphertext ‖ tag`, appended to `out`.
     pub fn seal_into(&self, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
-        let nonce: [u8; NONCE_LEN] = random_bytes();
+        self.seal_into_with_nonce(random_bytes(), aad, plaintext, out);
+    }
+
+    /// [`Keys::seal_into`] with a given nonce: only for test vectors (`docs/format.md` §15).
+    /// A nonce must never be used twice under one key; every seal of a repository draws a
+    /// random one.
+    #[doc(hidden)]
+    pub fn seal_into_with_nonce(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         out.reserve(plaintext.len() + OVERHEAD);
         out.extend_from_slice(&nonce);
         let start = out.len();
@@ -126,9 +147,20 @@ impl Keys {
 
     /// A sealed object file (`docs/format.md` §5.2): header ‖ Seal(aad = header, payload).
     pub fn seal_object(&self, kind: ObjectKind, payload: &[u8]) -> Vec<u8> {
+        self.seal_object_with_nonce(random_bytes(), kind, payload)
+    }
+
+    /// [`Keys::seal_object`] with a given nonce: only for test vectors (`docs/format.md` §15).
+    #[doc(hidden)]
+    pub fn seal_object_with_nonce(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        kind: ObjectKind,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let header = FileHeader::encode(kind);
         let mut out = header.to_vec();
-        self.seal_into(&header, payload, &mut out);
+        self.seal_into_with_nonce(nonce, &header, payload, &mut out);
         out
     }
 

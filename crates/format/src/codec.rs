@@ -175,10 +175,11 @@ impl<'a> Reader<'a> {
     /// allocate more than the input could hold (`min_item` bytes per item at least).
     pub fn count(&mut self, min_item: usize) -> Result<usize, DecodeError> {
         let n = self.u32()? as usize;
-        if n.saturating_mul(min_item.max(1)) > self.remaining() {
+        let least = n.saturating_mul(min_item.max(1));
+        if least > self.remaining() {
             return Err(DecodeError::Truncated {
                 offset: self.pos,
-                needed: n * min_item.max(1) - self.remaining(),
+                needed: least - self.remaining(),
             });
         }
         Ok(n)

@@ -3,6 +3,8 @@
 //!
 //! This crate does no I/O and no cryptography: it turns structs into bytes and back, and rejects
 //! malformed bytes with a typed error instead of panicking. Sealing is `hearth-crypto`'s job.
+//! The bytes of every object are pinned by test vectors (`docs/format.md` §15), which live in
+//! `hearth-crypto`'s tests since the key file, the seals and the ids need that crate.
 //!
 //! ```
 //! use hearth_format::{ChunkId, codec::{Reader, Writer}};
@@ -23,6 +25,7 @@ pub mod id;
 pub mod index;
 pub mod lock;
 pub mod pack;
+pub mod pin;
 pub mod snapshot;
 
 pub use codec::DecodeError;
@@ -34,4 +37,5 @@ pub use id::{ChunkId, IndexId, KeyId, LockId, PackId, SnapshotId};
 pub use index::{IndexSegment, PackRecord};
 pub use lock::LockInfo;
 pub use pack::{BlobKind, Compression, PackEntry};
+pub use pin::PinInfo;
 pub use snapshot::{DeviceIdentity, Snapshot, SnapshotSummary, Warning};

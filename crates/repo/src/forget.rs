@@ -4,8 +4,7 @@
 use crate::error::RepoError;
 use crate::lock::{ExclusiveLock, hostname, unix_now};
 use crate::repository::Repository;
-use hearth_format::codec::Writer;
-use hearth_format::{ObjectKind, SnapshotId};
+use hearth_format::{ObjectKind, PinInfo, SnapshotId};
 use hearth_storage::{FileType, PutOutcome};
 use std::collections::BTreeSet;
 
@@ -22,10 +21,11 @@ impl Repository {
 
     /// Pins a snapshot; false when it already was.
     pub fn pin(&self, id: &SnapshotId) -> Result<bool, RepoError> {
-        let mut w = Writer::new();
-        w.i64(unix_now());
-        w.string(&hostname());
-        let file = self.keys.seal_object(ObjectKind::Pin, &w.finish());
+        let pin = PinInfo {
+            pinned_at: unix_now(),
+            host: hostname(),
+        };
+        let file = self.keys.seal_object(ObjectKind::Pin, &pin.encode());
         let outcome = self
             .backend
             .put_if_absent(FileType::Pin, &id.to_hex(), &file)?;

@@ -168,3 +168,75 @@ impl Repository {
         Ok(survey)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_crypto::MasterKey;
+    use hearth_format::{BlobKind, Compression};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    /// A pack of `blobs`, laid out as the writer lays one out (§7).
+    fn pack(keys: &Keys, blobs: &[Vec<u8>]) -> Vec<u8> {
+        let header = FileHeader::encode(ObjectKind::Pack);
+        let mut pack = header.to_vec();
+        let mut entries = Vec::new();
+        for blob in blobs {
+            let id = keys.chunk_id(blob);
+            let offset = pack.len();
+            let aad = PackEntry::blob_aad(&id, BlobKind::Data, Compression::None);
+            keys.seal_into(&aad, blob, &mut pack);
+            entries.push(PackEntry {
+                id,
+                kind: BlobKind::Data,
+                compression: Compression::None,
+                offset: offset as u32,
+                length: (pack.len() - offset) as u32,
+                raw_length: blob.len() as u32,
+            });
+        }
+        let mut trailer = keys.seal(&header, &PackEntry::encode_list(&entries));
+        trailer.extend_from_slice(&(trailer.len() as u32).to_le_bytes());
+        pack.extend_from_slice(&trailer);
+        pack
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// No pack, however damaged, makes the reader of its trailer and header panic: the
+        /// length in the last 4 bytes may point anywhere.
+        #[test]
+        fn a_damaged_pack_is_an_error_not_a_panic(
+            blobs in vec(vec(any::<u8>(), 0..64), 1..4),
+            changes in vec((any::<Index>(), any::<u8>(), any::<u32>()), 1..4),
+            arbitrary in vec(any::<u8>(), 0..200),
+        ) {
+            let keys = MasterKey::from_bytes([9; 32]).keys();
+            let _ = pack_trailer(&arbitrary);
+            let _ = read_pack_header(&keys, &arbitrary);
+            let good = pack(&keys, &blobs);
+            prop_assert_eq!(read_pack_header(&keys, &good).map(|e| e.len()), Ok(blobs.len()));
+            let mut bad = good.clone();
+            for (at, how, value) in &changes {
+                let i = at.index(bad.len().max(1));
+                match how % 4 {
+                    0 if i < bad.len() => bad[i] = *value as u8,
+                    1 if bad.len() >= 4 => {
+                        let end = bad.len();
+                        bad[end - 4..].copy_from_slice(&value.to_le_bytes());
+                    }
+                    2 => bad.truncate(i),
+                    _ => bad.splice(i..i, value.to_le_bytes()).for_each(drop),
+                }
+            }
+            if let Some(t) = pack_trailer(&bad) {
+                prop_assert!(t.len() + HEADER_LEN <= bad.len());
+            }
+            let read = read_pack_header(&keys, &bad);
+            prop_assert!(read.is_err() || bad.ends_with(pack_trailer(&good).unwrap()));
+        }
+    }
+}
