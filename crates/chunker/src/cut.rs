@@ -71,6 +71,24 @@ pub enum ReadError<E> {
     Chunk(E),
 }
 
+impl<E: std::fmt::Display> std::fmt::Display for ReadError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "reading failed: {e}"),
+            ReadError::Chunk(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for ReadError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Io(e) => Some(e),
+            ReadError::Chunk(e) => Some(e),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Chunker {
     params: ChunkerParams,

@@ -122,7 +122,7 @@ fn skip_unreadable(
     unreadable: &mut Vec<UnreadableObject>,
 ) -> Result<(), RepoError> {
     match e {
-        RepoError::Storage(s) if s.is_not_found() => Ok(()),
+        e if e.is_not_found() => Ok(()),
         e if e.is_damage() => {
             unreadable.push(UnreadableObject {
                 object,

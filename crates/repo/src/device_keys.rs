@@ -35,7 +35,7 @@ impl Repository {
             .ok_or_else(|| RepoError::corrupt(&object, "not an object name"))?;
         let payload = match self.get_verified(ObjectKind::DeviceKey, &id) {
             Ok(opened) => opened.payload,
-            Err(RepoError::Storage(e)) if e.is_not_found() => return Ok(None),
+            Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
         DeviceKey::decode(&payload)

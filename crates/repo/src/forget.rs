@@ -47,10 +47,7 @@ impl Repository {
         self.held(lock)?;
         let pins = self.pins()?;
         if let Some(p) = ids.iter().find(|id| pins.contains(id)) {
-            return Err(RepoError::Key(format!(
-                "snapshot {} is pinned; `hearth unpin` it first",
-                p.short()
-            )));
+            return Err(RepoError::Pinned(p.short()));
         }
         for id in ids {
             self.held(lock)?;

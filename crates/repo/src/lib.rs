@@ -42,7 +42,7 @@ mod tree;
 mod writer;
 
 pub use check::{CheckOptions, CheckReport, Damage, ReadData};
-pub use error::{DamagedKey, RepoError};
+pub use error::{DamagedKey, ErrorKind, RepoError, SessionStop};
 pub use lock::{ExclusiveLock, LockGuard, LockState, LockTimes, StaleLock};
 pub use lock::{hostname, unix_now};
 pub use packs::PackSurvey;

@@ -363,16 +363,11 @@ impl Repository {
                 Err(holder) => holder,
             };
             if Instant::now() >= deadline {
-                return Err(RepoError::Locked(format!(
-                    "the repository is locked by {} (pid {}) on {}; wait for it to finish (--lock-wait), or run `hearth unlock` if that process is gone",
-                    if holder.exclusive {
-                        "an exclusive lock (prune or forget)"
-                    } else {
-                        "a running backup, restore or check"
-                    },
-                    holder.pid,
-                    holder.host
-                )));
+                return Err(RepoError::Locked {
+                    exclusive: holder.exclusive,
+                    pid: holder.pid,
+                    host: holder.host,
+                });
             }
             if !announced {
                 waiting(&holder);
@@ -431,9 +426,7 @@ impl Repository {
     /// every write path asks before it writes.
     pub(crate) fn held(&self, lock: &LockGuard) -> Result<(), RepoError> {
         if lock.repository != self.config.repository_id {
-            return Err(RepoError::Locked(
-                "the lock given was taken on another repository".into(),
-            ));
+            return Err(RepoError::ForeignLock);
         }
         lock.check()
     }

@@ -328,7 +328,7 @@ impl Repository {
         for &(pack, size) in &survey.unindexed {
             let record = match self.pack_record(&pack, size) {
                 Ok(r) => Ok(r),
-                Err(RepoError::Storage(e)) if e.is_not_found() => continue,
+                Err(e) if e.is_not_found() => continue,
                 Err(e) if e.is_damage() => Err(e.to_string()),
                 Err(e) => return Err(e),
             };

@@ -128,7 +128,7 @@ impl Repository {
             let id = IndexId::from_hex(&obj.name).expect("listed names are ids");
             match self.read_segment(&id) {
                 Ok(s) => segments.good.push((id, s.packs)),
-                Err(RepoError::Storage(e)) if e.is_not_found() => {}
+                Err(e) if e.is_not_found() => {}
                 Err(e) if e.is_damage() => segments.damaged.push((id, e.to_string())),
                 Err(e) => return Err(e),
             }
@@ -158,7 +158,7 @@ impl Repository {
             match r {
                 Ok(record) => drop(headers.insert(pack, record)),
                 // Deleted since it was listed: nothing to index.
-                Err(RepoError::Storage(e)) if e.is_not_found() => {}
+                Err(e) if e.is_not_found() => {}
                 Err(e) if e.is_damage() => report.packs_unreadable.push((pack, e.to_string())),
                 Err(e) => return Err(e),
             }

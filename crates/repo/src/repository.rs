@@ -202,12 +202,10 @@ impl Repository {
     pub fn remove_key(&self, id: &KeyId) -> Result<(), RepoError> {
         let keys = self.list_keys()?;
         if !keys.iter().any(|k| k.id == *id) {
-            return Err(RepoError::Key(format!("no key {id} in this repository")));
+            return Err(RepoError::NoSuchKey(id.to_string()));
         }
         if *id == self.key_id {
-            return Err(RepoError::Key(
-                "cannot remove the key this command opened the repository with; open it with another password first".into(),
-            ));
+            return Err(RepoError::KeyInUse);
         }
         self.backend.delete(FileType::Key, &id.to_hex())?;
         Ok(())
@@ -234,11 +232,9 @@ fn open_cache(path: &Path) -> Result<IndexCache, RepoError> {
         }
         Err(hearth_index::IndexError::Db { .. }) => {
             // A corrupt cache is only a cache: start a new one and rebuild it from the objects.
-            std::fs::remove_file(path).map_err(|e| {
-                RepoError::Key(format!(
-                    "{}: cannot remove corrupt cache: {e}",
-                    path.display()
-                ))
+            std::fs::remove_file(path).map_err(|source| RepoError::CacheUnremovable {
+                path: path.to_owned(),
+                source,
             })?;
             Ok(IndexCache::open(path)?)
         }
@@ -296,8 +292,7 @@ fn write_key_file(
         host: crate::lock::hostname(),
         user: informational(std::env::var("USER").unwrap_or_default()),
     };
-    let file =
-        KeyFile::create(master, password, kdf, meta).map_err(|e| RepoError::Key(e.to_string()))?;
+    let file = KeyFile::create(master, password, kdf, meta)?;
     let id = KeyId(hearth_crypto::random_bytes());
     backend.put(FileType::Key, &id.to_hex(), &file)?;
     Ok(id)

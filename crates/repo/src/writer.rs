@@ -17,7 +17,7 @@
 //! only then is deleted again (it may name packs that a prune elsewhere deleted meanwhile; its
 //! packs are then named by no segment, which the next prune judges).
 
-use crate::error::RepoError;
+use crate::error::{RepoError, SessionStop};
 use crate::lock::{Freshness, LockGuard};
 use crate::objects::put_sealed;
 use crate::packs::{pack_start, seal_trailer};
@@ -53,10 +53,13 @@ pub struct WriteStats {
     pub stored_bytes: u64,
 }
 
-#[derive(Debug)]
+/// Why storing a file stopped: its source, or the repository.
+#[derive(Debug, thiserror::Error)]
 pub enum StoreFileError {
     /// Reading the source failed.
+    #[error("reading the file failed: {0}")]
     Read(io::Error),
+    #[error(transparent)]
     Repo(RepoError),
 }
 
@@ -119,7 +122,7 @@ impl Repository {
             staged: Vec::new(),
             pending: Vec::new(),
             written: Arc::clone(&written),
-            failed: None,
+            failed: Failure::None,
             arrived: BTreeSet::new(),
             contiguous: 0,
             waiting: Vec::new(),
@@ -266,9 +269,9 @@ impl<'r> WriteSession<'r> {
         let (tx, rx) = bounded(1);
         self.send(Job::Flush(upto, tx))?;
         rx.recv()
-            .map_err(|_| RepoError::Writer("the pack storer exited".into()))?
+            .map_err(|_| RepoError::SessionStopped(SessionStop::StorerExited))?
             // The storer stopped because the lock was lost: that is the error to tell.
-            .map_err(|e| self.lock.check().err().unwrap_or(RepoError::Writer(e)))?;
+            .map_err(|e| self.lock.check().err().unwrap_or(e))?;
         self.merge_written()
     }
 
@@ -326,9 +329,7 @@ impl<'r> WriteSession<'r> {
             .as_ref()
             .expect("the storer lives until finish")
             .send(job)
-            .map_err(|_| {
-                RepoError::Writer("the pack storer exited; see the error reported at flush".into())
-            })
+            .map_err(|_| RepoError::SessionStopped(SessionStop::StorerExited))
     }
 
     /// Waits until every blob claimed so far is in the open pack (or a closed one): another
@@ -341,9 +342,7 @@ impl<'r> WriteSession<'r> {
             claims = self.appended.wait(claims).expect("claims");
         }
         if claims.abandoned {
-            return Err(RepoError::Writer(
-                "a thread stopped while storing a blob; nothing more is committed".into(),
-            ));
+            return Err(RepoError::SessionStopped(SessionStop::BlobAbandoned));
         }
         Ok(())
     }
@@ -382,11 +381,12 @@ impl<'r> WriteSession<'r> {
         let mut unsent = Unsent {
             session: self,
             seq,
-            why: "a thread stopped while writing a pack".into(),
+            why: None,
         };
-        let (record, staged) = self
-            .try_stage(pack)
-            .inspect_err(|e| unsent.why = e.to_string())?;
+        // On failure the error goes to this thread's caller; the storer fails every later
+        // flush with `EarlierFailure`.
+        unsent.why = Some(RepoError::SessionStopped(SessionStop::EarlierFailure));
+        let (record, staged) = self.try_stage(pack)?;
         std::mem::forget(unsent);
         self.send(Job::Staged(seq, record, staged))?;
         self.merge_written_now()
@@ -633,16 +633,20 @@ struct Claims {
     abandoned: bool,
 }
 
-/// Sends `Failed(seq)` unless forgotten: pack `seq` was closed and will not be staged.
+/// Sends `Failed(seq)` unless forgotten: pack `seq` was closed and will not be staged (for
+/// `why`; without one, its thread is unwinding).
 struct Unsent<'s, 'r> {
     session: &'s WriteSession<'r>,
     seq: u64,
-    why: String,
+    why: Option<RepoError>,
 }
 
 impl Drop for Unsent<'_, '_> {
     fn drop(&mut self) {
-        let why = std::mem::take(&mut self.why);
+        let why = self
+            .why
+            .take()
+            .unwrap_or(RepoError::SessionStopped(SessionStop::PackAbandoned));
         let _ = self.session.send(Job::Failed(self.seq, why));
     }
 }
@@ -681,7 +685,8 @@ struct PackFile {
 #[derive(Default)]
 struct Writes {
     in_progress: usize,
-    failed: Option<String>,
+    /// The first write that failed; taken by the one thread that stages the pack.
+    failed: Option<RepoError>,
 }
 
 impl OpenPack {
@@ -757,13 +762,14 @@ impl OpenPack {
 impl PackFile {
     /// Writes a placed blob and ends its write, failed or not (also when unwinding).
     fn write(&self, offset: u64, bytes: &[u8]) -> Result<(), RepoError> {
-        struct End<'a>(&'a PackFile, Option<String>);
+        struct End<'a>(&'a PackFile, Option<RepoError>);
         impl Drop for End<'_> {
             fn drop(&mut self) {
                 let mut w = self.0.writes.lock().unwrap_or_else(|e| e.into_inner());
                 w.in_progress -= 1;
                 if let Some(e) = self.1.take().or_else(|| {
-                    std::thread::panicking().then(|| "a thread stopped while writing".into())
+                    std::thread::panicking()
+                        .then_some(RepoError::SessionStopped(SessionStop::PackAbandoned))
                 }) {
                     w.failed.get_or_insert(e);
                 }
@@ -772,8 +778,9 @@ impl PackFile {
         }
         let mut end = End(self, None);
         let written = self.staging.write_at(offset, bytes);
-        if let Err(e) = &written {
-            end.1 = Some(e.to_string());
+        if written.is_err() {
+            // The error goes to this writer's caller; the pack's stager learns that it happened.
+            end.1 = Some(RepoError::SessionStopped(SessionStop::EarlierFailure));
         }
         Ok(written?)
     }
@@ -784,8 +791,8 @@ impl PackFile {
         while w.in_progress > 0 {
             w = self.done.wait(w).expect("pack writes");
         }
-        match &w.failed {
-            Some(e) => Err(RepoError::Writer(e.clone())),
+        match w.failed.take() {
+            Some(e) => Err(e),
             None => Ok(()),
         }
     }
@@ -794,14 +801,14 @@ impl PackFile {
 /// Segments the storer wrote, in order, and no merge has taken yet.
 type Written = Vec<(IndexId, IndexSegment)>;
 
-type FlushReply = Sender<Result<(), String>>;
+type FlushReply = Sender<Result<(), RepoError>>;
 
 /// What the storer is told. Packs are numbered in the order they were closed, and may arrive
 /// out of order.
 enum Job {
     Staged(u64, PackRecord, Box<dyn Staged>),
     /// Pack `n` could not be staged.
-    Failed(u64, String),
+    Failed(u64, RepoError),
     /// Reply once every pack numbered below this has arrived and been committed.
     Flush(u64, FlushReply),
 }
@@ -818,13 +825,47 @@ struct Storer {
     pending: Vec<PackRecord>,
     /// Segments written and not yet merged into the cache (shared with the session).
     written: Arc<Mutex<Written>>,
-    failed: Option<String>,
+    failed: Failure,
     /// Numbers of packs arrived beyond `contiguous`.
     arrived: BTreeSet<u64>,
     /// Every pack numbered below this has arrived.
     contiguous: u64,
     /// Flushes waiting for packs still being staged.
     waiting: Vec<(u64, FlushReply)>,
+}
+
+/// Whether the storer failed. The error that stopped it is the first flush's answer, and
+/// [`SessionStop::EarlierFailure`] every later one's.
+#[derive(Debug, Default)]
+enum Failure {
+    #[default]
+    None,
+    Unreported(RepoError),
+    Reported,
+}
+
+impl Failure {
+    fn is_none(&self) -> bool {
+        matches!(self, Failure::None)
+    }
+
+    /// Records `e` unless the storer failed already.
+    fn fail(&mut self, e: RepoError) {
+        if self.is_none() {
+            *self = Failure::Unreported(e);
+        }
+    }
+
+    fn answer(&mut self) -> Result<(), RepoError> {
+        match std::mem::replace(self, Failure::Reported) {
+            Failure::None => {
+                *self = Failure::None;
+                Ok(())
+            }
+            Failure::Unreported(e) => Err(e),
+            Failure::Reported => Err(RepoError::SessionStopped(SessionStop::EarlierFailure)),
+        }
+    }
 }
 
 impl Storer {
@@ -842,7 +883,7 @@ impl Storer {
                     self.arrive(seq);
                 }
                 Job::Failed(seq, e) => {
-                    self.failed.get_or_insert(e);
+                    self.failed.fail(e);
                     self.arrive(seq);
                 }
                 Job::Flush(upto, reply) => self.waiting.push((upto, reply)),
@@ -867,11 +908,7 @@ impl Storer {
         self.waiting = waiting;
         for (_, reply) in ready {
             self.write_segment();
-            let result = match self.failed.clone() {
-                Some(e) => Err(e),
-                None => Ok(()),
-            };
-            let _ = reply.send(result);
+            let _ = reply.send(self.failed.answer());
         }
     }
 
@@ -881,7 +918,7 @@ impl Storer {
         if self.failed.is_none()
             && let Err(e) = self.try_write_segment()
         {
-            self.failed = Some(e.to_string());
+            self.failed.fail(e);
         }
     }
 
@@ -936,7 +973,7 @@ mod tests {
             staged: Vec::new(),
             pending: Vec::new(),
             written: Arc::default(),
-            failed: None,
+            failed: Failure::None,
             arrived: BTreeSet::new(),
             contiguous: 0,
             waiting: Vec::new(),
@@ -957,7 +994,7 @@ mod tests {
         Job::Staged(seq, record, staged)
     }
 
-    type Answer = Result<(), String>;
+    type Answer = Result<(), RepoError>;
 
     fn flush(tx: &Sender<Job>, upto: u64) -> Receiver<Answer> {
         let (reply, answer) = bounded(1);
@@ -997,12 +1034,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let keys = hearth_crypto::MasterKey::generate().keys();
         let (backend, tx, written) = storer(dir.path(), &keys, &Arc::new(Freshness::fresh()));
-        tx.send(Job::Failed(0, "disk full".into())).unwrap();
+        let disk_full = hearth_storage::StorageError::Io {
+            op: "write",
+            path: "packs/.tmp-1".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        tx.send(Job::Failed(0, disk_full.into())).unwrap();
         tx.send(staged(backend.as_ref(), &keys, 1)).unwrap();
         let first = flush(&tx, 2).recv_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!(first.unwrap_err(), "disk full");
+        let first = first.unwrap_err();
+        assert!(
+            matches!(&first, RepoError::Storage(hearth_storage::StorageError::Io { source, .. })
+                if source.raw_os_error() == Some(libc::ENOSPC)),
+            "the storage error itself: {first}"
+        );
         let again = flush(&tx, 2).recv_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!(again.unwrap_err(), "disk full");
+        assert!(
+            matches!(
+                again,
+                Err(RepoError::SessionStopped(SessionStop::EarlierFailure))
+            ),
+            "{again:?}"
+        );
         assert!(written.lock().unwrap().is_empty());
         assert!(backend.list(FileType::Index).unwrap().is_empty());
         assert!(backend.list(FileType::Pack).unwrap().is_empty());
@@ -1017,7 +1070,7 @@ mod tests {
         tx.send(staged(backend.as_ref(), &keys, 0)).unwrap();
         freshness.slept(Duration::from_secs(21 * 60));
         let answer = flush(&tx, 1).recv_timeout(Duration::from_secs(10)).unwrap();
-        let e = answer.unwrap_err();
+        let e = answer.unwrap_err().to_string();
         assert!(
             e.contains("lock could not be refreshed for 21 minutes"),
             "{e}"
@@ -1091,7 +1144,7 @@ mod tests {
         let (backend, tx, written) = storer_on(backend, &keys, &freshness);
         tx.send(staged(backend.as_ref(), &keys, 0)).unwrap();
         let answer = flush(&tx, 1).recv_timeout(Duration::from_secs(10)).unwrap();
-        let e = answer.unwrap_err();
+        let e = answer.unwrap_err().to_string();
         assert!(
             e.contains("lock could not be refreshed for 25 minutes"),
             "{e}"
@@ -1188,7 +1241,13 @@ mod tests {
             assert!(flushed.recv_timeout(Duration::from_millis(200)).is_err());
             session.abandon(&id);
             let result = flushed.recv_timeout(Duration::from_secs(10)).unwrap();
-            assert!(matches!(result, Err(RepoError::Writer(_))), "{result:?}");
+            assert!(
+                matches!(
+                    result,
+                    Err(RepoError::SessionStopped(SessionStop::BlobAbandoned))
+                ),
+                "{result:?}"
+            );
         });
         assert!(session.flush().is_err(), "later flushes fail too");
     }

@@ -135,8 +135,8 @@ pub enum StorageError {
         path: String,
         detail: String,
     },
-    #[error("{0}")]
-    Other(String),
+    #[error("{}: a repository already exists here", path.display())]
+    RepositoryExists { path: PathBuf },
 }
 
 impl StorageError {

@@ -31,10 +31,9 @@ impl LocalBackend {
     pub fn create(root: &Path) -> Result<Self, StorageError> {
         let b = Self::open(root);
         if b.disk.root.join("config").exists() {
-            return Err(StorageError::Other(format!(
-                "{}: a repository already exists here",
-                root.display()
-            )));
+            return Err(StorageError::RepositoryExists {
+                path: root.to_owned(),
+            });
         }
         for t in FileType::ALL {
             let dir = b.disk.root.join(t.dir());
