@@ -43,6 +43,7 @@ mod writer;
 
 pub use check::{CheckOptions, CheckReport, Damage, ReadData};
 pub use error::{DamagedKey, ErrorKind, RepoError, SessionStop};
+pub use forget::{ForgetPlan, GroupVerdict, Grouping};
 pub use lock::{ExclusiveLock, LockGuard, LockState, LockTimes, StaleLock};
 pub use lock::{hostname, unix_now};
 pub use packs::PackSurvey;

@@ -304,3 +304,53 @@ fn a_lock_of_another_repository_is_refused() {
     let e = one.write_session(&lock).err().expect("refused");
     assert!(e.to_string().contains("taken on another repository"), "{e}");
 }
+
+/// A retention policy's plan: judged per device, pinned snapshots kept, and refused when it
+/// would leave a device with no snapshot; `remove` lists exactly the snapshots judged away.
+#[test]
+fn a_forget_plan_groups_by_device_keeps_pins_and_never_empties_a_device() {
+    use hearth_repo::retention::Policy;
+    use hearth_repo::{ErrorKind, Grouping};
+
+    let dir = tempfile::tempdir().unwrap();
+    let repo = empty_repo(dir.path());
+    let phone = [1, 2, 3].map(|seed| backup(&repo, "iPhone", &data(5_000, seed)));
+    let ipad = backup(&repo, "iPad", &data(5_000, 9));
+    let last_one = Policy {
+        last: 1,
+        ..Policy::default()
+    };
+    let unpinned = repo.forget_plan(&last_one, None, Grouping::Device).unwrap();
+    let groups: Vec<&str> = unpinned.groups.iter().map(|g| g.group.as_str()).collect();
+    assert_eq!(groups, ["iPad (UDID-iPad)", "iPhone (UDID-iPhone)"]);
+    let before = unpinned.remove();
+    assert_eq!(before.len(), 2, "of three iPhone snapshots, one kept");
+    assert!(before.iter().all(|id| phone.contains(id)));
+    repo.pin(&before[0]).unwrap();
+    let plan = repo.forget_plan(&last_one, None, Grouping::Device).unwrap();
+    assert_eq!(plan.remove(), [before[1]], "the pinned one is kept too");
+    let iphone = &plan.groups[1].decisions;
+    let pinned = iphone.iter().find(|d| d.id == before[0]).unwrap();
+    assert_eq!(pinned.reasons, ["pinned"]);
+    let only_ipad = repo
+        .forget_plan(&last_one, Some("iPad"), Grouping::Device)
+        .unwrap();
+    assert!(only_ipad.remove().is_empty());
+    assert_eq!(only_ipad.groups[0].decisions[0].id, ipad);
+
+    let nothing_kept = Policy {
+        tags: vec!["never-used".into()],
+        ..Policy::default()
+    };
+    let refused = repo
+        .forget_plan(&nothing_kept, None, Grouping::Device)
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Refused);
+    assert_eq!(
+        refused.to_string(),
+        "refused: the policy would remove every snapshot of iPad (UDID-iPad); keep at least one (e.g. --keep-last 1)"
+    );
+    let all = repo.forget_plan(&last_one, None, Grouping::None).unwrap();
+    assert_eq!(all.groups.len(), 1);
+    assert_eq!(all.remove().len(), 2, "one newest and one pinned of four");
+}

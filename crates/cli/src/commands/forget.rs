@@ -7,8 +7,11 @@ use crate::output::{bytes, device_json, esc, esc_text, print_json, time};
 use crate::progress::Bars;
 use anyhow::{Result, bail};
 use hearth_format::{Snapshot, SnapshotId};
-use hearth_repo::retention::{self, Candidate, Decision, Policy};
-use hearth_repo::{ExclusiveLock, PruneOptions, PrunePlan, PruneReport, Repository};
+use hearth_repo::retention::Policy;
+use hearth_repo::{
+    ExclusiveLock, ForgetPlan, GroupVerdict, Grouping, PruneOptions, PrunePlan, PruneReport,
+    Repository,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -25,21 +28,12 @@ pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
     let lock = (!args.dry_run)
         .then(|| ctx.exclusive_lock(&repo))
         .transpose()?;
-    let groups = groups(&repo, args)?;
-    let mut verdicts = Vec::new();
-    for (group, members) in &groups {
-        let decisions = retention::apply(&policy, &candidates(&repo, members)?);
-        if decisions.iter().all(|d| !d.keep()) {
-            bail!(
-                "refused: the policy would remove every snapshot of {group}; keep at least one (e.g. --keep-last 1)"
-            );
-        }
-        verdicts.push((group.clone(), decisions));
-    }
-    let remove: Vec<SnapshotId> = verdicts
-        .iter()
-        .flat_map(|(_, ds)| ds.iter().filter(|d| !d.keep()).map(|d| d.id))
-        .collect();
+    let grouping = match args.group_by {
+        GroupBy::Device => Grouping::Device,
+        GroupBy::None => Grouping::None,
+    };
+    let plan = repo.forget_plan(&policy, args.device.as_deref(), grouping)?;
+    let remove = plan.remove();
     if let Some(lock) = &lock {
         repo.forget(lock, &remove)?;
     }
@@ -49,14 +43,14 @@ pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
         .map(|lock| run_prune(&repo, lock, args.max_unused))
         .transpose()?;
     if ctx.global.json {
-        let mut doc = verdicts_json(&verdicts, args.dry_run);
+        let mut doc = verdicts_json(&plan, args.dry_run);
         if let Some((plan, done)) = &pruned {
             doc["prune"] = prune_json(plan, Some(done));
         }
         print_json(&doc);
         return Ok(Outcome::Success);
     }
-    print_verdicts(&verdicts);
+    print_verdicts(&plan);
     if !args.dry_run {
         println!("removed {} snapshot(s)", remove.len());
     }
@@ -137,62 +131,36 @@ fn policy(a: &ForgetArgs) -> Policy {
     }
 }
 
-type Group = Vec<(SnapshotId, Snapshot)>;
-
-/// Snapshots by device ("name (UDID)"), or all in one group.
-fn groups(repo: &Repository, args: &ForgetArgs) -> Result<BTreeMap<String, Group>> {
-    let all = match &args.device {
-        Some(d) => repo.device_snapshots(d)?,
-        None => repo.snapshots()?,
-    };
-    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
-    for (id, s) in all {
-        let key = match args.group_by {
-            GroupBy::Device => format!("{} ({})", s.device.name, s.device.udid),
-            GroupBy::None => "all snapshots".to_string(),
-        };
-        groups.entry(key).or_default().push((id, s));
-    }
-    Ok(groups)
-}
-
-fn candidates(repo: &Repository, group: &Group) -> Result<Vec<Candidate>> {
-    let pins = repo.pins()?;
-    Ok(group
+fn verdicts_json(plan: &ForgetPlan, dry_run: bool) -> Value {
+    let groups: Vec<_> = plan
+        .groups
         .iter()
-        .map(|(id, s)| Candidate {
-            id: *id,
-            time: s.time,
-            wall: hearth_repo::local_time::wall_micros(s.time),
-            tags: s.tags.clone(),
-            pinned: pins.contains(id),
-        })
-        .collect())
-}
-
-/// Each group's name and the decision on each of its snapshots.
-type Verdicts = [(String, Vec<Decision>)];
-
-fn verdicts_json(verdicts: &Verdicts, dry_run: bool) -> Value {
-    let groups: Vec<_> = verdicts
-        .iter()
-        .map(|(group, ds)| {
-            json!({
-                "group": group,
-                "snapshots": ds.iter().map(|d| json!({
-                    "id": d.id.to_hex(),
-                    "time": crate::output::time(d.time),
-                    "keep": d.keep(),
-                    "reasons": d.reasons,
-                })).collect::<Vec<_>>(),
-            })
-        })
+        .map(
+            |GroupVerdict {
+                 group,
+                 decisions: ds,
+             }| {
+                json!({
+                    "group": group,
+                    "snapshots": ds.iter().map(|d| json!({
+                        "id": d.id.to_hex(),
+                        "time": crate::output::time(d.time),
+                        "keep": d.keep(),
+                        "reasons": d.reasons,
+                    })).collect::<Vec<_>>(),
+                })
+            },
+        )
         .collect();
     json!({ "dry_run": dry_run, "groups": groups })
 }
 
-fn print_verdicts(verdicts: &Verdicts) {
-    for (group, ds) in verdicts {
+fn print_verdicts(plan: &ForgetPlan) {
+    for GroupVerdict {
+        group,
+        decisions: ds,
+    } in &plan.groups
+    {
         println!("{}:", esc(group));
         for d in ds {
             let verdict = if d.keep() { "keep  " } else { "remove" };
