@@ -1,6 +1,7 @@
-//! The local time zone (`TZ`, else the system's; UTC when neither names one Hearth can read),
-//! for what a household means by a day: retention's days and weeks and `DEVICE@YYYY-MM-DD`
-//! are counted in it, as restic and rustic do.
+//! Calendar arithmetic, all of it through `jiff`: the local time zone (`TZ`, else the system's;
+//! UTC when neither names one Hearth can read), for what a household means by a day
+//! (retention's days and weeks and `DEVICE@YYYY-MM-DD` are counted in it, as restic and rustic
+//! do), civil dates of Unix times, and RFC 3339.
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, civil::Date};
@@ -19,6 +20,27 @@ pub fn wall_micros(micros: i64) -> i64 {
     micros.saturating_add(offset * 1_000_000)
 }
 
+/// (year, month 1-12, day 1-31) of the UTC day holding `micros` (Unix microseconds; clamped
+/// to the years -9999 to 9999).
+pub fn utc_date(micros: i64) -> (i16, i8, i8) {
+    let d = utc(micros).date();
+    (d.year(), d.month(), d.day())
+}
+
+/// RFC 3339 in UTC, to the second: `2026-12-06T09:51:17Z`.
+pub fn rfc3339(micros: i64) -> String {
+    utc(micros).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn utc(micros: i64) -> jiff::civil::DateTime {
+    let t = Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    });
+    TimeZone::UTC.to_datetime(t)
+}
+
 /// The first instant (Unix microseconds) after local day `date` (`YYYY-MM-DD`); `None` when
 /// it is not a date.
 pub fn end_of_day(date: &str) -> Option<i64> {
@@ -30,6 +52,21 @@ pub fn end_of_day(date: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_dates_and_rfc3339() {
+        const DAY: i64 = 86_400_000_000;
+        assert_eq!(utc_date(0), (1970, 1, 1));
+        assert_eq!(utc_date(-1), (1969, 12, 31));
+        assert_eq!(utc_date(11_016 * DAY), (2000, 2, 29));
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_780_000_000_123_456), "2026-05-28T20:26:40Z");
+        assert_eq!(
+            rfc3339(i64::MAX),
+            rfc3339(i64::MAX - 1),
+            "clamped, not a panic"
+        );
+    }
 
     #[test]
     fn dates_that_are_not_dates_are_none() {

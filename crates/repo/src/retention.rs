@@ -2,6 +2,7 @@
 //! no I/O. Hours, days, weeks, months and years are those of the wall clock each candidate
 //! carries (the caller's local time zone, [`crate::local_time`]); `within` counts real time.
 
+use crate::local_time::utc_date;
 use hearth_format::SnapshotId;
 use std::collections::BTreeSet;
 
@@ -80,10 +81,10 @@ pub fn apply(policy: &Policy, group: &[Candidate]) -> Vec<Decision> {
             d - (d + 3).rem_euclid(7) // the Monday of its ISO week (1970-01-01 was a Thursday)
         }),
         ("monthly", policy.monthly, |t| {
-            let (y, m, _) = civil(day(t));
-            y * 12 + m
+            let (y, m, _) = utc_date(t);
+            i64::from(y) * 12 + i64::from(m)
         }),
-        ("yearly", policy.yearly, |t| civil(day(t)).0),
+        ("yearly", policy.yearly, |t| i64::from(utc_date(t).0)),
     ];
     for (i, (c, d)) in sorted.iter().zip(decisions.iter_mut()).enumerate() {
         if c.pinned {
@@ -117,19 +118,6 @@ pub fn apply(policy: &Policy, group: &[Candidate]) -> Vec<Decision> {
 
 fn day(t: i64) -> i64 {
     t.div_euclid(MICROS_PER_DAY)
-}
-
-/// (year, month 1-12, day 1-31) of a day number since 1970-01-01 (proleptic Gregorian).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// `30d`, `12h`, `2w`: how `within` is printed.
@@ -174,10 +162,10 @@ mod tests {
 
     #[test]
     fn calendar_arithmetic_is_right() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(day(NOV_1)), (2026, 11, 1));
-        assert_eq!(civil(day(NOV_1) - 1), (2026, 10, 31));
-        assert_eq!(civil(11_016), (2000, 2, 29));
+        assert_eq!(utc_date(0), (1970, 1, 1));
+        assert_eq!(utc_date(NOV_1), (2026, 11, 1));
+        assert_eq!(utc_date(NOV_1 - 1), (2026, 10, 31));
+        assert_eq!(utc_date(11_016 * D), (2000, 2, 29));
     }
 
     #[test]

@@ -300,19 +300,8 @@ pub(crate) fn hex_token(rng: &mut Rng, n: usize) -> String {
 
 /// `YYYYMMDD HHMMSS` (UTC) for Unix seconds, as Voice Memos names recordings.
 pub(crate) fn timestamp_name(unix: i64) -> String {
-    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    // Civil-from-days (H. Hinnant): exact for the proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s) = (secs / 3_600, secs / 60 % 60, secs % 60);
-    format!("{year:04}{month:02}{day:02} {h:02}{m:02}{s:02}")
+    let t = jiff::Timestamp::from_second(unix).expect("a time within years -9999 to 9999");
+    t.strftime("%Y%m%d %H%M%S").to_string()
 }
 
 #[cfg(test)]
