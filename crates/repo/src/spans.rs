@@ -1,4 +1,5 @@
-//! Reading a known set of blobs with few requests (a restore). The blobs are grouped up front
+//! Reading a known set of blobs with few requests: the one way many blobs are read (a restore's
+//! files, snapshot trees, plists, prune's repack). The blobs are grouped up front
 //! into *spans*: stretches of one pack holding neighbouring wanted blobs, with gaps of at most
 //! [`SPAN_GAP`] and at most [`SPAN_MAX`] bytes. A span is fetched with one ranged read when a
 //! reader first needs it, shared by every blob in it, and dropped once its last wanted blob
@@ -208,7 +209,7 @@ impl SpanReader<'_> {
         Some(&self.blobs[i])
     }
 
-    /// [`Repository::read_blobs`] for planned blobs: hands each plaintext to `f`, in order.
+    /// Reads `ids` in order and hands each plaintext to `f`.
     /// A blob that was not planned is read on its own, and so is a blob whose span cannot be
     /// fetched or whose copy there is damaged (from another copy, if there is one: see
     /// [`Repository::read_blob`]).
