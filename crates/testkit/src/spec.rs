@@ -70,7 +70,7 @@ pub struct Extras {
     pub other_videos: bool,
 }
 
-/// Bundle id of an iPad-only app (`softwareSupportedDeviceIds` = [4]) with an app group
+/// Bundle id of an iPad-only app (`softwareSupportedDeviceIds` = `[4]`) with an app group
 /// (`group.com.apple.FinalCutApp.shared`) and an extension (`….ShareExtension`), installable
 /// through [`Extras::apps`].
 pub const FINAL_CUT_PRO: &str = "com.apple.FinalCutApp";
