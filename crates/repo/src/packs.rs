@@ -178,10 +178,9 @@ mod tests {
     use proptest::prelude::*;
     use proptest::sample::Index;
 
-    /// A pack of `blobs`, laid out as the writer lays one out (§7).
+    /// A pack of `blobs`, laid out by the writer's own functions (§7).
     fn pack(keys: &Keys, blobs: &[Vec<u8>]) -> Vec<u8> {
-        let header = FileHeader::encode(ObjectKind::Pack);
-        let mut pack = header.to_vec();
+        let mut pack = pack_start().to_vec();
         let mut entries = Vec::new();
         for blob in blobs {
             let id = keys.chunk_id(blob);
@@ -197,10 +196,51 @@ mod tests {
                 raw_length: blob.len() as u32,
             });
         }
-        let mut trailer = keys.seal(&header, &PackEntry::encode_list(&entries));
-        trailer.extend_from_slice(&(trailer.len() as u32).to_le_bytes());
+        let (trailer, name) = seal_trailer(keys, &entries);
+        assert_eq!(name.0, keys.object_id(&trailer));
         pack.extend_from_slice(&trailer);
         pack
+    }
+
+    /// The bytes of the worked example `name` in `docs/format.md` §15.
+    fn doc_vector(name: &str) -> Vec<u8> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/format.md");
+        let doc = std::fs::read_to_string(path).expect("docs/format.md");
+        let start = doc
+            .find(&format!("vector: {name}\n"))
+            .unwrap_or_else(|| panic!("no vector {name:?} in docs/format.md"));
+        let block = &doc[start..];
+        let block = &block[block.find('\n').unwrap() + 1..block.find("```").unwrap()];
+        block
+            .lines()
+            .flat_map(|line| line.get(..48).unwrap_or(line).split_whitespace())
+            .map(|h| u8::from_str_radix(h, 16).expect("hex"))
+            .collect()
+    }
+
+    /// The repository's own reader takes the format's worked example of a pack (§15) as it
+    /// takes the packs its writer makes: the header lists the blob, and the blob opens.
+    #[test]
+    fn the_documented_pack_reads_with_the_repositorys_reader() {
+        let keys = MasterKey::from_bytes(std::array::from_fn(|i| i as u8)).keys();
+        let pack = doc_vector("pack file");
+        assert_eq!(&pack[..HEADER_LEN], pack_start());
+        let entries = read_pack_header(&keys, &pack).unwrap();
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        let sealed = &pack[e.offset as usize..e.end() as usize];
+        let plain = crate::seal::unseal(&keys, e, sealed).unwrap();
+        assert_eq!(plain, b"hello, world\n");
+        let name = PackId(keys.object_id(pack_trailer(&pack).unwrap()));
+        assert_eq!(
+            name.to_hex(),
+            hex::encode(
+                doc_vector("names of sealed files")
+                    .get(..32)
+                    .unwrap_or_default()
+            ),
+            "the documented pack name"
+        );
     }
 
     proptest! {
