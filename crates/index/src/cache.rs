@@ -1,6 +1,7 @@
 //! redb tables and their encodings.
 
 use crate::damage::{DamageSet, copy_key, split_copy_key};
+use crate::open::{OpenFailure, open_verified};
 use hearth_format::{
     BlobKind, ChunkId, Compression, IndexId, IndexSegment, PackEntry, PackId, SnapshotId,
 };
@@ -68,23 +69,6 @@ pub(crate) fn create_database(path: &Path) -> Result<Database, redb::DatabaseErr
         .create(path)
 }
 
-/// Runs `f`, turning a panic (redb panics on some damaged files) into an error, without the
-/// panic message on stderr. Only used while opening, before other threads use the cache.
-fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
-    result.map_err(|p| {
-        let detail = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        format!("damaged ({detail})")
-    })
-}
-
 /// Where a blob is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlobLocation {
@@ -119,25 +103,21 @@ impl IndexCache {
             std::fs::create_dir_all(dir).map_err(|e| db_err(path, e))?;
         }
         let start = Instant::now();
-        let mut db = loop {
-            match quietly(|| create_database(path)).map_err(|panic| db_err(path, panic))? {
+        let db = loop {
+            match open_verified(path) {
                 Ok(db) => break db,
-                Err(redb::DatabaseError::DatabaseAlreadyOpen) if start.elapsed() < OPEN_WAIT => {
+                Err(OpenFailure::Busy) if start.elapsed() < OPEN_WAIT => {
                     sleep(Duration::from_millis(200))
                 }
-                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                Err(OpenFailure::Busy) => {
                     return Err(IndexError::Busy {
                         path: path.to_path_buf(),
                         waited_secs: start.elapsed().as_secs(),
                     });
                 }
-                Err(e) => return Err(db_err(path, e)),
+                Err(OpenFailure::Failed(detail)) => return Err(db_err(path, detail)),
             }
         };
-        match quietly(|| db.check_integrity()).map_err(|panic| db_err(path, panic))? {
-            Ok(_) => {}
-            Err(e) => return Err(db_err(path, e)),
-        }
         let cache = Self {
             db,
             path: path.to_path_buf(),
