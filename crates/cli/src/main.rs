@@ -29,6 +29,18 @@ fn fixed_mmap_threshold() {
     }
 }
 
+/// redb panics on some damaged cache files. hearth-index catches those panics and the cache is
+/// deleted and rebuilt, so their message would only alarm; every other panic is reported as
+/// before. Set once, before any thread exists: the library never touches the hook.
+fn quiet_caught_cache_panics() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !hearth_index::redb_panic_is_caught() {
+            report(info);
+        }
+    }));
+}
+
 fn main() -> ExitCode {
     // Rust ignores SIGPIPE, so `println!` into a closed pipe (`hearth ls … | head`) panics.
     // Restore the default: the process ends quietly, as `ls` and `cat` do.
@@ -37,6 +49,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     fixed_mmap_threshold();
+    quiet_caught_cache_panics();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) if e.use_stderr() => {

@@ -1,6 +1,7 @@
 //! redb tables and their encodings.
 
 use crate::damage::{DamageSet, copy_key, split_copy_key};
+use crate::open::{META, OpenFailure, ensure_schema, open_verified};
 use hearth_format::{
     BlobKind, ChunkId, Compression, IndexId, IndexSegment, PackEntry, PackId, SnapshotId,
 };
@@ -26,16 +27,10 @@ const SNAPSHOTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("snaps
 /// stored it at once, or a backup stored it again after its first copy was damaged).
 const COPIES: TableDefinition<&[u8; 64], &[u8]> = TableDefinition::new("copies");
 /// pack id → why it is lost (named by the index, gone from storage). Survives [`IndexCache::clear`].
-const LOST_PACKS: TableDefinition<&[u8; 32], &str> = TableDefinition::new("lost_packs");
+pub(crate) const LOST_PACKS: TableDefinition<&[u8; 32], &str> = TableDefinition::new("lost_packs");
 /// blob id ‖ pack id → why that copy fails to read. Survives [`IndexCache::clear`].
-const BAD_BLOBS: TableDefinition<&[u8; 64], &str> = TableDefinition::new("bad_blobs");
-/// "layout" → the layout of the rows above ([`LAYOUT`]).
-const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
-
-/// The layout of this cache's rows. A cache of another layout is emptied and merged again.
-/// 2: `snapshots` rows hold snapshot payloads of layout 2 (`docs/format.md` §9), with
-/// `stored_at`; a cache without a `meta` row is of layout 1.
-const LAYOUT: u32 = 2;
+pub(crate) const BAD_BLOBS: TableDefinition<&[u8; 64], &str> = TableDefinition::new("bad_blobs");
+// The `meta` table, and the schema version it holds, are in `open.rs`.
 
 const LOCATION_LEN: usize = 46;
 /// How long to wait for another process that holds the cache open before the caller falls
@@ -68,23 +63,6 @@ pub(crate) fn create_database(path: &Path) -> Result<Database, redb::DatabaseErr
         .create(path)
 }
 
-/// Runs `f`, turning a panic (redb panics on some damaged files) into an error, without the
-/// panic message on stderr. Only used while opening, before other threads use the cache.
-fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
-    result.map_err(|p| {
-        let detail = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        format!("damaged ({detail})")
-    })
-}
-
 /// Where a blob is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlobLocation {
@@ -113,40 +91,37 @@ impl Drop for IndexCache {
 impl IndexCache {
     /// Opens or creates the cache, waiting briefly while another process holds it. The whole
     /// file is verified (redb's page checksums): a damaged cache is an error ([`IndexError::Db`])
-    /// for the caller to delete and rebuild, never a panic later.
+    /// for the caller to delete and rebuild, never a panic later. A cache of another schema
+    /// version is emptied, for the caller to merge again.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| db_err(path, e))?;
         }
         let start = Instant::now();
-        let mut db = loop {
-            match quietly(|| create_database(path)).map_err(|panic| db_err(path, panic))? {
+        let db = loop {
+            match open_verified(path) {
                 Ok(db) => break db,
-                Err(redb::DatabaseError::DatabaseAlreadyOpen) if start.elapsed() < OPEN_WAIT => {
+                Err(OpenFailure::Busy) if start.elapsed() < OPEN_WAIT => {
                     sleep(Duration::from_millis(200))
                 }
-                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                Err(OpenFailure::Busy) => {
                     return Err(IndexError::Busy {
                         path: path.to_path_buf(),
                         waited_secs: start.elapsed().as_secs(),
                     });
                 }
-                Err(e) => return Err(db_err(path, e)),
+                Err(OpenFailure::Failed(detail)) => return Err(db_err(path, detail)),
             }
         };
-        match quietly(|| db.check_integrity()).map_err(|panic| db_err(path, panic))? {
-            Ok(_) => {}
-            Err(e) => return Err(db_err(path, e)),
-        }
         let cache = Self {
             db,
             path: path.to_path_buf(),
             private: false,
             damage: RwLock::default(),
         };
+        ensure_schema(&cache.db).map_err(|e| cache.err(e))?;
         cache.create_tables()?;
         cache.load_damage()?;
-        cache.upgrade_layout()?;
         Ok(cache)
     }
 
@@ -161,8 +136,8 @@ impl IndexCache {
             private: true,
             damage: RwLock::default(),
         };
+        ensure_schema(&cache.db).map_err(|e| cache.err(e))?;
         cache.create_tables()?;
-        cache.upgrade_layout()?;
         Ok(cache)
     }
 
@@ -189,22 +164,6 @@ impl IndexCache {
         tx.open_table(BAD_BLOBS).map_err(|e| self.err(e))?;
         tx.open_table(META).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
-    }
-
-    /// Empties a cache of an older layout (it is merged again from the objects).
-    fn upgrade_layout(&self) -> Result<(), IndexError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = tx.open_table(META).map_err(|e| self.err(e))?;
-        let layout = t.get("layout").map_err(|e| self.err(e))?.map(|v| v.value());
-        drop((t, tx));
-        if layout == Some(LAYOUT) {
-            return Ok(());
-        }
-        self.clear()?;
-        self.write(|tx| {
-            tx.open_table(META)?.insert("layout", LAYOUT)?;
-            Ok(())
-        })
     }
 
     /// A read view for many look-ups.
@@ -815,33 +774,6 @@ mod tests {
         );
         drop(c);
         assert!(IndexCache::open(&path).unwrap().damage().is_empty());
-    }
-
-    #[test]
-    fn a_cache_of_an_older_layout_is_emptied_but_keeps_what_it_knows_of_damage() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index.redb");
-        {
-            let c = IndexCache::open(&path).unwrap();
-            c.add_segment(&IndexId([9; 32]), &segment()).unwrap();
-            c.add_snapshot(&SnapshotId([5; 32]), b"payload").unwrap();
-            c.record_lost_pack(&PackId([1; 32]), "missing").unwrap();
-            // As a build of layout 1 left it: no `meta` row.
-            c.write(|tx| {
-                tx.open_table(META)?.remove("layout")?;
-                Ok(())
-            })
-            .unwrap();
-        }
-        let c = IndexCache::open(&path).unwrap();
-        assert!(c.snapshots().unwrap().is_empty() && c.segments().unwrap().is_empty());
-        assert!(c.damage().lost(&PackId([1; 32])).is_some());
-        c.add_snapshot(&SnapshotId([5; 32]), b"payload").unwrap();
-        drop(c);
-        assert_eq!(
-            IndexCache::open(&path).unwrap().snapshots().unwrap().len(),
-            1
-        );
     }
 
     #[test]

@@ -15,10 +15,12 @@
 mod cache;
 mod damage;
 mod live;
+mod open;
 mod spill;
 mod usage;
 
 pub use cache::{BlobLocation, IndexCache, IndexError, IndexReader, SortedLookups};
 pub use damage::DamageSet;
 pub use live::{LiveReader, LiveSet};
+pub use open::redb_panic_is_caught;
 pub use usage::{Usage, UsageSet};
