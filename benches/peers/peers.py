@@ -202,6 +202,9 @@ class Tool:
 class Hearth(Tool):
     name = "hearth"
 
+    def binary(self):
+        return self.args.hearth
+
     def env(self):
         return self.base_env() | {
             "HEARTH_REPO": str(self.repo),
@@ -210,29 +213,39 @@ class Hearth(Tool):
         }
 
     def init(self):
-        self.run([self.args.hearth, "init"])
+        self.run([self.binary(), "init"])
 
     def backup(self, label):
-        return [self.run([self.args.hearth, "backup", self.src])]
+        return [self.run([self.binary(), "backup", self.src])]
 
     def restore(self, udid):
         self.out.mkdir(parents=True)
-        return [self.run([self.args.hearth, "restore", f"{udid}@latest", "--out", self.out])]
+        return [self.run([self.binary(), "restore", f"{udid}@latest", "--out", self.out])]
 
     def restored_device(self, udid):
         return self.out / udid
 
     def check(self):
-        return [self.run([self.args.hearth, "check", "--read-data"])]
+        return [self.run([self.binary(), "check", "--read-data"])]
 
     def prune(self):
-        return [self.run([self.args.hearth, "forget", "--keep-last", "1", "--prune"])]
+        return [self.run([self.binary(), "forget", "--keep-last", "1", "--prune"])]
 
     def stats(self):
-        return [self.run([self.args.hearth, "stats"])]
+        return [self.run([self.binary(), "stats"])]
 
     def version_cmd(self):
-        return [self.args.hearth, "--version"]
+        return [self.binary(), "--version"]
+
+
+class HearthBefore(Hearth):
+    """Another build of hearth (`--hearth-before`), side by side with this one: a change's
+    before and after in the same runs."""
+
+    name = "hearth-before"
+
+    def binary(self):
+        return self.args.hearth_before
 
 
 class Restic(Tool):
@@ -331,7 +344,13 @@ class Borg(Tool):
         return ["borg", "--version"]
 
 
-TOOLS = {"hearth": Hearth, "restic": Restic, "borg": Borg, "rustic": Rustic}
+TOOLS = {
+    "hearth": Hearth,
+    "hearth-before": HearthBefore,
+    "restic": Restic,
+    "borg": Borg,
+    "rustic": Rustic,
+}
 
 
 def trash(work, path):
@@ -717,6 +736,7 @@ def main():
     ap.add_argument("--hearth", required=True)
     ap.add_argument("--gen", required=True)
     ap.add_argument("--rustic", help="the rustic binary (rustic is skipped without it)")
+    ap.add_argument("--hearth-before", help="another hearth build, the tool hearth-before (--tools hearth,hearth-before)")
     ap.add_argument("--floors", help="the floors binary: measure the floors and put them beside hearth's times")
     ap.add_argument("--memory", action="store_true", help="hearth's peak RSS at 195,000 and 1,000,000 files")
     ap.add_argument("--memory-bytes", type=int, default=4_000_000_000)
@@ -726,7 +746,7 @@ def main():
     args = ap.parse_args()
     if args.bytes is None:
         args.bytes = 8_500_000_000 if args.household == "real" or args.memory else 1_500_000_000
-    for name in ("hearth", "gen", "rustic", "floors"):
+    for name in ("hearth", "hearth_before", "gen", "rustic", "floors"):
         if getattr(args, name):
             setattr(args, name, os.path.abspath(getattr(args, name)))
     modes = [m for m in args.cache.split(",") if m]
@@ -749,6 +769,8 @@ def main():
     for t in tools:
         if t not in TOOLS:
             ap.error(f"unknown tool {t}")
+    if "hearth-before" in tools and not args.hearth_before:
+        ap.error("the tool hearth-before needs --hearth-before PATH")
     hh = Household(args, args.household, args.bytes, args.files).ensure()
     t0 = time.monotonic()
     floors, floors_text = (run_floors(args, hh, work) if args.floors else (None, ""))
