@@ -24,6 +24,18 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
+    /// Every kind, in the order of `docs/format.md` §3.
+    pub const ALL: [ObjectKind; 8] = [
+        Self::Config,
+        Self::Key,
+        Self::Pack,
+        Self::Index,
+        Self::Snapshot,
+        Self::Lock,
+        Self::DeviceKey,
+        Self::Pin,
+    ];
+
     pub fn byte(self) -> u8 {
         match self {
             Self::Config => b'C',

@@ -276,16 +276,7 @@ fn rereads<T: PartialEq + std::fmt::Debug>(
     Ok(())
 }
 
-const KINDS: [ObjectKind; 8] = [
-    ObjectKind::Config,
-    ObjectKind::Key,
-    ObjectKind::Pack,
-    ObjectKind::Index,
-    ObjectKind::Snapshot,
-    ObjectKind::Lock,
-    ObjectKind::DeviceKey,
-    ObjectKind::Pin,
-];
+const KINDS: [ObjectKind; 8] = ObjectKind::ALL;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]

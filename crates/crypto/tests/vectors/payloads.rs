@@ -19,16 +19,7 @@ fn id(byte: u8) -> [u8; 32] {
     [byte; 32]
 }
 
-const KINDS: [ObjectKind; 8] = [
-    ObjectKind::Config,
-    ObjectKind::Key,
-    ObjectKind::Pack,
-    ObjectKind::Index,
-    ObjectKind::Snapshot,
-    ObjectKind::Lock,
-    ObjectKind::DeviceKey,
-    ObjectKind::Pin,
-];
+const KINDS: [ObjectKind; 8] = ObjectKind::ALL;
 
 #[test]
 fn file_headers() {
