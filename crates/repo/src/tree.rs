@@ -23,9 +23,9 @@ const ENCODE_BATCH: usize = 64 << 10;
 /// Tree blobs decoded at a time while reading: a few hundred KiB.
 const READ_BATCH: usize = 8;
 
-/// What a tree's reader keeps of spans between batches: two of the longest, so that one read
-/// in part is seldom fetched twice.
-const TREE_SPANS: u64 = 2 * SPAN_MAX;
+/// What a tree's reader keeps of spans between batches: the span read in part (a tree is read
+/// in order, so it comes back to no other). Free buffers beyond it are dropped first.
+const TREE_SPANS: u64 = SPAN_MAX;
 
 /// A stored tree: its blobs and the length of the stream they hold.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -70,7 +70,7 @@ pub trait Staging: Send + Sync + std::fmt::Debug {
 
 /// A named object waiting for [`Backend::commit`]. Dropping it uncommitted leaves what
 /// [`Backend::remove_temporary_files`] removes.
-pub trait Staged: Send + std::fmt::Debug {
+pub trait Staged: Send + std::fmt::Debug + std::any::Any {
     /// Makes the object durable and visible; returns when it is.
     fn commit(self: Box<Self>) -> Result<(), StorageError>;
 }
@@ -137,6 +137,9 @@ pub enum StorageError {
     },
     #[error("{}: a repository already exists here", path.display())]
     RepositoryExists { path: PathBuf },
+    /// A staged object made by another backend was given to this one to commit.
+    #[error("{location}: an object staged by another store cannot be committed here")]
+    ForeignStaging { location: String },
 }
 
 impl StorageError {

@@ -7,6 +7,7 @@
 use crate::backend::{
     Backend, FileType, ObjectInfo, PutOutcome, Staged, Staging, StorageError, valid_name,
 };
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
@@ -212,6 +213,28 @@ impl Backend for LocalBackend {
         Ok(outcome)
     }
 
+    /// Publishes every local staged object, then syncs each folder that changed once (a batch
+    /// of packs shares `packs/`, and sometimes a `<pp>` folder).
+    fn commit(&self, staged: Vec<Box<dyn Staged>>) -> Result<(), StorageError> {
+        let mut local = Vec::with_capacity(staged.len());
+        for s in staged {
+            let any: Box<dyn std::any::Any + Send> = s;
+            match any.downcast::<LocalStaged>() {
+                Ok(s) => local.push(s),
+                Err(_) => {
+                    return Err(StorageError::ForeignStaging {
+                        location: self.location(),
+                    });
+                }
+            }
+        }
+        let mut dirs = BTreeSet::new();
+        for s in &local {
+            dirs.extend(s.publish()?.into_iter().map(Path::to_path_buf));
+        }
+        dirs.iter().try_for_each(|d| self.disk.fsync_dir(d))
+    }
+
     fn create_staging(&self, t: FileType) -> Result<Box<dyn Staging>, StorageError> {
         self.disk.check_poisoned()?;
         let dir = self.disk.root.join(t.dir());
@@ -356,19 +379,25 @@ struct LocalStaged {
     disk: Arc<Disk>,
 }
 
+impl LocalStaged {
+    /// Makes the file durable and links it under its name; returns the folders whose entries
+    /// changed (its folder, and the one above, which may hold a `<pp>` folder that `finish`
+    /// has just made), which must be synced before the object counts as committed.
+    fn publish(&self) -> Result<Vec<&Path>, StorageError> {
+        self.disk.fsync(&self.file, &self.tmp)?;
+        if self.disk.link(&self.tmp, &self.path)? == PutOutcome::AlreadyExists {
+            return Ok(Vec::new());
+        }
+        Ok((self.path.ancestors().skip(1).take(2))
+            .filter(|dir| dir.starts_with(&self.disk.root))
+            .collect())
+    }
+}
+
 impl Staged for LocalStaged {
     fn commit(self: Box<Self>) -> Result<(), StorageError> {
-        self.disk.fsync(&self.file, &self.tmp)?;
-        if self.disk.link(&self.tmp, &self.path)? == PutOutcome::Created {
-            // The object's folder, and the one above it, which may hold a `<pp>` folder that
-            // `finish` has just made.
-            for dir in self.path.ancestors().skip(1).take(2) {
-                if dir.starts_with(&self.disk.root) {
-                    self.disk.fsync_dir(dir)?;
-                }
-            }
-        }
-        Ok(())
+        let dirs = self.publish()?;
+        dirs.iter().try_for_each(|d| self.disk.fsync_dir(d))
     }
 }
 
