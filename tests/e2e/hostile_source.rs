@@ -7,8 +7,8 @@
 //! schema must never run, rows too long for the format, a `Size` of 2^64 - 1, times outside
 //! 1970-2262 and setuid modes.
 
-mod common;
-mod handmade;
+use crate::common;
+use crate::handmade;
 
 use common::procs::{Ended, Proc};
 use common::{World, describe, s};

@@ -4,10 +4,10 @@
 //! device and the file; the good device is backed up all the same; nothing is written outside
 //! `--out` and the source folder is never changed.
 
-mod common;
+use crate::common;
 
+use crate::handmade;
 use common::s;
-mod handmade;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -3,8 +3,8 @@
 //! Manifest.plist's Lockdown names, else the one its folder's name is, with a warning saying
 //! where the identity came from; it is refused, by folder, only when nothing names a device.
 
-mod common;
-mod handmade;
+use crate::common;
+use crate::handmade;
 
 use common::{World, describe, pyiosbackup_fixture, s};
 use handmade::{HandDevice, random, text};

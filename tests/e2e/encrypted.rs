@@ -3,7 +3,7 @@
 //! `ls` and `restore` need no iOS password, restored as an encrypted device folder identical to
 //! the source, and that folder read back by a decryptor nobody here wrote.
 
-mod common;
+use crate::common;
 
 use common::s;
 

@@ -20,7 +20,7 @@
 //!   directory rows go too is not checked);
 //! * sizes: `K`/`KB`/`MB`/`GB` are powers of 1000, `KiB`/`MiB`/`GiB` powers of 1024.
 
-mod common;
+use crate::common;
 
 use common::s;
 

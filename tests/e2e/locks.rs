@@ -12,9 +12,8 @@
 //! Lock times are the format's (stale after 30 minutes) scaled down with the debug build's
 //! HEARTH_TEST_LOCK_STALE_SECS, in the tests that need a lock to go stale.
 
-mod common;
-#[path = "common/s3.rs"]
-mod s3;
+use crate::common;
+use crate::common::s3;
 
 use common::procs::{Proc, freeze, thaw};
 use common::{World, describe, is_object_name, names, pack_files, s};

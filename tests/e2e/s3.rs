@@ -1,5 +1,5 @@
 //! Repositories on S3-compatible object storage (issue 6), end to end: the real `hearth` binary
-//! against real S3 servers on loopback that the tests start themselves (`tests/common/s3.rs`).
+//! against real S3 servers on loopback that the tests start themselves (`tests/e2e/common/s3.rs`).
 //!
 //! - On moto (honours `If-None-Match: *`): init, backup, snapshots, ls, restore byte-exact,
 //!   forget and prune, check --read-data, stats, key, unlock, repair index; the bucket holds the
@@ -18,11 +18,10 @@
 //! A "computer" is a cache folder (`HEARTH_CACHE_DIR=<world>/cache-<name>`); the world's own
 //! `repo` folder is never used and must stay absent.
 
-mod common;
+use crate::common;
+use crate::common::s3;
 
 use common::s;
-#[path = "common/s3.rs"]
-mod s3;
 
 use common::procs::{Ended, Proc};
 use common::{World, describe};

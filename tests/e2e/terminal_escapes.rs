@@ -7,8 +7,8 @@
 //! character reaches stdout or stderr; JSON output keeps the exact strings (the control
 //! characters serde leaves raw, DEL, C1 and bidirectional marks, written as `\u` escapes).
 
-mod common;
-mod handmade;
+use crate::common;
+use crate::handmade;
 
 use common::{World, describe, s};
 use handmade::{HandDevice, random, text};

@@ -6,8 +6,8 @@
 //! Hearth knows; a number too big for `--keep-within`, `--lock-wait` or `--to-capacity` is a
 //! usage error, never a wrap or a panic.
 
-mod common;
-mod handmade;
+use crate::common;
+use crate::handmade;
 
 use common::{PASSWORD, World, describe, s};
 use std::ffi::OsStr;

@@ -2,7 +2,7 @@
 //! slices (the slice named by the pack id's first 8 hex digits), `P%` reads a sample, damage
 //! found in a subset names the pack and what it affects, and the JSON says what was read.
 
-mod common;
+use crate::common;
 
 use common::{s, u};
 

@@ -7,10 +7,9 @@
 //! A "fresh computer" is a cache folder of its own (`--cache-dir`): it knows nothing that the
 //! repository does not say.
 
-mod common;
-mod handmade;
-#[path = "common/s3.rs"]
-mod s3;
+use crate::common;
+use crate::common::s3;
+use crate::handmade;
 
 use common::{World, describe, s};
 use handmade::{HandDevice, random, text};

@@ -2,10 +2,10 @@
 //! restore them byte for byte, and show that the repository stores shared and unchanged content
 //! once, compresses only what compresses, and reports damage with the files it affects.
 
-mod common;
+use crate::common;
 
+use crate::handmade;
 use common::{s, u};
-mod handmade;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

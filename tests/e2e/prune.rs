@@ -9,7 +9,7 @@
 //! holds whatever the clock says (the newest snapshot opens the newest bucket); their calendar
 //! arithmetic is unit-tested in `crates/repo/src/retention.rs`.
 
-mod common;
+use crate::common;
 
 use common::{s, u};
 

@@ -4,12 +4,12 @@
 //! and while it has deleted some old segments but not all. Afterwards `check --read-data`
 //! passes, every device restores byte-exact, and a rerun finishes the job.
 //!
-//! The moment is chosen as `tests/prune_crash.rs` does: the process runs in short slices
+//! The moment is chosen as `tests/e2e/prune_crash.rs` does: the process runs in short slices
 //! (SIGCONT, a busy wait, SIGSTOP until every thread is stopped), the test looks at `index/`
 //! between two slices and kills the stopped process once the wanted state is there.
 
-mod common;
-mod handmade;
+use crate::common;
+use crate::handmade;
 
 use common::procs::{freeze, thaw};
 use common::{World, is_object_name, names, s};

@@ -15,7 +15,7 @@
 //! its snapshot not) and lets it go on with SIGCONT, so that the other process meets that state
 //! for certain. A stopped process is alive: its lock is live and its cache held.
 
-mod common;
+use crate::common;
 
 use common::{s, u};
 

@@ -13,7 +13,7 @@
 //! `hearth backup <new device> <household>`: the four devices at once, each commit being
 //! staged packs made durable and visible, an index segment naming them, then the snapshot.
 
-mod common;
+use crate::common;
 
 use common::{World, describe, is_object_name, names, pack_files};
 use hearth_testkit::{

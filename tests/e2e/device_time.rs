@@ -2,8 +2,8 @@
 //! is what listings, `DEVICE@latest`, `DEVICE@latest~N`, `DEVICE@YYYY-MM-DD` and retention go
 //! by, and `stored_at` is when Hearth stored it; retention's days are local days (`TZ`).
 
-mod common;
-mod handmade;
+use crate::common;
+use crate::handmade;
 
 use common::{World, describe, s};
 use handmade::{HandDevice, random};

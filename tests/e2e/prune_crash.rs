@@ -18,7 +18,7 @@
 //! packs make the deletion phase long enough to stop in), the older packs of Mum and Dad partly
 //! (repacked, `--max-unused 0%`), the packs of day 3 wholly used (kept).
 
-mod common;
+use crate::common;
 
 use common::{s, u};
 

@@ -3,7 +3,7 @@
 //! touches an existing repository; the source folder is read-only input; a newer format is
 //! refused; and the local index cache is disposable (`docs/format.md` §12, §13).
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, World, describe};
 use hearth_testkit::{Household, HouseholdSpec, files_under, generate, tree_digest};

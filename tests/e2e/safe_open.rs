@@ -7,8 +7,8 @@
 //! damaged object back makes the repository whole again, byte for byte.
 //! (`init` on S3 is in `tests/s3.rs`.)
 
-mod common;
-mod handmade;
+use crate::common;
+use crate::handmade;
 
 use common::{PASSWORD, World, describe, is_object_name, s};
 use hearth_testkit::{FileDigest, tree_digest};

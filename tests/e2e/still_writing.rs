@@ -3,8 +3,8 @@
 //! Status.plist, and a real process that rewrites device folders while `hearth backup` is held
 //! (fanotify, no hook in the binary) in the middle of reading them.
 
-mod common;
-mod handmade;
+use crate::common;
+use crate::handmade;
 
 use common::{World, describe, s};
 use handmade::{HandDevice, good_device, random, text, write_status};

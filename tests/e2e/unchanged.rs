@@ -2,8 +2,8 @@
 //! `hearth` binary: running `hearth backup` often while Finder backs a phone up once a week
 //! stores one snapshot per device backup, and says so.
 
-mod common;
-mod handmade;
+use crate::common;
+use crate::handmade;
 
 use common::{World, describe, s, u};
 use handmade::{HandDevice, good_device, random, text, write_status};

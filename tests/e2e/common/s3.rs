@@ -18,7 +18,6 @@
 //!
 //! Requests the tests make themselves (create a bucket, list keys) go through [`http`], a tiny
 //! HTTP/1.1 client over `TcpStream`: moto accepts unsigned requests for those.
-#![allow(dead_code)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
