@@ -715,15 +715,7 @@ fn a_corrupt_cache_is_rebuilt_by_the_next_command() {
     let ids = snapshot_ids(&w, PASSWORD);
     let cache = cache_file(&w);
     let len = fs::metadata(&cache).unwrap().len() as usize;
-    let mut x = 0x9E37_79B9_7F4A_7C15_u64;
-    let garbage: Vec<u8> = (0..len.max(4096))
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let garbage = hearth_testkit::bytes::mapped(1, len.max(4096), |x| x as u8);
     fs::write(&cache, &garbage).unwrap();
     assert_eq!(
         snapshot_ids(&w, PASSWORD),

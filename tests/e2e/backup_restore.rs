@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::{World, describe, mvt_fixture};
-use handmade::{HandDevice, all_paths, dir_bytes, random, sqlite_side_files, text};
+use handmade::{HandDevice, all_paths, dir_bytes, sqlite_side_files, text};
 use hearth_mobilesync::FileId;
+use hearth_testkit::bytes::noise;
 use hearth_testkit::{
     DayOptions, FileDigest, Household, HouseholdSpec, clone_device, copy_tree, generate, next_day,
     tree_digest,
@@ -137,7 +138,7 @@ fn small_files_shared_by_devices_are_stored_once() {
     let files: Vec<(String, Vec<u8>)> = (0..300u64)
         .map(|i| {
             let len = 1024 + (i as usize * 977) % (11 * 1024);
-            (format!("Library/Caches/c{i:03}.bin"), random(1000 + i, len))
+            (format!("Library/Caches/c{i:03}.bin"), noise(1000 + i, len))
         })
         .collect();
     let total: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
@@ -261,7 +262,7 @@ fn incompressible_content_is_stored_at_its_size_and_text_is_compressed() {
     let mut data = 0;
     for i in 0..12u64 {
         let name = format!("Media/DCIM/100APPLE/IMG_{i:04}.HEIC");
-        let photo = random(i, 150_000 + i as usize * 10_000);
+        let photo = noise(i, 150_000 + i as usize * 10_000);
         data += photo.len() as u64;
         photos.file("CameraRollDomain", &name, &photo);
     }
@@ -520,7 +521,7 @@ fn flipped_byte_in_a_pack_is_reported_with_its_pack_device_and_file() {
     d.file(
         "CameraRollDomain",
         "Media/DCIM/100APPLE/IMG_0007.MOV",
-        &random(77, 2_000_000),
+        &noise(77, 2_000_000),
     );
     d.finish();
     let mut other = HandDevice::new(
@@ -531,7 +532,7 @@ fn flipped_byte_in_a_pack_is_reported_with_its_pack_device_and_file() {
     other.file(
         "CameraRollDomain",
         "Media/DCIM/100APPLE/IMG_0100.HEIC",
-        &random(78, 100_000),
+        &noise(78, 100_000),
     );
     other.finish();
     w.ok(&["backup", s(&w.path("Backup"))]);

@@ -15,10 +15,10 @@ use std::process::Output;
 
 use common::{World, describe};
 use handmade::{
-    HandDevice, all_paths, dir_bytes, good_device, random, sqlite_side_files, text,
-    write_info_plist,
+    HandDevice, all_paths, dir_bytes, good_device, sqlite_side_files, text, write_info_plist,
 };
 use hearth_mobilesync::{FileId, ManifestInfo, is_macos_junk, write_plist_binary};
+use hearth_testkit::bytes::noise;
 use hearth_testkit::{FileDigest, tree_digest};
 
 const GOOD: &str = "600D0000600D0000600D0000600D0000600D0000";
@@ -71,9 +71,9 @@ fn assert_snapshots(w: &World, bad_too: bool) {
 fn fast_keybag(password: &str) -> Vec<u8> {
     use hearth_mobilesync::encryption::{ClassKeys, KdfParams, Keybag};
     let kdf = KdfParams {
-        salt: random(40, 20),
+        salt: noise(40, 20),
         iterations: 1,
-        dp: Some((random(41, 20), 1)),
+        dp: Some((noise(41, 20), 1)),
     };
     let keys = ClassKeys((1..=11).map(|c| (c, [c as u8; 32])).collect());
     Keybag::build(
@@ -92,7 +92,7 @@ fn bad_device(w: &World, name: &str) -> HandDevice {
         .file(
             "MediaDomain",
             "Media/Recordings/memo.m4a",
-            &random(22, 40_000),
+            &noise(22, 40_000),
         );
     d
 }
@@ -138,7 +138,7 @@ fn manifest_db_that_is_not_sqlite_fails_that_device_only() {
     let mut d = bad_device(&w, "Garbled iPhone");
     let folder = d.finish();
     std::fs::remove_file(folder.join("Manifest.plist")).unwrap();
-    std::fs::write(folder.join("Manifest.db"), random(23, 8192)).unwrap();
+    std::fs::write(folder.join("Manifest.db"), noise(23, 8192)).unwrap();
 
     let err = backup(&w, 1);
     let line = err
@@ -179,17 +179,17 @@ fn encrypted_manifest_db_without_password_fails_that_device_and_stores_nothing_o
     let mut d = bad_device(&w, "Locked iPhone");
     // A big incompressible blob: if any of this device were stored, the repository would show it.
     let blob = FileId::for_path("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0001.MOV");
-    d.blob(blob.as_str(), &random(24, 400_000));
+    d.blob(blob.as_str(), &noise(24, 400_000));
     let folder = d.finish();
     let manifest = ManifestInfo {
         is_encrypted: true,
         lockdown_product_version: Some("17.4".into()),
         backup_keybag: Some(fast_keybag("the household password")),
-        manifest_key: Some(random(26, 44)),
+        manifest_key: Some(noise(26, 44)),
         ..ManifestInfo::default()
     };
     write_plist_binary(&folder.join("Manifest.plist"), &manifest.to_plist()).unwrap();
-    std::fs::write(folder.join("Manifest.db"), random(27, 16_384)).unwrap();
+    std::fs::write(folder.join("Manifest.db"), noise(27, 16_384)).unwrap();
 
     let err = backup(&w, 1);
     let line = err
@@ -229,7 +229,7 @@ fn missing_and_short_blobs_are_warnings_recorded_in_the_snapshot() {
         1,
         10_000,
     )
-    .blob(short.as_str(), &random(28, 4_000));
+    .blob(short.as_str(), &noise(28, 4_000));
     let folder = d.finish();
 
     let err = backup(&w, 3);
@@ -435,7 +435,7 @@ fn ios9_mbdb_backup_is_refused_by_name_and_the_rest_completes() {
     std::fs::create_dir(&folder).unwrap();
     write_info_plist(&folder.join("Info.plist"), BAD, "Old iPhone");
     let mut mbdb = b"mbdb\x05\x00".to_vec();
-    mbdb.extend_from_slice(&random(29, 2000));
+    mbdb.extend_from_slice(&noise(29, 2000));
     std::fs::write(folder.join("Manifest.mbdb"), mbdb).unwrap();
     std::fs::write(
         folder.join(FileId::for_path("HomeDomain", "Library/x").as_str()),

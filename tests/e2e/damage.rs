@@ -8,11 +8,12 @@
 //! repository does not say.
 
 use crate::common;
-use crate::common::s3;
 use crate::handmade;
+use hearth_testkit::servers::{MotoServer, S3Server};
 
 use common::{World, describe, s};
-use handmade::{HandDevice, random, text};
+use handmade::{HandDevice, text};
+use hearth_testkit::bytes::noise;
 use hearth_testkit::{
     FileDigest, GeneratedDevice, Household, HouseholdSpec, generate, tree_digest,
 };
@@ -372,7 +373,7 @@ fn flip_inside(w: &World, pack: &Path, file: &str) {
 
 /// Two phones that share a 2 MB video, each with files of its own.
 fn sharing_a_video(w: &World) -> Vec<(PathBuf, String)> {
-    let video = random(11, 2_000_000);
+    let video = noise(11, 2_000_000);
     ["AAAA", "BBBB"]
         .iter()
         .enumerate()
@@ -392,7 +393,7 @@ fn sharing_a_video(w: &World) -> Vec<(PathBuf, String)> {
             d.file(
                 "HomeDomain",
                 "Library/own.bin",
-                &random(30 + i as u64, 300_000),
+                &noise(30 + i as u64, 300_000),
             );
             (d.finish(), udid)
         })
@@ -641,7 +642,7 @@ fn an_unfinished_restore_of_another_snapshot_is_not_written_into() {
 
 #[test]
 fn on_s3_a_lost_segment_is_listed_again_and_a_damaged_snapshot_forgotten() {
-    let Some(moto) = s3::MotoServer::start() else {
+    let Some(moto) = MotoServer::start() else {
         return;
     };
     moto.create_bucket("damage");

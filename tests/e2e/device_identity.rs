@@ -7,7 +7,8 @@ use crate::common;
 use crate::handmade;
 
 use common::{World, describe, pyiosbackup_fixture, s};
-use handmade::{HandDevice, random, text};
+use handmade::{HandDevice, text};
+use hearth_testkit::bytes::noise;
 
 use hearth_mobilesync::{DeviceInfo, ManifestInfo, write_plist_binary};
 use hearth_testkit::{copy_tree, tree_digest};
@@ -109,7 +110,7 @@ fn hand_assembled(
         .file(
             "CameraRollDomain",
             "Media/DCIM/100APPLE/IMG_0001.HEIC",
-            &random(2, 40_000),
+            &noise(2, 40_000),
         );
     let folder = d.finish();
     let info = DeviceInfo {

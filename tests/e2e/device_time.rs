@@ -6,8 +6,9 @@ use crate::common;
 use crate::handmade;
 
 use common::{World, describe, s};
-use handmade::{HandDevice, random};
+use handmade::HandDevice;
 use hearth_mobilesync::{StatusInfo, write_plist_binary};
+use hearth_testkit::bytes::noise;
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
@@ -66,11 +67,11 @@ fn named(w: &World, reference: &str) -> Result<String, String> {
 fn snapshots_carry_the_time_the_device_was_backed_up_and_references_use_it() {
     let w = World::with_repo();
     let mut d = HandDevice::new(&w.path("Backup"), UDID, "June's iPhone");
-    d.file("HomeDomain", "Library/a.bin", &random(1, 10_000));
+    d.file("HomeDomain", "Library/a.bin", &noise(1, 10_000));
     let folder = d.finish();
     backed_up_at(&folder, JUNE_2_0330);
     w.ok(&["backup", s(&folder)]);
-    d.file("HomeDomain", "Library/b.bin", &random(2, 10_000));
+    d.file("HomeDomain", "Library/b.bin", &noise(2, 10_000));
     again(&mut d);
     backed_up_at(&folder, JUNE_2_0330 + 7 * DAY);
     w.ok(&["backup", s(&folder)]);
@@ -112,7 +113,7 @@ fn snapshots_carry_the_time_the_device_was_backed_up_and_references_use_it() {
 fn retention_counts_days_in_the_local_time_zone() {
     let w = World::with_repo();
     let mut d = HandDevice::new(&w.path("Backup"), UDID, "June's iPhone");
-    d.file("HomeDomain", "Library/a.bin", &random(3, 10_000));
+    d.file("HomeDomain", "Library/a.bin", &noise(3, 10_000));
     let folder = d.finish();
     // 03:30 and 05:30 UTC: one day in UTC; in New York (UTC-4 in June) June 1 and June 2.
     for (i, secs) in [JUNE_2_0330, JUNE_2_0330 + 2 * HOUR]
@@ -120,7 +121,7 @@ fn retention_counts_days_in_the_local_time_zone() {
         .enumerate()
     {
         let path = format!("Library/day{i}.bin");
-        d.file("HomeDomain", &path, &random(10 + i as u64, 5_000));
+        d.file("HomeDomain", &path, &noise(10 + i as u64, 5_000));
         again(&mut d);
         backed_up_at(&folder, secs);
         w.ok(&["backup", s(&folder)]);

@@ -12,7 +12,8 @@ use crate::handmade;
 
 use common::procs::{Ended, Proc};
 use common::{World, describe, s};
-use handmade::{HandDevice, good_device, random, text};
+use handmade::{HandDevice, good_device, text};
+use hearth_testkit::bytes::noise;
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -119,7 +120,7 @@ fn a_device_whose_file_changes_after_the_scan_is_read_again_as_a_whole_and_store
     e.file(
         "MediaDomain",
         "Media/Recordings/memo.m4a",
-        &random(32, 200_000),
+        &noise(32, 200_000),
     )
     .file("HomeDomain", "Library/small.txt", &text(36, 5_000));
     let other = e.finish();
@@ -138,7 +139,7 @@ fn a_device_whose_file_changes_after_the_scan_is_read_again_as_a_whole_and_store
     // Held at its first open: 50,000 bytes longer than the scan saw and Size says.
     let memo_gate = gate(&memo, move |f, open, read| {
         if (open, read) == (1, 0) {
-            f.write_all_at(&random(34, 50_000), 200_000).unwrap();
+            f.write_all_at(&noise(34, 50_000), 200_000).unwrap();
         }
     });
     let err = run(&w, &["backup", s(&backup)], 3);
@@ -190,7 +191,7 @@ fn a_device_whose_file_changes_while_it_is_read_twice_is_skipped_as_still_being_
     let w = World::with_repo();
     let mut d = HandDevice::new(&w.path("Backup"), UDID, "Busy iPhone");
     let path = "Library/Caches/big.bin";
-    d.file("HomeDomain", path, &random(41, (6 * MIB) as usize))
+    d.file("HomeDomain", path, &noise(41, (6 * MIB) as usize))
         .file("HomeDomain", "Library/small.txt", &text(42, 5_000));
     let folder = d.finish();
     let big = blob(&folder, "HomeDomain", path);
@@ -208,7 +209,7 @@ fn a_device_whose_file_changes_while_it_is_read_twice_is_skipped_as_still_being_
             f.set_modified(m1).unwrap();
         }
         (2, 2) => {
-            f.write_all_at(&random(43, MIB as usize), 5 * MIB).unwrap();
+            f.write_all_at(&noise(43, MIB as usize), 5 * MIB).unwrap();
             f.set_modified(m1).unwrap();
         }
         _ => {}
@@ -663,7 +664,7 @@ fn rows_too_long_for_the_format_are_refused_with_a_warning_never_cut_short() {
     );
     let huge = FileId::for_path("HomeDomain", "Library/huge.bin");
     d.row(huge.as_str(), "HomeDomain", "Library/huge.bin", 1, u64::MAX)
-        .blob(huge.as_str(), &random(73, 4_000));
+        .blob(huge.as_str(), &noise(73, 4_000));
     let folder = d.finish();
     let err = run(&w, &["backup", s(&folder)], 3);
     let line = line_with(

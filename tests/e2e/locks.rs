@@ -13,15 +13,14 @@
 //! HEARTH_TEST_LOCK_STALE_SECS, in the tests that need a lock to go stale.
 
 use crate::common;
-use crate::common::s3;
 
 use common::procs::{Proc, freeze, thaw};
 use common::{World, describe, is_object_name, names, pack_files, s};
+use hearth_testkit::servers::{MotoServer, S3Server};
 use hearth_testkit::{
     DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, clone_device, generate, next_day,
     tree_digest,
 };
-use s3::MotoServer;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -13,7 +13,8 @@ use crate::handmade;
 
 use common::procs::{freeze, thaw};
 use common::{World, is_object_name, names, s};
-use handmade::{HandDevice, random};
+use handmade::HandDevice;
+use hearth_testkit::bytes::noise;
 use hearth_testkit::{FileDigest, copy_tree, tree_digest};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::ExitStatusExt;
@@ -41,8 +42,8 @@ fn repository(w: &World) -> Vec<(PathBuf, String)> {
         .map(|i| {
             let udid = format!("{:040X}", 0xC0FFEE00 + i);
             let mut d = HandDevice::new(&w.path("Backup"), &udid, &format!("Phone {i}"));
-            d.file("HomeDomain", "Library/a.bin", &random(i, 20_000));
-            d.file("HomeDomain", "Library/b.bin", &random(100 + i, 5_000));
+            d.file("HomeDomain", "Library/a.bin", &noise(i, 20_000));
+            d.file("HomeDomain", "Library/b.bin", &noise(100 + i, 5_000));
             let folder = d.finish();
             w.ok(&["backup", s(&folder)]);
             (folder, udid)

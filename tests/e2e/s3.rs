@@ -1,5 +1,6 @@
 //! Repositories on S3-compatible object storage (issue 6), end to end: the real `hearth` binary
-//! against real S3 servers on loopback that the tests start themselves (`tests/e2e/common/s3.rs`).
+//! against real S3 servers on loopback that the tests start themselves
+//! (`hearth_testkit::servers`).
 //!
 //! - On moto (honours `If-None-Match: *`): init, backup, snapshots, ls, restore byte-exact,
 //!   forget and prune, check --read-data, stats, key, unlock, repair index; the bucket holds the
@@ -19,17 +20,16 @@
 //! `repo` folder is never used and must stay absent.
 
 use crate::common;
-use crate::common::s3;
 
 use common::s;
 
 use common::procs::{Ended, Proc};
 use common::{World, describe};
+use hearth_testkit::servers::{self, FaultPlan, FaultProxy, MotoServer, Op, RcloneS3, S3Server};
 use hearth_testkit::{
     DayOptions, DeviceSpec, FileDigest, Household, HouseholdSpec, files_under, generate, next_day,
     tree_digest,
 };
-use s3::{FaultPlan, FaultProxy, MotoServer, RcloneS3};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs;
@@ -56,16 +56,16 @@ struct Remote {
 fn on_moto(moto: &MotoServer, bucket: &str) -> Remote {
     Remote {
         location: moto.repo_location(bucket, PREFIX),
-        access_key: s3::ACCESS_KEY,
-        secret_key: s3::SECRET_KEY,
+        access_key: MotoServer::ACCESS_KEY,
+        secret_key: MotoServer::SECRET_KEY,
     }
 }
 
 fn through(proxy: &FaultProxy, bucket: &str) -> Remote {
     Remote {
         location: proxy.repo_location(bucket, PREFIX),
-        access_key: s3::ACCESS_KEY,
-        secret_key: s3::SECRET_KEY,
+        access_key: MotoServer::ACCESS_KEY,
+        secret_key: MotoServer::SECRET_KEY,
     }
 }
 
@@ -99,7 +99,7 @@ impl Site {
             .env("HEARTH_CACHE_DIR", self.cache(computer))
             .env_remove("HEARTH_LOCK_WAIT")
             .env_remove("XDG_CACHE_HOME");
-        s3::configure(&mut c, remote.access_key, remote.secret_key);
+        servers::configure(&mut c, remote.access_key, remote.secret_key);
         c
     }
 
@@ -856,9 +856,12 @@ fn init_refuses_a_prefix_that_holds_repository_objects() {
     moto.create_bucket("damaged");
     let site = Site::new(on_moto(&moto, "damaged"));
     site.init("a");
-    let config_key = format!("/damaged/{PREFIX}/config");
-    let config = moto.get("damaged", &format!("{PREFIX}/config")).unwrap();
-    let r = s3::http(moto.port(), "DELETE", &config_key, &[s3::MOTO_AUTH], b"").unwrap();
+    let config_key = format!("{PREFIX}/config");
+    let config = moto.get("damaged", &config_key).unwrap();
+    let r = moto
+        .client()
+        .send("damaged", &config_key, Op::Delete)
+        .unwrap();
     assert!(matches!(r.status, 200 | 204), "DELETE config: {}", r.text());
     let before = moto.list_keys("damaged");
     assert_eq!(before.len(), 1, "one key file left: {before:?}");
@@ -884,15 +887,21 @@ fn init_refuses_a_prefix_that_holds_repository_objects() {
         "{err}"
     );
 
-    let r = s3::http(moto.port(), "PUT", &config_key, &[s3::MOTO_AUTH], &config).unwrap();
+    let r = moto
+        .client()
+        .send("damaged", &config_key, Op::Put(&config))
+        .unwrap();
     assert_eq!(r.status, 200, "PUT config back: {}", r.text());
     site.ok("a", &["snapshots"]);
 
     // A prefix holding nothing but one pack.
     moto.create_bucket("one-pack");
     let site = Site::new(on_moto(&moto, "one-pack"));
-    let pack = format!("/one-pack/{PREFIX}/packs/ab/{}", "ab".repeat(32));
-    let r = s3::http(moto.port(), "PUT", &pack, &[s3::MOTO_AUTH], b"pack bytes").unwrap();
+    let pack = format!("{PREFIX}/packs/ab/{}", "ab".repeat(32));
+    let r = moto
+        .client()
+        .send("one-pack", &pack, Op::Put(b"pack bytes"))
+        .unwrap();
     assert_eq!(r.status, 200, "PUT a pack: {}", r.text());
     refused(&site, "packs/ holds 1 object");
     assert_eq!(moto.list_keys("one-pack").len(), 1, "init wrote nothing");
@@ -918,11 +927,9 @@ fn a_missing_bucket_or_wrong_credentials_is_a_clear_error() {
             "{args:?} names the missing bucket:\n{err}"
         );
     }
-    let buckets = s3::http(moto.port(), "GET", "/", &[s3::MOTO_AUTH], b"").unwrap();
     assert!(
-        !buckets.text().contains("no-such-bucket"),
-        "hearth does not create buckets: {}",
-        buckets.text()
+        !moto.client().bucket_exists("no-such-bucket"),
+        "hearth does not create buckets"
     );
 
     rc.create_bucket("locked");

@@ -7,7 +7,8 @@ use crate::common;
 use crate::handmade;
 
 use common::{World, describe, s};
-use handmade::{HandDevice, good_device, random, text, write_status};
+use handmade::{HandDevice, good_device, text, write_status};
+use hearth_testkit::bytes::noise;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -39,9 +40,9 @@ fn small(parent: &Path, udid: &str, name: &str) -> PathBuf {
         .file(
             "CameraRollDomain",
             "Media/DCIM/100APPLE/IMG_0001.HEIC",
-            &random(2, 60_000),
+            &noise(2, 60_000),
         )
-        .file("HomeDomain", "Library/SMS/sms.db", &random(3, 16_384));
+        .file("HomeDomain", "Library/SMS/sms.db", &noise(3, 16_384));
     d.finish()
 }
 
@@ -265,7 +266,7 @@ fn with_video(parent: &Path, udid: &str, name: &str) -> (PathBuf, PathBuf) {
     d.file(
         "CameraRollDomain",
         "Media/DCIM/100APPLE/IMG_0002.MOV",
-        &random(4, 2 << 20),
+        &noise(4, 2 << 20),
     )
     .file("HomeDomain", "Library/Notes/notes.txt", &text(5, 30_000));
     let folder = d.finish();
@@ -292,7 +293,7 @@ fn a_folder_rewritten_while_it_is_read_is_read_again_and_skipped_while_it_keeps_
     next.file(
         "CameraRollDomain",
         "Media/DCIM/100APPLE/IMG_0002.MOV",
-        &random(4, 2 << 20),
+        &noise(4, 2 << 20),
     )
     .file("HomeDomain", "Library/Notes/notes.txt", &text(5, 30_000))
     .file("HomeDomain", "Library/Notes/new.txt", &text(6, 9_000));

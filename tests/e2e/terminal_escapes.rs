@@ -11,8 +11,9 @@ use crate::common;
 use crate::handmade;
 
 use common::{World, describe, s};
-use handmade::{HandDevice, random, text};
+use handmade::{HandDevice, text};
 use hearth_mobilesync::FileId;
+use hearth_testkit::bytes::noise;
 use std::path::PathBuf;
 use std::process::Output;
 
@@ -47,7 +48,7 @@ fn hostile() -> Hostile {
         .file(
             "MediaDomain",
             "Media/Recordings/memo.m4a",
-            &random(32, 30_000),
+            &noise(32, 30_000),
         )
         .row(
             FileId::for_path("HomeDomain", MISSING).as_str(),

@@ -6,7 +6,8 @@ use crate::common;
 use crate::handmade;
 
 use common::{World, describe, s, u};
-use handmade::{HandDevice, good_device, random, text, write_status};
+use handmade::{HandDevice, good_device, text, write_status};
+use hearth_testkit::bytes::noise;
 
 use hearth_testkit::tree_digest;
 use serde_json::Value;
@@ -51,7 +52,7 @@ fn the_same_device_backup_is_one_snapshot_and_a_new_backup_of_an_unchanged_phone
         .file(
             "CameraRollDomain",
             "Media/DCIM/100APPLE/IMG_0001.HEIC",
-            &random(2, 50_000),
+            &noise(2, 50_000),
         );
     let ipad = ipad.finish();
     write_status(

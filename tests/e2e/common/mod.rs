@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 pub mod procs;
-pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

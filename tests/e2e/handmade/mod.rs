@@ -3,6 +3,7 @@
 //! compressibility. Also a few folder helpers (repository size, every path under a folder).
 #![allow(dead_code)]
 
+use hearth_testkit::bytes::noise;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -188,25 +189,11 @@ pub fn good_device(parent: &Path, udid: &str) -> HandDevice {
         .file(
             "CameraRollDomain",
             "Media/DCIM/100APPLE/IMG_0001.HEIC",
-            &random(9, 70_000),
+            &noise(9, 70_000),
         )
         .file("HomeDomain", "Library/Empty", b"");
     d.finish();
     d
-}
-
-/// `len` bytes from a seeded xorshift generator: incompressible.
-pub fn random(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// `len` bytes of English-looking text built from a seeded choice of words: compresses well,
@@ -217,7 +204,7 @@ pub fn text(seed: u64, len: usize) -> Vec<u8> {
         "please", "bring", "bread", "and", "milk", "school", "trip", "on", "friday", "call", "me",
         "when", "you", "arrive",
     ];
-    let r = random(seed, len);
+    let r = noise(seed, len);
     let mut out = Vec::with_capacity(len + 16);
     let mut i = 0;
     while out.len() < len {
