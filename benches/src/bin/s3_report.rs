@@ -9,7 +9,7 @@
 //!
 //! What it does, all through the library in this one process:
 //! 1. starts `moto_server -H 127.0.0.1 -p PORT` (in memory; killed at the end, also on a panic)
-//!    and creates a bucket with an unsigned `PUT` (moto checks no signature);
+//!    (`hearth_testkit::servers::MotoServer`) and creates a bucket;
 //! 2. generates `HouseholdSpec::bench(BYTES)` and `sync`s it;
 //! 3. initialises two repositories with the cheap benchmark KDF: a local one in WORKDIR and one
 //!    at `s3:http://127.0.0.1:PORT/hearth-bench/household` (its redb cache in WORKDIR);
@@ -29,98 +29,39 @@ use hearth_benches::{
 };
 use hearth_repo::{CheckOptions, NoProgress, ReadData, Repository};
 use hearth_storage::{S3Backend, S3Location};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use hearth_testkit::servers::{self, MotoServer, S3Server};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const DEFAULT_BYTES: u64 = 300_000_000;
 const BUCKET: &str = "hearth-bench";
 const PREFIX: &str = "household";
-/// moto needs about 2 s on an idle machine.
-const READY_WITHIN: Duration = Duration::from_secs(30);
-const ACCESS_KEY: &str = "hearthbenchaccesskey";
-const SECRET_KEY: &str = "hearthbenchsecretkey";
-const REGION: &str = "us-east-1";
-/// moto checks no signature, but refuses requests without an `Authorization` header.
-const MOTO_AUTH: &str = "AWS4-HMAC-SHA256 Credential=hearthbenchaccesskey/20260101/us-east-1/s3/aws4_request, \
-     SignedHeaders=host, Signature=0000000000000000000000000000000000000000000000000000000000000000";
 
-/// `moto_server` on a port of 127.0.0.1, killed when dropped.
-struct Moto {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
+/// moto's server, from the test kit, and what this report measures of it.
+struct Moto(MotoServer);
 
 impl Moto {
-    /// Starts it on a free port and waits until it answers HTTP (a port taken meanwhile makes
-    /// it exit at once: another is tried, three times at most).
-    fn start(bin: &Path, dir: &Path) -> Moto {
-        let log = dir.join("moto.log");
-        let mut last = String::new();
-        for _ in 0..3 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("binding an ephemeral port")
-                .port();
-            let file = std::fs::File::create(&log).expect("creating moto's log");
-            let child = Command::new(bin.join("moto_server"))
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .current_dir(dir)
-                .env_remove("INITIAL_NO_AUTH_ACTION_COUNT")
-                .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(
-                    file.try_clone().expect("duplicating the log handle"),
-                ))
-                .stderr(Stdio::from(file))
-                .spawn()
-                .unwrap_or_else(|e| panic!("starting {}: {e}", bin.join("moto_server").display()));
-            let mut moto = Moto {
-                child,
-                port,
-                log: log.clone(),
-            };
-            let t = Instant::now();
-            loop {
-                if let Some(status) = moto.child.try_wait().expect("waiting on moto") {
-                    last = format!(
-                        "moto_server on port {port} exited ({status}):\n{}",
-                        moto.log()
-                    );
-                    break;
-                }
-                if http(port, "GET", "/").is_ok() {
-                    println!(
-                        "moto_server (pid {}) answers on 127.0.0.1:{port} after {:.1} s",
-                        moto.child.id(),
-                        t.elapsed().as_secs_f64()
-                    );
-                    return moto;
-                }
-                if t.elapsed() > READY_WITHIN {
-                    panic!(
-                        "moto_server on port {port} did not answer within {READY_WITHIN:?}:\n{}",
-                        moto.log()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            // Dropping `moto` here reaps the exited child.
-        }
-        panic!("{last}");
+    /// Starts `<bin>/moto_server` on a free port and waits until it answers HTTP.
+    fn start(bin: &Path) -> Moto {
+        let t = Instant::now();
+        let server = MotoServer::start_in(bin);
+        println!(
+            "moto_server (pid {}) answers on 127.0.0.1:{} after {:.1} s",
+            server.pid(),
+            server.port(),
+            t.elapsed().as_secs_f64()
+        );
+        Moto(server)
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.log()
     }
 
     /// moto's CPU time so far (user + system, all its threads), from `/proc/PID/stat`.
     fn cpu(&self) -> Option<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.pid())).ok()?;
         // The command name may hold spaces; the fields after it are fixed.
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
         let ticks: u64 =
@@ -132,7 +73,7 @@ impl Moto {
 
     /// moto's peak resident memory in bytes (`VmHWM`).
     fn peak_rss(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.pid())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         let kib: u64 = line["VmHWM:".len()..]
             .trim()
@@ -162,18 +103,10 @@ impl Moto {
         r
     }
 
-    /// Sends SIGKILL and reaps it.
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Stops it (SIGKILL, reaped).
+    fn stop(self) {
+        drop(self.0);
         println!("moto_server stopped");
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -194,56 +127,16 @@ fn strip_colours(line: &str) -> String {
     out
 }
 
-/// One unsigned HTTP/1.1 request to 127.0.0.1:`port` with an empty body: the status code and
-/// the body as text.
-fn http(port: u16, method: &str, target: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    s.set_write_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        s,
-        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {MOTO_AUTH}\r\n\
-         Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut answer = Vec::new();
-    s.read_to_end(&mut answer)?;
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("not an HTTP answer: {answer:?}"),
-            )
-        })?;
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_owned());
-    Ok((status, body))
-}
-
 /// The `bin` folder of the venv holding `moto_server`: `HEARTH_PYTHON`'s folder, else
 /// `HEARTH_PY_VENV` or `target/python-venv`.
 fn venv_bin() -> PathBuf {
-    let python = hearth_testkit::third_party::python().unwrap_or_else(|| {
-        eprintln!("s3_report needs moto_server: export HEARTH_PYTHON=\"$(scripts/python-env)\"");
-        std::process::exit(2)
-    });
-    // Not canonicalised: a venv's python is a symlink to the system's.
-    let bin = python
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    if !bin.join("moto_server").is_file() {
+    servers::find_venv_bin(&["moto_server"]).unwrap_or_else(|why| {
         eprintln!(
-            "{} has no moto_server: run scripts/python-env (it installs moto[s3] into the venv), \
-             or point HEARTH_PYTHON at a venv that has it",
-            bin.display()
+            "s3_report needs moto_server: {why}; run scripts/python-env (it installs moto[s3] \
+             into the venv) and export HEARTH_PYTHON=\"$(scripts/python-env)\""
         );
-        std::process::exit(2);
-    }
-    bin
+        std::process::exit(2)
+    })
 }
 
 /// HTTP requests moto answered.
@@ -377,24 +270,12 @@ fn main() {
     // nothing else of the caller's AWS set-up, and keep loopback away from any proxy.
     // SAFETY: no other thread exists yet (nothing has been spawned, the runtimes start later).
     unsafe {
-        for var in [
-            "AWS_SESSION_TOKEN",
-            "AWS_DEFAULT_REGION",
-            "AWS_PROFILE",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_S3",
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-        ] {
+        for var in servers::FOREIGN_ENV {
             std::env::remove_var(var);
         }
-        std::env::set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
-        std::env::set_var("AWS_REGION", REGION);
+        std::env::set_var("AWS_ACCESS_KEY_ID", MotoServer::ACCESS_KEY);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", MotoServer::SECRET_KEY);
+        std::env::set_var("AWS_REGION", servers::REGION);
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
         std::env::set_var("NO_PROXY", "127.0.0.1,localhost");
         std::env::set_var("no_proxy", "127.0.0.1,localhost");
@@ -406,12 +287,8 @@ fn main() {
         None => tempfile::tempdir(),
     }
     .expect("a temporary folder");
-    let moto_dir = work.path().join("moto");
-    std::fs::create_dir(&moto_dir).expect("creating moto's folder");
-    let moto = Moto::start(&bin, &moto_dir);
-    let (status, body) = http(moto.port, "PUT", &format!("/{BUCKET}"))
-        .unwrap_or_else(|e| panic!("PUT /{BUCKET} on moto: {e}"));
-    assert_eq!(status, 200, "creating bucket {BUCKET}: {body}");
+    let moto = Moto::start(&bin);
+    moto.0.create_bucket(BUCKET);
 
     let household = generate_bench_household(bytes, work.path());
 
@@ -419,7 +296,7 @@ fn main() {
     let t = Instant::now();
     let local = fresh_repo(&work.path().join("local"));
     let local_init = t.elapsed();
-    let location = format!("s3:http://127.0.0.1:{}/{BUCKET}/{PREFIX}", moto.port);
+    let location = moto.0.repo_location(BUCKET, PREFIX);
     let t = Instant::now();
     let s3_dir = work.path().join("s3");
     let backend = S3Backend::open(&S3Location::parse(&location).expect("an s3: location"))

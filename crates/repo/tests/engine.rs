@@ -2,34 +2,16 @@
 
 mod common;
 
-use common::{options, xorshift_bytes};
-use hearth_format::{BlobKind, Content, DeviceIdentity, Entry, Snapshot, SnapshotSummary};
+use common::{options, snapshot};
+use hearth_format::{BlobKind, Content, Entry};
 use hearth_repo::{CheckOptions, NoProgress, ReadData, RepoError, Repository};
 use hearth_storage::{Backend, FileType, LocalBackend};
+use hearth_testkit::bytes;
 use std::sync::Arc;
-
-fn snapshot(name: &str) -> Snapshot {
-    Snapshot {
-        time: 1,
-        stored_at: 1,
-        host: "h".into(),
-        device: DeviceIdentity {
-            udid: format!("UDID-{name}"),
-            name: name.into(),
-            ..Default::default()
-        },
-        parent: None,
-        tags: vec![],
-        summary: SnapshotSummary::default(),
-        warnings: vec![],
-        tree_len: 0,
-        tree: vec![],
-    }
-}
 
 /// Pseudo-random text-like bytes: no repeats, but compressible (letters only).
 fn data(n: usize, seed: u64) -> Vec<u8> {
-    xorshift_bytes(n, seed, |x| b'a' + (x % 26) as u8)
+    bytes::letters(seed, n)
 }
 
 fn backup(repo: &Repository, name: &str, content: &[u8]) -> hearth_format::SnapshotId {

@@ -4,12 +4,13 @@
 
 mod common;
 
-use common::{options, xorshift_bytes};
-use hearth_format::{BlobKind, Content, DeviceIdentity, Entry, PackId, Snapshot, SnapshotId};
+use common::options;
+use hearth_format::{BlobKind, Content, Entry, PackId, SnapshotId};
 use hearth_repo::{
     CheckOptions, NoProgress, ReadData, RepairIndexOptions, Repository, read_pack_header,
 };
 use hearth_storage::{Backend, FileType, LocalBackend};
+use hearth_testkit::bytes;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -46,22 +47,7 @@ fn commit(
             }
         })
         .collect::<Vec<_>>();
-    let snapshot = Snapshot {
-        time: 1,
-        stored_at: 1,
-        host: "h".into(),
-        device: DeviceIdentity {
-            udid: format!("UDID-{device}"),
-            name: device.into(),
-            ..Default::default()
-        },
-        parent: None,
-        tags: vec![],
-        summary: Default::default(),
-        warnings: vec![],
-        tree_len: 0,
-        tree: vec![],
-    };
+    let snapshot = common::snapshot(device);
     let id = repo.commit_snapshot(&session, snapshot, &entries).unwrap();
     session.finish().unwrap();
     id
@@ -71,7 +57,7 @@ fn commit(
 fn small_files(n: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
     (0..n)
         .map(|i| {
-            let bytes = xorshift_bytes(200, seed * 100_000 + i as u64, |x| x as u8);
+            let bytes = bytes::mapped(seed * 100_000 + i as u64, 200, |x| x as u8);
             (format!("f/{i}"), bytes)
         })
         .collect()
@@ -207,7 +193,7 @@ fn repair_index_lists_every_pack_anew_and_drops_those_storage_lost() {
 fn check_finds_a_file_whose_chunks_do_not_add_up_to_its_recorded_size() {
     let dir = tempfile::tempdir().unwrap();
     let (_, repo) = repo(dir.path());
-    let bytes = xorshift_bytes(100_000, 4, |x| b'a' + (x % 26) as u8);
+    let bytes = bytes::letters(4, 100_000);
     commit(&repo, "iPad", &[("Manifest.db", bytes.clone())], 0);
     let ok = repo.check(CheckOptions::default(), &NoProgress).unwrap();
     assert!(ok.is_ok(), "{ok:?}");
@@ -283,7 +269,7 @@ fn a_pack_that_does_not_answer_is_not_damage_and_repair_snapshots_reads_before_i
         failing: Default::default(),
     });
     let repo = Repository::init(backend.clone(), b"pw", &options(dir.path())).unwrap();
-    let bytes = xorshift_bytes(3_000, 5, |x| x as u8);
+    let bytes = bytes::mapped(5, 3_000, |x| x as u8);
     commit(&repo, "iPad", &[("f", bytes.clone())], 0);
 
     backend
@@ -337,7 +323,7 @@ fn store_alone(repo: &Repository, bytes: &[u8]) -> Vec<hearth_format::ChunkId> {
 fn prune_ends_when_every_copy_of_a_live_blob_is_damaged() {
     let dir = tempfile::tempdir().unwrap();
     let (backend, repo) = repo(dir.path());
-    let bytes = xorshift_bytes(3_000, 6, |x| x as u8);
+    let bytes = bytes::mapped(6, 3_000, |x| x as u8);
     let [id] = store_alone(&repo, &bytes)[..] else {
         panic!("one chunk")
     };
@@ -371,7 +357,7 @@ fn prune_ends_when_every_copy_of_a_live_blob_is_damaged() {
 fn prune_keeps_a_pack_no_segment_names_that_holds_a_live_blob_even_with_an_indexed_copy() {
     let dir = tempfile::tempdir().unwrap();
     let (backend, repo) = repo(dir.path());
-    let bytes = xorshift_bytes(5_000, 7, |x| x as u8);
+    let bytes = bytes::mapped(7, 5_000, |x| x as u8);
     commit(&repo, "iPad", &[("f", bytes.clone())], 0);
     let id = repo.keys().chunk_id(&bytes);
     let first = repo.cache().lookup(&id).unwrap().unwrap().pack;
@@ -414,13 +400,13 @@ fn repair_index_forgets_what_it_knew_of_the_packs_it_drops() {
     commit(
         &repo,
         "iPad",
-        &[("a", xorshift_bytes(300, 8, |x| x as u8))],
+        &[("a", bytes::mapped(8, 300, |x| x as u8))],
         0,
     );
     commit(
         &repo,
         "iPhone",
-        &[("b", xorshift_bytes(300, 9, |x| x as u8))],
+        &[("b", bytes::mapped(9, 300, |x| x as u8))],
         0,
     );
     let (lost, _) = packs(&backend)[0];

@@ -3,17 +3,18 @@
 
 mod common;
 
-use common::{options, xorshift_bytes};
+use common::options;
 use hearth_format::{BlobKind, ChunkId};
 use hearth_repo::{RepoError, Repository, SPAN_BUDGET, SPAN_MAX};
 use hearth_storage::{Backend, FileType, LocalBackend, ObjectInfo, PutOutcome, StorageError};
+use hearth_testkit::bytes;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Incompressible bytes (xorshift), so sealed sizes are about the plaintext's.
+/// Incompressible bytes, so sealed sizes are about the plaintext's.
 fn noise(n: usize, seed: u64) -> Vec<u8> {
-    xorshift_bytes(n, seed, |x| (x >> 24) as u8)
+    bytes::mapped(seed, n, |x| (x >> 24) as u8)
 }
 
 /// The local disk, counting ranged reads.

@@ -3,10 +3,11 @@
 
 mod common;
 
-use common::{options, xorshift_bytes};
+use common::options;
 use hearth_format::{BlobKind, Content, DeviceIdentity, Entry, Snapshot};
 use hearth_repo::Repository;
 use hearth_storage::LocalBackend;
+use hearth_testkit::bytes;
 use std::sync::Arc;
 
 fn snapshot_of(repo: &Repository, device: usize, files: &[Vec<u8>]) {
@@ -55,9 +56,9 @@ fn unique_and_shared_bytes_belong_to_exactly_the_devices_that_use_them_past_64_d
     let dir = tempfile::tempdir().unwrap();
     let backend = Arc::new(LocalBackend::create(&dir.path().join("repo")).unwrap());
     let repo = Repository::init(backend, b"pw", &options(dir.path())).unwrap();
-    let shared = xorshift_bytes(3_000, 1, |x| x as u8);
+    let shared = bytes::mapped(1, 3_000, |x| x as u8);
     for device in 0..70 {
-        let own = xorshift_bytes(1_000 + device, 100 + device as u64, |x| x as u8);
+        let own = bytes::mapped(100 + device as u64, 1_000 + device, |x| x as u8);
         // Devices 0 and 65 share a file; device 1 (65 mod 64) does not.
         let files = match device {
             0 | 65 => vec![own, shared.clone()],
@@ -112,7 +113,7 @@ fn later_snapshots_add_what_changed_at_each_path() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Arc::new(LocalBackend::create(&dir.path().join("repo")).unwrap());
     let repo = Repository::init(backend, b"pw", &options(dir.path())).unwrap();
-    let bytes = |n: usize, seed: u64| xorshift_bytes(n, seed, |x| x as u8);
+    let bytes = |n: usize, seed: u64| bytes::mapped(seed, n, |x| x as u8);
     let (x, y, z, w) = (
         bytes(1_000, 1),
         bytes(2_000, 2),

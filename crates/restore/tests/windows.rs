@@ -62,15 +62,7 @@ impl Backend for Counting {
 
 /// File `i`'s bytes: 600-2,600 bytes of xorshift noise (one chunk, incompressible).
 fn file_bytes(i: usize) -> Vec<u8> {
-    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..600 + (i * 7_919) % 2_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    hearth_testkit::bytes::mapped(i as u64 + 1, 600 + (i * 7_919) % 2_000, |x| (x >> 24) as u8)
 }
 
 /// The `i`th path in path order: `xx/<40 hex>` as a device folder has them.

@@ -15,7 +15,8 @@ pub(crate) mod text;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// The kit's only random number generator: fast, seedable, identical on every platform.
+/// The households' random number generator: fast, seedable, identical on every platform.
+/// (Tests' ad-hoc bytes come from [`crate::bytes`]; households' bytes never change with it.)
 pub(crate) type Rng = ChaCha8Rng;
 
 /// Derives independent seeds from a root seed and a path of labels.

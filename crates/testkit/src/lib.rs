@@ -17,6 +17,11 @@
 //! The same spec always gives the same bytes (no wall clock, no OS randomness; devices are
 //! written in parallel from independent seeds).
 //!
+//! For tests beyond households: [`bytes`], the one seeded generator of "some bytes";
+//! [`FaultyBackend`], a storage backend that fails the Nth put, delete or list; and, with the
+//! `servers` feature, `servers`: moto and rclone S3 servers on loopback, the tests' own S3
+//! client and a fault-injecting proxy.
+//!
 //! A device with an [`EncryptionSpec`] is written encrypted as iOS ≥ 10.2 does (keybag from
 //! its password, per-file keys, AES-256-CBC blobs and Manifest.db) and holds the domains Apple
 //! backs up only when encrypted; [`generate_twin`] writes the same household unencrypted, an
@@ -40,6 +45,7 @@
 //! # }
 //! ```
 
+pub mod bytes;
 mod content;
 mod crypt;
 pub mod damage;
@@ -47,11 +53,14 @@ mod day;
 mod device;
 mod edits;
 mod error;
+mod faulty_backend;
 mod household;
 #[cfg(target_os = "linux")]
 mod privilege;
 #[cfg(target_os = "linux")]
 mod read_gate;
+#[cfg(feature = "servers")]
+pub mod servers;
 mod spec;
 pub mod third_party;
 mod tree;
@@ -60,6 +69,7 @@ pub use crypt::DeviceKeys;
 pub use day::{ChangedFile, DayChanges, DayOptions, DeviceChanges, next_day};
 pub use edits::{clone_device, remove_app_metadata, set_ios_version};
 pub use error::Error;
+pub use faulty_backend::{After, Fault, FaultyBackend, SeenCall, StorageCall};
 pub use household::{
     GeneratedDevice, Household, device_udid, generate, generate_twin, generate_with_twin,
 };

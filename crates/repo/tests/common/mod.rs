@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use hearth_crypto::KdfParams;
+use hearth_format::{DeviceIdentity, Snapshot, SnapshotSummary};
 use hearth_repo::RepoOptions;
 use std::path::Path;
 
@@ -18,17 +19,24 @@ pub fn options(dir: &Path) -> RepoOptions {
     }
 }
 
-/// `n` bytes of a xorshift stream from `seed`, each made from the state by `byte`.
-pub fn xorshift_bytes(n: usize, seed: u64, byte: impl Fn(u64) -> u8) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            byte(x)
-        })
-        .collect()
+/// A snapshot of device `name` (UDID `UDID-<name>`) at time 1, its tree not yet stored.
+pub fn snapshot(name: &str) -> Snapshot {
+    Snapshot {
+        time: 1,
+        stored_at: 1,
+        host: "h".into(),
+        device: DeviceIdentity {
+            udid: format!("UDID-{name}"),
+            name: name.into(),
+            ..Default::default()
+        },
+        parent: None,
+        tags: vec![],
+        summary: SnapshotSummary::default(),
+        warnings: vec![],
+        tree_len: 0,
+        tree: vec![],
+    }
 }
 
 /// A shared lock, taken at once.

@@ -1,0 +1,37 @@
+//! The end-to-end tests: the real `hearth` binary run as a process, against folders, handmade
+//! and generated device backups, crashes, locks and S3 servers on loopback. One test binary (one
+//! link) with a module per concern; `cargo test -p hearth-cli --test e2e MODULE::` runs one of
+//! them (for example `crash::` or `s3::`).
+//!
+//! Every test has a world of its own (a temporary folder, see [`common::World`]) and passes
+//! everything a `hearth` process needs on its command line and environment, never through
+//! this process's state: no test changes an environment variable, the current folder, an
+//! rlimit or a signal handler of the test process, so the modules run side by side in one
+//! process as they did in processes of their own.
+
+mod common;
+mod handmade;
+
+mod at_rest;
+mod backup_restore;
+mod bad_input;
+mod check_subset;
+mod cli_input;
+mod concurrency;
+mod crash;
+mod cross_device;
+mod damage;
+mod device_identity;
+mod device_time;
+mod encrypted;
+mod frozen_v1;
+mod hostile_source;
+mod locks;
+mod prune;
+mod prune_crash;
+mod repair_crash;
+mod s3;
+mod safe_open;
+mod still_writing;
+mod terminal_escapes;
+mod unchanged;
