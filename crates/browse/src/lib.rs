@@ -1,0 +1,21 @@
+//! Getting anything back out of a snapshot, short of a whole device image: one file or a folder
+//! ([`dump`]), a plain tree of chosen files ([`extract`]), what changed between two snapshots
+//! ([`diff`]), where a file is across the household's history ([`find`]), and the household as
+//! one read-only tree for the mounted views ([`Household`]).
+//!
+//! Everything reads a snapshot's files as [`SnapshotFiles`]: the device's files named
+//! `<Domain>/<relative path>` as Manifest.db names them, beside the backup folder's own files,
+//! always as plaintext (an encrypted backup's files are stored decrypted). Bytes are read
+//! through the repository's span reader, so memory stays bounded whatever the file sizes.
+
+mod error;
+mod files;
+mod household;
+mod read;
+
+pub use error::BrowseError;
+pub use files::{FileData, Hidden, Node, NodeId, NodeKind, SnapshotFiles, is_safe_name};
+pub use household::{
+    DeviceFolder, Household, KEPT_SNAPSHOTS, LATEST, Place, SnapshotFolder, snapshot_folder_name,
+};
+pub use read::{FileReader, copy_file};
