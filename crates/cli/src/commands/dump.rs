@@ -1,0 +1,152 @@
+//! `dump` (one file or a folder of a snapshot) and `restore --files` (chosen files as a plain
+//! tree): glue over `hearth-browse`.
+
+use crate::Outcome;
+use crate::cli::{ArchiveArg, DumpArgs, RestoreArgs};
+use crate::context::Context;
+use crate::output::{bytes, esc, print_json};
+use crate::progress::Bars;
+use anyhow::{Context as _, Result, bail};
+use hearth_browse::{ArchiveFormat, Hidden, Selection, SnapshotFiles};
+use serde_json::json;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+
+pub fn run(ctx: &Context, args: &DumpArgs) -> Result<Outcome> {
+    if ctx.global.json && args.out.is_none() {
+        bail!("--json needs --out FILE: stdout carries the file's bytes");
+    }
+    if args.out.is_none() && std::io::stdout().is_terminal() {
+        bail!("stdout is a terminal: redirect it (hearth dump ... > FILE) or give --out FILE");
+    }
+    let repo = ctx.open()?;
+    // What is read comes from packs: a prune waits until the dump is done.
+    let _lock = ctx.shared_lock(&repo)?;
+    let (id, snap) = repo.find_snapshot(&args.snapshot)?;
+    let files = SnapshotFiles::load(&repo, &snap)?;
+    let node = hearth_browse::locate(&files, &args.path)?;
+    let is_file = files.file(node).is_some();
+    let archive = match (args.archive, is_file) {
+        (Some(ArchiveArg::Zip), _) => Some(ArchiveFormat::Zip),
+        (Some(ArchiveArg::Tar), _) | (None, false) => Some(ArchiveFormat::Tar),
+        (None, true) => None,
+    };
+    let sink: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(
+            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = BufWriter::with_capacity(1 << 20, sink);
+    let report = match archive {
+        None => {
+            let n = hearth_browse::dump_file(&repo, &files, node, &mut out)?;
+            hearth_browse::DumpReport {
+                files: 1,
+                folders: 0,
+                bytes: n,
+            }
+        }
+        Some(format) => {
+            hearth_browse::dump_archive(&repo, &files, node, format, &mut out, &Bars::new())?
+        }
+    };
+    out.flush().context("writing the output failed")?;
+    if ctx.global.json {
+        print_json(&json!({
+            "snapshot": id.to_hex(),
+            "path": files.path(node),
+            "archive": archive.map(|a| match a { ArchiveFormat::Tar => "tar", ArchiveFormat::Zip => "zip" }),
+            "files": report.files,
+            "folders": report.folders,
+            "bytes": report.bytes,
+        }));
+    }
+    Ok(Outcome::Success)
+}
+
+pub fn restore_files(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
+    let selection = Selection::new(&args.include, &args.exclude)?;
+    let repo = ctx.open()?;
+    let _lock = ctx.shared_lock(&repo)?;
+    let (id, snap) = repo.find_snapshot(&args.snapshot)?;
+    let files = SnapshotFiles::load(&repo, &snap)?;
+    let hidden_note = hidden(&files);
+    if args.dry_run {
+        return dry_run(ctx, &files, &selection);
+    }
+    let out = args
+        .out
+        .as_ref()
+        .expect("clap requires --out without --dry-run");
+    let report = hearth_browse::extract(&repo, &files, &selection, out, &Bars::new())?;
+    if ctx.global.json {
+        print_json(&json!({
+            "snapshot": id.to_hex(),
+            "folder": out,
+            "files": report.files,
+            "bytes": report.bytes,
+            "already": report.already,
+        }));
+    } else {
+        let already = match report.already {
+            0 => String::new(),
+            n => format!(" ({n} more already there from an earlier run)"),
+        };
+        println!(
+            "restored {} files ({}) of {} into {}{already}",
+            report.files,
+            bytes(report.bytes),
+            esc(snap.device.label()),
+            esc(&out.display().to_string())
+        );
+        if report.files + report.already == 0 {
+            eprintln!("warning: no file of the snapshot matches the --include/--exclude patterns");
+        }
+    }
+    for line in &hidden_note {
+        eprintln!("{line}");
+    }
+    Ok(Outcome::Success)
+}
+
+/// The files `--files` would write, one path per line (or a JSON list).
+fn dry_run(ctx: &Context, files: &SnapshotFiles, selection: &Selection) -> Result<Outcome> {
+    let chosen = files
+        .walk(SnapshotFiles::ROOT)
+        .filter_map(|n| files.file(n).map(|f| (files.path(n), f.size)))
+        .filter(|(path, _)| selection.matches(path));
+    if ctx.global.json {
+        let list: Vec<_> = chosen
+            .map(|(path, size)| json!({"path": path, "bytes": size}))
+            .collect();
+        print_json(&json!({ "files": list }));
+        return Ok(Outcome::Success);
+    }
+    let mut out = std::io::stdout().lock();
+    for (path, size) in chosen {
+        writeln!(out, "{size:>12}  {}", esc(&path))?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// Notes on the entries of the snapshot that are not files of the tree.
+fn hidden(files: &SnapshotFiles) -> Vec<String> {
+    files
+        .hidden()
+        .iter()
+        .map(|(why, n, examples)| {
+            let why = match why {
+                Hidden::UnsafePath => "have a path that could leave the output folder",
+                Hidden::Link => "are links (the snapshot keeps no target)",
+                Hidden::NoContent => "have no stored bytes (see `hearth ls`)",
+                Hidden::NameTaken => "repeat a path already taken",
+            };
+            let examples: Vec<String> = examples.iter().map(|e| esc(e).into_owned()).collect();
+            format!(
+                "note: {n} entries {why}, not written: {}",
+                examples.join(", ")
+            )
+        })
+        .collect()
+}
