@@ -337,3 +337,103 @@ fn restore_files_never_writes_outside_out_whatever_the_paths_say() {
         "the unsafe entries are reported:\n{err}"
     );
 }
+
+/// Flips a byte of `pack` at the first tenth of it that `check --read-data` says damages only
+/// `file`.
+fn flip_inside(w: &World, pack: &Path, file: &str) {
+    let len = std::fs::metadata(pack).unwrap().len() as usize;
+    let flip = |at: usize| {
+        let mut bytes = std::fs::read(pack).unwrap();
+        bytes[at] ^= 0x20;
+        std::fs::write(pack, bytes).unwrap();
+    };
+    for tenth in 1..10 {
+        let at = len * tenth / 10;
+        flip(at);
+        let mut probe = w.cmd(&["--json", "check", "--read-data"]);
+        probe.env("HEARTH_CACHE_DIR", w.path(&format!("probe-{tenth}")));
+        let j: serde_json::Value = serde_json::from_slice(&probe.output().unwrap().stdout).unwrap();
+        let affected: Vec<&str> = (j["damage"].as_array().unwrap().iter())
+            .flat_map(|d| d["affected"].as_array().unwrap())
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        if !affected.is_empty() && affected.iter().all(|a| a.contains(file)) {
+            return;
+        }
+        flip(at);
+    }
+    panic!("no tenth of {} lies inside {file}", pack.display());
+}
+
+#[test]
+fn restore_files_writes_every_other_file_past_a_damaged_one_and_names_it() {
+    let w = World::with_repo();
+    let udid = "DA4A6ED0DA4A6ED0DA4A6ED0DA4A6ED0DA4A6ED0";
+    let video = "CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.MOV";
+    let mut d = handmade::HandDevice::new(&w.path("Backup"), udid, "Dented iPhone");
+    d.file(
+        "CameraRollDomain",
+        "Media/DCIM/100APPLE/IMG_0001.MOV",
+        &hearth_testkit::bytes::noise(5, 2_000_000),
+    )
+    .file(
+        "HomeDomain",
+        "Library/Notes/notes.txt",
+        &handmade::text(6, 30_000),
+    )
+    .file(
+        "HomeDomain",
+        "Library/own.bin",
+        &hearth_testkit::bytes::noise(7, 300_000),
+    );
+    d.finish();
+    w.ok(&["backup", s(&w.path("Backup"))]);
+    let packs: Vec<PathBuf> = files_under(&w.repo().join("packs"))
+        .into_values()
+        .filter(|p| common::is_object_name(&p.file_name().unwrap().to_string_lossy()))
+        .collect();
+    let [pack] = packs.try_into().expect("one pack");
+    flip_inside(&w, &pack, video);
+
+    let out = w.path("out");
+    let run = w.run(&[
+        "--json",
+        "restore",
+        &format!("{udid}@latest"),
+        "--files",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(run.status.code(), Some(3), "{}", describe(&run));
+    let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(j["damaged"][0]["path"], video, "{j:#}");
+    assert_eq!(j["damaged"].as_array().unwrap().len(), 1);
+    let written = files_under(&out);
+    assert!(
+        !written.contains_key(video),
+        "the damaged file is not written"
+    );
+    assert!(
+        !written.keys().any(|p| p.contains("hearth-partial")),
+        "{written:?}"
+    );
+    assert_eq!(
+        std::fs::read(&written["HomeDomain/Library/own.bin"]).unwrap(),
+        hearth_testkit::bytes::noise(7, 300_000)
+    );
+    assert!(String::from_utf8_lossy(&run.stderr).contains(&format!("damaged: {video}")));
+    // dump of the damaged file fails and names it.
+    let dump = w.run(&[
+        "dump",
+        &format!("{udid}@latest"),
+        video,
+        "--out",
+        s(&w.path("v.mov")),
+    ]);
+    assert_ne!(dump.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&dump.stderr).contains(video),
+        "{}",
+        describe(&dump)
+    );
+}

@@ -129,7 +129,7 @@ enum Archive<'w> {
 }
 
 fn archive_err(path: &str) -> impl Fn(std::fmt::Arguments<'_>) -> BrowseError + '_ {
-    move |what| BrowseError::Archive(format!("{path}: {what}"))
+    move |what| BrowseError::Write(format!("{path}: {what}"))
 }
 
 impl<'w> Archive<'w> {
@@ -188,7 +188,7 @@ impl<'w> Archive<'w> {
     }
 
     fn finish(self) -> Result<(), BrowseError> {
-        let err = |e: &dyn std::fmt::Display| BrowseError::Archive(e.to_string());
+        let err = |e: &dyn std::fmt::Display| BrowseError::Write(e.to_string());
         match self {
             Archive::Tar(b) => b.into_inner().map(drop).map_err(|e| err(&e)),
             Archive::Zip(z) => z.finish().map(drop).map_err(|e| err(&e)),

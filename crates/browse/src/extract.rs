@@ -93,13 +93,16 @@ impl Selection {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct ExtractReport {
     /// Files written now.
     pub files: u64,
     pub bytes: u64,
     /// Files already there whole (an earlier run's).
     pub already: u64,
+    /// Files not written because their stored bytes do not read (damaged or lost in the
+    /// repository): each path and what is wrong. Every other file is written.
+    pub damaged: Vec<(String, String)>,
 }
 
 /// Writes the chosen files of `files` under `out` (created if missing).
@@ -141,9 +144,17 @@ pub fn extract(
     for (n, path, target) in &todo {
         let f = files.file(*n).expect("files");
         make_parents(out, path)?;
-        write_file(target, f, files.node(*n).mtime_ns, |w| {
+        let written = write_file(target, f, files.node(*n).mtime_ns, |w| {
             copy_file(&spans, f, path, w)
-        })?;
+        });
+        match written {
+            Ok(()) => {}
+            Err(BrowseError::Damaged { source, .. }) => {
+                report.damaged.push((path.clone(), source.to_string()));
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
         report.files += 1;
         report.bytes += f.size;
         progress.advance(f.size);
@@ -214,13 +225,30 @@ fn write_file(
         .custom_flags(libc::O_NOFOLLOW)
         .open(&partial)
         .map_err(BrowseError::io(&partial, "cannot create"))?;
-    let mut w = BufWriter::with_capacity(1 << 20, &file);
+    let written = write_whole(&file, &partial, body)
+        .and_then(|()| {
+            finish(&file, f, mtime_ns)
+                .map_err(BrowseError::io(&partial, "cannot set mode and time"))
+        })
+        .and_then(|()| {
+            fs::rename(&partial, target)
+                .map_err(BrowseError::io(target, "cannot rename into place"))
+        });
+    if written.is_err() {
+        // Ours by its name: a file that could not be written whole is not left half written.
+        let _ = fs::remove_file(&partial);
+    }
+    written
+}
+
+fn write_whole(
+    file: &File,
+    partial: &Path,
+    body: impl FnOnce(&mut dyn Write) -> Result<u64, BrowseError>,
+) -> Result<(), BrowseError> {
+    let mut w = BufWriter::with_capacity(1 << 20, file);
     body(&mut w)?;
-    w.flush()
-        .map_err(BrowseError::io(&partial, "write failed"))?;
-    drop(w);
-    finish(&file, f, mtime_ns).map_err(BrowseError::io(&partial, "cannot set mode and time"))?;
-    fs::rename(&partial, target).map_err(BrowseError::io(target, "cannot rename into place"))
+    w.flush().map_err(BrowseError::io(partial, "write failed"))
 }
 
 fn finish(file: &File, f: &FileData, mtime_ns: i128) -> std::io::Result<()> {

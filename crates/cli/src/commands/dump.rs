@@ -4,7 +4,7 @@
 use crate::Outcome;
 use crate::cli::{ArchiveArg, DumpArgs, RestoreArgs};
 use crate::context::Context;
-use crate::output::{bytes, esc, print_json};
+use crate::output::{bytes, esc, esc_text, print_json};
 use crate::progress::Bars;
 use anyhow::{Context as _, Result, bail};
 use hearth_browse::{ArchiveFormat, Hidden, Selection, SnapshotFiles};
@@ -38,20 +38,18 @@ pub fn run(ctx: &Context, args: &DumpArgs) -> Result<Outcome> {
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(1 << 20, sink);
-    let report = match archive {
-        None => {
-            let n = hearth_browse::dump_file(&repo, &files, node, &mut out)?;
-            hearth_browse::DumpReport {
-                files: 1,
-                folders: 0,
-                bytes: n,
-            }
+    let written = write(&repo, &files, node, archive, &mut out)
+        .and_then(|r| out.flush().context("writing the output failed").map(|()| r));
+    drop(out);
+    let report = match (written, &args.out) {
+        (Ok(r), _) => r,
+        (Err(e), Some(path)) => {
+            // Ours: a file that could not be written whole is not left half written.
+            let _ = std::fs::remove_file(path);
+            return Err(e);
         }
-        Some(format) => {
-            hearth_browse::dump_archive(&repo, &files, node, format, &mut out, &Bars::new())?
-        }
+        (Err(e), None) => return Err(e),
     };
-    out.flush().context("writing the output failed")?;
     if ctx.global.json {
         print_json(&json!({
             "snapshot": id.to_hex(),
@@ -65,10 +63,27 @@ pub fn run(ctx: &Context, args: &DumpArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+fn write(
+    repo: &hearth_repo::Repository,
+    files: &SnapshotFiles,
+    node: hearth_browse::NodeId,
+    archive: Option<ArchiveFormat>,
+    out: &mut dyn Write,
+) -> Result<hearth_browse::DumpReport> {
+    Ok(match archive {
+        None => hearth_browse::DumpReport {
+            files: 1,
+            folders: 0,
+            bytes: hearth_browse::dump_file(repo, files, node, out)?,
+        },
+        Some(format) => hearth_browse::dump_archive(repo, files, node, format, out, &Bars::new())?,
+    })
+}
+
 pub fn restore_files(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
     let selection = Selection::new(&args.include, &args.exclude)?;
     let repo = ctx.open()?;
-    let _lock = ctx.shared_lock(&repo)?;
+    let lock = ctx.shared_lock(&repo)?;
     let (id, snap) = repo.find_snapshot(&args.snapshot)?;
     let files = SnapshotFiles::load(&repo, &snap)?;
     let hidden_note = hidden(&files);
@@ -79,7 +94,13 @@ pub fn restore_files(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
         .out
         .as_ref()
         .expect("clap requires --out without --dry-run");
-    let report = hearth_browse::extract(&repo, &files, &selection, out, &Bars::new())?;
+    let report = hearth_browse::extract(&repo, &files, &selection, out, &Bars::new());
+    // Data that did not read once the lock was lost may have been pruned, not damaged.
+    if report.as_ref().map_or(true, |r| !r.damaged.is_empty()) {
+        lock.check()
+            .context("the restore did not finish; the same command run again finishes it")?;
+    }
+    let report = report?;
     if ctx.global.json {
         print_json(&json!({
             "snapshot": id.to_hex(),
@@ -87,6 +108,9 @@ pub fn restore_files(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
             "files": report.files,
             "bytes": report.bytes,
             "already": report.already,
+            "damaged": report.damaged.iter().map(|(path, problem)| json!({
+                "path": path, "problem": problem,
+            })).collect::<Vec<_>>(),
         }));
     } else {
         let already = match report.already {
@@ -107,7 +131,18 @@ pub fn restore_files(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
     for line in &hidden_note {
         eprintln!("{line}");
     }
-    Ok(Outcome::Success)
+    if report.damaged.is_empty() {
+        return Ok(Outcome::Success);
+    }
+    for (path, problem) in &report.damaged {
+        eprintln!("damaged: {}: {}", esc(path), esc_text(problem));
+    }
+    eprintln!(
+        "warning: {} file(s) could not be written: their stored bytes are damaged or lost in the repository (`hearth check` says more); every other file is written. \
+         Once the repository has healed, run the same command again: it writes only what is missing.",
+        report.damaged.len()
+    );
+    Ok(Outcome::Warnings)
 }
 
 /// The files `--files` would write, one path per line (or a JSON list).
