@@ -22,6 +22,8 @@ pub type NodeId = u32;
 const ROW_FOLDER: i64 = 2;
 /// Manifest.db's `flags` of a file.
 const ROW_FILE: i64 = 1;
+/// Manifest.db's `flags` of a symbolic link.
+const ROW_LINK: i64 = 4;
 
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -60,6 +62,8 @@ pub enum Hidden {
     UnsafePath,
     /// A symbolic link: the snapshot keeps no target for it.
     Link,
+    /// A Manifest.db row of a kind (`flags`) other than file, folder and link.
+    OtherKind,
     /// A Manifest.db row whose bytes the snapshot does not hold.
     NoContent,
     /// Its name is already taken in its folder (a damaged Manifest.db lists it twice).
@@ -320,7 +324,8 @@ impl Builder {
                 }
             }
             (Some(ROW_FILE), None) => self.hide(Hidden::NoContent, shown),
-            (Some(_), _) => self.hide(Hidden::Link, shown),
+            (Some(ROW_LINK), _) => self.hide(Hidden::Link, shown),
+            (Some(_), _) => self.hide(Hidden::OtherKind, shown),
             (None, None) => {}
         }
         Ok(())

@@ -174,6 +174,7 @@ fn hidden(files: &SnapshotFiles) -> Vec<String> {
             let why = match why {
                 Hidden::UnsafePath => "have a path that could leave the output folder",
                 Hidden::Link => "are links (the snapshot keeps no target)",
+                Hidden::OtherKind => "are Manifest.db rows of an unknown kind (flags)",
                 Hidden::NoContent => "have no stored bytes (see `hearth ls`)",
                 Hidden::NameTaken => "repeat a path already taken",
             };
