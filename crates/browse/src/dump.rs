@@ -53,6 +53,7 @@ pub fn dump_file(
     files: &SnapshotFiles,
     node: NodeId,
     out: &mut dyn Write,
+    progress: &dyn Progress,
 ) -> Result<u64, BrowseError> {
     let Some(file) = files.file(node) else {
         return Err(BrowseError::IsAFolder {
@@ -61,7 +62,28 @@ pub fn dump_file(
         });
     };
     let spans = repo.span_reader(&file.chunks)?;
-    copy_file(&spans, file, &files.path(node), out)
+    progress.start("dump", Some(file.size));
+    let mut counted = Counted { out, progress };
+    let n = copy_file(&spans, file, &files.path(node), &mut counted)?;
+    progress.finish();
+    Ok(n)
+}
+
+/// A writer that reports the bytes written through it.
+struct Counted<'a> {
+    out: &'a mut dyn Write,
+    progress: &'a dyn Progress,
+}
+
+impl Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.progress.advance(n as u64);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Writes the subtree of `node` (a folder or a single file) as an archive to `out`.

@@ -74,7 +74,7 @@ fn write(
         None => hearth_browse::DumpReport {
             files: 1,
             folders: 0,
-            bytes: hearth_browse::dump_file(repo, files, node, out)?,
+            bytes: hearth_browse::dump_file(repo, files, node, out, &Bars::new())?,
         },
         Some(format) => hearth_browse::dump_archive(repo, files, node, format, out, &Bars::new())?,
     })
