@@ -122,9 +122,12 @@ pub fn extract(
     fs::create_dir_all(out).map_err(BrowseError::io(out, "cannot create the output folder"))?;
     let mut report = ExtractReport::default();
     let mut todo = Vec::new();
+    // The folder of every chosen file, to get its time at the end (also after a stopped run).
+    let mut folders: Vec<NodeId> = Vec::new();
     for (n, path) in chosen {
         let f = files.file(n).expect("chosen files are files");
         let target = out.join(&path);
+        folders.push(files.node(n).parent);
         match is_whole(&target, f, files.node(n).mtime_ns)? {
             true => report.already += 1,
             false => todo.push((n, path, target)),
@@ -140,7 +143,6 @@ pub fn extract(
         .sum();
     let spans = repo.span_reader(&chunks)?;
     progress.start("restore files", Some(total));
-    let mut folders: Vec<NodeId> = Vec::new();
     for (n, path, target) in &todo {
         let f = files.file(*n).expect("files");
         make_parents(out, path)?;
@@ -158,7 +160,6 @@ pub fn extract(
         report.files += 1;
         report.bytes += f.size;
         progress.advance(f.size);
-        folders.push(files.node(*n).parent);
     }
     set_folder_times(files, out, folders)?;
     progress.finish();
@@ -266,13 +267,11 @@ fn set_folder_times(
     out: &Path,
     mut folders: Vec<NodeId>,
 ) -> Result<(), BrowseError> {
-    let mut all = Vec::new();
+    let mut all = std::collections::HashSet::new();
     while let Some(n) = folders.pop() {
-        if n == SnapshotFiles::ROOT || all.contains(&n) {
-            continue;
+        if n != SnapshotFiles::ROOT && all.insert(n) {
+            folders.push(files.node(n).parent);
         }
-        all.push(n);
-        folders.push(files.node(n).parent);
     }
     let mut paths: Vec<(String, NodeId)> = all.into_iter().map(|n| (files.path(n), n)).collect();
     paths.sort_by(|a, b| b.0.cmp(&a.0));
@@ -282,7 +281,11 @@ fn set_folder_times(
         let Some(t) = system_time(files.node(n).mtime_ns) else {
             continue;
         };
-        let dir = File::open(&at).map_err(BrowseError::io(&at, "cannot open the folder"))?;
+        let dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+            .open(&at)
+            .map_err(BrowseError::io(&at, "cannot open the folder"))?;
         dir.set_modified(t)
             .map_err(BrowseError::io(&at, "cannot set the folder's time"))?;
     }
