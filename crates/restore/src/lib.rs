@@ -42,7 +42,7 @@ pub use apps::AppCatalog;
 pub use error::RestoreError;
 pub use execute::{DamagedFile, RestoreReport, WINDOW_FILES, WINDOW_MAX_CHUNKS, execute};
 pub use plan::{
-    FitReport, Kept, PlanOptions, PlannedFile, RestorePlan, Rewrite, RuleSummary, SkippedEntry,
-    plan, plan_restore,
+    Decryption, FitReport, Kept, PlanOptions, PlannedFile, RestorePlan, Rewrite, RuleSummary,
+    SkippedEntry, plan, plan_restore,
 };
 pub use target::{Family, Target, TargetError, compare_versions};
