@@ -296,11 +296,11 @@ impl RestorePlan {
     /// about it: that it holds a backup's private data in the clear, and where; or that
     /// there was nothing to decrypt. `None` for an image made as usual.
     pub fn notice(&self, folder: &std::path::Path) -> Option<String> {
-        let (device, folder) = (&self.device.name, folder.display());
+        let (device, folder) = (self.device.label(), folder.display());
         match self.decryption {
             Decryption::Off => None,
             Decryption::Decrypted => Some(format!(
-                "{folder} now holds the backup of {device} UNENCRYPTED: its Health data, its Keychain file, Messages, call and browsing history and every other file are in the clear there, readable by anyone who can read that folder (the Keychain's items stay sealed with the backup's keybag, which an unencrypted image does not carry: saved passwords cannot be read from it, and a device restored from it does not get them back). Keep the folder private, and delete it once it has served"
+                "{folder} now holds the backup of {device} UNENCRYPTED: its Health data, its Keychain file, Messages, call and browsing history and every other file are in the clear there, readable by anyone who can read that folder (the Keychain's items stay sealed with keys from the backup's keybag, which an unencrypted image does not carry: expect its saved passwords neither to be readable there nor to come back on a device restored from it). Keep the folder private, and delete it once it has served"
             )),
             Decryption::NothingToDecrypt => Some(format!(
                 "the backup of {device} is not encrypted, so --decrypted changes nothing: {folder} holds the same byte-exact image as without it"

@@ -6,6 +6,7 @@
 //! An unfinished restore of one kind is never finished as the other.
 
 use hearth_crypto::KdfParams;
+use hearth_format::entry::SIZE_ABSENT;
 use hearth_format::{DeviceIdentity, Snapshot};
 use hearth_ingest::{IngestOptions, IosPasswords, backup_device};
 use hearth_mobilesync::{
@@ -54,10 +55,16 @@ struct Stored {
 }
 
 fn stored() -> Stored {
+    stored_with(|_| {})
+}
+
+/// [`stored`], the device folder spoilt by `damage` before it is backed up.
+fn stored_with(damage: impl FnOnce(&Path)) -> Stored {
     let dir = tempfile::tempdir().unwrap();
     let mut spec = HouseholdSpec::tiny_mixed(PASSWORD);
     spec.devices.truncate(1);
     let (h, twin) = generate_with_twin(&spec, &dir.path().join("house")).unwrap();
+    damage(&h.devices[0].folder);
     let local: Arc<dyn Backend> = Arc::new(LocalBackend::create(&dir.path().join("r")).unwrap());
     let repo = Repository::init(local, b"pw", &options(dir.path())).unwrap();
     let lock = repo
@@ -236,4 +243,42 @@ fn an_unfinished_restore_is_finished_only_as_what_it_was_begun_as() {
             assert_eq!(image, tree_digest(&s.device.folder).unwrap(), "byte-exact");
         }
     }
+}
+
+/// A row whose MBFile has no Size (some writers leave it out) is decrypted by its padding;
+/// the image's Manifest.db records the length of the plaintext written.
+#[test]
+fn a_file_without_a_size_gets_the_size_of_its_plaintext() {
+    let s = stored_with(|folder| {
+        hearth_testkit::damage::drop_size(folder, PASSWORD, "HomeDomain", "Library/SMS/sms.db")
+            .unwrap()
+    });
+    let id = hearth_mobilesync::FileId::for_path("HomeDomain", "Library/SMS/sms.db");
+    let entry = (s.repo.entries(&s.snapshot).map(Result::unwrap))
+        .find(|e| e.row.as_ref().is_some_and(|r| r.file_id == id.as_str()))
+        .unwrap();
+    assert_eq!(entry.row.unwrap().recorded_size, SIZE_ABSENT, "no Size");
+    assert!(
+        entry.content.unwrap().cipher.is_some(),
+        "decrypted all the same"
+    );
+    let plan = s.plan(true);
+    let report = execute(&s.repo, &plan, &s.out("out"), &NoProgress).unwrap();
+    assert!(report.damaged.is_empty());
+    let blob = report.folder.join(id.blob_path());
+    let written = std::fs::metadata(&blob).unwrap().len();
+    assert_eq!(
+        std::fs::read(&blob).unwrap(),
+        std::fs::read(s.twin.folder.join(id.blob_path())).unwrap()
+    );
+    let row = |folder: &Path| {
+        let r = rows(folder)
+            .into_iter()
+            .find(|r| r.file_id == id.as_str())
+            .unwrap();
+        MbFile::decode(r.file.as_deref().unwrap()).unwrap()
+    };
+    let (restored, twin) = (row(&report.folder), row(&s.twin.folder));
+    assert_eq!(restored.size, Some(written));
+    assert_eq!(restored, twin, "the twin's record, Size and all");
 }

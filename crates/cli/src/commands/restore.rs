@@ -287,7 +287,9 @@ fn print_plan(plan: &RestorePlan) {
         }
     }
     if plan.decryption == Decryption::NothingToDecrypt {
-        println!("  the backup is not encrypted: --decrypted changes nothing, the image is byte-exact");
+        println!(
+            "  the backup is not encrypted: --decrypted changes nothing, the image is byte-exact"
+        );
     }
     if let Some(reason) = &plan.refused {
         println!("  REFUSED: {}", crate::output::esc_text(reason));
