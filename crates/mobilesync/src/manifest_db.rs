@@ -150,6 +150,9 @@ fn is_valid_file_id(value: ValueRef<'_>) -> bool {
     }
 }
 
+/// What [`ManifestDb::rebuilt`] makes of a row's `file` column, given its fileID.
+type RebuildFile<'a> = dyn FnMut(&str, &[u8]) -> Option<Vec<u8>> + 'a;
+
 /// A read-only Manifest.db.
 #[derive(Debug)]
 pub struct ManifestDb {
@@ -316,7 +319,7 @@ impl ManifestDb {
         &self,
         to: &Connection,
         dropped: &std::collections::BTreeSet<String>,
-        file: &mut dyn FnMut(&str, &[u8]) -> Option<Vec<u8>>,
+        file: &mut RebuildFile<'_>,
     ) -> Result<(), Error> {
         let fail = |what| move |source| corrupt(&self.path, what, source);
         let mut insert = to

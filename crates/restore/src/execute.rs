@@ -651,7 +651,7 @@ fn whole_len(path: &Path, f: &PlannedFile) -> Option<u64> {
         && f.backup_len(meta.len()) == f.size
         && meta.permissions().mode() & 0o777 == f.mode & 0o777
         && meta.modified().ok() == system_time(f.mtime_ns);
-    whole.then(|| meta.len())
+    whole.then_some(meta.len())
 }
 
 /// Removes what an unfinished run (or a damaged read) left at `path`: a file or a link, never
