@@ -22,6 +22,7 @@ mod concurrency;
 mod crash;
 mod cross_device;
 mod damage;
+mod decrypted;
 mod device_identity;
 mod device_time;
 mod encrypted;

@@ -339,6 +339,11 @@ pub struct RestoreArgs {
     /// fits --to-capacity
     #[arg(long, requires = "to_capacity")]
     pub fit: bool,
+    /// Write an encrypted backup's image UNENCRYPTED: every file as its plaintext, Manifest.db
+    /// in the clear, Manifest.plist without its keybag. The folder then holds the backup's
+    /// Health data and everything else in the clear; keep it private. Needs no iOS password
+    #[arg(long)]
+    pub decrypted: bool,
 }
 
 /// `64G`, `500MB`, `1.5GiB`, `123456`: bytes (K, M, G, T are powers of 1000; KiB... of 1024).

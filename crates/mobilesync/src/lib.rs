@@ -18,7 +18,9 @@
 //!   synthetic test backups and restore images;
 //! * decrypts and encrypts backups made with a password ([`encryption`]: keybag, key derivation,
 //!   class and file keys, AES-256-CBC streaming or at any offset;
-//!   [`DeviceFolder::encrypted_manifest_db`] opens Manifest.db for decrypting).
+//!   [`DeviceFolder::encrypted_manifest_db`] opens Manifest.db for decrypting), and turns an
+//!   encrypted backup's records into an unencrypted one's ([`unencrypted_manifest`],
+//!   [`unencrypted_mbfile`], [`ManifestDb::rebuilt`]).
 //!
 //! What it deliberately is not: it knows nothing about Hearth's repository, does not read blob
 //! contents itself (callers stream them, through [`encryption::DecryptingReader`] when
@@ -61,6 +63,7 @@ mod mbfile;
 mod plists;
 mod regular;
 mod state;
+mod unencrypted;
 
 pub use bounded_plist::{MAX_DEPTH as MAX_PLIST_DEPTH, PlistError, parse_value as parse_plist};
 pub use device::{
@@ -86,3 +89,4 @@ pub use regular::{
     STATUS_PLIST_MAX_BYTES, open_regular, read_regular,
 };
 pub use state::{BackupState, QUIET, Writing};
+pub use unencrypted::{unencrypted_manifest, unencrypted_mbfile};

@@ -150,6 +150,9 @@ fn is_valid_file_id(value: ValueRef<'_>) -> bool {
     }
 }
 
+/// What [`ManifestDb::rebuilt`] makes of a row's `file` column, given its fileID.
+type RebuildFile<'a> = dyn FnMut(&str, &[u8]) -> Option<Vec<u8>> + 'a;
+
 /// A read-only Manifest.db.
 #[derive(Debug)]
 pub struct ManifestDb {
@@ -274,13 +277,26 @@ impl ManifestDb {
         dropped: &std::collections::BTreeSet<String>,
         name_for_errors: &Path,
     ) -> Result<Vec<u8>, Error> {
+        Self::rebuilt(bytes, dropped, |_, _| None, name_for_errors)
+    }
+
+    /// As [`Self::without_rows`], with each kept row's `file` column (its MBFile) replaced by
+    /// what `file` returns for it, given the row's fileID (as snapshots name it) and the
+    /// column's bytes; `None` keeps the column as it is. A restore image of an encrypted
+    /// backup's plaintext rebuilds every MBFile without its key ([`crate::unencrypted_mbfile`]).
+    pub fn rebuilt(
+        bytes: Vec<u8>,
+        dropped: &std::collections::BTreeSet<String>,
+        mut file: impl FnMut(&str, &[u8]) -> Option<Vec<u8>>,
+        name_for_errors: &Path,
+    ) -> Result<Vec<u8>, Error> {
         let source = ManifestDb::from_plaintext(bytes, name_for_errors)?;
         let fail = |what| move |source| corrupt(name_for_errors, what, source);
         let mut out = Connection::open_in_memory().map_err(fail("opening in memory"))?;
         let tx = out.transaction().map_err(fail("starting a transaction"))?;
         tx.execute_batch(crate::manifest_writer::SCHEMA)
             .map_err(fail("creating the schema"))?;
-        source.copy_files(&tx, dropped)?;
+        source.copy_files(&tx, dropped, &mut file)?;
         source.copy_properties(&tx)?;
         for pragma in ["user_version", "application_id"] {
             let value: i64 = source
@@ -297,11 +313,13 @@ impl ManifestDb {
         Ok(data.to_vec())
     }
 
-    /// Copies the rows of `Files` whose fileID is not in `dropped` into `to`'s `Files`.
+    /// Copies the rows of `Files` whose fileID is not in `dropped` into `to`'s `Files`, each
+    /// `file` column as `file` rebuilds it (see [`Self::rebuilt`]).
     fn copy_files(
         &self,
         to: &Connection,
         dropped: &std::collections::BTreeSet<String>,
+        file: &mut RebuildFile<'_>,
     ) -> Result<(), Error> {
         let fail = |what| move |source| corrupt(&self.path, what, source);
         let mut insert = to
@@ -314,13 +332,19 @@ impl ManifestDb {
             .map_err(fail("reading Files"))?;
         let mut rows = select.query([]).map_err(fail("reading Files"))?;
         while let Some(row) = rows.next().map_err(fail("reading Files"))? {
-            let values: Vec<Value> = (0..FILES_COLUMNS.len())
+            let mut values: Vec<Value> = (0..FILES_COLUMNS.len())
                 .map(|i| row.get(i))
                 .collect::<Result<_, _>>()
                 .map_err(fail("reading Files"))?;
             // Snapshot rows name a fileID as `lenient_text` reads it.
-            if dropped.contains(&lenient_text(ValueRef::from(&values[0]))) {
+            let id = lenient_text(ValueRef::from(&values[0]));
+            if dropped.contains(&id) {
                 continue;
+            }
+            if let Value::Blob(bytes) = &values[4]
+                && let Some(rebuilt) = file(&id, bytes)
+            {
+                values[4] = Value::Blob(rebuilt);
             }
             insert
                 .execute(rusqlite::params_from_iter(&values))
@@ -770,6 +794,76 @@ mod tests {
             vec![("salt".to_string(), b"s".to_vec())]
         );
         assert!(ManifestDb::without_rows(b"not sqlite".to_vec(), &dropped, &path).is_err());
+    }
+
+    /// What `hearth restore --decrypted` makes of an encrypted backup's Manifest.db: the rows
+    /// kept, every MBFile without its key, the rest of each row as it was.
+    #[test]
+    fn a_rebuilt_database_carries_each_file_column_as_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Manifest.db");
+        let mut w = crate::ManifestDbWriter::create(&path).unwrap();
+        let file = |name: &str, size| MbFile {
+            relative_path: Some(name.into()),
+            size,
+            mode: Some(0o100644),
+            protection_class: Some(3),
+            encryption_key: Some([vec![3, 0, 0, 0], vec![7; 40]].concat()),
+            ..MbFile::default()
+        };
+        w.insert(
+            "a".repeat(40).as_str(),
+            "HealthDomain",
+            "a",
+            1,
+            &file("a", Some(5)),
+        )
+        .unwrap();
+        w.insert(
+            "b".repeat(40).as_str(),
+            "HomeDomain",
+            "b",
+            1,
+            &file("b", None),
+        )
+        .unwrap();
+        w.insert(
+            "c".repeat(40).as_str(),
+            "HomeDomain",
+            "c",
+            1,
+            &file("c", Some(1)),
+        )
+        .unwrap();
+        w.insert_raw(&"d".repeat(40), "HomeDomain", "d", 1, b"not an archive")
+            .unwrap();
+        w.finish().unwrap();
+        let dropped = ["c".repeat(40)].into_iter().collect();
+        let sizes = |id: &str| (id == "b".repeat(40)).then_some(17);
+        let out = ManifestDb::rebuilt(
+            std::fs::read(&path).unwrap(),
+            &dropped,
+            |id, bytes| crate::unencrypted_mbfile(bytes, sizes(id)).ok().flatten(),
+            &path,
+        )
+        .unwrap();
+        let db = ManifestDb::from_plaintext(out, &path).unwrap();
+        let rows = db.raw_rows().unwrap();
+        let ids: Vec<_> = rows.iter().map(|r| r.file_id.clone()).collect();
+        assert_eq!(ids, ["a".repeat(40), "b".repeat(40), "d".repeat(40)]);
+        let decoded: Vec<_> = rows.into_iter().map(RawRow::decode).collect();
+        let a = decoded[0].file.as_ref().unwrap();
+        assert_eq!(
+            (a.size, a.protection_class, &a.encryption_key),
+            (Some(5), Some(3), &None)
+        );
+        let b = decoded[1].file.as_ref().unwrap();
+        assert_eq!((b.size, b.encryption_key.is_none()), (Some(17), true));
+        assert!(
+            decoded[2].file.is_err(),
+            "what is not an MBFile is copied as it was"
+        );
+        assert_eq!(decoded[1].domain, "HomeDomain");
     }
 
     /// An encrypted database sorts in memory (its VFS refuses the temporary files a sort

@@ -443,7 +443,7 @@ impl Writer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -726,7 +726,7 @@ mod tests {
         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..64))
     }
 
-    fn any_mbfile() -> impl Strategy<Value = MbFile> {
+    pub(crate) fn any_mbfile() -> impl Strategy<Value = MbFile> {
         let scalars = (
             any::<Option<i64>>(),
             any::<Option<i64>>(),

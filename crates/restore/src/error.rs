@@ -57,6 +57,17 @@ pub enum RestoreError {
         written: u64,
         expected: u64,
     },
+    /// A decrypted file whose plaintext does not encrypt to the length of the backup's file.
+    #[error(
+        "{}: restored {written} bytes of plaintext, which encrypt to {encrypted} bytes, but the snapshot records an encrypted file of {expected}",
+        path.display()
+    )]
+    PlaintextSizeMismatch {
+        path: PathBuf,
+        written: u64,
+        encrypted: u64,
+        expected: u64,
+    },
 }
 
 impl RestoreError {
@@ -79,7 +90,10 @@ impl RestoreError {
     pub fn is_damage(&self) -> bool {
         match self {
             Self::Repo(e) => e.is_damage(),
-            Self::SizeMismatch { .. } | Self::BadSnapshot { .. } | Self::FileKey { .. } => true,
+            Self::SizeMismatch { .. }
+            | Self::PlaintextSizeMismatch { .. }
+            | Self::BadSnapshot { .. }
+            | Self::FileKey { .. } => true,
             _ => false,
         }
     }

@@ -8,9 +8,11 @@ use hearth_format::entry::is_safe_path;
 use hearth_format::{ChunkId, Content};
 use hearth_mobilesync::encryption::strip_pkcs7;
 use hearth_mobilesync::encryption::{ClassKeys, EncryptingWriter, WrappedKey};
-use hearth_mobilesync::{ManifestDb, STATUS_PLIST, parse_dictionary};
+use hearth_mobilesync::{
+    ManifestDb, STATUS_PLIST, parse_dictionary, unencrypted_manifest, unencrypted_mbfile,
+};
 use hearth_repo::{Progress, RepoError, Repository, SpanReader};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -33,6 +35,9 @@ pub struct RestoreReport {
     pub windows: u64,
     /// The most files planned in memory at once: those of two windows at most.
     pub most_files_held: u64,
+    /// What whoever made the image must know about it ([`RestorePlan::notice`]): above all,
+    /// that an unencrypted image of an encrypted backup holds its private data in the clear.
+    pub notice: Option<String>,
 }
 
 /// A file of the plan that the image lacks: what it is, and what went wrong.
@@ -194,6 +199,11 @@ impl Fingerprint {
     fn new(repo: &Repository, plan: &RestorePlan) -> Self {
         let mut h = repo.keys().object_id_hasher();
         h.update(format!("{}\n{:?}\n", plan.folder_name, plan.target).as_bytes());
+        // An encrypted backup's plaintext is another image than the backup itself (whose
+        // fingerprint stays as it was): neither run finishes the other's.
+        if plan.decrypts() {
+            h.update(b"decrypted\n");
+        }
         Fingerprint(h)
     }
 
@@ -261,6 +271,9 @@ struct Window<'r> {
 #[derive(Default)]
 struct Shared {
     damaged: Mutex<Vec<(DamagedFile, u64)>>,
+    /// fileID → length written, of the decrypted files whose row records no Size (for the
+    /// Manifest.db rebuilt after them).
+    sizes: Mutex<BTreeMap<String, u64>>,
     resumed: AtomicU64,
     failed: Mutex<Option<RestoreError>>,
     stop: AtomicBool,
@@ -336,6 +349,7 @@ impl Image<'_> {
             damaged: damaged.into_iter().map(|(d, _)| d).collect(),
             windows: held.windows,
             most_files_held: held.most_files,
+            notice: plan.notice(root),
         })
     }
 
@@ -408,12 +422,13 @@ impl Image<'_> {
             source,
         };
         let path = self.root.join(&f.path);
-        if self.resuming && is_whole(&path, f) {
+        let written = if let Some(len) = self.resuming.then(|| whole_len(&path, f)).flatten() {
             shared.resumed.fetch_add(1, Ordering::Relaxed);
+            Some(len)
         } else {
             remove_leftover(&path).map_err(|e| io(&path, "cannot replace it", e))?;
-            match write_file(repo, spans, plan, self.root, f, self.keys) {
-                Ok(()) => {}
+            match self.write_file(repo, spans, plan, f, &shared.sizes) {
+                Ok(len) => Some(len),
                 Err(e) if e.is_damage() => {
                     remove_leftover(&path).map_err(|e| io(&path, "cannot remove it", e))?;
                     let file = DamagedFile {
@@ -424,12 +439,83 @@ impl Image<'_> {
                     (shared.damaged.lock())
                         .unwrap_or_else(PoisonError::into_inner)
                         .push((file, f.size));
+                    None
                 }
                 Err(e) => return Err(e),
             }
+        };
+        if let (Some(len), Some(id)) = (written, &f.unsized_row) {
+            (shared.sizes.lock())
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id.clone(), len);
         }
         progress.advance(f.size);
         Ok(())
+    }
+
+    /// Writes one file of the plan; the bytes written.
+    fn write_file(
+        &self,
+        repo: &Repository,
+        spans: Option<&SpanReader>,
+        plan: &RestorePlan,
+        f: &PlannedFile,
+        sizes: &Mutex<BTreeMap<String, u64>>,
+    ) -> Result<u64, RestoreError> {
+        let path = self.root.join(&f.path);
+        let io = |what, source| RestoreError::Io {
+            path: path.clone(),
+            what,
+            source,
+        };
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| io("cannot create", e))?;
+        let mut out = Output::new(&file, f, self.keys).map_err(|detail| RestoreError::FileKey {
+            path: path.clone(),
+            detail,
+        })?;
+        match f.rewrite {
+            None => {
+                let own;
+                let spans = match spans {
+                    Some(spans) => spans,
+                    None => {
+                        own = repo.span_reader(&f.chunks)?;
+                        &own
+                    }
+                };
+                spans.read_blobs(&f.chunks, |data| {
+                    out.write_all(data).map_err(|e| io("write failed", e))
+                })?
+            }
+            Some(how) => {
+                let sizes = sizes.lock().unwrap_or_else(PoisonError::into_inner);
+                let data = rewritten(repo, plan, f, how, &sizes)?;
+                out.write_all(&data).map_err(|e| io("write failed", e))?;
+            }
+        }
+        let written = out.finish().map_err(|e| io("write failed", e))?;
+        if f.rewrite.is_none() && f.backup_len(written) != f.size {
+            return Err(match f.decrypted {
+                Some(_) => RestoreError::PlaintextSizeMismatch {
+                    path,
+                    written,
+                    encrypted: f.backup_len(written),
+                    expected: f.size,
+                },
+                None => RestoreError::SizeMismatch {
+                    path,
+                    written,
+                    expected: f.size,
+                },
+            });
+        }
+        finish_file(&file, f).map_err(|e| io("cannot set mode and time", e))?;
+        Ok(written)
     }
 }
 
@@ -555,17 +641,17 @@ fn hex_id(id: &[u8; 32]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A file an earlier run finished: the right size, mode and time (set last, once written).
+/// The length of a file an earlier run finished: the right size (for a decrypted file, a
+/// plaintext that encrypts to the backup's length), mode and time (set last, once written).
 /// A rewritten file's size is known only once written, so it is always written again.
-fn is_whole(path: &Path, f: &PlannedFile) -> bool {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return false;
-    };
-    f.rewrite.is_none()
+fn whole_len(path: &Path, f: &PlannedFile) -> Option<u64> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    let whole = f.rewrite.is_none()
         && meta.is_file()
-        && meta.len() == f.size
+        && f.backup_len(meta.len()) == f.size
         && meta.permissions().mode() & 0o777 == f.mode & 0o777
-        && meta.modified().ok() == system_time(f.mtime_ns)
+        && meta.modified().ok() == system_time(f.mtime_ns);
+    whole.then_some(meta.len())
 }
 
 /// Removes what an unfinished run (or a damaged read) left at `path`: a file or a link, never
@@ -624,96 +710,72 @@ fn class_keys(repo: &Repository, plan: &RestorePlan) -> Result<Option<ClassKeys>
 /// Files at least this big are restored first, largest first.
 const BIG_FILE: u64 = 4 << 20;
 
-fn write_file(
-    repo: &Repository,
-    spans: Option<&SpanReader>,
-    plan: &RestorePlan,
-    root: &Path,
-    f: &PlannedFile,
-    keys: Option<&ClassKeys>,
-) -> Result<(), RestoreError> {
-    let path = root.join(&f.path);
-    let io = |what, source| RestoreError::Io {
-        path: path.clone(),
-        what,
-        source,
-    };
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(|e| io("cannot create", e))?;
-    let mut out = Output::new(&file, f, keys).map_err(|detail| RestoreError::FileKey {
-        path: path.clone(),
-        detail,
-    })?;
-    match f.rewrite {
-        None => {
-            let own;
-            let spans = match spans {
-                Some(spans) => spans,
-                None => {
-                    own = repo.span_reader(&f.chunks)?;
-                    &own
-                }
-            };
-            spans.read_blobs(&f.chunks, |data| {
-                out.write_all(data).map_err(|e| io("write failed", e))
-            })?
-        }
-        Some(how) => {
-            let data = rewritten(repo, plan, f, how)?;
-            out.write_all(&data).map_err(|e| io("write failed", e))?;
-        }
-    }
-    let written = out.finish().map_err(|e| io("write failed", e))?;
-    if f.rewrite.is_none() && written != f.size {
-        return Err(RestoreError::SizeMismatch {
-            path,
-            written,
-            expected: f.size,
-        });
-    }
-    finish_file(&file, f).map_err(|e| io("cannot set mode and time", e))
-}
-
-/// The plaintext of a file the image rebuilds without the skipped entries.
+/// The plaintext of a file the image rebuilds: without the skipped entries, or as an
+/// unencrypted backup has it. `sizes` gives the length written of each decrypted file whose
+/// row records no Size (the rebuilt Manifest.db records it).
 fn rewritten(
     repo: &Repository,
     plan: &RestorePlan,
     f: &PlannedFile,
     how: Rewrite,
+    sizes: &BTreeMap<String, u64>,
 ) -> Result<Vec<u8>, RestoreError> {
     let stored = read_chunks(repo, &f.chunks, f.size)?;
     let bad = |detail: String| RestoreError::BadSnapshot {
         device: plan.device.name.clone(),
         detail: format!("{}: {detail}", f.path),
     };
+    let name: &Path = f.path.as_ref();
     match how {
         Rewrite::ManifestDb => {
-            // An encrypted Manifest.db is stored with its padding: SQLite gets the database only.
-            let db = match f.cipher {
-                Some(_) => strip_pkcs7(&stored).unwrap_or(&stored),
+            let db = match f.cipher.or(f.decrypted) {
+                Some(_) => database_of(&stored),
                 None => &stored,
             };
-            ManifestDb::without_rows(db.to_vec(), &plan.dropped_rows, f.path.as_ref())
-                .map_err(|e| bad(e.to_string()))
+            let rebuilt = match plan.decrypts() {
+                true => ManifestDb::rebuilt(
+                    db.to_vec(),
+                    &plan.dropped_rows,
+                    |id, file| unencrypted_mbfile(file, sizes.get(id).copied()).ok()?,
+                    name,
+                ),
+                false => ManifestDb::without_rows(db.to_vec(), &plan.dropped_rows, name),
+            };
+            rebuilt.map_err(|e| bad(e.to_string()))
         }
         Rewrite::InfoPlist => {
-            let info =
-                parse_dictionary(&stored, f.path.as_ref()).map_err(|e| bad(e.to_string()))?;
-            let value = plist::Value::Dictionary(without_apps(&info, &plan.dropped_apps));
-            let mut out = Vec::new();
-            let written = if stored.starts_with(b"bplist00") {
-                value.to_writer_binary(&mut out)
-            } else {
-                value.to_writer_xml(&mut out)
-            };
-            written.map_err(|e| bad(e.to_string()))?;
-            Ok(out)
+            let info = parse_dictionary(&stored, name).map_err(|e| bad(e.to_string()))?;
+            plist_like(&stored, without_apps(&info, &plan.dropped_apps)).map_err(bad)
+        }
+        Rewrite::ManifestPlist => {
+            let manifest = parse_dictionary(&stored, name).map_err(|e| bad(e.to_string()))?;
+            plist_like(&stored, unencrypted_manifest(&manifest)).map_err(bad)
         }
     }
+}
+
+/// An encrypted backup's Manifest.db as stored (its plaintext, with the padding that makes the
+/// ciphertext whole blocks when it has one), without that padding: the database alone. A
+/// database is whole pages (512 bytes or a larger power of two), so a plaintext of whole pages
+/// has no padding, whatever its last bytes look like (as `ManifestDb::open_encrypted` reads it).
+fn database_of(stored: &[u8]) -> &[u8] {
+    match stored.len() % 512 {
+        0 => stored,
+        _ => strip_pkcs7(stored).unwrap_or(stored),
+    }
+}
+
+/// `dict` as a property list of the format `like` is in: binary, else XML.
+fn plist_like(like: &[u8], dict: plist::Dictionary) -> Result<Vec<u8>, String> {
+    let value = plist::Value::Dictionary(dict);
+    let mut out = Vec::new();
+    let written = if like.starts_with(b"bplist00") {
+        value.to_writer_binary(&mut out)
+    } else {
+        value.to_writer_xml(&mut out)
+    };
+    written.map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// Where a file's stored bytes go: straight to the file, or through AES-256-CBC.

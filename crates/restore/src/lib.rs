@@ -19,7 +19,9 @@
 //! Store metadata); Manifest.db is rebuilt without the skipped rows and Info.plist without the
 //! dropped apps. A backup from a newer iOS than the target's is refused ([`compare_versions`]),
 //! and `capacity`/`fit` refuse or shrink an image that is too big. An encrypted backup's image
-//! is encrypted again with its own keys.
+//! is encrypted again with its own keys, or, with [`PlanOptions`] `decrypt`, written as its
+//! plaintext: an unencrypted backup of the same content ([`Decryption`]), whose folder then
+//! holds the backup's private data in the clear ([`RestorePlan::notice`] says so).
 //!
 //! ```no_run
 //! # fn demo(repo: &hearth_repo::Repository) -> Result<(), hearth_restore::RestoreError> {
@@ -42,7 +44,7 @@ pub use apps::AppCatalog;
 pub use error::RestoreError;
 pub use execute::{DamagedFile, RestoreReport, WINDOW_FILES, WINDOW_MAX_CHUNKS, execute};
 pub use plan::{
-    FitReport, Kept, PlanOptions, PlannedFile, RestorePlan, Rewrite, RuleSummary, SkippedEntry,
-    plan, plan_restore,
+    Decryption, FitReport, Kept, PlanOptions, PlannedFile, RestorePlan, Rewrite, RuleSummary,
+    SkippedEntry, plan, plan_restore,
 };
 pub use target::{Family, Target, TargetError, compare_versions};

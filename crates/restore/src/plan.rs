@@ -14,8 +14,8 @@ use crate::error::RestoreError;
 use crate::rules::{self, FIT_ORDER, Rule};
 use crate::target::{Family, Target, compare_versions};
 use hearth_format::entry::{SIZE_ABSENT, is_safe_path};
-use hearth_format::{ChunkId, Cipher, Content, DeviceIdentity, Entry, Snapshot};
-use hearth_mobilesync::encryption::Keybag;
+use hearth_format::{ChunkId, Cipher, Content, DeviceIdentity, Entry, RowState, Snapshot};
+use hearth_mobilesync::encryption::{Keybag, padded_len};
 use hearth_mobilesync::{INFO_PLIST, MANIFEST_DB, MANIFEST_PLIST, ManifestInfo, parse_dictionary};
 use hearth_repo::Repository;
 use plist::Dictionary;
@@ -31,6 +31,25 @@ pub struct PlanOptions {
     pub capacity: Option<u64>,
     /// Drop whole categories ([`FIT_ORDER`]) until the image fits `capacity`.
     pub fit: bool,
+    /// Write an encrypted backup's image unencrypted: every file as its plaintext, Manifest.db
+    /// and Manifest.plist as an unencrypted backup has them ([`Decryption`]).
+    pub decrypt: bool,
+}
+
+/// Whether an image holds the plaintext of an encrypted backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Decryption {
+    /// Not asked: an encrypted backup's image is encrypted again with its own keys.
+    #[default]
+    Off,
+    /// The image of an encrypted backup, unencrypted: each file its plaintext, Manifest.db in
+    /// the clear with no `EncryptionKey` in its MBFile records, Manifest.plist with
+    /// `IsEncrypted` false and no `BackupKeyBag` or `ManifestKey`. Files whose blob did not
+    /// decrypt when they were backed up are skipped ([`rules::UNDECRYPTABLE`]).
+    Decrypted,
+    /// Asked, but the backup is not encrypted: nothing to decrypt, the image is the same
+    /// byte-exact one as without.
+    NothingToDecrypt,
 }
 
 /// A file the image gets, and how its bytes are made.
@@ -46,6 +65,14 @@ pub struct PlannedFile {
     pub chunks: Vec<ChunkId>,
     /// Encrypt the stored plaintext this way (an encrypted backup's file).
     pub cipher: Option<Cipher>,
+    /// Written as its stored plaintext, unencrypted: the cipher the backup's file has (an
+    /// encrypted backup's file in a [`Decryption::Decrypted`] image). `size` is then the
+    /// length of the ciphertext, which the plaintext written must encrypt to
+    /// ([`PlannedFile::backup_len`]).
+    pub decrypted: Option<Cipher>,
+    /// For a decrypted file whose Manifest.db row records no `Size`: the row's fileID, so that
+    /// the rebuilt Manifest.db records the length of the plaintext written.
+    pub unsized_row: Option<String>,
     /// Not the stored bytes as they are: rebuilt without the skipped entries.
     pub rewrite: Option<Rewrite>,
     /// For a file a Manifest.db row describes: the file's size on the device.
@@ -54,12 +81,26 @@ pub struct PlannedFile {
     pub source: Option<(String, String)>,
 }
 
+impl PlannedFile {
+    /// The length in the backup of this file written as `written` bytes: the same, or for a
+    /// decrypted file, the length of those bytes encrypted with its cipher.
+    pub fn backup_len(&self, written: u64) -> u64 {
+        match self.decrypted {
+            Some(c) if c.pkcs7 => padded_len(written),
+            _ => written,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rewrite {
-    /// Manifest.db without the rows of skipped entries.
+    /// Manifest.db without the rows of skipped entries (and, in a decrypted image, in the
+    /// clear with no `EncryptionKey` in its records).
     ManifestDb,
     /// Info.plist without the dropped apps.
     InfoPlist,
+    /// Manifest.plist of a decrypted image: `IsEncrypted` false, no keybag or ManifestKey.
+    ManifestPlist,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +183,8 @@ pub struct RestorePlan {
     pub fit: Option<FitReport>,
     /// The keybag of an encrypted backup whose files are re-encrypted (from its Manifest.plist).
     pub keybag: Option<Keybag>,
+    /// Whether the image is an encrypted backup's plaintext.
+    pub decryption: Decryption,
     /// File ids of the Manifest.db rows the image leaves out.
     pub dropped_rows: BTreeSet<String>,
     kept: Kept,
@@ -149,10 +192,13 @@ pub struct RestorePlan {
     choice: Choice,
 }
 
-/// What decides each entry: the cross-device rules and the categories dropped to fit.
+/// What decides each entry: the cross-device rules, the categories dropped to fit and, in a
+/// decrypted image, what cannot be decrypted.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Choice {
     cross: bool,
+    /// The image is an encrypted backup's plaintext.
+    decrypt: bool,
     catalog: AppCatalog,
     incompatible: BTreeSet<String>,
     /// Indices into [`FIT_ORDER`], in that order.
@@ -160,6 +206,12 @@ struct Choice {
 }
 
 impl Choice {
+    /// The rule that skips `e` whatever the capacity (cross-device, or what a decrypted image
+    /// cannot hold), if any.
+    fn fixed_rule(&self, e: &Entry) -> Option<Rule> {
+        self.undecryptable(e).or_else(|| self.cross_rule(e))
+    }
+
     /// The cross-device rule that skips `e`, if any.
     fn cross_rule(&self, e: &Entry) -> Option<Rule> {
         let r = e.row.as_ref().filter(|_| self.cross)?;
@@ -171,9 +223,18 @@ impl Choice {
         })
     }
 
+    /// In a decrypted image, a file of a row that ingest stored as found (encrypted) because
+    /// it did not decrypt: [`rules::UNDECRYPTABLE`]. (A row whose MBFile has no key at all is
+    /// stored as found in a good state, and is written as it is, as any reader would take it.)
+    fn undecryptable(&self, e: &Entry) -> Option<Rule> {
+        let (r, c) = (e.row.as_ref()?, e.content.as_ref()?);
+        (self.decrypt && c.cipher.is_none() && r.state != RowState::Ok)
+            .then_some(rules::UNDECRYPTABLE)
+    }
+
     /// The rule that skips `e`, if any.
     fn rule(&self, e: &Entry) -> Option<Rule> {
-        self.cross_rule(e).or_else(|| {
+        self.fixed_rule(e).or_else(|| {
             let i = category(e)?;
             self.fit_dropped.contains(&i).then(|| FIT_ORDER[i])
         })
@@ -222,7 +283,29 @@ impl RestorePlan {
             path,
             !self.dropped_rows.is_empty(),
             !self.dropped_apps.is_empty(),
+            self.decrypts(),
         )
+    }
+
+    /// True when the image is an encrypted backup's plaintext ([`Decryption::Decrypted`]).
+    pub fn decrypts(&self) -> bool {
+        self.decryption == Decryption::Decrypted
+    }
+
+    /// What whoever made the image written into `folder` (the device folder) must know
+    /// about it: that it holds a backup's private data in the clear, and where; or that
+    /// there was nothing to decrypt. `None` for an image made as usual.
+    pub fn notice(&self, folder: &std::path::Path) -> Option<String> {
+        let (device, folder) = (self.device.label(), folder.display());
+        match self.decryption {
+            Decryption::Off => None,
+            Decryption::Decrypted => Some(format!(
+                "{folder} now holds the backup of {device} UNENCRYPTED: its Health data, its Keychain file, Messages, call and browsing history and every other file are in the clear there, readable by anyone who can read that folder (the Keychain's items stay sealed with keys from the backup's keybag, which an unencrypted image does not carry: expect its saved passwords neither to be readable there nor to come back on a device restored from it). Keep the folder private, and delete it once it has served"
+            )),
+            Decryption::NothingToDecrypt => Some(format!(
+                "the backup of {device} is not encrypted, so --decrypted changes nothing: {folder} holds the same byte-exact image as without it"
+            )),
+        }
     }
 
     /// What `e`, an entry of the plan's snapshot, becomes in the image: `None` when it is
@@ -233,12 +316,21 @@ impl RestorePlan {
         }
         let rewrite = self.rewrite_for(&e.path);
         let row_bytes = device_bytes(&e);
+        let decrypting = self.decrypts() && e.content.as_ref()?.cipher.is_some();
+        let unsized_row = (e.row.as_ref())
+            .filter(|r| decrypting && r.recorded_size == SIZE_ABSENT)
+            .map(|r| r.file_id.clone());
         let source = e.row.map(|r| (r.domain, r.relative_path));
         let c = e.content?;
-        Some(PlannedFile {
+        let mut f = PlannedFile {
             source,
+            unsized_row,
             ..planned(e.path, c, rewrite, row_bytes)
-        })
+        };
+        if decrypting {
+            f.decrypted = f.cipher.take();
+        }
+        Some(f)
     }
 
     /// Files and bytes skipped per rule, in the order rules first appear.
@@ -267,6 +359,8 @@ impl RestorePlan {
 fn rule_source(name: &str) -> &'static str {
     if name.starts_with("fit-") {
         rules::FIT_SOURCE
+    } else if name == rules::UNDECRYPTABLE.name {
+        rules::DECRYPTED_SOURCE
     } else {
         rules::APPLE_BACKUP_METHODS
     }
@@ -308,7 +402,8 @@ pub fn plan_restore(
         options,
     )?;
     let (encrypted, manifest_plist) = seen.into_inner();
-    plan.keybag = match encrypted {
+    // A decrypted image writes the stored plaintext: it needs no key.
+    plan.keybag = match encrypted && !plan.decrypts() {
         true => Some(keybag(repo, snapshot, manifest_plist.as_ref())?),
         false => None,
     };
@@ -342,7 +437,8 @@ struct Totals {
 
 /// The plan for the entries of `snapshot` (a backup of `snapshot.device`), with its
 /// Info.plist when the target is another kind of device. `entries` gives the entries from the
-/// start each time it is called: once, or twice when `--fit` drops a category. No I/O.
+/// start each time it is called: once, once more when `--fit` drops a category, and first, to
+/// find an encrypted file, when asked to decrypt. No I/O.
 pub fn plan<I>(
     snapshot: &Snapshot,
     mut entries: impl FnMut() -> I,
@@ -365,8 +461,14 @@ where
         (true, Some(t)) => catalog.split(t.family()),
         _ => (Vec::new(), Vec::new()),
     };
+    let decryption = match options.decrypt {
+        false => Decryption::Off,
+        true if any_encrypted(entries())? => Decryption::Decrypted,
+        true => Decryption::NothingToDecrypt,
+    };
     let mut choice = Choice {
         cross,
+        decrypt: decryption == Decryption::Decrypted,
         incompatible: dropped_apps.iter().cloned().collect(),
         catalog,
         fit_dropped: Vec::new(),
@@ -381,7 +483,7 @@ where
         if e.content.is_some() && !is_safe_path(&e.path) {
             return Err(RestoreError::UnsafePath { path: e.path });
         }
-        if let Some(rule) = choice.cross_rule(&e) {
+        if let Some(rule) = choice.fixed_rule(&e) {
             skipped.push(skip(e, rule, &mut dropped_rows));
             continue;
         }
@@ -411,7 +513,7 @@ where
         let mut by_category: Vec<Vec<SkippedEntry>> = vec![Vec::new(); FIT_ORDER.len()];
         for e in entries() {
             let e = e?;
-            if choice.cross_rule(&e).is_some() {
+            if choice.fixed_rule(&e).is_some() {
                 continue;
             }
             if let Some(i) = category(&e).filter(|i| choice.fit_dropped.contains(i)) {
@@ -438,6 +540,7 @@ where
         refused,
         fit: fit.map(|(f, _)| f),
         keybag: None,
+        decryption,
         dropped_rows,
         kept,
         backup_files,
@@ -488,12 +591,30 @@ fn version_gate(device: &DeviceIdentity, target: &Target) -> Option<String> {
     })
 }
 
-fn rewrite_of(path: &str, rows_dropped: bool, apps_dropped: bool) -> Option<Rewrite> {
+fn rewrite_of(
+    path: &str,
+    rows_dropped: bool,
+    apps_dropped: bool,
+    decrypted: bool,
+) -> Option<Rewrite> {
     match path {
-        MANIFEST_DB if rows_dropped => Some(Rewrite::ManifestDb),
+        MANIFEST_DB if rows_dropped || decrypted => Some(Rewrite::ManifestDb),
         INFO_PLIST if apps_dropped => Some(Rewrite::InfoPlist),
+        MANIFEST_PLIST if decrypted => Some(Rewrite::ManifestPlist),
         _ => None,
     }
+}
+
+/// True when one of the entries has an encrypted file (stops at the first).
+fn any_encrypted(
+    entries: impl Iterator<Item = Result<Entry, RestoreError>>,
+) -> Result<bool, RestoreError> {
+    for e in entries {
+        if e?.content.is_some_and(|c| c.cipher.is_some()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn planned(
@@ -510,6 +631,8 @@ fn planned(
         mode: c.mode,
         chunks: c.chunks,
         cipher: c.cipher,
+        decrypted: None,
+        unsized_row: None,
         rewrite,
         source: None,
     }
@@ -647,7 +770,8 @@ pub(crate) fn read_chunks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hearth_format::{Row, RowState};
+    use hearth_format::Row;
+    use hearth_mobilesync::STATUS_PLIST;
 
     fn entry(domain: &str, path: &str, size: Option<u64>) -> Entry {
         let id = format!("{:040x}", path.len() * 1000 + domain.len());
@@ -870,5 +994,209 @@ mod tests {
         assert_eq!((kept.files, kept.bytes), (4, 1000 + 100 + 700 + 200));
         let p = plan_of(None, &fit(800, true));
         assert!(p.refused.unwrap().contains("even after"));
+    }
+
+    /// The entries of an encrypted backup: Manifest.db stored with its padding (no PKCS#7
+    /// added again), files with a cipher, one row without a Size, one whose blob did not
+    /// decrypt (stored as found) and one that is not a file.
+    fn encrypted_entries() -> Vec<Entry> {
+        let cipher = |pkcs7| Cipher {
+            wrapped_key: [7; hearth_format::entry::WRAPPED_KEY_LEN],
+            pkcs7,
+        };
+        let encrypted = |mut e: Entry, pkcs7| {
+            if let Some(c) = e.content.as_mut() {
+                c.cipher = Some(cipher(pkcs7));
+            }
+            e
+        };
+        let mut no_size = encrypted(entry("HomeDomain", "Library/Notes/a", Some(96)), true);
+        no_size.row.as_mut().unwrap().recorded_size = SIZE_ABSENT;
+        let mut damaged = entry("HealthDomain", "Health/healthdb_secure.sqlite", Some(64));
+        damaged.row.as_mut().unwrap().state = RowState::Undecryptable;
+        vec![
+            encrypted(plain(MANIFEST_DB, 4096 + 16), false),
+            plain(MANIFEST_PLIST, 2000),
+            plain(INFO_PLIST, 100),
+            plain(STATUS_PLIST, 50),
+            encrypted(
+                entry(
+                    "CameraRollDomain",
+                    "Media/DCIM/100APPLE/IMG_0001.HEIC",
+                    Some(5000),
+                ),
+                true,
+            ),
+            encrypted(
+                entry("HealthDomain", "Health/healthdb.sqlite", Some(700)),
+                true,
+            ),
+            no_size,
+            damaged,
+            entry("HomeDomain", "Library", None),
+        ]
+    }
+
+    fn decrypted_plan(entries: &[Entry], target: Option<Target>) -> RestorePlan {
+        let options = PlanOptions {
+            decrypt: true,
+            target,
+            ..PlanOptions::default()
+        };
+        plan(
+            &snapshot(),
+            || entries.iter().cloned().map(Ok),
+            Some(&info()),
+            &options,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_decrypted_plan_writes_plaintext_rebuilds_both_manifests_and_skips_what_did_not_decrypt() {
+        let entries = encrypted_entries();
+        let p = decrypted_plan(&entries, None);
+        assert_eq!(p.decryption, Decryption::Decrypted);
+        assert!(p.decrypts());
+        let files: Vec<PlannedFile> = entries
+            .iter()
+            .cloned()
+            .filter_map(|e| p.planned_file(e))
+            .collect();
+        assert!(
+            files.iter().all(|f| f.cipher.is_none()),
+            "nothing is encrypted again"
+        );
+        let by_path = |path: &str| files.iter().find(|f| f.path == path).unwrap();
+        assert_eq!(by_path(MANIFEST_DB).rewrite, Some(Rewrite::ManifestDb));
+        assert_eq!(
+            by_path(MANIFEST_PLIST).rewrite,
+            Some(Rewrite::ManifestPlist)
+        );
+        assert_eq!(by_path(INFO_PLIST).rewrite, None);
+        assert_eq!(by_path(STATUS_PLIST).rewrite, None);
+        let encrypted: Vec<_> = files.iter().filter(|f| f.decrypted.is_some()).collect();
+        assert_eq!(
+            encrypted.len(),
+            4,
+            "Manifest.db and the three decrypted files"
+        );
+        let no_size: Vec<_> = files.iter().filter_map(|f| f.unsized_row.clone()).collect();
+        assert_eq!(no_size, [entries[6].row.as_ref().unwrap().file_id.clone()]);
+
+        // A plaintext of 700 bytes encrypts to 704, the length the snapshot records.
+        let health = files.iter().find(|f| f.size == 700).unwrap();
+        assert_eq!((health.backup_len(700), health.backup_len(704)), (704, 720));
+        assert_eq!(
+            by_path(MANIFEST_DB).backup_len(4112),
+            4112,
+            "no padding added"
+        );
+
+        let skipped: Vec<_> = p
+            .skipped
+            .iter()
+            .map(|s| (s.rule, s.relative_path.as_deref()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [("undecryptable", Some("Health/healthdb_secure.sqlite"))]
+        );
+        assert!(
+            p.skipped[0].reason.contains("did not decrypt"),
+            "{}",
+            p.skipped[0].reason
+        );
+        assert_eq!(p.dropped_rows.len(), 1, "its row leaves Manifest.db");
+        assert_eq!(p.rules()[0].source, rules::DECRYPTED_SOURCE);
+        assert_eq!(p.kept().files, 7);
+
+        let notice = p.notice("/restores/IPAD".as_ref()).unwrap();
+        for needle in [
+            "/restores/IPAD",
+            "Kids' iPad",
+            "UNENCRYPTED",
+            "Health",
+            "Keychain",
+            "in the clear",
+        ] {
+            assert!(notice.contains(needle), "{needle}: {notice}");
+        }
+    }
+
+    #[test]
+    fn without_decrypt_an_encrypted_plan_is_encrypted_again_as_it_was() {
+        let entries = encrypted_entries();
+        let p = plan(
+            &snapshot(),
+            || entries.iter().cloned().map(Ok),
+            None,
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(p.decryption, Decryption::Off);
+        assert_eq!(p.notice("/x".as_ref()), None);
+        let files: Vec<PlannedFile> = entries
+            .iter()
+            .cloned()
+            .filter_map(|e| p.planned_file(e))
+            .collect();
+        assert!(
+            files
+                .iter()
+                .all(|f| f.decrypted.is_none() && f.rewrite.is_none())
+        );
+        assert_eq!(files.iter().filter(|f| f.cipher.is_some()).count(), 4);
+        assert_eq!(files.len(), 8, "the undecryptable blob is kept as found");
+    }
+
+    #[test]
+    fn an_unencrypted_backup_has_nothing_to_decrypt_and_plans_as_without() {
+        let p = plan_of(
+            None,
+            &PlanOptions {
+                decrypt: true,
+                ..PlanOptions::default()
+            },
+        );
+        let without = plan_of(None, &PlanOptions::default());
+        assert_eq!(p.decryption, Decryption::NothingToDecrypt);
+        assert!(!p.decrypts());
+        assert_eq!(files(&p), files(&without));
+        assert_eq!(p.kept(), without.kept());
+        let note = p.notice("/restores/IPAD".as_ref()).unwrap();
+        assert!(
+            note.contains("not encrypted") && note.contains("byte-exact"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn decrypting_combines_with_another_kind_of_device() {
+        let entries = encrypted_entries();
+        let target = to("iPhone16,1", "18.1").target;
+        let p = decrypted_plan(&entries, target);
+        let rules: Vec<_> = p.rules().iter().map(|r| (r.rule, r.files)).collect();
+        assert_eq!(rules, [("photos", 1), ("undecryptable", 1)]);
+        assert_eq!(
+            p.dropped_rows.len(),
+            2,
+            "both rows leave the one rebuilt Manifest.db"
+        );
+        let files: Vec<PlannedFile> = entries
+            .iter()
+            .cloned()
+            .filter_map(|e| p.planned_file(e))
+            .collect();
+        let rewrites: Vec<_> = files.iter().filter_map(|f| f.rewrite).collect();
+        assert_eq!(
+            rewrites,
+            [
+                Rewrite::ManifestDb,
+                Rewrite::ManifestPlist,
+                Rewrite::InfoPlist
+            ]
+        );
+        assert!(files.iter().all(|f| f.cipher.is_none()));
     }
 }

@@ -5,6 +5,8 @@
 pub const APPLE_BACKUP_METHODS: &str = "Apple support: \"Backup methods for iPhone, iPad, and iPod touch\" (HT204136), \"Can I use my device's backup for another kind of device?\"";
 /// Where the fit rules come from.
 pub const FIT_SOURCE: &str = "--fit: the target's capacity (--to-capacity)";
+/// Where the rule of an unencrypted image of an encrypted backup comes from.
+pub const DECRYPTED_SOURCE: &str = "--decrypted: an unencrypted image holds only plaintext";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
@@ -50,6 +52,16 @@ pub const INCOMPATIBLE_APP: Rule = cross(
     "incompatible-app",
     "the app does not run on the target device (its App Store metadata lists no such device)",
 );
+
+/// In an unencrypted image of an encrypted backup (`--decrypted`): a file that was stored as
+/// found, still encrypted, because it did not decrypt when it was backed up (a blob shorter or
+/// longer than its Size, or one its key does not open). Its bytes are ciphertext, which an
+/// unencrypted backup's reader would take for the file.
+pub const UNDECRYPTABLE: Rule = Rule {
+    name: "undecryptable",
+    what: "its blob did not decrypt when it was backed up (the snapshot's warnings say why) and was kept encrypted, as found: an unencrypted image cannot hold it",
+    source: DECRYPTED_SOURCE,
+};
 
 /// Dropped by `--fit`, in this order, until the image fits.
 pub const FIT_ORDER: [Rule; 5] = [

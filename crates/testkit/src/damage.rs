@@ -17,7 +17,8 @@ use std::path::Path;
 
 use hearth_mobilesync::encryption::{KdfParams, Keybag, WrappedKey};
 use hearth_mobilesync::{
-    FileId, MANIFEST_DB, MANIFEST_PLIST, read_plist_dictionary, write_plist_binary,
+    FileId, MANIFEST_DB, MANIFEST_PLIST, ManifestDb, MbFile, read_plist_dictionary,
+    write_plist_binary,
 };
 use plist::{Dictionary, Value};
 
@@ -62,6 +63,47 @@ fn cut_blob(folder: &Path, domain: &str, relative_path: &str, cut: u64) -> Resul
     let len = file.metadata().at(&blob)?.len().saturating_sub(cut);
     file.set_len(len).at(&blob)?;
     Ok(len)
+}
+
+/// Takes the `Size` out of the MBFile of `domain` / `relative_path` in an encrypted device's
+/// Manifest.db (encrypted again under its ManifestKey), as some writers leave it out: a reader
+/// must then take the file's length from its padding, not from a Size of 0.
+pub fn drop_size(
+    folder: &Path,
+    password: &str,
+    domain: &str,
+    relative_path: &str,
+) -> Result<(), Error> {
+    let db = folder.join(MANIFEST_DB);
+    let keys = crypt::unlock(folder, password)?;
+    let wrapped = crypt::manifest_key(folder)?.unwrap_or_default();
+    let wrapped = WrappedKey::parse(&wrapped).at(&db)?;
+    let key = keys.class_keys.unwrap(&wrapped).at(&db)?;
+    let scratch = tempfile::tempdir().at(&db)?;
+    let plain = scratch.path().join(MANIFEST_DB);
+    crypt::decrypt_file(&db, &plain, &key)?;
+    let id = FileId::for_path(domain, relative_path).to_string();
+    let mut found = false;
+    let bytes = std::fs::read(&plain).at(&plain)?;
+    let edited = ManifestDb::rebuilt(
+        bytes,
+        &Default::default(),
+        |row, file| {
+            let mut f = MbFile::decode(file).ok().filter(|_| row == id)?;
+            found = true;
+            f.size = None;
+            Some(f.encode())
+        },
+        &db,
+    )?;
+    if !found {
+        return Err(Error::NotGenerated {
+            path: db,
+            reason: format!("no row {domain}/{relative_path}"),
+        });
+    }
+    std::fs::write(&plain, edited).at(&plain)?;
+    crypt::encrypt_file(&plain, &db, &key)
 }
 
 /// Rewrites the folder as iOS 10.0 and 10.1 wrote encrypted backups: `IsEncrypted` still true

@@ -1,15 +1,18 @@
-//! An independent reader of encrypted backups: the PyPI package iphone-backup-decrypt, which
-//! nobody on this project wrote, run through `tests/python/verify_encrypted.py`. It opens an
-//! encrypted device folder with its password and checks that every file decrypts to exactly the
-//! bytes of a plaintext folder of the same content (the device's twin). A folder may hold fewer
-//! rows than its twin (a restore image for another kind of device):
-//! [`assert_verified_exactly`] then says which file rows the reader must have found.
+//! Independent readers of backups, which nobody on this project wrote. The PyPI package
+//! iphone-backup-decrypt, run through `tests/python/verify_encrypted.py`, opens an encrypted
+//! device folder with its password and checks that every file decrypts to exactly the bytes of
+//! a plaintext folder of the same content (the device's twin). A folder may hold fewer rows
+//! than its twin (a restore image for another kind of device): [`assert_verified_exactly`] then
+//! says which file rows the reader must have found. The PyPI package pyiosbackup, run through
+//! `tests/python/verify_decrypted.py` ([`verify_decrypted`]), opens an unencrypted folder (a
+//! `restore --decrypted` image) by its Manifest.db and reads every file, which must be the
+//! plaintext iphone-backup-decrypt gets from the encrypted original.
 //!
 //! The interpreter comes from `HEARTH_PYTHON` (set by `.ci/run` and `scripts/test`, both through
 //! `scripts/python-env`), else from the venv `scripts/python-env` makes. Without one, [`python`]
 //! panics, unless `HEARTH_ALLOW_MISSING_PYTHON=1` outside CI, which skips loudly.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,7 +22,7 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The Python that has iphone-backup-decrypt, or `None` when it may be skipped (see module docs).
+/// The Python that has iphone-backup-decrypt and pyiosbackup, or `None` when it may be skipped (see module docs).
 pub fn python() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("HEARTH_PYTHON").filter(|p| !p.is_empty()) {
         return Some(p.into());
@@ -128,4 +131,90 @@ pub fn assert_verified_exactly(
         found.len()
     );
     assert_eq!(v.files_checked, file_ids.len() as u64, "{v}");
+}
+
+/// What `verify_decrypted.py` said of an unencrypted image: what pyiosbackup read in it, and how
+/// that compares with the plaintext iphone-backup-decrypt gets from the encrypted original.
+pub struct DecryptedVerdict {
+    pub success: bool,
+    /// `pyiosbackup <version>`.
+    pub reader: String,
+    /// fileID → (domain, relative path, Size, SHA-256 hex of the bytes pyiosbackup read).
+    pub files: BTreeMap<String, (String, String, u64, String)>,
+    /// How many file rows of the original iphone-backup-decrypt decrypted, when given one.
+    pub truth_files: Option<u64>,
+    /// File rows of the original the image lacks, and files of the image the original lacks.
+    pub missing_from_image: Vec<String>,
+    pub not_in_original: Vec<String>,
+    pub problems: Vec<String>,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for DecryptedVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "success {}, {} read {} files (original: {:?}), missing from the image {:?}, not in the original {:?}, problems {:#?}",
+            self.success,
+            self.reader,
+            self.files.len(),
+            self.truth_files,
+            self.missing_from_image,
+            self.not_in_original,
+            self.problems
+        )?;
+        write!(f, "--- stderr\n{}", self.stderr)
+    }
+}
+
+/// Runs `tests/python/verify_decrypted.py` on `image`, an unencrypted device folder, and with
+/// `original` (an encrypted device folder and its password) compares every file with its
+/// plaintext there.
+pub fn verify_decrypted(
+    python: &Path,
+    image: &Path,
+    original: Option<(&Path, &str)>,
+) -> DecryptedVerdict {
+    let script = repo().join("tests/python/verify_decrypted.py");
+    let mut cmd = Command::new(python);
+    cmd.arg(script).arg(image);
+    if let Some((folder, password)) = original {
+        cmd.arg(folder).arg(password);
+    }
+    let out = cmd.output().expect("the Python interpreter runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("not one line of JSON ({e}): {stdout}\n--- stderr\n{stderr}"));
+    let strings = |key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let files = v["files"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(id, f)| {
+            let text = |k: &str| f[k].as_str().unwrap().to_owned();
+            let size = f["size"].as_u64().unwrap();
+            (
+                id.clone(),
+                (text("domain"), text("relative_path"), size, text("sha256")),
+            )
+        })
+        .collect();
+    DecryptedVerdict {
+        success: out.status.success(),
+        reader: v["reader"].as_str().unwrap().to_owned(),
+        files,
+        truth_files: v["truth_files"].as_u64(),
+        missing_from_image: strings("missing_from_image"),
+        not_in_original: strings("not_in_original"),
+        problems: strings("problems"),
+        stderr,
+    }
 }

@@ -1,4 +1,5 @@
-//! `restore`: a same-device image, or one for another device (`--to`, `--to-model`).
+//! `restore`: a same-device image, or one for another device (`--to`, `--to-model`), as the
+//! backup was (encrypted or not) or an encrypted backup's plaintext (`--decrypted`).
 
 use crate::Outcome;
 use crate::cli::RestoreArgs;
@@ -9,7 +10,7 @@ use anyhow::{Context as _, Result, bail};
 use hearth_format::SnapshotId;
 use hearth_repo::Repository;
 use hearth_restore::{
-    PlanOptions, RestorePlan, RestoreReport, Target, TargetError, execute, plan_restore,
+    Decryption, PlanOptions, RestorePlan, RestoreReport, Target, TargetError, execute, plan_restore,
 };
 use serde_json::{Value, json};
 
@@ -22,6 +23,7 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
         target: target(&repo, args)?,
         capacity: args.to_capacity,
         fit: args.fit,
+        decrypt: args.decrypted,
     };
     let plan = plan_restore(&repo, &snap, &options)?;
     if args.dry_run {
@@ -38,7 +40,8 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
     if let Some(reason) = &plan.refused {
         bail!("refused: {reason}");
     }
-    if !ctx.global.json && (plan.target.is_some() || plan.fit.is_some()) {
+    if !ctx.global.json && (plan.target.is_some() || plan.fit.is_some() || !plan.skipped.is_empty())
+    {
         print_plan(&plan);
     }
     let out = args
@@ -53,6 +56,14 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
             .context("the restore did not finish; the same command run again finishes it")?;
     }
     let report = done?;
+    // On stderr whatever the output: the one thing not to miss about this folder.
+    if let Some(notice) = &report.notice {
+        let kind = match plan.decryption {
+            Decryption::Decrypted => "warning",
+            _ => "note",
+        };
+        eprintln!("{kind}: {}", esc_text(notice));
+    }
     if ctx.global.json {
         print_json(&json!({
             "snapshot": id.to_hex(),
@@ -60,6 +71,8 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
             "files": report.files,
             "bytes": report.bytes,
             "resumed": report.resumed,
+            "decrypted": plan.decrypts(),
+            "notice": report.notice,
             "damaged": report.damaged.iter().map(|d| json!({
                 "path": d.path,
                 "domain": d.source.as_ref().map(|s| &s.0),
@@ -201,6 +214,11 @@ fn plan_json(id: &SnapshotId, plan: &RestorePlan) -> Value {
         "dropped_apps": plan.dropped_apps,
         "unknown_apps": plan.unknown_apps,
         "refused": plan.refused,
+        "decryption": match plan.decryption {
+            Decryption::Off => "off",
+            Decryption::Decrypted => "decrypted",
+            Decryption::NothingToDecrypt => "nothing-to-decrypt",
+        },
         "fit": plan.fit.as_ref().map(|f| json!({
             "capacity": f.capacity,
             "needed": f.needed,
@@ -217,8 +235,12 @@ fn print_plan(plan: &RestorePlan) {
         .as_ref()
         .map_or_else(|| "the same device".to_string(), |t| t.describe());
     let kept = plan.kept();
+    let decrypted = match plan.decryption {
+        Decryption::Decrypted => ", unencrypted (decrypted)",
+        _ => "",
+    };
     println!(
-        "{} ({}, iOS {}) onto {}: keep {} files ({}): {} of the device's files ({} on the device){}",
+        "{} ({}, iOS {}) onto {}{decrypted}: keep {} files ({}): {} of the device's files ({} on the device){}",
         esc(&d.name),
         esc(&d.product_type),
         esc(&d.ios_version),
@@ -263,6 +285,11 @@ fn print_plan(plan: &RestorePlan) {
                 bytes(f.capacity)
             );
         }
+    }
+    if plan.decryption == Decryption::NothingToDecrypt {
+        println!(
+            "  the backup is not encrypted: --decrypted changes nothing, the image is byte-exact"
+        );
     }
     if let Some(reason) = &plan.refused {
         println!("  REFUSED: {}", crate::output::esc_text(reason));
