@@ -23,6 +23,7 @@ mod cross_device;
 mod damage;
 mod device_identity;
 mod device_time;
+mod diff_find;
 mod encrypted;
 mod frozen_v1;
 mod hostile_source;
