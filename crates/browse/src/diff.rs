@@ -190,11 +190,11 @@ pub(crate) fn diff_entries(
 }
 
 /// The entries at one path: in A only, in B only, or in both.
-#[derive(Debug)]
-pub(crate) enum Pair {
-    Before(Entry),
-    After(Entry),
-    Both(Entry, Entry),
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pair<'e> {
+    Before(&'e Entry),
+    After(&'e Entry),
+    Both(&'e Entry, &'e Entry),
 }
 
 /// Walks two entry streams sorted by path side by side, calling `each` once per path (once
@@ -202,37 +202,30 @@ pub(crate) enum Pair {
 pub(crate) fn merge_join(
     mut a: impl Iterator<Item = Result<Entry, BrowseError>>,
     mut b: impl Iterator<Item = Result<Entry, BrowseError>>,
-    mut each: impl FnMut(Pair) -> Result<(), BrowseError>,
+    mut each: impl FnMut(Pair<'_>) -> Result<(), BrowseError>,
 ) -> Result<(), BrowseError> {
     let mut x = a.next().transpose()?;
     let mut y = b.next().transpose()?;
     loop {
-        let pair = match (x.take(), y.take()) {
+        let order = match (&x, &y) {
             (None, None) => return Ok(()),
-            (Some(e), None) => {
-                x = a.next().transpose()?;
-                Pair::Before(e)
-            }
-            (None, Some(f)) => {
-                y = b.next().transpose()?;
-                Pair::After(f)
-            }
-            (Some(e), Some(f)) => match e.path.cmp(&f.path) {
-                Ordering::Less => {
-                    (x, y) = (a.next().transpose()?, Some(f));
-                    Pair::Before(e)
-                }
-                Ordering::Greater => {
-                    (x, y) = (Some(e), b.next().transpose()?);
-                    Pair::After(f)
-                }
-                Ordering::Equal => {
-                    (x, y) = (a.next().transpose()?, b.next().transpose()?);
-                    Pair::Both(e, f)
-                }
-            },
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(e), Some(f)) => e.path.cmp(&f.path),
+        };
+        let pair = match (order, &x, &y) {
+            (Ordering::Less, Some(e), _) => Pair::Before(e),
+            (Ordering::Greater, _, Some(f)) => Pair::After(f),
+            (Ordering::Equal, Some(e), Some(f)) => Pair::Both(e, f),
+            _ => unreachable!("an order is of the entries there are"),
         };
         each(pair)?;
+        if order.is_le() {
+            x = a.next().transpose()?;
+        }
+        if order.is_ge() {
+            y = b.next().transpose()?;
+        }
     }
 }
 
@@ -243,7 +236,7 @@ enum Outcome {
     Unchanged,
 }
 
-fn outcome(pair: &Pair) -> Option<Outcome> {
+fn outcome(pair: Pair<'_>) -> Option<Outcome> {
     let kind = |k| Some(Outcome::Change(k));
     match pair {
         Pair::Before(e) => e.content.as_ref().and(kind(ChangeKind::Removed)),
@@ -278,13 +271,13 @@ struct Accumulator {
 impl Accumulator {
     fn add(
         &mut self,
-        pair: Pair,
+        pair: Pair<'_>,
         size: &mut impl FnMut(&Entry, &Content) -> Result<u64, BrowseError>,
     ) -> Result<(), BrowseError> {
-        let Some(outcome) = outcome(&pair) else {
+        let Some(outcome) = outcome(pair) else {
             return Ok(());
         };
-        let (before, after) = match &pair {
+        let (before, after) = match pair {
             Pair::Before(e) => (Some(e), None),
             Pair::After(f) => (None, Some(f)),
             Pair::Both(e, f) => (Some(e), Some(f)),
@@ -504,7 +497,10 @@ mod tests {
         )
     }
 
-    fn brief(r: &DiffReport) -> Vec<(Option<&str>, &str, &str, Option<u64>, Option<u64>)> {
+    /// (domain, relative path, change, bytes before, bytes after)
+    type Brief<'r> = (Option<&'r str>, &'r str, &'r str, Option<u64>, Option<u64>);
+
+    fn brief(r: &DiffReport) -> Vec<Brief<'_>> {
         r.changes
             .iter()
             .map(|c| {
