@@ -77,3 +77,122 @@ impl Iterator for Stream<'_, '_> {
         item
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{BrowseError, DiffOptions, FindPattern};
+    use hearth_format::{BlobKind, Content, DeviceIdentity, Entry, Snapshot};
+    use hearth_repo::{Progress, RepoError, RepoOptions, Repository};
+    use hearth_storage::LocalBackend;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    /// Counts what it is told.
+    #[derive(Default)]
+    struct Counted(AtomicU64);
+
+    impl Progress for Counted {
+        fn advance(&self, n: u64) {
+            self.0.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    fn repo(dir: &std::path::Path) -> Repository {
+        let backend = Arc::new(LocalBackend::create(&dir.join("repo")).unwrap());
+        let mut options = RepoOptions {
+            cache_root: Some(dir.join("cache")),
+            ..RepoOptions::default()
+        };
+        (
+            options.kdf.memory_kib,
+            options.kdf.time,
+            options.kdf.parallelism,
+        ) = (64, 1, 1);
+        Repository::init(backend, b"pw", &options).unwrap()
+    }
+
+    /// A snapshot of one device at `time` holding `files` (path, bytes) in the order given.
+    fn snapshot(repo: &Repository, time: i64, files: &[(&str, &[u8])]) -> Snapshot {
+        let lock = repo.lock_shared(Duration::ZERO, &|_| {}).unwrap();
+        let session = repo.write_session(&lock).unwrap();
+        let entries: Vec<Entry> = (files.iter())
+            .map(|(path, bytes)| Entry {
+                path: path.to_string(),
+                row: None,
+                content: Some(Content {
+                    size: bytes.len() as u64,
+                    mtime_ns: 0,
+                    mode: 0o644,
+                    chunks: session.store_bytes(bytes, BlobKind::Data).unwrap(),
+                    cipher: None,
+                }),
+            })
+            .collect();
+        let snapshot = Snapshot {
+            time,
+            stored_at: time,
+            host: "h".into(),
+            device: DeviceIdentity {
+                udid: "0".repeat(40),
+                name: "Phone".into(),
+                ..Default::default()
+            },
+            parent: None,
+            tags: vec![],
+            summary: Default::default(),
+            warnings: vec![],
+            tree_len: 0,
+            tree: vec![],
+        };
+        let id = repo.commit_snapshot(&session, snapshot, &entries).unwrap();
+        session.finish().unwrap();
+        let (_, stored) = repo.find_snapshot(&id.to_hex()).unwrap();
+        stored
+    }
+
+    #[test]
+    fn a_diff_reads_both_trees_and_counts_their_bytes_and_a_tree_out_of_order_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        let a = snapshot(&repo, 1, &[("f/0", b"zero"), ("f/1", b"one")]);
+        let b = snapshot(&repo, 2, &[("f/1", b"one, longer"), ("f/2", b"two")]);
+        let progress = Counted::default();
+        let r = crate::diff(&repo, &a, &b, &DiffOptions::default(), &progress).unwrap();
+        let changes: Vec<(&str, &str)> = (r.changes.iter())
+            .map(|c| (c.relative_path.as_str(), c.kind.as_str()))
+            .collect();
+        assert_eq!(
+            changes,
+            [("f/0", "removed"), ("f/1", "changed"), ("f/2", "added")]
+        );
+        assert_eq!(r.total.delta(), 11 + 3 - 4 - 3);
+        assert_eq!(progress.0.into_inner(), a.tree_len + b.tree_len);
+
+        let unsorted = snapshot(&repo, 3, &[("f/2", b"two"), ("f/1", b"one")]);
+        let err = crate::diff(
+            &repo,
+            &a,
+            &unsorted,
+            &DiffOptions::default(),
+            &Counted::default(),
+        )
+        .unwrap_err();
+        let BrowseError::FileListLost { device, source } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(device, "Phone");
+        assert!(matches!(source, RepoError::Corrupt { .. }), "{source}");
+        assert!(err.to_string().contains("Phone"), "{err}");
+        assert!(
+            source.to_string().contains("not sorted by path"),
+            "{source}"
+        );
+
+        let all: Vec<_> = repo.snapshots().unwrap();
+        let pattern = FindPattern::new("f/*", false).unwrap();
+        let found = crate::find(&repo, &all[..2], &pattern, &Counted::default()).unwrap();
+        assert_eq!(found.len(), 3);
+        assert!(crate::find(&repo, &all, &pattern, &Counted::default()).is_err());
+    }
+}
