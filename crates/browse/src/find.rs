@@ -2,11 +2,15 @@
 //! snapshots of each device that hold them, when they were first and last seen, and the
 //! snapshots where their content changed.
 //!
-//! Every chosen snapshot's tree is streamed (one entry in memory at a time), device by device,
-//! oldest first; only the matches are kept, each as runs of the device's snapshots that hold
-//! it and a hash of its last chunk list (not the list). A snapshot whose tree is the device's
-//! previous one's (the same tree blobs: nothing in the backup changed) is not read again: what
-//! matched there is in this one too, with the same content.
+//! Every chosen snapshot's tree is streamed (one entry in memory at a time), a few snapshots at
+//! once on threads of their own (reading a tree is mostly opening and decompressing its blobs),
+//! and what matched in each is folded in, device by device, oldest first. Only matches are
+//! kept: each path as runs of the device's snapshots that hold it and a hash of its last chunk
+//! list (not the list). A snapshot whose tree is the device's previous one's (the same tree
+//! blobs: a backup stored again with other tags) is not read: it holds what that one held.
+//! Trees that share only some blobs are read whole: nightly changes are spread over the
+//! file ids that order a tree, so consecutive snapshots share few tree blobs
+//! (`docs/benchmarks.md`).
 //!
 //! A pattern with a `/` is matched against the relative path, and against `<Domain>/<relative
 //! path>` (`Library/SMS/*`, `HomeDomain/Library/SMS/sms.db`, `*/Library/**/*.sqlite`); one
@@ -18,10 +22,11 @@ use crate::error::BrowseError;
 use crate::files::plaintext_len;
 use crate::stream::Stream;
 use globset::{GlobBuilder, GlobMatcher};
-use hearth_format::{DeviceIdentity, Entry, Snapshot, SnapshotId};
+use hearth_format::{Content, DeviceIdentity, Entry, Snapshot, SnapshotId};
 use hearth_repo::{Progress, Repository};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 /// A glob, and what it is matched against.
 #[derive(Debug, Clone)]
@@ -113,8 +118,8 @@ pub struct Version {
 /// A path that matched, on one device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
-    /// The device as its latest chosen snapshot names it.
-    pub device: DeviceIdentity,
+    /// The device as its latest chosen snapshot names it (shared by its paths).
+    pub device: Arc<DeviceIdentity>,
     /// The Manifest.db row's domain; `None` for the backup folder's own files.
     pub domain: Option<String>,
     /// The row's relative path, else the file's path in the backup folder.
@@ -132,6 +137,10 @@ pub struct Found {
     pub versions: Vec<Version>,
 }
 
+/// Snapshots read at once (each on a thread of its own), at most: reading a tree is mostly
+/// opening and decompressing its blobs, which takes a core.
+const READERS: usize = 4;
+
 /// The paths `pattern` matches in `snapshots` (any order; each device's are read oldest
 /// first), sorted by device (name, then UDID), domain (the backup folder's files first) and
 /// relative path.
@@ -143,22 +152,53 @@ pub fn find(
 ) -> Result<Vec<Found>, BrowseError> {
     let total = snapshots.iter().map(|(_, s)| s.tree_len).sum();
     progress.start("reading file lists", Some(total));
+    let readers = std::thread::available_parallelism().map_or(1, |n| n.get().min(READERS));
     let mut found = Vec::new();
     for device in by_device(snapshots) {
-        let trees = device.iter().map(|&(id, s)| {
-            let entries = Stream::new(repo, s, progress);
-            (*id, s, entries)
-        });
-        let size = |e: &Entry| match &e.content {
-            Some(c) => plaintext_len(repo, e, c),
-            None => Ok(0),
-        };
-        let on_skip = |s: &Snapshot| progress.advance(s.tree_len);
-        found.extend(find_in_device(trees, pattern, size, on_skip)?);
+        found.extend(find_in_device(repo, &device, pattern, readers, progress)?);
     }
     progress.finish();
     sort(&mut found);
     Ok(found)
+}
+
+/// [`find`] in one device's snapshots (oldest first), `readers` of them read at once and their
+/// matches folded in order.
+fn find_in_device(
+    repo: &Repository,
+    device: &[&(SnapshotId, Snapshot)],
+    pattern: &FindPattern,
+    readers: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<Found>, BrowseError> {
+    let read = |i: usize| {
+        let (_, s) = device[i];
+        let previous = i.checked_sub(1).map(|p| &device[p].1);
+        read_or_skip(previous, s, progress, || {
+            let size = |e: &Entry, c: &Content| plaintext_len(repo, e, c);
+            read_hits(Stream::new(repo, s, progress), pattern, size)
+        })
+    };
+    let read = &read;
+    let mut fold = DeviceFold::default();
+    for start in (0..device.len()).step_by(readers.max(1)) {
+        let batch = start..(start + readers.max(1)).min(device.len());
+        let reads: Vec<Result<Read, BrowseError>> = match batch.len() {
+            1 => vec![read(start)],
+            _ => std::thread::scope(|scope| {
+                let threads: Vec<_> = (batch.clone())
+                    .map(|i| scope.spawn(move || read(i)))
+                    .collect();
+                (threads.into_iter())
+                    .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            }),
+        };
+        for (i, r) in batch.zip(reads) {
+            fold.add(device[i].0, &device[i].1, r?);
+        }
+    }
+    Ok(fold.finish())
 }
 
 /// The snapshots grouped by device (UDID), each group oldest first.
@@ -180,17 +220,11 @@ fn by_device(snapshots: &[(SnapshotId, Snapshot)]) -> Vec<Vec<&(SnapshotId, Snap
 }
 
 fn sort(found: &mut [Found]) {
-    found.sort_by(|x, y| {
-        let key = |f: &Found| {
-            (
-                f.device.label().to_string(),
-                f.device.udid.clone(),
-                f.domain.clone(),
-                f.relative_path.clone(),
-            )
-        };
-        key(x).cmp(&key(y))
-    });
+    fn key(f: &Found) -> (&str, &str, Option<&str>, &str) {
+        let d = &f.device;
+        (d.label(), &d.udid, f.domain.as_deref(), &f.relative_path)
+    }
+    found.sort_by(|x, y| key(x).cmp(&key(y)));
 }
 
 /// What is kept of one matching path while a device's snapshots are read.
@@ -217,54 +251,98 @@ impl Track {
     }
 }
 
-/// A hash of a chunk list: equal lists hash equal; two different lists of one path hash equal
-/// with a chance of 2^-64.
-fn content_hash(e: &Entry) -> Option<u64> {
-    let c = e.content.as_ref()?;
-    let mut h = DefaultHasher::new();
-    c.chunks.hash(&mut h);
-    Some(h.finish())
+/// An entry of a snapshot that matched.
+struct Hit {
+    domain: Option<String>,
+    relative_path: String,
+    kind: FoundKind,
+    /// A hash of its chunk list (equal lists hash equal; two lists of one path hash equal with
+    /// a chance of 2^-64) and its plaintext length, when it has content.
+    content: Option<(u64, u64)>,
 }
 
-/// [`find`] on one device's snapshots, oldest first, each with its entry stream (read only
-/// when its tree differs from the previous one's; `on_skip` is told of those not read).
-pub(crate) fn find_in_device<'s, E>(
-    snapshots: impl Iterator<Item = (SnapshotId, &'s Snapshot, E)>,
+/// What a snapshot gives the fold: the entries that match, or `Same`: its tree is the
+/// device's previous snapshot's (the same blobs), so it holds what that one held.
+enum Read {
+    Hits(Vec<Hit>),
+    Same,
+}
+
+/// `Same` when the tree of `snapshot` is that of `previous` (and `progress` is told it is
+/// done), else what `read` finds.
+fn read_or_skip(
+    previous: Option<&Snapshot>,
+    snapshot: &Snapshot,
+    progress: &dyn Progress,
+    read: impl FnOnce() -> Result<Vec<Hit>, BrowseError>,
+) -> Result<Read, BrowseError> {
+    let same = previous.is_some_and(|p| p.tree == snapshot.tree && p.tree_len == snapshot.tree_len);
+    if same {
+        progress.advance(snapshot.tree_len);
+        return Ok(Read::Same);
+    }
+    read().map(Read::Hits)
+}
+
+/// The entries of a snapshot that `pattern` matches, with `size` their plaintext lengths.
+fn read_hits(
+    entries: impl Iterator<Item = Result<Entry, BrowseError>>,
     pattern: &FindPattern,
-    mut size: impl FnMut(&Entry) -> Result<u64, BrowseError>,
-    mut on_skip: impl FnMut(&Snapshot),
-) -> Result<Vec<Found>, BrowseError>
-where
-    E: Iterator<Item = Result<Entry, BrowseError>>,
-{
-    let mut tracks: HashMap<(Option<String>, String), Track> = HashMap::new();
-    let mut seen: Vec<(SnapshotId, &Snapshot)> = Vec::new();
+    mut size: impl FnMut(&Entry, &Content) -> Result<u64, BrowseError>,
+) -> Result<Vec<Hit>, BrowseError> {
     let mut scratch = String::new();
-    for (at, (id, snapshot, entries)) in snapshots.enumerate() {
-        let at = u32::try_from(at).expect("fewer than 4 billion snapshots of a device");
-        let same_tree = seen.last().is_some_and(|(_, prev)| {
-            prev.tree == snapshot.tree && prev.tree_len == snapshot.tree_len
-        });
-        seen.push((id, snapshot));
-        if same_tree {
-            on_skip(snapshot);
-            for t in tracks.values_mut().filter(|t| t.held_in(at - 1)) {
-                t.hold(at);
-            }
+    let mut hits = Vec::new();
+    for e in entries {
+        let e = e?;
+        let (domain, relative_path) = match &e.row {
+            Some(r) => (Some(r.domain.as_str()), r.relative_path.as_str()),
+            None => (None, e.path.as_str()),
+        };
+        if !pattern.matches(domain, relative_path, &mut scratch) {
             continue;
         }
-        for e in entries {
-            let e = e?;
-            let (domain, relative_path) = match &e.row {
-                Some(r) => (Some(r.domain.as_str()), r.relative_path.as_str()),
-                None => (None, e.path.as_str()),
-            };
-            if !pattern.matches(domain, relative_path, &mut scratch) {
-                continue;
+        let content = match &e.content {
+            Some(c) => {
+                let mut h = DefaultHasher::new();
+                c.chunks.hash(&mut h);
+                Some((h.finish(), size(&e, c)?))
             }
-            let key = (domain.map(str::to_string), relative_path.to_string());
-            let track = tracks.entry(key).or_insert_with(|| Track {
-                kind: FoundKind::of(&e),
+            None => None,
+        };
+        hits.push(Hit {
+            kind: FoundKind::of(&e),
+            content,
+            domain: domain.map(str::to_string),
+            relative_path: relative_path.to_string(),
+        });
+    }
+    Ok(hits)
+}
+
+/// One device's matches, gathered from its snapshots oldest first.
+#[derive(Default)]
+struct DeviceFold<'s> {
+    tracks: HashMap<(Option<String>, String), Track>,
+    seen: Vec<(SnapshotId, &'s Snapshot)>,
+}
+
+impl<'s> DeviceFold<'s> {
+    fn add(&mut self, id: SnapshotId, snapshot: &'s Snapshot, read: Read) {
+        let at = u32::try_from(self.seen.len()).expect("fewer than 4 billion snapshots");
+        self.seen.push((id, snapshot));
+        let hits = match read {
+            Read::Hits(hits) => hits,
+            Read::Same => {
+                for t in self.tracks.values_mut().filter(|t| t.held_in(at - 1)) {
+                    t.hold(at);
+                }
+                return;
+            }
+        };
+        for hit in hits {
+            let key = (hit.domain, hit.relative_path);
+            let track = self.tracks.entry(key).or_insert_with(|| Track {
+                kind: hit.kind,
                 runs: Vec::new(),
                 last_content: None,
                 versions: Vec::new(),
@@ -274,45 +352,51 @@ where
                 continue;
             }
             track.hold(at);
-            track.kind = FoundKind::of(&e);
-            let content = content_hash(&e);
-            if content.is_some() && content != track.last_content {
-                track.versions.push((at, size(&e)?));
-                track.last_content = content;
+            track.kind = hit.kind;
+            if let Some((hash, bytes)) = hit.content
+                && track.last_content != Some(hash)
+            {
+                track.versions.push((at, bytes));
+                track.last_content = Some(hash);
             }
         }
     }
-    let Some((_, latest)) = seen.last() else {
-        return Ok(Vec::new());
-    };
-    let device = latest.device.clone();
-    let found = tracks.into_iter().map(|((domain, relative_path), t)| {
-        let snapshots: Vec<u32> = t.runs.iter().flat_map(|&(a, b)| a..=b).collect();
+
+    fn finish(self) -> Vec<Found> {
+        let Some((_, latest)) = self.seen.last() else {
+            return Vec::new();
+        };
+        let (device, seen) = (Arc::new(latest.device.clone()), &self.seen);
         let time = |at: u32| seen[at as usize].1.time;
-        Found {
-            device: device.clone(),
-            domain,
-            relative_path,
-            kind: t.kind,
-            first_seen: time(snapshots[0]),
-            last_seen: time(*snapshots.last().expect("held at least once")),
-            snapshots: snapshots.iter().map(|&at| seen[at as usize].0).collect(),
-            versions: (t.versions.iter())
-                .map(|&(at, bytes)| Version {
-                    snapshot: seen[at as usize].0,
-                    time: time(at),
-                    bytes,
-                })
-                .collect(),
-        }
-    });
-    Ok(found.collect())
+        let id = |at: u32| seen[at as usize].0;
+        let found = self.tracks.into_iter().map(|((domain, relative_path), t)| {
+            let held: Vec<u32> = t.runs.iter().flat_map(|&(a, b)| a..=b).collect();
+            Found {
+                device: device.clone(),
+                domain,
+                relative_path,
+                kind: t.kind,
+                first_seen: time(held[0]),
+                last_seen: time(*held.last().expect("held at least once")),
+                snapshots: held.iter().map(|&at| id(at)).collect(),
+                versions: (t.versions.iter())
+                    .map(|&(at, bytes)| Version {
+                        snapshot: id(at),
+                        time: time(at),
+                        bytes,
+                    })
+                    .collect(),
+            }
+        });
+        found.collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hearth_format::{ChunkId, Content, Row, RowState};
+    use hearth_format::{ChunkId, Row, RowState};
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     fn entry(domain: &str, rel: &str, chunks: &[u8], len: u64) -> Entry {
         Entry {
@@ -358,25 +442,40 @@ mod tests {
         SnapshotId([n; 32])
     }
 
-    /// `find_in_device` over (snapshot, entries) pairs; the entries of a skipped tree panic.
+    /// A device's history folded as `find` folds it: a snapshot with the tree of the one
+    /// before is not read (its entries must be empty); also how many were not.
     fn run(history: Vec<(Snapshot, Vec<Entry>)>, pattern: &str) -> (Vec<Found>, usize) {
         let p = FindPattern::new(pattern, false).unwrap();
-        let mut skipped = 0;
-        let trees: Vec<(SnapshotId, &Snapshot, _)> = history
-            .iter()
-            .enumerate()
-            .map(|(i, (s, entries))| (id(i as u8), s, entries.clone().into_iter().map(Ok)))
-            .collect();
-        let found = find_in_device(
-            trees.into_iter(),
-            &p,
-            |e| Ok(e.content.as_ref().map_or(0, |c| c.size)),
-            |_| skipped += 1,
-        )
-        .unwrap();
-        let mut found = found;
+        let skipped = AtomicU64::new(0);
+        let progress = Skips(&skipped);
+        let mut fold = DeviceFold::default();
+        for (i, (s, entries)) in history.iter().enumerate() {
+            let previous = i.checked_sub(1).map(|p| &history[p].0);
+            let read = read_or_skip(previous, s, &progress, || {
+                let entries = entries.clone().into_iter().map(Ok);
+                read_hits(entries, &p, |_, c| Ok(c.size))
+            })
+            .unwrap();
+            if matches!(read, Read::Same) {
+                assert!(
+                    entries.is_empty(),
+                    "a skipped snapshot's entries are not read"
+                );
+            }
+            fold.add(id(i as u8), s, read);
+        }
+        let mut found = fold.finish();
         sort(&mut found);
-        (found, skipped)
+        (found, skipped.into_inner() as usize)
+    }
+
+    /// Counts the snapshots it is told were not read (each tree is 1 byte long here).
+    struct Skips<'a>(&'a AtomicU64);
+
+    impl Progress for Skips<'_> {
+        fn advance(&self, n: u64) {
+            self.0.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     #[test]

@@ -216,6 +216,38 @@ fn write_json_with_list(
     Ok(())
 }
 
+/// Prints a JSON array of `items` exactly as [`print_json`] prints that array, one item at a
+/// time, so that a list of any length is never held as one document (the caveat of
+/// [`print_json_list`] about failing items holds here too).
+pub fn print_json_array(items: impl Iterator<Item = anyhow::Result<Value>>) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write_json_array(&mut out, items)?;
+    Ok(std::io::Write::flush(&mut out)?)
+}
+
+fn write_json_array(
+    out: &mut dyn std::io::Write,
+    items: impl Iterator<Item = anyhow::Result<Value>>,
+) -> anyhow::Result<()> {
+    let mut first = true;
+    for item in items {
+        let text = serde_json::to_string_pretty(&item?)?;
+        out.write_all(if first { b"[\n" } else { b",\n" })?;
+        first = false;
+        for (i, line) in json_escape_controls(&text).lines().enumerate() {
+            if i > 0 {
+                out.write_all(b"\n")?;
+            }
+            write!(out, "  {line}")?;
+        }
+    }
+    match first {
+        true => writeln!(out, "[]")?,
+        false => writeln!(out, "\n]")?,
+    }
+    Ok(())
+}
+
 /// serde escapes C0 controls in strings but writes DEL, C1 controls and bidirectional marks as
 /// they are. Outside strings JSON text is ASCII, so each of those is inside a string, where
 /// `\uXXXX` stands for the same character: the values stay exact, the terminal stays safe.
@@ -285,6 +317,23 @@ mod tests {
         assert_eq!(v, serde_json::json!({"changes": []}));
         let (v, _) = write(serde_json::json!({"a": 1}), vec![]);
         assert_eq!(v, serde_json::json!({"a": 1, "changes": []}));
+    }
+
+    #[test]
+    fn an_array_printed_item_by_item_is_the_array_print_json_prints() {
+        for items in [
+            vec![],
+            vec![
+                serde_json::json!({"a": [1, {"b": "\u{9b}"}]}),
+                serde_json::json!("x"),
+            ],
+        ] {
+            let mut out = Vec::new();
+            super::write_json_array(&mut out, items.clone().into_iter().map(Ok)).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let whole = serde_json::to_string_pretty(&serde_json::json!(items)).unwrap();
+            assert_eq!(text, format!("{}\n", super::json_escape_controls(&whole)));
+        }
     }
 
     #[test]

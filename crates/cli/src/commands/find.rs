@@ -3,7 +3,7 @@
 use crate::Outcome;
 use crate::cli::FindArgs;
 use crate::context::Context;
-use crate::output::{bytes, device_json, device_line, esc, print_json, time};
+use crate::output::{bytes, device_json, device_line, esc, print_json_array, time};
 use crate::progress::Bars;
 use anyhow::Result;
 use hearth_browse::{FindPattern, Found};
@@ -22,8 +22,9 @@ pub fn run(ctx: &Context, args: &FindArgs) -> Result<Outcome> {
     };
     let found = hearth_browse::find(&repo, &snapshots, &pattern, &Bars::new())?;
     if ctx.global.json {
-        // The contract's shape (`shared/DESIGN.md`): a bare array, as `snapshots` prints.
-        print_json(&Value::Array(found.iter().map(found_json).collect()));
+        // The contract's shape (`shared/DESIGN.md`): a bare array, as `snapshots` prints;
+        // printed one path at a time (a broad pattern matches many paths in many snapshots).
+        print_json_array(found.iter().map(|f| Ok(found_json(f))))?;
         return Ok(Context::listing_outcome(&repo));
     }
     let mut per_device: HashMap<&str, usize> = HashMap::new();
