@@ -25,6 +25,7 @@ mod damage;
 mod decrypted;
 mod device_identity;
 mod device_time;
+mod diff_find;
 mod encrypted;
 mod frozen_v1;
 mod hostile_source;

@@ -395,7 +395,7 @@ impl Builder {
 /// file stored without PKCS#7 stripped (`cipher.pkcs7` false: Manifest.db) holds its padding.
 /// An encrypted file's `Content::size` is its ciphertext's; Manifest.db's `Size` is the
 /// plaintext's (decryption checked it), else the stored blobs' lengths tell.
-fn plaintext_len(repo: &Repository, e: &Entry, c: &Content) -> Result<u64, BrowseError> {
+pub(crate) fn plaintext_len(repo: &Repository, e: &Entry, c: &Content) -> Result<u64, BrowseError> {
     let Some(cipher) = c.cipher else {
         return Ok(c.size);
     };

@@ -8,17 +8,22 @@
 //! always as plaintext (an encrypted backup's files are stored decrypted). Bytes are read
 //! through the repository's span reader, so memory stays bounded whatever the file sizes.
 
+mod diff;
 mod dump;
 mod error;
 mod extract;
 mod files;
+mod find;
 mod household;
 mod read;
+mod stream;
 
+pub use diff::{Change, ChangeKind, DiffOptions, DiffReport, Growth, Tally, app_of, diff};
 pub use dump::{ArchiveFormat, DumpReport, dump_archive, dump_file, locate};
 pub use error::BrowseError;
 pub use extract::{ExtractReport, Selection, extract};
 pub use files::{FileData, Hidden, Node, NodeId, NodeKind, SnapshotFiles, is_safe_name};
+pub use find::{FindPattern, Found, FoundKind, Version, find};
 pub use household::{
     DeviceFolder, Household, KEPT_SNAPSHOTS, LATEST, Place, SnapshotFolder, snapshot_folder_name,
 };

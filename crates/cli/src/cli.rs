@@ -173,12 +173,47 @@ pub enum Command {
         #[command(subcommand)]
         command: RepairCommand,
     },
+    /// Files added, removed and changed between two snapshots (of one device or two), per
+    /// domain and app, with what grew most
+    Diff(DiffArgs),
+    /// Where paths that match a glob are across the snapshots: which snapshots hold them,
+    /// first and last seen, and where their content changed
+    Find(FindArgs),
     /// Make a sample household, back it up, show stats, restore one device and verify it
     Demo {
         /// Folder for the demo's source backups, repository and restore (default: ./hearth-demo)
         #[arg(long, default_value = "hearth-demo")]
         dir: PathBuf,
     },
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    /// The snapshot before: an id (or 6+ digit prefix), DEVICE@latest, DEVICE@latest~N or
+    /// DEVICE@YYYY-MM-DD
+    #[arg(value_parser = Utf8)]
+    pub a: String,
+    /// The snapshot after (of the same device or another)
+    #[arg(value_parser = Utf8)]
+    pub b: String,
+    /// How many files and folders the lists of what grew most show
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+}
+
+#[derive(Args)]
+pub struct FindArgs {
+    /// A glob: with a `/` it is matched against the relative path and against
+    /// DOMAIN/RELATIVE_PATH (Library/SMS/*, HomeDomain/**/*.sqlite), without one against the
+    /// file's name (sms.db, IMG_47*.HEIC); `*` stays within a name, `**` crosses folders
+    #[arg(value_parser = Utf8)]
+    pub pattern: String,
+    /// Only this device's snapshots (name or UDID)
+    #[arg(long, value_parser = Utf8)]
+    pub device: Option<String>,
+    /// Match without regard to case
+    #[arg(long, short = 'i')]
+    pub ignore_case: bool,
 }
 
 #[derive(Args)]

@@ -167,6 +167,87 @@ pub fn print_json_list(
     Ok(())
 }
 
+/// Prints the object `head` with `field: [items...]` added as its last member, one item at a
+/// time (as [`print_json_list`], whose caveat about failing items holds here too).
+pub fn print_json_with_list(
+    head: &Value,
+    field: &str,
+    items: impl Iterator<Item = anyhow::Result<Value>>,
+) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write_json_with_list(&mut out, head, field, items)?;
+    Ok(std::io::Write::flush(&mut out)?)
+}
+
+fn write_json_with_list(
+    out: &mut dyn std::io::Write,
+    head: &Value,
+    field: &str,
+    items: impl Iterator<Item = anyhow::Result<Value>>,
+) -> anyhow::Result<()> {
+    let head = json_escape_controls(&serde_json::to_string_pretty(head)?).into_owned();
+    // A pretty object is `{` and its members, then `\n}` (`{}` when it has none).
+    let members = head
+        .strip_prefix('{')
+        .and_then(|h| h.strip_suffix('}'))
+        .ok_or_else(|| anyhow::anyhow!("the head of a JSON document must be an object"))?
+        .trim_end();
+    out.write_all(b"{")?;
+    if !members.is_empty() {
+        write!(out, "{members},")?;
+    }
+    write!(out, "\n  {}: [", serde_json::to_string(field)?)?;
+    let mut first = true;
+    for item in items {
+        let text = serde_json::to_string_pretty(&item?)?;
+        out.write_all(if first { b"\n" } else { b",\n" })?;
+        first = false;
+        for (i, line) in json_escape_controls(&text).lines().enumerate() {
+            if i > 0 {
+                out.write_all(b"\n")?;
+            }
+            write!(out, "    {line}")?;
+        }
+    }
+    match first {
+        true => writeln!(out, "]\n}}")?,
+        false => writeln!(out, "\n  ]\n}}")?,
+    }
+    Ok(())
+}
+
+/// Prints a JSON array of `items` exactly as [`print_json`] prints that array, one item at a
+/// time, so that a list of any length is never held as one document (the caveat of
+/// [`print_json_list`] about failing items holds here too).
+pub fn print_json_array(items: impl Iterator<Item = anyhow::Result<Value>>) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write_json_array(&mut out, items)?;
+    Ok(std::io::Write::flush(&mut out)?)
+}
+
+fn write_json_array(
+    out: &mut dyn std::io::Write,
+    items: impl Iterator<Item = anyhow::Result<Value>>,
+) -> anyhow::Result<()> {
+    let mut first = true;
+    for item in items {
+        let text = serde_json::to_string_pretty(&item?)?;
+        out.write_all(if first { b"[\n" } else { b",\n" })?;
+        first = false;
+        for (i, line) in json_escape_controls(&text).lines().enumerate() {
+            if i > 0 {
+                out.write_all(b"\n")?;
+            }
+            write!(out, "  {line}")?;
+        }
+    }
+    match first {
+        true => writeln!(out, "[]")?,
+        false => writeln!(out, "\n]")?,
+    }
+    Ok(())
+}
+
 /// serde escapes C0 controls in strings but writes DEL, C1 controls and bidirectional marks as
 /// they are. Outside strings JSON text is ASCII, so each of those is inside a string, where
 /// `\uXXXX` stands for the same character: the values stay exact, the terminal stays safe.
@@ -208,6 +289,51 @@ mod tests {
         assert_eq!(esc("\u{9b}31m"), "\\u{9b}31m", "the 8-bit CSI");
         assert_eq!(esc("abc\u{202e}fdp.exe"), "abc\\u{202e}fdp.exe");
         assert_eq!(esc_text("one\ntwo\x1b[2J"), "one\ntwo\\x1b[2J");
+    }
+
+    #[test]
+    fn an_object_with_a_list_printed_item_by_item_is_one_json_document() {
+        let write = |head: serde_json::Value, items: Vec<serde_json::Value>| {
+            let mut out = Vec::new();
+            let items = items.into_iter().map(Ok);
+            super::write_json_with_list(&mut out, &head, "changes", items).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&text).expect(&text);
+            (v, text)
+        };
+        let (v, text) = write(
+            serde_json::json!({"a": "x\x1b", "n": {"m": 1}}),
+            vec![
+                serde_json::json!({"p": 1}),
+                serde_json::json!({"p": "\u{9b}"}),
+            ],
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({"a": "x\x1b", "n": {"m": 1}, "changes": [{"p": 1}, {"p": "\u{9b}"}]})
+        );
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
+        let (v, _) = write(serde_json::json!({}), vec![]);
+        assert_eq!(v, serde_json::json!({"changes": []}));
+        let (v, _) = write(serde_json::json!({"a": 1}), vec![]);
+        assert_eq!(v, serde_json::json!({"a": 1, "changes": []}));
+    }
+
+    #[test]
+    fn an_array_printed_item_by_item_is_the_array_print_json_prints() {
+        for items in [
+            vec![],
+            vec![
+                serde_json::json!({"a": [1, {"b": "\u{9b}"}]}),
+                serde_json::json!("x"),
+            ],
+        ] {
+            let mut out = Vec::new();
+            super::write_json_array(&mut out, items.clone().into_iter().map(Ok)).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let whole = serde_json::to_string_pretty(&serde_json::json!(items)).unwrap();
+            assert_eq!(text, format!("{}\n", super::json_escape_controls(&whole)));
+        }
     }
 
     #[test]

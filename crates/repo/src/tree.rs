@@ -128,6 +128,12 @@ impl Repository {
 }
 
 impl Entries<'_> {
+    /// Bytes of the tree's blobs read so far, of the snapshot's `tree_len`: how far a reader
+    /// has come, for a progress bar.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
+    }
+
     /// Appends the next few blobs to the stream; false when none is left.
     fn fetch(&mut self) -> Result<bool, RepoError> {
         let next: Vec<ChunkId> = self.blobs.by_ref().take(READ_BATCH).collect();

@@ -3,7 +3,9 @@
 mod backup;
 mod check;
 mod demo;
+mod diff;
 mod dump;
+mod find;
 mod forget;
 mod key;
 mod list;
@@ -39,6 +41,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Key { command } => key::run(&ctx, command),
         Command::Unlock => repair::unlock(&ctx),
         Command::Repair { command } => repair::run(&ctx, command),
+        Command::Diff(args) => diff::run(&ctx, &args),
+        Command::Find(args) => find::run(&ctx, &args),
         Command::Demo { dir } => demo::run(&ctx, &dir),
     }
 }
