@@ -119,7 +119,9 @@ impl Attr {
 pub(crate) fn from_nanos(ns: i128) -> SystemTime {
     let secs = ns.div_euclid(1_000_000_000);
     let nanos = ns.rem_euclid(1_000_000_000) as u32;
-    let whole = u64::try_from(secs.unsigned_abs()).unwrap_or(u64::MAX / 2);
+    let Ok(whole) = u64::try_from(secs.unsigned_abs()) else {
+        return UNIX_EPOCH;
+    };
     let t = if secs >= 0 {
         UNIX_EPOCH.checked_add(Duration::from_secs(whole))
     } else {

@@ -21,12 +21,18 @@
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let repo: &'static hearth_repo::Repository = todo!();
-//! use hearth_browse::Household;
-//! let server = hearth_mount::webdav::WebDav::bind(
-//!     Household::open(repo)?,
-//!     "127.0.0.1:8090".parse()?,
-//!     hearth_mount::webdav::Hosts::Loopback,
-//! )?;
+//! use hearth_browse::{BrowseError, Household};
+//! use hearth_mount::webdav::{Hosts, WebDav};
+//!
+//! struct Stderr;
+//! impl hearth_mount::Report for Stderr {
+//!     fn unreadable(&self, path: &str, error: &BrowseError) {
+//!         eprintln!("{path}: {error}");
+//!     }
+//! }
+//!
+//! let household = Household::open(repo)?;
+//! let server = WebDav::bind(household, "127.0.0.1:8090".parse()?, Hosts::Loopback, std::sync::Arc::new(Stderr))?;
 //! let stop = server.stopper();
 //! std::thread::spawn(move || {
 //!     std::thread::sleep(std::time::Duration::from_secs(60));

@@ -6,9 +6,11 @@ mod demo;
 mod forget;
 mod key;
 mod list;
+mod mount;
 mod repair;
 mod restore;
 mod stats;
+mod webdav;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command};
@@ -36,6 +38,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Key { command } => key::run(&ctx, command),
         Command::Unlock => repair::unlock(&ctx),
         Command::Repair { command } => repair::run(&ctx, command),
+        Command::Mount(args) => mount::run(&ctx, &args),
+        Command::Webdav(args) => webdav::run(&ctx, &args),
         Command::Demo { dir } => demo::run(&ctx, &dir),
     }
 }
