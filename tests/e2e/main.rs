@@ -15,6 +15,7 @@ mod handmade;
 mod at_rest;
 mod backup_restore;
 mod bad_input;
+mod browse;
 mod check_subset;
 mod cli_input;
 mod concurrency;

@@ -40,10 +40,17 @@ pub enum BrowseError {
     },
     #[error("{}: is not a folder (a link or a file where a folder goes); refusing to write through it", path.display())]
     NotAFolder { path: PathBuf },
+    /// A file whose stored bytes do not read (damaged or lost in the repository).
+    #[error("{path}: its stored bytes cannot be read: {source}")]
+    Damaged {
+        path: String,
+        #[source]
+        source: RepoError,
+    },
     #[error("bad pattern {pattern:?}: {detail}")]
     BadPattern { pattern: String, detail: String },
-    #[error("writing the archive failed: {0}")]
-    Archive(String),
+    #[error("writing failed: {0}")]
+    Write(String),
 }
 
 fn closest_note(closest: &[String]) -> String {

@@ -22,6 +22,8 @@ pub type NodeId = u32;
 const ROW_FOLDER: i64 = 2;
 /// Manifest.db's `flags` of a file.
 const ROW_FILE: i64 = 1;
+/// Manifest.db's `flags` of a symbolic link.
+const ROW_LINK: i64 = 4;
 
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -49,8 +51,8 @@ pub struct FileData {
     pub chunks: Box<[ChunkId]>,
     /// Where the file is in the backup folder (`ab/ab12...` for a device file).
     pub folder_path: Box<str>,
-    /// The Manifest.db row's domain, for the device's files.
-    pub domain: Option<Box<str>>,
+    /// A file a Manifest.db row describes (a device's file, not the backup folder's own).
+    pub in_manifest: bool,
 }
 
 /// Why an entry of the snapshot is not in the tree.
@@ -60,6 +62,8 @@ pub enum Hidden {
     UnsafePath,
     /// A symbolic link: the snapshot keeps no target for it.
     Link,
+    /// A Manifest.db row of a kind (`flags`) other than file, folder and link.
+    OtherKind,
     /// A Manifest.db row whose bytes the snapshot does not hold.
     NoContent,
     /// Its name is already taken in its folder (a damaged Manifest.db lists it twice).
@@ -147,7 +151,7 @@ impl SnapshotFiles {
     pub fn by_file_id(&self, file_id: &str) -> Option<NodeId> {
         let id = file_id.to_ascii_lowercase();
         (0..self.nodes.len() as NodeId).find(|&n| match &self.node(n).kind {
-            NodeKind::File(f) => f.domain.is_some() && f.folder_path.ends_with(id.as_str()),
+            NodeKind::File(f) => f.in_manifest && f.folder_path.ends_with(id.as_str()),
             NodeKind::Folder(_) => false,
         })
     }
@@ -240,8 +244,9 @@ pub fn is_safe_name(name: &str) -> bool {
 
 struct Builder {
     nodes: Vec<Node>,
-    /// (folder, name) → child, while building.
-    index: HashMap<(NodeId, Box<str>), NodeId>,
+    /// Every node's path → the node, while building: an entry's folder is found with one
+    /// lookup of its parent's path (entries come in file id order, not path order).
+    by_path: HashMap<Box<str>, NodeId>,
     hidden: Vec<(Hidden, u64, Vec<String>)>,
     device: String,
     time_ns: i128,
@@ -257,7 +262,7 @@ impl Builder {
                 mtime_ns: time_ns,
                 kind: NodeKind::Folder(Vec::new()),
             }],
-            index: HashMap::new(),
+            by_path: HashMap::new(),
             hidden: Vec::new(),
             device: snapshot.device.label().to_string(),
             time_ns,
@@ -280,23 +285,15 @@ impl Builder {
     }
 
     fn add(&mut self, repo: &Repository, e: Entry) -> Result<(), BrowseError> {
-        let (names, shown): (Vec<&str>, String) = match &e.row {
-            Some(r) => {
-                let mut names = vec![r.domain.as_str()];
-                names.extend(
-                    r.relative_path
-                        .split('/')
-                        .filter(|_| !r.relative_path.is_empty()),
-                );
-                (names, format!("{}/{}", r.domain, r.relative_path))
-            }
-            None => (e.path.split('/').collect(), e.path.clone()),
+        let path = match &e.row {
+            Some(r) if r.relative_path.is_empty() => r.domain.clone(),
+            Some(r) => format!("{}/{}", r.domain, r.relative_path),
+            None => e.path.clone(),
         };
-        if !names.iter().all(|n| is_safe_name(n)) {
-            self.hide(Hidden::UnsafePath, shown);
+        if !path.split('/').all(is_safe_name) {
+            self.hide(Hidden::UnsafePath, path);
             return Ok(());
         }
-        let names: Vec<Box<str>> = names.into_iter().map(Box::from).collect();
         let mtime_ns = match &e.row {
             Some(r) if r.recorded_mtime != MTIME_ABSENT => {
                 i128::from(r.recorded_mtime) * 1_000_000_000
@@ -305,68 +302,70 @@ impl Builder {
         };
         let flags = e.row.as_ref().map(|r| r.flags);
         match (flags, &e.content) {
-            (Some(ROW_FOLDER), _) => {
-                let Some(id) = self.folder(&names) else {
-                    self.hide(Hidden::NameTaken, shown);
-                    return Ok(());
-                };
-                self.nodes[id as usize].mtime_ns = mtime_ns;
-            }
+            (Some(ROW_FOLDER), _) => match self.folder(&path) {
+                Some(id) => self.nodes[id as usize].mtime_ns = mtime_ns,
+                None => self.hide(Hidden::NameTaken, path),
+            },
             (None | Some(ROW_FILE), Some(c)) => {
-                let size = plaintext_len(repo, &e, c)?;
                 let data = FileData {
-                    size,
+                    size: plaintext_len(repo, &e, c)?,
                     mode: c.mode & 0o777,
                     chunks: c.chunks.clone().into_boxed_slice(),
                     folder_path: e.path.into(),
-                    domain: e.row.map(|r| r.domain.into()),
+                    in_manifest: e.row.is_some(),
                 };
-                if !self.file(&names, mtime_ns, data) {
-                    self.hide(Hidden::NameTaken, shown);
+                if !self.file(&path, mtime_ns, data) {
+                    self.hide(Hidden::NameTaken, path);
                 }
             }
-            (Some(ROW_FILE), None) => self.hide(Hidden::NoContent, shown),
-            (Some(_), _) => self.hide(Hidden::Link, shown),
+            (Some(ROW_FILE), None) => self.hide(Hidden::NoContent, path),
+            (Some(ROW_LINK), _) => self.hide(Hidden::Link, path),
+            (Some(_), _) => self.hide(Hidden::OtherKind, path),
             (None, None) => {}
         }
         Ok(())
     }
 
-    /// The folder at `names`, made (with its parents) when missing; `None` when a file has a
-    /// name on the way.
-    fn folder(&mut self, names: &[Box<str>]) -> Option<NodeId> {
-        let mut dir = SnapshotFiles::ROOT;
-        for name in names {
-            dir = match self.index.get(&(dir, name.clone())) {
-                Some(&id) if matches!(self.nodes[id as usize].kind, NodeKind::Folder(_)) => id,
-                Some(_) => return None,
-                None => {
-                    let time = self.time_ns;
-                    self.push(dir, name.clone(), time, NodeKind::Folder(Vec::new()))
-                }
-            };
+    /// The folder at `path` (safe names), made (with its parents) when missing; `None` when a
+    /// file has a name on the way.
+    fn folder(&mut self, path: &str) -> Option<NodeId> {
+        if path.is_empty() {
+            return Some(SnapshotFiles::ROOT);
         }
-        Some(dir)
+        if let Some(&id) = self.by_path.get(path) {
+            return matches!(self.nodes[id as usize].kind, NodeKind::Folder(_)).then_some(id);
+        }
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let dir = self.folder(parent)?;
+        let time = self.time_ns;
+        Some(self.push(dir, path, name, time, NodeKind::Folder(Vec::new())))
     }
 
-    /// Adds a file; false when its name is taken (or a file is where a folder of it goes).
-    fn file(&mut self, names: &[Box<str>], mtime_ns: i128, data: FileData) -> bool {
-        let (name, parents) = names.split_last().expect("a path has a name");
-        let Some(dir) = self.folder(parents) else {
-            return false;
-        };
-        if self.index.contains_key(&(dir, name.clone())) {
+    /// Adds a file; false when its path is taken (or a file is where a folder of it goes).
+    fn file(&mut self, path: &str, mtime_ns: i128, data: FileData) -> bool {
+        if self.by_path.contains_key(path) {
             return false;
         }
-        self.push(dir, name.clone(), mtime_ns, NodeKind::File(data));
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let Some(dir) = self.folder(parent) else {
+            return false;
+        };
+        self.push(dir, path, name, mtime_ns, NodeKind::File(data));
         true
     }
 
-    fn push(&mut self, dir: NodeId, name: Box<str>, mtime_ns: i128, kind: NodeKind) -> NodeId {
+    fn push(
+        &mut self,
+        dir: NodeId,
+        path: &str,
+        name: &str,
+        mtime_ns: i128,
+        kind: NodeKind,
+    ) -> NodeId {
         let id = NodeId::try_from(self.nodes.len()).expect("fewer than 4 billion files");
-        self.index.insert((dir, name.clone()), id);
+        self.by_path.insert(path.into(), id);
         self.nodes.push(Node {
-            name,
+            name: name.into(),
             parent: dir,
             mtime_ns,
             kind,
@@ -378,13 +377,18 @@ impl Builder {
     }
 
     fn finish(mut self) -> SnapshotFiles {
-        drop(std::mem::take(&mut self.index));
-        let names: Vec<Box<str>> = self.nodes.iter().map(|n| n.name.clone()).collect();
-        for n in &mut self.nodes {
-            if let NodeKind::Folder(c) = &mut n.kind {
-                c.sort_by(|a, b| names[*a as usize].cmp(&names[*b as usize]));
+        drop(std::mem::take(&mut self.by_path));
+        let nodes = &mut self.nodes;
+        for i in 0..nodes.len() {
+            if let NodeKind::Folder(c) = &mut nodes[i].kind {
+                let mut children = std::mem::take(c);
+                children
+                    .sort_unstable_by(|a, b| nodes[*a as usize].name.cmp(&nodes[*b as usize].name));
+                children.shrink_to_fit();
+                nodes[i].kind = NodeKind::Folder(children);
             }
         }
+        nodes.shrink_to_fit();
         SnapshotFiles {
             nodes: self.nodes,
             hidden: self.hidden,

@@ -8,12 +8,16 @@
 //! always as plaintext (an encrypted backup's files are stored decrypted). Bytes are read
 //! through the repository's span reader, so memory stays bounded whatever the file sizes.
 
+mod dump;
 mod error;
+mod extract;
 mod files;
 mod household;
 mod read;
 
+pub use dump::{ArchiveFormat, DumpReport, dump_archive, dump_file, locate};
 pub use error::BrowseError;
+pub use extract::{ExtractReport, Selection, extract};
 pub use files::{FileData, Hidden, Node, NodeId, NodeKind, SnapshotFiles, is_safe_name};
 pub use household::{
     DeviceFolder, Household, KEPT_SNAPSHOTS, LATEST, Place, SnapshotFolder, snapshot_folder_name,

@@ -20,12 +20,20 @@ pub fn copy_file(
     out: &mut dyn Write,
 ) -> Result<u64, BrowseError> {
     let mut left = file.size;
-    spans.read_blobs(&file.chunks, |blob| {
-        let take = (blob.len() as u64).min(left) as usize;
-        left -= take as u64;
-        out.write_all(&blob[..take])
-            .map_err(|e| BrowseError::Archive(format!("{path}: {e}")))
-    })?;
+    spans
+        .read_blobs(&file.chunks, |blob| {
+            let take = (blob.len() as u64).min(left) as usize;
+            left -= take as u64;
+            out.write_all(&blob[..take])
+                .map_err(|e| BrowseError::Write(format!("{path}: {e}")))
+        })
+        .map_err(|e| match e {
+            BrowseError::Repo(source) if source.is_damage() => BrowseError::Damaged {
+                path: path.to_string(),
+                source,
+            },
+            other => other,
+        })?;
     match left {
         0 => Ok(file.size),
         _ => Err(BrowseError::Short {

@@ -128,8 +128,10 @@ pub enum Command {
         #[arg(value_parser = Utf8)]
         filter: Option<String>,
     },
-    /// Write a restore image (a device folder) into DIR
+    /// Write a restore image (a device folder) into DIR, or with --files chosen files as a plain tree
     Restore(RestoreArgs),
+    /// Write one file of a snapshot (as plaintext) to stdout or --out, or a folder as a tar or zip stream
+    Dump(DumpArgs),
     /// Drop snapshots by retention policy (per device unless --group-by says otherwise)
     Forget(ForgetArgs),
     /// Delete or repack data no snapshot references
@@ -302,13 +304,48 @@ pub struct BackupArgs {
 }
 
 #[derive(Args)]
-pub struct RestoreArgs {
-    /// Snapshot id (or 6+ digit prefix) or DEVICE@latest
+pub struct DumpArgs {
+    /// Snapshot: an id (or 6+ digit prefix), DEVICE@latest, DEVICE@latest~N or DEVICE@YYYY-MM-DD
     #[arg(value_parser = Utf8)]
     pub snapshot: String,
-    /// Folder to write <UDID>/ into
+    /// DOMAIN/RELATIVE_PATH (e.g. HomeDomain/Library/SMS/sms.db), a backup folder file
+    /// (Manifest.db), or a Manifest.db file id
+    #[arg(value_parser = Utf8)]
+    pub path: String,
+    /// Write a folder (or the file) as an archive; a folder is a tar stream unless this says zip
+    #[arg(long, value_enum)]
+    pub archive: Option<ArchiveArg>,
+    /// Write to this file instead of stdout
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ArchiveArg {
+    Tar,
+    Zip,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// Snapshot: an id (or 6+ digit prefix), DEVICE@latest, DEVICE@latest~N or DEVICE@YYYY-MM-DD
+    #[arg(value_parser = Utf8)]
+    pub snapshot: String,
+    /// Folder to write <UDID>/ into (with --files: the <Domain>/<path> tree)
     #[arg(long, required_unless_present = "dry_run")]
     pub out: Option<PathBuf>,
+    /// Write the chosen files as a plain tree OUT/<Domain>/<relative path> (plaintext, with the
+    /// device's mtimes), not a device image
+    #[arg(long, conflicts_with_all = ["to", "to_model", "to_capacity"])]
+    pub files: bool,
+    /// With --files: only files a pattern matches (repeatable). A pattern with a `/` matches
+    /// paths from the snapshot's root (CameraRollDomain/Media/DCIM/**), one without matches any
+    /// name on the path (IMG_47*); a folder matched takes what it holds
+    #[arg(long, requires = "files", value_parser = Utf8)]
+    pub include: Vec<String>,
+    /// With --files: leave out files a pattern matches (repeatable; as --include)
+    #[arg(long, requires = "files", value_parser = Utf8)]
+    pub exclude: Vec<String>,
     /// Print what would be written, write nothing
     #[arg(long)]
     pub dry_run: bool,

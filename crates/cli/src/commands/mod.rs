@@ -3,6 +3,7 @@
 mod backup;
 mod check;
 mod demo;
+mod dump;
 mod forget;
 mod key;
 mod list;
@@ -25,7 +26,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Snapshots { device } => list::snapshots(&ctx, device.as_deref()),
         Command::Devices => list::devices(&ctx),
         Command::Ls { snapshot, filter } => list::ls(&ctx, &snapshot, filter.as_deref()),
+        Command::Restore(args) if args.files => dump::restore_files(&ctx, &args),
         Command::Restore(args) => restore::run(&ctx, &args),
+        Command::Dump(args) => dump::run(&ctx, &args),
         Command::Forget(args) => forget::forget(&ctx, &args),
         Command::Prune(args) => forget::prune(&ctx, args.dry_run, args.max_unused),
         Command::Pin { snapshot } => forget::pin(&ctx, &snapshot, true),
