@@ -71,9 +71,15 @@ pub fn mount(
         dir: dir.to_path_buf(),
         detail,
     };
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| bad(format!("cannot mount there: {e}")))?;
+    let dir = dir.canonicalize().map_err(|e| {
+        let hint = match e.raw_os_error() {
+            // A mount whose process ended without unmounting.
+            Some(libc::ENOTCONN) => "; a file system whose program ended is still mounted there: unmount it with `fusermount -u`",
+            Some(libc::ENOENT) => "; make the folder first",
+            _ => "",
+        };
+        bad(format!("cannot mount there: {e}{hint}"))
+    })?;
     if !dir.is_dir() {
         return Err(bad("is not a folder; give a folder to mount at".into()));
     }
