@@ -136,7 +136,10 @@ fn two_devices_two_snapshots_read_through_the_mount_as_their_sources() {
 
         // `latest` is the last snapshot under inodes of its own, listed the same.
         let (a, b) = (day2.join("Manifest.db"), folder.join("latest/Manifest.db"));
-        let (ma, mb) = (std::fs::metadata(&a).unwrap(), std::fs::metadata(&b).unwrap());
+        let (ma, mb) = (
+            std::fs::metadata(&a).unwrap(),
+            std::fs::metadata(&b).unwrap(),
+        );
         assert_ne!(ma.ino(), mb.ino());
         assert_eq!((ma.len(), ma.mtime()), (mb.len(), mb.mtime()));
         assert_eq!(files_under(&day2), files_under(&folder.join("latest")));
@@ -161,10 +164,7 @@ fn two_devices_two_snapshots_read_through_the_mount_as_their_sources() {
         ),
         errno(std::fs::create_dir(latest.join("dir")), "mkdir"),
         errno(std::fs::remove_file(&existing), "unlink"),
-        errno(
-            std::fs::rename(&existing, latest.join("moved")),
-            "rename",
-        ),
+        errno(std::fs::rename(&existing, latest.join("moved")), "rename"),
         errno(
             std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)),
             "chmod",
@@ -179,7 +179,11 @@ fn two_devices_two_snapshots_read_through_the_mount_as_their_sources() {
     // SIGTERM unmounts and ends the process with 0; its shared lock is gone.
     m.proc.as_ref().unwrap().signal(libc::SIGTERM);
     let ended = m.ended("hearth mount after SIGTERM");
-    assert!(ended.stderr.contains("SIGTERM: unmounting"), "{}", ended.stderr);
+    assert!(
+        ended.stderr.contains("SIGTERM: unmounting"),
+        "{}",
+        ended.stderr
+    );
     assert!(common::names(&w.repo().join("locks")).is_empty());
 
     // Unmounted from outside, it ends by itself with 0 too.
@@ -229,7 +233,10 @@ fn a_prune_waits_while_mounted_and_damaged_data_reads_as_eio_named_on_stderr() {
         }
     }
     assert!(start.elapsed() < Duration::from_secs(120));
-    assert!(!failed.is_empty(), "a damaged pack leaves some file unreadable");
+    assert!(
+        !failed.is_empty(),
+        "a damaged pack leaves some file unreadable"
+    );
     m.proc.as_ref().unwrap().signal(libc::SIGINT);
     let ended = m.ended("hearth mount after SIGINT");
     let shown = format!("/{}/latest/{}", h.devices[0].name, failed[0]);

@@ -94,7 +94,11 @@ fn request(
         .run(req.body(body.to_vec()).unwrap())
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let (parts, body) = reply.into_parts();
-    let bytes = body.into_with_config().limit(1 << 30).read_to_vec().unwrap();
+    let bytes = body
+        .into_with_config()
+        .limit(1 << 30)
+        .read_to_vec()
+        .unwrap();
     (parts.status.as_u16(), parts.headers, bytes)
 }
 
@@ -146,9 +150,11 @@ fn rclone_copies_devices_out_and_an_encrypted_one_reads_as_its_plaintext() {
         .max_by_key(|(_, b)| b.len())
         .unwrap();
     assert!(big.len() > 100_000, "{path}: {} bytes", big.len());
-    let file_url = format!("{url}{}", url_path(&format!("/{}/latest/{path}", phone.name)));
-    let (status, headers, body) =
-        request("GET", &file_url, &[("Range", "bytes=70000-99999")], b"");
+    let file_url = format!(
+        "{url}{}",
+        url_path(&format!("/{}/latest/{path}", phone.name))
+    );
+    let (status, headers, body) = request("GET", &file_url, &[("Range", "bytes=70000-99999")], b"");
     assert_eq!(status, 206);
     assert!(body == big[70_000..100_000], "the range's bytes");
     assert_eq!(
@@ -165,14 +171,24 @@ fn rclone_copies_devices_out_and_an_encrypted_one_reads_as_its_plaintext() {
     let text = String::from_utf8(body).unwrap();
     assert_eq!(status, 207, "{text}");
     assert!(text.contains("/latest/"), "{text}");
-    assert_eq!(text.matches("<D:response>").count(), 3, "itself, one snapshot and latest: {text}");
+    assert_eq!(
+        text.matches("<D:response>").count(),
+        3,
+        "itself, one snapshot and latest: {text}"
+    );
     let (status, _, body) = request("PROPFIND", &file_url, &[("Depth", "0")], b"");
     let text = String::from_utf8(body).unwrap();
     assert_eq!(status, 207, "{text}");
-    assert!(text.contains(&format!("<D:getcontentlength>{}<", big.len())), "{text}");
+    assert!(
+        text.contains(&format!("<D:getcontentlength>{}<", big.len())),
+        "{text}"
+    );
     let (status, headers, _) = request("OPTIONS", &format!("{url}/"), &[], b"");
     assert_eq!(status, 200);
-    assert_eq!(headers["dav"], "1", "class 1: no locks, so Finder mounts read-only");
+    assert_eq!(
+        headers["dav"], "1",
+        "class 1: no locks, so Finder mounts read-only"
+    );
 
     // Writes are refused, and the file is as it was.
     let new_url = format!("{url}{}", url_path(&format!("/{}/latest/new", phone.name)));

@@ -29,8 +29,12 @@ const DEFAULT_VIDEO: u64 = 256_000_000;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let files: usize = args.first().map_or(DEFAULT_FILES, |a| a.parse().expect("FILES"));
-    let video: u64 = args.get(1).map_or(DEFAULT_VIDEO, |a| a.parse().expect("VIDEO_BYTES"));
+    let files: usize = args
+        .first()
+        .map_or(DEFAULT_FILES, |a| a.parse().expect("FILES"));
+    let video: u64 = args
+        .get(1)
+        .map_or(DEFAULT_VIDEO, |a| a.parse().expect("VIDEO_BYTES"));
     let tmp = tempfile::tempdir_in(args.get(2).map_or_else(std::env::temp_dir, PathBuf::from))
         .expect("work folder");
     let work = tmp.path();
@@ -70,7 +74,10 @@ fn main() {
         "first listing of the snapshot's folder ({top} entries, reads the file list): {:.3} s",
         first.as_secs_f64()
     );
-    println!("mount process with the file list loaded: {} MiB resident", m.status("VmRSS:") / 1024);
+    println!(
+        "mount process with the file list loaded: {} MiB resident",
+        m.status("VmRSS:") / 1024
+    );
     let t = Instant::now();
     let walk = walk(&latest);
     println!(
@@ -83,7 +90,11 @@ fn main() {
     m.stop();
 
     // 2. The largest folder, each way on a fresh mount whose file list is read first.
-    let shown = biggest.strip_prefix(&latest).unwrap_or(&biggest).display().to_string();
+    let shown = biggest
+        .strip_prefix(&latest)
+        .unwrap_or(&biggest)
+        .display()
+        .to_string();
     let fresh = || {
         let m = Mount::start(work, &mnt);
         std::fs::read_dir(&latest).expect("listing").count();
@@ -257,7 +268,10 @@ impl Mount {
         let status = self.child.wait().expect("the mount process ends");
         assert!(status.success(), "hearth mount ended with {status}");
         assert!(
-            std::fs::read_dir(&self.mnt).expect("the folder").next().is_none(),
+            std::fs::read_dir(&self.mnt)
+                .expect("the folder")
+                .next()
+                .is_none(),
             "unmounted"
         );
     }

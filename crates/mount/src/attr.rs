@@ -100,7 +100,11 @@ impl Attr {
                 kind: Kind::File,
                 size: f.size,
                 mtime,
-                perm: if f.mode & 0o111 != 0 { 0o555 } else { FILE_PERM },
+                perm: if f.mode & 0o111 != 0 {
+                    0o555
+                } else {
+                    FILE_PERM
+                },
                 nlink: 1,
             },
         }

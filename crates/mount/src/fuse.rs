@@ -15,15 +15,15 @@
 //! - Writes fail with `EROFS` (the mount is read-only, and every write request is refused
 //!   too); data that does not read fails with `EIO` and is told to the [`Report`].
 
+use crate::Report;
 use crate::attr::{Attr, Kind};
 use crate::error::{MountError, errno};
 use crate::inode::{Ino, Inodes, ROOT};
-use crate::Report;
 use fuser::{
     Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
-    InitFlags, KernelConfig, LockOwner, MountOption, OpenAccMode, OpenFlags, ReplyAttr,
-    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen,
-    ReplyStatfs, ReplyWrite, Request, SessionACL, SessionUnmounter,
+    InitFlags, KernelConfig, LockOwner, MountOption, OpenAccMode, OpenFlags, ReplyAttr, ReplyData,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
+    Request, SessionACL, SessionUnmounter,
 };
 use hearth_browse::{BrowseError, FileReader, Household, LATEST, NodeKind, SnapshotFiles};
 use std::collections::HashMap;

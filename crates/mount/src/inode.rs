@@ -76,7 +76,10 @@ impl Inodes {
         }
         let slot = usize::try_from((n >> 32) - 1).ok()?;
         let (global, latest) = (slot / 2, slot % 2 == 1);
-        let device = self.starts.partition_point(|&s| s <= global).checked_sub(1)?;
+        let device = self
+            .starts
+            .partition_point(|&s| s <= global)
+            .checked_sub(1)?;
         if device >= self.devices() {
             return None;
         }

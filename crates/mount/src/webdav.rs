@@ -9,9 +9,9 @@
 //! - Blocking work (reading a snapshot's file list, a file's bytes) runs on tokio's blocking
 //!   threads; a GET streams the file a buffer at a time, never whole.
 
+use crate::Report;
 use crate::attr::{Attr, Kind};
 use crate::error::MountError;
-use crate::Report;
 use bytes::Bytes;
 use dav_server::davpath::DavPath;
 use dav_server::fs::{
@@ -91,7 +91,8 @@ impl WebDav {
         hosts: Hosts,
         report: Arc<dyn Report>,
     ) -> Result<Self, MountError> {
-        let listener = TcpListener::bind(addr).map_err(|source| MountError::Bind { addr, source })?;
+        let listener =
+            TcpListener::bind(addr).map_err(|source| MountError::Bind { addr, source })?;
         let fs = DavHousehold {
             household: Arc::new(household),
             report,
@@ -136,7 +137,8 @@ impl WebDav {
         self.listener
             .set_nonblocking(true)
             .map_err(MountError::Server)?;
-        let listener = tokio::net::TcpListener::from_std(self.listener).map_err(MountError::Server)?;
+        let listener =
+            tokio::net::TcpListener::from_std(self.listener).map_err(MountError::Server)?;
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         loop {
             let (stream, _) = tokio::select! {
@@ -315,7 +317,10 @@ impl DavFileSystem for DavHousehold {
                 .blocking(shown, move |h| Ok(listing(h, &place)))
                 .await?;
             let entries = entries.into_iter().map(|(name, attr)| {
-                Ok(Box::new(Entry { name, attr: Meta(attr) }) as Box<dyn DavDirEntry>)
+                Ok(Box::new(Entry {
+                    name,
+                    attr: Meta(attr),
+                }) as Box<dyn DavDirEntry>)
             });
             Ok(Box::pin(futures_util::stream::iter(entries)) as FsStream<Box<dyn DavDirEntry>>)
         }

@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 /// The backup folder's own files, at the root of a snapshot's folder.
-pub const OWN_FILES: [&str; 4] = ["Info.plist", "Manifest.db", "Manifest.plist", "Status.plist"];
+pub const OWN_FILES: [&str; 4] = [
+    "Info.plist",
+    "Manifest.db",
+    "Manifest.plist",
+    "Status.plist",
+];
 
 pub struct SourceFile {
     /// The blob in the source folder: `<fileID[..2]>/<fileID>`.
@@ -113,7 +118,10 @@ pub fn assert_serves(served: &Path, expect: &Expect<'_>) -> usize {
         let at = served.join(path);
         let bytes = std::fs::read(&at).unwrap_or_else(|e| panic!("{}: {e}", at.display()));
         let source = std::fs::read(&f.blob).unwrap();
-        assert!(bytes == source, "{path}: the bytes differ from the source's");
+        assert!(
+            bytes == source,
+            "{path}: the bytes differ from the source's"
+        );
         if let (true, Some(t)) = (expect.mtimes, f.mtime) {
             let modified = std::fs::metadata(&at).unwrap().modified().unwrap();
             let secs = match modified.duration_since(UNIX_EPOCH) {

@@ -25,7 +25,12 @@ pub fn run(ctx: &Context, args: &MountArgs) -> Result<Outcome> {
         allow_other: args.allow_other,
         ..MountOptions::default()
     };
-    let mounted = mount(household, &args.dir, &options, Arc::new(super::webdav::Stderr))?;
+    let mounted = mount(
+        household,
+        &args.dir,
+        &options,
+        Arc::new(super::webdav::Stderr),
+    )?;
     let dir = esc(&mounted.dir().display().to_string()).into_owned();
     println!("mounted {summary} read-only at {dir}");
     println!(
