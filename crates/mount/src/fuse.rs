@@ -841,3 +841,125 @@ impl Filesystem for HouseholdFs {
         reply.error(Errno::EROFS);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_repo::{NoProgress, RepoOptions, Repository};
+
+    /// A test where something does not read has failed.
+    struct Quiet;
+    impl Report for Quiet {
+        fn unreadable(&self, path: &str, error: &BrowseError) {
+            panic!("{path}: {error}");
+        }
+    }
+
+    /// The tiny household backed up into a fresh repository (leaked, as `hearth mount` does).
+    fn fs() -> (tempfile::TempDir, HouseholdFs) {
+        let dir = tempfile::tempdir().unwrap();
+        let house = hearth_testkit::generate(
+            &hearth_testkit::HouseholdSpec::tiny(),
+            &dir.path().join("house"),
+        )
+        .unwrap();
+        let options = RepoOptions {
+            kdf: cheap_kdf(),
+            cache_root: Some(dir.path().join("cache")),
+            ..RepoOptions::default()
+        };
+        let backend = hearth_storage::LocalBackend::create(&dir.path().join("repo")).unwrap();
+        let repo = Repository::init(Arc::new(backend), b"pw", &options).unwrap();
+        let repo: &'static Repository = Box::leak(Box::new(repo));
+        let lock = repo.lock_shared(Duration::ZERO, &|_| {}).unwrap();
+        let session = repo.write_session(&lock).unwrap();
+        for d in &house.devices {
+            let opts = hearth_ingest::IngestOptions::default();
+            hearth_ingest::backup_device(repo, &session, &d.folder, &opts, &NoProgress).unwrap();
+        }
+        session.finish().unwrap();
+        drop(lock);
+        let household = Household::open(repo).unwrap();
+        (dir, HouseholdFs::new(household, Arc::new(Quiet)))
+    }
+
+    fn cheap_kdf() -> hearth_crypto::KdfParams {
+        hearth_crypto::KdfParams {
+            memory_kib: 64,
+            time: 1,
+            parallelism: 1,
+        }
+    }
+
+    /// (inode, next offset, name) of a listing from `from` on, up to `room` entries.
+    fn listing(fs: &HouseholdFs, ino: INodeNo, from: u64, room: usize) -> Vec<(u64, u64, String)> {
+        let mut out = Vec::new();
+        fs.list(ino, from, |ino, next, name, attr| {
+            assert_eq!(attr().ino, ino, "{name}");
+            out.push((ino.0, next, name.to_owned()));
+            out.len() == room
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn listings_resume_at_every_offset_and_their_inodes_are_what_lookups_give() {
+        let (_dir, fs) = fs();
+        let device = fs.child(&Node::Root, OsStr::new("Mum's iPhone")).unwrap();
+        let latest = fs.child(&device, OsStr::new(LATEST)).unwrap();
+        let home = fs.child(&latest, OsStr::new("HomeDomain")).unwrap();
+        let library = fs.child(&home, OsStr::new("Library")).unwrap();
+        for dir in [Node::Root, device, latest, home, library] {
+            let ino = fs.ino(&dir);
+            let all = listing(&fs, ino, 0, usize::MAX);
+            assert_eq!((all[0].2.as_str(), all[1].2.as_str()), (".", ".."));
+            assert_eq!(all[0].0, ino.0);
+            assert_eq!(all[1].0, fs.parent_ino(&dir).0);
+            for (i, (child, next, name)) in all.iter().enumerate() {
+                assert_eq!(*next, i as u64 + 1, "offsets count entries");
+                // Resumed where the kernel's buffer was full: the same entries on.
+                assert_eq!(
+                    listing(&fs, ino, i as u64, 3),
+                    all[i..(i + 3).min(all.len())]
+                );
+                if i >= 2 {
+                    let found = fs.child(&dir, OsStr::new(name)).unwrap();
+                    assert_eq!(fs.ino(&found).0, *child, "{name}");
+                    assert_eq!(
+                        fs.node(INodeNo(*child)).map(|n| fs.path(&n)).ok(),
+                        Some(fs.path(&found))
+                    );
+                }
+            }
+            assert!(
+                listing(&fs, ino, all.len() as u64, 10).is_empty(),
+                "past the end"
+            );
+        }
+    }
+
+    #[test]
+    fn latest_has_inodes_of_its_own_and_the_same_attributes() {
+        let (_dir, fs) = fs();
+        let device = fs.child(&Node::Root, OsStr::new("Dad's iPhone")).unwrap();
+        let names = fs.household.device_listing(0).len();
+        assert_eq!(names, 2, "one snapshot and latest");
+        let snapshot_name = fs.household.devices()[0].snapshots[0].name.clone();
+        let snapshot = fs.child(&device, OsStr::new(&snapshot_name)).unwrap();
+        let latest = fs.child(&device, OsStr::new(LATEST)).unwrap();
+        let (a, b) = (
+            fs.child(&snapshot, OsStr::new("Manifest.db")).unwrap(),
+            fs.child(&latest, OsStr::new("Manifest.db")).unwrap(),
+        );
+        assert_ne!(fs.ino(&a), fs.ino(&b));
+        let (mut aa, ab) = (fs.attr(&a), fs.attr(&b));
+        aa.ino = ab.ino;
+        assert_eq!(aa, ab);
+        assert_eq!(fs.path(&b), "/Dad's iPhone/latest/Manifest.db");
+        assert_eq!(fs.parent_ino(&b), fs.ino(&latest));
+        assert_eq!(fs.parent_ino(&latest), fs.ino(&device));
+        assert!(matches!(fs.child(&a, OsStr::new("x")), Err(e) if e == Errno::ENOTDIR));
+        assert!(matches!(fs.node(INodeNo(0)), Err(e) if e == Errno::ENOENT));
+    }
+}
