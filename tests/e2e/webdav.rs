@@ -28,17 +28,27 @@ fn serve(w: &World) -> (Proc, String) {
     (proc, url)
 }
 
-/// rclone from the test venv (a failure when it is missing, as for the S3 tests).
-fn rclone() -> std::path::PathBuf {
+/// rclone from the test venv. Missing, the test fails, unless HEARTH_ALLOW_MISSING_PYTHON=1
+/// outside CI, when it is skipped loudly (`None`), as the S3 tests are.
+fn rclone() -> Option<std::path::PathBuf> {
     match find_venv_bin(&["rclone"]) {
-        Ok(bin) => bin.join("rclone"),
-        Err(why) => panic!("{why}: run `export HEARTH_PYTHON=\"$(scripts/python-env)\"`"),
+        Ok(bin) => Some(bin.join("rclone")),
+        Err(why)
+            if std::env::var_os("CI").is_none()
+                && std::env::var("HEARTH_ALLOW_MISSING_PYTHON").as_deref() == Ok("1") =>
+        {
+            eprintln!("\n*** SKIPPED: {why} (HEARTH_ALLOW_MISSING_PYTHON=1) ***\n");
+            None
+        }
+        Err(why) => panic!(
+            "{why}: run `export HEARTH_PYTHON=\"$(scripts/python-env)\"` (scripts/test and .ci/run do)"
+        ),
     }
 }
 
 /// `rclone copy` of `remote_path` on the server into `dest`.
-fn rclone_copy(w: &World, url: &str, remote_path: &str, dest: &Path) {
-    let out = Command::new(rclone())
+fn rclone_copy(w: &World, rclone: &Path, url: &str, remote_path: &str, dest: &Path) {
+    let out = Command::new(rclone)
         .args(["copy", "--config", "/dev/null", "--webdav-url", url])
         // rclone waits 10 ms between requests to a WebDAV server by default.
         .args(["--webdav-pacer-min-sleep", "1ms", "--retries", "1"])
@@ -104,8 +114,7 @@ fn request(
 
 #[test]
 fn rclone_copies_devices_out_and_an_encrypted_one_reads_as_its_plaintext() {
-    let rclone_bin = rclone();
-    assert!(rclone_bin.is_file());
+    let Some(rclone) = rclone() else { return };
     let w = World::with_repo();
     let (h, twin) =
         generate_with_twin(&HouseholdSpec::tiny_mixed(IOS_PASSWORD), &w.path("house")).unwrap();
@@ -123,7 +132,7 @@ fn rclone_copies_devices_out_and_an_encrypted_one_reads_as_its_plaintext() {
 
     // The encrypted phone, copied out through WebDAV, is its unencrypted twin's files.
     let copy = w.path("copy-phone");
-    rclone_copy(&w, &url, &format!("/{}/latest", phone.name), &copy);
+    rclone_copy(&w, &rclone, &url, &format!("/{}/latest", phone.name), &copy);
     let twin_phone = &twin.devices[0].folder;
     let expect = Expect {
         source: twin_phone,
@@ -133,7 +142,7 @@ fn rclone_copies_devices_out_and_an_encrypted_one_reads_as_its_plaintext() {
     let phone_files = assert_serves(&copy, &expect);
     // And the plain iPad is its own folder's, plists and Manifest.db included.
     let copy = w.path("copy-pad");
-    rclone_copy(&w, &url, &format!("/{}/latest", pad.name), &copy);
+    rclone_copy(&w, &rclone, &url, &format!("/{}/latest", pad.name), &copy);
     let expect = Expect {
         source: &pad.folder,
         own_bytes: true,
