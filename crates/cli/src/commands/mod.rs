@@ -10,6 +10,7 @@ mod list;
 mod mount;
 mod repair;
 mod restore;
+mod serving;
 mod stats;
 mod webdav;
 

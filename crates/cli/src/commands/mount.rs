@@ -1,5 +1,6 @@
 //! `mount`: every snapshot as a read-only FUSE tree, until unmounted or stopped.
 
+use super::serving::{Stderr, summary};
 use crate::Outcome;
 use crate::cli::MountArgs;
 use crate::context::Context;
@@ -20,17 +21,12 @@ pub fn run(ctx: &Context, args: &MountArgs) -> Result<Outcome> {
     // Files are read from packs for as long as it is mounted: a prune waits until unmounted.
     let lock = ctx.shared_lock(repo)?;
     let household = Household::open(repo)?;
-    let summary = super::webdav::summary(&household);
+    let summary = summary(&household);
     let options = MountOptions {
         allow_other: args.allow_other,
         ..MountOptions::default()
     };
-    let mounted = mount(
-        household,
-        &args.dir,
-        &options,
-        Arc::new(super::webdav::Stderr),
-    )?;
+    let mounted = mount(household, &args.dir, &options, Arc::new(Stderr))?;
     let dir = esc(&mounted.dir().display().to_string()).into_owned();
     println!("mounted {summary} read-only at {dir}");
     println!(

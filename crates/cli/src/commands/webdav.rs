@@ -1,12 +1,12 @@
 //! `webdav`: every snapshot as a read-only WebDAV tree, until stopped.
 
+use super::serving::{Stderr, summary};
 use crate::Outcome;
 use crate::cli::WebdavArgs;
 use crate::context::Context;
-use crate::output::{esc, esc_text, source_text};
 use crate::signals::{self, Stop};
 use anyhow::{Result, bail};
-use hearth_browse::{BrowseError, Household};
+use hearth_browse::Household;
 use hearth_mount::webdav::{Hosts, WebDav};
 use hearth_repo::Repository;
 use std::io::Write;
@@ -56,25 +56,4 @@ pub fn run(ctx: &Context, args: &WebdavArgs) -> Result<Outcome> {
     drop(lock);
     println!("stopped");
     Ok(Outcome::Success)
-}
-
-/// "3 devices (7 snapshots)".
-pub fn summary(household: &Household<'_>) -> String {
-    let devices = household.devices();
-    let snapshots: usize = devices.iter().map(|d| d.snapshots.len()).sum();
-    let plural = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
-    format!(
-        "{} ({})",
-        plural(devices.len(), "device"),
-        plural(snapshots, "snapshot")
-    )
-}
-
-/// Files that do not read, said on stderr as they are met.
-pub struct Stderr;
-
-impl hearth_mount::Report for Stderr {
-    fn unreadable(&self, path: &str, error: &BrowseError) {
-        eprintln!("error: {}: {}", esc(path), esc_text(&source_text(error)));
-    }
 }
