@@ -118,6 +118,12 @@ impl SnapshotFiles {
         &self.nodes[id as usize]
     }
 
+    /// The node `id`, if the tree has one (for ids that come from outside, such as inode
+    /// numbers).
+    pub fn get(&self, id: NodeId) -> Option<&Node> {
+        self.nodes.get(id as usize)
+    }
+
     /// The children of a folder, sorted by name (none for a file).
     pub fn children(&self, id: NodeId) -> &[NodeId] {
         match &self.node(id).kind {

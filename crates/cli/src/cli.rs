@@ -179,6 +179,12 @@ pub enum Command {
     /// Where paths that match a glob are across the snapshots: which snapshots hold them,
     /// first and last seen, and where their content changed
     Find(FindArgs),
+    /// Mount every snapshot of every device as a read-only tree at DIR (FUSE, Linux), until
+    /// unmounted (`fusermount -u DIR`) or stopped (Ctrl-C, SIGTERM)
+    Mount(MountArgs),
+    /// Serve every snapshot of every device as a read-only WebDAV tree (for Finder, Windows,
+    /// rclone), until stopped (Ctrl-C, SIGTERM)
+    Webdav(WebdavArgs),
     /// Make a sample household, back it up, show stats, restore one device and verify it
     Demo {
         /// Folder for the demo's source backups, repository and restore (default: ./hearth-demo)
@@ -267,6 +273,27 @@ pub struct ForgetArgs {
 pub enum GroupBy {
     Device,
     None,
+}
+
+#[derive(Args)]
+pub struct MountArgs {
+    /// An existing folder to mount the household at
+    pub dir: PathBuf,
+    /// Let other users see the tree too (as a user, this needs `user_allow_other` in
+    /// /etc/fuse.conf)
+    #[arg(long)]
+    pub allow_other: bool,
+}
+
+#[derive(Args)]
+pub struct WebdavArgs {
+    /// The address and port to listen on
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub listen: std::net::SocketAddr,
+    /// Allow an address other computers reach. The server has no password and no TLS:
+    /// anyone who reaches it reads every snapshot
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 #[derive(Args)]

@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod output;
 mod progress;
+mod signals;
 
 use clap::Parser;
 use std::process::ExitCode;

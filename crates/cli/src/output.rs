@@ -51,8 +51,17 @@ fn is_terminal_control(c: char) -> bool {
 /// ends with it, or with all of it after its subject ("PATH: what is wrong"): library errors
 /// often quote their source in their own message.
 pub fn error_text(e: &anyhow::Error) -> String {
+    chain_text(e.chain())
+}
+
+/// A library error and its causes, as [`error_text`] joins them.
+pub fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
+    chain_text(std::iter::successors(Some(e), |e| e.source()))
+}
+
+fn chain_text<'a>(chain: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) -> String {
     let mut text = String::new();
-    for cause in e.chain() {
+    for cause in chain {
         let said = cause.to_string();
         let predicate = said.split_once(": ").map_or(said.as_str(), |(_, p)| p);
         if text.ends_with(&said) || text.ends_with(predicate) {

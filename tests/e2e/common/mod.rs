@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod procs;
+pub mod served;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -113,6 +113,41 @@ impl Proc {
         }
     }
 
+    pub fn stdout(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// Sends `signal` (SIGTERM, SIGINT).
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) with a signal number; the child is ours and not yet reaped.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+    }
+
+    /// Polls this process's stdout until a line contains `text`, and returns that line;
+    /// panics if it ends first.
+    pub fn wait_for_stdout(&mut self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(line) = self.stdout().lines().find(|l| l.contains(text)) {
+                return line.to_owned();
+            }
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                panic!(
+                    "{} ended ({st}) without printing {text:?}:\n{}\n{}",
+                    self.name,
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            assert!(
+                start.elapsed() < LIMIT,
+                "{}: no {text:?} within {LIMIT:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Polls this process's stderr until it contains `text`; panics if it ends first.
     pub fn wait_for_stderr(&mut self, text: &str) {
         let start = Instant::now();

@@ -9,9 +9,12 @@ mod find;
 mod forget;
 mod key;
 mod list;
+mod mount;
 mod repair;
 mod restore;
+mod serving;
 mod stats;
+mod webdav;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command};
@@ -43,6 +46,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Repair { command } => repair::run(&ctx, command),
         Command::Diff(args) => diff::run(&ctx, &args),
         Command::Find(args) => find::run(&ctx, &args),
+        Command::Mount(args) => mount::run(&ctx, &args),
+        Command::Webdav(args) => webdav::run(&ctx, &args),
         Command::Demo { dir } => demo::run(&ctx, &dir),
     }
 }
