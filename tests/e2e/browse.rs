@@ -20,7 +20,11 @@ const IOS_PASSWORD: &str = "dump and restore --files";
 /// A device's files as its Manifest.db (read with plain SQL) lists them: `Domain/relative
 /// path` → (the blob in the folder, the MBFile's LastModified).
 fn manifest_files(device: &Path) -> BTreeMap<String, (PathBuf, Option<i64>)> {
-    let db = rusqlite::Connection::open(device.join("Manifest.db")).expect("open Manifest.db");
+    // Read-only and immutable: the fixtures are shared, and a reader that writes `-shm` beside
+    // them makes a backup running at the same time see a folder still being written.
+    let uri = format!("file:{}?immutable=1", device.join("Manifest.db").display());
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+    let db = rusqlite::Connection::open_with_flags(uri, flags).expect("open Manifest.db");
     let mut q = db
         .prepare("SELECT fileID, domain, relativePath, file FROM Files WHERE flags = 1")
         .unwrap();

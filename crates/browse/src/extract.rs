@@ -15,8 +15,9 @@ use crate::read::copy_file;
 use globset::{Glob, GlobBuilder, GlobMatcher};
 use hearth_format::ChunkId;
 use hearth_repo::{Progress, Repository};
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -142,10 +143,17 @@ pub fn extract(
         .map(|(n, _, _)| files.file(*n).expect("files").size)
         .sum();
     let spans = repo.span_reader(&chunks)?;
+    // In the order the files' bytes lie in the packs, so that each span is fetched about once
+    // (in path order, small files from all over the packs fetch and drop spans again and again).
+    todo.sort_by_cached_key(|(n, _, _)| spans.first_span(&files.file(*n).expect("files").chunks));
     progress.start("restore files", Some(total));
+    // Folders made (or found to be real folders) already.
+    let mut made: HashSet<NodeId> = HashSet::new();
     for (n, path, target) in &todo {
         let f = files.file(*n).expect("files");
-        make_parents(out, path)?;
+        if made.insert(files.node(*n).parent) {
+            make_parents(out, path)?;
+        }
         let written = write_file(target, f, files.node(*n).mtime_ns, |w| {
             copy_file(&spans, f, path, w)
         });
@@ -247,7 +255,8 @@ fn write_whole(
     partial: &Path,
     body: impl FnOnce(&mut dyn Write) -> Result<u64, BrowseError>,
 ) -> Result<(), BrowseError> {
-    let mut w = BufWriter::with_capacity(1 << 20, file);
+    // Unbuffered: the span reader hands over whole chunks, each one write.
+    let mut w = file;
     body(&mut w)?;
     w.flush().map_err(BrowseError::io(partial, "write failed"))
 }
@@ -267,7 +276,7 @@ fn set_folder_times(
     out: &Path,
     mut folders: Vec<NodeId>,
 ) -> Result<(), BrowseError> {
-    let mut all = std::collections::HashSet::new();
+    let mut all = HashSet::new();
     while let Some(n) = folders.pop() {
         if n != SnapshotFiles::ROOT && all.insert(n) {
             folders.push(files.node(n).parent);
