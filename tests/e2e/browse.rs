@@ -418,14 +418,46 @@ fn restore_files_writes_every_other_file_past_a_damaged_one_and_names_it() {
         "the damaged file is not written"
     );
     assert!(
-        !written.keys().any(|p| p.contains("hearth-partial")),
-        "{written:?}"
+        written.contains_key(".hearth-restore-files"),
+        "the marker stays while a file is missing: {written:?}"
     );
     assert_eq!(
         std::fs::read(&written["HomeDomain/Library/own.bin"]).unwrap(),
         hearth_testkit::bytes::noise(7, 300_000)
     );
     assert!(String::from_utf8_lossy(&run.stderr).contains(&format!("damaged: {video}")));
+    // A file the stopped run left half written is replaced when the same command runs again.
+    let own = out.join("HomeDomain/Library/own.bin");
+    std::fs::write(&own, &hearth_testkit::bytes::noise(7, 300_000)[..1000]).unwrap();
+    let again = w.run(&[
+        "restore",
+        &format!("{udid}@latest"),
+        "--files",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(again.status.code(), Some(3), "{}", describe(&again));
+    assert_eq!(
+        std::fs::read(&own).unwrap(),
+        hearth_testkit::bytes::noise(7, 300_000)
+    );
+    // Into a folder a restore of another snapshot did not finish: refused.
+    let elsewhere = w.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join(".hearth-restore-files"), "0".repeat(64)).unwrap();
+    let other = w.run(&[
+        "restore",
+        &format!("{udid}@latest"),
+        "--files",
+        "--out",
+        s(&elsewhere),
+    ]);
+    assert_ne!(other.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("another snapshot"),
+        "{}",
+        describe(&other)
+    );
     // dump of the damaged file fails and names it.
     let dump = w.run(&[
         "dump",

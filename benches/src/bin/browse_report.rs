@@ -121,8 +121,15 @@ fn main() {
         let out = w.join(format!("files-{run}"));
         let t = Instant::now();
         let tree = SnapshotFiles::load(&repo, &snapshot).unwrap();
-        let report = hearth_browse::extract(&repo, &tree, &Selection::default(), &out, &NoProgress)
-            .expect("restore --files");
+        let report = hearth_browse::extract(
+            &repo,
+            &tree,
+            "bench",
+            &Selection::default(),
+            &out,
+            &NoProgress,
+        )
+        .expect("restore --files");
         plain.push(t.elapsed());
         assert!(report.damaged.is_empty());
         remove(&out);

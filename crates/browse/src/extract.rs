@@ -4,22 +4,26 @@
 //!
 //! Invariants: nothing is written outside `OUT`. Every name comes from [`SnapshotFiles`]
 //! (safe components only), every folder on the way is created or must be a real folder (a
-//! link is never followed), and files are created with `O_EXCL | O_NOFOLLOW` under a temporary
-//! name, then renamed into place once whole. A file already there with the snapshot's size
-//! and mtime counts as restored (so a stopped run, run again, finishes); any other file in
-//! the way is an error, never overwritten.
+//! link is never followed), and files are created with `O_EXCL | O_NOFOLLOW`: an existing file
+//! is never written through or over, except one a stopped run of the same restore left (the
+//! marker [`MARKER`] in `OUT` says which snapshot it was). A file already there with the
+//! snapshot's size and mtime counts as restored, so a stopped run, run again, finishes; a file
+//! that could not be written whole is removed again. Files are written in the order their
+//! bytes lie in the packs, by a few threads at once.
 
 use crate::error::BrowseError;
 use crate::files::{FileData, NodeId, NodeKind, SnapshotFiles};
 use crate::read::copy_file;
 use globset::{Glob, GlobBuilder, GlobMatcher};
 use hearth_format::ChunkId;
-use hearth_repo::{Progress, Repository};
+use hearth_repo::{Progress, Repository, SpanReader};
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Which files of a snapshot: those an include pattern matches (all when there is none) and no
@@ -106,10 +110,15 @@ pub struct ExtractReport {
     pub damaged: Vec<(String, String)>,
 }
 
-/// Writes the chosen files of `files` under `out` (created if missing).
+/// The marker an unfinished `restore --files` leaves in its output folder: the snapshot's id.
+pub const MARKER: &str = ".hearth-restore-files";
+
+/// Writes the chosen files of `files` (the snapshot `snapshot_id`) under `out` (created if
+/// missing), a few files at a time on threads of their own.
 pub fn extract(
     repo: &Repository,
     files: &SnapshotFiles,
+    snapshot_id: &str,
     selection: &Selection,
     out: &Path,
     progress: &dyn Progress,
@@ -120,7 +129,9 @@ pub fn extract(
         .map(|n| (n, files.path(n)))
         .filter(|(_, path)| selection.matches(path))
         .collect();
+    let had_files = fs::read_dir(out).is_ok_and(|mut d| d.next().is_some());
     fs::create_dir_all(out).map_err(BrowseError::io(out, "cannot create the output folder"))?;
+    let resuming = begin(out, snapshot_id)?;
     let mut report = ExtractReport::default();
     let mut todo = Vec::new();
     // The folder of every chosen file, to get its time at the end (also after a stopped run).
@@ -129,7 +140,8 @@ pub fn extract(
         let f = files.file(n).expect("chosen files are files");
         let target = out.join(&path);
         folders.push(files.node(n).parent);
-        match is_whole(&target, f, files.node(n).mtime_ns)? {
+        // Only a folder that held files can hold one of them already.
+        match had_files && is_whole(&target, f, files.node(n).mtime_ns, resuming)? {
             true => report.already += 1,
             false => todo.push((n, path, target)),
         }
@@ -147,35 +159,144 @@ pub fn extract(
     // (in path order, small files from all over the packs fetch and drop spans again and again).
     todo.sort_by_cached_key(|(n, _, _)| spans.first_span(&files.file(*n).expect("files").chunks));
     progress.start("restore files", Some(total));
-    // Folders made (or found to be real folders) already.
-    let mut made: HashSet<NodeId> = HashSet::new();
-    for (n, path, target) in &todo {
-        let f = files.file(*n).expect("files");
-        if made.insert(files.node(*n).parent) {
-            make_parents(out, path)?;
+    let writers = Writers {
+        files,
+        out,
+        spans: &spans,
+        todo: &todo,
+        next: AtomicUsize::new(0),
+        made: Mutex::default(),
+        done: Mutex::new(report),
+        failed: Mutex::new(None),
+        progress,
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WRITERS));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| writers.run());
         }
-        let written = write_file(target, f, files.node(*n).mtime_ns, |w| {
-            copy_file(&spans, f, path, w)
-        });
-        match written {
-            Ok(()) => {}
-            Err(BrowseError::Damaged { source, .. }) => {
-                report.damaged.push((path.clone(), source.to_string()));
-                continue;
-            }
-            Err(e) => return Err(e),
-        }
-        report.files += 1;
-        report.bytes += f.size;
-        progress.advance(f.size);
+    });
+    if let Some(e) = writers
+        .failed
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+    {
+        return Err(e);
     }
+    let report = writers
+        .done
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
     set_folder_times(files, out, folders)?;
+    if report.damaged.is_empty() {
+        let marker = out.join(MARKER);
+        fs::remove_file(&marker).map_err(BrowseError::io(marker, "cannot remove"))?;
+    }
     progress.finish();
     Ok(report)
 }
 
+/// Threads that write files at once: the span reader's bytes are ready far faster than one
+/// thread creates small files.
+const MAX_WRITERS: usize = 4;
+
+/// The files to write, shared by the writing threads: each takes the next one in pack order.
+struct Writers<'a, 'r> {
+    files: &'a SnapshotFiles,
+    out: &'a Path,
+    spans: &'a SpanReader<'r>,
+    todo: &'a [(NodeId, String, PathBuf)],
+    next: AtomicUsize,
+    /// Folders made (or found to be real folders) already.
+    made: Mutex<HashSet<NodeId>>,
+    done: Mutex<ExtractReport>,
+    /// The first error that stops the job; the other threads stop at their next file.
+    failed: Mutex<Option<BrowseError>>,
+    progress: &'a dyn Progress,
+}
+
+impl Writers<'_, '_> {
+    fn run(&self) {
+        loop {
+            if (self.failed.lock().unwrap_or_else(PoisonError::into_inner)).is_some() {
+                return;
+            }
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some((n, path, target)) = self.todo.get(i) else {
+                return;
+            };
+            if let Err(e) = self.write(*n, path, target) {
+                let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+                failed.get_or_insert(e);
+                return;
+            }
+        }
+    }
+
+    fn write(&self, n: NodeId, path: &str, target: &Path) -> Result<(), BrowseError> {
+        let f = self.files.file(n).expect("files");
+        let parent = self.files.node(n).parent;
+        // Marked made only once it is: another thread may be making it now (both may, safely).
+        let made = (self.made.lock().unwrap_or_else(PoisonError::into_inner)).contains(&parent);
+        if !made {
+            make_parents(self.out, path)?;
+            (self.made.lock().unwrap_or_else(PoisonError::into_inner)).insert(parent);
+        }
+        let mtime_ns = self.files.node(n).mtime_ns;
+        let written = write_file(target, f, mtime_ns, |w| copy_file(self.spans, f, path, w));
+        let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        match written {
+            Ok(()) => {
+                done.files += 1;
+                done.bytes += f.size;
+                self.progress.advance(f.size);
+                Ok(())
+            }
+            Err(BrowseError::Damaged { source, .. }) => {
+                done.damaged.push((path.to_string(), source.to_string()));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Marks `out` as holding an unfinished restore of `snapshot_id`; true when it already did
+/// (an earlier run that stopped: its files that are not whole are its own, and replaced).
+fn begin(out: &Path, snapshot_id: &str) -> Result<bool, BrowseError> {
+    let marker = out.join(MARKER);
+    match fs::read_to_string(&marker) {
+        Ok(id) if id.trim() == snapshot_id => return Ok(true),
+        Ok(_) => {
+            return Err(BrowseError::Io {
+                path: out.to_path_buf(),
+                what: "holds an unfinished restore --files of another snapshot (its marker .hearth-restore-files says so); choose another --out, or remove the marker to write into it anyway",
+                source: std::io::ErrorKind::AlreadyExists.into(),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(BrowseError::io(&marker, "cannot read")(e)),
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&marker)
+        .map_err(BrowseError::io(&marker, "cannot create"))?;
+    file.write_all(snapshot_id.as_bytes())
+        .map_err(BrowseError::io(&marker, "write failed"))?;
+    Ok(false)
+}
+
 /// Whether `target` is a regular file (not a link) of the snapshot's size and mtime already.
-fn is_whole(target: &Path, f: &FileData, mtime_ns: i128) -> Result<bool, BrowseError> {
+/// Any other file there is in the way, unless `resuming` (then a regular file that is not
+/// whole is the stopped run's own, and is removed).
+fn is_whole(
+    target: &Path,
+    f: &FileData,
+    mtime_ns: i128,
+    resuming: bool,
+) -> Result<bool, BrowseError> {
     let m = match fs::symlink_metadata(target) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -184,6 +305,10 @@ fn is_whole(target: &Path, f: &FileData, mtime_ns: i128) -> Result<bool, BrowseE
     let same_time = m.modified().ok() == system_time(mtime_ns);
     if m.is_file() && m.len() == f.size && same_time {
         return Ok(true);
+    }
+    if resuming && m.is_file() {
+        fs::remove_file(target).map_err(BrowseError::io(target, "cannot remove"))?;
+        return Ok(false);
     }
     Err(BrowseError::Io {
         path: target.to_path_buf(),
@@ -200,65 +325,50 @@ fn make_parents(out: &Path, path: &str) -> Result<(), BrowseError> {
     };
     for name in parents.split('/') {
         at.push(name);
-        match fs::symlink_metadata(&at) {
+        let made = match fs::create_dir(&at) {
+            Ok(()) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => fs::symlink_metadata(&at),
+            Err(e) => return Err(BrowseError::io(&at, "cannot create the folder")(e)),
+        };
+        match made {
             Ok(m) if m.is_dir() => {}
             Ok(_) => return Err(BrowseError::NotAFolder { path: at }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir(&at).map_err(BrowseError::io(&at, "cannot create the folder"))?
-            }
             Err(e) => return Err(BrowseError::io(&at, "cannot look at it")(e)),
         }
     }
     Ok(())
 }
 
-/// Writes a file under a temporary name beside `target`, then renames it into place.
+/// Writes a file that must not exist yet (never through a link); one that could not be
+/// written whole is removed again.
 fn write_file(
     target: &Path,
     f: &FileData,
     mtime_ns: i128,
     body: impl FnOnce(&mut dyn Write) -> Result<u64, BrowseError>,
 ) -> Result<(), BrowseError> {
-    let name = target.file_name().expect("a file path").to_string_lossy();
-    let partial = target.with_file_name(format!(".{name}.hearth-partial"));
-    // A partial file of an earlier run is ours (by its name): started again.
-    match fs::symlink_metadata(&partial) {
-        Ok(m) if m.is_file() => {
-            fs::remove_file(&partial).map_err(BrowseError::io(&partial, "cannot remove"))?
-        }
-        _ => {}
-    }
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .custom_flags(libc::O_NOFOLLOW)
-        .open(&partial)
-        .map_err(BrowseError::io(&partial, "cannot create"))?;
-    let written = write_whole(&file, &partial, body)
-        .and_then(|()| {
-            finish(&file, f, mtime_ns)
-                .map_err(BrowseError::io(&partial, "cannot set mode and time"))
-        })
-        .and_then(|()| {
-            fs::rename(&partial, target)
-                .map_err(BrowseError::io(target, "cannot rename into place"))
-        });
+        .open(target)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => BrowseError::Io {
+                path: target.to_path_buf(),
+                what: "is in the way (not the snapshot's file); refusing to overwrite it",
+                source: e,
+            },
+            _ => BrowseError::io(target, "cannot create")(e),
+        })?;
+    // Unbuffered: the span reader hands over whole chunks, each one write.
+    let written = body(&mut &file).and_then(|_| {
+        finish(&file, f, mtime_ns).map_err(BrowseError::io(target, "cannot set mode and time"))
+    });
     if written.is_err() {
-        // Ours by its name: a file that could not be written whole is not left half written.
-        let _ = fs::remove_file(&partial);
+        // Created above: a file that could not be written whole is not left half written.
+        let _ = fs::remove_file(target);
     }
     written
-}
-
-fn write_whole(
-    file: &File,
-    partial: &Path,
-    body: impl FnOnce(&mut dyn Write) -> Result<u64, BrowseError>,
-) -> Result<(), BrowseError> {
-    // Unbuffered: the span reader hands over whole chunks, each one write.
-    let mut w = file;
-    body(&mut w)?;
-    w.flush().map_err(BrowseError::io(partial, "write failed"))
 }
 
 fn finish(file: &File, f: &FileData, mtime_ns: i128) -> std::io::Result<()> {

@@ -94,7 +94,7 @@ pub fn restore_files(ctx: &Context, args: &RestoreArgs) -> Result<Outcome> {
         .out
         .as_ref()
         .expect("clap requires --out without --dry-run");
-    let report = hearth_browse::extract(&repo, &files, &selection, out, &Bars::new());
+    let report = hearth_browse::extract(&repo, &files, &id.to_hex(), &selection, out, &Bars::new());
     // Data that did not read once the lock was lost may have been pruned, not damaged.
     if report.as_ref().map_or(true, |r| !r.damaged.is_empty()) {
         lock.check()
