@@ -19,8 +19,7 @@
 //! file, so a program copying a file reads it through the span reader in order.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let repo: &'static hearth_repo::Repository = todo!();
+//! # fn serve(repo: &'static hearth_repo::Repository) -> Result<(), Box<dyn std::error::Error>> {
 //! use hearth_browse::{BrowseError, Household};
 //! use hearth_mount::webdav::{Hosts, WebDav};
 //!
