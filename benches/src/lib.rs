@@ -385,6 +385,67 @@ fn proc_status_kib(field: &str) -> Option<u64> {
         .ok()
 }
 
+/// A report's numeric argument `i` (`default` when absent); prints `usage` and exits with
+/// status 2 when it is not a number.
+pub fn num_arg(args: &[String], i: usize, default: u64, usage: &str) -> u64 {
+    args.get(i).map_or(default, |a| {
+        a.parse().unwrap_or_else(|_| {
+            eprintln!("usage: {usage}");
+            std::process::exit(2)
+        })
+    })
+}
+
+/// What a report's first line says of the machine: `2 cores; load average 1.23`.
+pub fn machine() -> String {
+    format!(
+        "{} cores; load average {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        load_average().map_or("unknown".into(), |l| format!("{l:.2}"))
+    )
+}
+
+/// A report's work folder: the WORKDIR given, kept, with what an earlier run left there used
+/// again; else a temporary folder, removed at the end.
+pub struct WorkDir {
+    path: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl WorkDir {
+    pub fn new(given: Option<&String>) -> Self {
+        match given {
+            Some(dir) => Self {
+                path: PathBuf::from(dir),
+                _temp: None,
+            },
+            None => {
+                let temp = tempfile::tempdir().expect("a temporary folder");
+                Self {
+                    path: temp.path().to_path_buf(),
+                    _temp: Some(temp),
+                }
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether an earlier run left a repository here (`repo/`, as [`fresh_repo`] makes it).
+    pub fn has_repo(&self) -> bool {
+        self.path.join("repo/config").is_file()
+    }
+
+    /// The repository [`fresh_repo`] made here, opened.
+    pub fn open_repo(&self) -> Repository {
+        let backend = Arc::new(LocalBackend::open(&self.path.join("repo")));
+        Repository::open(backend, PASSWORD, &repo_options(&self.path))
+            .expect("opening the repository")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

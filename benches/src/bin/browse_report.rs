@@ -12,44 +12,29 @@
 //! each measurement runs three times and the median is printed. The image restore and
 //! `restore --files` alternate, so that both meet the same page cache.
 
-use hearth_benches::{backup_household, fresh_repo, load_average, repo_options, rss, settle_disk};
+use hearth_benches::{backup_household, fresh_repo, rss, settle_disk};
 use hearth_browse::{ArchiveFormat, Selection, SnapshotFiles};
-use hearth_repo::{NoProgress, Repository};
-use hearth_storage::LocalBackend;
+use hearth_repo::NoProgress;
 use hearth_testkit::{HouseholdSpec, generate};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 3;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let num = |i: usize, default: u64| -> u64 {
-        args.get(i).map_or(default, |a| {
-            a.parse().unwrap_or_else(|_| {
-                eprintln!("usage: browse_report [BYTES [FILES [WORKDIR]]]");
-                std::process::exit(2)
-            })
-        })
+    let num = |i, default| {
+        hearth_benches::num_arg(&args, i, default, "browse_report [BYTES [FILES [WORKDIR]]]")
     };
     let (bytes, files) = (num(0, 1_000_000_000), num(1, 500_000) as usize);
-    // A WORKDIR given is kept, and a household and repository already there are used again.
-    let temp;
-    let w: &Path = match args.get(2) {
-        Some(dir) => Path::new(dir),
-        None => {
-            temp = tempfile::tempdir().expect("a temporary folder");
-            temp.path()
-        }
-    };
+    let work = hearth_benches::WorkDir::new(args.get(2));
+    let w = work.path();
     println!(
-        "browse_report: HouseholdSpec::real({bytes}, {files}) under {}; {} cores; load average {}",
+        "browse_report: HouseholdSpec::real({bytes}, {files}) under {}; {}",
         w.display(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        load_average().map_or("unknown".into(), |l| format!("{l:.2}"))
+        hearth_benches::machine()
     );
-    if w.join("repo/config").is_file() {
+    if work.has_repo() {
         println!("using the household and repository already there");
     } else {
         let t = Instant::now();
@@ -67,9 +52,7 @@ fn main() {
         println!("backed up in {:.1} s", t.elapsed().as_secs_f64());
     }
 
-    let backend = Arc::new(LocalBackend::open(&w.join("repo")));
-    let repo = Repository::open(backend, hearth_benches::PASSWORD, &repo_options(w))
-        .expect("opening the repository");
+    let repo = work.open_repo();
     let (_, snapshot) = repo
         .snapshots()
         .unwrap()

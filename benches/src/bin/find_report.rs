@@ -12,16 +12,11 @@
 //! (default 200000 files, 14 nights). The household and repository are made in WORKDIR and
 //! kept for the next run (without WORKDIR, in a temporary folder).
 
-use hearth_benches::{
-    backup_household, fresh_repo, load_average, peak_rss, repo_options, reset_peak_rss, rss,
-    settle_disk,
-};
+use hearth_benches::{backup_household, fresh_repo, peak_rss, reset_peak_rss, rss, settle_disk};
 use hearth_browse::{DiffOptions, FindPattern};
 use hearth_repo::{NoProgress, Repository};
-use hearth_storage::LocalBackend;
 use hearth_testkit::{DayOptions, HouseholdSpec, generate, next_day};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 3;
@@ -34,37 +29,23 @@ const CHANGED: f64 = 0.01;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let num = |i: usize, default: u64| -> u64 {
-        args.get(i).map_or(default, |a| {
-            a.parse().unwrap_or_else(|_| {
-                eprintln!("usage: find_report [FILES [NIGHTS [WORKDIR]]]");
-                std::process::exit(2)
-            })
-        })
+    let num = |i, default| {
+        hearth_benches::num_arg(&args, i, default, "find_report [FILES [NIGHTS [WORKDIR]]]")
     };
     let (files, nights) = (num(0, 200_000) as usize, num(1, 14) as u32);
-    let temp;
-    let w: &Path = match args.get(2) {
-        Some(dir) => Path::new(dir),
-        None => {
-            temp = tempfile::tempdir().expect("a temporary folder");
-            temp.path()
-        }
-    };
+    let work = hearth_benches::WorkDir::new(args.get(2));
+    let w = work.path();
     println!(
-        "find_report: HouseholdSpec::real({BYTES}, {files}), {nights} nights, under {}; {} cores; load average {}",
+        "find_report: HouseholdSpec::real({BYTES}, {files}), {nights} nights, under {}; {}",
         w.display(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        load_average().map_or("unknown".into(), |l| format!("{l:.2}"))
+        hearth_benches::machine()
     );
-    if w.join("repo/config").is_file() {
+    if work.has_repo() {
         println!("using the household and repository already there");
     } else {
         make(w, files, nights);
     }
-    let backend = Arc::new(LocalBackend::open(&w.join("repo")));
-    let repo = Repository::open(backend, hearth_benches::PASSWORD, &repo_options(w))
-        .expect("opening the repository");
+    let repo = work.open_repo();
     let all = repo.snapshots().unwrap();
     let tree_bytes: u64 = all.iter().map(|(_, s)| s.tree_len).sum();
     let entries: u64 = all.iter().map(|(_, s)| s.summary.files).sum();
