@@ -206,21 +206,9 @@ fn write_json_with_list(
         write!(out, "{members},")?;
     }
     write!(out, "\n  {}: [", serde_json::to_string(field)?)?;
-    let mut first = true;
-    for item in items {
-        let text = serde_json::to_string_pretty(&item?)?;
-        out.write_all(if first { b"\n" } else { b",\n" })?;
-        first = false;
-        for (i, line) in json_escape_controls(&text).lines().enumerate() {
-            if i > 0 {
-                out.write_all(b"\n")?;
-            }
-            write!(out, "    {line}")?;
-        }
-    }
-    match first {
-        true => writeln!(out, "]\n}}")?,
-        false => writeln!(out, "\n  ]\n}}")?,
+    match write_items(out, items, b"\n", "    ")? {
+        false => writeln!(out, "]\n}}")?,
+        true => writeln!(out, "\n  ]\n}}")?,
     }
     Ok(())
 }
@@ -238,23 +226,34 @@ fn write_json_array(
     out: &mut dyn std::io::Write,
     items: impl Iterator<Item = anyhow::Result<Value>>,
 ) -> anyhow::Result<()> {
+    match write_items(out, items, b"[\n", "  ")? {
+        false => writeln!(out, "[]")?,
+        true => writeln!(out, "\n]")?,
+    }
+    Ok(())
+}
+
+/// Writes each item as pretty JSON indented by `indent`, `open` before the first and `,\n`
+/// between them; false when there was none.
+fn write_items(
+    out: &mut dyn std::io::Write,
+    items: impl Iterator<Item = anyhow::Result<Value>>,
+    open: &[u8],
+    indent: &str,
+) -> anyhow::Result<bool> {
     let mut first = true;
     for item in items {
         let text = serde_json::to_string_pretty(&item?)?;
-        out.write_all(if first { b"[\n" } else { b",\n" })?;
+        out.write_all(if first { open } else { b",\n" })?;
         first = false;
         for (i, line) in json_escape_controls(&text).lines().enumerate() {
             if i > 0 {
                 out.write_all(b"\n")?;
             }
-            write!(out, "  {line}")?;
+            write!(out, "{indent}{line}")?;
         }
     }
-    match first {
-        true => writeln!(out, "[]")?,
-        false => writeln!(out, "\n]")?,
-    }
-    Ok(())
+    Ok(!first)
 }
 
 /// serde escapes C0 controls in strings but writes DEL, C1 controls and bidirectional marks as
