@@ -179,6 +179,9 @@ pub enum Command {
     /// Where paths that match a glob are across the snapshots: which snapshots hold them,
     /// first and last seen, and where their content changed
     Find(FindArgs),
+    /// The household's photos, messages, contacts, calls, voicemail, notes, calendars or
+    /// WhatsApp chats, in formats every program reads
+    Export(ExportArgs),
     /// Mount every snapshot of every device as a read-only tree at DIR (FUSE, Linux), until
     /// unmounted (`fusermount -u DIR`) or stopped (Ctrl-C, SIGTERM)
     Mount(MountArgs),
@@ -205,6 +208,40 @@ pub struct DiffArgs {
     /// How many files and folders the lists of what grew most show
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// What to export
+    #[arg(value_enum)]
+    pub kind: ExportKind,
+    /// Snapshots to export from (ids, unique prefixes, DEVICE@latest, DEVICE@latest~N,
+    /// DEVICE@YYYY-MM-DD); default: the latest snapshot of each device (of --device)
+    #[arg(value_name = "SNAPSHOT", value_parser = Utf8)]
+    pub snapshots: Vec<String>,
+    /// Every snapshot of every device (of --device): photos deleted from a phone since come back,
+    /// each photo once
+    #[arg(long, conflicts_with = "snapshots")]
+    pub all: bool,
+    /// Only this device's snapshots (name or UDID)
+    #[arg(long, value_parser = Utf8, conflicts_with = "snapshots")]
+    pub device: Option<String>,
+    /// The output folder (made if missing); contacts, calendar and calls of one snapshot may
+    /// also go to one .vcf, .ics or .csv file
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ExportKind {
+    Photos,
+    Messages,
+    Contacts,
+    Calls,
+    Voicemail,
+    Notes,
+    Calendar,
+    Whatsapp,
 }
 
 #[derive(Args)]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod procs;
+pub mod ios_databases;
 pub mod served;
 
 use std::path::{Path, PathBuf};

@@ -5,6 +5,7 @@ mod check;
 mod demo;
 mod diff;
 mod dump;
+mod export;
 mod find;
 mod forget;
 mod key;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Repair { command } => repair::run(&ctx, command),
         Command::Diff(args) => diff::run(&ctx, &args),
         Command::Find(args) => find::run(&ctx, &args),
+        Command::Export(args) => export::run(&ctx, &args),
         Command::Mount(args) => mount::run(&ctx, &args),
         Command::Webdav(args) => webdav::run(&ctx, &args),
         Command::Demo { dir } => demo::run(&ctx, &dir),

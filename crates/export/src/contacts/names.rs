@@ -1,0 +1,153 @@
+//! Who a phone number or e-mail address is, by the same snapshot's address book: how Messages,
+//! calls and WhatsApp show senders.
+
+use crate::error::ExportError;
+use crate::source::Source;
+use std::collections::HashMap;
+
+pub const DOMAIN: &str = "HomeDomain";
+pub const ADDRESS_BOOK: &str = "Library/AddressBook/AddressBook.sqlitedb";
+
+/// `ABMultiValue.property` of a phone number and of an e-mail address.
+const PHONE: i64 = 3;
+const EMAIL: i64 = 4;
+
+/// Phone numbers compare by their last this many digits, so `+1 (919) 555-0100`, `9195550100`
+/// and `+19195550100` are one number (country and trunk prefixes differ in how they are saved).
+const PHONE_DIGITS: usize = 9;
+
+#[derive(Debug, Default, Clone)]
+pub struct ContactNames {
+    by_handle: HashMap<String, String>,
+}
+
+impl ContactNames {
+    /// The names in the snapshot's address book; empty when it has none.
+    pub fn load(src: &Source<'_>) -> Result<Self, ExportError> {
+        let Some(db) = src.database(DOMAIN, ADDRESS_BOOK)? else {
+            return Ok(Self::default());
+        };
+        let person = db.table("ABPerson")?;
+        let values = db.table("ABMultiValue")?;
+        for c in ["record_id", "property", "value"] {
+            values.require(c)?;
+        }
+        let sql = format!(
+            "SELECT m.value, {first}, {last}, {org}, {nick} FROM ABMultiValue m \
+             JOIN ABPerson p ON p.ROWID = m.record_id WHERE m.property IN ({PHONE}, {EMAIL})",
+            first = person.or_null("First"),
+            last = person.or_null("Last"),
+            org = person.or_null("Organization"),
+            nick = person.or_null("Nickname"),
+        );
+        let mut stmt = db.conn().prepare(&sql).map_err(|e| db.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    display_name(
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ),
+                ))
+            })
+            .map_err(|e| db.err(e))?;
+        let mut names = Self::default();
+        for row in rows {
+            if let (Some(handle), Some(name)) = row.map_err(|e| db.err(e))? {
+                names.insert(&handle, name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// Records that `handle` (a phone number or e-mail address) is `name`; the first name given
+    /// for a handle stays.
+    pub fn insert(&mut self, handle: &str, name: String) {
+        if let Some(key) = normalize_handle(handle) {
+            self.by_handle.entry(key).or_insert(name);
+        }
+    }
+
+    /// The contact's name for `handle`, if the address book has one.
+    pub fn name_for(&self, handle: &str) -> Option<&str> {
+        self.by_handle
+            .get(&normalize_handle(handle)?)
+            .map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_handle.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_handle.is_empty()
+    }
+}
+
+/// How a person is shown: first and last name, else the organisation, else the nickname.
+pub fn display_name(
+    first: Option<String>,
+    last: Option<String>,
+    organization: Option<String>,
+    nickname: Option<String>,
+) -> Option<String> {
+    let full: Vec<String> = [first, last]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if !full.is_empty() {
+        return Some(full.join(" "));
+    }
+    [organization, nickname]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty())
+}
+
+/// The key a handle is compared by: an e-mail address in lower case, a phone number by its last
+/// [`PHONE_DIGITS`] digits (all of them when shorter, as short codes are); `None` for text with
+/// neither.
+pub fn normalize_handle(handle: &str) -> Option<String> {
+    let handle = handle.trim();
+    if handle.contains('@') {
+        return Some(handle.to_lowercase());
+    }
+    let digits: String = handle.chars().filter(char::is_ascii_digit).collect();
+    match digits.len() {
+        0 => None,
+        n => Some(digits[n.saturating_sub(PHONE_DIGITS)..].to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_number_written_many_ways_is_one_handle() {
+        let mut names = ContactNames::default();
+        names.insert("+1 (919) 555-0100", "Mum".into());
+        for h in ["9195550100", "+19195550100", "(919) 555-0100", "1-919-555-0100"] {
+            assert_eq!(names.name_for(h), Some("Mum"), "{h}");
+        }
+        assert_eq!(names.name_for("+1 (919) 555-0101"), None);
+        names.insert("Dad@Example.org", "Dad".into());
+        assert_eq!(names.name_for("dad@example.org"), Some("Dad"));
+        assert_eq!(names.name_for("no digits"), None);
+    }
+
+    #[test]
+    fn a_person_is_shown_by_name_else_organisation() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(display_name(s("Liz"), None, None, None), s("Liz"));
+        assert_eq!(display_name(s("This"), s("DFIR"), s("Org"), None), s("This DFIR"));
+        assert_eq!(display_name(None, s(" "), s("Apple Inc."), None), s("Apple Inc."));
+        assert_eq!(display_name(None, None, None, None), None);
+    }
+}

@@ -1,0 +1,224 @@
+//! The household's data out of its snapshots, in formats every program reads: photos and videos
+//! by capture date, Messages and WhatsApp conversations as HTML, text and JSON, contacts as
+//! vCards, calls and voicemail as CSV, notes as Markdown and calendars as ICS.
+//!
+//! Each exporter reads a snapshot through a [`Source`]: its files by domain and path, bytes
+//! through the repository's span reader, and Apple's SQLite databases opened from a private
+//! copy with their schema checked ([`Database`]) rather than assumed, because every iOS version
+//! changes it. Everything is written through an [`OutDir`], which never writes outside the
+//! output folder.
+//!
+//! [`export`] runs one kind over many snapshots, devices in parallel, and reports counts per
+//! snapshot and in all ([`ExportReport`]). The CLI and the dashboard are glue over it.
+
+mod contacts;
+mod database;
+mod error;
+mod out;
+mod report;
+mod source;
+mod time;
+
+pub use contacts::{ContactNames, normalize_handle};
+pub use database::{Columns, Database};
+pub use error::ExportError;
+pub use out::{OutDir, safe_name, set_mtime};
+pub use report::{ExportReport, SnapshotReport, Tally};
+pub use source::{Source, SourceFile};
+pub use time::{APPLE_EPOCH, from_apple_seconds, from_apple_sms, human, local_zone, rfc3339};
+
+use hearth_browse::snapshot_folder_name;
+use hearth_format::{Snapshot, SnapshotId};
+use hearth_repo::{Progress, Repository};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Snapshots exported at once: each holds its file list (tens of MiB for a big device).
+const PARALLEL_SNAPSHOTS: usize = 4;
+
+/// What to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Photos,
+    Messages,
+    Contacts,
+    Calls,
+    Voicemail,
+    Notes,
+    Calendar,
+    Whatsapp,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::Photos,
+        Kind::Messages,
+        Kind::Contacts,
+        Kind::Calls,
+        Kind::Voicemail,
+        Kind::Notes,
+        Kind::Calendar,
+        Kind::Whatsapp,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Photos => "photos",
+            Kind::Messages => "messages",
+            Kind::Contacts => "contacts",
+            Kind::Calls => "calls",
+            Kind::Voicemail => "voicemail",
+            Kind::Notes => "notes",
+            Kind::Calendar => "calendar",
+            Kind::Whatsapp => "whatsapp",
+        }
+    }
+
+    /// The extension of the one file a kind can be written as (`--out dad.vcf`).
+    pub fn file_extension(self) -> Option<&'static str> {
+        match self {
+            Kind::Contacts => Some("vcf"),
+            Kind::Calendar => Some("ics"),
+            Kind::Calls => Some("csv"),
+            _ => None,
+        }
+    }
+}
+
+/// Where one snapshot's export goes: a folder, or one file in it (`--out dad.vcf`).
+#[derive(Debug, Clone)]
+pub struct SnapshotOut {
+    pub dir: OutDir,
+    /// The one file asked for, in `dir`, when the kind has one and a single snapshot is
+    /// exported to a path with its extension.
+    pub file: Option<String>,
+}
+
+/// Exports `kind` out of `snapshots` into `out`, devices in parallel.
+///
+/// One snapshot goes straight into `out`; several go into a folder per device (and per
+/// snapshot time when a device has several). A snapshot that cannot be exported (a database of
+/// a schema the exporter does not know, damaged data) is reported and the others go on; a
+/// failure to write the output stops the export.
+pub fn export(
+    repo: &Repository,
+    kind: Kind,
+    snapshots: &[(SnapshotId, Snapshot)],
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<ExportReport, ExportError> {
+    let (root, file) = split_out(kind, out, snapshots.len())?;
+    let dir = OutDir::create(&root)?;
+    let folders = snapshot_folders(snapshots);
+    progress.start(&format!("export {}", kind.name()), Some(snapshots.len() as u64));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(PARALLEL_SNAPSHOTS.min(snapshots.len()).max(1))
+        .build()
+        .map_err(|e| ExportError::Usage(format!("starting export threads: {e}")))?;
+    let reports = pool.install(|| {
+        snapshots
+            .par_iter()
+            .zip(folders)
+            .map(|((id, snapshot), folder)| {
+                let target = SnapshotOut {
+                    dir: dir.sub(&folder)?,
+                    file: file.clone(),
+                };
+                let mut report = SnapshotReport::new(*id, snapshot, target.dir.root().into());
+                let done = Source::load(repo, *id, snapshot)
+                    .and_then(|src| export_snapshot(kind, &src, &target, &mut report.tally));
+                match done {
+                    Ok(()) => {}
+                    Err(e @ (ExportError::Io { .. } | ExportError::NotAFolder { .. })) => {
+                        return Err(e);
+                    }
+                    Err(e) => report.fail(&e),
+                }
+                progress.advance(1);
+                Ok(report)
+            })
+            .collect::<Result<Vec<_>, ExportError>>()
+    })?;
+    progress.finish();
+    let mut total = Tally::default();
+    for r in &reports {
+        total.absorb(&r.tally);
+    }
+    Ok(ExportReport {
+        kind: kind.name(),
+        out: out.to_path_buf(),
+        total,
+        snapshots: reports,
+    })
+}
+
+/// One snapshot's export of `kind`.
+fn export_snapshot(
+    kind: Kind,
+    src: &Source<'_>,
+    out: &SnapshotOut,
+    tally: &mut Tally,
+) -> Result<(), ExportError> {
+    let _ = (src, out, tally);
+    Err(ExportError::Usage(format!(
+        "hearth export {} is not built yet",
+        kind.name()
+    )))
+}
+
+/// The folder the export goes into and the one file asked for, if `out` names one.
+fn split_out(
+    kind: Kind,
+    out: &Path,
+    snapshots: usize,
+) -> Result<(std::path::PathBuf, Option<String>), ExportError> {
+    let ext = out.extension().and_then(|e| e.to_str());
+    match kind.file_extension() {
+        Some(want) if ext.is_some_and(|e| e.eq_ignore_ascii_case(want)) => {
+            if snapshots != 1 {
+                return Err(ExportError::Usage(format!(
+                    "{} is one .{want} file, which holds one snapshot's {}; name one snapshot, or give a folder for {snapshots} snapshots",
+                    out.display(),
+                    kind.name()
+                )));
+            }
+            let name = out.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+            Ok((parent.unwrap_or(Path::new(".")).to_path_buf(), Some(name)))
+        }
+        _ => Ok((out.to_path_buf(), None)),
+    }
+}
+
+/// The folder of each snapshot's export, relative to the output folder: none for a single
+/// snapshot, else the device's name (its UDID too when two devices share a name), and the
+/// snapshot's time when one device has several.
+fn snapshot_folders(snapshots: &[(SnapshotId, Snapshot)]) -> Vec<String> {
+    if snapshots.len() == 1 {
+        return vec![String::new()];
+    }
+    let mut udids_by_name: HashMap<String, Vec<&str>> = HashMap::new();
+    let mut per_udid: HashMap<&str, usize> = HashMap::new();
+    for (_, s) in snapshots {
+        let names = udids_by_name.entry(safe_name(s.device.label())).or_default();
+        if !names.contains(&s.device.udid.as_str()) {
+            names.push(&s.device.udid);
+        }
+        *per_udid.entry(&s.device.udid).or_default() += 1;
+    }
+    snapshots
+        .iter()
+        .map(|(_, s)| {
+            let name = safe_name(s.device.label());
+            let device = match udids_by_name[&name].len() {
+                1 => name,
+                _ => safe_name(&format!("{name} {}", s.device.udid)),
+            };
+            match per_udid[s.device.udid.as_str()] {
+                1 => device,
+                _ => format!("{device}/{}", snapshot_folder_name(s.time)),
+            }
+        })
+        .collect()
+}
