@@ -222,3 +222,68 @@ fn snapshot_folders(snapshots: &[(SnapshotId, Snapshot)]) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_format::DeviceIdentity;
+
+    fn snapshot(udid: &str, name: &str, time: i64) -> (SnapshotId, Snapshot) {
+        let device = DeviceIdentity {
+            udid: udid.into(),
+            name: name.into(),
+            ..DeviceIdentity::default()
+        };
+        let s = Snapshot {
+            time,
+            stored_at: time,
+            host: String::new(),
+            device,
+            parent: None,
+            tags: Vec::new(),
+            summary: Default::default(),
+            warnings: Vec::new(),
+            tree_len: 0,
+            tree: Vec::new(),
+        };
+        (SnapshotId::from_bytes([time as u8; 32]), s)
+    }
+
+    #[test]
+    fn one_snapshot_goes_straight_into_the_folder() {
+        assert_eq!(snapshot_folders(&[snapshot("U1", "Mum", 1)]), [""]);
+    }
+
+    #[test]
+    fn several_go_by_device_then_by_time() {
+        let t = 1_700_000_000_000_000;
+        let folders = snapshot_folders(&[
+            snapshot("U1", "Mum's iPhone", t),
+            snapshot("U2", "Dad/iPad", t),
+            snapshot("U3", "iPhone", t),
+            snapshot("U4", "iPhone", t),
+            snapshot("U5", "Kid", t),
+            snapshot("U5", "Kid", t + 86_400_000_000),
+        ]);
+        assert_eq!(folders[0], "Mum's iPhone");
+        assert_eq!(folders[1], "Dad_iPad");
+        assert_eq!(folders[2], "iPhone U3");
+        assert_eq!(folders[3], "iPhone U4");
+        assert!(folders[4].starts_with("Kid/20"), "{}", folders[4]);
+        assert_ne!(folders[4], folders[5]);
+    }
+
+    #[test]
+    fn one_file_holds_one_snapshot() {
+        let (dir, file) = split_out(Kind::Contacts, Path::new("/x/dad.vcf"), 1).unwrap();
+        assert_eq!((dir.as_path(), file.as_deref()), (Path::new("/x"), Some("dad.vcf")));
+        let (dir, file) = split_out(Kind::Contacts, Path::new("dad.VCF"), 1).unwrap();
+        assert_eq!((dir.as_path(), file.as_deref()), (Path::new("."), Some("dad.VCF")));
+        assert!(matches!(
+            split_out(Kind::Contacts, Path::new("all.vcf"), 2),
+            Err(ExportError::Usage(_))
+        ));
+        let (dir, file) = split_out(Kind::Messages, Path::new("/x/m.vcf"), 2).unwrap();
+        assert_eq!((dir.as_path(), file), (Path::new("/x/m.vcf"), None));
+    }
+}
