@@ -12,6 +12,8 @@
 //! snapshot and in all ([`ExportReport`]). The CLI and the dashboard are glue over it.
 
 mod contacts;
+mod conversation;
+mod messages;
 mod database;
 mod error;
 mod out;
