@@ -22,6 +22,7 @@ mod source;
 mod time;
 
 pub use contacts::{ContactNames, normalize_handle};
+pub use messages::typedstream;
 pub use database::{Columns, Database};
 pub use error::ExportError;
 pub use out::{OutDir, safe_name, set_mtime};
@@ -162,11 +163,16 @@ fn export_snapshot(
     out: &SnapshotOut,
     tally: &mut Tally,
 ) -> Result<(), ExportError> {
-    let _ = (src, out, tally);
-    Err(ExportError::Usage(format!(
-        "hearth export {} is not built yet",
-        kind.name()
-    )))
+    match kind {
+        Kind::Messages => messages::export(src, out, tally),
+        _ => {
+            let _ = (src, out, tally);
+            Err(ExportError::Usage(format!(
+                "hearth export {} is not built yet",
+                kind.name()
+            )))
+        }
+    }
 }
 
 /// The folder the export goes into and the one file asked for, if `out` names one.
