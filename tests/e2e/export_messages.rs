@@ -1,0 +1,207 @@
+//! `hearth export messages` and `hearth export whatsapp` through the real binary: device
+//! backups made of the real `sms.db` and `ChatStorage.sqlite` fixtures (iOS 12 to 15; main file
+//! alone and with its WAL) and generated households (one of them encrypted), counts checked
+//! against plain SQL on copies of the source databases, every page read by html5lib
+//! (tests/python/verify_export_messages.py).
+
+use crate::common;
+
+use common::ios_databases::{device_of, fixture, sql_copy};
+use common::{World, s, u};
+use hearth_testkit::third_party::python;
+use rusqlite::Connection;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+const NOT_REACTION: &str = "NOT (COALESCE(m.associated_message_type, 0) BETWEEN 2000 AND 3999)";
+
+/// What html5lib found in an export folder.
+fn verify(out: &Path) -> Value {
+    let python = python().expect("a Python with html5lib");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/verify_export_messages.py");
+    let run = Command::new(python).arg(&script).arg(out).output().unwrap();
+    let v: Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify_export_messages.py printed no JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        )
+    });
+    assert_eq!(v["problems"], serde_json::json!([]), "{}", out.display());
+    assert_eq!(run.status.code(), Some(0));
+    v
+}
+
+/// Each conversation's JSON `id` → its page file name and message count.
+fn pages_by_id(out: &Path) -> BTreeMap<String, (String, u64)> {
+    let mut by_id = BTreeMap::new();
+    for e in std::fs::read_dir(out.join("json")).unwrap() {
+        let p = e.unwrap().path();
+        let doc: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+        let n = doc["messages"].as_array().unwrap().len() as u64;
+        let id = doc["id"].as_str().unwrap().to_string();
+        assert!(by_id.insert(id, (format!("{stem}.html"), n)).is_none());
+    }
+    by_id
+}
+
+fn count(db: &Connection, sql: &str) -> u64 {
+    db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64
+}
+
+/// Messages per chat GUID, as the export counts them.
+fn sql_per_chat(db: &Connection) -> BTreeMap<String, u64> {
+    let sql = format!(
+        "SELECT c.guid, count(m.ROWID) FROM chat c LEFT JOIN chat_message_join j ON j.chat_id = c.ROWID \
+         LEFT JOIN message m ON m.ROWID = j.message_id AND {NOT_REACTION} GROUP BY c.ROWID"
+    );
+    let mut q = db.prepare(&sql).unwrap();
+    q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+struct SmsCase {
+    image: &'static str,
+    with_wal: bool,
+}
+
+#[test]
+fn every_real_sms_db_exports_every_conversation_as_plain_sql_counts_them() {
+    let w = World::with_repo();
+    let cases = [
+        SmsCase { image: "ios-databases/hickman-ios14.3-iphonese", with_wal: false },
+        SmsCase { image: "ios-databases/hickman-ios14.3-iphonese", with_wal: true },
+        SmsCase { image: "ios-databases/hickman-ios13.4.1-iphonese", with_wal: false },
+        SmsCase { image: "ios-databases/hickman-ios13.4.1-iphonese", with_wal: true },
+        SmsCase { image: "ios-databases-extra/magnet-ctf2020-ios12", with_wal: false },
+    ];
+    let mut udids = Vec::new();
+    for (i, c) in cases.iter().enumerate() {
+        let udid = format!("00008030-00000000000000{i:02}");
+        let dev = device_of(&w.path("devices"), &udid, &format!("Phone {i}"), &fixture(c.image), c.with_wal);
+        w.ok(&["backup", s(&dev)]);
+        udids.push(udid);
+    }
+    let mut seen_text = false;
+    for (c, udid) in cases.iter().zip(&udids) {
+        let db_path = fixture(c.image).join("Library/SMS/sms.db");
+        let copy = sql_copy(&db_path, &w.path(&format!("sql-{udid}")), c.with_wal);
+        let db = Connection::open(&copy).unwrap();
+        let conversations = count(&db, "SELECT count(*) FROM chat");
+        let messages = count(
+            &db,
+            &format!("SELECT count(*) FROM chat_message_join j JOIN message m ON m.ROWID = j.message_id WHERE {NOT_REACTION}"),
+        );
+        let attachments = count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM message_attachment_join a JOIN chat_message_join j ON j.message_id = a.message_id \
+                 JOIN message m ON m.ROWID = a.message_id WHERE {NOT_REACTION}"
+            ),
+        );
+        let out = w.path(&format!("out-{udid}"));
+        // The fixtures carry no attachment files: listed, not copied, and said so (exit 3).
+        let report = w.json(
+            &["export", "messages", &format!("{udid}@latest"), "--out", s(&out)],
+            3,
+        );
+        let what = format!("{} (WAL: {})", c.image, c.with_wal);
+        assert_eq!(u(&report["conversations"]), conversations, "{what}");
+        assert_eq!(u(&report["messages"]), messages, "{what}");
+        assert_eq!(u(&report["attachments"]), attachments, "{what}");
+        assert_eq!(u(&report["attachments_missing"]), attachments, "{what}");
+        assert_eq!(u(&report["reactions"]), 0, "{what}: the fixtures have no tapbacks");
+        let warnings = report["warnings"].as_array().unwrap();
+        assert_eq!(warnings.len(), 1, "{what}: {warnings:?}");
+        assert!(warnings[0].as_str().unwrap().contains("are not in the backup"));
+        assert!(report["snapshots"][0]["failed"].is_null());
+
+        let found = verify(&out);
+        let by_id = pages_by_id(&out);
+        let per_chat = sql_per_chat(&db);
+        assert_eq!(by_id.len() as u64, conversations, "{what}");
+        assert_eq!(u(&found["index_links"]), conversations, "{what}");
+        for (guid, n) in &per_chat {
+            let (page, in_json) = &by_id[guid];
+            assert_eq!(in_json, n, "{what}: {guid}");
+            assert_eq!(u(&found["pages"][page]["messages"]), *n, "{what}: {page}");
+        }
+        if c.image.contains("14.3") && c.with_wal {
+            // A known message, its sender shown by the address book's name.
+            let page = &found["pages"]["This Is DFIR Two.html"];
+            assert_eq!(u(&page["messages"]), 25);
+            assert!(u(&page["senders"]["This Is DFIR Two"]) > 0, "{page}");
+            assert!(u(&page["senders"]["Me"]) > 0, "{page}");
+            let texts: Vec<&str> = page["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+            assert!(
+                texts.iter().any(|t| t.starts_with("This is a reply to the message at 13:09.")),
+                "{texts:?}"
+            );
+            let josh = &found["pages"]["Josh Hickman.html"];
+            assert_eq!(u(&josh["messages"]), 3, "+19195790479 is Josh Hickman's number");
+            seen_text = true;
+        }
+    }
+    assert!(seen_text);
+}
+
+#[test]
+fn a_schema_without_a_needed_column_is_named_and_other_snapshots_still_export() {
+    let w = World::with_repo();
+    let good = device_of(
+        &w.path("devices"),
+        "00008030-0000000000000001",
+        "Good",
+        &fixture("ios-databases/hickman-ios13.4.1-iphonese"),
+        false,
+    );
+    // A second device whose sms.db lacks message.is_from_me.
+    let image = w.path("broken-image");
+    let sms = image.join("Library/SMS");
+    std::fs::create_dir_all(&sms).unwrap();
+    let copy = sql_copy(
+        &fixture("ios-databases/hickman-ios13.4.1-iphonese/Library/SMS/sms.db"),
+        &sms,
+        true,
+    );
+    let db = Connection::open(&copy).unwrap();
+    db.execute_batch(
+        "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;
+         DROP TABLE IF EXISTS message_tmp;
+         CREATE TABLE message_tmp AS SELECT ROWID AS ROWID, guid, text, handle_id, date FROM message;",
+    )
+    .unwrap();
+    let triggers: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for t in triggers {
+        db.execute_batch(&format!("DROP TRIGGER \"{t}\"")).unwrap();
+    }
+    db.execute_batch("DROP TABLE message; ALTER TABLE message_tmp RENAME TO message;").unwrap();
+    drop(db);
+    let broken = device_of(&w.path("devices"), "00008030-0000000000000002", "Broken", &image, false);
+    w.ok(&["backup", s(&good)]);
+    w.ok(&["backup", s(&broken)]);
+    let out = w.path("out");
+    let report = w.json(&["export", "messages", "--out", s(&out)], 3);
+    let snaps = report["snapshots"].as_array().unwrap();
+    let by_device = |name: &str| snaps.iter().find(|s| s["device"] == name).unwrap();
+    assert_eq!(
+        by_device("Broken")["failed"],
+        "HomeDomain/Library/SMS/sms.db in the snapshot of Broken has no column is_from_me in table message: a schema this exporter does not know"
+    );
+    assert!(by_device("Good")["failed"].is_null());
+    assert_eq!(u(&by_device("Good")["messages"]), 44);
+    assert_eq!(u(&report["messages"]), 44);
+    verify(&out.join("Good"));
+}
