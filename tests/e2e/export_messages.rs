@@ -205,3 +205,162 @@ fn a_schema_without_a_needed_column_is_named_and_other_snapshots_still_export() 
     assert_eq!(u(&report["messages"]), 44);
     verify(&out.join("Good"));
 }
+
+const IOS_PASSWORD: &str = "export messages";
+
+/// Every file under `dir` with its bytes, by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A copy of the plaintext twin's `HomeDomain/Library/SMS/sms.db` (its blob by file id).
+fn twin_db(device: &Path, domain_path: &str, dir: &Path) -> Connection {
+    let id = hearth_mobilesync::FileId::for_path(
+        domain_path.split_once('/').unwrap().0,
+        domain_path.split_once('/').unwrap().1,
+    );
+    let blob = device.join(&id.as_str()[..2]).join(id.as_str());
+    std::fs::create_dir_all(dir).unwrap();
+    let copy = dir.join("db");
+    std::fs::copy(&blob, &copy).unwrap();
+    Connection::open(&copy).unwrap()
+}
+
+/// Every message of an export's JSON files, by id.
+fn json_messages(out: &Path) -> BTreeMap<String, Value> {
+    let mut all = BTreeMap::new();
+    for e in std::fs::read_dir(out.join("json")).unwrap() {
+        let doc: Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+        for m in doc["messages"].as_array().unwrap() {
+            all.insert(m["id"].as_str().unwrap().to_string(), m.clone());
+        }
+    }
+    all
+}
+
+fn guids(db: &Connection, sql: &str) -> Vec<String> {
+    let mut q = db.prepare(sql).unwrap();
+    q.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn an_encrypted_households_messages_export_as_its_plaintext_twins_do() {
+    let w = World::with_repo();
+    let twin_world = World::with_repo();
+    let spec = hearth_testkit::HouseholdSpec::tiny_mixed(IOS_PASSWORD);
+    let (household, twin) = hearth_testkit::generate_with_twin(&spec, &w.path("gen")).unwrap();
+    let backup = w
+        .cmd(&["backup", s(&household.root)])
+        .env("HEARTH_IOS_PASSWORD", IOS_PASSWORD)
+        .output()
+        .unwrap();
+    assert_eq!(backup.status.code(), Some(0), "{}", common::describe(&backup));
+    twin_world.ok(&["backup", s(&twin.root)]);
+    assert!(household.devices[0].encrypted);
+    let mut removed = 0;
+    for (device, plain) in household.devices.iter().zip(&twin.devices) {
+        let snapshot = format!("{}@latest", device.udid);
+        let out = w.path(&format!("out-{}", device.udid));
+        let report = w.json(&["export", "messages", &snapshot, "--out", s(&out)], 0);
+        let twin_out = twin_world.path("out");
+        twin_world.json(&["export", "messages", &snapshot, "--out", s(&twin_out)], 0);
+        // The encrypted device's export is byte for byte its plaintext twin's.
+        let (got, want) = (tree(&out), tree(&twin_out));
+        assert!(got == want, "{}: the export differs from the twin's", device.name);
+        std::fs::remove_dir_all(&twin_out).unwrap();
+
+        let db = twin_db(&plain.folder, "HomeDomain/Library/SMS/sms.db", &w.path(&format!("sql-{}", device.udid)));
+        assert_eq!(u(&report["conversations"]), count(&db, "SELECT count(*) FROM chat"));
+        assert_eq!(
+            u(&report["messages"]),
+            count(&db, &format!("SELECT count(*) FROM chat_message_join j JOIN message m ON m.ROWID = j.message_id WHERE {NOT_REACTION}"))
+        );
+        let attachments = count(&db, "SELECT count(*) FROM message_attachment_join");
+        assert!(attachments > 0);
+        assert_eq!(u(&report["attachments"]), attachments);
+        assert!(report["attachments_missing"].is_null(), "the kit writes every attachment");
+        let found = verify(&out);
+        let images: u64 = found["pages"].as_object().unwrap().values().map(|p| u(&p["images"])).sum();
+        assert_eq!(images, attachments, "every JPEG attachment shown inline");
+
+        // Named group chats: their name, their members.
+        let page = &found["pages"]["Family.html"];
+        assert!(u(&page["messages"]) > 0);
+        assert!(u(&page["events"]) >= 1, "the naming event");
+        let family = std::fs::read_to_string(out.join("json/Family.json")).unwrap();
+        let family: Value = serde_json::from_str(&family).unwrap();
+        assert_eq!(family["group"], true);
+        let members = guids(
+            &db,
+            "SELECT h.id FROM chat c JOIN chat_handle_join j ON j.chat_id = c.ROWID JOIN handle h ON h.ROWID = j.handle_id \
+             WHERE c.display_name = 'Family' ORDER BY h.ROWID",
+        );
+        let got: Vec<&str> = family["members"].as_array().unwrap().iter().map(|m| m["handle"].as_str().unwrap()).collect();
+        assert_eq!(got, members);
+        assert_eq!(members.len(), 4);
+
+        let messages = json_messages(&out);
+        // attributedBody-only messages come out with their text.
+        let body_only = guids(
+            &db,
+            "SELECT guid FROM message WHERE text IS NULL AND attributedBody IS NOT NULL AND item_type = 0 \
+             AND associated_message_type = 0 AND date_retracted = 0",
+        );
+        assert!(body_only.len() > 10, "{} attributedBody-only messages", body_only.len());
+        for g in &body_only {
+            let t = messages[g]["text"].as_str().unwrap_or_default();
+            assert!(!t.is_empty(), "{g}: {}", messages[g]);
+        }
+        // Edited messages carry their marker and earlier version; unsent ones say so.
+        let edited = guids(&db, "SELECT guid FROM message WHERE date_edited > 0 AND date_retracted = 0");
+        assert!(!edited.is_empty());
+        for g in &edited {
+            assert!(messages[g]["edited"].is_string(), "{}", messages[g]);
+            assert_eq!(messages[g]["edits"].as_array().unwrap().len(), 1, "{}", messages[g]);
+        }
+        let unsent = guids(&db, "SELECT guid FROM message WHERE date_retracted > 0");
+        for g in &unsent {
+            assert_eq!(messages[g]["unsent"], true);
+            assert!(messages[g]["text"].is_null());
+        }
+        // Replies point at the message they quote.
+        let replies = guids(&db, "SELECT guid FROM message WHERE thread_originator_guid IS NOT NULL");
+        assert!(!replies.is_empty());
+        for g in &replies {
+            let to = messages[g]["reply_to"]["id"].as_str().unwrap();
+            assert!(messages.contains_key(to));
+        }
+        // Tapbacks: the last word of each sender on each message, removals taken out.
+        let mut q = db
+            .prepare(
+                "SELECT associated_message_guid, associated_message_type, is_from_me, handle_id FROM message \
+                 WHERE associated_message_type BETWEEN 2000 AND 3999 ORDER BY date, ROWID",
+            )
+            .unwrap();
+        let mut state: BTreeMap<(String, bool, i64), bool> = BTreeMap::new();
+        for row in q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?, r.get::<_, i64>(3)?))).unwrap() {
+            let (target, kind, me, handle) = row.unwrap();
+            state.insert((target, me, if me { 0 } else { handle }), kind < 3000);
+        }
+        let shown = state.values().filter(|on| **on).count() as u64;
+        assert!(shown > 0, "the kit writes tapbacks");
+        removed += state.len() as u64 - shown;
+        assert_eq!(u(&report["reactions"]), shown);
+        let li: u64 = found["pages"].as_object().unwrap().values().map(|p| u(&p["reactions"])).sum();
+        assert_eq!(li, shown);
+    }
+    assert!(removed > 0, "the kit takes some tapbacks back");
+}
