@@ -364,3 +364,94 @@ fn an_encrypted_households_messages_export_as_its_plaintext_twins_do() {
     }
     assert!(removed > 0, "the kit takes some tapbacks back");
 }
+
+const WHATSAPP: &str = "AppDomainGroup-group.net.whatsapp.WhatsApp.shared/ChatStorage.sqlite";
+
+/// (conversations, messages, media files) of a ChatStorage.sqlite, as the export counts them.
+fn whatsapp_counts(db: &Connection) -> (u64, u64, u64) {
+    (
+        count(db, "SELECT count(*) FROM ZWACHATSESSION"),
+        count(db, "SELECT count(*) FROM ZWAMESSAGE m JOIN ZWACHATSESSION s ON s.Z_PK = m.ZCHATSESSION"),
+        count(
+            db,
+            "SELECT count(*) FROM ZWAMESSAGE m JOIN ZWACHATSESSION s ON s.Z_PK = m.ZCHATSESSION \
+             JOIN ZWAMEDIAITEM i ON i.Z_PK = m.ZMEDIAITEM WHERE i.ZMEDIALOCALPATH <> ''",
+        ),
+    )
+}
+
+#[test]
+fn the_real_whatsapp_store_exports_its_chats_with_contact_names() {
+    let w = World::with_repo();
+    let image = fixture("ios-databases/hickman-ios15.3.1-iphone8");
+    let db_path = image.join("Containers/Shared/AppGroup/694FBBC5-2E69-480A-A25B-FF8CC038BEF8/ChatStorage.sqlite");
+    for (i, with_wal) in [false, true].into_iter().enumerate() {
+        let udid = format!("00008030-00000000000000{i:02}");
+        let dev = device_of(&w.path("devices"), &udid, "Josh's iPhone", &image, with_wal);
+        w.ok(&["backup", s(&dev)]);
+        let db = Connection::open(sql_copy(&db_path, &w.path(&format!("sql-{i}")), with_wal)).unwrap();
+        let (conversations, messages, media) = whatsapp_counts(&db);
+        assert_eq!((conversations, messages, media), (5, 32, 2));
+        let out = w.path(&format!("out-{i}"));
+        let report = w.json(&["export", "whatsapp", &format!("{udid}@latest"), "--out", s(&out)], 3);
+        assert_eq!(u(&report["conversations"]), conversations);
+        assert_eq!(u(&report["messages"]), messages);
+        assert_eq!(u(&report["attachments"]), media);
+        assert_eq!(u(&report["attachments_missing"]), media, "the fixture has no media files");
+        let found = verify(&out);
+        // The 1:1 chat, named by the address book of the same snapshot.
+        let page = &found["pages"]["This Is DFIR Two.html"];
+        assert_eq!(u(&page["messages"]), 22);
+        assert_eq!(u(&page["senders"]["Me"]), 11, "{page}");
+        assert!(u(&page["senders"]["This Is DFIR Two"]) > 0, "{page}");
+        let texts: Vec<&str> = page["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        assert!(texts.contains(&"QNAP is the way, my friend."), "{texts:?}");
+        for (group, n) in [("Our Test Group", 3), ("Med Report Review", 2), ("Med Report 2", 2), ("Working Group", 3)] {
+            assert_eq!(u(&found["pages"][format!("{group}.html")]["messages"]), n, "{group}");
+        }
+        let json: Value = serde_json::from_slice(&std::fs::read(out.join("json/This Is DFIR Two.json")).unwrap()).unwrap();
+        let located = json["messages"].as_array().unwrap().iter().filter(|m| m["location"].is_array()).count();
+        assert_eq!(located, 4, "the four shared locations");
+    }
+}
+
+#[test]
+fn a_generated_households_whatsapp_exports_as_sql_counts_it() {
+    let w = World::with_repo();
+    let twin_world = World::with_repo();
+    let spec = hearth_testkit::HouseholdSpec::tiny_mixed(IOS_PASSWORD);
+    let (household, twin) = hearth_testkit::generate_with_twin(&spec, &w.path("gen")).unwrap();
+    let backup = w
+        .cmd(&["backup", s(&household.root)])
+        .env("HEARTH_IOS_PASSWORD", IOS_PASSWORD)
+        .output()
+        .unwrap();
+    assert_eq!(backup.status.code(), Some(0), "{}", common::describe(&backup));
+    twin_world.ok(&["backup", s(&twin.root)]);
+    let mut with_whatsapp = 0;
+    for (device, plain) in household.devices.iter().zip(&twin.devices) {
+        let snapshot = format!("{}@latest", device.udid);
+        let id = hearth_mobilesync::FileId::for_path(WHATSAPP.split_once('/').unwrap().0, "ChatStorage.sqlite");
+        if !plain.folder.join(&id.as_str()[..2]).join(id.as_str()).is_file() {
+            continue;
+        }
+        with_whatsapp += 1;
+        let db = twin_db(&plain.folder, WHATSAPP, &w.path(&format!("wsql-{}", device.udid)));
+        let (conversations, messages, media) = whatsapp_counts(&db);
+        assert!(messages > 50 && media > 0);
+        let out = w.path(&format!("wa-{}", device.udid));
+        // The kit writes no WhatsApp media files: listed, not copied (exit 3).
+        let report = w.json(&["export", "whatsapp", &snapshot, "--out", s(&out)], 3);
+        assert_eq!(u(&report["conversations"]), conversations);
+        assert_eq!(u(&report["messages"]), messages);
+        assert_eq!(u(&report["attachments"]), media);
+        let found = verify(&out);
+        let shown: u64 = found["pages"].as_object().unwrap().values().map(|p| u(&p["messages"])).sum();
+        assert_eq!(shown, messages);
+        let twin_out = twin_world.path("wa");
+        twin_world.json(&["export", "whatsapp", &snapshot, "--out", s(&twin_out)], 3);
+        assert!(tree(&out) == tree(&twin_out), "{}: the export differs from the twin's", device.name);
+        std::fs::remove_dir_all(&twin_out).unwrap();
+    }
+    assert!(with_whatsapp > 0, "the household has WhatsApp");
+}

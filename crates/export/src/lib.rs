@@ -20,6 +20,7 @@ mod out;
 mod report;
 mod source;
 mod time;
+mod whatsapp;
 
 pub use contacts::{ContactNames, normalize_handle};
 pub use messages::typedstream;
@@ -165,6 +166,7 @@ fn export_snapshot(
 ) -> Result<(), ExportError> {
     match kind {
         Kind::Messages => messages::export(src, out, tally),
+        Kind::Whatsapp => whatsapp::export(src, out, tally),
         _ => {
             let _ = (src, out, tally);
             Err(ExportError::Usage(format!(
