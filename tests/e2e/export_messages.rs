@@ -60,10 +60,12 @@ fn sql_per_chat(db: &Connection) -> BTreeMap<String, u64> {
          LEFT JOIN message m ON m.ROWID = j.message_id AND {NOT_REACTION} GROUP BY c.ROWID"
     );
     let mut q = db.prepare(&sql).unwrap();
-    q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    q.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
 }
 
 struct SmsCase {
@@ -75,16 +77,37 @@ struct SmsCase {
 fn every_real_sms_db_exports_every_conversation_as_plain_sql_counts_them() {
     let w = World::with_repo();
     let cases = [
-        SmsCase { image: "ios-databases/hickman-ios14.3-iphonese", with_wal: false },
-        SmsCase { image: "ios-databases/hickman-ios14.3-iphonese", with_wal: true },
-        SmsCase { image: "ios-databases/hickman-ios13.4.1-iphonese", with_wal: false },
-        SmsCase { image: "ios-databases/hickman-ios13.4.1-iphonese", with_wal: true },
-        SmsCase { image: "ios-databases-extra/magnet-ctf2020-ios12", with_wal: false },
+        SmsCase {
+            image: "ios-databases/hickman-ios14.3-iphonese",
+            with_wal: false,
+        },
+        SmsCase {
+            image: "ios-databases/hickman-ios14.3-iphonese",
+            with_wal: true,
+        },
+        SmsCase {
+            image: "ios-databases/hickman-ios13.4.1-iphonese",
+            with_wal: false,
+        },
+        SmsCase {
+            image: "ios-databases/hickman-ios13.4.1-iphonese",
+            with_wal: true,
+        },
+        SmsCase {
+            image: "ios-databases-extra/magnet-ctf2020-ios12",
+            with_wal: false,
+        },
     ];
     let mut udids = Vec::new();
     for (i, c) in cases.iter().enumerate() {
         let udid = format!("00008030-00000000000000{i:02}");
-        let dev = device_of(&w.path("devices"), &udid, &format!("Phone {i}"), &fixture(c.image), c.with_wal);
+        let dev = device_of(
+            &w.path("devices"),
+            &udid,
+            &format!("Phone {i}"),
+            &fixture(c.image),
+            c.with_wal,
+        );
         w.ok(&["backup", s(&dev)]);
         udids.push(udid);
     }
@@ -96,7 +119,9 @@ fn every_real_sms_db_exports_every_conversation_as_plain_sql_counts_them() {
         let conversations = count(&db, "SELECT count(*) FROM chat");
         let messages = count(
             &db,
-            &format!("SELECT count(*) FROM chat_message_join j JOIN message m ON m.ROWID = j.message_id WHERE {NOT_REACTION}"),
+            &format!(
+                "SELECT count(*) FROM chat_message_join j JOIN message m ON m.ROWID = j.message_id WHERE {NOT_REACTION}"
+            ),
         );
         let attachments = count(
             &db,
@@ -108,7 +133,13 @@ fn every_real_sms_db_exports_every_conversation_as_plain_sql_counts_them() {
         let out = w.path(&format!("out-{udid}"));
         // The fixtures carry no attachment files: listed, not copied, and said so (exit 3).
         let report = w.json(
-            &["export", "messages", &format!("{udid}@latest"), "--out", s(&out)],
+            &[
+                "export",
+                "messages",
+                &format!("{udid}@latest"),
+                "--out",
+                s(&out),
+            ],
             3,
         );
         let what = format!("{} (WAL: {})", c.image, c.with_wal);
@@ -116,10 +147,19 @@ fn every_real_sms_db_exports_every_conversation_as_plain_sql_counts_them() {
         assert_eq!(u(&report["messages"]), messages, "{what}");
         assert_eq!(u(&report["attachments"]), attachments, "{what}");
         assert_eq!(u(&report["attachments_missing"]), attachments, "{what}");
-        assert_eq!(u(&report["reactions"]), 0, "{what}: the fixtures have no tapbacks");
+        assert_eq!(
+            u(&report["reactions"]),
+            0,
+            "{what}: the fixtures have no tapbacks"
+        );
         let warnings = report["warnings"].as_array().unwrap();
         assert_eq!(warnings.len(), 1, "{what}: {warnings:?}");
-        assert!(warnings[0].as_str().unwrap().contains("are not in the backup"));
+        assert!(
+            warnings[0]
+                .as_str()
+                .unwrap()
+                .contains("are not in the backup")
+        );
         assert!(report["snapshots"][0]["failed"].is_null());
 
         let found = verify(&out);
@@ -138,13 +178,24 @@ fn every_real_sms_db_exports_every_conversation_as_plain_sql_counts_them() {
             assert_eq!(u(&page["messages"]), 25);
             assert!(u(&page["senders"]["This Is DFIR Two"]) > 0, "{page}");
             assert!(u(&page["senders"]["Me"]) > 0, "{page}");
-            let texts: Vec<&str> = page["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+            let texts: Vec<&str> = page["texts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect();
             assert!(
-                texts.iter().any(|t| t.starts_with("This is a reply to the message at 13:09.")),
+                texts
+                    .iter()
+                    .any(|t| t.starts_with("This is a reply to the message at 13:09.")),
                 "{texts:?}"
             );
             let josh = &found["pages"]["Josh Hickman.html"];
-            assert_eq!(u(&josh["messages"]), 3, "+19195790479 is Josh Hickman's number");
+            assert_eq!(
+                u(&josh["messages"]),
+                3,
+                "+19195790479 is Josh Hickman's number"
+            );
             seen_text = true;
         }
     }
@@ -187,9 +238,16 @@ fn a_schema_without_a_needed_column_is_named_and_other_snapshots_still_export() 
     for t in triggers {
         db.execute_batch(&format!("DROP TRIGGER \"{t}\"")).unwrap();
     }
-    db.execute_batch("DROP TABLE message; ALTER TABLE message_tmp RENAME TO message;").unwrap();
+    db.execute_batch("DROP TABLE message; ALTER TABLE message_tmp RENAME TO message;")
+        .unwrap();
     drop(db);
-    let broken = device_of(&w.path("devices"), "00008030-0000000000000002", "Broken", &image, false);
+    let broken = device_of(
+        &w.path("devices"),
+        "00008030-0000000000000002",
+        "Broken",
+        &image,
+        false,
+    );
     w.ok(&["backup", s(&good)]);
     w.ok(&["backup", s(&broken)]);
     let out = w.path("out");
@@ -243,7 +301,8 @@ fn twin_db(device: &Path, domain_path: &str, dir: &Path) -> Connection {
 fn json_messages(out: &Path) -> BTreeMap<String, Value> {
     let mut all = BTreeMap::new();
     for e in std::fs::read_dir(out.join("json")).unwrap() {
-        let doc: Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
         for m in doc["messages"].as_array().unwrap() {
             all.insert(m["id"].as_str().unwrap().to_string(), m.clone());
         }
@@ -253,7 +312,10 @@ fn json_messages(out: &Path) -> BTreeMap<String, Value> {
 
 fn guids(db: &Connection, sql: &str) -> Vec<String> {
     let mut q = db.prepare(sql).unwrap();
-    q.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    q.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 #[test]
@@ -267,7 +329,12 @@ fn an_encrypted_households_messages_export_as_its_plaintext_twins_do() {
         .env("HEARTH_IOS_PASSWORD", IOS_PASSWORD)
         .output()
         .unwrap();
-    assert_eq!(backup.status.code(), Some(0), "{}", common::describe(&backup));
+    assert_eq!(
+        backup.status.code(),
+        Some(0),
+        "{}",
+        common::describe(&backup)
+    );
     twin_world.ok(&["backup", s(&twin.root)]);
     assert!(household.devices[0].encrypted);
     let mut removed = 0;
@@ -279,21 +346,45 @@ fn an_encrypted_households_messages_export_as_its_plaintext_twins_do() {
         twin_world.json(&["export", "messages", &snapshot, "--out", s(&twin_out)], 0);
         // The encrypted device's export is byte for byte its plaintext twin's.
         let (got, want) = (tree(&out), tree(&twin_out));
-        assert!(got == want, "{}: the export differs from the twin's", device.name);
+        assert!(
+            got == want,
+            "{}: the export differs from the twin's",
+            device.name
+        );
         std::fs::remove_dir_all(&twin_out).unwrap();
 
-        let db = twin_db(&plain.folder, "HomeDomain/Library/SMS/sms.db", &w.path(&format!("sql-{}", device.udid)));
-        assert_eq!(u(&report["conversations"]), count(&db, "SELECT count(*) FROM chat"));
+        let db = twin_db(
+            &plain.folder,
+            "HomeDomain/Library/SMS/sms.db",
+            &w.path(&format!("sql-{}", device.udid)),
+        );
+        assert_eq!(
+            u(&report["conversations"]),
+            count(&db, "SELECT count(*) FROM chat")
+        );
         assert_eq!(
             u(&report["messages"]),
-            count(&db, &format!("SELECT count(*) FROM chat_message_join j JOIN message m ON m.ROWID = j.message_id WHERE {NOT_REACTION}"))
+            count(
+                &db,
+                &format!(
+                    "SELECT count(*) FROM chat_message_join j JOIN message m ON m.ROWID = j.message_id WHERE {NOT_REACTION}"
+                )
+            )
         );
         let attachments = count(&db, "SELECT count(*) FROM message_attachment_join");
         assert!(attachments > 0);
         assert_eq!(u(&report["attachments"]), attachments);
-        assert!(report["attachments_missing"].is_null(), "the kit writes every attachment");
+        assert!(
+            report["attachments_missing"].is_null(),
+            "the kit writes every attachment"
+        );
         let found = verify(&out);
-        let images: u64 = found["pages"].as_object().unwrap().values().map(|p| u(&p["images"])).sum();
+        let images: u64 = found["pages"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| u(&p["images"]))
+            .sum();
         assert_eq!(images, attachments, "every JPEG attachment shown inline");
 
         // Named group chats: their name, their members.
@@ -308,7 +399,12 @@ fn an_encrypted_households_messages_export_as_its_plaintext_twins_do() {
             "SELECT h.id FROM chat c JOIN chat_handle_join j ON j.chat_id = c.ROWID JOIN handle h ON h.ROWID = j.handle_id \
              WHERE c.display_name = 'Family' ORDER BY h.ROWID",
         );
-        let got: Vec<&str> = family["members"].as_array().unwrap().iter().map(|m| m["handle"].as_str().unwrap()).collect();
+        let got: Vec<&str> = family["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["handle"].as_str().unwrap())
+            .collect();
         assert_eq!(got, members);
         assert_eq!(members.len(), 4);
 
@@ -319,17 +415,29 @@ fn an_encrypted_households_messages_export_as_its_plaintext_twins_do() {
             "SELECT guid FROM message WHERE text IS NULL AND attributedBody IS NOT NULL AND item_type = 0 \
              AND associated_message_type = 0 AND date_retracted = 0",
         );
-        assert!(body_only.len() > 10, "{} attributedBody-only messages", body_only.len());
+        assert!(
+            body_only.len() > 10,
+            "{} attributedBody-only messages",
+            body_only.len()
+        );
         for g in &body_only {
             let t = messages[g]["text"].as_str().unwrap_or_default();
             assert!(!t.is_empty(), "{g}: {}", messages[g]);
         }
         // Edited messages carry their marker and earlier version; unsent ones say so.
-        let edited = guids(&db, "SELECT guid FROM message WHERE date_edited > 0 AND date_retracted = 0");
+        let edited = guids(
+            &db,
+            "SELECT guid FROM message WHERE date_edited > 0 AND date_retracted = 0",
+        );
         assert!(!edited.is_empty());
         for g in &edited {
             assert!(messages[g]["edited"].is_string(), "{}", messages[g]);
-            assert_eq!(messages[g]["edits"].as_array().unwrap().len(), 1, "{}", messages[g]);
+            assert_eq!(
+                messages[g]["edits"].as_array().unwrap().len(),
+                1,
+                "{}",
+                messages[g]
+            );
         }
         let unsent = guids(&db, "SELECT guid FROM message WHERE date_retracted > 0");
         for g in &unsent {
@@ -337,7 +445,10 @@ fn an_encrypted_households_messages_export_as_its_plaintext_twins_do() {
             assert!(messages[g]["text"].is_null());
         }
         // Replies point at the message they quote.
-        let replies = guids(&db, "SELECT guid FROM message WHERE thread_originator_guid IS NOT NULL");
+        let replies = guids(
+            &db,
+            "SELECT guid FROM message WHERE thread_originator_guid IS NOT NULL",
+        );
         assert!(!replies.is_empty());
         for g in &replies {
             let to = messages[g]["reply_to"]["id"].as_str().unwrap();
@@ -351,7 +462,17 @@ fn an_encrypted_households_messages_export_as_its_plaintext_twins_do() {
             )
             .unwrap();
         let mut state: BTreeMap<(String, bool, i64), bool> = BTreeMap::new();
-        for row in q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?, r.get::<_, i64>(3)?))).unwrap() {
+        for row in q
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, bool>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
+            .unwrap()
+        {
             let (target, kind, me, handle) = row.unwrap();
             state.insert((target, me, if me { 0 } else { handle }), kind < 3000);
         }
@@ -359,7 +480,12 @@ fn an_encrypted_households_messages_export_as_its_plaintext_twins_do() {
         assert!(shown > 0, "the kit writes tapbacks");
         removed += state.len() as u64 - shown;
         assert_eq!(u(&report["reactions"]), shown);
-        let li: u64 = found["pages"].as_object().unwrap().values().map(|p| u(&p["reactions"])).sum();
+        let li: u64 = found["pages"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| u(&p["reactions"]))
+            .sum();
         assert_eq!(li, shown);
     }
     assert!(removed > 0, "the kit takes some tapbacks back");
@@ -371,7 +497,10 @@ const WHATSAPP: &str = "AppDomainGroup-group.net.whatsapp.WhatsApp.shared/ChatSt
 fn whatsapp_counts(db: &Connection) -> (u64, u64, u64) {
     (
         count(db, "SELECT count(*) FROM ZWACHATSESSION"),
-        count(db, "SELECT count(*) FROM ZWAMESSAGE m JOIN ZWACHATSESSION s ON s.Z_PK = m.ZCHATSESSION"),
+        count(
+            db,
+            "SELECT count(*) FROM ZWAMESSAGE m JOIN ZWACHATSESSION s ON s.Z_PK = m.ZCHATSESSION",
+        ),
         count(
             db,
             "SELECT count(*) FROM ZWAMESSAGE m JOIN ZWACHATSESSION s ON s.Z_PK = m.ZCHATSESSION \
@@ -384,33 +513,69 @@ fn whatsapp_counts(db: &Connection) -> (u64, u64, u64) {
 fn the_real_whatsapp_store_exports_its_chats_with_contact_names() {
     let w = World::with_repo();
     let image = fixture("ios-databases/hickman-ios15.3.1-iphone8");
-    let db_path = image.join("Containers/Shared/AppGroup/694FBBC5-2E69-480A-A25B-FF8CC038BEF8/ChatStorage.sqlite");
+    let db_path = image
+        .join("Containers/Shared/AppGroup/694FBBC5-2E69-480A-A25B-FF8CC038BEF8/ChatStorage.sqlite");
     for (i, with_wal) in [false, true].into_iter().enumerate() {
         let udid = format!("00008030-00000000000000{i:02}");
         let dev = device_of(&w.path("devices"), &udid, "Josh's iPhone", &image, with_wal);
         w.ok(&["backup", s(&dev)]);
-        let db = Connection::open(sql_copy(&db_path, &w.path(&format!("sql-{i}")), with_wal)).unwrap();
+        let db =
+            Connection::open(sql_copy(&db_path, &w.path(&format!("sql-{i}")), with_wal)).unwrap();
         let (conversations, messages, media) = whatsapp_counts(&db);
         assert_eq!((conversations, messages, media), (5, 32, 2));
         let out = w.path(&format!("out-{i}"));
-        let report = w.json(&["export", "whatsapp", &format!("{udid}@latest"), "--out", s(&out)], 3);
+        let report = w.json(
+            &[
+                "export",
+                "whatsapp",
+                &format!("{udid}@latest"),
+                "--out",
+                s(&out),
+            ],
+            3,
+        );
         assert_eq!(u(&report["conversations"]), conversations);
         assert_eq!(u(&report["messages"]), messages);
         assert_eq!(u(&report["attachments"]), media);
-        assert_eq!(u(&report["attachments_missing"]), media, "the fixture has no media files");
+        assert_eq!(
+            u(&report["attachments_missing"]),
+            media,
+            "the fixture has no media files"
+        );
         let found = verify(&out);
         // The 1:1 chat, named by the address book of the same snapshot.
         let page = &found["pages"]["This Is DFIR Two.html"];
         assert_eq!(u(&page["messages"]), 22);
         assert_eq!(u(&page["senders"]["Me"]), 11, "{page}");
         assert!(u(&page["senders"]["This Is DFIR Two"]) > 0, "{page}");
-        let texts: Vec<&str> = page["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        let texts: Vec<&str> = page["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
         assert!(texts.contains(&"QNAP is the way, my friend."), "{texts:?}");
-        for (group, n) in [("Our Test Group", 3), ("Med Report Review", 2), ("Med Report 2", 2), ("Working Group", 3)] {
-            assert_eq!(u(&found["pages"][format!("{group}.html")]["messages"]), n, "{group}");
+        for (group, n) in [
+            ("Our Test Group", 3),
+            ("Med Report Review", 2),
+            ("Med Report 2", 2),
+            ("Working Group", 3),
+        ] {
+            assert_eq!(
+                u(&found["pages"][format!("{group}.html")]["messages"]),
+                n,
+                "{group}"
+            );
         }
-        let json: Value = serde_json::from_slice(&std::fs::read(out.join("json/This Is DFIR Two.json")).unwrap()).unwrap();
-        let located = json["messages"].as_array().unwrap().iter().filter(|m| m["location"].is_array()).count();
+        let json: Value =
+            serde_json::from_slice(&std::fs::read(out.join("json/This Is DFIR Two.json")).unwrap())
+                .unwrap();
+        let located = json["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["location"].is_array())
+            .count();
         assert_eq!(located, 4, "the four shared locations");
     }
 }
@@ -426,17 +591,34 @@ fn a_generated_households_whatsapp_exports_as_sql_counts_it() {
         .env("HEARTH_IOS_PASSWORD", IOS_PASSWORD)
         .output()
         .unwrap();
-    assert_eq!(backup.status.code(), Some(0), "{}", common::describe(&backup));
+    assert_eq!(
+        backup.status.code(),
+        Some(0),
+        "{}",
+        common::describe(&backup)
+    );
     twin_world.ok(&["backup", s(&twin.root)]);
     let mut with_whatsapp = 0;
     for (device, plain) in household.devices.iter().zip(&twin.devices) {
         let snapshot = format!("{}@latest", device.udid);
-        let id = hearth_mobilesync::FileId::for_path(WHATSAPP.split_once('/').unwrap().0, "ChatStorage.sqlite");
-        if !plain.folder.join(&id.as_str()[..2]).join(id.as_str()).is_file() {
+        let id = hearth_mobilesync::FileId::for_path(
+            WHATSAPP.split_once('/').unwrap().0,
+            "ChatStorage.sqlite",
+        );
+        if !plain
+            .folder
+            .join(&id.as_str()[..2])
+            .join(id.as_str())
+            .is_file()
+        {
             continue;
         }
         with_whatsapp += 1;
-        let db = twin_db(&plain.folder, WHATSAPP, &w.path(&format!("wsql-{}", device.udid)));
+        let db = twin_db(
+            &plain.folder,
+            WHATSAPP,
+            &w.path(&format!("wsql-{}", device.udid)),
+        );
         let (conversations, messages, media) = whatsapp_counts(&db);
         assert!(messages > 50 && media > 0);
         let out = w.path(&format!("wa-{}", device.udid));
@@ -446,11 +628,20 @@ fn a_generated_households_whatsapp_exports_as_sql_counts_it() {
         assert_eq!(u(&report["messages"]), messages);
         assert_eq!(u(&report["attachments"]), media);
         let found = verify(&out);
-        let shown: u64 = found["pages"].as_object().unwrap().values().map(|p| u(&p["messages"])).sum();
+        let shown: u64 = found["pages"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| u(&p["messages"]))
+            .sum();
         assert_eq!(shown, messages);
         let twin_out = twin_world.path("wa");
         twin_world.json(&["export", "whatsapp", &snapshot, "--out", s(&twin_out)], 3);
-        assert!(tree(&out) == tree(&twin_out), "{}: the export differs from the twin's", device.name);
+        assert!(
+            tree(&out) == tree(&twin_out),
+            "{}: the export differs from the twin's",
+            device.name
+        );
         std::fs::remove_dir_all(&twin_out).unwrap();
     }
     assert!(with_whatsapp > 0, "the household has WhatsApp");

@@ -13,9 +13,9 @@
 
 mod contacts;
 mod conversation;
-mod messages;
 mod database;
 mod error;
+mod messages;
 mod out;
 mod report;
 mod source;
@@ -23,9 +23,9 @@ mod time;
 mod whatsapp;
 
 pub use contacts::{ContactNames, normalize_handle};
-pub use messages::typedstream;
 pub use database::{Columns, Database};
 pub use error::ExportError;
+pub use messages::typedstream;
 pub use out::{OutDir, safe_name, set_mtime};
 pub use report::{ExportReport, SnapshotReport, Tally};
 pub use source::{Source, SourceFile};

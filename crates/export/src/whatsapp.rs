@@ -113,7 +113,11 @@ fn person(jid: &str, whatsapp_name: Option<&str>, names: &ContactNames) -> Perso
         .name_for(&handle)
         .map(str::to_string)
         .filter(|_| phone_of(jid).is_some())
-        .or_else(|| whatsapp_name.filter(|n| !n.trim().is_empty()).map(str::to_string));
+        .or_else(|| {
+            whatsapp_name
+                .filter(|n| !n.trim().is_empty())
+                .map(str::to_string)
+        });
     Person { handle, name }
 }
 
@@ -207,7 +211,8 @@ pub fn export(src: &Source<'_>, out: &SnapshotOut, tally: &mut Tally) -> Result<
             partner: &partner_person,
             names: &names,
         };
-        let written = conversations.write(&conversation, |sink| ctx.messages(pk, sink, &mut missing))?;
+        let written =
+            conversations.write(&conversation, |sink| ctx.messages(pk, sink, &mut missing))?;
         tally.add("conversations", 1);
         tally.add("messages", written.messages);
         tally.add("attachments", written.attachments);
@@ -267,7 +272,9 @@ impl Ctx<'_> {
                 },
             };
             let mut m = Message {
-                id: stanza.filter(|s| !s.is_empty()).unwrap_or_else(|| pk.to_string()),
+                id: stanza
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| pk.to_string()),
                 time: date.and_then(from_apple_seconds),
                 from_me,
                 sender: sender.display().to_string(),
@@ -301,29 +308,23 @@ impl Ctx<'_> {
         let Some(sql) = &self.q.media else {
             return Ok(());
         };
-        let found = self
-            .db
-            .conn()
-            .prepare_cached(sql)
-            .and_then(|mut s| {
-                s.query_row([item], |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<f64>>(1)?,
-                        r.get::<_, Option<f64>>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                    ))
-                })
-            });
+        let found = self.db.conn().prepare_cached(sql).and_then(|mut s| {
+            s.query_row([item], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<f64>>(1)?,
+                    r.get::<_, Option<f64>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                ))
+            })
+        });
         let (path, lat, lon, size) = match found {
             Ok(v) => v,
             Err(rusqlite::Error::QueryReturnedNoRows) => return Ok(()),
             Err(e) => return Err(self.db.err(e)),
         };
-        if kind == LOCATION {
-            if let (Some(a), Some(b)) = (lat, lon) {
-                m.location = Some((a, b));
-            }
+        if let (LOCATION, Some(a), Some(b)) = (kind, lat, lon) {
+            m.location = Some((a, b));
         }
         let Some(path) = path.filter(|p| !p.is_empty()) else {
             return Ok(());
@@ -362,7 +363,10 @@ mod tests {
 
     #[test]
     fn a_jid_is_a_phone_number_or_itself() {
-        assert_eq!(phone_of("19198887386@s.whatsapp.net").as_deref(), Some("+19198887386"));
+        assert_eq!(
+            phone_of("19198887386@s.whatsapp.net").as_deref(),
+            Some("+19198887386")
+        );
         assert_eq!(phone_of("120363023356659014@g.us"), None);
         assert_eq!(phone_of("205690463334636@lid"), None);
         let mut names = ContactNames::default();
@@ -370,6 +374,9 @@ mod tests {
         let p = person("19198887386@s.whatsapp.net", Some("DFIR"), &names);
         assert_eq!(p.display(), "This Is DFIR Two");
         assert_eq!(p.handle, "+19198887386");
-        assert_eq!(person("205690463334636@lid", None, &names).display(), "205690463334636@lid");
+        assert_eq!(
+            person("205690463334636@lid", None, &names).display(),
+            "205690463334636@lid"
+        );
     }
 }

@@ -157,7 +157,10 @@ impl<'w> Page<'w> {
     pub(super) fn message(&mut self, m: &Message) -> Result<(), ExportError> {
         let mut s = String::new();
         if let Some(t) = m.time {
-            let day = t.to_zoned(self.zone.clone()).strftime("%A %-d %B %Y").to_string();
+            let day = t
+                .to_zoned(self.zone.clone())
+                .strftime("%A %-d %B %Y")
+                .to_string();
             if self.day.as_ref() != Some(&day) {
                 let _ = writeln!(s, "<h2 class=\"day\">{}</h2>", esc(&day));
                 self.day = Some(day);
@@ -194,7 +197,11 @@ impl<'w> Page<'w> {
                 s,
                 "<p class=\"reply\">Reply to <a href=\"#{}\">{}</a></p>",
                 anchor(&r.id),
-                esc(if quote.is_empty() { "a message" } else { &quote })
+                esc(if quote.is_empty() {
+                    "a message"
+                } else {
+                    &quote
+                })
             );
         }
         if m.unsent {
@@ -212,12 +219,21 @@ impl<'w> Page<'w> {
             attachment(&mut s, a);
         }
         if let Some(t) = m.edited {
-            let _ = writeln!(s, "<p class=\"edited\">Edited {}</p>", time_tag(Some(t), &self.zone));
+            let _ = writeln!(
+                s,
+                "<p class=\"edited\">Edited {}</p>",
+                time_tag(Some(t), &self.zone)
+            );
         }
         if !m.edits.is_empty() {
             s.push_str("<details class=\"edits\"><summary>Earlier versions</summary><ol>\n");
             for e in &m.edits {
-                let _ = writeln!(s, "<li>{} {}</li>", time_tag(e.time, &self.zone), esc(&e.text));
+                let _ = writeln!(
+                    s,
+                    "<li>{} {}</li>",
+                    time_tag(e.time, &self.zone),
+                    esc(&e.text)
+                );
             }
             s.push_str("</ol></details>\n");
         }

@@ -105,16 +105,21 @@ fn handles(
 ) -> Result<HashMap<i64, Handle>, ExportError> {
     let mut stmt = db.conn().prepare(&schema.handles).map_err(|e| db.err(e))?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)))
+        .query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+        })
         .map_err(|e| db.err(e))?;
     let mut out = HashMap::new();
     for row in rows {
         let (rowid, id) = row.map_err(|e| db.err(e))?;
         let handle = id.unwrap_or_default();
         let name = names.name_for(&handle).map(str::to_string);
-        out.insert(rowid, Handle {
-            person: Person { handle, name },
-        });
+        out.insert(
+            rowid,
+            Handle {
+                person: Person { handle, name },
+            },
+        );
     }
     Ok(out)
 }
@@ -181,7 +186,11 @@ impl Reader<'_> {
 
     fn chats(&self) -> Result<Vec<Chat>, ExportError> {
         let mut members: HashMap<i64, Vec<Person>> = HashMap::new();
-        let mut stmt = self.db.conn().prepare(&self.schema.members).map_err(self.err())?;
+        let mut stmt = self
+            .db
+            .conn()
+            .prepare(&self.schema.members)
+            .map_err(self.err())?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
             .map_err(self.err())?;
@@ -191,7 +200,11 @@ impl Reader<'_> {
                 members.entry(chat).or_default().push(h.person.clone());
             }
         }
-        let mut stmt = self.db.conn().prepare(&self.schema.chats).map_err(self.err())?;
+        let mut stmt = self
+            .db
+            .conn()
+            .prepare(&self.schema.chats)
+            .map_err(self.err())?;
         let rows = stmt
             .query_map([], |r| {
                 Ok((
@@ -238,7 +251,11 @@ impl Reader<'_> {
     /// The tapbacks of a chat by the GUID of the message they react to, after removals.
     fn reactions(&self, chat: i64) -> Result<HashMap<String, Vec<Reaction>>, ExportError> {
         let mut by_target: HashMap<String, Vec<(String, Reaction)>> = HashMap::new();
-        let mut stmt = self.db.conn().prepare(&self.schema.reactions).map_err(self.err())?;
+        let mut stmt = self
+            .db
+            .conn()
+            .prepare(&self.schema.reactions)
+            .map_err(self.err())?;
         let rows = stmt
             .query_map([chat], |r| {
                 Ok((
@@ -301,7 +318,11 @@ impl Reader<'_> {
         tally: &mut Tally,
         missing: &mut (u64, Option<String>),
     ) -> Result<(), ExportError> {
-        let mut stmt = self.db.conn().prepare(&self.schema.messages).map_err(self.err())?;
+        let mut stmt = self
+            .db
+            .conn()
+            .prepare(&self.schema.messages)
+            .map_err(self.err())?;
         let mut rows = stmt.query([chat.rowid]).map_err(self.err())?;
         while let Some(r) = rows.next().map_err(self.err())? {
             let row = MessageRow::read(r).map_err(self.err())?;
@@ -321,7 +342,11 @@ impl Reader<'_> {
             time: from_apple_sms(row.date),
             from_me: row.from_me,
             handle: (!row.from_me)
-                .then(|| self.handles.get(&row.handle).map(|h| h.person.handle.clone()))
+                .then(|| {
+                    self.handles
+                        .get(&row.handle)
+                        .map(|h| h.person.handle.clone())
+                })
                 .flatten(),
             service: row
                 .service
@@ -362,7 +387,10 @@ impl Reader<'_> {
         }
         if row.item_type != 0 {
             m.event = true;
-            let other = self.handles.get(&row.other_handle).map(|h| h.person.display());
+            let other = self
+                .handles
+                .get(&row.other_handle)
+                .map(|h| h.person.display());
             m.text = Some(event_text(row, &sender, other));
         }
         m.sender = sender;
@@ -392,11 +420,14 @@ impl Reader<'_> {
             ..Reply::default()
         };
         if let Ok((text, body, from_me, handle)) = found {
-            let text = text.filter(|t| !t.is_empty()).or_else(|| {
-                body.and_then(|b| typedstream::attributed_string_text(&b).ok())
-            });
+            let text = text
+                .filter(|t| !t.is_empty())
+                .or_else(|| body.and_then(|b| typedstream::attributed_string_text(&b).ok()));
             reply.sender = Some(self.sender(from_me, handle, None));
-            reply.excerpt = text.as_deref().and_then(clean).map(|t| excerpt(&t, REPLY_EXCERPT));
+            reply.excerpt = text
+                .as_deref()
+                .and_then(clean)
+                .map(|t| excerpt(&t, REPLY_EXCERPT));
         }
         reply
     }

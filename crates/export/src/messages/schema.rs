@@ -36,7 +36,10 @@ fn require_all(c: &Columns<'_>, columns: &[&str]) -> Result<(), ExportError> {
 impl Schema {
     pub(super) fn of(db: &Database) -> Result<Self, ExportError> {
         let message = db.table("message")?;
-        require_all(&message, &["ROWID", "guid", "text", "date", "is_from_me", "handle_id"])?;
+        require_all(
+            &message,
+            &["ROWID", "guid", "text", "date", "is_from_me", "handle_id"],
+        )?;
         let chat = db.table("chat")?;
         require_all(&chat, &["ROWID", "chat_identifier"])?;
         let handle = db.table("handle")?;
@@ -45,7 +48,10 @@ impl Schema {
         require_all(&db.table("chat_message_join")?, &["chat_id", "message_id"])?;
         let attachment = db.table("attachment")?;
         require_all(&attachment, &["ROWID", "filename"])?;
-        require_all(&db.table("message_attachment_join")?, &["message_id", "attachment_id"])?;
+        require_all(
+            &db.table("message_attachment_join")?,
+            &["message_id", "attachment_id"],
+        )?;
 
         let m = |c: &str| opt(&message, "m", c);
         // Without associated_message_type (iOS before 10) nothing is a reaction.

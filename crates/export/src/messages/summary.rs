@@ -57,8 +57,9 @@ pub fn read(blob: &[u8]) -> Result<Summary, String> {
                     _ => None,
                 };
                 let text = match e.get("t") {
-                    Some(Value::Data(t)) => attributed_string_text(t)
-                        .map_err(|err| format!("an edit's text: {err}"))?,
+                    Some(Value::Data(t)) => {
+                        attributed_string_text(t).map_err(|err| format!("an edit's text: {err}"))?
+                    }
                     Some(Value::String(s)) => s.clone(),
                     _ => continue,
                 };

@@ -28,7 +28,13 @@ fn every_attributed_body_of_the_real_databases_holds_the_message_text() {
             .prepare("SELECT ROWID, text, attributedBody FROM message WHERE attributedBody IS NOT NULL AND length(attributedBody) > 0")
             .unwrap();
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
             .unwrap();
         for row in rows {
             let (rowid, text, body) = row.unwrap();
@@ -67,7 +73,9 @@ fn a_missing_column_is_named_with_its_table() {
     drop(conn);
     let db = Database::open_copy(&path, SMS_DB, "Mum's iPhone").unwrap();
     let e = Schema::of(&db).err().expect("a schema error");
-    assert!(matches!(&e, ExportError::Schema { table, column: Some(c), .. } if table == "handle" && c == "id"));
+    assert!(
+        matches!(&e, ExportError::Schema { table, column: Some(c), .. } if table == "handle" && c == "id")
+    );
     assert_eq!(
         e.to_string(),
         "Library/SMS/sms.db in the snapshot of Mum's iPhone has no column id in table handle: a schema this exporter does not know"
@@ -76,7 +84,10 @@ fn a_missing_column_is_named_with_its_table() {
 
 #[test]
 fn reactions_name_the_message_they_react_to() {
-    assert_eq!(reaction_target("p:0/4C59B642-185E-4C5F-9622-D0116266E4BB"), "4C59B642-185E-4C5F-9622-D0116266E4BB");
+    assert_eq!(
+        reaction_target("p:0/4C59B642-185E-4C5F-9622-D0116266E4BB"),
+        "4C59B642-185E-4C5F-9622-D0116266E4BB"
+    );
     assert_eq!(reaction_target("bp:4C59B642"), "4C59B642");
     assert_eq!(reaction_target("4C59B642"), "4C59B642");
     assert_eq!(tapback(2000, None), "❤️");
@@ -101,13 +112,15 @@ fn attachments_are_found_in_the_media_domain() {
 fn an_edit_history_is_read_from_the_summary() {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
     let old = std::fs::read(
-        shared.join("ios-databases/imessage-exporter-typedstream/typedstream/AttributedBodyTextOnly"),
+        shared
+            .join("ios-databases/imessage-exporter-typedstream/typedstream/AttributedBodyTextOnly"),
     )
     .unwrap();
-    let new = std::fs::read(
-        shared.join("ios-databases/imessage-exporter-typedstream/typedstream/AttributedBodyTextOnly2"),
-    )
-    .unwrap();
+    let new =
+        std::fs::read(shared.join(
+            "ios-databases/imessage-exporter-typedstream/typedstream/AttributedBodyTextOnly2",
+        ))
+        .unwrap();
     let entry = |d: i64, t: &[u8]| {
         let mut e = plist::Dictionary::new();
         e.insert("d".into(), plist::Value::Integer(d.into()));
@@ -117,12 +130,17 @@ fn an_edit_history_is_read_from_the_summary() {
     let mut ec = plist::Dictionary::new();
     ec.insert(
         "0".into(),
-        plist::Value::Array(vec![entry(700_000_000_000_000_000, &old), entry(700_000_060_000_000_000, &new)]),
+        plist::Value::Array(vec![
+            entry(700_000_000_000_000_000, &old),
+            entry(700_000_060_000_000_000, &new),
+        ]),
     );
     let mut top = plist::Dictionary::new();
     top.insert("ec".into(), plist::Value::Dictionary(ec));
     let mut blob = Vec::new();
-    plist::Value::Dictionary(top).to_writer_binary(&mut blob).unwrap();
+    plist::Value::Dictionary(top)
+        .to_writer_binary(&mut blob)
+        .unwrap();
     let s = summary::read(&blob).unwrap();
     assert!(!s.retracted);
     let texts: Vec<&str> = s.versions.iter().map(|v| v.text.as_str()).collect();

@@ -108,7 +108,7 @@ pub struct Object<'a> {
 
 impl Object<'_> {
     pub fn is_a(&self, class: &str) -> bool {
-        self.classes.iter().any(|c| *c == class.as_bytes())
+        self.classes.contains(&class.as_bytes())
     }
 }
 
@@ -462,7 +462,10 @@ impl TypeParser<'_> {
     }
 
     fn next(&mut self) -> Result<u8> {
-        let c = *self.s.get(self.i).ok_or(self.bad("a type string cut short"))?;
+        let c = *self
+            .s
+            .get(self.i)
+            .ok_or(self.bad("a type string cut short"))?;
         self.i += 1;
         Ok(c)
     }
@@ -472,9 +475,7 @@ impl TypeParser<'_> {
             return Err(TypedStreamError::TooDeep { at: self.at });
         }
         Ok(match self.next()? {
-            b'c' | b'C' | b's' | b'S' | b'i' | b'I' | b'l' | b'L' | b'q' | b'Q' | b'B' => {
-                Type::Int
-            }
+            b'c' | b'C' | b's' | b'S' | b'i' | b'I' | b'l' | b'L' | b'q' | b'Q' | b'B' => Type::Int,
             b'f' => Type::Float,
             b'd' => Type::Double,
             b'@' => Type::Object,
@@ -534,7 +535,11 @@ mod tests {
         let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
         ["ios-databases", "ios-databases-extra"]
             .iter()
-            .map(|set| shared.join(set).join("imessage-exporter-typedstream/typedstream"))
+            .map(|set| {
+                shared
+                    .join(set)
+                    .join("imessage-exporter-typedstream/typedstream")
+            })
             .collect()
     }
 
@@ -551,8 +556,9 @@ mod tests {
     fn all_blobs() -> Vec<(String, Vec<u8>)> {
         let mut out = Vec::new();
         for dir in fixtures() {
-            let entries = std::fs::read_dir(&dir)
-                .unwrap_or_else(|e| panic!("the fixture folder {} is required: {e}", dir.display()));
+            let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+                panic!("the fixture folder {} is required: {e}", dir.display())
+            });
             for e in entries {
                 let p = e.unwrap().path();
                 out.push((
@@ -654,7 +660,8 @@ mod tests {
         let named: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
         for (name, _) in &blobs {
             assert!(
-                named.contains(&name.as_str()) || ["LongMessage", "ExtraData"].contains(&name.as_str()),
+                named.contains(&name.as_str())
+                    || ["LongMessage", "ExtraData"].contains(&name.as_str()),
                 "{name} has no expected text"
             );
         }
@@ -696,10 +703,16 @@ mod tests {
             attributed_string_text(b"bplist00"),
             Err(TypedStreamError::NotTypedStream)
         );
-        assert_eq!(attributed_string_text(b""), Err(TypedStreamError::NotTypedStream));
+        assert_eq!(
+            attributed_string_text(b""),
+            Err(TypedStreamError::NotTypedStream)
+        );
         let mut b = blob("Blank");
         b[0] = 3;
-        assert_eq!(attributed_string_text(&b), Err(TypedStreamError::NotTypedStream));
+        assert_eq!(
+            attributed_string_text(&b),
+            Err(TypedStreamError::NotTypedStream)
+        );
     }
 
     #[test]

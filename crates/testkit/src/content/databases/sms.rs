@@ -142,7 +142,10 @@ fn insert_group(
     handles: i64,
     at: i64,
 ) -> rusqlite::Result<()> {
-    let identifier = format!("chat{}", rng.random_range(100_000_000_000u64..999_999_999_999));
+    let identifier = format!(
+        "chat{}",
+        rng.random_range(100_000_000_000u64..999_999_999_999)
+    );
     conn.execute(
         "INSERT INTO chat (guid, style, state, account_id, chat_identifier, service_name, display_name, group_id)
          VALUES (?1, 43, 3, ?2, ?3, 'iMessage', ?4, ?5)",
@@ -240,7 +243,9 @@ fn chat_and_sender(conn: &Connection, rng: &mut Rng) -> rusqlite::Result<(i64, i
     let chats = max_rowid(conn, "chat")?.max(1);
     let chat = rng.random_range(1..=chats);
     let members: Vec<i64> = conn
-        .prepare_cached("SELECT handle_id FROM chat_handle_join WHERE chat_id = ?1 ORDER BY handle_id")?
+        .prepare_cached(
+            "SELECT handle_id FROM chat_handle_join WHERE chat_id = ?1 ORDER BY handle_id",
+        )?
         .query_map([chat], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let handle = match members.len() {
@@ -286,7 +291,10 @@ pub(crate) fn insert_message(conn: &Connection, rng: &mut Rng, at: i64) -> rusql
             let kind = 2000 + rng.random_range(0..6);
             row.associated_guid = Some(format!("p:0/{target}"));
             row.associated_type = kind;
-            row.text = Some(format!("Reacted to \u{201c}{}\u{201d}", text::sentence(rng, 1, 4)));
+            row.text = Some(format!(
+                "Reacted to \u{201c}{}\u{201d}",
+                text::sentence(rng, 1, 4)
+            ));
             let id = insert_row(conn, rng, chat, &row)?;
             if rng.random_bool(0.5) {
                 row.associated_type = kind + 1000;
@@ -341,13 +349,19 @@ fn edit_summary(versions: &[(i64, &str)]) -> Vec<u8> {
     ec.insert("0".into(), plist::Value::Array(list));
     let mut top = plist::Dictionary::new();
     top.insert("ec".into(), plist::Value::Dictionary(ec));
-    top.insert("ep".into(), plist::Value::Array(vec![plist::Value::Integer(0.into())]));
+    top.insert(
+        "ep".into(),
+        plist::Value::Array(vec![plist::Value::Integer(0.into())]),
+    );
     binary_plist(top)
 }
 
 fn retracted_summary() -> Vec<u8> {
     let mut top = plist::Dictionary::new();
-    top.insert("rp".into(), plist::Value::Array(vec![plist::Value::Integer(0.into())]));
+    top.insert(
+        "rp".into(),
+        plist::Value::Array(vec![plist::Value::Integer(0.into())]),
+    );
     binary_plist(top)
 }
 
