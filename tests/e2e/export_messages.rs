@@ -599,6 +599,7 @@ fn a_generated_households_whatsapp_exports_as_sql_counts_it() {
     );
     twin_world.ok(&["backup", s(&twin.root)]);
     let mut with_whatsapp = 0;
+    let mut member_messages = 0;
     for (device, plain) in household.devices.iter().zip(&twin.devices) {
         let snapshot = format!("{}@latest", device.udid);
         let id = hearth_mobilesync::FileId::for_path(
@@ -635,6 +636,37 @@ fn a_generated_households_whatsapp_exports_as_sql_counts_it() {
             .map(|p| u(&p["messages"]))
             .sum();
         assert_eq!(shown, messages);
+        // A group: its subject, its members, messages by members (not by the group).
+        let cousins: Value =
+            serde_json::from_slice(&std::fs::read(out.join("json/Cousins.json")).unwrap()).unwrap();
+        assert_eq!(cousins["group"], true);
+        let members = count(
+            &db,
+            "SELECT count(*) FROM ZWAGROUPMEMBER g JOIN ZWACHATSESSION s ON s.Z_PK = g.ZCHATSESSION \
+             WHERE s.ZPARTNERNAME = 'Cousins'",
+        );
+        assert_eq!(cousins["members"].as_array().unwrap().len() as u64, members);
+        for group in ["Cousins", "Football parents"] {
+            let from_members = count(
+                &db,
+                &format!(
+                    "SELECT count(*) FROM ZWAMESSAGE m JOIN ZWACHATSESSION s ON s.Z_PK = m.ZCHATSESSION \
+                     WHERE s.ZPARTNERNAME = '{group}' AND m.ZGROUPMEMBER IS NOT NULL"
+                ),
+            );
+            let senders = &found["pages"][format!("{group}.html")]["senders"];
+            let by_members: u64 = senders
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .filter(|(k, _)| *k != "Me" && *k != group)
+                        .map(|(_, n)| u(n))
+                        .sum()
+                })
+                .unwrap_or(0);
+            assert_eq!(by_members, from_members, "{group}: {senders}");
+            member_messages += from_members;
+        }
         let twin_out = twin_world.path("wa");
         twin_world.json(&["export", "whatsapp", &snapshot, "--out", s(&twin_out)], 3);
         assert!(
@@ -645,4 +677,5 @@ fn a_generated_households_whatsapp_exports_as_sql_counts_it() {
         std::fs::remove_dir_all(&twin_out).unwrap();
     }
     assert!(with_whatsapp > 0, "the household has WhatsApp");
+    assert!(member_messages > 0, "group messages by members");
 }
