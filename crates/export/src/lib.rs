@@ -12,16 +12,20 @@
 //! snapshot and in all ([`ExportReport`]). The CLI and the dashboard are glue over it.
 
 mod contacts;
+mod conversation;
 mod database;
 mod error;
+mod messages;
 mod out;
 mod report;
 mod source;
 mod time;
+mod whatsapp;
 
 pub use contacts::{ContactNames, normalize_handle};
 pub use database::{Columns, Database};
 pub use error::ExportError;
+pub use messages::typedstream;
 pub use out::{OutDir, safe_name, set_mtime};
 pub use report::{ExportReport, SnapshotReport, Tally};
 pub use source::{Source, SourceFile};
@@ -160,11 +164,17 @@ fn export_snapshot(
     out: &SnapshotOut,
     tally: &mut Tally,
 ) -> Result<(), ExportError> {
-    let _ = (src, out, tally);
-    Err(ExportError::Usage(format!(
-        "hearth export {} is not built yet",
-        kind.name()
-    )))
+    match kind {
+        Kind::Messages => messages::export(src, out, tally),
+        Kind::Whatsapp => whatsapp::export(src, out, tally),
+        _ => {
+            let _ = (src, out, tally);
+            Err(ExportError::Usage(format!(
+                "hearth export {} is not built yet",
+                kind.name()
+            )))
+        }
+    }
 }
 
 /// The folder the export goes into and the one file asked for, if `out` names one.

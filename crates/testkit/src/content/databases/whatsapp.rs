@@ -18,11 +18,14 @@ CREATE TABLE ZWACHATSESSION (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTE
   ZCONTACTJID VARCHAR, ZPARTNERNAME VARCHAR, ZLASTMESSAGETEXT VARCHAR);
 CREATE TABLE ZWAMESSAGE (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZISFROMME INTEGER,
   ZMESSAGESTATUS INTEGER, ZMESSAGETYPE INTEGER, ZSORT INTEGER, ZSTARRED INTEGER, ZCHATSESSION INTEGER,
-  ZMEDIAITEM INTEGER, ZMESSAGEDATE TIMESTAMP, ZSENTDATE TIMESTAMP, ZFROMJID VARCHAR, ZPUSHNAME VARCHAR,
+  ZMEDIAITEM INTEGER, ZGROUPMEMBER INTEGER, ZGROUPEVENTTYPE INTEGER, ZMESSAGEDATE TIMESTAMP, ZSENTDATE TIMESTAMP, ZFROMJID VARCHAR, ZPUSHNAME VARCHAR,
   ZSTANZAID VARCHAR, ZTEXT VARCHAR, ZTOJID VARCHAR);
 CREATE TABLE ZWAMEDIAITEM (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZMESSAGE INTEGER,
   ZFILESIZE INTEGER, ZMOVIEDURATION INTEGER, ZLATITUDE FLOAT, ZLONGITUDE FLOAT, ZMEDIALOCALPATH VARCHAR,
   ZMEDIAURL VARCHAR, ZTITLE VARCHAR, ZMETADATA BLOB);
+CREATE TABLE ZWAGROUPMEMBER (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZISACTIVE INTEGER,
+  ZISADMIN INTEGER, ZCHATSESSION INTEGER, ZCONTACTNAME VARCHAR, ZFIRSTNAME VARCHAR, ZMEMBERJID VARCHAR);
+CREATE INDEX Z_WAGROUPMEMBER_ZCHATSESSION ON ZWAGROUPMEMBER (ZCHATSESSION);
 CREATE INDEX Z_WAMESSAGE_ZCHATSESSION ON ZWAMESSAGE (ZCHATSESSION);
 CREATE INDEX Z_WAMESSAGE_ZSTANZAID ON ZWAMESSAGE (ZSTANZAID);
 CREATE INDEX Z_WAMEDIAITEM_ZMESSAGE ON ZWAMEDIAITEM (ZMESSAGE);
@@ -50,6 +53,28 @@ fn populate(conn: &Connection, rng: &mut Rng, target: u64, now: i64) -> rusqlite
             ],
         )?;
     }
+    // Group chats (ZSESSIONTYPE 1): a subject as partner name, members in ZWAGROUPMEMBER.
+    for (i, subject) in ["Cousins", "Football parents"].iter().enumerate() {
+        let pk = sessions + 1 + i as i64;
+        conn.execute(
+            "INSERT INTO ZWACHATSESSION VALUES (?1, 5, 1, 0, 0, 0, 1, NULL, ?2, ?3, NULL)",
+            params![
+                pk,
+                format!(
+                    "1203630{:011}@g.us",
+                    rng.random_range(0..100_000_000_000u64)
+                ),
+                subject
+            ],
+        )?;
+        for _ in 0..rng.random_range(3..6) {
+            conn.execute(
+                "INSERT INTO ZWAGROUPMEMBER (Z_ENT, Z_OPT, ZISACTIVE, ZISADMIN, ZCHATSESSION, ZCONTACTNAME, ZFIRSTNAME, ZMEMBERJID)
+                 VALUES (6, 1, 1, 0, ?1, ?2, ?3, ?4)",
+                params![pk, text::last_name(rng), text::first_name(rng), jid(rng)],
+            )?;
+        }
+    }
     conn.execute_batch("COMMIT")?;
     let est_rows = (target / 350).max(50) as i64;
     let step = (HISTORY_SECS / est_rows).max(1);
@@ -75,11 +100,19 @@ pub(crate) fn insert_message(conn: &Connection, rng: &mut Rng, at: i64) -> rusql
     let session = rng.random_range(1..=sessions);
     let from_me = rng.random_bool(0.5);
     let date = (at - APPLE_EPOCH) as f64 + rng.random_range(0.0..1.0);
+    // In a group, who wrote it: one of its members.
+    let member: Option<i64> = conn
+        .prepare_cached("SELECT Z_PK FROM ZWAGROUPMEMBER WHERE ZCHATSESSION = ?1 ORDER BY Z_PK")?
+        .query_map([session], |r| r.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?
+        .first()
+        .map(|first| first + rng.random_range(0..3))
+        .filter(|_| !from_me);
     let media = rng.random_bool(0.1);
     conn.prepare_cached(
         "INSERT INTO ZWAMESSAGE (Z_ENT, Z_OPT, ZISFROMME, ZMESSAGESTATUS, ZMESSAGETYPE, ZSORT, ZSTARRED,
-           ZCHATSESSION, ZMESSAGEDATE, ZSENTDATE, ZFROMJID, ZPUSHNAME, ZSTANZAID, ZTEXT, ZTOJID)
-         VALUES (9, 3, ?1, ?2, ?3, 0, 0, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10)",
+           ZCHATSESSION, ZMESSAGEDATE, ZSENTDATE, ZFROMJID, ZPUSHNAME, ZSTANZAID, ZTEXT, ZTOJID, ZGROUPMEMBER)
+         VALUES (9, 3, ?1, ?2, ?3, 0, 0, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         from_me,
@@ -92,6 +125,7 @@ pub(crate) fn insert_message(conn: &Connection, rng: &mut Rng, at: i64) -> rusql
         text::hex_token(rng, 10).to_uppercase(),
         if media { None } else { Some(text::sentence(rng, 1, 30)) },
         if from_me { Some(jid(rng)) } else { None },
+        member,
     ])?;
     let id = conn.last_insert_rowid();
     if media {
