@@ -14,6 +14,9 @@ pub struct Tally {
     /// Things left out, each naming what and why (an attachment the backup lacks, a message
     /// body that does not decode, a table of a schema the exporter does not know).
     pub warnings: Vec<String>,
+    /// What a reader should know that is no fault of the export or of the backup (attachments
+    /// a phone keeps in iCloud only): shown, but not a warning.
+    pub notes: Vec<String>,
 }
 
 impl Tally {
@@ -29,11 +32,16 @@ impl Tally {
         self.warnings.push(warning.into());
     }
 
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+
     pub fn absorb(&mut self, other: &Tally) {
         for (k, v) in &other.counts {
             self.add(k, *v);
         }
         self.warnings.extend(other.warnings.iter().cloned());
+        self.notes.extend(other.notes.iter().cloned());
     }
 }
 

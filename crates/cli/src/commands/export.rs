@@ -89,6 +89,7 @@ fn report_json(report: &ExportReport) -> Value {
     top.insert("kind".into(), json!(report.kind));
     top.insert("out".into(), json!(report.out));
     top.insert("warnings".into(), json!(report.total.warnings));
+    top.insert("notes".into(), json!(report.total.notes));
     let snapshots: Vec<Value> = report
         .snapshots
         .iter()
@@ -100,6 +101,7 @@ fn report_json(report: &ExportReport) -> Value {
             v.insert("time".into(), json!(time(s.time)));
             v.insert("out".into(), json!(s.out));
             v.insert("warnings".into(), json!(s.tally.warnings));
+            v.insert("notes".into(), json!(s.tally.notes));
             v.insert("failed".into(), json!(s.failed));
             Value::Object(v)
         })
@@ -129,6 +131,9 @@ fn print_text(report: &ExportReport) {
             counts_line(&s.tally),
             esc(&s.out.display().to_string())
         );
+        for n in &s.tally.notes {
+            println!("  note: {}", esc(n));
+        }
         for w in &s.tally.warnings {
             println!("  warning: {}", esc(w));
         }
