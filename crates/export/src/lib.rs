@@ -15,6 +15,7 @@ mod contacts;
 mod database;
 mod error;
 mod out;
+mod photos;
 mod report;
 mod source;
 mod time;
@@ -108,6 +109,10 @@ pub fn export(
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<ExportReport, ExportError> {
+    if kind == Kind::Photos {
+        // Household-wide: one folder for every snapshot, each photo once.
+        return photos::export(repo, snapshots, out, progress);
+    }
     let (root, file) = split_out(kind, out, snapshots.len())?;
     let dir = OutDir::create(&root)?;
     let folders = snapshot_folders(snapshots);
