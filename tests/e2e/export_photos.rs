@@ -37,7 +37,8 @@ fn export(w: &World, args: &[&str], out: &Path, status: i32) -> Value {
 /// What tests/python/verify_export_photos.py says of `out`; it must find no problem.
 fn verify(out: &Path) -> Value {
     let python = python().expect("the Python readers are required");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/verify_export_photos.py");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/verify_export_photos.py");
     let run = std::process::Command::new(python)
         .arg(&script)
         .arg(out)
@@ -60,13 +61,16 @@ fn exported(out: &Path) -> BTreeMap<String, PathBuf> {
         .into_iter()
         .map(|p| (p.to_string_lossy().into_owned(), out.join(&p)))
         .filter(|(rel, p)| {
-            p.is_file() && !["photos.csv", "photos.json", ".hearth-export-photos.json"].contains(&rel.as_str())
+            p.is_file()
+                && !["photos.csv", "photos.json", ".hearth-export-photos.json"]
+                    .contains(&rel.as_str())
         })
         .collect()
 }
 
 fn manifest(out: &Path) -> Vec<Value> {
-    let v: Value = serde_json::from_slice(&std::fs::read(out.join("photos.json")).unwrap()).unwrap();
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(out.join("photos.json")).unwrap()).unwrap();
     v["items"].as_array().unwrap().clone()
 }
 
@@ -157,7 +161,11 @@ fn real_device(
     let rows = rows(&copy, table);
     let mut d = HandDevice::new(parent, udid, name);
     let camera = "CameraRollDomain";
-    d.file(camera, "Media/PhotoData/Photos.sqlite", &std::fs::read(&db).unwrap());
+    d.file(
+        camera,
+        "Media/PhotoData/Photos.sqlite",
+        &std::fs::read(&db).unwrap(),
+    );
     d.file(
         camera,
         "Media/PhotoData/Photos.sqlite-wal",
@@ -177,12 +185,19 @@ fn real_device(
         }
         if r.pk == edited {
             let render = format!("{udid} edited {}", r.pk).into_bytes();
-            let at = format!("Media/PhotoData/Mutations/{}/{stem}/Adjustments/FullSizeRender.jpg", r.dir);
+            let at = format!(
+                "Media/PhotoData/Mutations/{}/{stem}/Adjustments/FullSizeRender.jpg",
+                r.dir
+            );
             d.file(camera, &at, &render);
         }
     }
     // Derivatives the export must leave alone.
-    d.file(camera, "Media/PhotoData/Thumbnails/V2/DCIM/100APPLE/IMG_0001.JPG/5005.JPG", b"thumb");
+    d.file(
+        camera,
+        "Media/PhotoData/Thumbnails/V2/DCIM/100APPLE/IMG_0001.JPG/5005.JPG",
+        b"thumb",
+    );
     d.file(camera, "Media/DCIM/100APPLE/IMG_0001.AAE", b"<plist/>");
     for (path, bytes) in extra {
         d.file(camera, path, bytes);
@@ -197,8 +212,14 @@ fn real_libraries_date_and_name_every_photo_as_photos_sqlite_and_exif_say() {
     let backup = w.path("Backup");
     let media = "ios-databases/exif-samples-iphone-media/IMG_5195.HEIC";
     let heic = std::fs::read(fixture(media)).unwrap();
-    let jpeg = std::fs::read(fixture("ios-databases-extra/exif-samples-iphone-media/iphone_hdr_NO.jpg")).unwrap();
-    let heic13 = std::fs::read(fixture("ios-databases-extra/exif-samples-iphone-media/iphone_13_pro_max.HEIC")).unwrap();
+    let jpeg = std::fs::read(fixture(
+        "ios-databases-extra/exif-samples-iphone-media/iphone_hdr_NO.jpg",
+    ))
+    .unwrap();
+    let heic13 = std::fs::read(fixture(
+        "ios-databases-extra/exif-samples-iphone-media/iphone_13_pro_max.HEIC",
+    ))
+    .unwrap();
     let bare = b"\x89PNG\r\n\x1a\n no metadata at all".to_vec();
 
     // iOS 14.3: the real HEIC at a DCIM row, so Photos.sqlite's date wins over its EXIF.
@@ -243,12 +264,16 @@ fn real_libraries_date_and_name_every_photo_as_photos_sqlite_and_exif_say() {
 
     // Counts are plain SQL counts of the libraries, plus the files no row describes.
     let all: Vec<&Row> = d14.rows.iter().chain(&d13.rows).collect();
-    let count = |f: &dyn Fn(&Row) -> bool| all.iter().filter(|r| exported_place(r) && f(r)).count() as u64;
+    let count =
+        |f: &dyn Fn(&Row) -> bool| all.iter().filter(|r| exported_place(r) && f(r)).count() as u64;
     let photos = count(&|r| r.kind == 0 && !r.trashed);
     let videos = count(&|r| r.kind == 1 && !r.trashed);
     let live = count(&|r| r.kind == 0 && r.subtype == 2 && !r.trashed);
     let trashed = count(&|r| r.trashed);
-    assert!(photos > 150 && videos == 6 && live == 2 && trashed == 8, "{photos} {videos} {live} {trashed}");
+    assert!(
+        photos > 150 && videos == 6 && live == 2 && trashed == 8,
+        "{photos} {videos} {live} {trashed}"
+    );
     assert_eq!(u(&j["photos"]), photos + 3, "{j:#}");
     assert_eq!(u(&j["videos"]), videos, "{j:#}");
     assert_eq!(u(&j["live_photos"]), live, "{j:#}");
@@ -262,10 +287,21 @@ fn real_libraries_date_and_name_every_photo_as_photos_sqlite_and_exif_say() {
     let items = manifest(&out);
     let by_path: BTreeMap<(String, String), &Value> = items
         .iter()
-        .map(|i| ((i["udid"].as_str().unwrap().to_string(), i["path"].as_str().unwrap().to_string()), i))
+        .map(|i| {
+            (
+                (
+                    i["udid"].as_str().unwrap().to_string(),
+                    i["path"].as_str().unwrap().to_string(),
+                ),
+                i,
+            )
+        })
         .collect();
     let mut checked = 0;
-    for (udid, dev) in [("A14A14A14A14A14A14A14A14A14A14A14A14A14A", &d14), ("B13B13B13B13B13B13B13B13B13B13B13B13B13B", &d13)] {
+    for (udid, dev) in [
+        ("A14A14A14A14A14A14A14A14A14A14A14A14A14A", &d14),
+        ("B13B13B13B13B13B13B13B13B13B13B13B13B13B", &d13),
+    ] {
         for r in dev.rows.iter().filter(|r| exported_place(r)) {
             let item = by_path.get(&(udid.to_string(), format!("Media/{}/{}", r.dir, r.file)));
             let Some(item) = item else {
@@ -283,7 +319,9 @@ fn real_libraries_date_and_name_every_photo_as_photos_sqlite_and_exif_say() {
             let want = r.original.clone().unwrap_or_else(|| r.file.clone());
             let (stem, ext) = want.rsplit_once('.').unwrap();
             assert!(
-                name == want || (name.starts_with(&format!("{stem} (")) && name.ends_with(&format!(".{ext}"))),
+                name == want
+                    || (name.starts_with(&format!("{stem} ("))
+                        && name.ends_with(&format!(".{ext}"))),
                 "{name} for original name {want}"
             );
             checked += 1;
@@ -296,7 +334,11 @@ fn real_libraries_date_and_name_every_photo_as_photos_sqlite_and_exif_say() {
         format!("Media/DCIM/100APPLE/{}", first_dcim_photo.file),
     )];
     let real_out = real["out"].as_str().unwrap();
-    assert_eq!(std::fs::read(&files[real_out]).unwrap(), heic, "byte for byte");
+    assert_eq!(
+        std::fs::read(&files[real_out]).unwrap(),
+        heic,
+        "byte for byte"
+    );
     let edited = items.iter().find(|i| i["kind"] == "edited").unwrap();
     let (stem, _) = real_out.rsplit_once('.').unwrap();
     assert_eq!(edited["out"], format!("{stem} (edited).jpg").as_str());
@@ -305,27 +347,46 @@ fn real_libraries_date_and_name_every_photo_as_photos_sqlite_and_exif_say() {
     let source = |p: &str| -> &Value { items.iter().find(|i| i["path"] == p).unwrap() };
     let jpg = source("Media/DCIM/100APPLE/IMG_9001.JPG");
     assert_eq!(jpg["date_source"], "exif");
-    assert_eq!(std::fs::read(&files[jpg["out"].as_str().unwrap()]).unwrap(), jpeg);
+    assert_eq!(
+        std::fs::read(&files[jpg["out"].as_str().unwrap()]).unwrap(),
+        jpeg
+    );
     let h13 = source("Media/DCIM/100APPLE/IMG_9101.HEIC");
     assert_eq!(h13["date_source"], "exif");
     let png = source("Media/DCIM/100APPLE/IMG_9002.PNG");
     assert_eq!(png["date_source"], "file-time");
     assert_eq!(png["out"], "2023/11/IMG_9002.PNG");
     assert_eq!(mtime(&out.join("2023/11/IMG_9002.PNG")), HANDMADE_MTIME);
-    assert!(!files.keys().any(|k| k.contains("5005") || k.ends_with(".AAE")), "no derivatives");
+    assert!(
+        !files
+            .keys()
+            .any(|k| k.contains("5005") || k.ends_with(".AAE")),
+        "no derivatives"
+    );
 
     let v = verify(&out);
-    assert_eq!(v["exif_dated_checked"], 2, "exiftool agrees with both EXIF-dated files: {v:#}");
+    assert_eq!(
+        v["exif_dated_checked"], 2,
+        "exiftool agrees with both EXIF-dated files: {v:#}"
+    );
     assert_eq!(v["live_pairs"], live, "{v:#}");
     let differs = v["exif_differs"].as_array().unwrap();
-    assert_eq!(differs.len(), 1, "only the real HEIC has an EXIF date Photos.sqlite overrides: {v:#}");
+    assert_eq!(
+        differs.len(),
+        1,
+        "only the real HEIC has an EXIF date Photos.sqlite overrides: {v:#}"
+    );
     assert_eq!(differs[0][0], real_out);
     assert_eq!(differs[0][1], "2021:04:11 15:47:53 -05:00");
 
     // A second run finds everything exported.
     let again = export(&w, &[], &out, 0);
     assert_eq!(again.get("photos"), None, "{again:#}");
-    assert_eq!(u(&again["already_exported"]), files.len() as u64, "{again:#}");
+    assert_eq!(
+        u(&again["already_exported"]),
+        files.len() as u64,
+        "{again:#}"
+    );
     assert_eq!(exported(&out).len(), files.len());
 }
 
@@ -339,7 +400,13 @@ fn expected_contents(folder: &Path, scratch: &Path) -> BTreeSet<String> {
         .prepare("SELECT fileID, relativePath, file FROM Files WHERE domain = 'CameraRollDomain' AND flags = 1")
         .unwrap();
     let files: BTreeMap<String, PathBuf> = q
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })
         .unwrap()
         .map(Result::unwrap)
         .map(|(id, rel, file)| {
@@ -362,7 +429,8 @@ fn expected_contents(folder: &Path, scratch: &Path) -> BTreeSet<String> {
         .filter(|(rel, _)| {
             let stem = rel.rsplit('/').next().unwrap().split('.').next().unwrap();
             let original = rel.starts_with("Media/DCIM/");
-            let render = rel.starts_with("Media/PhotoData/Mutations/") && rel.contains("/FullSizeRender.");
+            let render =
+                rel.starts_with("Media/PhotoData/Mutations/") && rel.contains("/FullSizeRender.");
             let owner = match render {
                 true => rel.split('/').nth_back(2).unwrap(),
                 false => stem,
@@ -419,14 +487,27 @@ fn a_household_exports_each_photo_once_across_devices_snapshots_and_runs() {
     let distinct: BTreeSet<String> = got.values().cloned().collect();
     assert_eq!(distinct, first, "every photo of both devices, by content");
     assert_eq!(got.len(), first.len(), "each exactly once");
-    let written = u(&j["photos"]) + j["videos"].as_u64().unwrap_or(0) + u(&j["live_photos"]) + u(&j["edited"]);
+    let written = u(&j["photos"])
+        + j["videos"].as_u64().unwrap_or(0)
+        + u(&j["live_photos"])
+        + u(&j["edited"]);
     assert_eq!(written, first.len() as u64, "{j:#}");
-    assert!(u(&j["duplicates"]) > 0 && u(&j["recently_deleted"]) > 0, "{j:#}");
+    assert!(
+        u(&j["duplicates"]) > 0 && u(&j["recently_deleted"]) > 0,
+        "{j:#}"
+    );
     assert!(u(&j["live_photos"]) > 0 && u(&j["edited"]) > 0, "{j:#}");
     let v = verify(&out);
     assert_eq!(v["live_pairs"], j["live_photos"], "{v:#}");
-    assert!(u(&v["exif_agree"]) > 0, "exiftool reads the kit's JPEG dates: {v:#}");
-    assert_eq!(v["exif_differs"], Value::Array(vec![]), "Photos.sqlite and EXIF agree: {v:#}");
+    assert!(
+        u(&v["exif_agree"]) > 0,
+        "exiftool reads the kit's JPEG dates: {v:#}"
+    );
+    assert_eq!(
+        v["exif_differs"],
+        Value::Array(vec![]),
+        "Photos.sqlite and EXIF agree: {v:#}"
+    );
 
     // A second run writes nothing.
     let again = export(&w, &["--all"], &out, 0);
@@ -488,14 +569,24 @@ fn damage_costs_only_the_photo_it_is_in_and_the_next_run_tries_it_again() {
     let video = "Media/DCIM/100APPLE/IMG_0001.MOV";
     let photo = hearth_testkit::bytes::noise(8, 40_000);
     let mut d = HandDevice::new(&w.path("Backup"), udid, "Dented iPhone");
-    d.file("CameraRollDomain", video, &hearth_testkit::bytes::noise(5, 2_000_000))
-        .file("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0002.JPG", &photo);
+    d.file(
+        "CameraRollDomain",
+        video,
+        &hearth_testkit::bytes::noise(5, 2_000_000),
+    )
+    .file(
+        "CameraRollDomain",
+        "Media/DCIM/100APPLE/IMG_0002.JPG",
+        &photo,
+    );
     d.finish();
     w.ok(&["backup", s(&w.path("Backup"))]);
     let packs: Vec<PathBuf> = handmade::all_paths(&w.repo().join("packs"))
         .into_iter()
         .map(|p| w.repo().join("packs").join(p))
-        .filter(|p| p.is_file() && common::is_object_name(&p.file_name().unwrap().to_string_lossy()))
+        .filter(|p| {
+            p.is_file() && common::is_object_name(&p.file_name().unwrap().to_string_lossy())
+        })
         .collect();
     let [pack] = packs.try_into().expect("one pack");
     flip_inside(&w, &pack, video);
@@ -506,10 +597,22 @@ fn damage_costs_only_the_photo_it_is_in_and_the_next_run_tries_it_again() {
     assert_eq!(j.get("videos"), None, "{j:#}");
     let warnings = j["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "{j:#}");
-    assert!(warnings[0].as_str().unwrap().contains(&format!("CameraRollDomain/{video}")), "{j:#}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("CameraRollDomain/{video}")),
+        "{j:#}"
+    );
     let files = exported(&out);
-    assert_eq!(files.keys().collect::<Vec<_>>(), vec!["2023/11/IMG_0002.JPG"]);
-    assert_eq!(std::fs::read(&files["2023/11/IMG_0002.JPG"]).unwrap(), photo);
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        vec!["2023/11/IMG_0002.JPG"]
+    );
+    assert_eq!(
+        std::fs::read(&files["2023/11/IMG_0002.JPG"]).unwrap(),
+        photo
+    );
     // The damaged video is not recorded: the next run tries it again, and only it.
     let again = export(&w, &[], &out, 3);
     assert_eq!(u(&again["already_exported"]), 1, "{again:#}");

@@ -88,7 +88,11 @@ impl Capture {
 
 /// The date the file's own metadata gives, if any. Read failures (a file that is not what its
 /// name says, damaged bytes) give `None`: the copy then reports damage, if that was the cause.
-pub(crate) fn from_metadata(repo: &Repository, file: &FileData, zone: &TimeZone) -> Option<Capture> {
+pub(crate) fn from_metadata(
+    repo: &Repository,
+    file: &FileData,
+    zone: &TimeZone,
+) -> Option<Capture> {
     let reader = BoundedReader::new(FileReader::open(repo, file).ok()?, file.size);
     let source = MediaSource::seekable(reader).ok()?;
     let mut parser = MediaParser::new();
@@ -102,7 +106,11 @@ pub(crate) fn from_metadata(repo: &Repository, file: &FileData, zone: &TimeZone)
         }
         MediaKind::Track => {
             let track = parser.parse_track(source).ok()?;
-            capture_of(track.get(TrackInfoTag::CreateDate)?, zone, DateSource::QuickTime)
+            capture_of(
+                track.get(TrackInfoTag::CreateDate)?,
+                zone,
+                DateSource::QuickTime,
+            )
         }
     }
 }
@@ -124,7 +132,12 @@ fn capture_of(value: &EntryValue, zone: &TimeZone, source: DateSource) -> Option
             Capture::new(time, None, source)
         }
         EntryValue::Text(s) => {
-            let wall: DateTime = s.trim().replacen(':', "-", 2).replacen(' ', "T", 1).parse().ok()?;
+            let wall: DateTime = s
+                .trim()
+                .replacen(':', "-", 2)
+                .replacen(' ', "T", 1)
+                .parse()
+                .ok()?;
             let time = zone.to_ambiguous_timestamp(wall).compatible().ok()?;
             Capture::new(time, None, source)
         }
@@ -191,17 +204,29 @@ mod tests {
     fn folders_follow_the_wall_clock_where_the_photo_was_taken() {
         // 2021-04-11 20:47:53 UTC, taken at -05:00: April 11th, 15:47 there.
         let t = Timestamp::from_second(1_618_174_073).unwrap();
-        let c = Capture::new(t, Some(Offset::from_seconds(-5 * 3600).unwrap()), DateSource::Exif)
-            .unwrap();
+        let c = Capture::new(
+            t,
+            Some(Offset::from_seconds(-5 * 3600).unwrap()),
+            DateSource::Exif,
+        )
+        .unwrap();
         assert_eq!(c.rfc3339(), "2021-04-11T15:47:53-05:00");
         assert_eq!(c.month_folder(&TimeZone::UTC), "2021/04");
         // New Year's Eve in Sydney is still December there.
         let nye = Timestamp::from_second(1_704_027_600).unwrap(); // 2023-12-31T13:00:00Z
-        let sydney = Capture::new(nye, Some(Offset::from_hours(11).unwrap()), DateSource::PhotosDb)
-            .unwrap();
+        let sydney = Capture::new(
+            nye,
+            Some(Offset::from_hours(11).unwrap()),
+            DateSource::PhotosDb,
+        )
+        .unwrap();
         assert_eq!(sydney.month_folder(&TimeZone::UTC), "2024/01");
-        let later = Capture::new(nye, Some(Offset::from_hours(-5).unwrap()), DateSource::PhotosDb)
-            .unwrap();
+        let later = Capture::new(
+            nye,
+            Some(Offset::from_hours(-5).unwrap()),
+            DateSource::PhotosDb,
+        )
+        .unwrap();
         assert_eq!(later.month_folder(&TimeZone::UTC), "2023/12");
         let unknown = Capture::new(nye, None, DateSource::FileTime).unwrap();
         assert_eq!(unknown.rfc3339(), "2023-12-31T13:00:00Z");
@@ -211,8 +236,12 @@ mod tests {
     #[test]
     fn exif_text_dates_read_in_the_zone() {
         let v = EntryValue::Text("2020:07:01 10:00:00".into());
-        let c = capture_of(&v, &TimeZone::fixed(Offset::from_hours(2).unwrap()), DateSource::Exif)
-            .unwrap();
+        let c = capture_of(
+            &v,
+            &TimeZone::fixed(Offset::from_hours(2).unwrap()),
+            DateSource::Exif,
+        )
+        .unwrap();
         assert_eq!(crate::time::rfc3339(c.time), "2020-07-01T08:00:00Z");
         assert_eq!(c.offset, None);
     }

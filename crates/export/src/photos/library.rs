@@ -70,7 +70,10 @@ impl Library {
                     attrs.or_null("ZORIGINALFILENAME"),
                     attrs.or_null("ZTIMEZONEOFFSET")
                 );
-                (cols, format!("LEFT JOIN ZADDITIONALASSETATTRIBUTES a ON {join}"))
+                (
+                    cols,
+                    format!("LEFT JOIN ZADDITIONALASSETATTRIBUTES a ON {join}"),
+                )
             }
             None => ("NULL, NULL".to_string(), String::new()),
         };
@@ -105,7 +108,9 @@ impl Library {
             };
             let asset = Asset {
                 date: date.and_then(from_apple_seconds),
-                offset: offset.and_then(|o| i32::try_from(o).ok()).filter(|o| o.abs() < 18 * 3600),
+                offset: offset
+                    .and_then(|o| i32::try_from(o).ok())
+                    .filter(|o| o.abs() < 18 * 3600),
                 original_name: original.filter(|n| !n.trim().is_empty()),
                 video: kind == Some(KIND_VIDEO),
                 live: subtype == Some(SUBTYPE_LIVE),
@@ -150,11 +155,18 @@ mod tests {
         assert_eq!(videos, 5);
         assert_eq!(lib.assets.values().filter(|a| a.trashed).count(), 3);
         assert_eq!(lib.assets.values().filter(|a| a.live).count(), 1);
-        let dcim = lib.assets.keys().filter(|k| k.starts_with("DCIM/100APPLE/")).count();
+        let dcim = lib
+            .assets
+            .keys()
+            .filter(|k| k.starts_with("DCIM/100APPLE/"))
+            .count();
         assert_eq!(dcim, 62);
         assert!(lib.assets.values().all(|a| a.date.is_some()));
         // The shared album's 10 rows have no attributes' offset.
-        assert_eq!(lib.assets.values().filter(|a| a.offset.is_some()).count(), 121);
+        assert_eq!(
+            lib.assets.values().filter(|a| a.offset.is_some()).count(),
+            121
+        );
         let renamed = lib
             .assets
             .iter()
@@ -165,9 +177,8 @@ mod tests {
 
     #[test]
     fn reads_the_ios13_zgenericasset_library() {
-        let path = fixture(
-            "ios-databases-extra/hickman-ios13.4.1-iphonese/Media/PhotoData/Photos.sqlite",
-        );
+        let path =
+            fixture("ios-databases-extra/hickman-ios13.4.1-iphonese/Media/PhotoData/Photos.sqlite");
         let db = Database::open_copy(&path, "Photos.sqlite", "test").unwrap();
         let lib = Library::read(&db).unwrap();
         assert_eq!(lib.assets.len(), 59);
@@ -186,7 +197,8 @@ mod tests {
         let db = Database::open_copy(&path, "Photos.sqlite", "test").unwrap();
         let err = Library::read(&db).unwrap_err();
         assert!(
-            err.to_string().contains("column ZDIRECTORY in table ZASSET"),
+            err.to_string()
+                .contains("column ZDIRECTORY in table ZASSET"),
             "{err}"
         );
         let none = dir.path().join("empty.sqlite");
@@ -196,6 +208,9 @@ mod tests {
             .unwrap();
         let db = Database::open_copy(&none, "Photos.sqlite", "test").unwrap();
         let err = Library::read(&db).unwrap_err();
-        assert!(err.to_string().contains("table ZASSET or ZGENERICASSET"), "{err}");
+        assert!(
+            err.to_string().contains("table ZASSET or ZGENERICASSET"),
+            "{err}"
+        );
     }
 }

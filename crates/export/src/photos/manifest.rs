@@ -90,7 +90,8 @@ pub(crate) fn save(out: &OutDir, records: &mut [Record]) -> Result<(), ExportErr
     out.replace_with(JSON, |w| {
         serde_json::to_writer_pretty(&mut *w, &file)
             .map_err(|e| ExportError::io(&path, "writing")(e.into()))?;
-        w.write_all(b"\n").map_err(ExportError::io(&path, "writing"))
+        w.write_all(b"\n")
+            .map_err(ExportError::io(&path, "writing"))
     })?;
     let path = out.root().join(CSV);
     out.replace_with(CSV, |w| {
@@ -139,7 +140,10 @@ mod tests {
     #[test]
     fn csv_quotes_what_needs_it() {
         assert_eq!(csv_field("IMG_1.HEIC"), "IMG_1.HEIC");
-        assert_eq!(csv_field("Mum's \"new\", phone"), "\"Mum's \"\"new\"\", phone\"");
+        assert_eq!(
+            csv_field("Mum's \"new\", phone"),
+            "\"Mum's \"\"new\"\", phone\""
+        );
     }
 
     #[test]

@@ -46,7 +46,6 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
-
 /// Snapshots scanned and copied at once: each holds its file list (tens of MiB for a big device).
 const BATCH: usize = 4;
 
@@ -172,9 +171,9 @@ fn scan_snapshot<'r>(
     }) {
         Ok(l) => l,
         Err(e) => {
-            report.tally.warn(format!(
-                "{e}; capture dates come from the files themselves"
-            ));
+            report
+                .tally
+                .warn(format!("{e}; capture dates come from the files themselves"));
             Library::default()
         }
     };
@@ -191,7 +190,9 @@ fn scan_snapshot<'r>(
     let missing = library
         .assets
         .iter()
-        .filter(|(rel, a)| !a.trashed && ORIGINALS.iter().any(|o| rel.starts_with(&format!("{o}/"))))
+        .filter(|(rel, a)| {
+            !a.trashed && ORIGINALS.iter().any(|o| rel.starts_with(&format!("{o}/")))
+        })
         .filter(|(rel, _)| src.file(DOMAIN, &format!("Media/{rel}")).is_none())
         .count();
     if missing > 0 {
@@ -210,7 +211,11 @@ fn scan_snapshot<'r>(
 fn claim(snap: &mut Snap<'_>, state: &State, claimed: &mut HashSet<ContentId>) {
     for (i, item) in snap.items.iter().enumerate() {
         let original = item.original();
-        if snap.library.get(&original.media_rel).is_some_and(|a| a.trashed) {
+        if snap
+            .library
+            .get(&original.media_rel)
+            .is_some_and(|a| a.trashed)
+        {
             snap.report.tally.add("recently_deleted", 1);
             continue;
         }
@@ -306,7 +311,11 @@ fn name_jobs(snap: &mut Snap<'_>, dir: &OutDir, zone: &TimeZone, taken: &mut Has
                     .and_then(|a| a.original_name.as_deref());
                 let name = original_name(file_name, db_name);
                 let (stem, ext) = split_ext(&name);
-                (capture.month_folder(zone), stem.to_string(), ext.to_string())
+                (
+                    capture.month_folder(zone),
+                    stem.to_string(),
+                    ext.to_string(),
+                )
             }
         };
         let rel = |name: &str| match folder.as_str() {
@@ -359,7 +368,11 @@ fn job_bytes(snap: &Snap<'_>) -> u64 {
 
 /// Stage 5: writes this snapshot's files. Damage costs the file it is in, with a warning; a
 /// failure to write the output stops the export.
-fn copy_jobs(snap: &mut Snap<'_>, dir: &OutDir, progress: &dyn Progress) -> Result<(), ExportError> {
+fn copy_jobs(
+    snap: &mut Snap<'_>,
+    dir: &OutDir,
+    progress: &dyn Progress,
+) -> Result<(), ExportError> {
     let device = snap.src.device().to_string();
     for job in &mut snap.jobs {
         let item = &snap.items[job.item];
@@ -391,7 +404,9 @@ fn copy_jobs(snap: &mut Snap<'_>, dir: &OutDir, progress: &dyn Progress) -> Resu
 fn is_output_failure(e: &ExportError) -> bool {
     matches!(
         e,
-        ExportError::Io { .. } | ExportError::NotAFolder { .. } | ExportError::Browse(BrowseError::Write(_))
+        ExportError::Io { .. }
+            | ExportError::NotAFolder { .. }
+            | ExportError::Browse(BrowseError::Write(_))
     )
 }
 
@@ -478,7 +493,9 @@ fn record(
             let Some(file) = snap.src.source_file(member.file) else {
                 continue;
             };
-            state.exported.insert(ContentId::of(file.data), job.outs[k].clone());
+            state
+                .exported
+                .insert(ContentId::of(file.data), job.outs[k].clone());
             snap.report.tally.add(
                 match member.role {
                     Role::Photo => "photos",

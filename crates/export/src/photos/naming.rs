@@ -75,16 +75,25 @@ mod tests {
         ];
         let stem = free_stem("IMG_0001", ".HEIC", &members, &free);
         assert_eq!(stem, "IMG_0001 (3)");
-        assert_eq!(member_name(Role::Edited, &stem, ".HEIC", ".jpg"), "IMG_0001 (3) (edited).jpg");
+        assert_eq!(
+            member_name(Role::Edited, &stem, ".HEIC", ".jpg"),
+            "IMG_0001 (3) (edited).jpg"
+        );
         assert_eq!(free_stem("IMG_0002", ".HEIC", &members, &free), "IMG_0002");
     }
 
     #[test]
     fn original_names_come_from_the_library_and_stay_safe() {
-        assert_eq!(original_name("5C1A.JPG", Some("IMG_0042.JPG")), "IMG_0042.JPG");
+        assert_eq!(
+            original_name("5C1A.JPG", Some("IMG_0042.JPG")),
+            "IMG_0042.JPG"
+        );
         assert_eq!(original_name("5C1A.JPG", Some("holiday")), "holiday.JPG");
         assert_eq!(original_name("IMG_1.HEIC", None), "IMG_1.HEIC");
-        assert_eq!(original_name("x.JPG", Some("../../etc/passwd")), "_.._etc_passwd");
+        assert_eq!(
+            original_name("x.JPG", Some("../../etc/passwd")),
+            "_.._etc_passwd"
+        );
         assert_eq!(split_ext("l7viz.jpg.webp"), ("l7viz.jpg", ".webp"));
         assert_eq!(ext_of("a/FullSizeRender.mov"), ".mov");
     }

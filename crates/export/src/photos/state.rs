@@ -127,7 +127,10 @@ mod tests {
         FileData {
             size,
             mode: 0o644,
-            chunks: chunks.iter().map(|&c| ChunkId::from_bytes([c; 32])).collect(),
+            chunks: chunks
+                .iter()
+                .map(|&c| ChunkId::from_bytes([c; 32]))
+                .collect(),
             folder_path: "ab/ab".into(),
             in_manifest: true,
         }
@@ -135,9 +138,18 @@ mod tests {
 
     #[test]
     fn identity_is_the_chunk_list_and_size() {
-        assert_eq!(ContentId::of(&file(10, &[1, 2])), ContentId::of(&file(10, &[1, 2])));
-        assert_ne!(ContentId::of(&file(10, &[1, 2])), ContentId::of(&file(10, &[2, 1])));
-        assert_ne!(ContentId::of(&file(10, &[1, 2])), ContentId::of(&file(9, &[1, 2])));
+        assert_eq!(
+            ContentId::of(&file(10, &[1, 2])),
+            ContentId::of(&file(10, &[1, 2]))
+        );
+        assert_ne!(
+            ContentId::of(&file(10, &[1, 2])),
+            ContentId::of(&file(10, &[2, 1]))
+        );
+        assert_ne!(
+            ContentId::of(&file(10, &[1, 2])),
+            ContentId::of(&file(9, &[1, 2]))
+        );
         let id = ContentId::of(&file(1, &[7]));
         assert_eq!(ContentId::from_hex(&id.to_hex()), Some(id));
     }
@@ -148,10 +160,15 @@ mod tests {
         let out = OutDir::create(dir.path()).unwrap();
         assert!(State::load(&out).unwrap().exported.is_empty());
         let mut s = State::default();
-        s.exported.insert(ContentId::of(&file(1, &[7])), "2021/04/IMG_1.HEIC".into());
+        s.exported
+            .insert(ContentId::of(&file(1, &[7])), "2021/04/IMG_1.HEIC".into());
         s.save(&out).unwrap();
         assert_eq!(State::load(&out).unwrap().exported, s.exported);
-        std::fs::write(dir.path().join(STATE_FILE), b"{\"format\":\"x\",\"version\":1,\"exported\":{}}").unwrap();
+        std::fs::write(
+            dir.path().join(STATE_FILE),
+            b"{\"format\":\"x\",\"version\":1,\"exported\":{}}",
+        )
+        .unwrap();
         let err = State::load(&out).unwrap_err().to_string();
         assert!(err.contains("move it away"), "{err}");
     }

@@ -151,7 +151,11 @@ fn write_companions(
     src: MediaSource,
     own: Option<usize>,
 ) -> Result<(), Error> {
-    let stem = asset.filename.rsplit_once('.').map_or("", |(s, _)| s).to_string();
+    let stem = asset
+        .filename
+        .rsplit_once('.')
+        .map_or("", |(s, _)| s)
+        .to_string();
     let created = asset.created;
     if src.is_live() {
         let video = src.live_video();
@@ -169,10 +173,14 @@ fn write_companions(
                 taken: None,
             };
             let folder = format!("{MUTATIONS}/{stem}/Adjustments");
-            w.file(DOMAIN, &format!("{folder}/FullSizeRender.jpg"), CLASS_NONE, |blob| {
-                render.write(blob, created)
-            })?;
-            let plist = plists::preferences_file(&mut src.seeds.label("adjustments").rng(), created);
+            w.file(
+                DOMAIN,
+                &format!("{folder}/FullSizeRender.jpg"),
+                CLASS_NONE,
+                |blob| render.write(blob, created),
+            )?;
+            let plist =
+                plists::preferences_file(&mut src.seeds.label("adjustments").rng(), created);
             w.bytes(DOMAIN, &format!("{folder}/Adjustments.plist"), &plist)?;
             asset.edited = true;
         }
