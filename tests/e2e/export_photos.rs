@@ -145,6 +145,7 @@ struct RealDevice {
     rows: Vec<Row>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn real_device(
     parent: &Path,
     udid: &str,

@@ -94,6 +94,11 @@ pub(crate) fn from_metadata(
     zone: &TimeZone,
 ) -> Option<Capture> {
     let reader = BoundedReader::new(FileReader::open(repo, file).ok()?, file.size);
+    read_date(reader, zone)
+}
+
+/// The capture date in the metadata `reader` gives (a photo's EXIF, a video's `moov`).
+fn read_date<R: Read + Seek>(reader: R, zone: &TimeZone) -> Option<Capture> {
     let source = MediaSource::seekable(reader).ok()?;
     let mut parser = MediaParser::new();
     match source.kind() {
@@ -231,6 +236,46 @@ mod tests {
         let unknown = Capture::new(nye, None, DateSource::FileTime).unwrap();
         assert_eq!(unknown.rfc3339(), "2023-12-31T13:00:00Z");
         assert!(Capture::new(Timestamp::UNIX_EPOCH, None, DateSource::FileTime).is_none());
+    }
+
+    /// A QuickTime movie as an iPhone writes it: `ftyp qt`, the `mdat` first (skipped by
+    /// seeking), then a `moov` whose `mvhd` holds the creation time (seconds since 1904).
+    fn movie(created_unix: u32) -> Vec<u8> {
+        fn atom(kind: &[u8], body: &[u8]) -> Vec<u8> {
+            let len = u32::try_from(8 + body.len()).unwrap();
+            let mut a = len.to_le_bytes().iter().rev().copied().collect::<Vec<u8>>();
+            a.extend_from_slice(kind);
+            a.extend_from_slice(body);
+            a
+        }
+        let be = |v: u32| v.to_le_bytes().iter().rev().copied().collect::<Vec<u8>>();
+        let since_1904 = created_unix + 2_082_844_800;
+        let mut mvhd = vec![0u8; 4];
+        mvhd.extend(be(since_1904));
+        mvhd.extend(be(since_1904));
+        mvhd.extend(be(600));
+        mvhd.extend(be(600 * 3));
+        mvhd.extend([0, 1, 0, 0, 1, 0]);
+        mvhd.extend([0u8; 10]);
+        for v in [0x10000u32, 0, 0, 0, 0x10000, 0, 0, 0, 0x4000_0000] {
+            mvhd.extend(be(v));
+        }
+        mvhd.extend([0u8; 24]);
+        mvhd.extend(be(2));
+        let mut out = atom(b"ftyp", b"qt  \0\0\0\0qt  ");
+        out.extend(atom(b"mdat", &vec![0xAB; 100_000]));
+        out.extend(atom(b"moov", &atom(b"mvhd", &mvhd)));
+        out
+    }
+
+    #[test]
+    fn a_movies_creation_time_comes_from_its_moov_past_the_mdat() {
+        let bytes = movie(1_618_174_073);
+        let c = read_date(std::io::Cursor::new(bytes), &TimeZone::UTC).unwrap();
+        assert_eq!(c.source, DateSource::QuickTime);
+        assert_eq!(crate::time::rfc3339(c.time), "2021-04-11T20:47:53Z");
+        assert_eq!(c.offset, None, "an mvhd time has no zone");
+        assert!(read_date(std::io::Cursor::new(b"not media".to_vec()), &TimeZone::UTC).is_none());
     }
 
     #[test]

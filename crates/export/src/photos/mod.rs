@@ -42,7 +42,7 @@ use naming::{ext_of, free_stem, member_name, original_name, split_ext};
 use rayon::prelude::*;
 use scan::{Item, ORIGINALS, Role};
 use state::{ContentId, State};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
@@ -92,7 +92,7 @@ pub(crate) fn export(
     let mut claimed: HashSet<ContentId> = HashSet::new();
     let mut reports = Vec::with_capacity(snapshots.len());
     for (b, batch) in snapshots.chunks(BATCH).enumerate() {
-        let scanned: Vec<Result<Snap<'_>, SnapshotReport>> = pool.install(|| {
+        let scanned: Vec<Result<Snap<'_>, Box<SnapshotReport>>> = pool.install(|| {
             batch
                 .par_iter()
                 .map(|(id, snapshot)| scan_snapshot(repo, *id, snapshot, dir.root()))
@@ -102,7 +102,7 @@ pub(crate) fn export(
         for s in scanned {
             match s {
                 Ok(snap) => snaps.push(snap),
-                Err(failed) => reports.push(failed),
+                Err(failed) => reports.push(*failed),
             }
         }
         for snap in &mut snaps {
@@ -110,8 +110,9 @@ pub(crate) fn export(
         }
         pool.install(|| snaps.par_iter_mut().for_each(|s| date_jobs(s, &zone)));
         let mut taken = HashSet::new();
+        let mut assigned = HashMap::new();
         for snap in &mut snaps {
-            name_jobs(snap, &dir, &zone, &mut taken);
+            name_jobs(snap, &dir, &zone, &mut taken, &mut assigned);
         }
         let bytes: u64 = snaps.iter().map(job_bytes).sum();
         let phase = format!(
@@ -156,13 +157,13 @@ fn scan_snapshot<'r>(
     id: SnapshotId,
     snapshot: &Snapshot,
     out: &Path,
-) -> Result<Snap<'r>, SnapshotReport> {
+) -> Result<Snap<'r>, Box<SnapshotReport>> {
     let mut report = SnapshotReport::new(id, snapshot, out.to_path_buf());
     let src = match Source::load(repo, id, snapshot) {
         Ok(src) => src,
         Err(e) => {
             report.fail(&e);
-            return Err(report);
+            return Err(Box::new(report));
         }
     };
     let library = match src.database(DOMAIN, PHOTOS_DB).and_then(|db| match db {
@@ -287,11 +288,23 @@ fn capture_of(
     Capture::new(mtime, None, DateSource::FileTime)
 }
 
-/// Stage 4: output names. `taken` holds the names given in this batch.
-fn name_jobs(snap: &mut Snap<'_>, dir: &OutDir, zone: &TimeZone, taken: &mut HashSet<String>) {
+/// Stage 4: output names. `taken` holds the names given in this batch, `assigned` the name
+/// each content got in it (the original of a companion another snapshot of the batch writes).
+fn name_jobs(
+    snap: &mut Snap<'_>,
+    dir: &OutDir,
+    zone: &TimeZone,
+    taken: &mut HashSet<String>,
+    assigned: &mut HashMap<ContentId, String>,
+) {
+    let id_of =
+        |src: &Source<'_>, node: NodeId| src.source_file(node).map(|f| ContentId::of(f.data));
     for job in &mut snap.jobs {
         let item = &snap.items[job.item];
         let original = item.original();
+        if job.anchor.is_none() && job.members[0] != 0 {
+            job.anchor = id_of(&snap.src, original.file).and_then(|id| assigned.get(&id).cloned());
+        }
         let file_name = original.media_rel.rsplit('/').next().unwrap_or_default();
         let (folder, stem, original_ext) = match &job.anchor {
             Some(anchor) => {
@@ -352,6 +365,11 @@ fn name_jobs(snap: &mut Snap<'_>, dir: &OutDir, zone: &TimeZone, taken: &mut Has
             }
         };
         taken.extend(outs.iter().cloned());
+        for (&m, out) in job.members.iter().zip(&outs) {
+            if let Some(id) = id_of(&snap.src, item.members[m].file) {
+                assigned.insert(id, out.clone());
+            }
+        }
         job.done = vec![false; outs.len()];
         job.outs = outs;
     }

@@ -89,6 +89,9 @@ fn folder_stem(media_rel: &str) -> (&str, &str) {
     (folder, stem)
 }
 
+/// The stills and the videos of one `(folder, stem)`.
+type Stills<T> = (Vec<(String, T)>, Vec<(String, T)>);
+
 /// Groups `originals` (paths relative to `Media/` under [`ORIGINALS`], with their files) and
 /// `renders` (paths relative to `Media/` under [`MUTATIONS`]) into items, in path order.
 /// `own_asset(media_rel)` says whether Photos.sqlite lists a video as an asset of its own
@@ -98,8 +101,7 @@ pub(crate) fn group<T>(
     renders: Vec<(String, T)>,
     own_asset: &dyn Fn(&str) -> bool,
 ) -> Vec<Item<T>> {
-    let mut by_stem: BTreeMap<(String, String), (Vec<(String, T)>, Vec<(String, T)>)> =
-        BTreeMap::new();
+    let mut by_stem: BTreeMap<(String, String), Stills<T>> = BTreeMap::new();
     for (rel, file) in originals {
         let name = rel.rsplit('/').next().unwrap_or_default();
         let Some(kind) = media_type(name) else {
