@@ -28,6 +28,7 @@ mod device_time;
 mod diff_find;
 mod encrypted;
 mod export_messages;
+mod export_photos;
 mod frozen_v1;
 mod hostile_source;
 mod locks;

@@ -35,7 +35,10 @@ impl Database {
         let dir = tempfile::Builder::new()
             .prefix("hearth-export-")
             .tempdir()
-            .map_err(ExportError::io(std::env::temp_dir(), "making a temporary folder"))?;
+            .map_err(ExportError::io(
+                std::env::temp_dir(),
+                "making a temporary folder",
+            ))?;
         let path = dir.path().join("db");
         copy_out(source, main, &path)?;
         if let Some(wal) = wal {
@@ -49,7 +52,10 @@ impl Database {
         let dir = tempfile::Builder::new()
             .prefix("hearth-export-")
             .tempdir()
-            .map_err(ExportError::io(std::env::temp_dir(), "making a temporary folder"))?;
+            .map_err(ExportError::io(
+                std::env::temp_dir(),
+                "making a temporary folder",
+            ))?;
         let copy = dir.path().join("db");
         std::fs::copy(path, &copy).map_err(ExportError::io(path, "copying"))?;
         let wal = path.with_file_name(format!(
@@ -57,7 +63,8 @@ impl Database {
             path.file_name().unwrap_or_default().to_string_lossy()
         ));
         if wal.exists() {
-            std::fs::copy(&wal, dir.path().join("db-wal")).map_err(ExportError::io(&wal, "copying"))?;
+            std::fs::copy(&wal, dir.path().join("db-wal"))
+                .map_err(ExportError::io(&wal, "copying"))?;
         }
         Self::open(&copy, name, device, dir)
     }
@@ -204,11 +211,9 @@ fn copy_out(source: &Source<'_>, file: &FileData, path: &Path) -> Result<(), Exp
     let f = File::create(path).map_err(ExportError::io(path, "writing a temporary copy"))?;
     let mut w = BufWriter::new(f);
     source.copy(file, &mut w)?;
-    w.into_inner()
-        .map(drop)
-        .map_err(|e| ExportError::Io {
-            path: path.to_path_buf(),
-            what: "writing a temporary copy",
-            source: e.into_error(),
-        })
+    w.into_inner().map(drop).map_err(|e| ExportError::Io {
+        path: path.to_path_buf(),
+        what: "writing a temporary copy",
+        source: e.into_error(),
+    })
 }

@@ -17,6 +17,7 @@ mod database;
 mod error;
 mod messages;
 mod out;
+mod photos;
 mod report;
 mod source;
 mod time;
@@ -112,10 +113,17 @@ pub fn export(
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<ExportReport, ExportError> {
+    if kind == Kind::Photos {
+        // Household-wide: one folder for every snapshot, each photo once.
+        return photos::export(repo, snapshots, out, progress);
+    }
     let (root, file) = split_out(kind, out, snapshots.len())?;
     let dir = OutDir::create(&root)?;
     let folders = snapshot_folders(snapshots);
-    progress.start(&format!("export {}", kind.name()), Some(snapshots.len() as u64));
+    progress.start(
+        &format!("export {}", kind.name()),
+        Some(snapshots.len() as u64),
+    );
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(PARALLEL_SNAPSHOTS.min(snapshots.len()).max(1))
         .build()
@@ -193,7 +201,11 @@ fn split_out(
                     kind.name()
                 )));
             }
-            let name = out.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = out
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
             Ok((parent.unwrap_or(Path::new(".")).to_path_buf(), Some(name)))
         }
@@ -211,7 +223,9 @@ fn snapshot_folders(snapshots: &[(SnapshotId, Snapshot)]) -> Vec<String> {
     let mut udids_by_name: HashMap<String, Vec<&str>> = HashMap::new();
     let mut per_udid: HashMap<&str, usize> = HashMap::new();
     for (_, s) in snapshots {
-        let names = udids_by_name.entry(safe_name(s.device.label())).or_default();
+        let names = udids_by_name
+            .entry(safe_name(s.device.label()))
+            .or_default();
         if !names.contains(&s.device.udid.as_str()) {
             names.push(&s.device.udid);
         }

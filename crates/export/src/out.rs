@@ -92,9 +92,8 @@ impl OutDir {
             .open(&temp)
             .map_err(ExportError::io(&temp, "creating"))?;
         let mut w = BufWriter::new(file);
-        let written = write(&mut w).and_then(|()| {
-            w.flush().map_err(ExportError::io(&temp, "writing"))
-        });
+        let written =
+            write(&mut w).and_then(|()| w.flush().map_err(ExportError::io(&temp, "writing")));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&temp);
             return Err(e);
@@ -114,12 +113,7 @@ impl OutDir {
 
     /// `name` in the folder `folder_rel` if nothing is there, else `stem (2).ext`, `stem (3).ext`
     /// and so on: the first name free on disk and not in `taken`.
-    pub fn free_name(
-        &self,
-        folder_rel: &str,
-        name: &str,
-        taken: &dyn Fn(&str) -> bool,
-    ) -> String {
+    pub fn free_name(&self, folder_rel: &str, name: &str, taken: &dyn Fn(&str) -> bool) -> String {
         let (stem, ext) = match name.rsplit_once('.') {
             Some((s, e)) if !s.is_empty() => (s, format!(".{e}")),
             _ => (name, String::new()),
@@ -208,8 +202,12 @@ pub fn set_mtime(path: &Path, time: Timestamp) -> Result<(), ExportError> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(ExportError::io(path, "setting the file time"))?;
-    file.set_times(std::fs::FileTimes::new().set_modified(system).set_accessed(system))
-        .map_err(ExportError::io(path, "setting the file time"))
+    file.set_times(
+        std::fs::FileTimes::new()
+            .set_modified(system)
+            .set_accessed(system),
+    )
+    .map_err(ExportError::io(path, "setting the file time"))
 }
 
 #[cfg(test)]
@@ -240,10 +238,16 @@ mod tests {
         let out = OutDir::create(dir.path()).unwrap();
         out.replace("2024/05/IMG_1.HEIC", b"a").unwrap();
         let none = |_: &str| false;
-        assert_eq!(out.free_name("2024/05", "IMG_1.HEIC", &none), "IMG_1 (2).HEIC");
+        assert_eq!(
+            out.free_name("2024/05", "IMG_1.HEIC", &none),
+            "IMG_1 (2).HEIC"
+        );
         assert_eq!(out.free_name("2024/05", "IMG_2.HEIC", &none), "IMG_2.HEIC");
         let taken = |rel: &str| rel == "2024/05/IMG_1 (2).HEIC";
-        assert_eq!(out.free_name("2024/05", "IMG_1.HEIC", &taken), "IMG_1 (3).HEIC");
+        assert_eq!(
+            out.free_name("2024/05", "IMG_1.HEIC", &taken),
+            "IMG_1 (3).HEIC"
+        );
     }
 
     #[test]

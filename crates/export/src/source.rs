@@ -97,7 +97,11 @@ impl<'r> Source<'r> {
 
     /// Every file under the folder `domain`/`relative_folder` (all depths), with its path
     /// relative to that folder; nothing when the folder is absent.
-    pub fn files_under(&self, domain: &str, relative_folder: &str) -> Vec<(String, SourceFile<'_>)> {
+    pub fn files_under(
+        &self,
+        domain: &str,
+        relative_folder: &str,
+    ) -> Vec<(String, SourceFile<'_>)> {
         let path = match relative_folder {
             "" => domain.to_string(),
             f => format!("{domain}/{f}"),

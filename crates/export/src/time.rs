@@ -21,10 +21,9 @@ pub fn from_apple_seconds(secs: f64) -> Option<Timestamp> {
 pub fn from_apple_sms(value: i64) -> Option<Timestamp> {
     match value {
         0 => None,
-        v if v.abs() > 100_000_000_000 => Timestamp::from_nanosecond(
-            i128::from(v) + i128::from(APPLE_EPOCH) * 1_000_000_000,
-        )
-        .ok(),
+        v if v.abs() > 100_000_000_000 => {
+            Timestamp::from_nanosecond(i128::from(v) + i128::from(APPLE_EPOCH) * 1_000_000_000).ok()
+        }
         v => Timestamp::from_second(v + APPLE_EPOCH).ok(),
     }
 }
@@ -36,7 +35,9 @@ pub fn local_zone() -> TimeZone {
 
 /// `2024-05-01 18:03` in `zone`: dates in pages and file lists people read.
 pub fn human(t: Timestamp, zone: &TimeZone) -> String {
-    t.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M").to_string()
+    t.to_zoned(zone.clone())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
 }
 
 /// RFC 3339 in UTC: dates in JSON and CSV.
@@ -50,7 +51,10 @@ mod tests {
 
     #[test]
     fn core_data_seconds_count_from_2001() {
-        assert_eq!(rfc3339(from_apple_seconds(0.5).unwrap()), "2001-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(from_apple_seconds(0.5).unwrap()),
+            "2001-01-01T00:00:00Z"
+        );
         assert_eq!(
             rfc3339(from_apple_seconds(626_140_800.0).unwrap()),
             "2020-11-04T00:00:00Z"
@@ -63,7 +67,10 @@ mod tests {
     fn sms_dates_are_nanoseconds_or_old_seconds() {
         let ns = 626_140_800_000_000_000;
         assert_eq!(rfc3339(from_apple_sms(ns).unwrap()), "2020-11-04T00:00:00Z");
-        assert_eq!(rfc3339(from_apple_sms(626_140_800).unwrap()), "2020-11-04T00:00:00Z");
+        assert_eq!(
+            rfc3339(from_apple_sms(626_140_800).unwrap()),
+            "2020-11-04T00:00:00Z"
+        );
         assert_eq!(from_apple_sms(0), None);
     }
 }

@@ -28,7 +28,6 @@ use crate::content::apps::WHATSAPP;
 use crate::content::databases::misc::{self, SmallDb};
 use crate::content::databases::photos::Asset;
 use crate::content::databases::{self, RowEdits, photos, sms, whatsapp};
-use crate::content::media::write_media;
 use crate::content::{Rng, Seeds, small};
 use crate::crypt::{self, Sealer};
 use crate::device::camera::{self, MediaSource};
@@ -511,8 +510,9 @@ impl Night<'_> {
             let src = MediaSource::photo(self.seeds.label("photo").child(k as u64), avg);
             let name = camera::file_name(last + 1 + k as u32, src.kind);
             let photo = format!("{}/{name}", camera::DCIM);
+            let created = self.now - 3_600;
             let media = self.add_file(&photo, CLASS_NONE, &mut dirs, |blob| {
-                write_media(blob, src.kind, src.len, src.seeds.label("bytes"))
+                src.write(blob, created)
             })?;
             let thumb = src.thumbnail();
             self.add_file(
@@ -521,12 +521,7 @@ impl Night<'_> {
                 &mut dirs,
                 |blob| std::fs::write(blob, &thumb).at(blob),
             )?;
-            assets.push(Asset {
-                filename: name,
-                kind: src.kind,
-                bytes: media,
-                created: self.now - 3_600,
-            });
+            assets.push(Asset::new(name, src.kind, media, created));
         }
         Ok(assets)
     }

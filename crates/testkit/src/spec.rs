@@ -68,6 +68,10 @@ pub struct Extras {
     /// Camera-roll videos that are not `.MOV`: a screen recording `RPReplay_Final….MP4` and an
     /// iMovie export `….m4v` (lower case), with their thumbnails and Photos.sqlite rows.
     pub other_videos: bool,
+    /// Live Photos (a `.MOV` beside some HEICs), edited versions in `PhotoData/Mutations` and
+    /// photos in "Recently Deleted", as Photos.sqlite records them (`ZKINDSUBTYPE` 2,
+    /// `ZHASADJUSTMENTS`, `ZTRASHEDSTATE`).
+    pub live_photos_and_edits: bool,
 }
 
 /// Bundle id of an iPad-only app (`softwareSupportedDeviceIds` = `[4]`) with an app group
@@ -270,6 +274,7 @@ impl HouseholdSpec {
                 voice_memos_group: true,
                 apps: vec![FINAL_CUT_PRO.to_owned(), SIDELOADED_APP.to_owned()],
                 other_videos: true,
+                ..Extras::default()
             },
             ..device("Family iPad", "iPad13,1", "17.5", "21F79")
                 .sized(8, 40_000, 1, 150_000, 200_000, 4, 100)

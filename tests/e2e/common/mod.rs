@@ -2,8 +2,8 @@
 //! `hearth` binary run as a real process.
 #![allow(dead_code)]
 
-pub mod procs;
 pub mod ios_databases;
+pub mod procs;
 pub mod served;
 
 use std::path::{Path, PathBuf};

@@ -20,7 +20,8 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> Result<Outcome> {
     if snapshots.is_empty() {
         anyhow::bail!("the repository holds no snapshot to export from");
     }
-    let report = hearth_export::export(&repo, kind(args.kind), &snapshots, &args.out, &Bars::new())?;
+    let report =
+        hearth_export::export(&repo, kind(args.kind), &snapshots, &args.out, &Bars::new())?;
     match ctx.global.json {
         true => print_json(&report_json(&report)),
         false => print_text(&report),

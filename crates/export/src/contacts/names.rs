@@ -133,7 +133,12 @@ mod tests {
     fn one_number_written_many_ways_is_one_handle() {
         let mut names = ContactNames::default();
         names.insert("+1 (919) 555-0100", "Mum".into());
-        for h in ["9195550100", "+19195550100", "(919) 555-0100", "1-919-555-0100"] {
+        for h in [
+            "9195550100",
+            "+19195550100",
+            "(919) 555-0100",
+            "1-919-555-0100",
+        ] {
             assert_eq!(names.name_for(h), Some("Mum"), "{h}");
         }
         assert_eq!(names.name_for("+1 (919) 555-0101"), None);
@@ -146,8 +151,14 @@ mod tests {
     fn a_person_is_shown_by_name_else_organisation() {
         let s = |v: &str| Some(v.to_string());
         assert_eq!(display_name(s("Liz"), None, None, None), s("Liz"));
-        assert_eq!(display_name(s("This"), s("DFIR"), s("Org"), None), s("This DFIR"));
-        assert_eq!(display_name(None, s(" "), s("Apple Inc."), None), s("Apple Inc."));
+        assert_eq!(
+            display_name(s("This"), s("DFIR"), s("Org"), None),
+            s("This DFIR")
+        );
+        assert_eq!(
+            display_name(None, s(" "), s("Apple Inc."), None),
+            s("Apple Inc.")
+        );
         assert_eq!(display_name(None, None, None, None), None);
     }
 }

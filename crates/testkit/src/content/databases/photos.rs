@@ -1,5 +1,12 @@
 //! `CameraRollDomain Media/PhotoData/Photos.sqlite`: one ZASSET row per photo or video, plus
 //! the scene classifications and face prints that make the real database large.
+//!
+//! The columns an exporter reads are iOS 17's: `ZASSET.ZDIRECTORY`/`ZFILENAME` (where the file
+//! is, relative to `Media/`), `ZDATECREATED` (Core Data seconds), `ZKIND` (0 photo, 1 video),
+//! `ZKINDSUBTYPE` (2 Live Photo, 10 screenshot), `ZPLAYBACKSTYLE`, `ZTRASHEDSTATE` (1 in
+//! "Recently Deleted", its file still in DCIM), `ZHASADJUSTMENTS` (an edited version in
+//! `PhotoData/Mutations`), `ZUUID`, and `ZADDITIONALASSETATTRIBUTES.ZORIGINALFILENAME` and
+//! `ZTIMEZONEOFFSET`, as the real libraries in `shared/fixtures/ios-databases*` have them.
 
 use std::path::Path;
 
@@ -14,11 +21,12 @@ use crate::error::{Context, Error};
 
 const SCHEMA: &str = "
 CREATE TABLE ZASSET (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZFAVORITE INTEGER,
-  ZHIDDEN INTEGER, ZKIND INTEGER, ZKINDSUBTYPE INTEGER, ZHEIGHT INTEGER, ZWIDTH INTEGER,
-  ZORIENTATION INTEGER, ZADDITIONALATTRIBUTES INTEGER, ZDATECREATED TIMESTAMP,
-  ZMODIFICATIONDATE TIMESTAMP, ZADDEDDATE TIMESTAMP, ZDURATION FLOAT, ZLATITUDE FLOAT,
-  ZLONGITUDE FLOAT, ZDIRECTORY VARCHAR, ZFILENAME VARCHAR, ZUNIFORMTYPEIDENTIFIER VARCHAR,
-  ZUUID VARCHAR);
+  ZHASADJUSTMENTS INTEGER, ZHEIGHT INTEGER, ZHIDDEN INTEGER, ZKIND INTEGER, ZKINDSUBTYPE INTEGER,
+  ZORIENTATION INTEGER, ZPLAYBACKSTYLE INTEGER, ZSAVEDASSETTYPE INTEGER, ZTRASHEDSTATE INTEGER,
+  ZWIDTH INTEGER, ZADDITIONALATTRIBUTES INTEGER, ZADDEDDATE TIMESTAMP,
+  ZADJUSTMENTTIMESTAMP TIMESTAMP, ZDATECREATED TIMESTAMP, ZDURATION FLOAT, ZLATITUDE FLOAT,
+  ZLONGITUDE FLOAT, ZMODIFICATIONDATE TIMESTAMP, ZTRASHEDDATE TIMESTAMP, ZDIRECTORY VARCHAR,
+  ZFILENAME VARCHAR, ZUNIFORMTYPEIDENTIFIER VARCHAR, ZUUID VARCHAR);
 CREATE TABLE ZADDITIONALASSETATTRIBUTES (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER,
   ZASSET INTEGER, ZORIGINALFILESIZE INTEGER, ZORIGINALHEIGHT INTEGER, ZORIGINALWIDTH INTEGER,
   ZORIGINALFILENAME VARCHAR, ZTIMEZONENAME VARCHAR, ZTIMEZONEOFFSET INTEGER,
@@ -41,7 +49,31 @@ pub(crate) struct Asset {
     pub(crate) bytes: u64,
     /// Unix seconds.
     pub(crate) created: i64,
+    /// A Live Photo: a `.MOV` of the same name beside it.
+    pub(crate) live: bool,
+    /// Has an edited version in `Media/PhotoData/Mutations`.
+    pub(crate) edited: bool,
+    /// In "Recently Deleted".
+    pub(crate) trashed: bool,
 }
+
+impl Asset {
+    pub(crate) fn new(filename: String, kind: MediaKind, bytes: u64, created: i64) -> Self {
+        Asset {
+            filename,
+            kind,
+            bytes,
+            created,
+            live: false,
+            edited: false,
+            trashed: false,
+        }
+    }
+}
+
+/// `ZADDITIONALASSETATTRIBUTES.ZTIMEZONEOFFSET` of every asset: the household lives in
+/// London in summer (the EXIF of the kit's JPEGs says `+01:00` too).
+pub(crate) const TIMEZONE_OFFSET: i64 = 3600;
 
 pub(crate) const DIRECTORY: &str = "DCIM/100APPLE";
 
@@ -97,11 +129,22 @@ pub(crate) fn insert_asset(
     } else {
         (3024, 4032)
     };
+    // ZKINDSUBTYPE: 2 Live Photo, 10 screenshot; ZPLAYBACKSTYLE: 1 still, 3 live, 4 video.
+    let (subtype, playback) = match (video, a.live, a.kind) {
+        (true, _, _) => (0, 4),
+        (false, true, _) => (2, 3),
+        (false, false, MediaKind::Png) => (10, 1),
+        _ => (0, 1),
+    };
+    let trashed = a.trashed.then(|| apple_secs(now - 86_400));
+    let adjusted = a.edited.then(|| apple_secs(a.created + 600));
     conn.prepare_cached(
         "INSERT INTO ZASSET (Z_ENT, Z_OPT, ZFAVORITE, ZHIDDEN, ZKIND, ZKINDSUBTYPE, ZHEIGHT, ZWIDTH,
            ZORIENTATION, ZDATECREATED, ZMODIFICATIONDATE, ZADDEDDATE, ZDURATION, ZLATITUDE, ZLONGITUDE,
-           ZDIRECTORY, ZFILENAME, ZUNIFORMTYPEIDENTIFIER, ZUUID)
-         VALUES (3, 4, ?1, 0, ?2, 0, ?3, ?4, 1, ?5, ?6, ?5, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+           ZDIRECTORY, ZFILENAME, ZUNIFORMTYPEIDENTIFIER, ZUUID, ZPLAYBACKSTYLE, ZSAVEDASSETTYPE,
+           ZTRASHEDSTATE, ZTRASHEDDATE, ZHASADJUSTMENTS, ZADJUSTMENTTIMESTAMP)
+         VALUES (3, 4, ?1, 0, ?2, ?14, ?3, ?4, 1, ?5, ?6, ?5, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15, 3,
+           ?16, ?17, ?18, ?19)",
     )?
     .execute(params![
         rng.random_bool(0.05),
@@ -117,14 +160,28 @@ pub(crate) fn insert_asset(
         a.filename,
         a.kind.uti(),
         text::uuid(rng),
+        subtype,
+        playback,
+        i64::from(a.trashed),
+        trashed,
+        i64::from(a.edited),
+        adjusted,
     ])?;
     let asset = conn.last_insert_rowid();
     conn.prepare_cached(
         "INSERT INTO ZADDITIONALASSETATTRIBUTES (Z_ENT, Z_OPT, ZASSET, ZORIGINALFILESIZE, ZORIGINALHEIGHT,
            ZORIGINALWIDTH, ZORIGINALFILENAME, ZTIMEZONENAME, ZTIMEZONEOFFSET, ZREVERSELOCATIONDATA)
-         VALUES (1, 2, ?1, ?2, ?3, ?4, ?5, 'Europe/London', 3600, ?6)",
+         VALUES (1, 2, ?1, ?2, ?3, ?4, ?5, 'Europe/London', ?6, ?7)",
     )?
-    .execute(params![asset, a.bytes as i64, h, w, a.filename, reverse_location(rng)])?;
+    .execute(params![
+        asset,
+        a.bytes as i64,
+        h,
+        w,
+        a.filename,
+        TIMEZONE_OFFSET,
+        reverse_location(rng)
+    ])?;
     let attributes = conn.last_insert_rowid();
     conn.execute(
         "UPDATE ZASSET SET ZADDITIONALATTRIBUTES = ?1 WHERE Z_PK = ?2",
