@@ -11,6 +11,8 @@
 //! [`export`] runs one kind over many snapshots, devices in parallel, and reports counts per
 //! snapshot and in all ([`ExportReport`]). The CLI and the dashboard are glue over it.
 
+mod calls;
+mod cell;
 mod contacts;
 mod conversation;
 mod database;
@@ -19,8 +21,13 @@ mod messages;
 mod out;
 mod photos;
 mod report;
+mod rfc4180;
 mod source;
+#[cfg(test)]
+mod test_fixtures;
 mod time;
+mod unique;
+mod voicemail;
 mod whatsapp;
 
 pub use contacts::{ContactNames, normalize_handle};
@@ -175,6 +182,9 @@ fn export_snapshot(
     match kind {
         Kind::Messages => messages::export(src, out, tally),
         Kind::Whatsapp => whatsapp::export(src, out, tally),
+        Kind::Contacts => contacts::export(src, out, tally),
+        Kind::Calls => calls::export(src, out, tally),
+        Kind::Voicemail => voicemail::export(src, out, tally),
         _ => {
             let _ = (src, out, tally);
             Err(ExportError::Usage(format!(

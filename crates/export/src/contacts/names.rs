@@ -1,16 +1,10 @@
 //! Who a phone number or e-mail address is, by the same snapshot's address book: how Messages,
 //! calls and WhatsApp show senders.
 
+use super::book::{AddressBook, Person, property};
 use crate::error::ExportError;
 use crate::source::Source;
 use std::collections::HashMap;
-
-pub const DOMAIN: &str = "HomeDomain";
-pub const ADDRESS_BOOK: &str = "Library/AddressBook/AddressBook.sqlitedb";
-
-/// `ABMultiValue.property` of a phone number and of an e-mail address.
-const PHONE: i64 = 3;
-const EMAIL: i64 = 4;
 
 /// Phone numbers compare by their last this many digits, so `+1 (919) 555-0100`, `9195550100`
 /// and `+19195550100` are one number (country and trunk prefixes differ in how they are saved).
@@ -24,43 +18,30 @@ pub struct ContactNames {
 impl ContactNames {
     /// The names in the snapshot's address book; empty when it has none.
     pub fn load(src: &Source<'_>) -> Result<Self, ExportError> {
-        let Some(db) = src.database(DOMAIN, ADDRESS_BOOK)? else {
-            return Ok(Self::default());
-        };
-        let person = db.table("ABPerson")?;
-        let values = db.table("ABMultiValue")?;
-        for c in ["record_id", "property", "value"] {
-            values.require(c)?;
+        match AddressBook::open(src)? {
+            Some(book) => Ok(Self::of(&book.people()?)),
+            None => Ok(Self::default()),
         }
-        let sql = format!(
-            "SELECT m.value, {first}, {last}, {org}, {nick} FROM ABMultiValue m \
-             JOIN ABPerson p ON p.ROWID = m.record_id WHERE m.property IN ({PHONE}, {EMAIL})",
-            first = person.or_null("First"),
-            last = person.or_null("Last"),
-            org = person.or_null("Organization"),
-            nick = person.or_null("Nickname"),
-        );
-        let mut stmt = db.conn().prepare(&sql).map_err(|e| db.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    display_name(
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                    ),
-                ))
-            })
-            .map_err(|e| db.err(e))?;
+    }
+
+    /// The names of `people`, by their phone numbers and e-mail addresses.
+    pub fn of(people: &[Person]) -> Self {
         let mut names = Self::default();
-        for row in rows {
-            if let (Some(handle), Some(name)) = row.map_err(|e| db.err(e))? {
-                names.insert(&handle, name);
+        for p in people {
+            let name = display_name(
+                p.first.clone(),
+                p.last.clone(),
+                p.organization.clone(),
+                p.nickname.clone(),
+            );
+            let Some(name) = name else { continue };
+            for v in p.of(property::PHONE).chain(p.of(property::EMAIL)) {
+                if let Some(handle) = &v.value {
+                    names.insert(handle, name.clone());
+                }
             }
         }
-        Ok(names)
+        names
     }
 
     /// Records that `handle` (a phone number or e-mail address) is `name`; the first name given
