@@ -2,7 +2,8 @@
 //! Data, table `ZCALLRECORD`) as one CSV file (RFC 4180), oldest call first.
 //!
 //! Columns: `date_utc` (RFC 3339), `date_local` (the household's time zone), `direction`
-//! (`incoming`/`outgoing`, from `ZORIGINATED`), `answered` (`yes`/`no`), `duration_seconds`
+//! (`incoming`/`outgoing`, from `ZORIGINATED`), `answered` (`yes`/`no`: `ZANSWERED` for an
+//! incoming call, which iOS sets on those only; an outgoing call that lasted), `duration_seconds`
 //! (rounded to the second) and `duration` (`H:MM:SS`), `number` (`ZADDRESS`, which iOS 13 and
 //! 14 store as a BLOB of UTF-8), `name` (`ZNAME`, else the contact's name in the same
 //! snapshot's address book), `service` (`Phone`, `FaceTime Audio`, `FaceTime Video`, or the
@@ -128,7 +129,12 @@ pub fn read(db: &crate::Database) -> Result<Vec<Call>, ExportError> {
             })
         })
         .map_err(|e| db.err(e))?;
-    rows.collect::<Result<_, _>>().map_err(|e| db.err(e))
+    let mut calls: Vec<Call> = rows.collect::<Result<_, _>>().map_err(|e| db.err(e))?;
+    // iOS sets ZANSWERED on incoming calls only; an outgoing call was answered when it lasted.
+    for c in calls.iter_mut().filter(|c| c.outgoing) {
+        c.answered |= c.duration > 0.0;
+    }
+    Ok(calls)
 }
 
 /// What carried the call.
@@ -207,7 +213,10 @@ mod tests {
         let total: f64 = calls.iter().map(|c| c.duration).sum();
         assert!((total - 1275.791).abs() < 0.01, "{total}");
         assert_eq!(calls.iter().filter(|c| c.outgoing).count(), 7);
-        assert_eq!(calls.iter().filter(|c| c.answered).count(), 5);
+        // 5 incoming calls answered, and the outgoing ones that lasted.
+        let answered_in = calls.iter().filter(|c| c.answered && !c.outgoing).count();
+        assert_eq!(answered_in, 5);
+        assert_eq!(calls.iter().filter(|c| c.answered && c.outgoing).count(), 6);
         let by = |s: &str| calls.iter().filter(|c| c.service == s).count();
         assert_eq!(
             (by("Phone"), by("FaceTime Video"), by("FaceTime Audio")),

@@ -5,9 +5,12 @@
 //! depend only on its seed and target. Each database module also offers a `nightly` edit
 //! (insert and update a few hundred rows) used by [`crate::next_day`].
 
+pub(crate) mod address_book;
+pub(crate) mod contact_photo;
 pub(crate) mod misc;
 pub(crate) mod photos;
 pub(crate) mod sms;
+pub(crate) mod voicemail;
 pub(crate) mod whatsapp;
 
 use std::path::Path;

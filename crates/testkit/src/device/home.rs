@@ -1,12 +1,15 @@
-//! `HomeDomain` (Messages, contacts, calls, Safari, preferences, caches) and `MediaDomain`
+//! `HomeDomain` (Messages, contacts with their photos, calls, voicemail, Safari, preferences,
+//! caches) and `MediaDomain`
 //! (Messages attachments, Voice Memos).
 
 use rand::RngExt;
 
 use super::writer::{BlobWriter, CLASS_DEFAULT};
 use super::{BigDb, Ctx};
+use crate::content::databases::address_book::{self, Book};
 use crate::content::databases::misc::{self, SmallDb};
 use crate::content::databases::sms::{self, Attachment};
+use crate::content::databases::voicemail;
 use crate::content::media::{MediaKind, write_media};
 use crate::content::small::{self, SmallKind};
 use crate::content::{Rng, Seeds, plists, text};
@@ -17,6 +20,9 @@ pub(crate) const MEDIA: &str = "MediaDomain";
 pub(crate) const SMS_DB: &str = "Library/SMS/sms.db";
 pub(crate) const CALL_HISTORY: &str = "Library/CallHistoryDB/CallHistory.storedata";
 pub(crate) const SAFARI_HISTORY: &str = "Library/Safari/History.db";
+pub(crate) const ADDRESS_BOOK: &str = "Library/AddressBook/AddressBook.sqlitedb";
+pub(crate) const ADDRESS_BOOK_IMAGES: &str = "Library/AddressBook/AddressBookImages.sqlitedb";
+pub(crate) const VOICEMAIL_DB: &str = "Library/Voicemail/voicemail.db";
 
 const SYSTEM_PREFS: &[&str] = &[
     "com.apple.springboard",
@@ -57,21 +63,16 @@ pub(crate) fn write(w: &mut BlobWriter, ctx: &Ctx) -> Result<(), Error> {
     w.file(HOME, SMS_DB, CLASS_DEFAULT, |b| {
         sms::create_db(b, seeds, target, now, &attachments)
     })?;
-    let small_dbs = [
-        (
-            "Library/AddressBook/AddressBook.sqlitedb",
-            SmallDb::AddressBook,
-            rows,
-        ),
-        (CALL_HISTORY, SmallDb::CallHistory, rows * 2),
-        (SAFARI_HISTORY, SmallDb::SafariHistory, rows * 2),
-    ];
-    for (path, kind, rows) in small_dbs {
-        let seeds = ctx.seeds.label(path);
-        w.file(HOME, path, CLASS_DEFAULT, |b| {
-            misc::create_db(b, kind, seeds, rows, now)
-        })?;
-    }
+    let book = write_contacts(w, ctx, rows)?;
+    let seeds = ctx.seeds.label(CALL_HISTORY);
+    w.file(HOME, CALL_HISTORY, CLASS_DEFAULT, |b| {
+        misc::create_call_history(b, seeds, rows * 2, now, &book.mobiles)
+    })?;
+    let seeds = ctx.seeds.label(SAFARI_HISTORY);
+    w.file(HOME, SAFARI_HISTORY, CLASS_DEFAULT, |b| {
+        misc::create_db(b, SmallDb::SafariHistory, seeds, rows * 2, now)
+    })?;
+    write_voicemail(w, ctx, &book.mobiles)?;
     for i in 0..ctx.small.home_prefs {
         let name = SYSTEM_PREFS[i % SYSTEM_PREFS.len()];
         let suffix = if i < SYSTEM_PREFS.len() {
@@ -101,6 +102,43 @@ pub(crate) fn write(w: &mut BlobWriter, ctx: &Ctx) -> Result<(), Error> {
         w.dir(HOME, dir);
     }
     write_recordings(w, ctx, &mut rng)
+}
+
+/// The address book with `people` people, and the photos of some of them.
+fn write_contacts(w: &mut BlobWriter, ctx: &Ctx, people: usize) -> Result<Book, Error> {
+    let (seeds, now) = (ctx.seeds.label(ADDRESS_BOOK), w.now());
+    let mut book = Book::default();
+    w.file(HOME, ADDRESS_BOOK, CLASS_DEFAULT, |b| {
+        book = address_book::create_db(b, seeds, people, now)?;
+        Ok(())
+    })?;
+    w.file(HOME, ADDRESS_BOOK_IMAGES, CLASS_DEFAULT, |b| {
+        address_book::create_images(b, &book.photos)
+    })?;
+    Ok(book)
+}
+
+/// `voicemail.db` and its messages' `<ROWID>.amr` audio and `<ROWID>.transcript` files.
+fn write_voicemail(w: &mut BlobWriter, ctx: &Ctx, callers: &[String]) -> Result<(), Error> {
+    let (seeds, now) = (ctx.seeds.label(VOICEMAIL_DB), w.now());
+    let mut messages = Vec::new();
+    w.file(HOME, VOICEMAIL_DB, CLASS_DEFAULT, |b| {
+        messages = voicemail::create_db(b, seeds, callers, now)?;
+        Ok(())
+    })?;
+    for m in &messages {
+        if let Some(audio) = &m.audio {
+            w.bytes(HOME, &format!("Library/Voicemail/{}.amr", m.id), audio)?;
+        }
+        if let Some(transcript) = &m.transcript {
+            w.bytes(
+                HOME,
+                &format!("Library/Voicemail/{}.transcript", m.id),
+                transcript,
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// A cache file name with an extension matching its kind.

@@ -1,10 +1,11 @@
-//! The smaller system and app databases: contacts, call history, Safari history, voice memos,
-//! data usage and a generic app Core Data store. Sized by row count, not bytes.
+//! The smaller system and app databases: call history, Safari history, voice memos, data usage
+//! and a generic app Core Data store. Sized by row count, not bytes. (Contacts are in
+//! [`super::address_book`], voicemail in [`super::voicemail`].)
 
 use std::path::Path;
 
 use rand::RngExt;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{RowEdits, close, create};
 use crate::content::plists::APPLE_EPOCH;
@@ -14,7 +15,6 @@ use crate::error::{Context, Error};
 /// Which small database to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SmallDb {
-    AddressBook,
     CallHistory,
     SafariHistory,
     DataUsage,
@@ -26,17 +26,26 @@ pub(crate) enum SmallDb {
 impl SmallDb {
     fn schema(self) -> &'static str {
         match self {
-            SmallDb::AddressBook => "
-CREATE TABLE ABPerson (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, First TEXT, Last TEXT, Organization TEXT,
-  Note TEXT, Birthday TEXT, CreationDate INTEGER, ModificationDate INTEGER, DisplayName TEXT);
-CREATE TABLE ABMultiValue (UID INTEGER PRIMARY KEY, record_id INTEGER, property INTEGER,
-  identifier INTEGER, label INTEGER, value TEXT, guid TEXT);
-CREATE INDEX ABMultiValueRecordIDIndex ON ABMultiValue(record_id);",
+            // iOS 14's Core Data store (the real one in shared/fixtures/ios-databases).
             SmallDb::CallHistory => "
+CREATE TABLE ZCALLDBPROPERTIES (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZTIMER_ALL FLOAT,
+  ZTIMER_INCOMING FLOAT, ZTIMER_LAST FLOAT, ZTIMER_LIFETIME FLOAT, ZTIMER_OUTGOING FLOAT);
 CREATE TABLE ZCALLRECORD (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZANSWERED INTEGER,
-  ZCALLTYPE INTEGER, ZORIGINATED INTEGER, ZREAD INTEGER, ZDATE TIMESTAMP, ZDURATION FLOAT,
-  ZADDRESS VARCHAR, ZNAME VARCHAR, ZSERVICE_PROVIDER VARCHAR, ZUNIQUE_ID VARCHAR, ZISO_COUNTRY_CODE VARCHAR);
-CREATE INDEX ZCALLRECORD_ZDATE ON ZCALLRECORD (ZDATE);",
+  ZCALL_CATEGORY INTEGER, ZCALLTYPE INTEGER, ZDISCONNECTED_CAUSE INTEGER, ZFACE_TIME_DATA INTEGER,
+  ZFILTERED_OUT_REASON INTEGER, ZHANDLE_TYPE INTEGER, ZJUNKCONFIDENCE INTEGER, ZNUMBER_AVAILABILITY INTEGER,
+  ZORIGINATED INTEGER, ZREAD INTEGER, ZVERIFICATIONSTATUS INTEGER, ZDATE TIMESTAMP, ZDURATION FLOAT,
+  ZISO_COUNTRY_CODE VARCHAR, ZLOCATION VARCHAR, ZNAME VARCHAR, ZSERVICE_PROVIDER VARCHAR, ZUNIQUE_ID VARCHAR,
+  ZLOCALPARTICIPANTUUID BLOB, ZOUTGOINGLOCALPARTICIPANTUUID BLOB, ZADDRESS BLOB);
+CREATE TABLE Z_2REMOTEPARTICIPANTHANDLES (Z_2REMOTEPARTICIPANTCALLS INTEGER, Z_3REMOTEPARTICIPANTHANDLES INTEGER,
+  PRIMARY KEY (Z_2REMOTEPARTICIPANTCALLS, Z_3REMOTEPARTICIPANTHANDLES));
+CREATE TABLE ZHANDLE (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER, ZTYPE INTEGER,
+  ZNORMALIZEDVALUE VARCHAR, ZVALUE BLOB);
+CREATE INDEX Z_CallRecord_byDateIndex ON ZCALLRECORD (ZDATE COLLATE BINARY ASC);
+CREATE UNIQUE INDEX Z_CallRecord_UNIQUE_unique_id ON ZCALLRECORD (ZUNIQUE_ID COLLATE BINARY ASC);
+CREATE INDEX Z_Handle_byNormalizedValueIndex ON ZHANDLE (ZNORMALIZEDVALUE COLLATE BINARY ASC);
+CREATE TABLE Z_PRIMARYKEY (Z_ENT INTEGER PRIMARY KEY, Z_NAME VARCHAR, Z_SUPER INTEGER, Z_MAX INTEGER);
+CREATE TABLE Z_METADATA (Z_VERSION INTEGER PRIMARY KEY, Z_UUID VARCHAR(255), Z_PLIST BLOB);
+INSERT INTO Z_PRIMARYKEY VALUES (1, 'CallDBProperties', 0, 0), (2, 'CallRecord', 0, 0), (3, 'Handle', 0, 0);",
             SmallDb::SafariHistory => "
 CREATE TABLE history_items (id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL UNIQUE,
   domain_expansion TEXT NULL, visit_count INTEGER NOT NULL, daily_visit_counts BLOB NOT NULL,
@@ -74,9 +83,31 @@ pub(crate) fn create_db(
     rows: usize,
     now: i64,
 ) -> Result<(), Error> {
+    create_with_callers(path, kind, seeds, rows, now, &[])
+}
+
+/// The call history, most calls with `callers` (E.164 numbers: the address book's people).
+pub(crate) fn create_call_history(
+    path: &Path,
+    seeds: Seeds,
+    rows: usize,
+    now: i64,
+    callers: &[String],
+) -> Result<(), Error> {
+    create_with_callers(path, SmallDb::CallHistory, seeds, rows, now, callers)
+}
+
+fn create_with_callers(
+    path: &Path,
+    kind: SmallDb,
+    seeds: Seeds,
+    rows: usize,
+    now: i64,
+    callers: &[String],
+) -> Result<(), Error> {
     let conn = create(path, kind.schema())?;
     let mut rng = seeds.rng();
-    populate(&conn, kind, &mut rng, rows, now).at(path)?;
+    populate(&conn, kind, &mut rng, rows, now, callers).at(path)?;
     close(conn, path)
 }
 
@@ -86,13 +117,17 @@ fn populate(
     rng: &mut Rng,
     rows: usize,
     now: i64,
+    callers: &[String],
 ) -> rusqlite::Result<()> {
     let tx = conn.unchecked_transaction()?;
     for i in 0..rows {
         let at = now - rng.random_range(0..2 * 365 * 86_400);
         match kind {
-            SmallDb::AddressBook => insert_contact(conn, rng, at)?,
-            SmallDb::CallHistory => insert_call(conn, rng, at)?,
+            SmallDb::CallHistory => {
+                let caller = (!callers.is_empty() && rng.random_bool(0.7))
+                    .then(|| callers[rng.random_range(0..callers.len())].clone());
+                insert_call(conn, rng, at, caller)?
+            }
             SmallDb::SafariHistory => insert_visit(conn, rng, at)?,
             SmallDb::DataUsage => insert_usage(conn, rng, i, at)?,
             SmallDb::AppStore => insert_item(conn, rng, at)?,
@@ -102,45 +137,61 @@ fn populate(
     tx.commit()
 }
 
-fn insert_contact(conn: &Connection, rng: &mut Rng, at: i64) -> rusqlite::Result<()> {
-    let (first, last) = (text::first_name(rng), text::last_name(rng));
+/// One call: mostly phone calls, some FaceTime audio and video, a few through a VoIP app;
+/// `ZADDRESS` a BLOB of UTF-8 as iOS 13 and 14 write it, with its `ZHANDLE` row.
+fn insert_call(
+    conn: &Connection,
+    rng: &mut Rng,
+    at: i64,
+    caller: Option<String>,
+) -> rusqlite::Result<()> {
+    let number = caller.unwrap_or_else(|| text::phone_number(rng));
+    let outgoing = rng.random_bool(0.4);
+    let answered = !outgoing && rng.random_bool(0.6);
+    let lasted = answered || (outgoing && rng.random_bool(0.8));
+    let (call_type, provider) = match rng.random_range(0..20) {
+        0..=15 => (1, "com.apple.Telephony"),
+        16 => (8, "com.apple.FaceTime"),
+        17 | 18 => (16, "com.apple.FaceTime"),
+        _ => (1, "net.whatsapp.WhatsApp"),
+    };
+    // CallKit apps name the other party; the phone leaves ZNAME empty.
+    let name = (provider == "net.whatsapp.WhatsApp")
+        .then(|| format!("{} {}", text::first_name(rng), text::last_name(rng)));
+    let location = rng
+        .random_bool(0.3)
+        .then(|| text::pick(rng, &["London", "Manchester, England", "Cardiff"]).to_string());
     conn.prepare_cached(
-        "INSERT INTO ABPerson (First, Last, Organization, Note, CreationDate, ModificationDate, DisplayName)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+        "INSERT INTO ZCALLRECORD (Z_ENT, Z_OPT, ZANSWERED, ZCALL_CATEGORY, ZCALLTYPE, ZDISCONNECTED_CAUSE,
+           ZHANDLE_TYPE, ZJUNKCONFIDENCE, ZNUMBER_AVAILABILITY, ZORIGINATED, ZREAD, ZVERIFICATIONSTATUS, ZDATE,
+           ZDURATION, ZISO_COUNTRY_CODE, ZLOCATION, ZNAME, ZSERVICE_PROVIDER, ZUNIQUE_ID, ZADDRESS)
+         VALUES (2, 1, ?1, ?2, ?3, ?4, 2, 0, 0, ?5, 1, 4, ?6, ?7, 'gb', ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
-        first,
-        last,
-        rng.random_bool(0.2).then(|| format!("{} Ltd", text::last_name(rng))),
-        rng.random_bool(0.1).then(|| text::sentence(rng, 3, 12)),
-        at - APPLE_EPOCH,
-        format!("{first} {last}"),
-    ])?;
-    let person = conn.last_insert_rowid();
-    for (property, value) in [(3, text::phone_number(rng)), (4, text::email(rng))] {
-        conn.prepare_cached(
-            "INSERT INTO ABMultiValue (record_id, property, identifier, label, value, guid) VALUES (?1, ?2, 0, 1, ?3, ?4)",
-        )?
-        .execute(params![person, property, value, text::uuid(rng)])?;
-    }
-    Ok(())
-}
-
-fn insert_call(conn: &Connection, rng: &mut Rng, at: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO ZCALLRECORD (Z_ENT, Z_OPT, ZANSWERED, ZCALLTYPE, ZORIGINATED, ZREAD, ZDATE, ZDURATION,
-           ZADDRESS, ZNAME, ZSERVICE_PROVIDER, ZUNIQUE_ID, ZISO_COUNTRY_CODE)
-         VALUES (2, 1, ?1, 1, ?2, 1, ?3, ?4, ?5, ?6, 'com.apple.Telephony', ?7, 'gb')",
-    )?
-    .execute(params![
-        rng.random_bool(0.8),
-        rng.random_bool(0.5),
-        (at - APPLE_EPOCH) as f64,
-        rng.random_range(0.0..1800.0),
-        text::phone_number(rng),
-        text::first_name(rng),
+        answered,
+        if call_type == 8 { 2 } else { 1 },
+        call_type,
+        if lasted { 0 } else { 6 },
+        outgoing,
+        (at - APPLE_EPOCH) as f64 + rng.random_range(0.0..1.0),
+        if lasted { rng.random_range(2.0..1800.0) } else { 0.0 },
+        location,
+        name,
+        provider,
         text::uuid(rng),
+        number.as_bytes(),
     ])?;
+    let call = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "INSERT INTO ZHANDLE (Z_PK, Z_ENT, Z_OPT, ZTYPE, ZNORMALIZEDVALUE, ZVALUE) VALUES (?1, 3, 1, 2, ?2, ?3)",
+    )?
+    .execute(params![call, number, number.as_bytes()])?;
+    conn.prepare_cached(
+        "INSERT INTO Z_2REMOTEPARTICIPANTHANDLES (Z_2REMOTEPARTICIPANTCALLS, Z_3REMOTEPARTICIPANTHANDLES) VALUES (?1, ?1)",
+    )?
+    .execute([call])?;
+    conn.prepare_cached("UPDATE Z_PRIMARYKEY SET Z_MAX = ?1 WHERE Z_ENT IN (2, 3)")?
+        .execute([call])?;
     Ok(())
 }
 
@@ -240,9 +291,11 @@ pub(crate) fn nightly(
     for _ in 0..rows {
         let at = now - rng.random_range(0..86_400);
         match kind {
-            SmallDb::CallHistory => insert_call(conn, rng, at)?,
+            SmallDb::CallHistory => {
+                let again = again_caller(conn, rng)?;
+                insert_call(conn, rng, at, again)?
+            }
             SmallDb::SafariHistory => insert_visit(conn, rng, at)?,
-            SmallDb::AddressBook => insert_contact(conn, rng, at)?,
             SmallDb::DataUsage => insert_usage(conn, rng, rows, at)?,
             SmallDb::AppStore => insert_item(conn, rng, at)?,
             SmallDb::HealthSecure => insert_sample(conn, rng, at)?,
@@ -253,6 +306,26 @@ pub(crate) fn nightly(
         inserted: rows,
         updated: 0,
     })
+}
+
+/// Half the time, the number of an earlier call (people call the same people).
+fn again_caller(conn: &Connection, rng: &mut Rng) -> rusqlite::Result<Option<String>> {
+    let max: i64 = conn.query_row("SELECT coalesce(max(Z_PK), 0) FROM ZCALLRECORD", [], |r| {
+        r.get(0)
+    })?;
+    if max == 0 || rng.random_bool(0.5) {
+        return Ok(None);
+    }
+    let pk = rng.random_range(1..=max);
+    let number: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT ZADDRESS FROM ZCALLRECORD WHERE Z_PK = ?1",
+            [pk],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    Ok(number.map(|n| String::from_utf8_lossy(&n).into_owned()))
 }
 
 /// Voice Memos' `CloudRecordings.db`, one row per recording path.
