@@ -2,7 +2,19 @@
 //! `Mum (2).vcf`, ...): the same data gives the same names on every run, so a second export
 //! rewrites its files instead of adding numbered copies beside them.
 
+use crate::out::safe_name;
 use std::collections::HashSet;
+
+/// `<text>.<ext>` for a name a device wrote (a contact's, a caller's): [`safe_name`], without
+/// the dots and spaces it may end with (`Apple Inc.` gives `Apple Inc.vcf`, not
+/// `Apple Inc..vcf`; Windows drops a trailing dot).
+pub(crate) fn file_name(text: &str, ext: &str) -> String {
+    let stem = safe_name(text);
+    match stem.trim_end_matches(['.', ' ']) {
+        "" => format!("_.{ext}"),
+        s => format!("{s}.{ext}"),
+    }
+}
 
 /// Names given so far, compared without case: a Mac's disk does not tell `Mum.vcf` from
 /// `mum.vcf`.
@@ -30,6 +42,18 @@ impl UniqueNames {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_from_device_text_end_in_their_extension() {
+        assert_eq!(file_name("Apple Inc.", "vcf"), "Apple Inc.vcf");
+        assert_eq!(file_name("Mum", "vcf"), "Mum.vcf");
+        assert_eq!(file_name("...", "vcf"), "_.vcf");
+        assert_eq!(
+            file_name("2024-05-01 1803 +44 7700 900123", "amr"),
+            "2024-05-01 1803 +44 7700 900123.amr"
+        );
+        assert_eq!(file_name("a/b", "vcf"), "a_b.vcf");
+    }
 
     #[test]
     fn names_are_unique_without_case() {

@@ -18,12 +18,12 @@ use crate::SnapshotOut;
 use crate::cell;
 use crate::contacts::ContactNames;
 use crate::error::ExportError;
-use crate::out::{safe_name, set_mtime};
+use crate::out::set_mtime;
 use crate::report::Tally;
 use crate::rfc4180::CsvWriter;
 use crate::source::Source;
 use crate::time::{local_zone, rfc3339};
-use crate::unique::UniqueNames;
+use crate::unique::{UniqueNames, file_name};
 use jiff::Timestamp;
 use plist::Value;
 
@@ -150,7 +150,7 @@ pub fn read(db: &crate::Database) -> Result<Vec<Voicemail>, ExportError> {
 }
 
 /// Copies the message's audio as `YYYY-MM-DD HHMM <sender>.amr` with its date as mtime; its
-/// name, or `None` (and a warning) when the backup lacks it.
+/// name, or `None` (and a note) when the backup lacks it.
 fn copy_audio(
     src: &Source<'_>,
     out: &SnapshotOut,
@@ -161,8 +161,10 @@ fn copy_audio(
 ) -> Result<Option<String>, ExportError> {
     let rel = format!("{FOLDER}/{}.amr", m.id);
     let Some(audio) = src.file(DOMAIN, &rel) else {
-        tally.warn(format!(
-            "{}: voicemail {} from {}: the backup holds no {rel}; listed without audio",
+        // The phone downloads a message's audio when it is played or on Wi-Fi: no fault of
+        // the backup or the export.
+        tally.note(format!(
+            "{}: voicemail {} from {}: the backup holds no {rel} (not downloaded to the phone); listed without audio",
             src.device(),
             m.id,
             m.sender.as_deref().unwrap_or("an unknown number")
@@ -178,7 +180,7 @@ fn copy_audio(
         })
         .unwrap_or_default();
     let who = name.or(m.sender.as_deref()).unwrap_or("Unknown");
-    let file = files.take(&safe_name(&format!("{when}{who}.amr")));
+    let file = files.take(&file_name(&format!("{when}{who}"), "amr"));
     let path = out
         .dir
         .replace_with(&file, |w| src.copy(audio.data, w).map(drop))?;

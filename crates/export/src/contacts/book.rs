@@ -189,7 +189,7 @@ impl AddressBook {
         let mut parts = self.parts()?;
         let sql = format!(
             "SELECT ROWID, record_id, property, {label}, value FROM ABMultiValue \
-             ORDER BY record_id, {identifier}, ROWID",
+             ORDER BY record_id, property, {identifier}, ROWID",
             label = c.or_null("label"),
             identifier = c.pick(&["identifier"]).unwrap_or("ROWID"),
         );

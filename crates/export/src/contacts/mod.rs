@@ -26,7 +26,7 @@ use crate::SnapshotOut;
 use crate::error::ExportError;
 use crate::report::Tally;
 use crate::source::Source;
-use crate::unique::UniqueNames;
+use crate::unique::{UniqueNames, file_name};
 use base64::Engine as _;
 use names::display_name;
 use vcard::{VCard, plain_label};
@@ -159,7 +159,7 @@ fn write_folder(
         cards.each(tally, |name, card| {
             all.write_all(card.as_bytes())
                 .map_err(ExportError::io(&all_path, "writing"))?;
-            let file = names.take(&format!("{}.vcf", crate::out::safe_name(name)));
+            let file = names.take(&file_name(name, "vcf"));
             out.dir.replace(&file, card.as_bytes()).map(drop)
         })
     })?;
