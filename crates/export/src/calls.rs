@@ -271,6 +271,34 @@ mod tests {
     }
 
     #[test]
+    fn a_call_history_of_an_unknown_schema_names_what_it_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("CallHistory.storedata");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE ZCALLRECORD (Z_PK INTEGER PRIMARY KEY, ZDATE TIMESTAMP, ZDURATION FLOAT, ZORIGINATED INTEGER);",
+            )
+            .unwrap();
+        let db = crate::Database::open_copy(
+            &path,
+            "HomeDomain/Library/CallHistoryDB/CallHistory.storedata",
+            "Mum's iPhone",
+        )
+        .unwrap();
+        let err = read(&db).unwrap_err();
+        assert!(
+            matches!(&err, ExportError::Schema { table, column: Some(c), .. } if table == "ZCALLRECORD" && c == "ZADDRESS"),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("column ZADDRESS in table ZCALLRECORD"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn services_are_named_for_people() {
         assert_eq!(service(Some("com.apple.Telephony"), Some(1)), "Phone");
         assert_eq!(

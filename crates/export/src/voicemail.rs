@@ -320,4 +320,20 @@ mod tests {
         assert_eq!(transcript(&archive(root, vec![])).unwrap(), None);
         assert!(transcript(b"#!AMR\n").is_err());
     }
+
+    proptest::proptest! {
+        /// A damaged transcript is an error or no text, never a panic.
+        #[test]
+        fn damaged_transcripts_never_panic(cut in 0usize..400, flip in 0usize..400, junk in proptest::collection::vec(0u8.., 0..64)) {
+            let mut root = Dictionary::new();
+            root.insert("transcriptionString".into(), Value::Uid(Uid::new(2)));
+            let mut bytes = archive(root, vec![Value::String("Call me back".into())]);
+            if let Some(b) = bytes.get_mut(flip) {
+                *b ^= 0x5A;
+            }
+            bytes.truncate(cut.max(1));
+            let _ = transcript(&bytes);
+            let _ = transcript(&junk);
+        }
+    }
 }

@@ -470,6 +470,61 @@ mod tests {
     }
 
     #[test]
+    fn a_photo_of_no_known_type_is_a_warning_naming_the_contact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("AddressBookImages.sqlitedb");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE ABFullSizeImage (ROWID INTEGER PRIMARY KEY, record_id INTEGER, data BLOB);
+             INSERT INTO ABFullSizeImage (record_id, data) VALUES (1, x'62706C6973743030'), (2, x'FFD8FFE0');",
+        )
+        .unwrap();
+        drop(conn);
+        let db = crate::Database::open_copy(&path, "AddressBookImages.sqlitedb", "Mum's iPhone")
+            .unwrap();
+        let photos = Photos::new(Some(db)).unwrap();
+        let people = [
+            Person {
+                id: 1,
+                first: Some("Ann".into()),
+                ..Person::default()
+            },
+            Person {
+                id: 2,
+                first: Some("Bob".into()),
+                ..Person::default()
+            },
+        ];
+        let cards = Cards {
+            people: &people,
+            photos: &photos,
+            device: "Mum's iPhone",
+        };
+        let mut tally = Tally::default();
+        assert_eq!(cards.photo(&people[0], &mut tally), None);
+        assert_eq!(tally.warnings.len(), 1);
+        let w = &tally.warnings[0];
+        assert!(
+            w.contains("contact 1 (Ann)") && w.contains("not an image"),
+            "{w}"
+        );
+        let (media_type, bytes) = cards.photo(&people[1], &mut tally).unwrap();
+        assert_eq!((media_type, bytes.len()), ("image/jpeg", 4));
+        let mut written = Vec::new();
+        cards
+            .each(&mut tally, |_, card| {
+                written.push(card.to_string());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((tally.count("contacts"), tally.count("photos")), (2, 1));
+        assert!(
+            !written[0].contains("PHOTO")
+                && written[1].contains("PHOTO:data:image/jpeg;base64,/9j/4A==")
+        );
+    }
+
+    #[test]
     fn uids_are_urns_when_they_are_uuids() {
         assert!(is_uuid("F02D3403-71FF-4024-AADA-02A5EA06CC1C"));
         assert!(!is_uuid("2a0876e80e4a4f77"));
