@@ -24,13 +24,30 @@ pub(crate) struct UniqueNames {
 }
 
 impl UniqueNames {
+    /// Names given so far: `names` (for example the export's own `index`).
+    pub(crate) fn reserving(names: &[&str]) -> Self {
+        Self {
+            taken: names.iter().map(|n| n.to_lowercase()).collect(),
+        }
+    }
+
     /// `name` if no name given so far is it, else `stem (2).ext`, `stem (3).ext`, ...
     pub(crate) fn take(&mut self, name: &str) -> String {
-        let (stem, ext) = match name.rsplit_once('.') {
-            Some((s, e)) if !s.is_empty() => (s, format!(".{e}")),
-            _ => (name, String::new()),
-        };
-        let chosen = std::iter::once(name.to_string())
+        match name.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() => self.numbered(stem, &format!(".{ext}")),
+            _ => self.numbered(name, ""),
+        }
+    }
+
+    /// `stem` if no name given so far is it, else `stem (2)`, `stem (3)`, ...: for names that
+    /// get several extensions (a conversation's `.html`, `.txt` and `.json`), whose dots are
+    /// part of the name (`Mr. Smith`).
+    pub(crate) fn take_stem(&mut self, stem: &str) -> String {
+        self.numbered(stem, "")
+    }
+
+    fn numbered(&mut self, stem: &str, ext: &str) -> String {
+        let chosen = std::iter::once(format!("{stem}{ext}"))
             .chain((2..).map(|i| format!("{stem} ({i}){ext}")))
             .find(|n| !self.taken.contains(&n.to_lowercase()))
             .unwrap_or_default();
@@ -53,6 +70,14 @@ mod tests {
             "2024-05-01 1803 +44 7700 900123.amr"
         );
         assert_eq!(file_name("a/b", "vcf"), "a_b.vcf");
+    }
+
+    #[test]
+    fn stems_keep_their_dots_and_reserved_names_are_taken() {
+        let mut names = UniqueNames::reserving(&["index"]);
+        assert_eq!(names.take_stem("Mr. Smith"), "Mr. Smith");
+        assert_eq!(names.take_stem("mr. smith"), "mr. smith (2)");
+        assert_eq!(names.take_stem("Index"), "Index (2)");
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod text;
 
 use crate::error::ExportError;
 use crate::out::{OutDir, safe_name};
+use crate::unique::UniqueNames;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use std::collections::HashSet;
@@ -157,7 +158,7 @@ pub struct Conversations<'o> {
     /// "Messages" or "WhatsApp": the index page's title.
     app: &'static str,
     zone: TimeZone,
-    taken: HashSet<String>,
+    names: UniqueNames,
     index: Vec<IndexEntry>,
 }
 
@@ -183,7 +184,7 @@ impl<'o> Conversations<'o> {
             out,
             app,
             zone: crate::time::local_zone(),
-            taken: HashSet::new(),
+            names: UniqueNames::reserving(&["index", "attachments"]),
             index: Vec::new(),
         }
     }
@@ -254,19 +255,7 @@ impl<'o> Conversations<'o> {
     }
 
     fn unique_name(&mut self, title: &str) -> String {
-        let base = safe_name(title);
-        let name = (1..)
-            .map(|i| match i {
-                1 => base.clone(),
-                i => format!("{base} ({i})"),
-            })
-            .find(|n| {
-                let key = n.to_lowercase();
-                !self.taken.contains(&key) && key != "index" && key != "attachments"
-            })
-            .unwrap_or_default();
-        self.taken.insert(name.to_lowercase());
-        name
+        self.names.take_stem(&safe_name(title))
     }
 }
 

@@ -4,8 +4,10 @@
 
 use crate::error::ExportError;
 use crate::out::OutDir;
+use crate::rfc4180::CsvWriter;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
+use std::path::Path;
 
 pub(crate) const CSV: &str = "photos.csv";
 pub(crate) const JSON: &str = "photos.json";
@@ -94,15 +96,12 @@ pub(crate) fn save(out: &OutDir, records: &mut [Record]) -> Result<(), ExportErr
             .map_err(ExportError::io(&path, "writing"))
     })?;
     let path = out.root().join(CSV);
-    out.replace_with(CSV, |w| {
-        let io = ExportError::io(&path, "writing");
-        write_csv(w, records).map_err(io)
-    })?;
+    out.replace_with(CSV, |w| write_csv(w, &path, records))?;
     Ok(())
 }
 
-fn write_csv(w: &mut dyn Write, records: &[Record]) -> std::io::Result<()> {
-    writeln!(w, "{}\r", COLUMNS.join(","))?;
+fn write_csv(w: &mut dyn Write, path: &Path, records: &[Record]) -> Result<(), ExportError> {
+    let mut csv = CsvWriter::new(w, path, &COLUMNS)?;
     for r in records {
         let size = r.size.to_string();
         let fields = [
@@ -119,32 +118,14 @@ fn write_csv(w: &mut dyn Write, records: &[Record]) -> std::io::Result<()> {
             &size,
             &r.pair,
         ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        write!(w, "{}\r\n", line.join(","))?;
+        csv.record(&fields)?;
     }
     Ok(())
-}
-
-/// RFC 4180: quoted when it holds a comma, a quote or a line break, quotes doubled.
-fn csv_field(s: &str) -> String {
-    match s.contains([',', '"', '\n', '\r']) {
-        true => format!("\"{}\"", s.replace('"', "\"\"")),
-        false => s.to_string(),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_quotes_what_needs_it() {
-        assert_eq!(csv_field("IMG_1.HEIC"), "IMG_1.HEIC");
-        assert_eq!(
-            csv_field("Mum's \"new\", phone"),
-            "\"Mum's \"\"new\"\", phone\""
-        );
-    }
 
     #[test]
     fn manifests_round_trip_and_merge() {
