@@ -11,16 +11,19 @@
 //! [`export`] runs one kind over many snapshots, devices in parallel, and reports counts per
 //! snapshot and in all ([`ExportReport`]). The CLI and the dashboard are glue over it.
 
+mod calendar;
 mod contacts;
 mod conversation;
 mod database;
 mod error;
 mod messages;
+mod notes;
 mod out;
 mod photos;
 mod report;
 mod source;
 mod time;
+mod values;
 mod whatsapp;
 
 pub use contacts::{ContactNames, normalize_handle};
@@ -175,6 +178,8 @@ fn export_snapshot(
     match kind {
         Kind::Messages => messages::export(src, out, tally),
         Kind::Whatsapp => whatsapp::export(src, out, tally),
+        Kind::Notes => notes::export(src, &out.dir, tally),
+        Kind::Calendar => calendar::export(src, out, tally),
         _ => {
             let _ = (src, out, tally);
             Err(ExportError::Usage(format!(
