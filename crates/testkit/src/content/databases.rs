@@ -5,7 +5,9 @@
 //! depend only on its seed and target. Each database module also offers a `nightly` edit
 //! (insert and update a few hundred rows) used by [`crate::next_day`].
 
+pub(crate) mod calendar;
 pub(crate) mod misc;
+pub(crate) mod notes;
 pub(crate) mod photos;
 pub(crate) mod sms;
 pub(crate) mod whatsapp;

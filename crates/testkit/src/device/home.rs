@@ -5,6 +5,7 @@ use rand::RngExt;
 
 use super::writer::{BlobWriter, CLASS_DEFAULT};
 use super::{BigDb, Ctx};
+use crate::content::databases::calendar;
 use crate::content::databases::misc::{self, SmallDb};
 use crate::content::databases::sms::{self, Attachment};
 use crate::content::media::{MediaKind, write_media};
@@ -17,6 +18,7 @@ pub(crate) const MEDIA: &str = "MediaDomain";
 pub(crate) const SMS_DB: &str = "Library/SMS/sms.db";
 pub(crate) const CALL_HISTORY: &str = "Library/CallHistoryDB/CallHistory.storedata";
 pub(crate) const SAFARI_HISTORY: &str = "Library/Safari/History.db";
+pub(crate) const CALENDAR_DB: &str = "Library/Calendar/Calendar.sqlitedb";
 
 const SYSTEM_PREFS: &[&str] = &[
     "com.apple.springboard",
@@ -72,6 +74,10 @@ pub(crate) fn write(w: &mut BlobWriter, ctx: &Ctx) -> Result<(), Error> {
             misc::create_db(b, kind, seeds, rows, now)
         })?;
     }
+    let seeds = ctx.seeds.label(CALENDAR_DB);
+    w.file(HOME, CALENDAR_DB, CLASS_DEFAULT, |b| {
+        calendar::create_db(b, seeds, now)
+    })?;
     for i in 0..ctx.small.home_prefs {
         let name = SYSTEM_PREFS[i % SYSTEM_PREFS.len()];
         let suffix = if i < SYSTEM_PREFS.len() {
@@ -93,7 +99,6 @@ pub(crate) fn write(w: &mut BlobWriter, ctx: &Ctx) -> Result<(), Error> {
     }
     for dir in [
         "Library/Voicemail",
-        "Library/Calendar",
         "Library/Cookies",
         "Library/Mail",
         "Media/Books",

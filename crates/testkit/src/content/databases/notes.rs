@@ -110,7 +110,7 @@ const FOLDERS: &[(&str, Option<usize>, i64)] = &[
 /// The notes every generated device holds, by title (`None`: a note whose title Notes did not
 /// store), with the folder (index into [`FOLDERS`]), whether it is locked and whether Notes
 /// has thrown it away (`ZMARKEDFORDELETION`). Their bodies are in [`fixed_body`].
-pub const FIXED_NOTES: &[(Option<&str>, usize, Locked, Deleted)] = &[
+pub(crate) const FIXED_NOTES: &[(Option<&str>, usize, Locked, Deleted)] = &[
     (Some("Shopping list"), 0, Locked(false), Deleted(false)),
     (Some("Meeting notes"), 0, Locked(false), Deleted(false)),
     (Some("Crème brûlée ☕"), 2, Locked(false), Deleted(false)),
@@ -124,11 +124,11 @@ pub const FIXED_NOTES: &[(Option<&str>, usize, Locked, Deleted)] = &[
 
 /// Whether a note is password-protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Locked(pub bool);
+pub(crate) struct Locked(pub(crate) bool);
 
 /// Whether Notes marked a note for deletion (shown nowhere).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deleted(pub bool);
+pub(crate) struct Deleted(pub(crate) bool);
 
 pub(crate) fn create_db(path: &Path, seeds: Seeds, now: i64) -> Result<(), Error> {
     let conn = create(path, SCHEMA)?;
@@ -185,13 +185,14 @@ fn populate(conn: &Connection, rng: &mut Rng, now: i64) -> rusqlite::Result<()> 
         }
         let created = now - rng.random_range(86_400..700 * 86_400);
         let folder = folders[[0, 0, 2, 3][rng.random_range(0..4)]];
+        let modified = created + rng.random_range(0..86_400);
         notes.insert(rng, &mut pk, NewNote {
             title: Some(&title),
             folder,
             locked: false,
             deleted: false,
             created,
-            modified: created + rng.random_range(0..86_400),
+            modified,
             body: Body::Doc(doc),
         })?;
     }
