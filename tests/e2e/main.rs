@@ -26,6 +26,7 @@ mod decrypted;
 mod device_identity;
 mod device_time;
 mod diff_find;
+mod export_notes;
 mod encrypted;
 mod export_messages;
 mod export_photos;

@@ -222,6 +222,7 @@ fn write_event(
         alarm.write(ics, ev.summary.as_deref());
     }
     ics.end("VEVENT");
+    tally.add("events", 1);
 }
 
 fn write_recurrence(ics: &mut Ics, ev: &EventRow, form: &Form, data: &CalendarData, tally: &mut Tally) {
