@@ -75,13 +75,25 @@ fn read(p: &Path) -> String {
 
 /// tests/python/verify_export_notes.py `args`: its JSON verdict, asserted free of problems.
 fn verify(python: &Path, kind: &str, args: &[&Path]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/verify_export_notes.py");
-    let out = Command::new(python).arg(script).arg(kind).args(args).output().unwrap();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/verify_export_notes.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(kind)
+        .args(args)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!("not one line of JSON ({e}): {stdout}\n--- stderr\n{}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "not one line of JSON ({e}): {stdout}\n--- stderr\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
-    assert!(out.status.success() && v["problems"] == serde_json::json!([]), "{v:#}");
+    assert!(
+        out.status.success() && v["problems"] == serde_json::json!([]),
+        "{v:#}"
+    );
     v
 }
 
@@ -94,6 +106,16 @@ fn warnings(report: &Value) -> Vec<String> {
         .collect()
 }
 
+fn remarks(report: &Value) -> String {
+    report["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn mtime(p: &Path) -> i64 {
     let t = std::fs::metadata(p).unwrap().modified().unwrap();
     t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
@@ -104,8 +126,20 @@ fn notes_of_ios17_with_and_without_its_wal_are_markdown_files() {
     let w = World::with_repo();
     let image = fixture(IOS17);
     let devices = w.path("devices");
-    device_of(&devices, "1111111111111111111111111111111111111117", "iOS 17 phone", &image, true);
-    device_of(&devices, "2222222222222222222222222222222222222217", "iOS 17 phone, no WAL", &image, false);
+    device_of(
+        &devices,
+        "1111111111111111111111111111111111111117",
+        "iOS 17 phone",
+        &image,
+        true,
+    );
+    device_of(
+        &devices,
+        "2222222222222222222222222222222222222217",
+        "iOS 17 phone, no WAL",
+        &image,
+        false,
+    );
     w.ok(&["backup", s(&devices)]);
     let python = python();
 
@@ -113,15 +147,25 @@ fn notes_of_ios17_with_and_without_its_wal_are_markdown_files() {
         ("1111111111111111111111111111111111111117", true),
         ("2222222222222222222222222222222222222217", false),
     ] {
-        let db = sql_copy(&image.join(IOS17_STORE), &w.path(&format!("sql-{udid}")), with_wal);
+        let db = sql_copy(
+            &image.join(IOS17_STORE),
+            &w.path(&format!("sql-{udid}")),
+            with_wal,
+        );
         let shown = count(&db, SHOWN_NOTES);
         // 14 notes: 6 locked, 2 thrown away (both in Recently Deleted), 6 shown.
         assert_eq!((shown, count(&db, LOCKED_NOTES)), (6, 6));
         let out = w.path(&format!("notes-{udid}"));
         let report = export(&w, "notes", &format!("{udid}@latest"), &out, 3);
-        assert_eq!(u(&report["notes"]), shown, "{report:#}");
+        assert_eq!(u(&report["exported_notes"]), shown, "{report:#}");
         assert_eq!(u(&report["locked_notes"]), 6, "{report:#}");
         assert_eq!(u(&report["folders"]), 1, "{report:#}");
+        assert!(
+            remarks(&report).contains(
+                "thrown away (emptied from Recently Deleted, or replaced), not exported: 2"
+            ),
+            "{report:#}"
+        );
         assert_eq!(
             files(&out),
             [
@@ -145,13 +189,22 @@ fn notes_of_ios17_with_and_without_its_wal_are_markdown_files() {
             "iOS 16 Secure Note",
             "iOS 17 Locked Note",
         ] {
-            assert!(warned.contains(&format!("\"{locked}\"")), "{locked} in {warned}");
+            assert!(
+                warned.contains(&format!("\"{locked}\"")),
+                "{locked} in {warned}"
+            );
         }
         let page = read(&out.join("Notes/iOS 16 Note.md"));
         assert!(page.starts_with("# iOS 16 Note\n\nCreated: "), "{page}");
-        assert!(page.contains("This is DFIR Two. I wrote this sentence."), "{page}");
+        assert!(
+            page.contains("This is DFIR Two. I wrote this sentence."),
+            "{page}"
+        );
         let first = read(&out.join("Notes/My First Note.md"));
-        assert!(first.contains("This is my first note.  Nothing special."), "{first}");
+        assert!(
+            first.contains("This is my first note.  Nothing special."),
+            "{first}"
+        );
         // ZMODIFICATIONDATE1 of "My iOS 17 Note": 2024-07-28 14:21:19 UTC.
         assert_eq!(mtime(&out.join("Notes/My iOS 17 Note.md")), 1_722_176_479);
         if let Some(py) = &python {
@@ -177,17 +230,34 @@ fn notes_of_the_older_ios15_schema() {
     assert_eq!((count(&db, SHOWN_NOTES), count(&db, LOCKED_NOTES)), (3, 4));
     let out = w.path("notes");
     let report = export(&w, "notes", &format!("{udid}@latest"), &out, 3);
-    assert_eq!((u(&report["notes"]), u(&report["locked_notes"])), (3, 4), "{report:#}");
+    assert_eq!(
+        (u(&report["exported_notes"]), u(&report["locked_notes"])),
+        (3, 4),
+        "{report:#}"
+    );
     assert_eq!(
         files(&out),
-        ["Notes/My First Note.md", "Notes/iOS 14 Note.md", "Notes/iOS 15 Note.md"]
-            .into_iter()
-            .map(String::from)
-            .collect::<BTreeSet<_>>()
+        [
+            "Notes/My First Note.md",
+            "Notes/iOS 14 Note.md",
+            "Notes/iOS 15 Note.md"
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<BTreeSet<_>>()
     );
     let page = read(&out.join("Notes/iOS 14 Note.md"));
-    assert!(page.contains("This is a note created for iOS 14.  It is created on iPhone."), "{page}");
-    assert!(warnings(&report).join("\n").contains("\"Secure iOS 15 Note\""), "{report:#}");
+    assert!(
+        page.contains("This is a note created for iOS 14.  It is created on iPhone."),
+        "{page}"
+    );
+    assert!(
+        warnings(&report)
+            .join("\n")
+            .contains("\"Secure iOS 15 Note\""),
+        "{report:#}"
+    );
+    assert!(remarks(&report).ends_with("not exported: 1"), "{report:#}");
     if let Some(py) = python() {
         verify(&py, "notes", &[&db, &out]);
     }
@@ -212,13 +282,22 @@ fn calendars_and_notes_of_a_generated_household_with_an_encrypted_iphone() {
         .env("HEARTH_IOS_PASSWORD", IOS_PASSWORD)
         .output()
         .unwrap();
-    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", describe(&out));
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{}",
+        describe(&out)
+    );
     let python = python();
     assert!(h.devices[0].encrypted && !h.devices[1].encrypted);
 
     for (device, plain) in h.devices.iter().zip(&twin.devices) {
         let snapshot = format!("{}@latest", device.udid);
-        let db = twin_file(&plain.folder, "HomeDomain", CALENDAR_DB, &w.path(&format!("sql-{}/Calendar.sqlitedb", device.udid)));
+        let db = twin_file(
+            &plain.folder,
+            "HomeDomain",
+            CALENDAR_DB,
+            &w.path(&format!("sql-{}/Calendar.sqlitedb", device.udid)),
+        );
         let events = count(&db, EVENTS);
         assert!(events > 20, "{events}");
 
@@ -226,6 +305,10 @@ fn calendars_and_notes_of_a_generated_household_with_an_encrypted_iphone() {
         let dir = w.path(&format!("calendar-{}", device.udid));
         let report = export(&w, "calendar", &snapshot, &dir, 0);
         assert_eq!(u(&report["events"]), events, "{report:#}");
+        assert!(
+            remarks(&report).ends_with("are not exported: 1"),
+            "{report:#}"
+        );
         let written = files(&dir);
         assert_eq!(u(&report["calendars"]), written.len() as u64, "{report:#}");
         for name in ["Home.ics", "Home (2).ics", "Work.ics", "Family 👪.ics"] {
@@ -235,11 +318,17 @@ fn calendars_and_notes_of_a_generated_household_with_an_encrypted_iphone() {
         let ics: Vec<PathBuf> = written.iter().map(|f| dir.join(f)).collect();
         let work = read(&dir.join("Work.ics"));
         assert!(work.contains("RRULE:FREQ=WEEKLY;BYDAY=MO,WE\r\n"), "{work}");
-        assert!(work.contains("LOCATION:Room 4.2\\, Building B\r\n"), "{work}");
+        assert!(
+            work.contains("LOCATION:Room 4.2\\, Building B\r\n"),
+            "{work}"
+        );
         assert!(work.contains("TRIGGER:-PT15M\r\n"), "{work}");
         let family = read(&dir.join("Family 👪.ics"));
         assert!(family.contains("DTSTART;VALUE=DATE:"), "{family}");
-        assert!(family.contains("LOCATION:Lisbon\\; Portugal\r\n"), "{family}");
+        assert!(
+            family.contains("LOCATION:Lisbon\\; Portugal\r\n"),
+            "{family}"
+        );
         assert!(family.contains("RECURRENCE-ID:"), "{family}");
         assert!(family.contains("EXDATE:"), "{family}");
 
@@ -254,7 +343,14 @@ fn calendars_and_notes_of_a_generated_household_with_an_encrypted_iphone() {
             args.extend(ics.iter().map(PathBuf::as_path));
             let v = verify(py, "calendar", &args);
             assert_eq!(u(&v["events"]), events, "{v:#}");
-            for what in ["recurring", "all_day", "alarms", "exdates", "attendees", "located"] {
+            for what in [
+                "recurring",
+                "all_day",
+                "alarms",
+                "exdates",
+                "attendees",
+                "located",
+            ] {
                 assert!(u(&v[what]) > 0, "{what}: {v:#}");
             }
             let v = verify(py, "calendar", &[&db, &one]);
@@ -262,13 +358,23 @@ fn calendars_and_notes_of_a_generated_household_with_an_encrypted_iphone() {
         }
 
         // Notes: the test kit's store, every note but the locked and the thrown-away one.
-        let notes_db = twin_file(&plain.folder, NOTES_GROUP, "NoteStore.sqlite", &w.path(&format!("sql-{}/NoteStore.sqlite", device.udid)));
+        let notes_db = twin_file(
+            &plain.folder,
+            NOTES_GROUP,
+            "NoteStore.sqlite",
+            &w.path(&format!("sql-{}/NoteStore.sqlite", device.udid)),
+        );
         let shown = count(&notes_db, SHOWN_NOTES);
         let dir = w.path(&format!("notes-{}", device.udid));
         let report = export(&w, "notes", &snapshot, &dir, 3);
-        assert_eq!(u(&report["notes"]), shown, "{report:#}");
+        assert_eq!(u(&report["exported_notes"]), shown, "{report:#}");
         assert_eq!(u(&report["locked_notes"]), 1, "{report:#}");
-        assert!(warnings(&report).iter().any(|w| w.contains("\"Bank PINs\"")), "{report:#}");
+        assert!(
+            warnings(&report)
+                .iter()
+                .any(|w| w.contains("\"Bank PINs\"")),
+            "{report:#}"
+        );
         let written = files(&dir);
         assert_eq!(written.len() as u64, shown);
         for name in [
@@ -282,13 +388,21 @@ fn calendars_and_notes_of_a_generated_household_with_an_encrypted_iphone() {
         ] {
             assert!(written.contains(name), "{name} in {written:?}");
         }
-        assert!(!written.iter().any(|f| f.contains("Purged") || f.contains("Bank")), "{written:?}");
+        assert!(
+            !written
+                .iter()
+                .any(|f| f.contains("Purged") || f.contains("Bank")),
+            "{written:?}"
+        );
         let shopping = read(&dir.join("Notes/Shopping list.md"));
         assert!(
             shopping.contains("- [x] Oat milk\n- [ ] Eggs (free range)\n- [x] Flour, 1 kg\n"),
             "{shopping}"
         );
-        assert!(shopping.contains("Ask Sam about \\*the\\* party\\_snacks"), "{shopping}");
+        assert!(
+            shopping.contains("Ask Sam about \\*the\\* party\\_snacks"),
+            "{shopping}"
+        );
         let meeting = read(&dir.join("Notes/Meeting notes.md"));
         for needle in [
             "## Agenda\n",
@@ -301,7 +415,10 @@ fn calendars_and_notes_of_a_generated_household_with_an_encrypted_iphone() {
             assert!(meeting.contains(needle), "{needle:?} in\n{meeting}");
         }
         let recipe = read(&dir.join("Recipes/Crème brûlée ☕.md"));
-        assert!(recipe.contains("Für 4 Personen — 🍮 très bon, 日本語も"), "{recipe}");
+        assert!(
+            recipe.contains("Für 4 Personen — 🍮 très bon, 日本語も"),
+            "{recipe}"
+        );
         if let Some(py) = &python {
             verify(py, "notes", &[&notes_db, &dir]);
         }

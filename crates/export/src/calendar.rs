@@ -58,9 +58,18 @@ pub fn export(src: &Source<'_>, out: &SnapshotOut, tally: &mut Tally) -> Result<
     tally.add("calendars", 0);
     tally.add("events", 0);
     let Some(db) = src.database(DOMAIN, CALENDAR_DB)? else {
+        tally.note(format!(
+            "no calendar database ({DOMAIN} {CALENDAR_DB}) in this snapshot: no events to export"
+        ));
         return Ok(());
     };
     let data = CalendarData::load(&db)?;
+    if data.reminders > 0 {
+        tally.note(format!(
+            "reminders kept in {CALENDAR_DB} (as iOS 12 and earlier did), which are not events and are not exported: {}",
+            data.reminders
+        ));
+    }
     let mut by_calendar: BTreeMap<Option<i64>, Vec<&EventRow>> = BTreeMap::new();
     for ev in &data.events {
         if ev.start.and_then(from_apple_seconds).is_none() {
@@ -184,7 +193,11 @@ fn write_event(
         match &form {
             Form::Date(zone) => {
                 let (first, last) = (day_of(start, zone), day_after(end, zone));
-                let end_day = if last > first { last } else { first.tomorrow().unwrap_or(first) };
+                let end_day = if last > first {
+                    last
+                } else {
+                    first.tomorrow().unwrap_or(first)
+                };
                 ics.raw("DTEND", &[("VALUE", "DATE")], &ics::date(end_day));
             }
             _ if end >= start => form.write(ics, "DTEND", end),
@@ -225,7 +238,13 @@ fn write_event(
     tally.add("events", 1);
 }
 
-fn write_recurrence(ics: &mut Ics, ev: &EventRow, form: &Form, data: &CalendarData, tally: &mut Tally) {
+fn write_recurrence(
+    ics: &mut Ics,
+    ev: &EventRow,
+    form: &Form,
+    data: &CalendarData,
+    tally: &mut Tally,
+) {
     for rec in data.recurrences.get(&ev.rowid).into_iter().flatten() {
         let until = |secs: f64| from_apple_seconds(secs).map(|t| form.value(t));
         match rrule::rrule(rec, &until) {
@@ -328,6 +347,8 @@ fn day_after(end: Timestamp, zone: &TimeZone) -> Date {
 struct CalendarData {
     calendars: HashMap<i64, String>,
     events: Vec<EventRow>,
+    /// Rows of `CalendarItem` that are reminders, not events.
+    reminders: u64,
     locations: HashMap<i64, Location>,
     recurrences: HashMap<i64, Vec<Recurrence>>,
     exceptions: HashMap<i64, Vec<f64>>,
@@ -367,7 +388,10 @@ impl EventRow {
             .flatten()
             .map(|u| u.trim())
             .find(|u| !u.is_empty())
-            .map_or_else(|| format!("hearth-calendar-item-{}", self.rowid), str::to_string)
+            .map_or_else(
+                || format!("hearth-calendar-item-{}", self.rowid),
+                str::to_string,
+            )
     }
 
     fn zone(&self) -> Option<TimeZone> {
@@ -394,8 +418,16 @@ struct Location {
 
 impl Location {
     fn write(&self, ics: &mut Ics) {
-        let title = self.title.as_deref().map(str::trim).filter(|t| !t.is_empty());
-        let address = self.address.as_deref().map(str::trim).filter(|a| !a.is_empty());
+        let title = self
+            .title
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let address = self
+            .address
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty());
         let text = match (title, address) {
             (Some(t), Some(a)) if !t.contains(a) => Some(format!("{t}, {a}")),
             (Some(t), _) => Some(t.to_string()),
@@ -426,10 +458,18 @@ impl Alarm {
     fn write(&self, ics: &mut Ics, summary: Option<&str>) {
         ics.begin("VALARM");
         ics.raw("ACTION", &[], "DISPLAY");
-        ics.text("DESCRIPTION", &[], summary.filter(|s| !s.is_empty()).unwrap_or("Reminder"));
+        ics.text(
+            "DESCRIPTION",
+            &[],
+            summary.filter(|s| !s.is_empty()).unwrap_or("Reminder"),
+        );
         match self.trigger_date.and_then(from_apple_seconds) {
             Some(at) => ics.raw("TRIGGER", &[("VALUE", "DATE-TIME")], &ics::utc(at)),
-            None => ics.raw("TRIGGER", &[], &ics::duration(self.trigger_interval.unwrap_or(0))),
+            None => ics.raw(
+                "TRIGGER",
+                &[],
+                &ics::duration(self.trigger_interval.unwrap_or(0)),
+            ),
         }
         ics.end("VALARM");
     }
@@ -448,7 +488,12 @@ struct Person {
 impl Person {
     /// The calendar address (a URI).
     fn address(&self) -> Option<String> {
-        if let Some(e) = self.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        if let Some(e) = self
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
             return Some(match e.contains(':') {
                 true => e.to_string(),
                 false => format!("mailto:{e}"),
@@ -467,6 +512,7 @@ impl CalendarData {
         let mut data = CalendarData {
             calendars: load_calendars(db)?,
             events: load_events(db)?,
+            reminders: count_reminders(db)?,
             ..CalendarData::default()
         };
         if let Some(cols) = db.columns("Location")? {
@@ -482,7 +528,11 @@ impl CalendarData {
                 .collect();
         }
         if let Some(cols) = db.columns("Alarm")? {
-            let sql_cols = format!("{}, {}", cols.or_null("trigger_interval"), cols.or_null("trigger_date"));
+            let sql_cols = format!(
+                "{}, {}",
+                cols.or_null("trigger_interval"),
+                cols.or_null("trigger_date")
+            );
             data.alarms = by_owner(db, &cols, &sql_cols, |r| {
                 Ok(Alarm {
                     trigger_interval: integer(r, 1)?,
@@ -505,7 +555,9 @@ fn load_calendars(db: &Database) -> Result<HashMap<i64, String>, ExportError> {
         .prepare("SELECT ROWID, title FROM Calendar")
         .map_err(|e| db.err(e))?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?.unwrap_or_default())))
+        .query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, text(r, 1)?.unwrap_or_default()))
+        })
         .and_then(|rows| rows.collect())
         .map_err(|e| db.err(e))?;
     Ok(rows)
@@ -566,6 +618,21 @@ fn load_events(db: &Database) -> Result<Vec<EventRow>, ExportError> {
         .and_then(|rows| rows.collect())
         .map_err(|e| db.err(e))?;
     Ok(rows)
+}
+
+fn count_reminders(db: &Database) -> Result<u64, ExportError> {
+    let items = db.table("CalendarItem")?;
+    if !items.has("entity_type") {
+        return Ok(0);
+    }
+    let sql = format!(
+        "SELECT count(*) FROM CalendarItem WHERE entity_type IS NOT NULL AND entity_type != {EVENT}"
+    );
+    let n: i64 = db
+        .conn()
+        .query_row(&sql, [], |r| r.get(0))
+        .map_err(|e| db.err(e))?;
+    Ok(n as u64)
 }
 
 fn load_locations(db: &Database, c: &Columns<'_>) -> Result<HashMap<i64, Location>, ExportError> {
@@ -634,7 +701,9 @@ fn by_owner<T>(
         let Some(owner) = integer(r, 0).map_err(|e| db.err(e))? else {
             continue;
         };
-        out.entry(owner).or_default().push(row(r).map_err(|e| db.err(e))?);
+        out.entry(owner)
+            .or_default()
+            .push(row(r).map_err(|e| db.err(e))?);
     }
     Ok(out)
 }
@@ -685,7 +754,10 @@ fn load_people(db: &Database, c: &Columns<'_>, data: &mut CalendarData) -> Resul
         };
         let (owner, person) = read().map_err(|e| db.err(e))?;
         if let Some(owner) = owner {
-            data.attendees.entry(owner).or_default().push(person.clone());
+            data.attendees
+                .entry(owner)
+                .or_default()
+                .push(person.clone());
         }
         data.people.insert(person.rowid, person);
     }
@@ -704,11 +776,20 @@ mod tests {
     fn all_day_events_end_the_day_after_their_last() {
         let utc = TimeZone::UTC;
         // iOS: the last day's 23:59:59.
-        assert_eq!(day_after(at("2024-06-02T23:59:59Z"), &utc).to_string(), "2024-06-03");
+        assert_eq!(
+            day_after(at("2024-06-02T23:59:59Z"), &utc).to_string(),
+            "2024-06-03"
+        );
         // An exclusive midnight end.
-        assert_eq!(day_after(at("2024-06-03T00:00:00Z"), &utc).to_string(), "2024-06-03");
+        assert_eq!(
+            day_after(at("2024-06-03T00:00:00Z"), &utc).to_string(),
+            "2024-06-03"
+        );
         let paris = TimeZone::get("Europe/Paris").unwrap();
-        assert_eq!(day_of(at("2024-05-31T22:00:00Z"), &paris).to_string(), "2024-06-01");
+        assert_eq!(
+            day_of(at("2024-05-31T22:00:00Z"), &paris).to_string(),
+            "2024-06-01"
+        );
     }
 
     #[test]

@@ -91,7 +91,10 @@ pub fn escape_text(text: &str) -> String {
 /// A parameter value (§3.2): quoted when it holds `:`, `;` or `,`; a DQUOTE cannot be written
 /// in one and is dropped, as are control characters.
 fn param_value(value: &str) -> String {
-    let clean: String = strip_controls(value).chars().filter(|&c| c != '"').collect();
+    let clean: String = strip_controls(value)
+        .chars()
+        .filter(|&c| c != '"')
+        .collect();
     match clean.contains([':', ';', ',']) {
         true => format!("\"{clean}\""),
         false => clean,
@@ -182,7 +185,11 @@ mod tests {
     #[test]
     fn parameters_are_quoted_where_needed() {
         let mut ics = Ics::new();
-        ics.raw("ATTENDEE", &[("CN", "Doe, \"Jane\""), ("PARTSTAT", "ACCEPTED")], "mailto:j@example.com");
+        ics.raw(
+            "ATTENDEE",
+            &[("CN", "Doe, \"Jane\""), ("PARTSTAT", "ACCEPTED")],
+            "mailto:j@example.com",
+        );
         assert_eq!(
             ics.into_string(),
             "ATTENDEE;CN=\"Doe, Jane\";PARTSTAT=ACCEPTED:mailto:j@example.com\r\n"

@@ -31,7 +31,11 @@ pub fn rrule(r: &Recurrence, until: &dyn Fn(f64) -> Option<String>) -> Result<St
         2 => "WEEKLY",
         3 => "MONTHLY",
         4 => "YEARLY",
-        f => return Err(format!("recurrence frequency {f} is not one this exporter knows")),
+        f => {
+            return Err(format!(
+                "recurrence frequency {f} is not one this exporter knows"
+            ));
+        }
     };
     let mut parts = vec![format!("FREQ={freq}")];
     if let Some(i) = r.interval.filter(|&i| i > 1) {
@@ -117,7 +121,13 @@ mod tests {
         Some(format!("U{d}"))
     }
 
-    fn rec(frequency: i64, interval: i64, count: i64, end: Option<f64>, spec: Option<&str>) -> Recurrence {
+    fn rec(
+        frequency: i64,
+        interval: i64,
+        count: i64,
+        end: Option<f64>,
+        spec: Option<&str>,
+    ) -> Recurrence {
         Recurrence {
             frequency,
             interval: Some(interval),
@@ -129,7 +139,10 @@ mod tests {
 
     #[test]
     fn rows_become_rrules() {
-        assert_eq!(rrule(&rec(2, 1, 0, None, None), &until).unwrap(), "FREQ=WEEKLY");
+        assert_eq!(
+            rrule(&rec(2, 1, 0, None, None), &until).unwrap(),
+            "FREQ=WEEKLY"
+        );
         assert_eq!(
             rrule(&rec(2, 2, 10, Some(5.0), Some("D=0MO,0WE")), &until).unwrap(),
             "FREQ=WEEKLY;INTERVAL=2;COUNT=10;BYDAY=MO,WE"
@@ -142,13 +155,19 @@ mod tests {
             rrule(&rec(4, 1, 0, None, Some("D=2SU;O=5")), &until).unwrap(),
             "FREQ=YEARLY;BYMONTH=5;BYDAY=2SU"
         );
-        assert_eq!(rrule(&rec(3, 1, 0, None, Some("M=1,15,-1")), &until).unwrap(), "FREQ=MONTHLY;BYMONTHDAY=1,15,-1");
+        assert_eq!(
+            rrule(&rec(3, 1, 0, None, Some("M=1,15,-1")), &until).unwrap(),
+            "FREQ=MONTHLY;BYMONTHDAY=1,15,-1"
+        );
     }
 
     #[test]
     fn what_is_not_understood_is_an_error() {
         for spec in ["D=XX", "M=32", "Q=1", "D", "O=-1", "D=99MO"] {
-            assert!(rrule(&rec(2, 1, 0, None, Some(spec)), &until).is_err(), "{spec}");
+            assert!(
+                rrule(&rec(2, 1, 0, None, Some(spec)), &until).is_err(),
+                "{spec}"
+            );
         }
         assert!(rrule(&rec(7, 1, 0, None, None), &until).is_err());
     }

@@ -126,7 +126,11 @@ struct Writer {
 }
 
 impl Writer {
-    fn paragraph(&mut self, para: &Para<'_>, attachment: &dyn Fn(&AttachmentRef) -> Option<String>) {
+    fn paragraph(
+        &mut self,
+        para: &Para<'_>,
+        attachment: &dyn Fn(&AttachmentRef) -> Option<String>,
+    ) {
         let default = Paragraph::default();
         let style = para.style.unwrap_or(&default);
         if style.style == Style::Monospaced {
@@ -171,8 +175,12 @@ impl Writer {
             _ => content,
         };
         match self.last {
-            Some(Block::Text) if block == Block::Text => self.out.insert_str(self.out.len() - 1, "  "),
-            Some(Block::Quote) if block == Block::Quote => self.out.insert_str(self.out.len() - 1, "  "),
+            Some(Block::Text) if block == Block::Text => {
+                self.out.insert_str(self.out.len() - 1, "  ")
+            }
+            Some(Block::Quote) if block == Block::Quote => {
+                self.out.insert_str(self.out.len() - 1, "  ")
+            }
             Some(last) if last != block || block == Block::Heading => self.out.push('\n'),
             _ => {}
         }
@@ -196,7 +204,12 @@ impl Writer {
         if self.last.is_some() {
             self.out.push('\n');
         }
-        let longest = self.code.iter().map(|l| longest_backtick_run(l)).max().unwrap_or(0);
+        let longest = self
+            .code
+            .iter()
+            .map(|l| longest_backtick_run(l))
+            .max()
+            .unwrap_or(0);
         let fence = "`".repeat(longest.max(2) + 1);
         self.out.push_str(&fence);
         self.out.push('\n');
@@ -334,7 +347,10 @@ fn replace_attachments(
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '~' | '|') {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '~' | '|'
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -447,7 +463,10 @@ mod tests {
 
     #[test]
     fn body_lines_that_look_like_markup_are_escaped() {
-        let b = body(&[("# not a heading\n- not a list\n3. not numbered\n", Run::default())]);
+        let b = body(&[(
+            "# not a heading\n- not a list\n3. not numbered\n",
+            Run::default(),
+        )]);
         assert_eq!(
             render(&b, None, &none),
             "\\# not a heading  \n\\- not a list  \n3\\. not numbered\n"
@@ -463,7 +482,11 @@ mod tests {
             }),
             ..Run::default()
         };
-        let b = body(&[("Photo: ", Run::default()), ("\u{FFFC}", att), (" and \u{FFFC}", Run::default())]);
+        let b = body(&[
+            ("Photo: ", Run::default()),
+            ("\u{FFFC}", att),
+            (" and \u{FFFC}", Run::default()),
+        ]);
         let named = |a: &AttachmentRef| Some(format!("[{}]", a.type_uti.clone().unwrap()));
         assert_eq!(
             render(&b, None, &named),
@@ -475,10 +498,13 @@ mod tests {
     fn run_lengths_count_utf16_units() {
         // The emoji is two UTF-16 units: the bold run covers it and the space only.
         let b = body(&[
-            ("\u{1F600} ", Run {
-                bold: true,
-                ..Run::default()
-            }),
+            (
+                "\u{1F600} ",
+                Run {
+                    bold: true,
+                    ..Run::default()
+                },
+            ),
             ("ok", Run::default()),
         ]);
         assert_eq!(render(&b, None, &none), "**\u{1F600}** ok\n");

@@ -35,6 +35,10 @@ use store::{FolderRow, NoteRow, Store};
 pub const DOMAIN: &str = "AppDomainGroup-group.com.apple.notes";
 pub const NOTE_STORE: &str = "NoteStore.sqlite";
 
+/// The count of notes written. Not `notes`: in every `--json` report of the CLI, `notes` is the
+/// list of remarks (`Tally::notes`), which a count of that name would collide with.
+const NOTES_COUNT: &str = "exported_notes";
+
 /// Largest note text read (gunzipped): a bigger one is damage or a gzip bomb, and is left out
 /// with a warning.
 const MAX_NOTE_BYTES: u64 = 64 << 20;
@@ -44,14 +48,23 @@ const MAX_FOLDER_DEPTH: usize = 16;
 const TITLE_FROM_TEXT: usize = 80;
 
 pub fn export(src: &Source<'_>, out: &OutDir, tally: &mut Tally) -> Result<(), ExportError> {
-    for what in ["notes", "folders", "locked_notes"] {
+    for what in [NOTES_COUNT, "folders", "locked_notes"] {
         tally.add(what, 0);
     }
     let Some(db) = src.database(DOMAIN, NOTE_STORE)? else {
+        tally.note(format!(
+            "no Notes store ({DOMAIN} {NOTE_STORE}) in this snapshot: no notes to export"
+        ));
         return Ok(());
     };
     let store = Store::load(&db)?;
     let plan = NotesPlan::new(&store);
+    if plan.thrown_away > 0 {
+        tally.note(format!(
+            "notes Notes has already thrown away (emptied from Recently Deleted, or replaced), not exported: {}",
+            plan.thrown_away
+        ));
+    }
     for (note, folder) in &plan.locked {
         tally.warn(format!(
             "note \"{}\" in {folder} is locked with its own password: its text is encrypted and not exported",
@@ -75,7 +88,7 @@ pub fn export(src: &Source<'_>, out: &OutDir, tally: &mut Tally) -> Result<(), E
             }
         };
         if body.is_none() {
-            tally.warn(format!(
+            tally.note(format!(
                 "note {} (\"{}\") in {folder} has no text in {NOTE_STORE}; exported with its title only",
                 note.pk,
                 note.title.as_deref().unwrap_or("untitled")
@@ -88,7 +101,7 @@ pub fn export(src: &Source<'_>, out: &OutDir, tally: &mut Tally) -> Result<(), E
         if let Some(t) = note.modified.and_then(from_apple_seconds) {
             set_mtime(&path, t)?;
         }
-        tally.add("notes", 1);
+        tally.add(NOTES_COUNT, 1);
         folders.insert(folder.clone());
     }
     tally.add("folders", folders.len() as u64);
@@ -101,6 +114,8 @@ struct NotesPlan<'s> {
     notes: Vec<(&'s NoteRow, String)>,
     /// Locked notes, with the folder they are in.
     locked: Vec<(&'s NoteRow, String)>,
+    /// Notes marked for deletion, which Notes shows nowhere.
+    thrown_away: usize,
 }
 
 impl<'s> NotesPlan<'s> {
@@ -112,12 +127,17 @@ impl<'s> NotesPlan<'s> {
             .collect();
         let accounts: HashSet<Option<i64>> = shown
             .iter()
-            .map(|n| n.folder.and_then(|f| store.folders.get(&f)).and_then(|f| f.account))
+            .map(|n| {
+                n.folder
+                    .and_then(|f| store.folders.get(&f))
+                    .and_then(|f| f.account)
+            })
             .collect();
         let with_account = accounts.len() > 1;
         let mut plan = Self {
             notes: Vec::new(),
             locked: Vec::new(),
+            thrown_away: store.notes.len() - shown.len(),
         };
         for note in shown {
             let folder = folder_path(store, note.folder, with_account);
@@ -181,7 +201,12 @@ fn unique(folder: &str, title: &str, taken: &mut HashSet<String>) -> String {
 
 /// The note's title, else its first line, else "Untitled note".
 fn title_of(note: &NoteRow, body: Option<&proto::NoteBody>) -> String {
-    if let Some(t) = note.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(t) = note
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         return t.to_string();
     }
     let first_line = body.and_then(|b| {
@@ -207,7 +232,12 @@ fn page(
     let mut page = format!("# {}\n\n", markdown::escape(title));
     let dates = [("Created", note.created), ("Modified", note.modified)]
         .into_iter()
-        .filter_map(|(what, t)| Some(format!("{what}: {}", when(t.and_then(from_apple_seconds)?, zone))))
+        .filter_map(|(what, t)| {
+            Some(format!(
+                "{what}: {}",
+                when(t.and_then(from_apple_seconds)?, zone)
+            ))
+        })
         .collect::<Vec<_>>();
     if !dates.is_empty() {
         page.push_str(&dates.join("  \n"));
@@ -231,7 +261,9 @@ fn page(
 
 /// `2024-07-28 16:20 CEST`: the household's time, with its zone named.
 fn when(t: Timestamp, zone: &TimeZone) -> String {
-    t.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
+    t.to_zoned(zone.clone())
+        .strftime("%Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 /// A note's text out of `ZICNOTEDATA.ZDATA`: gzipped protobuf (or, should a store keep it
@@ -337,11 +369,17 @@ mod tests {
         let page = rendered(&store, "iOS 16 Note");
         assert!(page.starts_with("# iOS 16 Note\n\nCreated: 2024-01-17 21:52 UTC  \nModified: 2024-01-17 22:00 UTC\n\n"), "{page}");
         assert!(page.contains("Here is my first iOS 16 note."), "{page}");
-        assert!(page.contains("This is DFIR Two. I wrote this sentence."), "{page}");
+        assert!(
+            page.contains("This is DFIR Two. I wrote this sentence."),
+            "{page}"
+        );
         // The title line is the heading, not repeated.
         assert_eq!(page.matches("iOS 16 Note").count(), 1, "{page}");
         let first = rendered(&store, "My First Note");
-        assert!(first.contains("This is my first note.  Nothing special."), "{first}");
+        assert!(
+            first.contains("This is my first note.  Nothing special."),
+            "{first}"
+        );
     }
 
     #[test]
@@ -351,11 +389,18 @@ mod tests {
         let plan = NotesPlan::new(&store);
         assert_eq!(
             titles(&plan.notes),
-            ["Notes/My First Note", "Notes/iOS 14 Note", "Notes/iOS 15 Note"]
+            [
+                "Notes/My First Note",
+                "Notes/iOS 14 Note",
+                "Notes/iOS 15 Note"
+            ]
         );
         assert_eq!(plan.locked.len(), 4);
         let page = rendered(&store, "iOS 14 Note");
-        assert!(page.contains("This is a note created for iOS 14.  It is created on iPhone."), "{page}");
+        assert!(
+            page.contains("This is a note created for iOS 14.  It is created on iPhone."),
+            "{page}"
+        );
         assert!(page.contains("Created: 2021-02-15 20:21 UTC"), "{page}");
     }
 

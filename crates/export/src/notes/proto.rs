@@ -314,7 +314,9 @@ fn decode_attachment(bytes: &[u8]) -> Result<AttachmentRef, WireError> {
             (1, Value::Bytes(b)) => {
                 attachment.identifier = Some(String::from_utf8_lossy(b).into_owned())
             }
-            (2, Value::Bytes(b)) => attachment.type_uti = Some(String::from_utf8_lossy(b).into_owned()),
+            (2, Value::Bytes(b)) => {
+                attachment.type_uti = Some(String::from_utf8_lossy(b).into_owned())
+            }
             (1 | 2, _) => return Err(WireError::Shape("an attachment")),
             _ => {}
         }
@@ -355,7 +357,11 @@ mod tests {
         let mut note = Vec::new();
         bytes_field(&mut note, 2, text.as_bytes());
         // A CRDT substring, as Notes writes (skipped).
-        bytes_field(&mut note, 3, &[0x0a, 0x04, 0x08, 0x00, 0x10, 0x00, 0x10, 0x00]);
+        bytes_field(
+            &mut note,
+            3,
+            &[0x0a, 0x04, 0x08, 0x00, 0x10, 0x00, 0x10, 0x00],
+        );
         for r in runs {
             bytes_field(&mut note, 5, r);
         }
@@ -398,7 +404,10 @@ mod tests {
         assert_eq!(body.text, "Shopping\nMilk\n");
         assert_eq!(body.runs.len(), 2);
         assert_eq!(body.runs[0].paragraph.style, Style::Title);
-        assert_eq!(body.runs[1].paragraph.style, Style::Checklist { done: true });
+        assert_eq!(
+            body.runs[1].paragraph.style,
+            Style::Checklist { done: true }
+        );
         assert!(body.runs[1].bold && body.runs[1].italic);
     }
 

@@ -126,7 +126,11 @@ fn column_for<'c>(
     ent: i64,
     candidates: &[&'c str],
 ) -> Result<Option<&'c str>, ExportError> {
-    let present: Vec<&'c str> = candidates.iter().copied().filter(|c| objects.has(c)).collect();
+    let present: Vec<&'c str> = candidates
+        .iter()
+        .copied()
+        .filter(|c| objects.has(c))
+        .collect();
     if present.len() < 2 {
         return Ok(present.first().copied());
     }
@@ -159,9 +163,19 @@ fn load_notes(db: &Database, objects: &Columns<'_>, ent: i64) -> Result<Vec<Note
         db,
         objects,
         ent,
-        &["ZCREATIONDATE3", "ZCREATIONDATE1", "ZCREATIONDATE2", "ZCREATIONDATE"],
+        &[
+            "ZCREATIONDATE3",
+            "ZCREATIONDATE1",
+            "ZCREATIONDATE2",
+            "ZCREATIONDATE",
+        ],
     )?;
-    let modified = column_for(db, objects, ent, &["ZMODIFICATIONDATE1", "ZMODIFICATIONDATE"])?;
+    let modified = column_for(
+        db,
+        objects,
+        ent,
+        &["ZMODIFICATIONDATE1", "ZMODIFICATIONDATE"],
+    )?;
     let folder = objects.require("ZFOLDER")?;
     // The note points at its data (ZNOTEDATA), and the data at its note (ZNOTE): either joins.
     let join = match (objects.has("ZNOTEDATA"), data.has("ZNOTE")) {
@@ -242,7 +256,9 @@ fn load_accounts(
     let sql = format!("SELECT Z_PK, {name} FROM {TABLE} WHERE Z_ENT = ?1 AND {name} IS NOT NULL");
     let mut stmt = db.conn().prepare(&sql).map_err(|e| db.err(e))?;
     let rows = stmt
-        .query_map([ent], |r| Ok((r.get::<_, i64>(0)?, text(r, 1)?.unwrap_or_default())))
+        .query_map([ent], |r| {
+            Ok((r.get::<_, i64>(0)?, text(r, 1)?.unwrap_or_default()))
+        })
         .and_then(|rows| rows.collect())
         .map_err(|e| db.err(e))?;
     Ok(rows)
@@ -309,7 +325,12 @@ fn load_inline_attachments(
     );
     let mut stmt = db.conn().prepare(&sql).map_err(|e| db.err(e))?;
     let rows = stmt
-        .query_map([ent], |r| Ok((text(r, 0)?.unwrap_or_default(), text(r, 1)?.unwrap_or_default())))
+        .query_map([ent], |r| {
+            Ok((
+                text(r, 0)?.unwrap_or_default(),
+                text(r, 1)?.unwrap_or_default(),
+            ))
+        })
         .map_err(|e| db.err(e))?;
     for row in rows {
         let (id, alt) = row.map_err(|e| db.err(e))?;

@@ -176,64 +176,79 @@ fn populate(conn: &Connection, rng: &mut Rng, now: i64) -> rusqlite::Result<()> 
     let w = Writer { conn };
     // 1: every Monday and Wednesday, with an alarm, a location and attendees.
     let room = w.location("Room 4.2, Building B", None, None)?;
-    let sync = w.item(rng, &Item {
-        summary: FIXED_EVENTS[0],
-        calendar: WORK,
-        start: today - 30 * DAY + 9 * 3600 + 1800,
-        end: today - 30 * DAY + 10 * 3600,
-        tz: "Europe/London",
-        description: Some("Agenda: budget; hiring, misc."),
-        location: Some(room),
-        cal_dav: true,
-        recurring: true,
-        attendees: true,
-        ..Item::default()
-    })?;
+    let sync = w.item(
+        rng,
+        &Item {
+            summary: FIXED_EVENTS[0],
+            calendar: WORK,
+            start: today - 30 * DAY + 9 * 3600 + 1800,
+            end: today - 30 * DAY + 10 * 3600,
+            tz: "Europe/London",
+            description: Some("Agenda: budget; hiring, misc."),
+            location: Some(room),
+            cal_dav: true,
+            recurring: true,
+            attendees: true,
+            ..Item::default()
+        },
+    )?;
     w.recurrence(sync, 2, 1, 0, None, Some("D=0MO,0WE"))?;
     w.alarm(sync, Some(-900), None)?;
     let me = w.participant(sync, "Alex Morgan", "alex.morgan@example.com", 1)?;
-    conn.execute("UPDATE CalendarItem SET organizer_id = ?1 WHERE ROWID = ?2", params![me, sync])?;
+    conn.execute(
+        "UPDATE CalendarItem SET organizer_id = ?1 WHERE ROWID = ?2",
+        params![me, sync],
+    )?;
     w.participant(sync, "Doe, Jane", "jane.doe@example.com", 1)?;
     w.participant(sync, "Søren Ølgaard", "soren@example.dk", 3)?;
     // 2: ten weeks of bin days, alarmed the evening before.
-    let bins = w.item(rng, &Item {
-        summary: FIXED_EVENTS[1],
-        calendar: HOME,
-        start: today - 14 * DAY + 7 * 3600,
-        end: today - 14 * DAY + 7 * 3600 + 900,
-        tz: "Europe/London",
-        cal_dav: true,
-        recurring: true,
-        ..Item::default()
-    })?;
+    let bins = w.item(
+        rng,
+        &Item {
+            summary: FIXED_EVENTS[1],
+            calendar: HOME,
+            start: today - 14 * DAY + 7 * 3600,
+            end: today - 14 * DAY + 7 * 3600 + 900,
+            tz: "Europe/London",
+            cal_dav: true,
+            recurring: true,
+            ..Item::default()
+        },
+    )?;
     w.recurrence(bins, 2, 1, 10, None, None)?;
     w.alarm(bins, None, Some(today - 15 * DAY + 20 * 3600))?;
     // 3: three days, all day, somewhere with coordinates.
     let lisbon = w.location("Lisbon; Portugal", Some(38.7223), Some(-9.1393))?;
     let holiday = today + 20 * DAY;
-    w.item(rng, &Item {
-        summary: FIXED_EVENTS[2],
-        calendar: FAMILY,
-        start: holiday,
-        end: holiday + 3 * DAY - 1,
-        tz: FLOATING,
-        all_day: true,
-        location: Some(lisbon),
-        cal_dav: true,
-        ..Item::default()
-    })?;
+    w.item(
+        rng,
+        &Item {
+            summary: FIXED_EVENTS[2],
+            calendar: FAMILY,
+            start: holiday,
+            end: holiday + 3 * DAY - 1,
+            tz: FLOATING,
+            all_day: true,
+            location: Some(lisbon),
+            cal_dav: true,
+            ..Item::default()
+        },
+    )?;
     // 4: yearly, all day.
-    let birthday = w.item(rng, &Item {
-        summary: FIXED_EVENTS[3],
-        calendar: FAMILY,
-        start: today - 100 * DAY,
-        end: today - 99 * DAY - 1,
-        tz: FLOATING,
-        all_day: true,
-        cal_dav: true,
-        recurring: true,
-        ..Item::default()
-    })?;
+    let birthday = w.item(
+        rng,
+        &Item {
+            summary: FIXED_EVENTS[3],
+            calendar: FAMILY,
+            start: today - 100 * DAY,
+            end: today - 99 * DAY - 1,
+            tz: FLOATING,
+            all_day: true,
+            cal_dav: true,
+            recurring: true,
+            ..Item::default()
+        },
+    )?;
     w.recurrence(birthday, 4, 1, 0, None, None)?;
     w.alarm(birthday, Some(-DAY + 9 * 3600), None)?;
     // 5: text that needs escaping and folding, and a URL.
@@ -242,94 +257,128 @@ fn populate(conn: &Connection, rng: &mut Rng, now: i64) -> rusqlite::Result<()> 
         "UPDATE Location SET address = '12 rue de l''Église, 75001 Paris' WHERE ROWID = ?1",
         [dentist],
     )?;
-    w.item(rng, &Item {
-        summary: FIXED_EVENTS[4],
-        calendar: HOME,
-        start: today + 5 * DAY + 14 * 3600 + 1800,
-        end: today + 5 * DAY + 15 * 3600,
-        tz: "Europe/Paris",
-        description: Some(DENTIST_NOTES),
-        url: Some("https://dentist.example/appointments?id=42&lang=fr"),
-        location: Some(dentist),
-        cal_dav: false,
-        ..Item::default()
-    })?;
+    w.item(
+        rng,
+        &Item {
+            summary: FIXED_EVENTS[4],
+            calendar: HOME,
+            start: today + 5 * DAY + 14 * 3600 + 1800,
+            end: today + 5 * DAY + 15 * 3600,
+            tz: "Europe/Paris",
+            description: Some(DENTIST_NOTES),
+            url: Some("https://dentist.example/appointments?id=42&lang=fr"),
+            location: Some(dentist),
+            cal_dav: false,
+            ..Item::default()
+        },
+    )?;
     // 6: floating time, every other day for a month.
-    let run = w.item(rng, &Item {
-        summary: FIXED_EVENTS[5],
-        calendar: LOCAL_HOME,
-        start: today - 3 * DAY + 6 * 3600 + 1800,
-        end: today - 3 * DAY + 7 * 3600 + 900,
-        tz: FLOATING,
-        recurring: true,
-        ..Item::default()
-    })?;
+    let run = w.item(
+        rng,
+        &Item {
+            summary: FIXED_EVENTS[5],
+            calendar: LOCAL_HOME,
+            start: today - 3 * DAY + 6 * 3600 + 1800,
+            end: today - 3 * DAY + 7 * 3600 + 900,
+            tz: FLOATING,
+            recurring: true,
+            ..Item::default()
+        },
+    )?;
     w.recurrence(run, 1, 2, 0, Some(today + 27 * DAY + 6 * 3600 + 1800), None)?;
     // 7: the first of every month for a year.
-    let rent = w.item(rng, &Item {
-        summary: FIXED_EVENTS[6],
-        calendar: HOME,
-        start: today - 40 * DAY + 8 * 3600,
-        end: today - 40 * DAY + 8 * 3600 + 1800,
-        tz: "Europe/London",
-        cal_dav: true,
-        recurring: true,
-        ..Item::default()
-    })?;
-    w.recurrence(rent, 3, 1, 0, Some(today + 325 * DAY + 8 * 3600), Some("M=1"))?;
+    let rent = w.item(
+        rng,
+        &Item {
+            summary: FIXED_EVENTS[6],
+            calendar: HOME,
+            start: today - 40 * DAY + 8 * 3600,
+            end: today - 40 * DAY + 8 * 3600 + 1800,
+            tz: "Europe/London",
+            cal_dav: true,
+            recurring: true,
+            ..Item::default()
+        },
+    )?;
+    w.recurrence(
+        rent,
+        3,
+        1,
+        0,
+        Some(today + 325 * DAY + 8 * 3600),
+        Some("M=1"),
+    )?;
     // 8 and 9: a weekly lesson, one occurrence deleted and one moved a day later.
     let lesson_start = today - 21 * DAY + 16 * 3600;
-    let lesson = w.item(rng, &Item {
-        summary: FIXED_EVENTS[7],
-        calendar: FAMILY,
-        start: lesson_start,
-        end: lesson_start + 2700,
-        tz: "Europe/Paris",
-        cal_dav: true,
-        recurring: true,
-        ..Item::default()
-    })?;
+    let lesson = w.item(
+        rng,
+        &Item {
+            summary: FIXED_EVENTS[7],
+            calendar: FAMILY,
+            start: lesson_start,
+            end: lesson_start + 2700,
+            tz: "Europe/Paris",
+            cal_dav: true,
+            recurring: true,
+            ..Item::default()
+        },
+    )?;
     w.recurrence(lesson, 2, 1, 0, None, None)?;
     conn.execute(
         "INSERT INTO ExceptionDate (owner_id, date, sync_order) VALUES (?1, ?2, 0)",
         params![lesson, apple(lesson_start + 7 * DAY)],
     )?;
     let moved = lesson_start + 14 * DAY;
-    w.item(rng, &Item {
-        summary: FIXED_EVENTS[8],
-        calendar: FAMILY,
-        start: moved + DAY,
-        end: moved + DAY + 2700,
-        tz: "Europe/Paris",
-        orig: Some((lesson, moved)),
-        cal_dav: true,
-        ..Item::default()
-    })?;
+    w.item(
+        rng,
+        &Item {
+            summary: FIXED_EVENTS[8],
+            calendar: FAMILY,
+            start: moved + DAY,
+            end: moved + DAY + 2700,
+            tz: "Europe/Paris",
+            orig: Some((lesson, moved)),
+            cal_dav: true,
+            ..Item::default()
+        },
+    )?;
     // 10: a reminder (iOS 12 and earlier kept them here): not an event.
-    w.item(rng, &Item {
-        summary: FIXED_EVENTS[9],
-        calendar: REMINDERS,
-        start: today + DAY,
-        end: today + DAY,
-        tz: "Europe/London",
-        entity: REMINDER,
-        ..Item::default()
-    })?;
+    w.item(
+        rng,
+        &Item {
+            summary: FIXED_EVENTS[9],
+            calendar: REMINDERS,
+            start: today + DAY,
+            end: today + DAY,
+            tz: "Europe/London",
+            entity: REMINDER,
+            ..Item::default()
+        },
+    )?;
     // 11: on the iPhone only, no CalDAV UID.
-    w.item(rng, &Item {
-        summary: FIXED_EVENTS[10],
-        calendar: LOCAL_HOME,
-        start: today + 9 * DAY + 10 * 3600,
-        end: today + 9 * DAY + 12 * 3600,
-        tz: "Europe/London",
-        ..Item::default()
-    })?;
+    w.item(
+        rng,
+        &Item {
+            summary: FIXED_EVENTS[10],
+            calendar: LOCAL_HOME,
+            start: today + 9 * DAY + 10 * 3600,
+            end: today + 9 * DAY + 12 * 3600,
+            tz: "Europe/London",
+            ..Item::default()
+        },
+    )?;
     random_events(&w, rng, today)?;
     tx.commit()
 }
 
 fn random_events(w: &Writer<'_>, rng: &mut Rng, today: i64) -> rusqlite::Result<()> {
-    let zones = ["Europe/London", "Europe/Paris", "America/New_York", "Asia/Tokyo", FLOATING];
+    let zones = [
+        "Europe/London",
+        "Europe/Paris",
+        "America/New_York",
+        "Asia/Tokyo",
+        FLOATING,
+    ];
     for _ in 0..rng.random_range(15..40) {
         let summary = text::sentence(rng, 2, 5).trim_end_matches('.').to_string();
         let description = rng.random_bool(0.3).then(|| text::sentence(rng, 5, 30));
@@ -339,31 +388,47 @@ fn random_events(w: &Writer<'_>, rng: &mut Rng, today: i64) -> rusqlite::Result<
             true => (day, day + rng.random_range(1..4) * DAY - 1, FLOATING),
             false => {
                 let start = day + rng.random_range(7 * 4..21 * 4) * 900;
-                (start, start + rng.random_range(1..12) * 900, zones[rng.random_range(0..zones.len())])
+                (
+                    start,
+                    start + rng.random_range(1..12) * 900,
+                    zones[rng.random_range(0..zones.len())],
+                )
             }
         };
         let location = match rng.random_bool(0.15) {
-            true => Some(w.location(&format!("{} {}", text::last_name(rng), "Hall"), None, None)?),
+            true => {
+                Some(w.location(&format!("{} {}", text::last_name(rng), "Hall"), None, None)?)
+            }
             false => None,
         };
         let recurring = rng.random_bool(0.1);
         let calendar = [HOME, WORK, FAMILY, LOCAL_HOME][rng.random_range(0..4)];
         let cal_dav = rng.random_bool(0.8);
-        let row = w.item(rng, &Item {
-            summary: &summary,
-            calendar,
-            start,
-            end,
-            tz,
-            all_day,
-            description: description.as_deref(),
-            location,
-            cal_dav,
-            recurring,
-            ..Item::default()
-        })?;
+        let row = w.item(
+            rng,
+            &Item {
+                summary: &summary,
+                calendar,
+                start,
+                end,
+                tz,
+                all_day,
+                description: description.as_deref(),
+                location,
+                cal_dav,
+                recurring,
+                ..Item::default()
+            },
+        )?;
         if recurring {
-            w.recurrence(row, 2, rng.random_range(1..3), rng.random_range(0..6), None, None)?;
+            w.recurrence(
+                row,
+                2,
+                rng.random_range(1..3),
+                rng.random_range(0..6),
+                None,
+                None,
+            )?;
         }
         if rng.random_bool(0.1) {
             w.alarm(row, Some(-60 * rng.random_range(5..120)), None)?;
@@ -383,7 +448,9 @@ struct Writer<'c> {
 impl Writer<'_> {
     fn item(&self, rng: &mut Rng, it: &Item<'_>) -> rusqlite::Result<i64> {
         let id = uuid(rng);
-        let uid = it.cal_dav.then(|| format!("{}@hearth.test", text::uuid(rng)));
+        let uid = it
+            .cal_dav
+            .then(|| format!("{}@hearth.test", text::uuid(rng)));
         let created = it.start.min(it.end) - rng.random_range(DAY..60 * DAY);
         self.conn.execute(
             "INSERT INTO CalendarItem (summary, location_id, description, start_date, start_tz, end_date,
@@ -416,7 +483,10 @@ impl Writer<'_> {
         )?;
         let row = self.conn.last_insert_rowid();
         if let Some(loc) = it.location {
-            self.conn.execute("UPDATE Location SET item_owner_id = ?1 WHERE ROWID = ?2", [row, loc])?;
+            self.conn.execute(
+                "UPDATE Location SET item_owner_id = ?1 WHERE ROWID = ?2",
+                [row, loc],
+            )?;
         }
         Ok(row)
     }
@@ -456,7 +526,13 @@ impl Writer<'_> {
     }
 
     /// An attendee of `owner`; the Participant ROWID.
-    fn participant(&self, owner: i64, name: &str, email: &str, status: i64) -> rusqlite::Result<i64> {
+    fn participant(
+        &self,
+        owner: i64,
+        name: &str,
+        email: &str,
+        status: i64,
+    ) -> rusqlite::Result<i64> {
         self.conn.execute(
             "INSERT INTO Identity (display_name, address) VALUES (?1, ?2)",
             params![name, format!("mailto:{email}")],
@@ -492,7 +568,11 @@ mod tests {
             .unwrap();
         assert_eq!(summaries, FIXED_EVENTS);
         let events: i64 = conn
-            .query_row("SELECT count(*) FROM CalendarItem WHERE entity_type = 2", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM CalendarItem WHERE entity_type = 2",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert!(events >= 10 + 15, "{events}");
     }

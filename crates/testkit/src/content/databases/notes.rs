@@ -158,7 +158,16 @@ fn populate(conn: &Connection, rng: &mut Rng, now: i64) -> rusqlite::Result<()> 
             "INSERT INTO ZICCLOUDSYNCINGOBJECT (Z_PK, Z_ENT, Z_OPT, ZMARKEDFORDELETION, ZOWNER,
                ZACCOUNT8, ZFOLDERTYPE, ZPARENT, ZIDENTIFIER, ZTITLE2, ZSORTORDER)
              VALUES (?1, ?2, 1, 0, ?3, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![folder, FOLDER, account, kind, parent.map(|p| folders[p]), id, title, i as i64],
+            params![
+                folder,
+                FOLDER,
+                account,
+                kind,
+                parent.map(|p| folders[p]),
+                id,
+                title,
+                i as i64
+            ],
         )?;
         folders.push(folder);
     }
@@ -166,15 +175,19 @@ fn populate(conn: &Connection, rng: &mut Rng, now: i64) -> rusqlite::Result<()> 
     for (i, (title, folder, locked, deleted)) in FIXED_NOTES.iter().enumerate() {
         let at = now - 86_400 * (400 - 30 * i as i64);
         let body = fixed_body(i, rng);
-        notes.insert(rng, &mut pk, NewNote {
-            title: *title,
-            folder: folders[*folder],
-            locked: locked.0,
-            deleted: deleted.0,
-            created: at,
-            modified: at + 3_600 + i as i64 * 61,
-            body,
-        })?;
+        notes.insert(
+            rng,
+            &mut pk,
+            NewNote {
+                title: *title,
+                folder: folders[*folder],
+                locked: locked.0,
+                deleted: deleted.0,
+                created: at,
+                modified: at + 3_600 + i as i64 * 61,
+                body,
+            },
+        )?;
     }
     for _ in 0..rng.random_range(3..9) {
         let title = text::sentence(rng, 2, 6).trim_end_matches('.').to_string();
@@ -186,15 +199,19 @@ fn populate(conn: &Connection, rng: &mut Rng, now: i64) -> rusqlite::Result<()> 
         let created = now - rng.random_range(86_400..700 * 86_400);
         let folder = folders[[0, 0, 2, 3][rng.random_range(0..4)]];
         let modified = created + rng.random_range(0..86_400);
-        notes.insert(rng, &mut pk, NewNote {
-            title: Some(&title),
-            folder,
-            locked: false,
-            deleted: false,
-            created,
-            modified,
-            body: Body::Doc(doc),
-        })?;
+        notes.insert(
+            rng,
+            &mut pk,
+            NewNote {
+                title: Some(&title),
+                folder,
+                locked: false,
+                deleted: false,
+                created,
+                modified,
+                body: Body::Doc(doc),
+            },
+        )?;
     }
     for (ent, name, sup) in ENTITIES {
         let max = match *ent {
@@ -258,16 +275,17 @@ impl Notes<'_> {
         pk.data += 1;
         let data_pk = pk.data;
         let (data, snippet, checklist) = match &note.body {
-            Body::Doc(doc) => (
-                Some(doc.gzipped()),
-                doc.snippet(),
-                doc.has_checklist,
-            ),
+            Body::Doc(doc) => (Some(doc.gzipped()), doc.snippet(), doc.has_checklist),
             Body::Locked(bytes) => (Some(bytes.clone()), None, false),
             Body::Missing => (None, None, false),
         };
         let crypto = |n: usize, rng: &mut Rng| note.locked.then(|| text::bytes(rng, n));
-        let (iv, tag, salt, key) = (crypto(16, rng), crypto(16, rng), crypto(16, rng), crypto(24, rng));
+        let (iv, tag, salt, key) = (
+            crypto(16, rng),
+            crypto(16, rng),
+            crypto(16, rng),
+            crypto(24, rng),
+        );
         self.conn.execute(
             "INSERT INTO ZICCLOUDSYNCINGOBJECT (Z_PK, Z_ENT, Z_OPT, ZCRYPTOITERATIONCOUNT,
                ZISPASSWORDPROTECTED, ZMARKEDFORDELETION, ZMINIMUMSUPPORTEDNOTESVERSION, ZHASCHECKLIST,
@@ -356,50 +374,77 @@ fn fixed_body(i: usize, rng: &mut Rng) -> Body {
             doc.styled(Some(DASHED), 0, "Kitchen");
             doc.styled(Some(DASHED), 1, "new tap");
             doc.styled(Some(DOTTED), 0, "Garden");
-            doc.para(None, vec![
-                Span::plain("We "),
-                Span { bold: true, ..Span::plain("agreed") },
-                Span::plain(" on an "),
-                Span { italic: true, ..Span::plain("early") },
-                Span::plain(" start, "),
-                Span { strike: true, ..Span::plain("not Friday") },
-                Span::plain(", see "),
-                Span { link: Some("https://example.com/plan?a=1&b=2"), ..Span::plain("the plan") },
-                Span::plain("."),
-            ]);
+            doc.para(
+                None,
+                vec![
+                    Span::plain("We "),
+                    Span {
+                        bold: true,
+                        ..Span::plain("agreed")
+                    },
+                    Span::plain(" on an "),
+                    Span {
+                        italic: true,
+                        ..Span::plain("early")
+                    },
+                    Span::plain(" start, "),
+                    Span {
+                        strike: true,
+                        ..Span::plain("not Friday")
+                    },
+                    Span::plain(", see "),
+                    Span {
+                        link: Some("https://example.com/plan?a=1&b=2"),
+                        ..Span::plain("the plan")
+                    },
+                    Span::plain("."),
+                ],
+            );
             doc.para(Some(MONOSPACED), vec![Span::plain("wifi: hearth-guest")]);
             doc.para(Some(MONOSPACED), vec![Span::plain("pass: 4 words `here`")]);
-            doc.para(None, vec![
-                Span::plain("Photo of the whiteboard: "),
-                Span::attachment(Attachment {
-                    id: "6F1C2D3E-0001-4000-8000-00000000A001",
-                    uti: "public.jpeg",
-                    title: Some("Whiteboard.jpeg"),
-                    url: None,
-                    alt_text: None,
-                }),
-            ]);
-            doc.para(None, vec![
-                Span::plain("Tagged "),
-                Span::attachment(Attachment {
-                    id: "6F1C2D3E-0002-4000-8000-00000000A002",
-                    uti: "com.apple.notes.inlinetextattachment.hashtag",
-                    title: None,
-                    url: None,
-                    alt_text: Some("#family"),
-                }),
-            ]);
+            doc.para(
+                None,
+                vec![
+                    Span::plain("Photo of the whiteboard: "),
+                    Span::attachment(Attachment {
+                        id: "6F1C2D3E-0001-4000-8000-00000000A001",
+                        uti: "public.jpeg",
+                        title: Some("Whiteboard.jpeg"),
+                        url: None,
+                        alt_text: None,
+                    }),
+                ],
+            );
+            doc.para(
+                None,
+                vec![
+                    Span::plain("Tagged "),
+                    Span::attachment(Attachment {
+                        id: "6F1C2D3E-0002-4000-8000-00000000A002",
+                        uti: "com.apple.notes.inlinetextattachment.hashtag",
+                        title: None,
+                        url: None,
+                        alt_text: Some("#family"),
+                    }),
+                ],
+            );
         }
         2 => {
             doc.para(Some(TITLE), vec![Span::plain("Crème brûlée ☕")]);
-            doc.para(None, vec![Span::plain("Für 4 Personen — 🍮 très bon, 日本語も")]);
+            doc.para(
+                None,
+                vec![Span::plain("Für 4 Personen — 🍮 très bon, 日本語も")],
+            );
             doc.styled(Some(DOTTED), 0, "500 ml crème");
             doc.styled(Some(DOTTED), 0, "5 jaunes d'œufs");
         }
         3 => return Body::Locked(text::bytes(rng, 700)),
         4 => {
             doc.para(Some(TITLE), vec![Span::plain("Old draft")]);
-            doc.para(None, vec![Span::plain("Deleted, but still in Recently Deleted.")]);
+            doc.para(
+                None,
+                vec![Span::plain("Deleted, but still in Recently Deleted.")],
+            );
         }
         5 => return Body::Missing,
         6 => {
@@ -483,7 +528,12 @@ impl Doc {
         self.checklist_ids += 1;
         let mut uuid = [0x5au8; 16];
         uuid[15] = self.checklist_ids;
-        self.paragraph(Some(CHECKLIST), 0, Some((uuid, done)), vec![Span::plain(item)]);
+        self.paragraph(
+            Some(CHECKLIST),
+            0,
+            Some((uuid, done)),
+            vec![Span::plain(item)],
+        );
     }
 
     fn paragraph(
@@ -612,8 +662,16 @@ mod tests {
         let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
         let notes = count("SELECT count(*) FROM ZICCLOUDSYNCINGOBJECT WHERE Z_ENT = 11");
         assert!(notes >= FIXED_NOTES.len() as i64 + 3, "{notes}");
-        assert_eq!(count("SELECT count(*) FROM ZICCLOUDSYNCINGOBJECT WHERE Z_ENT = 11 AND ZISPASSWORDPROTECTED = 1"), 1);
-        assert_eq!(count("SELECT count(*) FROM ZICCLOUDSYNCINGOBJECT WHERE Z_ENT = 14"), 5);
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM ZICCLOUDSYNCINGOBJECT WHERE Z_ENT = 11 AND ZISPASSWORDPROTECTED = 1"
+            ),
+            1
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM ZICCLOUDSYNCINGOBJECT WHERE Z_ENT = 14"),
+            5
+        );
         // Every unlocked body is gzip; the locked one is not.
         assert_eq!(
             count("SELECT count(*) FROM ZICNOTEDATA d JOIN ZICCLOUDSYNCINGOBJECT n ON n.ZNOTEDATA = d.Z_PK
