@@ -83,6 +83,11 @@ pub fn export(src: &Source<'_>, out: &SnapshotOut, tally: &mut Tally) -> Result<
         let cal = Some(ev.calendar_id).filter(|c| data.calendars.contains_key(c));
         by_calendar.entry(cal).or_default().push(ev);
     }
+    if by_calendar.is_empty() {
+        // An iCalendar object holds at least one component (RFC 5545 §3.6): no empty files.
+        tally.note(format!("{CALENDAR_DB} holds no events: nothing written"));
+        return Ok(());
+    }
     match &out.file {
         Some(name) => {
             let mut ics = calendar_begin(None);
@@ -789,6 +794,31 @@ mod tests {
         assert_eq!(
             day_of(at("2024-05-31T22:00:00Z"), &paris).to_string(),
             "2024-06-01"
+        );
+    }
+
+    #[test]
+    fn a_database_of_an_unknown_schema_names_what_it_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Calendar.sqlitedb");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE Calendar (ROWID INTEGER PRIMARY KEY, title TEXT);
+             CREATE TABLE CalendarItem (ROWID INTEGER PRIMARY KEY, summary TEXT, end_date REAL,
+               calendar_id INTEGER);",
+        )
+        .unwrap();
+        drop(conn);
+        let db = Database::open_copy(&path, CALENDAR_DB, "test").unwrap();
+        let err = CalendarData::load(&db).unwrap_err();
+        assert!(
+            matches!(&err, ExportError::Schema { table, column: Some(c), .. } if table == "CalendarItem" && c == "start_date"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("has no column start_date in table CalendarItem"),
+            "{err}"
         );
     }
 

@@ -527,6 +527,32 @@ mod tests {
         assert_eq!(render(&b, Some("Title"), &none), "Text\n\nMore\n");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_and_runs_render_without_panicking(
+            text in "(\\PC|\n|\u{FFFC}|\u{2028}){0,80}",
+            runs in proptest::collection::vec((0u64..40, 0usize..9, proptest::bool::ANY, 0u64..3), 0..12),
+        ) {
+            let styles = [
+                Style::Body, Style::Title, Style::Heading, Style::Subheading, Style::Monospaced,
+                Style::Dotted, Style::Dashed, Style::Numbered, Style::Checklist { done: true },
+            ];
+            let runs = runs
+                .into_iter()
+                .map(|(len, style, bold, indent)| Run {
+                    len,
+                    bold,
+                    paragraph: Paragraph { style: styles[style], indent, block_quote: indent == 2 },
+                    attachment: (len % 3 == 0).then(AttachmentRef::default),
+                    link: (len % 5 == 0).then(|| "https://example.com/<x>".to_string()),
+                    ..Run::default()
+                })
+                .collect();
+            let md = render(&NoteBody { text, runs }, Some("t"), &|_| Some("[a]".into()));
+            proptest::prop_assert!(md.is_empty() || md.ends_with('\n'));
+        }
+    }
+
     #[test]
     fn fences_outgrow_the_backticks_inside() {
         let b = body(&[("a ``` b\n", run(0, Style::Monospaced))]);

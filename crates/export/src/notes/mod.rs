@@ -125,9 +125,9 @@ impl<'s> NotesPlan<'s> {
             .iter()
             .filter(|n| !n.marked_for_deletion)
             .collect();
-        let accounts: HashSet<Option<i64>> = shown
+        let accounts: HashSet<i64> = shown
             .iter()
-            .map(|n| {
+            .filter_map(|n| {
                 n.folder
                     .and_then(|f| store.folders.get(&f))
                     .and_then(|f| f.account)
@@ -416,6 +416,32 @@ mod tests {
         let at = flipped.len() / 2;
         flipped[at] ^= 0x55;
         assert!(note_body(&flipped).is_err());
+    }
+
+    #[test]
+    fn a_store_of_an_unknown_schema_names_what_it_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("NoteStore.sqlite");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE Z_PRIMARYKEY (Z_ENT INTEGER PRIMARY KEY, Z_NAME VARCHAR);
+             INSERT INTO Z_PRIMARYKEY VALUES (11, 'ICNote'), (14, 'ICFolder');
+             CREATE TABLE ZICCLOUDSYNCINGOBJECT (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, ZTITLE1 VARCHAR);
+             CREATE TABLE ZICNOTEDATA (Z_PK INTEGER PRIMARY KEY, ZNOTE INTEGER, ZDATA BLOB);",
+        )
+        .unwrap();
+        drop(conn);
+        let db = Database::open_copy(&path, "NoteStore.sqlite", "test").unwrap();
+        let err = Store::load(&db).unwrap_err();
+        assert!(
+            matches!(&err, ExportError::Schema { table, column: Some(c), .. } if table == store::TABLE && c == "ZFOLDER"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("has no column ZFOLDER in table ZICCLOUDSYNCINGOBJECT"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! iOS 17 writes it, with note bodies as Notes keeps them (gzipped protobuf).
 //!
 //! The schema is a subset of the real iOS 17.3 store (shared/fixtures/ios-databases/
-//! hickman-ios17.3-iphone11): its tables, and of `ZICCLOUDSYNCINGOBJECT`'s 201 columns the 51
+//! hickman-ios17.3-iphone11): its tables, and of `ZICCLOUDSYNCINGOBJECT`'s 201 columns the 50
 //! that notes, folders, accounts and attachments fill, with their names, types, order and
 //! entity numbers (`Z_PRIMARYKEY`) as iOS 17 has them. Core Data numbers colliding attribute
 //! columns, so a note's title is `ZTITLE1`, a folder's `ZTITLE2`, an attachment's `ZTITLE`; a
