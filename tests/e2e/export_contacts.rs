@@ -591,7 +591,7 @@ fn an_encrypted_households_contacts_calls_and_voicemail_export_as_the_plaintext_
         let messages = count(&vm_db, "SELECT count(*) FROM voicemail");
         assert!(messages >= 3);
         assert_eq!(u(&report["voicemails"]), messages);
-        let notes = report["notes"].to_string();
+        let notes = report["remarks"].to_string();
         assert!(notes.contains("not downloaded"), "{report:#}");
         let found = verify(&[
             OsStr::new("voicemail"),

@@ -154,7 +154,7 @@ fn every_real_sms_db_exports_every_conversation_as_plain_sql_counts_them() {
             "{what}: the fixtures have no tapbacks"
         );
         assert_eq!(report["warnings"], serde_json::json!([]), "{what}");
-        let notes = report["notes"].as_array().unwrap();
+        let notes = report["remarks"].as_array().unwrap();
         assert_eq!(notes.len(), 1, "{what}: {notes:?}");
         assert!(notes[0].as_str().unwrap().contains("are not in the backup"));
         assert!(report["snapshots"][0]["failed"].is_null());

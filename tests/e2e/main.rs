@@ -29,6 +29,7 @@ mod diff_find;
 mod encrypted;
 mod export_contacts;
 mod export_messages;
+mod export_notes;
 mod export_photos;
 mod frozen_v1;
 mod hostile_source;

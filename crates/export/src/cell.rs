@@ -39,6 +39,11 @@ pub(crate) fn integer(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<i64>
     })
 }
 
+/// A boolean column: any number but 0 is true; NULL and non-numbers are false.
+pub(crate) fn flag(row: &Row<'_>, idx: usize) -> rusqlite::Result<bool> {
+    Ok(integer(row, idx)?.is_some_and(|n| n != 0))
+}
+
 /// The cell as bytes: a BLOB or TEXT; `None` for NULL, numbers and empty values.
 pub(crate) fn bytes(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Vec<u8>>> {
     Ok(match row.get_ref(idx)? {
@@ -75,5 +80,8 @@ mod tests {
         );
         assert_eq!(row("SELECT '-1234.5'").1, Some(-1234.5));
         assert_eq!(row("SELECT 7").2, Some(7));
+        let flag_of = |sql: &str| db.query_row(sql, [], |r| flag(r, 0)).unwrap();
+        assert!(flag_of("SELECT 1") && flag_of("SELECT 2.0"));
+        assert!(!flag_of("SELECT 0") && !flag_of("SELECT NULL") && !flag_of("SELECT x'01'"));
     }
 }

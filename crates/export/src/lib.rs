@@ -13,11 +13,13 @@
 
 mod calls;
 mod cell;
+mod calendar;
 mod contacts;
 mod conversation;
 mod database;
 mod error;
 mod messages;
+mod notes;
 mod out;
 mod photos;
 mod report;
@@ -185,6 +187,8 @@ fn export_snapshot(
         Kind::Contacts => contacts::export(src, out, tally),
         Kind::Calls => calls::export(src, out, tally),
         Kind::Voicemail => voicemail::export(src, out, tally),
+        Kind::Notes => notes::export(src, &out.dir, tally),
+        Kind::Calendar => calendar::export(src, out, tally),
         _ => {
             let _ = (src, out, tally);
             Err(ExportError::Usage(format!(

@@ -16,7 +16,7 @@ pub struct Tally {
     pub warnings: Vec<String>,
     /// What a reader should know that is no fault of the export or of the backup (attachments
     /// a phone keeps in iCloud only): shown, but not a warning.
-    pub notes: Vec<String>,
+    pub remarks: Vec<String>,
 }
 
 impl Tally {
@@ -32,8 +32,8 @@ impl Tally {
         self.warnings.push(warning.into());
     }
 
-    pub fn note(&mut self, note: impl Into<String>) {
-        self.notes.push(note.into());
+    pub fn remark(&mut self, remark: impl Into<String>) {
+        self.remarks.push(remark.into());
     }
 
     pub fn absorb(&mut self, other: &Tally) {
@@ -41,7 +41,7 @@ impl Tally {
             self.add(k, *v);
         }
         self.warnings.extend(other.warnings.iter().cloned());
-        self.notes.extend(other.notes.iter().cloned());
+        self.remarks.extend(other.remarks.iter().cloned());
     }
 }
 

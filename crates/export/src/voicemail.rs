@@ -163,7 +163,7 @@ fn copy_audio(
     let Some(audio) = src.file(DOMAIN, &rel) else {
         // The phone downloads a message's audio when it is played or on Wi-Fi: no fault of
         // the backup or the export.
-        tally.note(format!(
+        tally.remark(format!(
             "{}: voicemail {} from {}: the backup holds no {rel} (not downloaded to the phone); listed without audio",
             src.device(),
             m.id,

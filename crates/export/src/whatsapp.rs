@@ -220,7 +220,7 @@ pub fn export(src: &Source<'_>, out: &SnapshotOut, tally: &mut Tally) -> Result<
     conversations.finish()?;
     if missing.0 > 0 {
         tally.add("attachments_missing", missing.0);
-        tally.note(format!(
+        tally.remark(format!(
             "{} WhatsApp media files are not in the backup, for example {}: listed on the pages, not copied",
             missing.0,
             missing.1.unwrap_or_default()

@@ -90,7 +90,7 @@ fn report_json(report: &ExportReport) -> Value {
     top.insert("kind".into(), json!(report.kind));
     top.insert("out".into(), json!(report.out));
     top.insert("warnings".into(), json!(report.total.warnings));
-    top.insert("notes".into(), json!(report.total.notes));
+    top.insert("remarks".into(), json!(report.total.remarks));
     let snapshots: Vec<Value> = report
         .snapshots
         .iter()
@@ -102,7 +102,7 @@ fn report_json(report: &ExportReport) -> Value {
             v.insert("time".into(), json!(time(s.time)));
             v.insert("out".into(), json!(s.out));
             v.insert("warnings".into(), json!(s.tally.warnings));
-            v.insert("notes".into(), json!(s.tally.notes));
+            v.insert("remarks".into(), json!(s.tally.remarks));
             v.insert("failed".into(), json!(s.failed));
             Value::Object(v)
         })
@@ -132,8 +132,8 @@ fn print_text(report: &ExportReport) {
             counts_line(&s.tally),
             esc(&s.out.display().to_string())
         );
-        for n in &s.tally.notes {
-            println!("  note: {}", esc(n));
+        for r in &s.tally.remarks {
+            println!("  remark: {}", esc(r));
         }
         for w in &s.tally.warnings {
             println!("  warning: {}", esc(w));

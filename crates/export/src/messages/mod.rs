@@ -77,7 +77,7 @@ pub fn export(src: &Source<'_>, out: &SnapshotOut, tally: &mut Tally) -> Result<
     conversations.finish()?;
     if missing.0 > 0 {
         tally.add("attachments_missing", missing.0);
-        tally.note(format!(
+        tally.remark(format!(
             "{} Messages attachments are not in the backup (kept in iCloud only, or deleted), \
              for example {}: listed on the pages, not copied",
             missing.0,

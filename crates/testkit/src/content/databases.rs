@@ -7,7 +7,9 @@
 
 pub(crate) mod address_book;
 pub(crate) mod contact_photo;
+pub(crate) mod calendar;
 pub(crate) mod misc;
+pub(crate) mod notes;
 pub(crate) mod photos;
 pub(crate) mod sms;
 pub(crate) mod voicemail;

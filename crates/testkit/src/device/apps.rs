@@ -9,11 +9,14 @@ use super::writer::{BlobWriter, CLASS_DEFAULT};
 use super::{BigDb, Ctx};
 use crate::content::apps::{App, WHATSAPP};
 use crate::content::databases::misc::{self, SmallDb};
-use crate::content::databases::whatsapp;
+use crate::content::databases::{notes, whatsapp};
 use crate::content::{Rng, plists, text};
 use crate::error::Error;
 
 pub(crate) const CHAT_STORAGE: &str = "ChatStorage.sqlite";
+/// The Notes app's group container (every device has one: Notes is part of iOS).
+pub(crate) const NOTES_GROUP: &str = "AppDomainGroup-group.com.apple.notes";
+pub(crate) const NOTE_STORE: &str = "NoteStore.sqlite";
 
 pub(crate) fn app_domain(app: &App) -> String {
     format!("AppDomain-{}", app.bundle_id)
@@ -42,6 +45,10 @@ const FILE_DIRS: &[&str] = &[
 ];
 
 pub(crate) fn write(w: &mut BlobWriter, ctx: &Ctx) -> Result<(), Error> {
+    let (seeds, now) = (ctx.seeds.label(NOTE_STORE), w.now());
+    w.file(NOTES_GROUP, NOTE_STORE, CLASS_DEFAULT, |b| {
+        notes::create_db(b, seeds, now)
+    })?;
     for (i, app) in ctx.apps.iter().enumerate() {
         let mut rng = ctx.seeds.label("app").child(i as u64).rng();
         write_container(w, ctx, app, ctx.small.per_app[i], &mut rng)?;

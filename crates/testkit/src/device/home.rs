@@ -7,6 +7,7 @@ use rand::RngExt;
 use super::writer::{BlobWriter, CLASS_DEFAULT};
 use super::{BigDb, Ctx};
 use crate::content::databases::address_book::{self, Book};
+use crate::content::databases::calendar;
 use crate::content::databases::misc::{self, SmallDb};
 use crate::content::databases::sms::{self, Attachment};
 use crate::content::databases::voicemail;
@@ -23,6 +24,7 @@ pub(crate) const SAFARI_HISTORY: &str = "Library/Safari/History.db";
 pub(crate) const ADDRESS_BOOK: &str = "Library/AddressBook/AddressBook.sqlitedb";
 pub(crate) const ADDRESS_BOOK_IMAGES: &str = "Library/AddressBook/AddressBookImages.sqlitedb";
 pub(crate) const VOICEMAIL_DB: &str = "Library/Voicemail/voicemail.db";
+pub(crate) const CALENDAR_DB: &str = "Library/Calendar/Calendar.sqlitedb";
 
 const SYSTEM_PREFS: &[&str] = &[
     "com.apple.springboard",
@@ -73,6 +75,10 @@ pub(crate) fn write(w: &mut BlobWriter, ctx: &Ctx) -> Result<(), Error> {
         misc::create_db(b, SmallDb::SafariHistory, seeds, rows * 2, now)
     })?;
     write_voicemail(w, ctx, &book.mobiles)?;
+    let seeds = ctx.seeds.label(CALENDAR_DB);
+    w.file(HOME, CALENDAR_DB, CLASS_DEFAULT, |b| {
+        calendar::create_db(b, seeds, now)
+    })?;
     for i in 0..ctx.small.home_prefs {
         let name = SYSTEM_PREFS[i % SYSTEM_PREFS.len()];
         let suffix = if i < SYSTEM_PREFS.len() {
@@ -94,7 +100,6 @@ pub(crate) fn write(w: &mut BlobWriter, ctx: &Ctx) -> Result<(), Error> {
     }
     for dir in [
         "Library/Voicemail",
-        "Library/Calendar",
         "Library/Cookies",
         "Library/Mail",
         "Media/Books",
