@@ -58,7 +58,13 @@ fn main() {
     );
     remove(&w.join("out-photos"));
     run(&repo, Kind::Photos, &all, w, "photos --all, first run");
-    run(&repo, Kind::Photos, &all, w, "photos --all, second run (nothing new)");
+    run(
+        &repo,
+        Kind::Photos,
+        &all,
+        w,
+        "photos --all, second run (nothing new)",
+    );
     remove(&w.join("out-photos"));
     for kind in [
         Kind::Messages,
@@ -124,7 +130,11 @@ fn run(
         .iter()
         .map(|(k, v)| format!("{v} {k}"))
         .collect();
-    let failed = report.snapshots.iter().filter(|s| s.failed.is_some()).count();
+    let failed = report
+        .snapshots
+        .iter()
+        .filter(|s| s.failed.is_some())
+        .count();
     println!(
         "export {} ({what}, {} snapshots): {:.2} s, peak memory +{peak}; {}; {} warnings, {failed} snapshots failed",
         kind.name(),
@@ -138,11 +148,7 @@ fn run(
 
 /// `restore --files` of each latest snapshot's camera roll (DCIM and iCloud originals): the same
 /// bytes the photo export writes, as plain files.
-fn camera_roll_floor(
-    repo: &Repository,
-    latest: &[(SnapshotId, Snapshot)],
-    w: &Path,
-) -> Duration {
+fn camera_roll_floor(repo: &Repository, latest: &[(SnapshotId, Snapshot)], w: &Path) -> Duration {
     let selection = Selection::new(
         &[
             "CameraRollDomain/Media/DCIM/**".to_string(),

@@ -32,12 +32,12 @@ mod ics;
 mod rrule;
 
 use crate::SnapshotOut;
+use crate::cell::{flag, integer, number, text};
 use crate::database::{Columns, Database};
 use crate::error::ExportError;
 use crate::report::Tally;
 use crate::source::Source;
 use crate::time::from_apple_seconds;
-use crate::cell::{flag, integer, number, text};
 use ics::Ics;
 use jiff::Timestamp;
 use jiff::civil::Date;

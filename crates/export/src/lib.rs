@@ -11,9 +11,9 @@
 //! [`export`] runs one kind over many snapshots, devices in parallel, and reports counts per
 //! snapshot and in all ([`ExportReport`]). The CLI and the dashboard are glue over it.
 
+mod calendar;
 mod calls;
 mod cell;
-mod calendar;
 mod contacts;
 mod conversation;
 mod database;
@@ -189,13 +189,10 @@ fn export_snapshot(
         Kind::Voicemail => voicemail::export(src, out, tally),
         Kind::Notes => notes::export(src, &out.dir, tally),
         Kind::Calendar => calendar::export(src, out, tally),
-        _ => {
-            let _ = (src, out, tally);
-            Err(ExportError::Usage(format!(
-                "hearth export {} is not built yet",
-                kind.name()
-            )))
-        }
+        // Household-wide, never per snapshot: `export` hands photos to `photos::export`.
+        Kind::Photos => Err(ExportError::Usage(
+            "photos are exported for the household at once, not per snapshot".into(),
+        )),
     }
 }
 
@@ -314,9 +311,15 @@ mod tests {
     #[test]
     fn one_file_holds_one_snapshot() {
         let (dir, file) = split_out(Kind::Contacts, Path::new("/x/dad.vcf"), 1).unwrap();
-        assert_eq!((dir.as_path(), file.as_deref()), (Path::new("/x"), Some("dad.vcf")));
+        assert_eq!(
+            (dir.as_path(), file.as_deref()),
+            (Path::new("/x"), Some("dad.vcf"))
+        );
         let (dir, file) = split_out(Kind::Contacts, Path::new("dad.VCF"), 1).unwrap();
-        assert_eq!((dir.as_path(), file.as_deref()), (Path::new("."), Some("dad.VCF")));
+        assert_eq!(
+            (dir.as_path(), file.as_deref()),
+            (Path::new("."), Some("dad.VCF"))
+        );
         assert!(matches!(
             split_out(Kind::Contacts, Path::new("all.vcf"), 2),
             Err(ExportError::Usage(_))

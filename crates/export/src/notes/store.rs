@@ -10,9 +10,9 @@
 //! with the model: of the candidate columns a table has, the one the entity's rows fill is
 //! taken.
 
+use crate::cell::{bytes, flag, integer, number, text};
 use crate::database::{Columns, Database};
 use crate::error::ExportError;
-use crate::cell::{bytes, flag, integer, number, text};
 use std::collections::HashMap;
 
 pub const TABLE: &str = "ZICCLOUDSYNCINGOBJECT";

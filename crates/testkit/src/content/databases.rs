@@ -6,8 +6,8 @@
 //! (insert and update a few hundred rows) used by [`crate::next_day`].
 
 pub(crate) mod address_book;
-pub(crate) mod contact_photo;
 pub(crate) mod calendar;
+pub(crate) mod contact_photo;
 pub(crate) mod misc;
 pub(crate) mod notes;
 pub(crate) mod photos;

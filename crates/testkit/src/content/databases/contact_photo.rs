@@ -14,7 +14,10 @@ use crate::content::Seeds;
 
 /// A `side`×`side` JPEG (`side` a multiple of 8, at most 65,528).
 pub(crate) fn jpeg(side: u16, seeds: Seeds) -> Vec<u8> {
-    assert!(side.is_multiple_of(8) && side > 0, "a whole number of 8×8 blocks");
+    assert!(
+        side.is_multiple_of(8) && side > 0,
+        "a whole number of 8×8 blocks"
+    );
     let mut rng = seeds.rng();
     let base: [f64; 3] = [
         rng.random_range(40.0..215.0),
