@@ -27,6 +27,7 @@ mod device_identity;
 mod device_time;
 mod diff_find;
 mod encrypted;
+mod export_cli;
 mod export_contacts;
 mod export_messages;
 mod export_notes;

@@ -69,7 +69,10 @@ fn main() -> ExitCode {
         Err(e) => {
             // Library errors name devices, folders and paths from backups as they are.
             eprintln!("error: {}", output::esc_text(&output::error_text(&e)));
-            ExitCode::from(1)
+            match e.downcast_ref::<hearth_export::ExportError>() {
+                Some(hearth_export::ExportError::Usage(_)) => ExitCode::from(2),
+                _ => ExitCode::from(1),
+            }
         }
     }
 }

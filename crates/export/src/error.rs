@@ -41,6 +41,12 @@ pub enum ExportError {
     },
     #[error("{}: is not a folder (a link or a file where a folder goes); refusing to write through it", path.display())]
     NotAFolder { path: PathBuf },
+    /// A file of an earlier export in the output folder that is not what it should be.
+    #[error("{}: {why}", path.display())]
+    BadOutput { path: PathBuf, why: String },
+    #[error("starting the export's threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
+    /// What was asked cannot be done (the CLI's exit status 2).
     #[error("{0}")]
     Usage(String),
 }

@@ -133,10 +133,7 @@ pub fn export(
         &format!("export {}", kind.name()),
         Some(snapshots.len() as u64),
     );
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(PARALLEL_SNAPSHOTS.min(snapshots.len()).max(1))
-        .build()
-        .map_err(|e| ExportError::Usage(format!("starting export threads: {e}")))?;
+    let pool = thread_pool(PARALLEL_SNAPSHOTS.min(snapshots.len()))?;
     let reports = pool.install(|| {
         snapshots
             .par_iter()
@@ -172,6 +169,11 @@ pub fn export(
         total,
         snapshots: reports,
     })
+}
+
+/// The threads that read `n` snapshots at once (at least one).
+fn thread_pool(n: usize) -> Result<rayon::ThreadPool, ExportError> {
+    Ok(rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build()?)
 }
 
 /// One snapshot's export of `kind`.

@@ -85,10 +85,7 @@ pub(crate) fn export(
     let mut warnings = Vec::new();
     let mut records = manifest::load(&dir, &mut warnings);
     let zone = local_zone();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(BATCH.min(snapshots.len()).max(1))
-        .build()
-        .map_err(|e| ExportError::Usage(format!("starting export threads: {e}")))?;
+    let pool = crate::thread_pool(BATCH.min(snapshots.len()))?;
     let mut claimed: HashSet<ContentId> = HashSet::new();
     let mut reports = Vec::with_capacity(snapshots.len());
     for (b, batch) in snapshots.chunks(BATCH).enumerate() {

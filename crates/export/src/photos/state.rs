@@ -80,11 +80,11 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
             Err(e) => return Err(ExportError::io(&path, "reading")(e)),
         };
-        let bad = |why: String| {
-            ExportError::Usage(format!(
-                "{}: {why}; it records which photos earlier exports wrote: move it away to export every photo again",
-                path.display()
-            ))
+        let bad = |why: String| ExportError::BadOutput {
+            path: path.clone(),
+            why: format!(
+                "{why}; it records which photos earlier exports wrote: move it away to export every photo again"
+            ),
         };
         let file: StateFile = serde_json::from_slice(&bytes)
             .map_err(|e| bad(format!("not a Hearth photo export state ({e})")))?;
@@ -112,7 +112,9 @@ impl State {
                 .map(|(id, rel)| (id.to_hex(), rel.clone()))
                 .collect(),
         };
-        let mut bytes = serde_json::to_vec(&file).map_err(|e| ExportError::Usage(e.to_string()))?;
+        let path = out.root().join(STATE_FILE);
+        let mut bytes = serde_json::to_vec(&file)
+            .map_err(|e| ExportError::io(&path, "writing")(std::io::Error::other(e)))?;
         bytes.push(b'\n');
         out.replace(STATE_FILE, &bytes).map(drop)
     }
