@@ -58,7 +58,14 @@ fn each_devices_latest_snapshot_by_default_into_a_folder_per_device() {
     // One device's latest goes straight into the folder.
     let one = w.path("mum");
     let report = w.json(
-        &["export", "contacts", "--device", "Mum's iPhone", "--out", s(&one)],
+        &[
+            "export",
+            "contacts",
+            "--device",
+            "Mum's iPhone",
+            "--out",
+            s(&one),
+        ],
         0,
     );
     assert_eq!(snapshots(&report).len(), 1);
@@ -77,7 +84,11 @@ fn all_snapshots_go_into_a_folder_per_device_and_time() {
     let mut outs: Vec<&str> = snaps.iter().map(|s| s["out"].as_str().unwrap()).collect();
     outs.sort();
     outs.dedup();
-    assert_eq!(outs.len(), 4, "every snapshot has a folder of its own: {outs:?}");
+    assert_eq!(
+        outs.len(),
+        4,
+        "every snapshot has a folder of its own: {outs:?}"
+    );
     for snap in snaps {
         let folder = std::path::Path::new(snap["out"].as_str().unwrap());
         let device = snap["device"].as_str().unwrap();
@@ -97,7 +108,13 @@ fn one_file_holds_one_snapshot_and_asking_for_more_is_a_usage_error() {
     household_of_two_nights(&w);
     let file = w.path("dad.vcf");
     let report = w.json(
-        &["export", "contacts", "Dad's iPhone@latest", "--out", s(&file)],
+        &[
+            "export",
+            "contacts",
+            "Dad's iPhone@latest",
+            "--out",
+            s(&file),
+        ],
         0,
     );
     let text = std::fs::read_to_string(&file).unwrap();
@@ -118,7 +135,13 @@ fn one_file_holds_one_snapshot_and_asking_for_more_is_a_usage_error() {
     assert!(!both.exists(), "nothing written");
 
     // A snapshot reference that names nothing is named back.
-    let out = w.run(&["export", "messages", "Nobody@latest", "--out", s(&w.path("m"))]);
+    let out = w.run(&[
+        "export",
+        "messages",
+        "Nobody@latest",
+        "--out",
+        s(&w.path("m")),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Nobody"));
     // An unknown kind is clap's usage error.

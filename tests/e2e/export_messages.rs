@@ -307,6 +307,39 @@ fn json_messages(out: &Path) -> BTreeMap<String, Value> {
     all
 }
 
+/// The last 9 digits of a phone number: how Messages' handles and the address book's
+/// numbers are matched.
+fn last_digits(number: &str) -> String {
+    let d: String = number.chars().filter(char::is_ascii_digit).collect();
+    d[d.len().saturating_sub(9)..].to_string()
+}
+
+/// The address book's people by their phone numbers: first and last name, else organisation.
+fn address_book_names(book: &Connection) -> BTreeMap<String, String> {
+    let mut q = book
+        .prepare(
+            "SELECT m.value, trim(coalesce(p.First, '') || ' ' || coalesce(p.Last, '')), p.Organization \
+             FROM ABMultiValue m JOIN ABPerson p ON p.ROWID = m.record_id WHERE m.property = 3",
+        )
+        .unwrap();
+    let rows = q
+        .query_map([], |r| {
+            let (number, full, org): (String, String, Option<String>) =
+                (r.get(0)?, r.get(1)?, r.get(2)?);
+            let name = match full.is_empty() {
+                true => org.unwrap_or_default(),
+                false => full,
+            };
+            Ok((last_digits(&number), name))
+        })
+        .unwrap();
+    let mut names = BTreeMap::new();
+    for (number, name) in rows.map(Result::unwrap) {
+        names.entry(number).or_insert(name);
+    }
+    names
+}
+
 fn guids(db: &Connection, sql: &str) -> Vec<String> {
     let mut q = db.prepare(sql).unwrap();
     q.query_map([], |r| r.get(0))
@@ -404,6 +437,31 @@ fn an_encrypted_households_messages_export_as_its_plaintext_twins_do() {
             .collect();
         assert_eq!(got, members);
         assert_eq!(members.len(), 4);
+
+        // Members the same snapshot's address book knows are shown by its name for them (half
+        // the kit's handles are its contacts' mobile numbers); the others by their number.
+        let book = twin_db(
+            &plain.folder,
+            "HomeDomain/Library/AddressBook/AddressBook.sqlitedb",
+            &w.path(&format!("book-{}", device.udid)),
+        );
+        let names = address_book_names(&book);
+        let mut named = 0;
+        for e in std::fs::read_dir(out.join("json")).unwrap() {
+            let doc: Value =
+                serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+            for m in doc["members"].as_array().unwrap() {
+                let handle = m["handle"].as_str().unwrap();
+                match names.get(&last_digits(handle)) {
+                    Some(name) => {
+                        assert_eq!(m["name"], name.as_str(), "{handle}");
+                        named += 1;
+                    }
+                    None => assert!(m["name"].is_null(), "{handle}: {m}"),
+                }
+            }
+        }
+        assert!(named >= 10, "{}: {named} members named", device.name);
 
         let messages = json_messages(&out);
         // attributedBody-only messages come out with their text.

@@ -173,7 +173,9 @@ pub fn export(
 
 /// The threads that read `n` snapshots at once (at least one).
 fn thread_pool(n: usize) -> Result<rayon::ThreadPool, ExportError> {
-    Ok(rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build()?)
+    Ok(rayon::ThreadPoolBuilder::new()
+        .num_threads(n.max(1))
+        .build()?)
 }
 
 /// One snapshot's export of `kind`.

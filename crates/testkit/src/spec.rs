@@ -175,7 +175,8 @@ impl DeviceSpec {
 }
 
 impl HouseholdSpec {
-    /// Two iPhones, about 3 MB in all; generates in well under a second in a debug build.
+    /// Two iPhones, about 5 MB in all (the exporters' databases and voicemail included);
+    /// generates in well under a second in a debug build.
     pub fn tiny() -> Self {
         HouseholdSpec {
             seed: 1,

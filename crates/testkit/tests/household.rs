@@ -119,7 +119,7 @@ fn tiny_is_two_valid_consistent_device_folders() {
     let h = tiny(dir.path());
     assert_eq!(h.devices.len(), 2);
     assert!(
-        (2_000_000..4_500_000).contains(&h.bytes()),
+        (2_000_000..6_000_000).contains(&h.bytes()),
         "{} bytes",
         h.bytes()
     );

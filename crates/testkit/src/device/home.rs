@@ -61,11 +61,13 @@ pub(crate) fn write(w: &mut BlobWriter, ctx: &Ctx) -> Result<(), Error> {
     let mut rng = ctx.seeds.label("home").rng();
     let attachments = write_attachments(w, ctx, &mut rng)?;
     let (now, rows) = (w.now(), ctx.small_db_rows());
+    // Contacts first: some of Messages' handles are the address book's mobile numbers, so
+    // that senders have names, as on a real phone.
+    let book = write_contacts(w, ctx, rows)?;
     let (seeds, target) = (ctx.seeds.label("sms.db"), ctx.db_target(BigDb::Sms));
     w.file(HOME, SMS_DB, CLASS_DEFAULT, |b| {
-        sms::create_db(b, seeds, target, now, &attachments)
+        sms::create_db(b, seeds, target, now, &attachments, &book.mobiles)
     })?;
-    let book = write_contacts(w, ctx, rows)?;
     let seeds = ctx.seeds.label(CALL_HISTORY);
     w.file(HOME, CALL_HISTORY, CLASS_DEFAULT, |b| {
         misc::create_call_history(b, seeds, rows * 2, now, &book.mobiles)

@@ -73,10 +73,11 @@ pub(crate) fn create_db(
     target: u64,
     now: i64,
     attachments: &[Attachment],
+    contacts: &[String],
 ) -> Result<(), Error> {
     let conn = create(path, SCHEMA)?;
     let mut rng = seeds.rng();
-    populate(&conn, &mut rng, target, now, attachments).at(path)?;
+    populate(&conn, &mut rng, target, now, attachments, contacts).at(path)?;
     close(conn, path)
 }
 
@@ -86,11 +87,15 @@ fn populate(
     target: u64,
     now: i64,
     attachments: &[Attachment],
+    known: &[String],
 ) -> rusqlite::Result<()> {
     let contacts = rng.random_range(25..60);
     conn.execute_batch("BEGIN")?;
     for i in 1..=contacts {
-        insert_handle_and_chat(conn, rng, i)?;
+        // Every other handle is an address book number (as Messages stores it: digits with
+        // their `+`), the rest numbers the address book does not know.
+        let known = known.get(i as usize / 2).filter(|_| i % 2 == 0);
+        insert_handle_and_chat(conn, rng, i, known.map(|n| handle_of(n)))?;
     }
     let start = now - HISTORY_SECS;
     for (name, members) in GROUPS {
@@ -113,8 +118,23 @@ fn populate(
     conn.execute_batch("COMMIT")
 }
 
-fn insert_handle_and_chat(conn: &Connection, rng: &mut Rng, i: i64) -> rusqlite::Result<()> {
-    let id = text::phone_number(rng);
+/// A phone number as Messages keeps it in `handle.id`: `+` and digits.
+fn handle_of(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    match number.trim_start().starts_with('+') {
+        true => format!("+{digits}"),
+        false => digits,
+    }
+}
+
+fn insert_handle_and_chat(
+    conn: &Connection,
+    rng: &mut Rng,
+    i: i64,
+    known: Option<String>,
+) -> rusqlite::Result<()> {
+    let random = text::phone_number(rng);
+    let id = known.unwrap_or(random);
     let service = if rng.random_bool(0.8) {
         "iMessage"
     } else {
