@@ -15,6 +15,7 @@ mod calendar;
 mod calls;
 mod cell;
 mod contacts;
+mod content_line;
 mod conversation;
 mod database;
 mod error;

@@ -2,11 +2,9 @@
 //! (§3.1, never inside a UTF-8 character), TEXT values escaped (§3.3.11), parameter values
 //! quoted where they must be (§3.2), dates and UTC date-times (§3.3.4, §3.3.5).
 
+use crate::content_line::{escape_text, fold, strip_controls};
 use jiff::Timestamp;
 use jiff::civil::Date;
-
-/// Longest content line, in octets, before the CRLF (§3.1).
-const LINE_OCTETS: usize = 75;
 
 /// An iCalendar object being written.
 #[derive(Debug, Default)]
@@ -52,40 +50,8 @@ impl Ics {
 
     /// A content line, folded.
     fn line(&mut self, line: &str) {
-        let mut room = LINE_OCTETS;
-        let mut used = 0;
-        for c in line.chars() {
-            if used + c.len_utf8() > room {
-                self.out.push_str("\r\n ");
-                // The leading space of a continuation line counts.
-                room = LINE_OCTETS - 1;
-                used = 0;
-            }
-            self.out.push(c);
-            used += c.len_utf8();
-        }
-        self.out.push_str("\r\n");
+        fold(line, &mut self.out);
     }
-}
-
-/// A TEXT value (§3.3.11): backslash, semicolon and comma escaped, line breaks as `\n`.
-pub fn escape_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\r' => {
-                chars.next_if_eq(&'\n');
-                out.push_str("\\n");
-            }
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A parameter value (§3.2): quoted when it holds `:`, `;` or `,`; a DQUOTE cannot be written
@@ -99,14 +65,6 @@ fn param_value(value: &str) -> String {
         true => format!("\"{clean}\""),
         false => clean,
     }
-}
-
-/// Control characters other than HTAB are not allowed in a content line (§3.1).
-fn strip_controls(value: &str) -> String {
-    value
-        .chars()
-        .filter(|&c| c == '\t' || !c.is_control())
-        .collect()
 }
 
 /// `20240601T170000Z`.
@@ -158,29 +116,6 @@ pub fn duration(secs: i64) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn text_is_escaped() {
-        assert_eq!(
-            escape_text("a,b;c\\d\ne\r\nf\rg"),
-            "a\\,b\\;c\\\\d\\ne\\nf\\ng"
-        );
-    }
-
-    #[test]
-    fn long_lines_fold_at_75_octets_and_never_inside_a_character() {
-        let mut ics = Ics::new();
-        ics.text("SUMMARY", &[], &"é".repeat(100));
-        let out = ics.into_string();
-        let lines: Vec<&str> = out.split("\r\n").filter(|l| !l.is_empty()).collect();
-        assert!(lines.len() > 2);
-        for (i, l) in lines.iter().enumerate() {
-            assert!(l.len() <= 75, "line {i} is {} octets", l.len());
-            assert_eq!(i > 0, l.starts_with(' '));
-        }
-        let unfolded = out.replace("\r\n ", "");
-        assert_eq!(unfolded, format!("SUMMARY:{}\r\n", "é".repeat(100)));
-    }
 
     #[test]
     fn parameters_are_quoted_where_needed() {

@@ -23,6 +23,7 @@ pub use book::{AddressBook, Labelled, Person, Photos, apple_date, image_type, pr
 pub use names::{ContactNames, normalize_handle};
 
 use crate::SnapshotOut;
+use crate::content_line::escape_text;
 use crate::error::ExportError;
 use crate::report::Tally;
 use crate::source::Source;
@@ -269,7 +270,7 @@ fn value(c: &mut VCard, v: &Labelled) {
             // line breaks, which cannot be in one line, go).
             let value = match v.property {
                 property::URL => text.chars().filter(|c| !c.is_control()).collect(),
-                _ => vcard::escape(text),
+                _ => escape_text(text),
             };
             let (types, custom) = types(label, v.property);
             c.labelled(name, &types, &value, custom);
@@ -292,7 +293,7 @@ fn value(c: &mut VCard, v: &Labelled) {
             if parts.iter().all(String::is_empty) {
                 return;
             }
-            let escaped: Vec<String> = parts.iter().map(|p| vcard::escape(p)).collect();
+            let escaped: Vec<String> = parts.iter().map(|p| escape_text(p)).collect();
             let (types, custom) = types(label, v.property);
             c.labelled("ADR", &types, &escaped.join(";"), custom);
         }
@@ -321,7 +322,7 @@ fn value(c: &mut VCard, v: &Labelled) {
                 Some(_) => None,
                 None => Some(label.unwrap_or("Other")),
             };
-            c.labelled("RELATED", &params, &vcard::escape(text), custom);
+            c.labelled("RELATED", &params, &escape_text(text), custom);
         }
         _ => {}
     }

@@ -10,8 +10,7 @@
 //! - URI and date values (`PHOTO:data:…`, `UID:urn:uuid:…`, `BDAY:--0515`) are written as they
 //!   are: they contain none of those characters or must not be escaped.
 
-/// Longest line in octets, CRLF excluded (RFC 6350 §3.2).
-const LINE_OCTETS: usize = 75;
+use crate::content_line::{escape_text, fold, strip_controls};
 
 /// One vCard being written.
 pub(crate) struct VCard {
@@ -34,12 +33,12 @@ impl VCard {
 
     /// `NAME;PARAMS:value` with `value` escaped as text.
     pub(crate) fn text(&mut self, name: &str, params: &[&str], value: &str) {
-        self.property(None, name, params, &escape(value));
+        self.property(None, name, params, &escape_text(value));
     }
 
     /// `NAME;PARAMS:c1;c2;…` with each component escaped as text.
     pub(crate) fn structured(&mut self, name: &str, params: &[&str], components: &[&str]) {
-        let value: Vec<String> = components.iter().map(|c| escape(c)).collect();
+        let value: Vec<String> = components.iter().map(|c| escape_text(c)).collect();
         self.property(None, name, params, &value.join(";"));
     }
 
@@ -63,7 +62,7 @@ impl VCard {
                 self.groups += 1;
                 let group = format!("item{}", self.groups);
                 self.property(Some(&group), name, params, value);
-                self.property(Some(&group), "X-ABLabel", &[], &escape(label));
+                self.property(Some(&group), "X-ABLabel", &[], &escape_text(label));
             }
         }
     }
@@ -85,53 +84,12 @@ impl VCard {
             line.push_str(p);
         }
         line.push(':');
-        line.push_str(value);
+        line.push_str(&strip_controls(value));
         self.line(&line);
     }
 
     fn line(&mut self, line: &str) {
         fold(line, &mut self.text);
-    }
-}
-
-/// A text value escaped (RFC 6350 §3.4): `\` `,` `;` and line breaks (CRLF, CR or LF).
-pub(crate) fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ',' => out.push_str("\\,"),
-            ';' => out.push_str("\\;"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {
-                chars.next_if_eq(&'\n');
-                out.push_str("\\n");
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Appends `line` to `out` folded at [`LINE_OCTETS`] on character boundaries, with CRLF.
-fn fold(line: &str, out: &mut String) {
-    let mut rest = line;
-    let mut room = LINE_OCTETS;
-    loop {
-        if rest.len() <= room {
-            out.push_str(rest);
-            out.push_str("\r\n");
-            return;
-        }
-        let mut cut = room;
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.push_str(&rest[..cut]);
-        out.push_str("\r\n ");
-        rest = &rest[cut..];
-        room = LINE_OCTETS - 1;
     }
 }
 
