@@ -73,13 +73,7 @@ pub(crate) fn export(
     if calls.is_empty() && out.file.is_none() {
         return Ok(());
     }
-    let names = match ContactNames::load(src) {
-        Ok(n) => n,
-        Err(e) => {
-            tally.warn(format!("calls shown without contact names: {e}"));
-            ContactNames::default()
-        }
-    };
+    let names = ContactNames::load_or_none(src, tally);
     let file = out.file.as_deref().unwrap_or(CALLS_CSV);
     let path = out.dir.root().join(file);
     let zone = local_zone();

@@ -72,13 +72,7 @@ pub(crate) fn export(
     if messages.is_empty() {
         return Ok(());
     }
-    let names = match ContactNames::load(src) {
-        Ok(n) => n,
-        Err(e) => {
-            tally.warn(format!("voicemail shown without contact names: {e}"));
-            ContactNames::default()
-        }
-    };
+    let names = ContactNames::load_or_none(src, tally);
     let zone = local_zone();
     let mut files = UniqueNames::default();
     files.take(VOICEMAIL_CSV);

@@ -134,13 +134,7 @@ pub fn export(src: &Source<'_>, out: &SnapshotOut, tally: &mut Tally) -> Result<
         return Ok(());
     };
     let q = Queries::of(&db)?;
-    let names = match ContactNames::load(src) {
-        Ok(n) => n,
-        Err(e) => {
-            tally.warn(format!("senders shown by number, not by name: {e}"));
-            ContactNames::default()
-        }
-    };
+    let names = ContactNames::load_or_none(src, tally);
     let err = |e| db.err(e);
     let mut members: HashMap<i64, Member> = HashMap::new();
     if let Some(sql) = &q.members {

@@ -3,6 +3,7 @@
 
 use super::book::{AddressBook, Person, property};
 use crate::error::ExportError;
+use crate::report::Tally;
 use crate::source::Source;
 use std::collections::HashMap;
 
@@ -42,6 +43,15 @@ impl ContactNames {
             }
         }
         names
+    }
+
+    /// The names in the snapshot's address book, or none (with a warning saying why) when it
+    /// cannot be read: names are a help to the other exports, never a reason to fail them.
+    pub fn load_or_none(src: &Source<'_>, tally: &mut Tally) -> Self {
+        Self::load(src).unwrap_or_else(|e| {
+            tally.warn(format!("shown by number or address, without contact names: {e}"));
+            Self::default()
+        })
     }
 
     /// Records that `handle` (a phone number or e-mail address) is `name`; the first name given

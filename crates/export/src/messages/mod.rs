@@ -49,13 +49,7 @@ pub fn export(src: &Source<'_>, out: &SnapshotOut, tally: &mut Tally) -> Result<
         return Ok(());
     };
     let schema = Schema::of(&db)?;
-    let names = match ContactNames::load(src) {
-        Ok(n) => n,
-        Err(e) => {
-            tally.warn(format!("senders shown by handle, not by name: {e}"));
-            ContactNames::default()
-        }
-    };
+    let names = ContactNames::load_or_none(src, tally);
     let reader = Reader {
         src,
         db: &db,
