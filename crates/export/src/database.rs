@@ -192,12 +192,6 @@ impl Columns<'_> {
         columns.iter().copied().find(|c| self.has(c))
     }
 
-    /// The first of `columns` the table has, which the exporter cannot do without.
-    pub fn require_any<'c>(&self, columns: &[&'c str]) -> Result<&'c str, ExportError> {
-        self.pick(columns)
-            .ok_or_else(|| self.db.missing(&self.table, Some(&columns.join(" or "))))
-    }
-
     /// `column` if the table has it, else the SQL `NULL`: for optional columns in a SELECT.
     pub fn or_null<'c>(&self, column: &'c str) -> &'c str {
         match self.has(column) {

@@ -66,15 +66,4 @@ impl ExportError {
         let path = path.into();
         move |source| Self::Io { path, what, source }
     }
-
-    /// Damage in the repository (bytes that cannot be read back), as opposed to a failure of
-    /// the machine or of the output folder.
-    pub fn is_damage(&self) -> bool {
-        match self {
-            Self::Repo(e) => e.is_damage(),
-            Self::Browse(BrowseError::Damaged { .. } | BrowseError::Short { .. }) => true,
-            Self::Browse(BrowseError::Repo(e)) => e.is_damage(),
-            _ => false,
-        }
-    }
 }

@@ -120,18 +120,6 @@ impl<'r> Source<'r> {
             .collect()
     }
 
-    /// The snapshot's domains whose names start with `prefix` (app groups are named
-    /// `AppDomainGroup-<group id>`), sorted.
-    pub fn domains_starting(&self, prefix: &str) -> Vec<String> {
-        let root = SnapshotFiles::ROOT;
-        self.files
-            .children(root)
-            .iter()
-            .map(|&c| self.files.node(c).name.to_string())
-            .filter(|name| name.starts_with(prefix))
-            .collect()
-    }
-
     /// Writes the plaintext of `file` to `out`; `path` names it in errors.
     pub fn copy(&self, file: &FileData, out: &mut dyn Write) -> Result<u64, ExportError> {
         let spans = self.repo.span_reader(&file.chunks)?;
