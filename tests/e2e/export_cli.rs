@@ -2,10 +2,14 @@
 //! device's latest, `--device`, `--all`), where each one's files go, the one-file form
 //! (`--out x.vcf`), and what it says when asked the impossible.
 
-use crate::common::{World, describe, s, u};
+use crate::common::ios_databases::{fixture, sql_copy};
+use crate::common::{World, describe, names, s, u};
+use crate::handmade::HandDevice;
 use hearth_testkit::{DayOptions, HouseholdSpec, generate, next_day};
+use rusqlite::Connection;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// Two devices, backed up on two days: each has two snapshots.
 fn household_of_two_nights(w: &World) {
@@ -155,4 +159,124 @@ fn an_empty_repository_has_nothing_to_export() {
     let out = w.run(&["export", "photos", "--out", s(&w.path("p"))]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no snapshot"));
+}
+
+/// A copy of a real database with `sql` run on it (its WAL checkpointed into it): the bytes a
+/// device could have written. Its triggers are dropped first: they call functions only iOS
+/// has.
+fn edited_copy(db: &Path, dir: &Path, sql: &str) -> Vec<u8> {
+    let copy = sql_copy(db, dir, true);
+    let conn = Connection::open(&copy).unwrap();
+    let triggers: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for t in triggers {
+        conn.execute_batch(&format!("DROP TRIGGER \"{t}\""))
+            .unwrap();
+    }
+    conn.execute_batch(sql).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    drop(conn);
+    std::fs::read(&copy).unwrap()
+}
+
+/// Every path under `dir`, files and folders.
+fn all_paths(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.symlink_metadata().unwrap().is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn names_a_device_wrote_never_lead_outside_the_output_folder() {
+    let w = World::with_repo();
+    let image = fixture("ios-databases/hickman-ios14.3-iphonese");
+    // A conversation, an attachment and a person named to climb out of the output folder.
+    let sms = edited_copy(
+        &image.join("Library/SMS/sms.db"),
+        &w.path("sms"),
+        "UPDATE chat SET display_name = '../../../outside' WHERE ROWID = 3;
+         UPDATE attachment SET transfer_name = '../../evil.pdf',
+           filename = '~/Library/SMS/Attachments/cc/12/x/../../../../../../evil.pdf' WHERE ROWID = 3;",
+    );
+    let book = edited_copy(
+        &image.join("Library/AddressBook/AddressBook.sqlitedb"),
+        &w.path("book"),
+        "UPDATE ABPerson SET First = '../../..', Last = 'etc/passwd', Organization = NULL WHERE ROWID = 1;",
+    );
+    let mut device = HandDevice::new(&w.path("devices"), "00008030-00000000000000AA", "Hostile");
+    device.file("HomeDomain", "Library/SMS/sms.db", &sms);
+    device.file(
+        "HomeDomain",
+        "Library/AddressBook/AddressBook.sqlitedb",
+        &book,
+    );
+    // A file whose Manifest.db path climbs: the backup records it, the tree never shows it.
+    device.file(
+        "MediaDomain",
+        "Library/SMS/Attachments/cc/12/x/../../../../../../evil.pdf",
+        b"x",
+    );
+    let folder = device.finish();
+    let backup = w.run(&["backup", s(&folder)]);
+    assert!(
+        matches!(backup.status.code(), Some(0 | 3)),
+        "{}",
+        describe(&backup)
+    );
+
+    let nest = w.path("nest");
+    let out = nest.join("out");
+    let messages = w.json(
+        &["export", "messages", "--out", s(&out.join("messages"))],
+        0,
+    );
+    assert!(u(&messages["conversations"]) > 5, "{messages:#}");
+    let contacts = w.json(
+        &["export", "contacts", "--out", s(&out.join("contacts"))],
+        0,
+    );
+    assert!(u(&contacts["contacts"]) > 1, "{contacts:#}");
+    let mut pages = names(&out.join("messages"));
+    pages.sort();
+    assert!(
+        pages.contains(&"_.._.._outside.html".to_string()),
+        "the hostile title is one safe name: {pages:?}"
+    );
+    let cards = names(&out.join("contacts"));
+    assert!(
+        cards.contains(&"_.._.. etc_passwd.vcf".to_string()),
+        "the hostile person is one safe name: {cards:?}"
+    );
+    // Nothing beside the output folder, nothing in it that leads elsewhere.
+    assert_eq!(names(&nest), ["out"]);
+    for p in all_paths(&out) {
+        assert!(
+            !p.symlink_metadata().unwrap().is_symlink(),
+            "{}",
+            p.display()
+        );
+        let rel = p.strip_prefix(&out).unwrap();
+        assert!(
+            rel.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_))),
+            "{}",
+            p.display()
+        );
+    }
+    assert!(!w.path("evil.pdf").exists() && !w.path("outside.html").exists());
 }

@@ -49,7 +49,9 @@ impl ContactNames {
     /// cannot be read: names are a help to the other exports, never a reason to fail them.
     pub fn load_or_none(src: &Source<'_>, tally: &mut Tally) -> Self {
         Self::load(src).unwrap_or_else(|e| {
-            tally.warn(format!("shown by number or address, without contact names: {e}"));
+            tally.warn(format!(
+                "shown by number or address, without contact names: {e}"
+            ));
             Self::default()
         })
     }
