@@ -621,3 +621,69 @@ fn damage_costs_only_the_photo_it_is_in_and_the_next_run_tries_it_again() {
     assert_eq!(exported(&out).len(), 1);
     assert_eq!(manifest(&out).len(), 1);
 }
+
+/// Whether `out` holds a file with bytes in it, hidden ones included (a photo being written).
+fn any_bytes_written(out: &Path) -> bool {
+    out.is_dir()
+        && handmade::all_paths(out)
+            .iter()
+            .any(|p| std::fs::metadata(out.join(p)).is_ok_and(|m| m.is_file() && m.len() > 0))
+}
+
+#[test]
+fn a_killed_export_leaves_no_partial_photo_and_the_next_run_finishes_it() {
+    let w = World::with_repo();
+    let mut device = HandDevice::new(&w.path("devices"), "00008030-0000000000000077", "Videos");
+    let mut want = BTreeSet::new();
+    for i in 0..4u64 {
+        let bytes = hearth_testkit::bytes::noise(i, 12 << 20);
+        want.insert(sha(&bytes));
+        let path = format!("Media/DCIM/100APPLE/IMG_{:04}.MOV", i + 1);
+        device.file("CameraRollDomain", &path, &bytes);
+    }
+    let folder = device.finish();
+    w.ok(&["backup", s(&folder)]);
+
+    // Killed (SIGKILL, as a crash) while the first video is being written.
+    let out = w.path("photos");
+    let mut first = common::procs::Proc::run(&w, "export", &["export", "photos", "--out", s(&out)]);
+    let start = std::time::Instant::now();
+    while !any_bytes_written(&out) {
+        assert!(
+            first.running(),
+            "the export ended before it could be killed"
+        );
+        assert!(start.elapsed().as_secs() < 60, "no byte written in 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    first.kill();
+    first.wait();
+    for (rel, path) in exported(&out) {
+        if rel.rsplit('/').next().unwrap().starts_with('.') {
+            continue; // the hidden file the killed run was writing
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            want.contains(&sha(&bytes)),
+            "{rel}: a partial photo in the folder"
+        );
+    }
+
+    // The next run writes what the killed one did not, each video once and whole.
+    let report = export(&w, &[], &out, 0);
+    let got: Vec<String> = exported(&out)
+        .values()
+        .map(|p| sha(&std::fs::read(p).unwrap()))
+        .collect();
+    assert_eq!(
+        got.iter().cloned().collect::<BTreeSet<_>>(),
+        want,
+        "every video whole, nothing else: {report:#}"
+    );
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "each once (and no partial left): {report:#}"
+    );
+    verify(&out);
+}

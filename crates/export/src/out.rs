@@ -91,7 +91,7 @@ impl OutDir {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&temp)
             .map_err(ExportError::io(&temp, "creating"))?;
-        let mut w = BufWriter::new(file);
+        let mut w = BufWriter::with_capacity(256 << 10, file);
         let written =
             write(&mut w).and_then(|()| w.flush().map_err(ExportError::io(&temp, "writing")));
         if let Err(e) = written {

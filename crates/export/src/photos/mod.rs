@@ -425,7 +425,9 @@ fn is_output_failure(e: &ExportError) -> bool {
     )
 }
 
-/// Writes `file` as the new file `rel`; a partial file is removed.
+/// Writes `file` as the file `rel`: beside it first, renamed into place only once whole, so
+/// that a photo in the folder is always complete, even after a crash (a killed run leaves at
+/// most a hidden `.<name>.hearth-partial`, which the next run writing that photo replaces).
 fn copy_one(
     src: &Source<'_>,
     file: &hearth_browse::FileData,
@@ -433,22 +435,10 @@ fn copy_one(
     rel: &str,
     progress: &dyn Progress,
 ) -> Result<std::path::PathBuf, ExportError> {
-    let (path, f) = dir.create_new(rel)?;
-    let mut w = Counting {
-        inner: std::io::BufWriter::with_capacity(1 << 20, f),
-        progress,
-    };
-    let written = src
-        .copy(file, &mut w)
-        .and_then(|_| w.inner.flush().map_err(ExportError::io(&path, "writing")));
-    drop(w);
-    match written {
-        Ok(()) => Ok(path),
-        Err(e) => {
-            let _ = std::fs::remove_file(&path);
-            Err(e)
-        }
-    }
+    dir.replace_with(rel, |w| {
+        let mut counted = Counting { inner: w, progress };
+        src.copy(file, &mut counted).map(drop)
+    })
 }
 
 /// A writer that reports the bytes through it.
