@@ -59,6 +59,19 @@ fn missing_what(table: &str, column: Option<&str>) -> String {
 }
 
 impl ExportError {
+    /// A failure of the output folder (it cannot be written, or holds what it should not), as
+    /// opposed to a snapshot whose data cannot be exported: the first stops an export, the
+    /// second costs only what it touches.
+    pub fn is_output_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Io { .. }
+                | Self::NotAFolder { .. }
+                | Self::BadOutput { .. }
+                | Self::Browse(BrowseError::Write(_))
+        )
+    }
+
     pub(crate) fn io(
         path: impl Into<PathBuf>,
         what: &'static str,

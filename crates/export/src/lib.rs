@@ -149,9 +149,7 @@ pub fn export(
                     .and_then(|src| export_snapshot(kind, &src, &target, &mut report.tally));
                 match done {
                     Ok(()) => {}
-                    Err(e @ (ExportError::Io { .. } | ExportError::NotAFolder { .. })) => {
-                        return Err(e);
-                    }
+                    Err(e) if e.is_output_failure() => return Err(e),
                     Err(e) => report.fail(&e),
                 }
                 progress.advance(1);

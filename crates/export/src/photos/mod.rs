@@ -31,7 +31,7 @@ use crate::report::{ExportReport, SnapshotReport, Tally};
 use crate::source::Source;
 use crate::time::{local_zone, rfc3339};
 use date::{Capture, DateSource};
-use hearth_browse::{BrowseError, NodeId};
+use hearth_browse::NodeId;
 use hearth_format::{Snapshot, SnapshotId};
 use hearth_repo::{Progress, Repository};
 use jiff::Timestamp;
@@ -404,7 +404,7 @@ fn copy_jobs(
                     }
                     job.done[k] = true;
                 }
-                Err(e) if is_output_failure(&e) => return Err(e),
+                Err(e) if e.is_output_failure() => return Err(e),
                 Err(e) => snap.report.tally.warn(format!(
                     "{DOMAIN}/Media/{} of {device} not exported: {e}",
                     member.media_rel
@@ -413,16 +413,6 @@ fn copy_jobs(
         }
     }
     Ok(())
-}
-
-/// A failure of the output folder, as opposed to bytes the repository cannot give back.
-fn is_output_failure(e: &ExportError) -> bool {
-    matches!(
-        e,
-        ExportError::Io { .. }
-            | ExportError::NotAFolder { .. }
-            | ExportError::Browse(BrowseError::Write(_))
-    )
 }
 
 /// Writes `file` as the file `rel`: beside it first, renamed into place only once whole, so
