@@ -10,7 +10,9 @@
 
 use crate::SnapshotOut;
 use crate::contacts::ContactNames;
-use crate::conversation::{Attachment, Conversation, Conversations, Message, Person, Sink};
+use crate::conversation::{
+    Attachment, Conversation, Conversations, Message, Missing, Person, Sink,
+};
 use crate::database::{Columns, Database};
 use crate::error::ExportError;
 use crate::report::Tally;
@@ -237,7 +239,7 @@ impl Ctx<'_> {
         &self,
         session: i64,
         sink: &mut Sink<'_>,
-        missing: &mut (u64, Option<String>),
+        missing: &mut Missing,
     ) -> Result<(), ExportError> {
         let err = |e| self.db.err(e);
         let mut stmt = self.db.conn().prepare(&self.q.messages).map_err(err)?;
@@ -297,7 +299,7 @@ impl Ctx<'_> {
         kind: i64,
         m: &mut Message,
         sink: &mut Sink<'_>,
-        missing: &mut (u64, Option<String>),
+        missing: &mut Missing,
     ) -> Result<(), ExportError> {
         let Some(sql) = &self.q.media else {
             return Ok(());
@@ -328,19 +330,7 @@ impl Ctx<'_> {
         let file = safe
             .then(|| self.src.file(DOMAIN, &format!("{MEDIA_FOLDER}/{path}")))
             .flatten();
-        let out = match file {
-            Some(f) => {
-                let place = sink.attachment_place(&name);
-                sink.out()
-                    .replace_with(&place, |w| self.src.copy(f.data, w).map(drop))?;
-                Some(place)
-            }
-            None => {
-                missing.0 += 1;
-                missing.1.get_or_insert(path.clone());
-                None
-            }
-        };
+        let out = sink.attach(self.src, file, &name, &path, missing)?;
         m.attachments.push(Attachment {
             mime: None,
             name,

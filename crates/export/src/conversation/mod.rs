@@ -23,10 +23,10 @@ mod text;
 
 use crate::error::ExportError;
 use crate::out::{OutDir, safe_name};
+use crate::source::{Source, SourceFile};
 use crate::unique::UniqueNames;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use std::collections::HashSet;
 use std::io::Write;
 
 /// A conversation: who is in it and what it is called.
@@ -207,7 +207,7 @@ impl<'o> Conversations<'o> {
                     let mut sink = Sink {
                         out,
                         folder: format!("attachments/{name}"),
-                        attachment_names: HashSet::new(),
+                        attachment_names: UniqueNames::default(),
                         html: html::Page::start(h, conversation, &zone, app)?,
                         text: text::File::start(t, conversation, &zone)?,
                         json: json::File::start(j, conversation)?,
@@ -259,11 +259,14 @@ impl<'o> Conversations<'o> {
     }
 }
 
+/// Attachments the backup lacks: how many, and the first one's path on the device.
+pub type Missing = (u64, Option<String>);
+
 /// Where a conversation's messages go, one at a time.
 pub struct Sink<'w> {
     out: &'w OutDir,
     folder: String,
-    attachment_names: HashSet<String>,
+    attachment_names: UniqueNames,
     html: html::Page<'w>,
     text: text::File<'w>,
     json: json::File<'w>,
@@ -272,28 +275,33 @@ pub struct Sink<'w> {
 }
 
 impl Sink<'_> {
-    /// The output folder, for copying attachments to the place [`Sink::attachment_place`] gave.
-    pub fn out(&self) -> &OutDir {
-        self.out
-    }
-
     /// A free place for an attachment named `name` (from the device: made safe), relative to
     /// the export folder: `attachments/<conversation>/<name>`, numbered when taken.
-    pub fn attachment_place(&mut self, name: &str) -> String {
-        let safe = safe_name(name);
-        let (stem, ext) = match safe.rsplit_once('.') {
-            Some((s, e)) if !s.is_empty() => (s.to_string(), format!(".{e}")),
-            _ => (safe.clone(), String::new()),
-        };
-        let name = (1..)
-            .map(|i| match i {
-                1 => safe.clone(),
-                i => format!("{stem} ({i}){ext}"),
-            })
-            .find(|n| !self.attachment_names.contains(&n.to_lowercase()))
-            .unwrap_or_default();
-        self.attachment_names.insert(name.to_lowercase());
+    fn attachment_place(&mut self, name: &str) -> String {
+        let name = self.attachment_names.take(&safe_name(name));
         format!("{}/{name}", self.folder)
+    }
+
+    /// Copies an attachment the backup holds (`file`) beside the pages and returns where it
+    /// went; one the backup lacks is counted in `missing` (`path` names the first) and has no
+    /// place.
+    pub fn attach(
+        &mut self,
+        src: &Source<'_>,
+        file: Option<SourceFile<'_>>,
+        name: &str,
+        path: &str,
+        missing: &mut Missing,
+    ) -> Result<Option<String>, ExportError> {
+        let Some(file) = file else {
+            missing.0 += 1;
+            missing.1.get_or_insert_with(|| path.to_string());
+            return Ok(None);
+        };
+        let place = self.attachment_place(name);
+        self.out
+            .replace_with(&place, |w| src.copy(file.data, w).map(drop))?;
+        Ok(Some(place))
     }
 
     pub fn message(&mut self, m: &Message) -> Result<(), ExportError> {

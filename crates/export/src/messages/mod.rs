@@ -22,7 +22,8 @@ pub mod typedstream;
 use crate::SnapshotOut;
 use crate::contacts::ContactNames;
 use crate::conversation::{
-    Attachment, Conversation, Conversations, Message, Person, Reaction, Reply, Sink, excerpt,
+    Attachment, Conversation, Conversations, Message, Missing, Person, Reaction, Reply, Sink,
+    excerpt,
 };
 use crate::database::Database;
 use crate::error::ExportError;
@@ -310,7 +311,7 @@ impl Reader<'_> {
         reactions: &HashMap<String, Vec<Reaction>>,
         sink: &mut Sink<'_>,
         tally: &mut Tally,
-        missing: &mut (u64, Option<String>),
+        missing: &mut Missing,
     ) -> Result<(), ExportError> {
         let mut stmt = self
             .db
@@ -430,7 +431,7 @@ impl Reader<'_> {
         &self,
         message: i64,
         sink: &mut Sink<'_>,
-        missing: &mut (u64, Option<String>),
+        missing: &mut Missing,
     ) -> Result<Vec<Attachment>, ExportError> {
         let mut stmt = self
             .db
@@ -458,19 +459,7 @@ impl Reader<'_> {
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| "attachment".into());
             let file = backup_path(&filename).and_then(|p| self.src.file(ATTACHMENTS_DOMAIN, &p));
-            let path = match file {
-                Some(f) => {
-                    let place = sink.attachment_place(&name);
-                    sink.out()
-                        .replace_with(&place, |w| self.src.copy(f.data, w).map(drop))?;
-                    Some(place)
-                }
-                None => {
-                    missing.0 += 1;
-                    missing.1.get_or_insert(filename);
-                    None
-                }
-            };
+            let path = sink.attach(self.src, file, &name, &filename, missing)?;
             out.push(Attachment {
                 name,
                 mime,
