@@ -622,12 +622,24 @@ fn damage_costs_only_the_photo_it_is_in_and_the_next_run_tries_it_again() {
     assert_eq!(manifest(&out).len(), 1);
 }
 
-/// Whether `out` holds a file with bytes in it, hidden ones included (a photo being written).
-fn any_bytes_written(out: &Path) -> bool {
-    out.is_dir()
-        && handmade::all_paths(out)
+/// Whether `out` holds a whole video (a visible file) and another one being written (a hidden
+/// file with bytes in it): the moment to kill an export to see both kinds of file left.
+fn one_written_and_one_writing(out: &Path) -> bool {
+    let files: Vec<(bool, u64)> = match out.is_dir() {
+        false => Vec::new(),
+        true => handmade::all_paths(out)
             .iter()
-            .any(|p| std::fs::metadata(out.join(p)).is_ok_and(|m| m.is_file() && m.len() > 0))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|e| e == "MOV" || e == "hearth-partial")
+            })
+            .filter_map(|p| {
+                let hidden = p.file_name()?.to_str()?.starts_with('.');
+                Some((hidden, std::fs::metadata(out.join(p)).ok()?.len()))
+            })
+            .collect(),
+    };
+    files.iter().any(|&(hidden, _)| !hidden) && files.iter().any(|&(hidden, n)| hidden && n > 0)
 }
 
 #[test]
@@ -644,11 +656,11 @@ fn a_killed_export_leaves_no_partial_photo_and_the_next_run_finishes_it() {
     let folder = device.finish();
     w.ok(&["backup", s(&folder)]);
 
-    // Killed (SIGKILL, as a crash) while the first video is being written.
+    // Killed (SIGKILL, as a crash) once a video is whole and the next one is being written.
     let out = w.path("photos");
     let mut first = common::procs::Proc::run(&w, "export", &["export", "photos", "--out", s(&out)]);
     let start = std::time::Instant::now();
-    while !any_bytes_written(&out) {
+    while !one_written_and_one_writing(&out) {
         assert!(
             first.running(),
             "the export ended before it could be killed"
@@ -669,7 +681,8 @@ fn a_killed_export_leaves_no_partial_photo_and_the_next_run_finishes_it() {
         );
     }
 
-    // The next run writes what the killed one did not, each video once and whole.
+    // The next run writes what the killed one did not, each video once and whole: the one the
+    // killed run finished is not written again (its journal line says it was exported).
     let report = export(&w, &[], &out, 0);
     let got: Vec<String> = exported(&out)
         .values()

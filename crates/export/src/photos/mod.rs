@@ -19,6 +19,7 @@
 //! recorded, so a later run tries it again; a failure to write the output stops the export.
 
 mod date;
+mod journal;
 mod library;
 mod manifest;
 mod naming;
@@ -36,6 +37,7 @@ use hearth_format::{Snapshot, SnapshotId};
 use hearth_repo::{Progress, Repository};
 use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
+use journal::Journal;
 use library::{DOMAIN, Library, PHOTOS_DB};
 use manifest::Record;
 use naming::{ext_of, free_stem, member_name, original_name, split_ext};
@@ -84,6 +86,8 @@ pub(crate) fn export(
     let mut state = State::load(&dir)?;
     let mut warnings = Vec::new();
     let mut records = manifest::load(&dir, &mut warnings);
+    recover(&dir, &mut state, &mut records);
+    let journal = Journal::open(&dir)?;
     let zone = local_zone();
     let pool = crate::thread_pool(BATCH.min(snapshots.len()))?;
     let mut claimed: HashSet<ContentId> = HashSet::new();
@@ -122,7 +126,7 @@ pub(crate) fn export(
         pool.install(|| {
             snaps
                 .par_iter_mut()
-                .map(|s| copy_jobs(s, &dir, progress))
+                .map(|s| copy_jobs(s, &dir, &journal, progress))
                 .collect::<Result<Vec<()>, ExportError>>()
         })?;
         progress.finish();
@@ -131,7 +135,9 @@ pub(crate) fn export(
         }
         state.save(&dir)?;
         manifest::save(&dir, &mut records)?;
+        journal.clear()?;
     }
+    journal.finish()?;
     if let (Some(first), false) = (reports.first_mut(), warnings.is_empty()) {
         first.tally.warnings.extend(warnings);
     }
@@ -386,6 +392,7 @@ fn job_bytes(snap: &Snap<'_>) -> u64 {
 fn copy_jobs(
     snap: &mut Snap<'_>,
     dir: &OutDir,
+    journal: &Journal,
     progress: &dyn Progress,
 ) -> Result<(), ExportError> {
     let device = snap.src.device().to_string();
@@ -410,6 +417,9 @@ fn copy_jobs(
                     member.media_rel
                 )),
             }
+        }
+        for (id, _, row) in job_records(&snap.src, item, &*job) {
+            journal.append(id, &row)?;
         }
     }
     Ok(())
@@ -449,76 +459,92 @@ impl<W: Write> Write for Counting<'_, W> {
     }
 }
 
-/// Stage 6: the files written go into the state, the manifest and the counts.
+/// Takes into `state` and `records` the photos a stopped run wrote after its last save.
+fn recover(dir: &OutDir, state: &mut State, records: &mut Vec<Record>) {
+    let listed: HashSet<String> = records.iter().map(|r| r.out.clone()).collect();
+    for (id, row) in journal::read(dir) {
+        state.exported.insert(id, row.out.clone());
+        if !listed.contains(&row.out) {
+            records.push(row);
+        }
+    }
+}
+
+/// Adds what `snap` wrote to the state, the manifest rows and its report's counts.
 fn record(
     mut snap: Snap<'_>,
     state: &mut State,
     records: &mut Vec<Record>,
     reports: &mut Vec<SnapshotReport>,
 ) {
-    let snapshot = snap.src.snapshot();
-    let snapshot_time = Timestamp::from_microsecond(snapshot.time)
-        .map(rfc3339)
-        .unwrap_or_default();
     for job in &snap.jobs {
-        let item = &snap.items[job.item];
-        let pair_of = |role: Role| -> String {
-            let find = |want: Role| {
-                job.members
-                    .iter()
-                    .zip(&job.outs)
-                    .zip(&job.done)
-                    .find(|((m, _), done)| **done && item.members[**m].role == want)
-                    .map(|((_, out), _)| out.clone())
+        for (id, role, row) in job_records(&snap.src, &snap.items[job.item], job) {
+            state.exported.insert(id, row.out.clone());
+            let count = match role {
+                Role::Photo => "photos",
+                Role::Video => "videos",
+                Role::LiveVideo => "live_photos",
+                Role::Edited => "edited",
             };
-            match role {
-                Role::Photo => find(Role::LiveVideo).unwrap_or_default(),
-                Role::Video => String::new(),
-                Role::LiveVideo | Role::Edited => find(Role::Photo)
-                    .or_else(|| find(Role::Video))
-                    .or_else(|| job.anchor.clone())
-                    .unwrap_or_default(),
-            }
-        };
-        for (k, &m) in job.members.iter().enumerate() {
-            if !job.done[k] {
-                continue;
-            }
-            let member = &item.members[m];
-            let Some(file) = snap.src.source_file(member.file) else {
-                continue;
-            };
-            state
-                .exported
-                .insert(ContentId::of(file.data), job.outs[k].clone());
-            snap.report.tally.add(
-                match member.role {
-                    Role::Photo => "photos",
-                    Role::Video => "videos",
-                    Role::LiveVideo => "live_photos",
-                    Role::Edited => "edited",
-                },
-                1,
-            );
-            records.push(Record {
-                out: job.outs[k].clone(),
-                kind: member.role.name().into(),
-                date: job.capture.map(|c| c.rfc3339()).unwrap_or_default(),
-                date_source: job
-                    .capture
-                    .map(|c| c.source.name())
-                    .unwrap_or_default()
-                    .into(),
-                device: snapshot.device.label().into(),
-                udid: snapshot.device.udid.clone(),
-                snapshot: snap.src.id().to_hex(),
-                snapshot_time: snapshot_time.clone(),
-                domain: DOMAIN.into(),
-                path: format!("Media/{}", member.media_rel),
-                size: file.data.size,
-                pair: pair_of(member.role),
-            });
+            snap.report.tally.add(count, 1);
+            records.push(row);
         }
     }
     reports.push(snap.report);
+}
+
+/// The files `job` wrote: each one's identity, role and manifest row.
+fn job_records(src: &Source<'_>, item: &Item<NodeId>, job: &Job) -> Vec<(ContentId, Role, Record)> {
+    let snapshot = src.snapshot();
+    let snapshot_time = Timestamp::from_microsecond(snapshot.time)
+        .map(rfc3339)
+        .unwrap_or_default();
+    let pair_of = |role: Role| -> String {
+        let find = |want: Role| {
+            job.members
+                .iter()
+                .zip(&job.outs)
+                .zip(&job.done)
+                .find(|((m, _), done)| **done && item.members[**m].role == want)
+                .map(|((_, out), _)| out.clone())
+        };
+        match role {
+            Role::Photo => find(Role::LiveVideo).unwrap_or_default(),
+            Role::Video => String::new(),
+            Role::LiveVideo | Role::Edited => find(Role::Photo)
+                .or_else(|| find(Role::Video))
+                .or_else(|| job.anchor.clone())
+                .unwrap_or_default(),
+        }
+    };
+    let mut rows = Vec::new();
+    for (k, &m) in job.members.iter().enumerate() {
+        if !job.done[k] {
+            continue;
+        }
+        let member = &item.members[m];
+        let Some(file) = src.source_file(member.file) else {
+            continue;
+        };
+        let row = Record {
+            out: job.outs[k].clone(),
+            kind: member.role.name().into(),
+            date: job.capture.map(|c| c.rfc3339()).unwrap_or_default(),
+            date_source: job
+                .capture
+                .map(|c| c.source.name())
+                .unwrap_or_default()
+                .into(),
+            device: snapshot.device.label().into(),
+            udid: snapshot.device.udid.clone(),
+            snapshot: src.id().to_hex(),
+            snapshot_time: snapshot_time.clone(),
+            domain: DOMAIN.into(),
+            path: format!("Media/{}", member.media_rel),
+            size: file.data.size,
+            pair: pair_of(member.role),
+        };
+        rows.push((ContentId::of(file.data), member.role, row));
+    }
+    rows
 }

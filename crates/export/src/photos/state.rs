@@ -12,7 +12,8 @@
 //!
 //! Invariant: an identity is recorded only once its file is complete on disk with its date set,
 //! and the state is replaced whole (written beside, renamed over) after each batch of
-//! snapshots, so a run that stops keeps what it finished. A photo recorded here is never
+//! snapshots; what is written between two saves is in the journal (`journal.rs`), so a run
+//! that stops keeps all it finished. A photo recorded here is never
 //! exported again, even if its file was moved or deleted since: deleting photos from the
 //! export is how a person says they do not want them (iMazing's "skip already exported").
 
@@ -46,7 +47,7 @@ impl ContentId {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    fn from_hex(s: &str) -> Option<Self> {
+    pub fn from_hex(s: &str) -> Option<Self> {
         if s.len() != 32 || !s.is_ascii() {
             return None;
         }
