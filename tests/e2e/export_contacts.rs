@@ -53,8 +53,7 @@ fn os(p: &Path) -> &OsStr {
 }
 
 fn count(db: &Path, sql: &str) -> u64 {
-    let db = Connection::open(db).unwrap();
-    db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64
+    crate::common::ios_databases::sql_count(&Connection::open(db).unwrap(), sql)
 }
 
 /// People with a photo, as the export picks them (a full-size image or a thumbnail).

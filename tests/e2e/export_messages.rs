@@ -49,9 +49,7 @@ fn pages_by_id(out: &Path) -> BTreeMap<String, (String, u64)> {
     by_id
 }
 
-fn count(db: &Connection, sql: &str) -> u64 {
-    db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64
-}
+use crate::common::ios_databases::sql_count as count;
 
 /// Messages per chat GUID, as the export counts them.
 fn sql_per_chat(db: &Connection) -> BTreeMap<String, u64> {

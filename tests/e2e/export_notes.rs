@@ -42,8 +42,7 @@ const EVENTS: &str =
     "SELECT count(*) FROM CalendarItem WHERE entity_type = 2 AND start_date IS NOT NULL";
 
 fn count(db: &Path, sql: &str) -> u64 {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64
+    crate::common::ios_databases::sql_count(&rusqlite::Connection::open(db).unwrap(), sql)
 }
 
 /// `hearth --json export KIND SNAPSHOT --out OUT`, asserting `status`.

@@ -78,6 +78,11 @@ pub fn sql_copy(db: &Path, dir: &Path, with_wal: bool) -> PathBuf {
     copy
 }
 
+/// The one number `sql` (a `SELECT count(*) ...`) gives on `db`: what an export should hold.
+pub fn sql_count(db: &rusqlite::Connection, sql: &str) -> u64 {
+    db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64
+}
+
 /// Every file under `dir`, with its path relative to it, sorted.
 fn files(dir: &Path) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
