@@ -188,6 +188,9 @@ pub enum Command {
     /// Serve every snapshot of every device as a read-only WebDAV tree (for Finder, Windows,
     /// rclone), until stopped (Ctrl-C, SIGTERM)
     Webdav(WebdavArgs),
+    /// The household's dashboard in the browser: devices, snapshots, files, photos,
+    /// messages, restores, and backups, checks and prunes with live progress
+    Ui(UiArgs),
     /// Make a sample household, back it up, show stats, restore one device and verify it
     Demo {
         /// Folder for the demo's source backups, repository and restore (default: ./hearth-demo)
@@ -331,6 +334,30 @@ pub struct WebdavArgs {
     /// anyone who reaches it reads every snapshot
     #[arg(long)]
     pub allow_remote: bool,
+}
+
+#[derive(Args)]
+pub struct UiArgs {
+    /// The address and port to listen on (port 0: any free port). Beyond loopback it needs a
+    /// login password (--login-password-file)
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// A file holding the password the dashboard asks for when it listens beyond loopback.
+    /// Also HEARTH_UI_PASSWORD_FILE
+    #[arg(long, env = "HEARTH_UI_PASSWORD_FILE")]
+    pub login_password_file: Option<PathBuf>,
+    /// Print the dashboard's URL (the first line on stdout) instead of opening a browser
+    #[arg(long)]
+    pub no_browser: bool,
+    /// MobileSync Backup folders that "Back up now" backs up (default: this computer's)
+    #[arg(long = "source")]
+    pub sources: Vec<PathBuf>,
+    /// Passwords of encrypted iOS backups for "Back up now" (see `hearth backup`)
+    #[arg(long, env = "HEARTH_IOS_PASSWORD_FILE")]
+    pub ios_password_file: Option<PathBuf>,
+    /// The folder exports and restore images are written under (default: ~/Hearth)
+    #[arg(long)]
+    pub library: Option<PathBuf>,
 }
 
 #[derive(Args)]

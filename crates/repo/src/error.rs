@@ -86,6 +86,11 @@ pub enum RepoError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: cannot write to the cache folder: {source}", path.display())]
+    CacheWrite {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("snapshot {0} is pinned; `hearth unpin` it first")]
     Pinned(String),
     #[error("writing packs stopped: {0}")]

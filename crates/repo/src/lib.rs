@@ -41,7 +41,7 @@ mod survey;
 mod tree;
 mod writer;
 
-pub use check::{CheckOptions, CheckReport, Damage, ReadData};
+pub use check::{CheckOptions, CheckRecord, CheckReport, Damage, ReadData};
 pub use error::{DamagedKey, ErrorKind, RepoError, SessionStop};
 pub use forget::{ForgetPlan, GroupVerdict, Grouping};
 pub use lock::{ExclusiveLock, LockGuard, LockState, LockTimes, StaleLock};

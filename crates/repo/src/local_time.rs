@@ -32,6 +32,13 @@ pub fn rfc3339(micros: i64) -> String {
     utc(micros).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The local wall clock to the minute, `2026-12-06 09:51`, as a person reads a snapshot's time.
+pub fn local_minute(micros: i64) -> String {
+    utc(wall_micros(micros))
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
 fn utc(micros: i64) -> jiff::civil::DateTime {
     let t = Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 {
         Timestamp::MIN

@@ -159,11 +159,19 @@ impl Repository {
         self.backend.location()
     }
 
+    /// This repository's folder in this computer's cache.
+    pub(crate) fn cache_folder(&self) -> PathBuf {
+        self.cache
+            .path()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
     /// A file of this process in the cache folder (`<prefix>-<pid>.redb`), for working sets
     /// kept on disk; a killed process's are removed at the next open.
     pub(crate) fn scratch_file(&self, prefix: &str) -> PathBuf {
-        let dir = self.cache.path().parent().map(Path::to_path_buf);
-        dir.unwrap_or_default()
+        self.cache_folder()
             .join(format!("{prefix}-{}.redb", std::process::id()))
     }
 

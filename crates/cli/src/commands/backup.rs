@@ -39,7 +39,10 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
     let options = IngestOptions {
         tags: args.tags.clone(),
         force_read: args.force,
-        ios_passwords: Some(Arc::new(ios_passwords(args)?)),
+        ios_passwords: Some(Arc::new(ios_passwords(
+            args.ios_password_file.as_deref(),
+            true,
+        )?)),
     };
     let bars = Bars::new();
     // Devices are backed up at the same time (each one's files in parallel too): the work per
@@ -213,13 +216,15 @@ fn report_json(r: &DeviceReport) -> serde_json::Value {
 /// Encrypted-backup passwords from HEARTH_IOS_PASSWORD and --ios-password-file, else asked
 /// for on a terminal, once per device that needs one.
 #[derive(Debug)]
-struct CliPasswords {
+pub struct CliPasswords {
     map: PasswordMap,
     ask: bool,
 }
 
-fn ios_passwords(args: &BackupArgs) -> Result<CliPasswords> {
-    let mut map = match &args.ios_password_file {
+/// The iOS backup passwords: the file, HEARTH_IOS_PASSWORD, and (when `ask` and on a
+/// terminal) a prompt per device.
+pub fn ios_passwords(file: Option<&std::path::Path>, ask: bool) -> Result<CliPasswords> {
+    let mut map = match file {
         Some(f) => PasswordMap::read(f).context("cannot use the iOS password file")?,
         None => PasswordMap::default(),
     };
@@ -231,7 +236,7 @@ fn ios_passwords(args: &BackupArgs) -> Result<CliPasswords> {
         }
         _ => {}
     }
-    let ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let ask = ask && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     Ok(CliPasswords { map, ask })
 }
 
@@ -257,7 +262,7 @@ impl IosPasswords for CliPasswords {
 }
 
 /// The platform's MobileSync backup folder.
-fn default_source() -> Result<PathBuf> {
+pub fn default_source() -> Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_default();

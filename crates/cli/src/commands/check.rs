@@ -18,6 +18,10 @@ pub fn run(ctx: &Context, all: bool, subset: Option<ReadData>) -> Result<Outcome
     // A prune waits, and deletes no pack that check is reading (and would find gone).
     let _lock = ctx.shared_lock(&repo)?;
     let report = repo.check(CheckOptions { read_data }, &Bars::new())?;
+    // For the dashboard's "last check"; a cache that cannot be written costs only that note.
+    if let Err(e) = repo.record_check(&report, read_data) {
+        eprintln!("warning: {}", esc_text(&e.to_string()));
+    }
     if ctx.global.json {
         print_json(&json!({
             "ok": report.is_ok(),

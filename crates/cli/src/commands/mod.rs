@@ -15,6 +15,7 @@ mod repair;
 mod restore;
 mod serving;
 mod stats;
+mod ui;
 mod webdav;
 
 use crate::Outcome;
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Export(args) => export::run(&ctx, &args),
         Command::Mount(args) => mount::run(&ctx, &args),
         Command::Webdav(args) => webdav::run(&ctx, &args),
+        Command::Ui(args) => ui::run(&ctx, &args),
         Command::Demo { dir } => demo::run(&ctx, &dir),
     }
 }

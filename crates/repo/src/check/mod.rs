@@ -3,8 +3,10 @@
 //! and the devices and files it affects. What check finds lost or damaged is recorded in the
 //! cache (`docs/format.md` §12), so that the next backup stores those blobs again.
 
+mod record;
 mod subset;
 
+pub use record::CheckRecord;
 pub use subset::ReadData;
 
 use crate::error::RepoError;
