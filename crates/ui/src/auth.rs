@@ -145,7 +145,11 @@ pub async fn gate(State(app): State<Arc<App>>, request: Request, next: Next) -> 
 }
 
 /// Headers every response carries: nothing of another origin runs or loads, the page is never
-/// framed, and no URL leaves in a `Referer`.
+/// framed, and no URL leaves for another origin in a `Referer`.
+///
+/// The referrer policy is `same-origin`, not `no-referrer`: under `no-referrer` a browser sends
+/// `Origin: null` with every form POST (Fetch, "serializing a request origin"), which the CSRF
+/// check ([`Auth::csrf_ok`]) rightly refuses, so no button of the dashboard would work.
 pub async fn hardened(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
@@ -158,7 +162,7 @@ pub async fn hardened(request: Request, next: Next) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.entry(header::CACHE_CONTROL)
