@@ -14,7 +14,9 @@ pub enum UiError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("{0} is not a loopback address: serving there needs a password (--password-file)")]
+    #[error(
+        "{0} is not a loopback address: serving there needs a login password (--login-password-file FILE, or HEARTH_UI_PASSWORD_FILE)"
+    )]
     RemoteWithoutPassword(std::net::SocketAddr),
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),

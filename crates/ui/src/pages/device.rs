@@ -36,41 +36,43 @@ pub async fn page(
     let d = latest.device.clone();
     let body = html! {
         p.muted { (d.product_type) " · iOS " (d.ios_version) " · " (d.udid) }
-        form method="get" action="/diff" {
-            table.timeline {
-                thead { tr {
-                    th { "From" } th { "To" } th { "When" } th { "Snapshot" } th.num { "Files" } th.num { "Size" }
-                    th.num { "Added" } th { "Tags" } th { "Pinned" } th {}
-                } }
-                tbody {
-                    @for (i, (id, s)) in snapshots.iter().enumerate().rev() {
-                        @let hex = id.to_hex();
-                        @let pinned = pins.contains(id);
-                        tr data-snapshot=(hex) {
-                            td { input type="radio" name="from" value=(hex) checked[i + 2 == snapshots.len()]; }
-                            td { input type="radio" name="to" value=(hex) checked[i + 1 == snapshots.len()]; }
-                            td { (time(s.time)) }
-                            td { a href={"/snapshot/" (hex) "/tree/"} { code { (id.short()) } } }
-                            td.num { (s.summary.files) }
-                            td.num { (bytes(s.summary.bytes)) }
-                            td.num { (bytes(s.summary.bytes_added)) }
-                            td { @for t in &s.tags { span.badge { (t) } " " } }
-                            td.pin { @if pinned { span.badge.good { "pinned" } } }
-                            td {
-                                @if pinned {
-                                    (post_button(&app, &format!("/snapshot/{hex}/unpin"), "Unpin", &[]))
-                                } @else {
-                                    (post_button(&app, &format!("/snapshot/{hex}/pin"), "Pin", &[]))
-                                }
-                                " " a.button href={"/restore?snapshot=" (hex)} { "Restore…" }
+        // The compare form holds no rows: a form inside a form is dropped by the HTML parser
+        // (and its `</form>` closes the outer one), so each row's Pin form stands alone and
+        // the radios and the button join this form through their `form` attribute.
+        form #compare method="get" action="/diff" {}
+        table.timeline {
+            thead { tr {
+                th { "From" } th { "To" } th { "When" } th { "Snapshot" } th.num { "Files" } th.num { "Size" }
+                th.num { "Added" } th { "Tags" } th { "Pinned" } th {}
+            } }
+            tbody {
+                @for (i, (id, s)) in snapshots.iter().enumerate().rev() {
+                    @let hex = id.to_hex();
+                    @let pinned = pins.contains(id);
+                    tr data-snapshot=(hex) {
+                        td { input type="radio" form="compare" name="from" value=(hex) checked[i + 2 == snapshots.len()]; }
+                        td { input type="radio" form="compare" name="to" value=(hex) checked[i + 1 == snapshots.len()]; }
+                        td { (time(s.time)) }
+                        td { a href={"/snapshot/" (hex) "/tree/"} { code { (id.short()) } } }
+                        td.num { (s.summary.files) }
+                        td.num { (bytes(s.summary.bytes)) }
+                        td.num { (bytes(s.summary.bytes_added)) }
+                        td { @for t in &s.tags { span.badge { (t) } " " } }
+                        td.pin { @if pinned { span.badge.good { "pinned" } } }
+                        td {
+                            @if pinned {
+                                (post_button(&app, &format!("/snapshot/{hex}/unpin"), "Unpin", &[]))
+                            } @else {
+                                (post_button(&app, &format!("/snapshot/{hex}/pin"), "Pin", &[]))
                             }
+                            " " a.button href={"/restore?snapshot=" (hex)} { "Restore…" }
                         }
                     }
                 }
             }
-            @if snapshots.len() > 1 {
-                p { button.primary type="submit" { "Compare the two chosen" } }
-            }
+        }
+        @if snapshots.len() > 1 {
+            p { button.primary type="submit" form="compare" { "Compare the two chosen" } }
         }
         p.muted { "A pinned snapshot is kept whatever the retention policy says." }
         (csrf_field(&app))
