@@ -8,6 +8,7 @@ gets a PNG screenshot of every page visited (`<step>.png`), the downloads (`down
 chromedriver's log. EXPECT_JSON is written by tests/e2e/ui.rs:
 
   devices        every device's UDID (each must have a card on the overview)
+  overdue        optional: the UDIDs whose cards stand out (not backed up for over 7 days)
   device         the UDID whose timeline is opened (by clicking its card)
   snapshots      that device's snapshot ids (hex), each a row of its timeline
   pin            a snapshot id of that device to pin from its timeline
@@ -321,11 +322,20 @@ class Drive:
             if not urllib.parse.urlsplit(link).path == "/device/" + c.get_attribute("data-device"):
                 raise Failed(f"{self.d.current_url}: a card links to {link}")
         self.one("#storage svg")
+        overdue = sorted(
+            c.get_attribute("data-device") for c in cards if "overdue" in c.get_attribute("class").split()
+        )
+        if "overdue" in self.expect and overdue != sorted(self.expect["overdue"]):
+            raise Failed(f"{self.d.current_url}: overdue cards {overdue}, expected {sorted(self.expect['overdue'])}")
+        # The storage figures the page fetches until they are computed (app.js replaces the
+        # section): the screenshot shows them.
+        self.wait("the storage figures", lambda d: not d.find_elements(By.CSS_SELECTOR, "#storage[data-pending]"))
+        self.one("#storage table")
         buttons = [b.text for b in self.d.find_elements(By.CSS_SELECTOR, "form button")]
         for want in ["Check", "Prune"]:
             if want not in buttons:
                 raise Failed(f"{self.d.current_url}: no {want!r} button (buttons: {buttons})")
-        return {"cards": sorted(shown), "buttons": buttons}
+        return {"cards": sorted(shown), "overdue": overdue, "buttons": buttons}
 
     def timeline(self):
         udid = self.expect["device"]
