@@ -21,6 +21,7 @@ pub const IDLE: Duration = Duration::from_secs(20);
 pub struct Reads {
     repo: &'static Repository,
     lock_wait: Duration,
+    idle: Duration,
     /// Readers hold it shared; a job that locks exclusively holds it alone.
     gate: RwLock<()>,
     lease: Mutex<Option<Lease>>,
@@ -32,10 +33,12 @@ struct Lease {
 }
 
 impl Reads {
-    pub fn new(repo: &'static Repository, lock_wait: Duration) -> Self {
+    /// A lease let go after `idle` without reads ([`IDLE`] in the server).
+    pub fn new(repo: &'static Repository, lock_wait: Duration, idle: Duration) -> Self {
         Self {
             repo,
             lock_wait,
+            idle,
             gate: RwLock::new(()),
             lease: Mutex::new(None),
         }
@@ -60,7 +63,7 @@ impl Reads {
         work()
     }
 
-    /// Lets the lease go when no read has come for [`IDLE`].
+    /// Lets the lease go when no read has come for the idle time.
     pub fn release_idle(&self) {
         // A read in flight holds the gate; try_write fails then, and the lease stays.
         let Ok(_quiet) = self.gate.try_write() else {
@@ -69,7 +72,7 @@ impl Reads {
         let mut lease = self.lease.lock().unwrap_or_else(PoisonError::into_inner);
         if lease
             .as_ref()
-            .is_some_and(|l| l.last_read.elapsed() >= IDLE)
+            .is_some_and(|l| l.last_read.elapsed() >= self.idle)
         {
             *lease = None;
         }
@@ -96,5 +99,76 @@ impl Reads {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_repo::RepoOptions;
+    use hearth_storage::LocalBackend;
+    use std::sync::Arc;
+
+    fn repo(dir: &std::path::Path) -> &'static Repository {
+        let backend = Arc::new(LocalBackend::create(&dir.join("repo")).unwrap());
+        let mut options = RepoOptions {
+            cache_root: Some(dir.join("cache")),
+            ..RepoOptions::default()
+        };
+        (
+            options.kdf.memory_kib,
+            options.kdf.time,
+            options.kdf.parallelism,
+        ) = (64, 1, 1);
+        Box::leak(Box::new(
+            Repository::init(backend, b"pw", &options).unwrap(),
+        ))
+    }
+
+    fn live_locks(repo: &Repository) -> Vec<bool> {
+        repo.locks()
+            .unwrap()
+            .live
+            .iter()
+            .map(|(_, info)| info.exclusive)
+            .collect()
+    }
+
+    #[test]
+    fn the_lease_is_taken_by_a_read_kept_while_reads_come_and_let_go_when_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        let reads = Reads::new(repo, Duration::from_secs(1), Duration::from_millis(300));
+        assert!(live_locks(repo).is_empty());
+        reads.read(|| Ok::<_, RepoError>(())).unwrap();
+        assert_eq!(live_locks(repo), [false], "one shared lock while reading");
+        reads.read(|| Ok::<_, RepoError>(())).unwrap();
+        assert_eq!(
+            live_locks(repo),
+            [false],
+            "the same lease, not a second lock"
+        );
+        reads.release_idle();
+        assert!(reads.leased(), "not idle yet");
+        std::thread::sleep(Duration::from_millis(400));
+        reads.release_idle();
+        assert!(!reads.leased());
+        assert!(live_locks(repo).is_empty(), "an idle lease is let go");
+    }
+
+    #[test]
+    fn an_exclusive_job_lets_the_lease_go_and_can_lock_exclusively() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        let reads = Reads::new(repo, Duration::from_secs(1), IDLE);
+        reads.read(|| Ok::<_, RepoError>(())).unwrap();
+        let locked = reads.exclusive(|| {
+            let lock = repo.lock_exclusive(Duration::from_secs(1), &|_: &LockInfo| {});
+            lock.map(|_held| live_locks(repo))
+        });
+        assert_eq!(locked.unwrap(), [true], "only the job's exclusive lock");
+        assert!(live_locks(repo).is_empty());
+        reads.read(|| Ok::<_, RepoError>(())).unwrap();
+        assert_eq!(live_locks(repo), [false], "reads lease again after the job");
     }
 }
