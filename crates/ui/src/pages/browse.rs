@@ -123,13 +123,13 @@ async fn tree(
                         NodeKind::Folder(_) => tr data-path=(path) data-kind="dir" {
                             td { a href=(snapshot_url(&f.hex, "tree", &path)) { (node.name) "/" } }
                             td.num { (t.files) }
-                            td.size.num { (bytes(t.bytes)) }
+                            td.size.num data-bytes=(t.bytes) { (bytes(t.bytes)) }
                             td {}
                         },
                         NodeKind::File(_) => tr data-path=(path) data-kind="file" {
                             td { a href=(snapshot_url(&f.hex, "file", &path)) { (node.name) } }
                             td.num {}
-                            td.size.num { (bytes(t.bytes)) }
+                            td.size.num data-bytes=(t.bytes) { (bytes(t.bytes)) }
                             td { (time_ns(node.mtime_ns)) }
                         },
                     }
