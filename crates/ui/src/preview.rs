@@ -38,16 +38,19 @@ pub fn preview(repo: &Repository, files: &SnapshotFiles, node: NodeId) -> Result
     };
     let name = &files.node(node).name;
     let mut reader = FileReader::open(repo, file)?;
-    let mut head = vec![0; file.size.min(TEXT_MAX) as usize];
+    // The first bytes tell media (shown from the raw URL, not read here) from the rest.
+    let mut head = vec![0; file.size.min(SNIFF_LEN as u64) as usize];
     let n = reader.read_at(0, &mut head)?;
     head.truncate(n);
-    let sniffed = &head[..head.len().min(SNIFF_LEN)];
-    if let Some(media) = media_type(name, sniffed) {
+    if let Some(media) = media_type(name, &head) {
         return Ok(match browser_shows(media) {
             true => Preview::Media(media),
             false => Preview::None(format!("a browser cannot show {media}; download it")),
         });
     }
+    let mut head = vec![0; file.size.min(TEXT_MAX) as usize];
+    let n = reader.read_at(0, &mut head)?;
+    head.truncate(n);
     let cut = file.size > head.len() as u64;
     if head.starts_with(SQLITE_MAGIC) {
         return sqlite(repo, files, node, file.size);
