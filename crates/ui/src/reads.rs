@@ -4,8 +4,9 @@
 //! a prune elsewhere could delete a pack under it. Taking a lock is a write to storage, too dear
 //! per request; holding one for the server's life would block every prune. So the first read
 //! takes it, later reads reuse it, and [`Reads::release_idle`] (called every few seconds) lets
-//! it go once no read has come for [`IDLE`]. Taking the lock also brings the repository's cache
-//! up to date, so what another process committed shows on the next page after a quiet spell.
+//! it go once no read has come for [`IDLE`]. Taking the lock brings the repository's cache up to
+//! date, and so does a read under a lease older than [`SYNC_EVERY`]: what another process
+//! committed (a backup from the command line) shows on the next page within seconds.
 //!
 //! A job that needs the exclusive lock (prune) first shuts the gate ([`Reads::exclusive`]):
 //! reads in flight finish, new ones wait, and the lease is let go before the job locks.
@@ -17,6 +18,9 @@ use std::time::{Duration, Instant};
 
 /// How long the lease outlives the last read.
 pub const IDLE: Duration = Duration::from_secs(20);
+/// How old the cache may get under a held lease before a read brings it up to date (one
+/// listing of snapshots and index segments).
+pub const SYNC_EVERY: Duration = Duration::from_secs(3);
 
 pub struct Reads {
     repo: &'static Repository,
@@ -30,6 +34,7 @@ pub struct Reads {
 struct Lease {
     _guard: LockGuard,
     last_read: Instant,
+    synced: Instant,
 }
 
 impl Reads {
@@ -49,7 +54,7 @@ impl Reads {
         let _open = self.gate.read().unwrap_or_else(PoisonError::into_inner);
         self.renew()?;
         let result = read();
-        self.renew()?;
+        self.touch();
         result
     }
 
@@ -86,19 +91,35 @@ impl Reads {
             .is_some()
     }
 
+    /// Takes the lock if the lease had lapsed (which syncs the cache), else syncs the cache if
+    /// it is older than [`SYNC_EVERY`].
     fn renew(&self) -> Result<(), RepoError> {
         let mut lease = self.lease.lock().unwrap_or_else(PoisonError::into_inner);
         match lease.as_mut() {
-            Some(l) => l.last_read = Instant::now(),
+            Some(l) => {
+                if l.synced.elapsed() >= SYNC_EVERY {
+                    self.repo.sync_cache()?;
+                    l.synced = Instant::now();
+                }
+                l.last_read = Instant::now();
+            }
             None => {
                 let guard = self.repo.lock_shared(self.lock_wait, &|_: &LockInfo| {})?;
                 *lease = Some(Lease {
                     _guard: guard,
                     last_read: Instant::now(),
+                    synced: Instant::now(),
                 });
             }
         }
         Ok(())
+    }
+
+    /// A read ended: the idle time counts from now.
+    fn touch(&self) {
+        if let Some(l) = self.lease.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            l.last_read = Instant::now();
+        }
     }
 }
 
