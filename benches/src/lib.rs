@@ -405,6 +405,34 @@ pub fn machine() -> String {
     )
 }
 
+/// Generates `HouseholdSpec::real(bytes, files)` under `w/Backup` and backs it up into a fresh
+/// `w/repo`, then `nights` nights of edits, each backed up: each device has `nights + 1` snapshots.
+pub fn make_household(w: &Path, bytes: u64, files: usize, nights: u32) {
+    let t = Instant::now();
+    let household =
+        generate(&HouseholdSpec::real(bytes, files), &w.join("Backup")).expect("generating");
+    settle_disk();
+    println!(
+        "generated {} files, {} bytes in {:.1} s",
+        household.files(),
+        household.bytes(),
+        t.elapsed().as_secs_f64()
+    );
+    let repo = fresh_repo(w);
+    let t = Instant::now();
+    backup_household(&repo, &household);
+    for night in 1..=nights {
+        hearth_testkit::next_day(&household, night, &hearth_testkit::DayOptions::default())
+            .expect("a night of edits");
+        backup_household(&repo, &household);
+    }
+    println!(
+        "backed up {} times in {:.1} s",
+        nights + 1,
+        t.elapsed().as_secs_f64()
+    );
+}
+
 /// A report's work folder: the WORKDIR given, kept, with what an earlier run left there used
 /// again; else a temporary folder, removed at the end.
 pub struct WorkDir {

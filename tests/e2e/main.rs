@@ -44,5 +44,6 @@ mod safe_open;
 mod still_writing;
 mod terminal_escapes;
 mod ui;
+mod ui_browse;
 mod unchanged;
 mod webdav;

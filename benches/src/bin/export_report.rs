@@ -11,12 +11,11 @@
 //! run; without WORKDIR, into a temporary folder). Peak memory is the process's high-water mark
 //! after a reset before each export (`/proc/self/clear_refs`), less the resident memory before it.
 
-use hearth_benches::{backup_household, fresh_repo, peak_rss, reset_peak_rss, rss, settle_disk};
+use hearth_benches::{peak_rss, reset_peak_rss, rss};
 use hearth_browse::{Selection, SnapshotFiles};
 use hearth_export::{ExportReport, Kind};
 use hearth_format::{Snapshot, SnapshotId};
 use hearth_repo::{NoProgress, Repository};
-use hearth_testkit::{DayOptions, HouseholdSpec, generate, next_day};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -36,7 +35,7 @@ fn main() {
     if work.has_repo() {
         println!("using the household and repository already there");
     } else {
-        make(w, bytes, files, nights as u32);
+        hearth_benches::make_household(w, bytes, files, nights as u32);
     }
     let repo = work.open_repo();
     let all = repo.snapshots().expect("listing snapshots");
@@ -78,31 +77,6 @@ fn main() {
         run(&repo, kind, &latest, w, "latest snapshots");
         remove(&w.join(format!("out-{}", kind.name())));
     }
-}
-
-fn make(w: &Path, bytes: u64, files: usize, nights: u32) {
-    let t = Instant::now();
-    let household =
-        generate(&HouseholdSpec::real(bytes, files), &w.join("Backup")).expect("generating");
-    settle_disk();
-    println!(
-        "generated {} files, {} bytes in {:.1} s",
-        household.files(),
-        household.bytes(),
-        t.elapsed().as_secs_f64()
-    );
-    let repo = fresh_repo(w);
-    let t = Instant::now();
-    backup_household(&repo, &household);
-    for night in 1..=nights {
-        next_day(&household, night, &DayOptions::default()).expect("a night of edits");
-        backup_household(&repo, &household);
-    }
-    println!(
-        "backed up {} times in {:.1} s",
-        nights + 1,
-        t.elapsed().as_secs_f64()
-    );
 }
 
 /// Exports `kind` out of `snapshots` into `w/out-<kind>`, printing time, peak memory and counts.

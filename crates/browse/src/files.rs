@@ -70,9 +70,19 @@ pub enum Hidden {
     NameTaken,
 }
 
+/// What a node holds: a file its own size, a folder the files anywhere under it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Plaintext bytes.
+    pub bytes: u64,
+    pub files: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct SnapshotFiles {
     nodes: Vec<Node>,
+    /// Per node, summed once when the tree is built (a folder's size is asked on every listing).
+    totals: Box<[Totals]>,
     /// Entries not in the tree, by reason: (reason, count, first few paths).
     hidden: Vec<(Hidden, u64, Vec<String>)>,
     device: String,
@@ -166,6 +176,11 @@ impl SnapshotFiles {
         }
         names.reverse();
         names.join("/")
+    }
+
+    /// The bytes and files under `id` (a file: its own), without walking the subtree.
+    pub fn totals(&self, id: NodeId) -> Totals {
+        self.totals[id as usize]
     }
 
     pub fn file(&self, id: NodeId) -> Option<&FileData> {
@@ -389,12 +404,37 @@ impl Builder {
             }
         }
         nodes.shrink_to_fit();
+        let totals = sum_totals(nodes);
         SnapshotFiles {
             nodes: self.nodes,
+            totals,
             hidden: self.hidden,
             device: self.device,
         }
     }
+}
+
+/// Every node's [`Totals`]. A node's parent was made before it (a folder is pushed before
+/// what it holds), so one pass from the last node back adds each node into its parent after
+/// everything under it was added into it.
+fn sum_totals(nodes: &[Node]) -> Box<[Totals]> {
+    let mut totals: Box<[Totals]> = (nodes.iter())
+        .map(|n| match &n.kind {
+            NodeKind::File(f) => Totals {
+                bytes: f.size,
+                files: 1,
+            },
+            NodeKind::Folder(_) => Totals::default(),
+        })
+        .collect();
+    for id in (1..nodes.len()).rev() {
+        let parent = nodes[id].parent as usize;
+        debug_assert!(parent < id, "a folder is made before what it holds");
+        let t = totals[id];
+        totals[parent].bytes += t.bytes;
+        totals[parent].files += t.files;
+    }
+    totals
 }
 
 /// The length of a file's plaintext. Stored bytes are the plaintext, except that an encrypted

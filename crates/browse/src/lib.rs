@@ -22,7 +22,7 @@ pub use diff::{Change, ChangeKind, DiffOptions, DiffReport, Growth, Tally, app_o
 pub use dump::{ArchiveFormat, DumpReport, dump_archive, dump_file, locate};
 pub use error::BrowseError;
 pub use extract::{ExtractReport, Selection, extract};
-pub use files::{FileData, Hidden, Node, NodeId, NodeKind, SnapshotFiles, is_safe_name};
+pub use files::{FileData, Hidden, Node, NodeId, NodeKind, SnapshotFiles, Totals, is_safe_name};
 pub use find::{FindPattern, Found, FoundKind, Version, find};
 pub use household::{
     DeviceFolder, Household, KEPT_SNAPSHOTS, LATEST, Place, SnapshotFolder, snapshot_folder_name,

@@ -195,4 +195,33 @@ mod tests {
         assert_eq!(found.len(), 3);
         assert!(crate::find(&repo, &all, &pattern, &Counted::default()).is_err());
     }
+
+    #[test]
+    fn a_folders_totals_are_the_files_under_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        let files: &[(&str, &[u8])] = &[
+            ("D/a/x", b"xxx"),
+            ("D/a/y", b"yyyy"),
+            ("D/b", b"bbbbb"),
+            ("E/c/d/e", b""),
+            ("Info.plist", b"pl"),
+        ];
+        let s = snapshot(&repo, 1, files);
+        let tree = crate::SnapshotFiles::load(&repo, &s).unwrap();
+        let t = |path: &str| {
+            let t = tree.totals(tree.lookup(path).unwrap());
+            (t.bytes, t.files)
+        };
+        assert_eq!(t(""), (14, 5));
+        assert_eq!(t("D"), (12, 3));
+        assert_eq!(t("D/a"), (7, 2));
+        assert_eq!(t("D/a/y"), (4, 1));
+        assert_eq!(t("E/c"), (0, 1));
+        assert_eq!(t("Info.plist"), (2, 1));
+        let walked: u64 = (tree.walk(tree.lookup("D").unwrap()))
+            .filter_map(|n| tree.file(n).map(|f| f.size))
+            .sum();
+        assert_eq!(walked, 12);
+    }
 }

@@ -21,7 +21,9 @@
 
 mod assets;
 pub mod auth;
+mod body;
 mod charts;
+mod content;
 mod error;
 mod files_cache;
 mod format;
@@ -29,6 +31,7 @@ pub mod jobs;
 mod operations;
 mod page;
 mod pages;
+mod preview;
 pub mod reads;
 mod routes;
 mod server;

@@ -4,8 +4,9 @@
 //! a prune elsewhere could delete a pack under it. Taking a lock is a write to storage, too dear
 //! per request; holding one for the server's life would block every prune. So the first read
 //! takes it, later reads reuse it, and [`Reads::release_idle`] (called every few seconds) lets
-//! it go once no read has come for [`IDLE`]. Taking the lock also brings the repository's cache
-//! up to date, so what another process committed shows on the next page after a quiet spell.
+//! it go once no read has come for [`IDLE`]. Taking the lock brings the repository's cache up to
+//! date, and so does a read under a lease older than [`SYNC_EVERY`]: what another process
+//! committed (a backup from the command line) shows on the next page within seconds.
 //!
 //! A job that needs the exclusive lock (prune) first shuts the gate ([`Reads::exclusive`]):
 //! reads in flight finish, new ones wait, and the lease is let go before the job locks.
@@ -17,10 +18,14 @@ use std::time::{Duration, Instant};
 
 /// How long the lease outlives the last read.
 pub const IDLE: Duration = Duration::from_secs(20);
+/// How old the cache may get under a held lease before a read brings it up to date (one
+/// listing of snapshots and index segments).
+pub const SYNC_EVERY: Duration = Duration::from_secs(3);
 
 pub struct Reads {
     repo: &'static Repository,
     lock_wait: Duration,
+    idle: Duration,
     /// Readers hold it shared; a job that locks exclusively holds it alone.
     gate: RwLock<()>,
     lease: Mutex<Option<Lease>>,
@@ -29,13 +34,16 @@ pub struct Reads {
 struct Lease {
     _guard: LockGuard,
     last_read: Instant,
+    synced: Instant,
 }
 
 impl Reads {
-    pub fn new(repo: &'static Repository, lock_wait: Duration) -> Self {
+    /// A lease let go after `idle` without reads ([`IDLE`] in the server).
+    pub fn new(repo: &'static Repository, lock_wait: Duration, idle: Duration) -> Self {
         Self {
             repo,
             lock_wait,
+            idle,
             gate: RwLock::new(()),
             lease: Mutex::new(None),
         }
@@ -46,7 +54,7 @@ impl Reads {
         let _open = self.gate.read().unwrap_or_else(PoisonError::into_inner);
         self.renew()?;
         let result = read();
-        self.renew()?;
+        self.touch();
         result
     }
 
@@ -60,7 +68,7 @@ impl Reads {
         work()
     }
 
-    /// Lets the lease go when no read has come for [`IDLE`].
+    /// Lets the lease go when no read has come for the idle time.
     pub fn release_idle(&self) {
         // A read in flight holds the gate; try_write fails then, and the lease stays.
         let Ok(_quiet) = self.gate.try_write() else {
@@ -69,7 +77,7 @@ impl Reads {
         let mut lease = self.lease.lock().unwrap_or_else(PoisonError::into_inner);
         if lease
             .as_ref()
-            .is_some_and(|l| l.last_read.elapsed() >= IDLE)
+            .is_some_and(|l| l.last_read.elapsed() >= self.idle)
         {
             *lease = None;
         }
@@ -83,18 +91,105 @@ impl Reads {
             .is_some()
     }
 
+    /// Takes the lock if the lease had lapsed (which syncs the cache), else syncs the cache if
+    /// it is older than [`SYNC_EVERY`].
     fn renew(&self) -> Result<(), RepoError> {
         let mut lease = self.lease.lock().unwrap_or_else(PoisonError::into_inner);
         match lease.as_mut() {
-            Some(l) => l.last_read = Instant::now(),
+            Some(l) => {
+                if l.synced.elapsed() >= SYNC_EVERY {
+                    self.repo.sync_cache()?;
+                    l.synced = Instant::now();
+                }
+                l.last_read = Instant::now();
+            }
             None => {
                 let guard = self.repo.lock_shared(self.lock_wait, &|_: &LockInfo| {})?;
                 *lease = Some(Lease {
                     _guard: guard,
                     last_read: Instant::now(),
+                    synced: Instant::now(),
                 });
             }
         }
         Ok(())
+    }
+
+    /// A read ended: the idle time counts from now.
+    fn touch(&self) {
+        if let Some(l) = self.lease.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            l.last_read = Instant::now();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_repo::RepoOptions;
+    use hearth_storage::LocalBackend;
+    use std::sync::Arc;
+
+    fn repo(dir: &std::path::Path) -> &'static Repository {
+        let backend = Arc::new(LocalBackend::create(&dir.join("repo")).unwrap());
+        let mut options = RepoOptions {
+            cache_root: Some(dir.join("cache")),
+            ..RepoOptions::default()
+        };
+        (
+            options.kdf.memory_kib,
+            options.kdf.time,
+            options.kdf.parallelism,
+        ) = (64, 1, 1);
+        Box::leak(Box::new(
+            Repository::init(backend, b"pw", &options).unwrap(),
+        ))
+    }
+
+    fn live_locks(repo: &Repository) -> Vec<bool> {
+        repo.locks()
+            .unwrap()
+            .live
+            .iter()
+            .map(|(_, info)| info.exclusive)
+            .collect()
+    }
+
+    #[test]
+    fn the_lease_is_taken_by_a_read_kept_while_reads_come_and_let_go_when_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        let reads = Reads::new(repo, Duration::from_secs(1), Duration::from_millis(300));
+        assert!(live_locks(repo).is_empty());
+        reads.read(|| Ok::<_, RepoError>(())).unwrap();
+        assert_eq!(live_locks(repo), [false], "one shared lock while reading");
+        reads.read(|| Ok::<_, RepoError>(())).unwrap();
+        assert_eq!(
+            live_locks(repo),
+            [false],
+            "the same lease, not a second lock"
+        );
+        reads.release_idle();
+        assert!(reads.leased(), "not idle yet");
+        std::thread::sleep(Duration::from_millis(400));
+        reads.release_idle();
+        assert!(!reads.leased());
+        assert!(live_locks(repo).is_empty(), "an idle lease is let go");
+    }
+
+    #[test]
+    fn an_exclusive_job_lets_the_lease_go_and_can_lock_exclusively() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = repo(dir.path());
+        let reads = Reads::new(repo, Duration::from_secs(1), IDLE);
+        reads.read(|| Ok::<_, RepoError>(())).unwrap();
+        let locked = reads.exclusive(|| {
+            let lock = repo.lock_exclusive(Duration::from_secs(1), &|_: &LockInfo| {});
+            lock.map(|_held| live_locks(repo))
+        });
+        assert_eq!(locked.unwrap(), [true], "only the job's exclusive lock");
+        assert!(live_locks(repo).is_empty());
+        reads.read(|| Ok::<_, RepoError>(())).unwrap();
+        assert_eq!(live_locks(repo), [false], "reads lease again after the job");
     }
 }

@@ -66,7 +66,7 @@ impl Server {
         let app = Arc::new(App {
             repo,
             auth,
-            reads: Reads::new(repo, options.lock_wait),
+            reads: Reads::new(repo, options.lock_wait, crate::reads::IDLE),
             jobs: Jobs::default(),
             files: FilesCache::default(),
             storage: Default::default(),

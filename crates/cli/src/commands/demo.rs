@@ -123,7 +123,7 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<Outcome> {
         bail!("the demo's verification failed");
     }
     println!(
-        "\nTry it yourself:\n  export HEARTH_REPO={} HEARTH_PASSWORD={DEMO_PASSWORD} HEARTH_CACHE_DIR={}\n  hearth snapshots; hearth devices; hearth stats; hearth ls \"{}@latest\" HomeDomain/Library",
+        "\nTry it yourself:\n  export HEARTH_REPO={} HEARTH_PASSWORD={DEMO_PASSWORD} HEARTH_CACHE_DIR={}\n  hearth snapshots; hearth devices; hearth stats; hearth ls \"{}@latest\" HomeDomain/Library\n  hearth ui    # the household's dashboard in the browser",
         esc(&repo_dir.display().to_string()),
         esc(&dir.join("cache").display().to_string()),
         device.name

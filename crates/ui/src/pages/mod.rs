@@ -1,7 +1,9 @@
 //! One module per page (or family of pages). Handlers find what to show through the library
 //! crates and render it; nothing here is logic the command line lacks.
 
+pub mod browse;
 pub mod device;
+pub mod diff;
 pub mod jobs;
 pub mod login;
 pub mod overview;

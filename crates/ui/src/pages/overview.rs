@@ -28,7 +28,7 @@ pub async fn page(State(app): State<Arc<App>>) -> Result<Markup, UiError> {
         @if devices.is_empty() {
             p { "No backups yet. Back up a device with " code { "hearth backup" } "." }
         }
-        div.cards { @for d in &devices { (device_card(d, now)) } }
+        div.cards { @for d in &devices { (device_card(d, now, strip_span(&devices, now))) } }
         h2 { "Storage" }
         (storage(&devices, &figures))
         h2 { "Last check" }
@@ -59,14 +59,22 @@ pub async fn storage_fragment(State(app): State<Arc<App>>) -> Result<Response, U
     Ok((status, storage(&devices, &figures)).into_response())
 }
 
-fn device_card(snapshots: &[(SnapshotId, Snapshot)], now: i64) -> Markup {
+/// The time every card's strip spans (Unix microseconds): from the household's first snapshot
+/// to now, so that the strips line up.
+fn strip_span(devices: &[Vec<(SnapshotId, Snapshot)>], now: i64) -> (i64, i64) {
+    let times = devices.iter().flatten().map(|(_, s)| s.time);
+    let first = times.clone().min().unwrap_or(now * 1_000_000);
+    let last = times.max().unwrap_or(first).max(now * 1_000_000);
+    (first, last)
+}
+
+fn device_card(snapshots: &[(SnapshotId, Snapshot)], now: i64, (from, to): (i64, i64)) -> Markup {
     let Some((_, latest)) = snapshots.last() else {
         return html! {};
     };
     let d = &latest.device;
     let latest_secs = latest.time / 1_000_000;
     let overdue = days(now - latest_secs) >= OVERDUE_DAYS;
-    let first = snapshots.first().map_or(latest.time, |(_, s)| s.time);
     let ticks: Vec<(i64, String)> = snapshots
         .iter()
         .map(|(id, s)| (s.time, format!("{} · {}", time(s.time), id.short())))
@@ -82,7 +90,8 @@ fn device_card(snapshots: &[(SnapshotId, Snapshot)], now: i64) -> Markup {
                 @if overdue { " " span.badge.bad { "not backed up for " (days(now - latest_secs)) " days" } }
             }
             p { (snapshots.len()) " snapshot" @if snapshots.len() != 1 { "s" } ", " (bytes(latest.summary.bytes)) " in the latest" }
-            (raw(charts::strip(&ticks, first, latest.time.max(now * 1_000_000))))
+            (raw(charts::strip(&ticks, from, to)))
+            div.strip-ends { span { (date(from)) } span { "now" } }
         }
     }
 }
@@ -114,7 +123,7 @@ fn storage(devices: &[Vec<(SnapshotId, Snapshot)>], figures: &Figures) -> Markup
                 points: stored_points,
             },
         ],
-        |t| time(t).chars().take(10).collect(),
+        date,
     );
     html! {
         div #storage data-pending=[matches!(figures, Figures::Pending).then_some("/storage")] {
@@ -122,8 +131,8 @@ fn storage(devices: &[Vec<(SnapshotId, Snapshot)>], figures: &Figures) -> Markup
                 div.chart {
                     (raw(over_time))
                     div.legend {
-                        span { i style="background:var(--chart-2)" {} "logical: every snapshot's files added up" }
-                        span { i style="background:var(--chart-1)" {} "stored: what each backup added (before any prune)" }
+                        span { i.sw-2 {} "logical: every snapshot's files added up" }
+                        span { i.sw-1 {} "stored: what each backup added (before any prune)" }
                     }
                 }
             }
@@ -151,8 +160,8 @@ fn figures_table(s: &hearth_repo::RepoStats) -> Markup {
         div.chart {
             (raw(charts::stacked_bars(&rows, &["var(--chart-3)", "var(--chart-4)"])))
             div.legend {
-                span { i style="background:var(--chart-3)" {} "unique to the device" }
-                span { i style="background:var(--chart-4)" {} "shared with another device" }
+                span { i.sw-3 {} "unique to the device" }
+                span { i.sw-4 {} "shared with another device" }
             }
         }
         table {
@@ -165,4 +174,9 @@ fn figures_table(s: &hearth_repo::RepoStats) -> Markup {
             p.error { (s.unreadable.len()) " snapshot(s) could not be read and are counted by their summaries only." }
         }
     }
+}
+
+/// The day of a time (Unix microseconds), "2026-12-06".
+fn date(micros: i64) -> String {
+    time(micros).chars().take(10).collect()
 }
