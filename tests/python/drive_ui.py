@@ -34,6 +34,7 @@ URL), 2 when the browser could not be started. Selenium Manager is never asked f
 a browser (SE_OFFLINE, and both paths given): it would download them.
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -267,8 +268,6 @@ class Drive:
                     "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1},
                 },
             )
-            import base64
-
             with open(path, "wb") as f:
                 f.write(base64.b64decode(shot["data"]))
         except WebDriverException:
