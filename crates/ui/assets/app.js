@@ -29,6 +29,8 @@ function showJob(el, job) {
   const log = el.querySelector(".log");
   if (log) log.textContent = job.log.join("\n");
   if (job.state !== "running") {
+    // A phase without a known total draws a moving bar; an ended job's is full.
+    if (bar) bar.value = 1;
     set(".outcome", job.summary || job.error || "");
     el.dataset.state = job.state;
     const link = el.querySelector("a.result");

@@ -117,7 +117,12 @@ impl Reads {
 
     /// A read ended: the idle time counts from now.
     fn touch(&self) {
-        if let Some(l) = self.lease.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+        if let Some(l) = self
+            .lease
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
             l.last_read = Instant::now();
         }
     }

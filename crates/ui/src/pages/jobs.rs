@@ -83,7 +83,8 @@ pub fn job_panel(job: &JobView) -> Markup {
             p { span.phase { (job.phase) } " " span.count {
                 @if let Some(t) = job.total { (job.done) " of " (t) } }
             }
-            progress max="1" value=[job.fraction] {}
+            // Without a known total a running bar moves; an ended job's is full.
+            progress max="1" value=[if state == "running" { job.fraction } else { Some(1.0) }] {}
             p.outcome { (outcome) }
             a.result href=(job.link.as_deref().unwrap_or("#")) hidden[job.link.is_none()] { "See the result" }
             @if !job.log.is_empty() || state == "running" {
