@@ -43,5 +43,6 @@ mod s3;
 mod safe_open;
 mod still_writing;
 mod terminal_escapes;
+mod ui_restore;
 mod unchanged;
 mod webdav;

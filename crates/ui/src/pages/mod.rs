@@ -5,6 +5,7 @@ pub mod device;
 pub mod jobs;
 pub mod login;
 pub mod overview;
+pub mod restore;
 
 use crate::error::UiError;
 use crate::state::App;
