@@ -121,7 +121,10 @@ impl Ui {
             if job["state"] != "running" {
                 return job;
             }
-            assert!(start.elapsed() < Duration::from_secs(150), "job {id}: {job}");
+            assert!(
+                start.elapsed() < Duration::from_secs(150),
+                "job {id}: {job}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -208,7 +211,10 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("id=\"plan\""), "{page}");
     let rules = page_rules(&page);
-    assert!(rules.contains_key("photos") && rules.contains_key("messages"), "{rules:?}");
+    assert!(
+        rules.contains_key("photos") && rules.contains_key("messages"),
+        "{rules:?}"
+    );
     assert_eq!(rules, cli_rules(&cli));
     let kept = between(&page, "id=\"plan-kept\"", "</p>").unwrap();
     let kept_files = format!("{} files", u(&cli["kept"]["files"]));
@@ -225,7 +231,15 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
     let (status, page) = ui.get(&format!("/restore{typed}"));
     assert_eq!(status, 200, "{page}");
     let cli_model = w.json(
-        &["restore", &phone, "--dry-run", "--to-model", "iPad13,1", "--to-ios", "17.5"],
+        &[
+            "restore",
+            &phone,
+            "--dry-run",
+            "--to-model",
+            "iPad13,1",
+            "--to-ios",
+            "17.5",
+        ],
         0,
     );
     assert_eq!(page_rules(&page), cli_rules(&cli_model));
@@ -239,7 +253,10 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
     assert_eq!(status, 200, "{page}");
     let refused = between(&page, "id=\"plan-refused\">", "</p>").expect("a refusal");
     assert!(refused.contains("16.0"), "{refused}");
-    assert!(!page.contains("Write the image"), "no write form under a refusal");
+    assert!(
+        !page.contains("Write the image"),
+        "no write form under a refusal"
+    );
     let (status, page) = ui.get(&format!(
         "/restore{}",
         query(&[("target", "model"), ("model", "Pixel7"), ("ios", "17")])
@@ -250,7 +267,10 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
     let (status, page) = ui.get("/restore");
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("<select name=\"snapshot\">"), "{page}");
-    assert!(!page.contains("id=\"plan\""), "no plan before one is asked for");
+    assert!(
+        !page.contains("id=\"plan\""),
+        "no plan before one is asked for"
+    );
 
     // Without the CSRF token, nothing starts.
     let (status, _) = ui.post(
@@ -275,12 +295,22 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
     assert_eq!(done["state"], "finished", "{done}");
     let summary = done["summary"].as_str().unwrap();
     assert!(summary.contains(s(&folder)), "{summary}");
-    w.ok(&["restore", &phone, "--to", &ipad.udid, "--out", s(&w.path("cli-image"))]);
+    w.ok(&[
+        "restore",
+        &phone,
+        "--to",
+        &ipad.udid,
+        "--out",
+        s(&w.path("cli-image")),
+    ]);
     let ui_image = tree_digest(&folder.join(&mum.udid)).unwrap();
     let cli_image = tree_digest(&w.path("cli-image").join(&mum.udid)).unwrap();
     assert!(ui_image.len() > 5, "{ui_image:?}");
     assert_eq!(ui_image, cli_image);
-    assert!(summary.contains(&format!("{} files", ui_image.len())), "{summary}");
+    assert!(
+        summary.contains(&format!("{} files", ui_image.len())),
+        "{summary}"
+    );
 
     // A folder that holds something already is refused, and named.
     let (status, body) = ui.post(
@@ -292,7 +322,10 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
         ],
     );
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("is not empty") && body.contains(s(&folder)), "{body}");
+    assert!(
+        body.contains("is not empty") && body.contains(s(&folder)),
+        "{body}"
+    );
 }
 
 #[test]
@@ -302,7 +335,11 @@ fn back_up_now_stores_what_changed_once_and_one_operation_runs_at_a_time() {
     w.ok(&["backup", s(&h.root)]);
     // A new backup of every device; all but Mum's are backed up from the command line.
     next_day(&h, 1, &DayOptions::default()).unwrap();
-    w.ok(&["backup", s(&h.devices[DAD].folder), s(&h.devices[IPAD].folder)]);
+    w.ok(&[
+        "backup",
+        s(&h.devices[DAD].folder),
+        s(&h.devices[IPAD].folder),
+    ]);
     assert_eq!(snapshot_count(&w), 5);
 
     let ui = Ui::start(

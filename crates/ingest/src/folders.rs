@@ -116,13 +116,16 @@ mod tests {
         let house = generate(&HouseholdSpec::tiny(), &dir.path().join("house")).unwrap();
         let repo = repo(dir.path());
         let [mum, dad] = [0, 1].map(|i| house.devices[i].folder.clone());
-        let broken = dir.path().join("house/0000000000000000000000000000000000000000");
+        let broken = dir
+            .path()
+            .join("house/0000000000000000000000000000000000000000");
         std::fs::create_dir_all(&broken).unwrap();
         let folders = vec![mum.clone(), broken.clone(), dad.clone()];
         let heard = Mutex::new(Vec::new());
 
         let first = run(&repo, &folders, &heard);
-        let names = |r: &[DeviceReport]| r.iter().map(|r| r.device.name.clone()).collect::<Vec<_>>();
+        let names =
+            |r: &[DeviceReport]| r.iter().map(|r| r.device.name.clone()).collect::<Vec<_>>();
         assert_eq!(names(&first.stored), ["Mum's iPhone", "Dad's iPhone"]);
         assert!(first.unchanged.is_empty() && first.writing.is_empty());
         assert_eq!(first.failures.len(), 1);

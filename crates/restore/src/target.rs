@@ -231,7 +231,11 @@ mod tests {
         assert_eq!(parse_capacity("1.5GiB"), Ok(1_610_612_736));
         assert_eq!(parse_capacity("123456"), Ok(123_456));
         assert!(parse_capacity("lots").unwrap_err().contains("not a size"));
-        assert!(parse_capacity("5 parsecs").unwrap_err().contains("unknown size unit"));
+        assert!(
+            parse_capacity("5 parsecs")
+                .unwrap_err()
+                .contains("unknown size unit")
+        );
         for s in [
             "99999999999999999999999T",
             "18446744073709551616",

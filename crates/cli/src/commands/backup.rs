@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use anyhow::{Result, bail};
 use hearth_format::DeviceIdentity;
 use hearth_ingest::{
-    BackupRun, DeviceOutcome, DeviceReport, IngestError, IngestOptions, IosPasswords,
-    PasswordMap, StillWriting, backup_folders,
+    BackupRun, DeviceOutcome, DeviceReport, IngestError, IngestOptions, IosPasswords, PasswordMap,
+    StillWriting, backup_folders,
 };
 use hearth_mobilesync::find_device_folders;
 use serde_json::json;
@@ -48,7 +48,12 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
         &lock,
         &folders,
         &options,
-        |folder| bars.child(&esc(&folder.file_name().unwrap_or_default().to_string_lossy())),
+        |folder| {
+            bars.child(&esc(&folder
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()))
+        },
         |_, result| match result {
             Ok(outcome) => print_outcome(outcome, ctx.global.json),
             Err(e) if !matches!(e, IngestError::Repo(_)) => {

@@ -40,7 +40,12 @@ pub enum TargetChoice {
 
 impl Choice {
     pub fn from_fields(fields: &Fields) -> Choice {
-        let get = |name: &str| fields.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+        let get = |name: &str| {
+            fields
+                .get(name)
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default()
+        };
         let target = match get("target").as_str() {
             "" | "same" => TargetChoice::Same,
             "model" => TargetChoice::Model {
@@ -62,7 +67,9 @@ impl Choice {
         let (target, model, ios) = match &self.target {
             TargetChoice::Same => ("same".to_owned(), "", ""),
             TargetChoice::Device(udid) => (udid.clone(), "", ""),
-            TargetChoice::Model { model, ios } => ("model".to_owned(), model.as_str(), ios.as_str()),
+            TargetChoice::Model { model, ios } => {
+                ("model".to_owned(), model.as_str(), ios.as_str())
+            }
         };
         let mut out = vec![
             ("snapshot", self.snapshot.clone().unwrap_or_default()),
@@ -98,7 +105,9 @@ impl Choice {
         };
         let capacity = match self.capacity.as_str() {
             "" => None,
-            c => Some(parse_capacity(c).map_err(|e| UiError::BadRequest(format!("capacity: {e}")))?),
+            c => {
+                Some(parse_capacity(c).map_err(|e| UiError::BadRequest(format!("capacity: {e}")))?)
+            }
         };
         if self.fit && capacity.is_none() {
             return Err(UiError::BadRequest(
@@ -274,7 +283,9 @@ mod tests {
         let busy = check_folder(dir.path()).unwrap_err().to_string();
         assert!(busy.contains("exists and is not empty"), "{busy}");
         assert!(busy.contains(&dir.path().display().to_string()), "{busy}");
-        let relative = check_folder(Path::new("restores/x")).unwrap_err().to_string();
+        let relative = check_folder(Path::new("restores/x"))
+            .unwrap_err()
+            .to_string();
         assert!(relative.contains("full path"), "{relative}");
     }
 }
