@@ -45,5 +45,6 @@ mod still_writing;
 mod terminal_escapes;
 mod ui;
 mod ui_browse;
+mod ui_restore;
 mod unchanged;
 mod webdav;

@@ -459,7 +459,7 @@ pub struct RestoreArgs {
     #[arg(long, requires = "to_model", value_parser = Utf8)]
     pub to_ios: Option<String>,
     /// The target's capacity (bytes, or with K/M/G/T, KB/MB/GB/TB or KiB/MiB/GiB/TiB): a larger image is refused
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = hearth_restore::parse_capacity)]
     pub to_capacity: Option<u64>,
     /// Drop videos, then photos, message attachments, voice memos and app data until the image
     /// fits --to-capacity
@@ -470,39 +470,6 @@ pub struct RestoreArgs {
     /// Health data and everything else in the clear; keep it private. Needs no iOS password
     #[arg(long)]
     pub decrypted: bool,
-}
-
-/// `64G`, `500MB`, `1.5GiB`, `123456`: bytes (K, M, G, T are powers of 1000; KiB... of 1024).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (e.g. 64G, 500MB, 123456)"))?;
-    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "m" | "mb" => 1e6,
-        "g" | "gb" => 1e9,
-        "t" | "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!("unknown size unit {other:?} in {s:?}")),
-    };
-    let bytes = (number * scale).round();
-    // `as` would saturate silently; 2^64 is the first value that does not fit.
-    if bytes >= u64::MAX as f64 {
-        return Err(format!(
-            "{s:?} is too big a size (at most {} bytes)",
-            u64::MAX
-        ));
-    }
-    Ok(bytes as u64)
 }
 
 #[derive(Subcommand)]
@@ -645,15 +612,5 @@ mod tests {
             assert!(err.contains("too long a wait"), "{s}: {err}");
         }
         assert!(parse_wait("h").unwrap_err().contains("not a duration"));
-
-        assert_eq!(parse_size("1.5GiB"), Ok(1_610_612_736));
-        for s in [
-            "99999999999999999999999T",
-            "18446744073709551616",
-            "20000000000000000000",
-        ] {
-            let err = parse_size(s).unwrap_err();
-            assert!(err.contains("too big a size"), "{s}: {err}");
-        }
     }
 }

@@ -28,6 +28,7 @@ mod contents;
 mod device;
 mod entries;
 mod error;
+mod folders;
 mod identity;
 mod prefetch;
 mod unlock;
@@ -38,4 +39,5 @@ pub use device::{
     DeviceOutcome, DeviceReport, IngestOptions, StillWriting, WhyWriting, backup_device,
 };
 pub use error::IngestError;
+pub use folders::{BackupRun, backup_folders};
 pub use unlock::{IosPasswords, PASSWORD_FILE_MAX_BYTES, PasswordFileError, PasswordMap};

@@ -32,6 +32,8 @@ pub enum RestoreError {
     FileKey { path: PathBuf, detail: String },
     #[error("the snapshot of {device}: {detail}")]
     BadSnapshot { device: String, detail: String },
+    #[error("no snapshot of {device:?} to take its model and iOS version from")]
+    NoDeviceSnapshot { device: String },
     #[error("refused: {0}")]
     Refused(String),
     #[error("the file list of the snapshot of {device} cannot be read")]

@@ -47,4 +47,6 @@ pub use plan::{
     Decryption, FitReport, Kept, PlanOptions, PlannedFile, RestorePlan, Rewrite, RuleSummary,
     SkippedEntry, plan, plan_restore,
 };
-pub use target::{Family, Target, TargetError, compare_versions};
+pub use target::{
+    Family, Target, TargetError, compare_versions, household_devices, parse_capacity,
+};

@@ -1,5 +1,8 @@
 //! The device a restore image is for: its kind (family) and iOS version.
 
+use crate::error::RestoreError;
+use hearth_format::DeviceIdentity;
+use hearth_repo::{RepoError, Repository};
 use std::cmp::Ordering;
 use thiserror::Error;
 
@@ -94,6 +97,26 @@ impl Target {
         })
     }
 
+    /// A household device as it was at a snapshot: its name, model and iOS version.
+    pub fn of_device(device: &DeviceIdentity) -> Target {
+        Target {
+            name: Some(device.name.clone()),
+            product_type: device.product_type.clone(),
+            ios_version: device.ios_version.clone(),
+        }
+    }
+
+    /// A household device (name, UDID, or a unique UDID prefix) as it is now: as its latest
+    /// snapshot records it.
+    pub fn household(repo: &Repository, device: &str) -> Result<Target, RestoreError> {
+        match repo.device_snapshots(device)?.pop() {
+            Some((_, latest)) => Ok(Target::of_device(&latest.device)),
+            None => Err(RestoreError::NoDeviceSnapshot {
+                device: device.to_owned(),
+            }),
+        }
+    }
+
     pub fn family(&self) -> Family {
         Family::of(&self.product_type)
     }
@@ -105,6 +128,19 @@ impl Target {
             None => format!("model {} on iOS {}", self.product_type, self.ios_version),
         }
     }
+}
+
+/// Every household device as its latest snapshot records it, in the order the devices first
+/// appear among the snapshots (oldest first): the targets a restore may name.
+pub fn household_devices(repo: &Repository) -> Result<Vec<DeviceIdentity>, RepoError> {
+    let mut devices: Vec<DeviceIdentity> = Vec::new();
+    for (_, s) in repo.snapshots()? {
+        match devices.iter_mut().find(|d| d.udid == s.device.udid) {
+            Some(slot) => *slot = s.device,
+            None => devices.push(s.device),
+        }
+    }
+    Ok(devices)
 }
 
 /// `iphone16,1` → `iPhone16,1`; `None` unless it is a family prefix, digits, a comma, digits.
@@ -125,6 +161,40 @@ fn is_ios_version(v: &str) -> bool {
     (1..=3).contains(&parts.len())
         && parts.iter().all(number)
         && parts[0].bytes().any(|b| b != b'0')
+}
+
+/// A capacity as people write it, `64G`, `500MB`, `1.5GiB`, `123456`: bytes (K, M, G, T are
+/// powers of 1000; KiB... of 1024).
+pub fn parse_capacity(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 64G, 500MB, 123456)"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit {other:?} in {s:?}")),
+    };
+    let bytes = (number * scale).round();
+    // `as` would saturate silently; 2^64 is the first value that does not fit.
+    if bytes >= u64::MAX as f64 {
+        return Err(format!(
+            "{s:?} is too big a size (at most {} bytes)",
+            u64::MAX
+        ));
+    }
+    Ok(bytes as u64)
 }
 
 /// Compares iOS versions numerically, component by component; a missing component is 0
@@ -153,6 +223,28 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 mod tests {
     use super::*;
     use Ordering::*;
+
+    #[test]
+    fn capacities_read_as_people_write_them() {
+        assert_eq!(parse_capacity("64G"), Ok(64_000_000_000));
+        assert_eq!(parse_capacity(" 500MB "), Ok(500_000_000));
+        assert_eq!(parse_capacity("1.5GiB"), Ok(1_610_612_736));
+        assert_eq!(parse_capacity("123456"), Ok(123_456));
+        assert!(parse_capacity("lots").unwrap_err().contains("not a size"));
+        assert!(
+            parse_capacity("5 parsecs")
+                .unwrap_err()
+                .contains("unknown size unit")
+        );
+        for s in [
+            "99999999999999999999999T",
+            "18446744073709551616",
+            "20000000000000000000",
+        ] {
+            let err = parse_capacity(s).unwrap_err();
+            assert!(err.contains("too big a size"), "{s}: {err}");
+        }
+    }
 
     #[test]
     fn versions_compare_as_numbers_per_component() {

@@ -13,7 +13,7 @@
 
 use hearth_format::LockInfo;
 use hearth_repo::{LockGuard, RepoError, Repository};
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 /// How long the lease outlives the last read.
@@ -32,7 +32,8 @@ pub struct Reads {
 }
 
 struct Lease {
-    _guard: LockGuard,
+    /// Shared with a job that writes under it ([`Reads::with_lock`]) while it runs.
+    guard: Arc<LockGuard>,
     last_read: Instant,
     synced: Instant,
 }
@@ -51,9 +52,17 @@ impl Reads {
 
     /// Runs `read` under the shared lock (taken now if the lease had lapsed).
     pub fn read<T, E: From<RepoError>>(&self, read: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        self.with_lock(|_| read())
+    }
+
+    /// [`Reads::read`], handing `work` the shared lock itself: a backup writes under it.
+    pub fn with_lock<T, E: From<RepoError>>(
+        &self,
+        work: impl FnOnce(&LockGuard) -> Result<T, E>,
+    ) -> Result<T, E> {
         let _open = self.gate.read().unwrap_or_else(PoisonError::into_inner);
-        self.renew()?;
-        let result = read();
+        let guard = self.renew()?;
+        let result = work(&guard);
         self.touch();
         result
     }
@@ -91,9 +100,9 @@ impl Reads {
             .is_some()
     }
 
-    /// Takes the lock if the lease had lapsed (which syncs the cache), else syncs the cache if
-    /// it is older than [`SYNC_EVERY`].
-    fn renew(&self) -> Result<(), RepoError> {
+    /// The lease, taken now if it had lapsed (which syncs the cache); a held lease's cache is
+    /// synced when older than [`SYNC_EVERY`].
+    fn renew(&self) -> Result<Arc<LockGuard>, RepoError> {
         let mut lease = self.lease.lock().unwrap_or_else(PoisonError::into_inner);
         match lease.as_mut() {
             Some(l) => {
@@ -102,17 +111,18 @@ impl Reads {
                     l.synced = Instant::now();
                 }
                 l.last_read = Instant::now();
+                Ok(l.guard.clone())
             }
             None => {
-                let guard = self.repo.lock_shared(self.lock_wait, &|_: &LockInfo| {})?;
+                let guard = Arc::new(self.repo.lock_shared(self.lock_wait, &|_: &LockInfo| {})?);
                 *lease = Some(Lease {
-                    _guard: guard,
+                    guard: guard.clone(),
                     last_read: Instant::now(),
                     synced: Instant::now(),
                 });
+                Ok(guard)
             }
         }
-        Ok(())
     }
 
     /// A read ended: the idle time counts from now.

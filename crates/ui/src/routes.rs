@@ -22,6 +22,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/assets/app.js", get(assets::js))
         .merge(pages::browse::routes())
         .merge(pages::diff::routes())
+        .merge(pages::restore::routes())
         .fallback(pages::not_found)
         .layer(from_fn_with_state(app.clone(), auth::gate))
         .layer(from_fn(auth::hardened))

@@ -10,11 +10,10 @@ use anyhow::Context as _;
 use anyhow::{Result, bail};
 use hearth_format::DeviceIdentity;
 use hearth_ingest::{
-    DeviceOutcome, DeviceReport, IngestError, IngestOptions, IosPasswords, PasswordMap,
-    StillWriting, backup_device,
+    BackupRun, DeviceOutcome, DeviceReport, IngestError, IngestOptions, IosPasswords, PasswordMap,
+    StillWriting, backup_folders,
 };
 use hearth_mobilesync::find_device_folders;
-use rayon::prelude::*;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -35,7 +34,6 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
     }
     let repo = ctx.open()?;
     let lock = ctx.shared_lock(&repo)?;
-    let session = repo.write_session(&lock)?;
     let options = IngestOptions {
         tags: args.tags.clone(),
         force_read: args.force,
@@ -45,39 +43,27 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
         )?)),
     };
     let bars = Bars::new();
-    // Devices are backed up at the same time (each one's files in parallel too): the work per
-    // device that is not reading files (Manifest.db, the walk, the snapshot) then overlaps.
-    let printed = Mutex::new(());
-    let results: Vec<_> = folders
-        .par_iter()
-        .map(|folder| {
-            let label = folder.file_name().unwrap_or_default().to_string_lossy();
-            let result =
-                backup_device(&repo, &session, folder, &options, &bars.child(&esc(&label)));
-            let _one_at_a_time = printed.lock().expect("print lock");
-            match &result {
-                Ok(outcome) => print_outcome(outcome, ctx.global.json),
-                Err(e) if !matches!(e, IngestError::Repo(_)) => {
-                    eprintln!("error: {}", esc_text(&e.to_string()))
-                }
-                _ => {}
+    let done = backup_folders(
+        &repo,
+        &lock,
+        &folders,
+        &options,
+        |folder| {
+            bars.child(&esc(&folder
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()))
+        },
+        |_, result| match result {
+            Ok(outcome) => print_outcome(outcome, ctx.global.json),
+            Err(e) if !matches!(e, IngestError::Repo(_)) => {
+                eprintln!("error: {}", esc_text(&e.to_string()))
             }
-            result
-        })
-        .collect();
-    let mut done = Done::default();
-    for result in results {
-        match result {
-            Ok(DeviceOutcome::Stored(r)) => done.stored.push(r),
-            Ok(DeviceOutcome::Unchanged(r)) => done.unchanged.push(r),
-            Ok(DeviceOutcome::StillWriting(w)) => done.writing.push(w),
-            Err(e @ IngestError::Repo(_)) => return Err(e.into()),
-            Err(e) => done.failures.push(e.to_string()),
-        }
-    }
-    session.finish()?;
+            _ => {}
+        },
+    )?;
     if ctx.global.json {
-        print_json(&done.json());
+        print_json(&run_json(&done));
     }
     if !done.failures.is_empty() {
         bail!(
@@ -86,32 +72,20 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
             folders.len()
         );
     }
-    let incomplete = done.stored.iter().any(|r| !r.warnings.is_empty());
-    Ok(if incomplete || !done.writing.is_empty() {
+    Ok(if done.incomplete() || !done.writing.is_empty() {
         Outcome::Warnings
     } else {
         Outcome::Success
     })
 }
 
-/// What became of each device, in the order of the folders.
-#[derive(Default)]
-struct Done {
-    stored: Vec<DeviceReport>,
-    unchanged: Vec<DeviceReport>,
-    writing: Vec<StillWriting>,
-    failures: Vec<String>,
-}
-
-impl Done {
-    fn json(&self) -> serde_json::Value {
-        json!({
-            "snapshots": self.stored.iter().map(report_json).collect::<Vec<_>>(),
-            "unchanged": self.unchanged.iter().map(unchanged_json).collect::<Vec<_>>(),
-            "skipped": self.writing.iter().map(writing_json).collect::<Vec<_>>(),
-            "errors": self.failures,
-        })
-    }
+fn run_json(done: &BackupRun) -> serde_json::Value {
+    json!({
+        "snapshots": done.stored.iter().map(report_json).collect::<Vec<_>>(),
+        "unchanged": done.unchanged.iter().map(unchanged_json).collect::<Vec<_>>(),
+        "skipped": done.writing.iter().map(writing_json).collect::<Vec<_>>(),
+        "errors": done.failures.iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>(),
+    })
 }
 
 fn print_outcome(outcome: &DeviceOutcome, json: bool) {

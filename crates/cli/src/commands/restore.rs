@@ -10,7 +10,8 @@ use anyhow::{Context as _, Result, bail};
 use hearth_format::SnapshotId;
 use hearth_repo::Repository;
 use hearth_restore::{
-    Decryption, PlanOptions, RestorePlan, RestoreReport, Target, TargetError, execute, plan_restore,
+    Decryption, PlanOptions, RestorePlan, RestoreReport, Target, TargetError, execute,
+    household_devices, plan_restore,
 };
 use serde_json::{Value, json};
 
@@ -127,14 +128,7 @@ fn print_report(device: &str, report: &RestoreReport) {
 /// `--to DEVICE` (its latest snapshot's model and iOS) or `--to-model M --to-ios V`.
 fn target(repo: &Repository, args: &RestoreArgs) -> Result<Option<Target>> {
     if let Some(device) = &args.to {
-        let Some((_, latest)) = repo.device_snapshots(device)?.pop() else {
-            bail!("no snapshot of {device:?} to take its model and iOS version from");
-        };
-        return Ok(Some(Target {
-            name: Some(latest.device.name),
-            product_type: latest.device.product_type,
-            ios_version: latest.device.ios_version,
-        }));
+        return Ok(Some(Target::household(repo, device)?));
     }
     let (Some(model), Some(ios)) = (&args.to_model, &args.to_ios) else {
         return Ok(None);
@@ -151,21 +145,14 @@ fn target(repo: &Repository, args: &RestoreArgs) -> Result<Option<Target>> {
 /// `; this household's devices: iPhone15,2 (Mum's iPhone), ...`, from each device's latest
 /// snapshot, with `--to` as the way to name one of them.
 fn household_models(repo: &Repository) -> Result<String> {
-    let mut devices: Vec<(String, String)> = Vec::new();
-    for (_, s) in repo.snapshots()? {
-        let d = (
-            s.device.udid,
-            format!("{} ({})", s.device.product_type, s.device.name),
-        );
-        match devices.iter_mut().find(|(udid, _)| *udid == d.0) {
-            Some(slot) => *slot = d,
-            None => devices.push(d),
-        }
-    }
+    let devices = household_devices(repo)?;
     if devices.is_empty() {
         return Ok(String::new());
     }
-    let models: Vec<String> = devices.into_iter().map(|(_, m)| m).collect();
+    let models: Vec<String> = devices
+        .into_iter()
+        .map(|d| format!("{} ({})", d.product_type, d.name))
+        .collect();
     Ok(format!(
         "; this household's devices: {} (`--to DEVICE` takes a household device's model and iOS)",
         models.join(", ")

@@ -1,8 +1,10 @@
 //! The long operations pages start: each a function that turns a submitted form into a
 //! [`Job`](crate::jobs::Job) running library code under the lock it needs.
 
+pub mod backup;
 pub mod check;
 pub mod prune;
+pub mod restore;
 
 use crate::error::UiError;
 use crate::jobs::Job;
@@ -16,8 +18,10 @@ pub type Fields = HashMap<String, String>;
 /// Starts the operation `kind` names.
 pub fn start(app: &Arc<App>, kind: &str, fields: &Fields) -> Result<Arc<Job>, UiError> {
     match kind {
+        "backup" => backup::start(app),
         "check" => check::start(app, fields),
         "prune" => prune::start(app),
+        "restore" => restore::start(app, fields),
         other => Err(UiError::NotFound(format!("no operation {other:?}"))),
     }
 }

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod jobs;
 pub mod login;
 pub mod overview;
+pub mod restore;
 
 use crate::error::UiError;
 use crate::state::App;
