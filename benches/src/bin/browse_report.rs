@@ -12,10 +12,9 @@
 //! each measurement runs three times and the median is printed. The image restore and
 //! `restore --files` alternate, so that both meet the same page cache.
 
-use hearth_benches::{backup_household, fresh_repo, rss, settle_disk};
+use hearth_benches::rss;
 use hearth_browse::{ArchiveFormat, Selection, SnapshotFiles};
 use hearth_repo::NoProgress;
-use hearth_testkit::{HouseholdSpec, generate};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -37,19 +36,7 @@ fn main() {
     if work.has_repo() {
         println!("using the household and repository already there");
     } else {
-        let t = Instant::now();
-        let household = generate(&HouseholdSpec::real(bytes, files), &w.join("Backup"))
-            .expect("generating the household");
-        settle_disk();
-        println!(
-            "generated {} files, {} bytes in {:.1} s",
-            household.files(),
-            household.bytes(),
-            t.elapsed().as_secs_f64()
-        );
-        let t = Instant::now();
-        backup_household(&fresh_repo(w), &household);
-        println!("backed up in {:.1} s", t.elapsed().as_secs_f64());
+        hearth_benches::make_household(w, bytes, files, 0);
     }
 
     let repo = work.open_repo();

@@ -75,7 +75,7 @@ fn main() {
     let cookie = session(addr, token_path);
 
     let hex = id.to_hex();
-    let enc = |p: &str| p.split('/').map(percent).collect::<Vec<_>>().join("/");
+    let enc = hearth_ui::encode_path;
     let mut pages = vec![
         ("overview", "/".to_owned()),
         ("device timeline", format!("/device/{}", snap.device.udid)),
@@ -164,19 +164,6 @@ fn widest_folder(files: &SnapshotFiles) -> (String, usize) {
         .max_by_key(|(_, c)| *c)
         .map(|(n, c)| (files.path(n), c))
         .unwrap_or_default()
-}
-
-fn percent(segment: &str) -> String {
-    let mut out = String::new();
-    for b in segment.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 fn ms(d: Duration) -> f64 {

@@ -19,7 +19,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::error::UiError;
+use crate::operations::Fields;
 use crate::state::App;
+use axum::Form;
+use axum::extract::FromRequest;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "hearth_session";
@@ -106,6 +110,28 @@ impl Auth {
             self.token
         ))
         .expect("hex is a header value")
+    }
+}
+
+/// A POSTed form whose CSRF token and origin were checked: the one way handlers take a form
+/// that changes something.
+pub struct CheckedForm(pub Fields);
+
+impl FromRequest<Arc<App>> for CheckedForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, app: &Arc<App>) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        let Form(fields) = Form::<Fields>::from_request(request, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match app
+            .auth
+            .csrf_ok(&headers, fields.get("csrf").map(String::as_str))
+        {
+            true => Ok(CheckedForm(fields)),
+            false => Err(UiError::Forbidden.into_response()),
+        }
     }
 }
 

@@ -38,5 +38,6 @@ mod server;
 mod state;
 mod storage;
 
+pub use content::encode_path;
 pub use error::UiError;
 pub use server::{Server, Stopper, UiOptions};

@@ -2,6 +2,7 @@
 //! files that do not read.
 
 use crate::output::{esc, esc_text, source_text};
+use crate::signals::{self, Stop};
 use hearth_browse::{BrowseError, Household};
 
 /// "3 devices (7 snapshots)".
@@ -23,4 +24,18 @@ impl hearth_mount::Report for Stderr {
     fn unreadable(&self, path: &str, error: &BrowseError) {
         eprintln!("error: {}: {}", esc(path), esc_text(&source_text(error)));
     }
+}
+
+/// On the first stop signal, says so and calls `stop` (the server finishes and the command
+/// returns normally, removing its lock); on a second, exits at once.
+pub fn stop_on_signal(stop: &Stop, what: &'static str, halt: impl Fn() + Send + 'static) {
+    let mut stops = 0;
+    stop.on_signal(move |signal| {
+        stops += 1;
+        if stops > 1 {
+            std::process::exit(1);
+        }
+        eprintln!("{}: stopping {what}", signals::name(signal));
+        halt();
+    });
 }

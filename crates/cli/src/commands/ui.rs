@@ -1,10 +1,11 @@
 //! `ui`: the household's dashboard, served until stopped.
 
 use super::backup::{default_source, ios_passwords};
+use super::serving::stop_on_signal;
 use crate::Outcome;
 use crate::cli::UiArgs;
 use crate::context::{Context, read_password_file};
-use crate::signals::{self, Stop};
+use crate::signals::Stop;
 use anyhow::{Context as _, Result};
 use hearth_repo::Repository;
 use hearth_ui::{Server, UiOptions};
@@ -49,15 +50,7 @@ pub fn run(ctx: &Context, args: &UiArgs) -> Result<Outcome> {
         repo.location()
     );
     let stopper = server.stopper();
-    let mut stops = 0;
-    stop.on_signal(move |signal| {
-        stops += 1;
-        if stops > 1 {
-            std::process::exit(1);
-        }
-        eprintln!("{}: stopping the dashboard", signals::name(signal));
-        stopper.stop();
-    });
+    stop_on_signal(&stop, "the dashboard", move || stopper.stop());
     server.run().context("the dashboard stopped")?;
     eprintln!("stopped");
     Ok(Outcome::Success)

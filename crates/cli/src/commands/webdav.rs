@@ -1,10 +1,10 @@
 //! `webdav`: every snapshot as a read-only WebDAV tree, until stopped.
 
-use super::serving::{Stderr, summary};
+use super::serving::{Stderr, stop_on_signal, summary};
 use crate::Outcome;
 use crate::cli::WebdavArgs;
 use crate::context::Context;
-use crate::signals::{self, Stop};
+use crate::signals::Stop;
 use anyhow::{Result, bail};
 use hearth_browse::Household;
 use hearth_mount::webdav::{Hosts, WebDav};
@@ -43,15 +43,7 @@ pub fn run(ctx: &Context, args: &WebdavArgs) -> Result<Outcome> {
     println!("stop with Ctrl-C; a prune waits until then");
     std::io::stdout().flush()?;
     let stopper = server.stopper();
-    let mut stops = 0;
-    stop.on_signal(move |signal| {
-        stops += 1;
-        if stops > 1 {
-            std::process::exit(1);
-        }
-        eprintln!("{}: stopping the WebDAV server", signals::name(signal));
-        stopper.stop();
-    });
+    stop_on_signal(&stop, "the WebDAV server", move || stopper.stop());
     server.run()?;
     drop(lock);
     println!("stopped");

@@ -1,14 +1,12 @@
 //! `/device/{udid}`: a device's snapshots, newest first, with tags and pins; two of them can be
 //! compared.
 
+use crate::auth::CheckedForm;
 use crate::error::UiError;
 use crate::format::{bytes, time};
-use crate::operations::Fields;
 use crate::page::{Section, csrf_field, layout, post_button};
 use crate::state::App;
-use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use std::sync::Arc;
@@ -84,15 +82,9 @@ pub async fn page(
 pub async fn pin(
     State(app): State<Arc<App>>,
     Path((hex, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    // Only its CSRF check: the action is in the path.
+    _checked: CheckedForm,
 ) -> Response {
-    if !app
-        .auth
-        .csrf_ok(&headers, fields.get("csrf").map(String::as_str))
-    {
-        return UiError::Forbidden.into_response();
-    }
     let done = app
         .read(move |app| {
             let (id, snapshot) = super::snapshot(app, &hex)?;

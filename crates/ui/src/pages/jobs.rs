@@ -1,15 +1,14 @@
 //! The activity pages: the running job and the ones before it; where an operation is started.
 
+use crate::auth::CheckedForm;
 use crate::error::UiError;
 use crate::format::time;
 use crate::jobs::{JobState, JobView};
-use crate::operations::{self, Fields};
+use crate::operations;
 use crate::page::{Section, layout};
 use crate::state::App;
-use axum::Form;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use std::sync::Arc;
@@ -49,15 +48,8 @@ pub async fn api(
 pub async fn start(
     State(app): State<Arc<App>>,
     Path(kind): Path<String>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    CheckedForm(fields): CheckedForm,
 ) -> Response {
-    if !app
-        .auth
-        .csrf_ok(&headers, fields.get("csrf").map(String::as_str))
-    {
-        return UiError::Forbidden.into_response();
-    }
     let started = {
         let app = app.clone();
         tokio::task::spawn_blocking(move || operations::start(&app, &kind, &fields)).await
