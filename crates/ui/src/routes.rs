@@ -20,6 +20,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/jobs/{id}", get(pages::jobs::api))
         .route("/assets/app.css", get(assets::css))
         .route("/assets/app.js", get(assets::js))
+        .merge(pages::photos::routes())
+        .merge(pages::messages::routes())
         .fallback(pages::not_found)
         .layer(from_fn_with_state(app.clone(), auth::gate))
         .layer(from_fn(auth::hardened))

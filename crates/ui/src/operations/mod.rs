@@ -2,6 +2,7 @@
 //! [`Job`](crate::jobs::Job) running library code under the lock it needs.
 
 pub mod check;
+pub mod export;
 pub mod prune;
 
 use crate::error::UiError;
@@ -18,12 +19,12 @@ pub fn start(app: &Arc<App>, kind: &str, fields: &Fields) -> Result<Arc<Job>, Ui
     match kind {
         "check" => check::start(app, fields),
         "prune" => prune::start(app),
+        "export" => export::start(app, fields),
         other => Err(UiError::NotFound(format!("no operation {other:?}"))),
     }
 }
 
 /// A form field that must be there (for the operations that take one).
-#[allow(dead_code)] // used by the export and restore operations
 pub fn field<'f>(fields: &'f Fields, name: &str) -> Result<&'f str, UiError> {
     fields
         .get(name)

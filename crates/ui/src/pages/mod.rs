@@ -4,7 +4,10 @@
 pub mod device;
 pub mod jobs;
 pub mod login;
+pub mod media;
+pub mod messages;
 pub mod overview;
+pub mod photos;
 
 use crate::error::UiError;
 use crate::state::App;
