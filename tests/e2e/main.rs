@@ -44,4 +44,5 @@ mod safe_open;
 mod still_writing;
 mod terminal_escapes;
 mod unchanged;
+mod ui_media;
 mod webdav;
