@@ -43,6 +43,6 @@ mod s3;
 mod safe_open;
 mod still_writing;
 mod terminal_escapes;
-mod unchanged;
 mod ui_media;
+mod unchanged;
 mod webdav;

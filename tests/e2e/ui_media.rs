@@ -29,7 +29,10 @@ impl Ui {
     fn start(w: &World, library: &Path) -> Ui {
         let mut proc = Proc::run(w, "ui", &["ui", "--no-browser", "--library", s(library)]);
         let url = proc.wait_for_stdout("http://");
-        let (base, token) = url.trim().split_once("/?token=").expect("a URL with a token");
+        let (base, token) = url
+            .trim()
+            .split_once("/?token=")
+            .expect("a URL with a token");
         Ui {
             _proc: proc,
             base: base.to_owned(),
@@ -60,7 +63,11 @@ impl Ui {
             .get("location")
             .map(|l| l.to_str().unwrap().to_owned())
             .unwrap_or_default();
-        let text = body.into_with_config().limit(1 << 28).read_to_string().unwrap();
+        let text = body
+            .into_with_config()
+            .limit(1 << 28)
+            .read_to_string()
+            .unwrap();
         (parts.status.as_u16(), text, location)
     }
 
@@ -72,8 +79,11 @@ impl Ui {
 
     /// POSTs an export and follows its job to the end; the job's JSON.
     fn export(&self, csrf: &str, fields: &str) -> Value {
-        let (status, body, location) =
-            self.request("POST", "/jobs/start/export", Some(&format!("{fields}&csrf={csrf}")));
+        let (status, body, location) = self.request(
+            "POST",
+            "/jobs/start/export",
+            Some(&format!("{fields}&csrf={csrf}")),
+        );
         assert_eq!(status, 303, "{body}");
         let id = location.strip_prefix("/jobs/").expect("a job page");
         let start = Instant::now();
@@ -171,12 +181,18 @@ fn photos_and_messages_pages_show_what_the_export_writes_and_export_jobs_write_i
     let mut dates = attrs(&grid, "datetime");
     dates.sort();
     assert_eq!(dates, want_dates, "captions carry photos.json's dates");
-    assert_eq!(ui.page("/photos").matches("<figure ").count() as u64, listed);
+    assert_eq!(
+        ui.page("/photos").matches("<figure ").count() as u64,
+        listed
+    );
 
     // One device's grid: what exporting its snapshot alone counts.
     let device = &household.devices[0];
     let snapshot = w.json(&["snapshots", "--device", &device.udid], 0);
-    let snapshot = snapshot.as_array().unwrap()[0]["id"].as_str().unwrap().to_owned();
+    let snapshot = snapshot.as_array().unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let one = w.json(
         &["export", "photos", &snapshot, "--out", s(&w.path("one"))],
         0,

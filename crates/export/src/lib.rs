@@ -10,6 +10,11 @@
 //!
 //! [`export`] runs one kind over many snapshots, devices in parallel, and reports counts per
 //! snapshot and in all ([`ExportReport`]). The CLI and the dashboard are glue over it.
+//!
+//! Without writing anything, the same code lists what an export would hold, for the
+//! dashboard: [`photo_catalogue`] (a snapshot's photos and videos, each once, with capture
+//! dates; [`household_catalogue`] across snapshots), [`conversations`] and
+//! [`read_conversation`] (a window of one thread, in the exporters' [`Message`] model).
 
 mod calendar;
 mod calls;

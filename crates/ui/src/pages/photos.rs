@@ -34,10 +34,12 @@ pub struct PhotosQuery {
     pub page: Option<usize>,
 }
 
-/// The catalogues read lately, most recently used last.
-fn kept() -> &'static Mutex<Vec<(SnapshotId, Arc<PhotoCatalogue>)>> {
-    static KEPT_CATALOGUES: OnceLock<Mutex<Vec<(SnapshotId, Arc<PhotoCatalogue>)>>> =
-        OnceLock::new();
+/// Catalogues by snapshot, most recently used last.
+type Kept = Mutex<Vec<(SnapshotId, Arc<PhotoCatalogue>)>>;
+
+/// The catalogues read lately (snapshot ids are content hashes: one list serves any repository).
+fn kept() -> &'static Kept {
+    static KEPT_CATALOGUES: OnceLock<Kept> = OnceLock::new();
     KEPT_CATALOGUES.get_or_init(Default::default)
 }
 
