@@ -45,6 +45,7 @@ mod still_writing;
 mod terminal_escapes;
 mod ui;
 mod ui_browse;
+mod ui_media;
 mod ui_restore;
 mod unchanged;
 mod webdav;

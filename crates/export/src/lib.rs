@@ -10,6 +10,11 @@
 //!
 //! [`export`] runs one kind over many snapshots, devices in parallel, and reports counts per
 //! snapshot and in all ([`ExportReport`]). The CLI and the dashboard are glue over it.
+//!
+//! Without writing anything, the same code lists what an export would hold, for the
+//! dashboard: [`photo_catalogue`] (a snapshot's photos and videos, each once, with capture
+//! dates; [`household_catalogue`] across snapshots), [`conversations`] and
+//! [`read_conversation`] (a window of one thread, in the exporters' [`Message`] model).
 
 mod calendar;
 mod calls;
@@ -34,10 +39,16 @@ mod voicemail;
 mod whatsapp;
 
 pub use contacts::{ContactNames, normalize_handle};
+pub use conversation::{Attachment, Conversation, Edit, Message, Person, Reaction, Reply};
 pub use database::{Columns, Database};
 pub use error::ExportError;
 pub use messages::typedstream;
+pub use messages::{
+    ConversationSummary, MessageWindow, ThreadPage, conversation as read_conversation,
+    conversations,
+};
 pub use out::{OutDir, safe_name, set_mtime};
+pub use photos::{ContentId, PhotoCatalogue, PhotoEntry, household_catalogue, photo_catalogue};
 pub use report::{ExportReport, SnapshotReport, Tally};
 pub use source::{Source, SourceFile};
 pub use time::{APPLE_EPOCH, from_apple_seconds, from_apple_sms, human, local_zone, rfc3339};
@@ -168,6 +179,25 @@ pub fn export(
         total,
         snapshots: reports,
     })
+}
+
+/// Each device's latest snapshot of `snapshots`, devices by name: what an export of "the
+/// household" reads when no snapshot is named.
+pub fn latest_of_each_device(
+    snapshots: Vec<(SnapshotId, Snapshot)>,
+) -> Vec<(SnapshotId, Snapshot)> {
+    let mut latest: HashMap<String, (SnapshotId, Snapshot)> = HashMap::new();
+    for (id, s) in snapshots {
+        match latest.get(&s.device.udid) {
+            Some((_, l)) if l.time >= s.time => {}
+            _ => {
+                latest.insert(s.device.udid.clone(), (id, s));
+            }
+        }
+    }
+    let mut chosen: Vec<_> = latest.into_values().collect();
+    chosen.sort_by(|a, b| a.1.device.label().cmp(b.1.device.label()));
+    chosen
 }
 
 /// The threads that read `n` snapshots at once (at least one).

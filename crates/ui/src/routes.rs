@@ -23,6 +23,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(pages::browse::routes())
         .merge(pages::diff::routes())
         .merge(pages::restore::routes())
+        .merge(pages::photos::routes())
+        .merge(pages::messages::routes())
         .fallback(pages::not_found)
         .layer(from_fn_with_state(app.clone(), auth::gate))
         .layer(from_fn(auth::hardened))

@@ -2,8 +2,8 @@
 
 use crate::auth::Auth;
 use crate::error::UiError;
-use crate::files_cache::FilesCache;
 use crate::jobs::Jobs;
+use crate::kept::{self, Kept};
 use crate::reads::Reads;
 use crate::state::App;
 use hearth_ingest::IosPasswords;
@@ -68,7 +68,8 @@ impl Server {
             auth,
             reads: Reads::new(repo, options.lock_wait, crate::reads::IDLE),
             jobs: Jobs::default(),
-            files: FilesCache::default(),
+            files: Kept::new(kept::TREES),
+            catalogues: Kept::new(kept::CATALOGUES),
             storage: Default::default(),
             options,
         });

@@ -10,7 +10,6 @@ use hearth_export::{ExportReport, Kind, Tally};
 use hearth_format::{Snapshot, SnapshotId};
 use hearth_repo::Repository;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
 
 pub fn run(ctx: &Context, args: &ExportArgs) -> Result<Outcome> {
     let repo = ctx.open()?;
@@ -62,18 +61,7 @@ fn chosen_snapshots(repo: &Repository, args: &ExportArgs) -> Result<Vec<(Snapsho
     if args.all {
         return Ok(all);
     }
-    let mut latest: HashMap<String, (SnapshotId, Snapshot)> = HashMap::new();
-    for (id, s) in all {
-        match latest.get(&s.device.udid) {
-            Some((_, l)) if l.time >= s.time => {}
-            _ => {
-                latest.insert(s.device.udid.clone(), (id, s));
-            }
-        }
-    }
-    let mut chosen: Vec<_> = latest.into_values().collect();
-    chosen.sort_by(|a, b| a.1.device.label().cmp(b.1.device.label()));
-    Ok(chosen)
+    Ok(hearth_export::latest_of_each_device(all))
 }
 
 /// The counts at the top level (`"messages": 340`), as the contract's summaries are.

@@ -17,7 +17,10 @@
 
 mod schema;
 pub(crate) mod summary;
+mod thread;
 pub mod typedstream;
+
+pub use thread::{ConversationSummary, MessageWindow, ThreadPage, conversation, conversations};
 
 use crate::SnapshotOut;
 use crate::contacts::ContactNames;
@@ -52,7 +55,6 @@ pub fn export(src: &Source<'_>, out: &SnapshotOut, tally: &mut Tally) -> Result<
     let schema = Schema::of(&db)?;
     let names = ContactNames::load_or_none(src, tally);
     let reader = Reader {
-        src,
         db: &db,
         schema: &schema,
         handles: handles(&db, &schema, &names)?,
@@ -62,7 +64,12 @@ pub fn export(src: &Source<'_>, out: &SnapshotOut, tally: &mut Tally) -> Result<
     for chat in reader.chats()? {
         let reactions = reader.reactions(chat.rowid)?;
         let written = conversations.write(&chat.conversation, |sink| {
-            reader.messages(&chat, &reactions, sink, tally, &mut missing)
+            let mut pages = Pages {
+                src,
+                sink,
+                missing: &mut missing,
+            };
+            reader.messages(&chat, &reactions, &mut pages, tally, ALL)
         })?;
         tally.add("conversations", 1);
         tally.add("messages", written.messages);
@@ -124,8 +131,47 @@ struct Chat {
     conversation: Conversation,
 }
 
-struct Reader<'a> {
+/// Where the messages a [`Reader`] reads go: the export's pages, or a page of a thread in
+/// memory ([`thread`]).
+trait Feed {
+    /// Where the attachment the device keeps at `filename` (`~/Library/SMS/Attachments/...`),
+    /// sent as `name`, is for whoever reads the messages; `None` when the backup lacks it.
+    fn attach(&mut self, filename: &str, name: &str) -> Result<Option<String>, ExportError>;
+    fn message(&mut self, m: &Message) -> Result<(), ExportError>;
+}
+
+/// The export's feed: attachments copied beside the pages.
+struct Pages<'a, 's> {
     src: &'a Source<'a>,
+    sink: &'a mut Sink<'s>,
+    missing: &'a mut Missing,
+}
+
+impl Feed for Pages<'_, '_> {
+    fn attach(&mut self, filename: &str, name: &str) -> Result<Option<String>, ExportError> {
+        let file = backup_path(filename).and_then(|p| self.src.file(ATTACHMENTS_DOMAIN, &p));
+        self.sink
+            .attach(self.src, file, name, filename, self.missing)
+    }
+
+    fn message(&mut self, m: &Message) -> Result<(), ExportError> {
+        self.sink.message(m)
+    }
+}
+
+/// The messages of a chat a reader hands on: from the `skip`th, at most `take`.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    skip: u64,
+    take: u64,
+}
+
+const ALL: Span = Span {
+    skip: 0,
+    take: u64::MAX,
+};
+
+struct Reader<'a> {
     db: &'a Database,
     schema: &'a Schema,
     handles: HashMap<i64, Handle>,
@@ -309,9 +355,9 @@ impl Reader<'_> {
         &self,
         chat: &Chat,
         reactions: &HashMap<String, Vec<Reaction>>,
-        sink: &mut Sink<'_>,
+        feed: &mut dyn Feed,
         tally: &mut Tally,
-        missing: &mut Missing,
+        span: Span,
     ) -> Result<(), ExportError> {
         let mut stmt = self
             .db
@@ -319,12 +365,20 @@ impl Reader<'_> {
             .prepare(&self.schema.messages)
             .map_err(self.err())?;
         let mut rows = stmt.query([chat.rowid]).map_err(self.err())?;
+        let mut index = 0u64;
         while let Some(r) = rows.next().map_err(self.err())? {
+            index += 1;
+            if index <= span.skip {
+                continue;
+            }
+            if index - span.skip > span.take {
+                break;
+            }
             let row = MessageRow::read(r).map_err(self.err())?;
             let mut m = self.message(chat, &row, tally);
             m.reactions = reactions.get(&row.guid).cloned().unwrap_or_default();
-            m.attachments = self.attachments(row.rowid, sink, missing)?;
-            sink.message(&m)?;
+            m.attachments = self.attachments(row.rowid, feed)?;
+            feed.message(&m)?;
         }
         Ok(())
     }
@@ -430,8 +484,7 @@ impl Reader<'_> {
     fn attachments(
         &self,
         message: i64,
-        sink: &mut Sink<'_>,
-        missing: &mut Missing,
+        feed: &mut dyn Feed,
     ) -> Result<Vec<Attachment>, ExportError> {
         let mut stmt = self
             .db
@@ -458,8 +511,7 @@ impl Reader<'_> {
                 .or_else(|| filename.rsplit('/').next().map(str::to_string))
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| "attachment".into());
-            let file = backup_path(&filename).and_then(|p| self.src.file(ATTACHMENTS_DOMAIN, &p));
-            let path = sink.attach(self.src, file, &name, &filename, missing)?;
+            let path = feed.attach(&filename, &name)?;
             out.push(Attachment {
                 name,
                 mime,

@@ -19,6 +19,8 @@ pub(super) struct Schema {
     pub reply: String,
     pub attachments: String,
     pub orphans: String,
+    /// Each chat's messages (as `messages` counts them) and the last one's date.
+    pub counts: String,
 }
 
 /// `alias.column` when the table has it, else `NULL`.
@@ -110,6 +112,11 @@ impl Schema {
                 a("mime_type"),
                 a("transfer_name"),
                 a("total_bytes"),
+            ),
+            counts: format!(
+                "SELECT j.chat_id, count(*), max(m.date) FROM chat_message_join j \
+                 JOIN message m ON m.ROWID = j.message_id WHERE NOT ({is_reaction}) \
+                 GROUP BY j.chat_id"
             ),
             orphans: format!(
                 "SELECT count(*) FROM message m WHERE NOT ({is_reaction}) AND NOT EXISTS \

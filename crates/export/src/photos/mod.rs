@@ -18,6 +18,7 @@
 //! A file whose stored bytes cannot be read (damage) is left out, named in a warning, and not
 //! recorded, so a later run tries it again; a failure to write the output stops the export.
 
+mod catalogue;
 mod date;
 mod journal;
 mod library;
@@ -31,6 +32,7 @@ use crate::out::{OutDir, set_mtime};
 use crate::report::{ExportReport, SnapshotReport, Tally};
 use crate::source::Source;
 use crate::time::{local_zone, rfc3339};
+pub use catalogue::{PhotoCatalogue, PhotoEntry, household_catalogue, photo_catalogue};
 use date::{Capture, DateSource};
 use hearth_browse::NodeId;
 use hearth_format::{Snapshot, SnapshotId};
@@ -38,12 +40,13 @@ use hearth_repo::{Progress, Repository};
 use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
 use journal::Journal;
-use library::{DOMAIN, Library, PHOTOS_DB};
+use library::{DOMAIN, Library};
 use manifest::Record;
 use naming::{ext_of, free_stem, member_name, original_name, split_ext};
 use rayon::prelude::*;
-use scan::{Item, ORIGINALS, Role};
-use state::{ContentId, State};
+use scan::{Item, Role};
+pub use state::ContentId;
+use state::State;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
@@ -169,39 +172,14 @@ fn scan_snapshot<'r>(
             return Err(Box::new(report));
         }
     };
-    let library = match src.database(DOMAIN, PHOTOS_DB).and_then(|db| match db {
-        Some(db) => Library::read(&db),
-        None => Ok(Library::default()),
-    }) {
-        Ok(l) => l,
-        Err(e) => {
-            report
-                .tally
-                .warn(format!("{e}; capture dates come from the files themselves"));
-            Library::default()
-        }
-    };
-    let under = |folder: &str| -> Vec<(String, NodeId)> {
-        src.files_under(DOMAIN, &format!("Media/{folder}"))
-            .into_iter()
-            .map(|(rel, f)| (format!("{folder}/{rel}"), f.node))
-            .collect()
-    };
-    let originals: Vec<_> = ORIGINALS.iter().flat_map(|f| under(f)).collect();
-    let renders = under(scan::MUTATIONS);
-    let own_asset = |rel: &str| library.get(rel).is_some();
-    let items = scan::group(originals, renders, &own_asset);
-    let missing = library
-        .assets
-        .iter()
-        .filter(|(rel, a)| {
-            !a.trashed && ORIGINALS.iter().any(|o| rel.starts_with(&format!("{o}/")))
-        })
-        .filter(|(rel, _)| src.file(DOMAIN, &format!("Media/{rel}")).is_none())
-        .count();
-    if missing > 0 {
-        report.tally.add("not_in_backup", missing as u64);
+    let scanned = catalogue::scan(&src);
+    if let Some(w) = scanned.warning {
+        report.tally.warn(w);
     }
+    if scanned.not_in_backup > 0 {
+        report.tally.add("not_in_backup", scanned.not_in_backup);
+    }
+    let (library, items) = (scanned.library, scanned.items);
     Ok(Snap {
         src,
         library,
@@ -215,11 +193,7 @@ fn scan_snapshot<'r>(
 fn claim(snap: &mut Snap<'_>, state: &State, claimed: &mut HashSet<ContentId>) {
     for (i, item) in snap.items.iter().enumerate() {
         let original = item.original();
-        if snap
-            .library
-            .get(&original.media_rel)
-            .is_some_and(|a| a.trashed)
-        {
+        if catalogue::trashed(&snap.library, item) {
             snap.report.tally.add("recently_deleted", 1);
             continue;
         }

@@ -29,7 +29,7 @@ const VERSION: u32 = 1;
 
 /// A file's content identity: 128 bits of BLAKE3 over its size and chunk ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct ContentId([u8; 16]);
+pub struct ContentId([u8; 16]);
 
 impl ContentId {
     pub fn of(file: &FileData) -> Self {

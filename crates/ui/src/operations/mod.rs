@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod export;
 pub mod prune;
 pub mod restore;
 
@@ -22,12 +23,12 @@ pub fn start(app: &Arc<App>, kind: &str, fields: &Fields) -> Result<Arc<Job>, Ui
         "check" => check::start(app, fields),
         "prune" => prune::start(app),
         "restore" => restore::start(app, fields),
+        "export" => export::start(app, fields),
         other => Err(UiError::NotFound(format!("no operation {other:?}"))),
     }
 }
 
 /// A form field that must be there (for the operations that take one).
-#[allow(dead_code)] // used by the export and restore operations
 pub fn field<'f>(fields: &'f Fields, name: &str) -> Result<&'f str, UiError> {
     fields
         .get(name)

@@ -2,7 +2,7 @@
 //! `/snapshot/HEX/file/PATH` (a file shown as well as a browser can), `/snapshot/HEX/raw/PATH`
 //! (its exact bytes, ranges for video) and `/snapshot/HEX/zip/PATH` (a folder as a zip, as
 //! `hearth dump --archive zip` writes it). Paths are resolved in the snapshot's tree only,
-//! never on a file system; the trees come from the [`FilesCache`](crate::files_cache).
+//! never on a file system; the trees are kept ([`Kept`](crate::kept::Kept)).
 
 use crate::body::streamed;
 use crate::content::{
@@ -60,7 +60,7 @@ struct Found {
 
 fn find(app: &App, hex: &str, path: &str) -> Result<Found, UiError> {
     let (id, snapshot): (SnapshotId, Snapshot) = super::snapshot(app, hex)?;
-    let files = app.files.get(app.repo, id, &snapshot)?;
+    let files = app.snapshot_files(id, &snapshot)?;
     let node = files.lookup(path).ok_or_else(|| {
         UiError::NotFound(format!(
             "{path:?} is not in the snapshot of {}",

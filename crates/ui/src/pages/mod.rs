@@ -6,7 +6,10 @@ pub mod device;
 pub mod diff;
 pub mod jobs;
 pub mod login;
+pub mod media;
+pub mod messages;
 pub mod overview;
+pub mod photos;
 pub mod restore;
 
 use crate::error::UiError;

@@ -1,0 +1,269 @@
+//! `hearth ui`'s Photos and Messages pages and its export jobs, through the real binary on a
+//! generated household (Live Photos, edits, videos and Messages): the grid lists what
+//! `hearth export photos` writes, with its dates, each photo once; the conversation list and a
+//! thread count what the export and plain SQL on the device's own `sms.db` count; an export
+//! started from the page writes what `hearth export` writes; a POST without the CSRF token is
+//! refused.
+
+use crate::common;
+
+use common::ios_databases::sql_count;
+use common::procs::Proc;
+use common::{World, s, u};
+use hearth_testkit::{HouseholdSpec, generate};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const NOT_REACTION: &str = "COALESCE(m.associated_message_type, 0) NOT BETWEEN 2000 AND 3999";
+
+/// The dashboard: its base URL and session cookie.
+struct Ui {
+    _proc: Proc,
+    base: String,
+    cookie: String,
+}
+
+impl Ui {
+    fn start(w: &World, library: &Path) -> Ui {
+        let mut proc = Proc::run(w, "ui", &["ui", "--no-browser", "--library", s(library)]);
+        let url = proc.wait_for_stdout("http://");
+        let (base, token) = url
+            .trim()
+            .split_once("/?token=")
+            .expect("a URL with a token");
+        Ui {
+            _proc: proc,
+            base: base.to_owned(),
+            cookie: format!("hearth_session={token}"),
+        }
+    }
+
+    fn request(&self, method: &str, path: &str, form: Option<&str>) -> (u16, String, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .proxy(None)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        let reply = agent
+            .run(req.body(form.unwrap_or("").as_bytes().to_vec()).unwrap())
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let (parts, body) = reply.into_parts();
+        let location = parts
+            .headers
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let text = body
+            .into_with_config()
+            .limit(1 << 28)
+            .read_to_string()
+            .unwrap();
+        (parts.status.as_u16(), text, location)
+    }
+
+    fn page(&self, path: &str) -> String {
+        let (status, body, _) = self.request("GET", path, None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// POSTs an export and follows its job to the end; the job's JSON.
+    fn export(&self, csrf: &str, fields: &str) -> Value {
+        let (status, body, location) = self.request(
+            "POST",
+            "/jobs/start/export",
+            Some(&format!("{fields}&csrf={csrf}")),
+        );
+        assert_eq!(status, 303, "{body}");
+        let id = location.strip_prefix("/jobs/").expect("a job page");
+        let start = Instant::now();
+        loop {
+            let (_, json, _) = self.request("GET", &format!("/api/jobs/{id}"), None);
+            let v: Value = serde_json::from_str(&json).unwrap();
+            if v.to_string().contains("\"finished\"") || v.to_string().contains("\"failed\"") {
+                return v;
+            }
+            assert!(start.elapsed() < Duration::from_secs(300), "{v:#}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Every value of `attr="..."` in `html`, in order.
+fn attrs(html: &str, attr: &str) -> Vec<String> {
+    let key = format!("{attr}=\"");
+    html.match_indices(&key)
+        .map(|(i, _)| {
+            let rest = &html[i + key.len()..];
+            rest[..rest.find('"').unwrap()].to_owned()
+        })
+        .collect()
+}
+
+/// The one value of `id`'s `data-count`.
+fn data_count(html: &str, id: &str) -> u64 {
+    let at = html.find(&format!("id=\"{id}\"")).expect(id);
+    attrs(&html[at..], "data-count")[0].parse().unwrap()
+}
+
+/// Every file under `dir` (relative path → bytes).
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A copy of a plaintext device folder's `HomeDomain/Library/SMS/sms.db`, opened.
+fn device_sms_db(device: &Path, dir: &Path) -> rusqlite::Connection {
+    let id = hearth_mobilesync::FileId::for_path("HomeDomain", "Library/SMS/sms.db");
+    std::fs::create_dir_all(dir).unwrap();
+    let copy = dir.join("sms.db");
+    std::fs::copy(device.join(&id.as_str()[..2]).join(id.as_str()), &copy).unwrap();
+    rusqlite::Connection::open(&copy).unwrap()
+}
+
+#[test]
+fn photos_and_messages_pages_show_what_the_export_writes_and_export_jobs_write_it() {
+    let w = World::with_repo();
+    let mut spec = HouseholdSpec::tiny();
+    for d in &mut spec.devices {
+        d.extras.live_photos_and_edits = true;
+        d.photos = 16;
+    }
+    let household = generate(&spec, &w.path("gen")).unwrap();
+    w.ok(&["backup", s(&household.root)]);
+    let cli_photos = w.path("cli-photos");
+    let j = w.json(&["export", "photos", "--out", s(&cli_photos)], 0);
+    let listed = u(&j["photos"]) + j["videos"].as_u64().unwrap_or(0);
+    assert!(listed > 0 && listed <= 200, "{j:#}");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(cli_photos.join("photos.json")).unwrap()).unwrap();
+    let mut want_dates: Vec<String> = manifest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "photo" || r["kind"] == "video")
+        .map(|r| r["date"].as_str().unwrap().to_owned())
+        .collect();
+    want_dates.sort();
+
+    let library = w.path("library");
+    let ui = Ui::start(&w, &library);
+
+    // The household's grid: each photo once, the export's dates.
+    let grid = ui.page("/photos?scope=household");
+    let figures = grid.matches("<figure ").count() as u64;
+    assert_eq!(figures, listed, "one figure per photo and video exported");
+    assert_eq!(data_count(&grid, "photo-count"), listed);
+    let paths = attrs(&grid, "data-path");
+    assert_eq!(paths.len() as u64, listed);
+    let mut dates = attrs(&grid, "datetime");
+    dates.sort();
+    assert_eq!(dates, want_dates, "captions carry photos.json's dates");
+    assert_eq!(
+        ui.page("/photos").matches("<figure ").count() as u64,
+        listed
+    );
+
+    // One device's grid: what exporting its snapshot alone counts.
+    let device = &household.devices[0];
+    let snapshot = w.json(&["snapshots", "--device", &device.udid], 0);
+    let snapshot = snapshot.as_array().unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let one = w.json(
+        &["export", "photos", &snapshot, "--out", s(&w.path("one"))],
+        0,
+    );
+    let one_grid = ui.page(&format!("/photos?snapshot={snapshot}"));
+    assert_eq!(
+        one_grid.matches("<figure ").count() as u64,
+        u(&one["photos"]) + one["videos"].as_u64().unwrap_or(0)
+    );
+    assert!(one_grid.contains(&format!("/snapshot/{snapshot}/raw/CameraRollDomain/Media/")));
+
+    // Messages: the list counts the export's conversations; a thread its chat's messages.
+    let cli_messages = w.path("cli-messages");
+    let m = w.json(
+        &["export", "messages", &snapshot, "--out", s(&cli_messages)],
+        0,
+    );
+    let list = ui.page(&format!("/messages?snapshot={snapshot}"));
+    let chats = attrs(&list, "data-chat");
+    assert_eq!(chats.len() as u64, u(&m["conversations"]), "{m:#}");
+    assert!(!chats.is_empty());
+    let db = device_sms_db(&device.folder, &w.path("sql"));
+    for chat in &chats {
+        let sql = format!(
+            "SELECT count(*) FROM chat_message_join j JOIN message m ON m.ROWID = j.message_id \
+             WHERE j.chat_id = {chat} AND {NOT_REACTION}"
+        );
+        let expected = sql_count(&db, &sql);
+        let thread = ui.page(&format!("/messages/{snapshot}/{chat}"));
+        assert_eq!(data_count(&thread, "thread-count"), expected, "chat {chat}");
+        let shown = thread.matches("class=\"msg").count() as u64;
+        assert_eq!(shown, expected.min(500), "chat {chat}");
+    }
+    let (status, _, _) = ui.request("GET", &format!("/messages/{snapshot}/999999"), None);
+    assert_eq!(status, 404);
+
+    // Exports started from the pages write what `hearth export` writes.
+    let csrf = attrs(&grid, "content")
+        .into_iter()
+        .find(|c| c.len() >= 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .expect("the page's CSRF token");
+    let (status, _, _) = ui.request(
+        "POST",
+        "/jobs/start/export",
+        Some("kind=photos&scope=household"),
+    );
+    assert_eq!(status, 403, "a POST without the CSRF token is refused");
+    let (status, _, _) = ui.request(
+        "POST",
+        "/jobs/start/export",
+        Some("kind=photos&scope=household&csrf=0000"),
+    );
+    assert_eq!(status, 403, "a POST with a wrong CSRF token is refused");
+    assert!(!library.exists(), "nothing was written");
+
+    let job = ui.export(&csrf, &format!("kind=messages&snapshot={snapshot}"));
+    assert!(job.to_string().contains("\"finished\""), "{job:#}");
+    assert!(
+        job.to_string().contains(s(&library.join("messages"))),
+        "the summary names the folder: {job:#}"
+    );
+    assert_eq!(tree(&library.join("messages")), tree(&cli_messages));
+
+    let job = ui.export(&csrf, "kind=photos&scope=household");
+    assert!(job.to_string().contains("\"finished\""), "{job:#}");
+    let names = |d: &Path| tree(d).into_keys().collect::<Vec<_>>();
+    assert_eq!(names(&library.join("photos")), names(&cli_photos));
+    let got = tree(&library.join("photos"));
+    for (rel, bytes) in tree(&cli_photos) {
+        if !rel.ends_with(".json") && !rel.ends_with(".csv") {
+            assert!(got[&rel] == bytes, "{rel} differs");
+        }
+    }
+}
