@@ -15,7 +15,7 @@
 use crate::common;
 use crate::handmade;
 
-use common::procs::Proc;
+use common::dashboard::Dashboard;
 use common::served::source_files;
 use common::{PASSWORD, World, describe, s};
 use hearth_testkit::third_party::python;
@@ -37,81 +37,22 @@ const NOTES: &str = "HomeDomain/Library/Notes/notes.txt";
 // ------------------------------------------------------------------------------------------
 // The server
 
-/// A running `hearth ui --no-browser`; the process is killed and reaped when this is dropped,
-/// a panicking test included ([`Proc`]'s `Drop`).
-struct Dashboard {
-    _proc: Proc,
-    /// `127.0.0.1:PORT`.
-    host: String,
-    /// The first stdout line: `http://127.0.0.1:PORT/?token=T`.
-    url: String,
-    token: String,
+/// A request as a browser holding no session sends it (our `Host`, no cookie).
+fn anonymous(d: &Dashboard, method: &str, path: &str) -> Reply {
+    http(&d.host, method, path, &[("Host", &d.host)], b"")
 }
 
-impl Dashboard {
-    /// `hearth ui --no-browser ARGS` in `w`; returns once it printed its URL.
-    fn start(w: &World, args: &[&str]) -> Dashboard {
-        let mut all = vec!["ui", "--no-browser", "--library"];
-        let library = w.path("library");
-        all.push(s(&library));
-        all.extend_from_slice(args);
-        let mut cmd = w.cmd(&all);
-        cmd.env_remove("HEARTH_UI_PASSWORD_FILE");
-        let mut proc = Proc::spawn(cmd, w, "ui");
-        proc.wait_for_stdout("http://");
-        let stdout = proc.stdout();
-        let url = stdout.lines().next().unwrap_or_default().to_owned();
-        assert!(
-            url.starts_with("http://127.0.0.1:") && url.contains("/?token="),
-            "the FIRST stdout line is the dashboard's URL with its token:\n{stdout}"
-        );
-        let rest = url.strip_prefix("http://").unwrap();
-        let (host, query) = rest.split_once("/?token=").unwrap();
-        Dashboard {
-            _proc: proc,
-            host: host.to_owned(),
-            token: query.to_owned(),
-            url,
-        }
-    }
-
-    /// A request as a browser holding no session sends it (our `Host`, no cookie).
-    fn anonymous(&self, method: &str, path: &str) -> Reply {
-        http(&self.host, method, path, &[("Host", &self.host)], b"")
-    }
-
-    /// The session cookie, as the token URL sets it.
-    fn cookie(&self) -> String {
-        let r = self.anonymous("GET", &format!("/?token={}", self.token));
-        let set = r.header("set-cookie").expect("the token URL sets a cookie");
-        set.split(';').next().unwrap().trim().to_owned()
-    }
-
-    /// A request with the session cookie and our `Host`, and `headers` besides.
-    fn with_session(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Reply {
-        let cookie = self.cookie();
-        let mut all = vec![("Host", self.host.as_str()), ("Cookie", cookie.as_str())];
-        all.extend_from_slice(headers);
-        http(&self.host, method, path, &all, body)
-    }
-
-    /// The page's CSRF token (its `meta name="csrf-token"`).
-    fn csrf(&self) -> String {
-        let page = self.with_session("GET", "/", &[], b"");
-        assert_eq!(page.status, 200, "{}", page.text());
-        let text = page.text();
-        let at = text
-            .find("name=\"csrf-token\" content=\"")
-            .expect("csrf meta")
-            + 27;
-        text[at..at + 64].to_owned()
-    }
+/// A request with the session cookie and our `Host`, and `headers` besides.
+fn with_session(
+    d: &Dashboard,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut all = vec![("Host", d.host.as_str()), ("Cookie", d.cookie.as_str())];
+    all.extend_from_slice(headers);
+    http(&d.host, method, path, &all, body)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -427,7 +368,7 @@ fn the_dashboard_in_a_real_browser() {
     let ipad_snapshot = snapshot_of(&w, &ipad.udid);
     let (file, conversation) = sms_expectations(&w, &ipad_snapshot);
     let rules = skipped_rules(&w, &ipad_snapshot, &iphone.udid);
-    let dashboard = Dashboard::start(&w, &["--source", s(&w.path("house"))]);
+    let dashboard = Dashboard::with_library(&w, &["--source", s(&w.path("house"))]);
     let expect = json!({
         "devices": [ipad.udid, iphone.udid],
         // The generated backups are dated 2024: both stand out.
@@ -477,7 +418,7 @@ fn the_dashboard_in_a_real_browser() {
         .collect();
     assert_eq!(pinned, vec![ipad_snapshot.clone()]);
     // The check the page ran is the overview's last check.
-    let overview = dashboard.with_session("GET", "/", &[], b"").text();
+    let overview = with_session(&dashboard, "GET", "/", &[], b"").text();
     assert!(overview.contains("no errors"), "{overview}");
     // The downloaded bytes are the snapshot's.
     let saved = summary["steps"]["download"]["saved"].as_str().unwrap();
@@ -489,7 +430,8 @@ fn the_dashboard_in_a_real_browser() {
     // Raw bytes never run as the dashboard: a database is an attachment, an image is shown,
     // both sandboxed; a range is served for video players.
     let raw = |path: &str, headers: &[(&str, &str)]| {
-        dashboard.with_session(
+        with_session(
+            &dashboard,
             "GET",
             &format!("/snapshot/{ipad_snapshot}/raw/{path}"),
             headers,
@@ -546,7 +488,7 @@ fn small_repo(w: &World) -> String {
 fn no_page_without_the_token_and_the_token_becomes_a_strict_cookie() {
     let w = World::with_repo();
     let snapshot = small_repo(&w);
-    let d = Dashboard::start(&w, &[]);
+    let d = Dashboard::with_library(&w, &[]);
     let raw = format!("/snapshot/{snapshot}/raw/{NOTES}");
     for path in [
         "/",
@@ -555,7 +497,7 @@ fn no_page_without_the_token_and_the_token_becomes_a_strict_cookie() {
         "/assets/app.js",
         "/device/00008030-000A1B2C3D4E5F60",
     ] {
-        let r = d.anonymous("GET", path);
+        let r = anonymous(&d, "GET", path);
         assert_eq!(
             r.status,
             403,
@@ -564,26 +506,26 @@ fn no_page_without_the_token_and_the_token_becomes_a_strict_cookie() {
         );
         assert!(!r.text().contains("notes"), "{path}: {}", r.text());
     }
-    let r = d.anonymous("POST", "/jobs/start/check");
+    let r = anonymous(&d, "POST", "/jobs/start/check");
     assert_eq!(r.status, 403, "a POST without the session");
-    let wrong = d.anonymous("GET", &format!("/?token={}", "0".repeat(64)));
+    let wrong = anonymous(&d, "GET", &format!("/?token={}", "0".repeat(64)));
     assert_eq!(wrong.status, 403, "a wrong token");
     assert!(wrong.header("set-cookie").is_none());
 
     // The token URL: a cookie scripts cannot read and other sites' requests do not carry, and a
     // redirect to the same page without the token (the rest of the query kept).
-    let r = d.anonymous("GET", &format!("/?token={}", d.token));
+    let r = anonymous(&d, "GET", &format!("/?token={}", d.token));
     assert!(matches!(r.status, 302 | 303 | 307), "{}", r.status);
     assert_eq!(r.header("location"), Some("/"));
     let cookie = r.header("set-cookie").unwrap();
     assert!(cookie.contains(&d.token), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
-    let r = d.anonymous("GET", &format!("/jobs?a=1&token={}&b=2", d.token));
+    let r = anonymous(&d, "GET", &format!("/jobs?a=1&token={}&b=2", d.token));
     assert_eq!(r.header("location"), Some("/jobs?a=1&b=2"));
 
     // With the cookie: the page, hardened, without the token in it.
-    let page = d.with_session("GET", "/", &[], b"");
+    let page = with_session(&d, "GET", "/", &[], b"");
     assert_eq!(page.status, 200, "{}", page.text());
     assert!(
         !page.text().contains(&d.token),
@@ -602,7 +544,7 @@ fn no_page_without_the_token_and_the_token_becomes_a_strict_cookie() {
         "/device/00008030-000A1B2C3D4E5F60",
         "/assets/app.js",
     ] {
-        let r = d.with_session("GET", path, &[], b"");
+        let r = with_session(&d, "GET", path, &[], b"");
         assert_eq!(r.status, 200, "{path}");
     }
 }
@@ -611,25 +553,25 @@ fn no_page_without_the_token_and_the_token_becomes_a_strict_cookie() {
 fn a_post_without_the_csrf_token_or_from_another_origin_changes_nothing() {
     let w = World::with_repo();
     let snapshot = small_repo(&w);
-    let d = Dashboard::start(&w, &[]);
-    let csrf = d.csrf();
+    let d = Dashboard::with_library(&w, &[]);
+    let csrf = d.csrf.clone();
     let pin = format!("/snapshot/{snapshot}/pin");
     let form = [("Content-Type", "application/x-www-form-urlencoded")];
     let origin = format!("http://{}", d.host);
     let pinned = || snapshots(&w).iter().any(|(_, _, p)| *p);
 
-    let r = d.with_session("POST", &pin, &form, b"");
+    let r = with_session(&d, "POST", &pin, &form, b"");
     assert_eq!(r.status, 403, "no CSRF token: {}", r.text());
-    let r = d.with_session("POST", &pin, &form, b"csrf=0000");
+    let r = with_session(&d, "POST", &pin, &form, b"csrf=0000");
     assert_eq!(r.status, 403, "a wrong CSRF token: {}", r.text());
     let body = format!("csrf={csrf}");
     let foreign = [form[0], ("Origin", "http://evil.example")];
-    let r = d.with_session("POST", &pin, &foreign, body.as_bytes());
+    let r = with_session(&d, "POST", &pin, &foreign, body.as_bytes());
     assert_eq!(r.status, 403, "another origin: {}", r.text());
-    let r = d.with_session("POST", "/jobs/start/check", &foreign, body.as_bytes());
+    let r = with_session(&d, "POST", "/jobs/start/check", &foreign, body.as_bytes());
     assert_eq!(r.status, 403, "another origin starting a job: {}", r.text());
     assert!(!pinned(), "a refused POST pinned the snapshot");
-    let jobs = d.with_session("GET", "/jobs", &[], b"").text();
+    let jobs = with_session(&d, "GET", "/jobs", &[], b"").text();
     assert!(
         jobs.contains("Nothing has run"),
         "a refused POST started a job:\n{jobs}"
@@ -638,7 +580,7 @@ fn a_post_without_the_csrf_token_or_from_another_origin_changes_nothing() {
     // The same POST with the token from our origin is what pins (the refusals were not about
     // anything else).
     let ours = [form[0], ("Origin", origin.as_str())];
-    let r = d.with_session("POST", &pin, &ours, body.as_bytes());
+    let r = with_session(&d, "POST", &pin, &ours, body.as_bytes());
     assert_eq!(r.status, 303, "{}", r.text());
     assert!(pinned());
 }
@@ -647,8 +589,8 @@ fn a_post_without_the_csrf_token_or_from_another_origin_changes_nothing() {
 fn a_foreign_host_name_is_refused() {
     let w = World::with_repo();
     small_repo(&w);
-    let d = Dashboard::start(&w, &[]);
-    let cookie = d.cookie();
+    let d = Dashboard::with_library(&w, &[]);
+    let cookie = d.cookie.clone();
     for host in ["evil.example", "evil.example:80", "127.0.0.1:1"] {
         let r = http(
             &d.host,
@@ -712,7 +654,7 @@ fn beyond_loopback_the_dashboard_needs_a_password_and_takes_only_it() {
     let login_password = "kitchen table 42";
     let file = w.path("ui-password");
     std::fs::write(&file, format!("{login_password}\n")).unwrap();
-    let d = Dashboard::start(
+    let d = Dashboard::with_library(
         &w,
         &["--listen", "0.0.0.0:0", "--login-password-file", s(&file)],
     );

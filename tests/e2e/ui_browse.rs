@@ -8,83 +8,25 @@
 use crate::common;
 use crate::handmade::{HandDevice, text};
 
-use common::procs::Proc;
+use common::dashboard::Dashboard;
 use common::{World, describe, s};
 use hearth_testkit::bytes::noise;
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::Duration;
 
 const UDID: &str = "5eb0a5e0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6";
 const NOTES: &str = "HomeDomain/Library/Notes";
 const SMS: &str = "HomeDomain/Library/SMS/sms.db";
 const PHOTO: &str = "CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG";
 
-/// The dashboard, started and signed in (its session cookie taken from the token URL).
-struct Ui {
-    _proc: Proc,
-    base: String,
-    cookie: String,
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-type Reply = (u16, ureq::http::HeaderMap, Vec<u8>);
-
-fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut req = ureq::http::Request::builder().method("GET").uri(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let reply = agent()
-        .run(req.body(()).unwrap())
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let (parts, body) = reply.into_parts();
-    let bytes = body
-        .into_with_config()
-        .limit(1 << 30)
-        .read_to_vec()
-        .unwrap();
-    (parts.status.as_u16(), parts.headers, bytes)
-}
-
-impl Ui {
-    fn start(w: &World) -> Ui {
-        let mut proc = Proc::run(w, "ui", &["ui", "--no-browser"]);
-        let url = proc.wait_for_stdout("http://");
-        let base = url.split("/?token=").next().unwrap().to_owned();
-        let (status, headers, _) = get(&url, &[]);
-        assert_eq!(status, 303, "the token URL moves the token into a cookie");
-        let cookie = headers["set-cookie"].to_str().unwrap();
-        let cookie = cookie.split(';').next().unwrap().to_owned();
-        Ui {
-            _proc: proc,
-            base,
-            cookie,
-        }
-    }
-
-    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut all = vec![("Cookie", self.cookie.as_str())];
-        all.extend_from_slice(headers);
-        get(&format!("{}{path}", self.base), &all)
-    }
-
-    /// A page's HTML; asserts 200.
-    fn page(&self, path: &str) -> String {
-        let (status, _, body) = self.get(path, &[]);
-        let html = String::from_utf8(body).unwrap();
-        assert_eq!(status, 200, "GET {path}:\n{html}");
-        html
-    }
+/// `GET path` with the session and `headers`: status, headers, body.
+fn get(
+    ui: &Dashboard,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, ureq::http::HeaderMap, Vec<u8>) {
+    let r = ui.request("GET", path, headers, b"");
+    (r.status, r.headers, r.body)
 }
 
 /// The `<tr data-path="PATH" ...>...</tr>` of a tree page.
@@ -172,7 +114,7 @@ fn a_snapshot_browsed_downloaded_and_diffed_over_http_is_its_backups_bytes() {
     backup(&w, &mut d);
     let ids = snapshot_ids(&w);
     assert_eq!(ids.len(), 2);
-    let ui = Ui::start(&w);
+    let ui = Dashboard::start(&w, "ui", &[], &[]);
     let snap = ids[0].clone();
     let tree = |p: &str| ui.page(&format!("/snapshot/{snap}/tree/{p}"));
 
@@ -202,7 +144,7 @@ fn a_snapshot_browsed_downloaded_and_diffed_over_http_is_its_backups_bytes() {
     assert_eq!(dumped.status.code(), Some(0), "{}", describe(&dumped));
     assert!(dumped.stdout == photo, "dump gives the source bytes");
     let raw = format!("/snapshot/{snap}/raw/{PHOTO}");
-    let (status, headers, body) = ui.get(&raw, &[]);
+    let (status, headers, body) = get(&ui, &raw, &[]);
     assert_eq!(status, 200);
     assert!(body == dumped.stdout, "raw gives dump's bytes");
     assert_eq!(headers["content-type"], "image/jpeg");
@@ -213,16 +155,16 @@ fn a_snapshot_browsed_downloaded_and_diffed_over_http_is_its_backups_bytes() {
             .unwrap()
             .starts_with("inline")
     );
-    let (status, headers, body) = ui.get(&raw, &[("Range", "bytes=123456-200000")]);
+    let (status, headers, body) = get(&ui, &raw, &[("Range", "bytes=123456-200000")]);
     assert_eq!(status, 206);
     assert!(body == photo[123_456..=200_000], "the range's bytes");
     assert_eq!(
         headers["content-range"],
         format!("bytes 123456-200000/{}", photo.len()).as_str()
     );
-    let (status, _, _) = ui.get(&raw, &[("Range", "bytes=999999999-")]);
+    let (status, _, _) = get(&ui, &raw, &[("Range", "bytes=999999999-")]);
     assert_eq!(status, 416);
-    let (_, headers, _) = ui.get(&format!("{raw}?download=1"), &[]);
+    let (_, headers, _) = get(&ui, &format!("{raw}?download=1"), &[]);
     assert_eq!(headers["content-type"], "application/octet-stream");
     assert_eq!(
         headers["content-disposition"],
@@ -235,7 +177,7 @@ fn a_snapshot_browsed_downloaded_and_diffed_over_http_is_its_backups_bytes() {
     );
 
     // The device's HTML never runs as the dashboard: an attachment, sandboxed.
-    let (status, headers, body) = ui.get(&format!("/snapshot/{snap}/raw/{NOTES}/page.html"), &[]);
+    let (status, headers, body) = get(&ui, &format!("/snapshot/{snap}/raw/{NOTES}/page.html"), &[]);
     assert_eq!(status, 200);
     assert!(body == notes["page.html"]);
     assert_eq!(headers["content-type"], "application/octet-stream");
@@ -262,7 +204,7 @@ fn a_snapshot_browsed_downloaded_and_diffed_over_http_is_its_backups_bytes() {
     }
 
     // A folder as a zip: Python's zipfile reads it, and it holds the folder's files.
-    let (status, headers, zip) = ui.get(&format!("/snapshot/{snap}/zip/{NOTES}"), &[]);
+    let (status, headers, zip) = get(&ui, &format!("/snapshot/{snap}/zip/{NOTES}"), &[]);
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/zip");
     assert!(
@@ -302,7 +244,7 @@ fn a_snapshot_browsed_downloaded_and_diffed_over_http_is_its_backups_bytes() {
         format!("/snapshot/{unknown}/tree/"),
         format!("/snapshot/{unknown}/raw/{SMS}"),
     ] {
-        let (status, _, _) = ui.get(&path, &[]);
+        let (status, _, _) = get(&ui, &path, &[]);
         assert_eq!(status, 404, "{path}");
     }
 

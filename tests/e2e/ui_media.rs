@@ -7,108 +7,15 @@
 
 use crate::common;
 
+use common::dashboard::{Dashboard, attrs};
 use common::ios_databases::sql_count;
-use common::procs::Proc;
 use common::{World, s, u};
 use hearth_testkit::{HouseholdSpec, generate};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 const NOT_REACTION: &str = "COALESCE(m.associated_message_type, 0) NOT BETWEEN 2000 AND 3999";
-
-/// The dashboard: its base URL and session cookie.
-struct Ui {
-    _proc: Proc,
-    base: String,
-    cookie: String,
-}
-
-impl Ui {
-    fn start(w: &World, library: &Path) -> Ui {
-        let mut proc = Proc::run(w, "ui", &["ui", "--no-browser", "--library", s(library)]);
-        let url = proc.wait_for_stdout("http://");
-        let (base, token) = url
-            .trim()
-            .split_once("/?token=")
-            .expect("a URL with a token");
-        Ui {
-            _proc: proc,
-            base: base.to_owned(),
-            cookie: format!("hearth_session={token}"),
-        }
-    }
-
-    fn request(&self, method: &str, path: &str, form: Option<&str>) -> (u16, String, String) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .proxy(None)
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .into();
-        let req = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("Cookie", &self.cookie)
-            .header("Content-Type", "application/x-www-form-urlencoded");
-        let reply = agent
-            .run(req.body(form.unwrap_or("").as_bytes().to_vec()).unwrap())
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let (parts, body) = reply.into_parts();
-        let location = parts
-            .headers
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let text = body
-            .into_with_config()
-            .limit(1 << 28)
-            .read_to_string()
-            .unwrap();
-        (parts.status.as_u16(), text, location)
-    }
-
-    fn page(&self, path: &str) -> String {
-        let (status, body, _) = self.request("GET", path, None);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
-    }
-
-    /// POSTs an export and follows its job to the end; the job's JSON.
-    fn export(&self, csrf: &str, fields: &str) -> Value {
-        let (status, body, location) = self.request(
-            "POST",
-            "/jobs/start/export",
-            Some(&format!("{fields}&csrf={csrf}")),
-        );
-        assert_eq!(status, 303, "{body}");
-        let id = location.strip_prefix("/jobs/").expect("a job page");
-        let start = Instant::now();
-        loop {
-            let (_, json, _) = self.request("GET", &format!("/api/jobs/{id}"), None);
-            let v: Value = serde_json::from_str(&json).unwrap();
-            if v.to_string().contains("\"finished\"") || v.to_string().contains("\"failed\"") {
-                return v;
-            }
-            assert!(start.elapsed() < Duration::from_secs(300), "{v:#}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-/// Every value of `attr="..."` in `html`, in order.
-fn attrs(html: &str, attr: &str) -> Vec<String> {
-    let key = format!("{attr}=\"");
-    html.match_indices(&key)
-        .map(|(i, _)| {
-            let rest = &html[i + key.len()..];
-            rest[..rest.find('"').unwrap()].to_owned()
-        })
-        .collect()
-}
 
 /// The one value of `id`'s `data-count`.
 fn data_count(html: &str, id: &str) -> u64 {
@@ -169,7 +76,7 @@ fn photos_and_messages_pages_show_what_the_export_writes_and_export_jobs_write_i
     want_dates.sort();
 
     let library = w.path("library");
-    let ui = Ui::start(&w, &library);
+    let ui = Dashboard::start(&w, "ui", &[], &["--library", s(&library)]);
 
     // The household's grid: each photo once, the export's dates.
     let grid = ui.page("/photos?scope=household");
@@ -226,29 +133,18 @@ fn photos_and_messages_pages_show_what_the_export_writes_and_export_jobs_write_i
         let shown = thread.matches("class=\"msg").count() as u64;
         assert_eq!(shown, expected.min(500), "chat {chat}");
     }
-    let (status, _, _) = ui.request("GET", &format!("/messages/{snapshot}/999999"), None);
-    assert_eq!(status, 404);
+    assert_eq!(ui.get(&format!("/messages/{snapshot}/999999")).status, 404);
 
     // Exports started from the pages write what `hearth export` writes.
-    let csrf = attrs(&grid, "content")
-        .into_iter()
-        .find(|c| c.len() >= 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
-        .expect("the page's CSRF token");
-    let (status, _, _) = ui.request(
-        "POST",
-        "/jobs/start/export",
-        Some("kind=photos&scope=household"),
-    );
+    let export = [("kind", "photos"), ("scope", "household")];
+    let status = ui.post("/jobs/start/export", &export).status;
     assert_eq!(status, 403, "a POST without the CSRF token is refused");
-    let (status, _, _) = ui.request(
-        "POST",
-        "/jobs/start/export",
-        Some("kind=photos&scope=household&csrf=0000"),
-    );
+    let wrong = [("kind", "photos"), ("scope", "household"), ("csrf", "0000")];
+    let status = ui.post("/jobs/start/export", &wrong).status;
     assert_eq!(status, 403, "a POST with a wrong CSRF token is refused");
     assert!(!library.exists(), "nothing was written");
 
-    let job = ui.export(&csrf, &format!("kind=messages&snapshot={snapshot}"));
+    let job = ui.wait_job(ui.start_job("export", &[("kind", "messages"), ("snapshot", &snapshot)]));
     assert!(job.to_string().contains("\"finished\""), "{job:#}");
     assert!(
         job.to_string().contains(s(&library.join("messages"))),
@@ -256,7 +152,7 @@ fn photos_and_messages_pages_show_what_the_export_writes_and_export_jobs_write_i
     );
     assert_eq!(tree(&library.join("messages")), tree(&cli_messages));
 
-    let job = ui.export(&csrf, "kind=photos&scope=household");
+    let job = ui.wait_job(ui.start_job("export", &export));
     assert!(job.to_string().contains("\"finished\""), "{job:#}");
     let names = |d: &Path| tree(d).into_keys().collect::<Vec<_>>();
     assert_eq!(names(&library.join("photos")), names(&cli_photos));

@@ -7,135 +7,16 @@
 
 use crate::common;
 
-use common::procs::Proc;
+use common::dashboard::{Dashboard, between};
 use common::{World, s, u};
 use hearth_testkit::{DayOptions, HouseholdSpec, generate, next_day, tree_digest};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 /// Devices of `HouseholdSpec::tiny_cross`.
 const IPAD: usize = 0;
 const DAD: usize = 1;
 const MUM: usize = 2;
-
-/// A running `hearth ui` and a client holding its session cookie.
-struct Ui {
-    _proc: Proc,
-    base: String,
-    cookie: String,
-    csrf: String,
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into()
-}
-
-impl Ui {
-    /// `hearth [GLOBAL] ui --no-browser ARGS`; signs in with the URL's token.
-    fn start(w: &World, name: &str, global: &[&str], args: &[&str]) -> Ui {
-        let mut all: Vec<&str> = global.to_vec();
-        all.extend(["ui", "--no-browser"]);
-        all.extend_from_slice(args);
-        let mut proc = Proc::run(w, name, &all);
-        let url = proc.wait_for_stdout("http://").trim().to_owned();
-        let base = url.split("/?").next().unwrap().to_owned();
-        let reply = agent().get(&url).call().unwrap();
-        assert_eq!(reply.status().as_u16(), 303, "the token URL redirects");
-        let cookie = reply
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .expect("a session cookie")
-            .to_owned();
-        let mut ui = Ui {
-            _proc: proc,
-            base,
-            cookie,
-            csrf: String::new(),
-        };
-        let (status, home) = ui.get("/");
-        assert_eq!(status, 200, "{home}");
-        ui.csrf = between(&home, "name=\"csrf-token\" content=\"", "\"")
-            .expect("the page's CSRF token")
-            .to_owned();
-        ui
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        let mut reply = agent()
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .call()
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let status = reply.status().as_u16();
-        (status, reply.body_mut().read_to_string().unwrap())
-    }
-
-    /// A form POST; status and `Location` (or the body when there is none).
-    fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-        let mut reply = agent()
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send_form(fields.iter().copied())
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        let status = reply.status().as_u16();
-        let location = reply
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = match location {
-            Some(l) => l,
-            None => reply.body_mut().read_to_string().unwrap(),
-        };
-        (status, text)
-    }
-
-    /// POST `/jobs/start/KIND` with the CSRF token; the job's id (the redirect's).
-    fn start_job(&self, kind: &str, fields: &[(&str, &str)]) -> u64 {
-        let mut all = vec![("csrf", self.csrf.as_str())];
-        all.extend_from_slice(fields);
-        let (status, location) = self.post(&format!("/jobs/start/{kind}"), &all);
-        assert_eq!(status, 303, "{kind} starts: {location}");
-        location
-            .strip_prefix("/jobs/")
-            .and_then(|id| id.parse().ok())
-            .unwrap_or_else(|| panic!("a job's page: {location}"))
-    }
-
-    /// `/api/jobs/ID` once it is no longer running.
-    fn wait_job(&self, id: u64) -> Value {
-        let start = Instant::now();
-        loop {
-            let (status, body) = self.get(&format!("/api/jobs/{id}"));
-            assert_eq!(status, 200, "{body}");
-            let job: Value = serde_json::from_str(&body).unwrap();
-            if job["state"] != "running" {
-                return job;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(150),
-                "job {id}: {job}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-/// The text between the first `start` and the next `end`.
-fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
-    let from = text.find(start)? + start.len();
-    let len = text[from..].find(end)?;
-    Some(&text[from..from + len])
-}
 
 /// The plan page's skipped rules: `tr[data-rule]` → `td.count`.
 fn page_rules(page: &str) -> BTreeMap<String, u64> {
@@ -200,14 +81,16 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
     let (ipad, mum) = (&h.devices[IPAD], &h.devices[MUM]);
     w.ok(&["backup", s(&ipad.folder), s(&mum.folder)]);
     let phone = latest_id(&w, &mum.udid);
-    let ui = Ui::start(&w, "ui", &[], &["--library", s(&w.path("library"))]);
+    let ui = Dashboard::start(&w, "ui", &[], &["--library", s(&w.path("library"))]);
 
     // iPhone → iPad: the rules and counts `restore --dry-run --json --to` gives.
     let cli = w.json(&["restore", &phone, "--dry-run", "--to", &ipad.udid], 0);
-    let (status, page) = ui.get(&format!(
-        "/restore{}",
-        query(&[("snapshot", &phone), ("target", &ipad.udid)])
-    ));
+    let (status, page) = ui
+        .get(&format!(
+            "/restore{}",
+            query(&[("snapshot", &phone), ("target", &ipad.udid)])
+        ))
+        .pair();
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("id=\"plan\""), "{page}");
     let rules = page_rules(&page);
@@ -228,7 +111,7 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
         ("model", "iPad13,1"),
         ("ios", "17.5"),
     ]);
-    let (status, page) = ui.get(&format!("/restore{typed}"));
+    let (status, page) = ui.get(&format!("/restore{typed}")).pair();
     assert_eq!(status, 200, "{page}");
     let cli_model = w.json(
         &[
@@ -249,7 +132,7 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
         ("model", "iPad13,1"),
         ("ios", "16.0"),
     ]);
-    let (status, page) = ui.get(&format!("/restore{old}"));
+    let (status, page) = ui.get(&format!("/restore{old}")).pair();
     assert_eq!(status, 200, "{page}");
     let refused = between(&page, "id=\"plan-refused\">", "</p>").expect("a refusal");
     assert!(refused.contains("16.0"), "{refused}");
@@ -257,14 +140,16 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
         !page.contains("Write the image"),
         "no write form under a refusal"
     );
-    let (status, page) = ui.get(&format!(
-        "/restore{}",
-        query(&[("target", "model"), ("model", "Pixel7"), ("ios", "17")])
-    ));
+    let (status, page) = ui
+        .get(&format!(
+            "/restore{}",
+            query(&[("target", "model"), ("model", "Pixel7"), ("ios", "17")])
+        ))
+        .pair();
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("unknown model"), "{page}");
     // The bare page offers every snapshot, the latest of the first device chosen.
-    let (status, page) = ui.get("/restore");
+    let (status, page) = ui.get("/restore").pair();
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("<select name=\"snapshot\">"), "{page}");
     assert!(
@@ -273,10 +158,12 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
     );
 
     // Without the CSRF token, nothing starts.
-    let (status, _) = ui.post(
-        "/jobs/start/restore",
-        &[("snapshot", phone.as_str()), ("target", &ipad.udid)],
-    );
+    let (status, _) = ui
+        .post(
+            "/jobs/start/restore",
+            &[("snapshot", phone.as_str()), ("target", &ipad.udid)],
+        )
+        .pair();
     assert_eq!(status, 403);
 
     // The image the job writes is `hearth restore`'s, file for file.
@@ -313,14 +200,16 @@ fn the_planner_shows_the_cli_plan_and_its_job_writes_the_cli_image() {
     );
 
     // A folder that holds something already is refused, and named.
-    let (status, body) = ui.post(
-        "/jobs/start/restore",
-        &[
-            ("csrf", ui.csrf.as_str()),
-            ("snapshot", &phone),
-            ("folder", s(&folder)),
-        ],
-    );
+    let (status, body) = ui
+        .post(
+            "/jobs/start/restore",
+            &[
+                ("csrf", ui.csrf.as_str()),
+                ("snapshot", &phone),
+                ("folder", s(&folder)),
+            ],
+        )
+        .pair();
     assert_eq!(status, 400, "{body}");
     assert!(
         body.contains("is not empty") && body.contains(s(&folder)),
@@ -342,7 +231,7 @@ fn back_up_now_stores_what_changed_once_and_one_operation_runs_at_a_time() {
     ]);
     assert_eq!(snapshot_count(&w), 5);
 
-    let ui = Ui::start(
+    let ui = Dashboard::start(
         &w,
         "ui",
         &["--lock-wait", "3s"],
@@ -373,10 +262,12 @@ fn back_up_now_stores_what_changed_once_and_one_operation_runs_at_a_time() {
 
     // A second operation while one runs is refused with 409: prune waits for the exclusive
     // lock while another dashboard's page holds the shared one.
-    let other = Ui::start(&w, "other-ui", &[], &[]);
-    assert_eq!(other.get("/").0, 200);
+    let other = Dashboard::start(&w, "other-ui", &[], &[]);
+    assert_eq!(other.get("/").status, 200);
     let prune = ui.start_job("prune", &[]);
-    let (status, body) = ui.post("/jobs/start/check", &[("csrf", ui.csrf.as_str())]);
+    let (status, body) = ui
+        .post("/jobs/start/check", &[("csrf", ui.csrf.as_str())])
+        .pair();
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("Prune"), "{body}");
     let pruned = ui.wait_job(prune);

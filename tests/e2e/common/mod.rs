@@ -2,6 +2,7 @@
 //! `hearth` binary run as a real process.
 #![allow(dead_code)]
 
+pub mod dashboard;
 pub mod ios_databases;
 pub mod procs;
 pub mod served;
