@@ -25,8 +25,7 @@ fn get(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, ureq::http::HeaderMap, Vec<u8>) {
-    let r = ui.request("GET", path, headers, b"");
-    (r.status, r.headers, r.body)
+    ui.request("GET", path, headers, b"").parts()
 }
 
 /// The `<tr data-path="PATH" ...>...</tr>` of a tree page.

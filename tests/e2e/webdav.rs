@@ -13,7 +13,6 @@ use hearth_testkit::servers::find_venv_bin;
 use hearth_testkit::{HouseholdSpec, generate_with_twin};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 const IOS_PASSWORD: &str = "served as plaintext";
 
@@ -65,16 +64,6 @@ fn rclone_copy(w: &World, rclone: &Path, url: &str, remote_path: &str, dest: &Pa
     );
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .allow_non_standard_methods(true)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
 /// `%`-encodes what a URL path cannot hold as is.
 fn url_path(path: &str) -> String {
     let mut out = String::new();
@@ -89,27 +78,14 @@ fn url_path(path: &str) -> String {
     out
 }
 
-/// One request: status, a header's value, body.
+/// One request: status, headers, body.
 fn request(
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, ureq::http::HeaderMap, Vec<u8>) {
-    let mut req = ureq::http::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let reply = agent()
-        .run(req.body(body.to_vec()).unwrap())
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let (parts, body) = reply.into_parts();
-    let bytes = body
-        .into_with_config()
-        .limit(1 << 30)
-        .read_to_vec()
-        .unwrap();
-    (parts.status.as_u16(), parts.headers, bytes)
+    common::http::request(method, url, headers, body).parts()
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `hearth ui` run as a real process, and a client holding its session: what every dashboard
 //! test starts from. The security tests (tests/e2e/ui.rs) speak raw HTTP beside it.
 
+use super::http::{Reply, request};
 use super::procs::Proc;
 use super::{World, s};
 use serde_json::Value;
@@ -20,66 +21,6 @@ pub struct Dashboard {
     /// `hearth_session=T`, as the token URL set it.
     pub cookie: String,
     pub csrf: String,
-}
-
-/// An answer: status, headers, body.
-pub struct Reply {
-    pub status: u16,
-    pub headers: ureq::http::HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// Status and body text.
-    pub fn pair(&self) -> (u16, String) {
-        (self.status, self.text())
-    }
-
-    /// Where a redirect leads.
-    pub fn location(&self) -> &str {
-        self.header("location").unwrap_or_default()
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .max_redirects_will_error(false)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(300)))
-        .build()
-        .into()
-}
-
-/// One request, the whole answer read.
-pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut req = ureq::http::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let reply = agent()
-        .run(req.body(body.to_vec()).unwrap())
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let (parts, body) = reply.into_parts();
-    let body = body
-        .into_with_config()
-        .limit(1 << 30)
-        .read_to_vec()
-        .unwrap();
-    Reply {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body,
-    }
 }
 
 impl Dashboard {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dashboard;
+pub mod http;
 pub mod ios_databases;
 pub mod procs;
 pub mod served;
