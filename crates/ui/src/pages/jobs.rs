@@ -90,7 +90,11 @@ pub fn job_panel(job: &JobView) -> Markup {
 pub fn start_buttons(app: &App) -> Markup {
     html! {
         div.actions {
-            @if !app.options.backup_sources.is_empty() {
+            @if app.options.backup_sources.is_empty() {
+                span.muted title="hearth ui --source FOLDER names the MobileSync folder to back up" {
+                    "(no backup folder: start with --source to back up from here) "
+                }
+            } @else {
                 (crate::page::post_button(app, "/jobs/start/backup", "Back up now", &[]))
                 " "
             }
