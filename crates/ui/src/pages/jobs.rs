@@ -18,6 +18,7 @@ pub async fn list(State(app): State<Arc<App>>) -> Markup {
     let body = html! {
         p.muted { "Backups, checks, prunes, exports and restores run here one at a time, and go on when this page is closed." }
         (start_buttons(&app))
+        (export_form(&app))
         @if jobs.is_empty() { p { "Nothing has run since the dashboard started." } }
         @for job in &jobs { (job_panel(job)) }
     };
@@ -82,6 +83,21 @@ pub fn job_panel(job: &JobView) -> Markup {
             @if !job.log.is_empty() || state == "running" {
                 pre.log { (job.log.join("\n")) }
             }
+        }
+    }
+}
+
+/// Any kind of `hearth export`, of every device's latest snapshot, into the library.
+fn export_form(app: &App) -> Markup {
+    html! {
+        form.export method="post" action="/jobs/start/export" {
+            (crate::page::csrf_field(app))
+            input type="hidden" name="scope" value="household";
+            label { "Export every device's latest " select name="kind" {
+                @for kind in hearth_export::Kind::ALL { option value=(kind.name()) { (kind.name()) } }
+            } }
+            " " button type="submit" { "Export" }
+            " " span.muted { "into " code { (app.options.library.display()) } }
         }
     }
 }
