@@ -15,7 +15,7 @@ pub struct Series<'a> {
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 220.0;
-const LEFT: f64 = 70.0;
+const LEFT: f64 = 90.0;
 const BOTTOM: f64 = 24.0;
 const TOP: f64 = 10.0;
 
@@ -46,9 +46,13 @@ pub fn strip(ticks: &[(i64, String)], from: i64, to: i64) -> String {
     svg
 }
 
-/// Lines of byte counts over time, with a labelled y axis (bytes) and the first and last date
-/// on the x axis.
-pub fn lines(series: &[Series<'_>], date: impl Fn(i64) -> String) -> String {
+/// Lines of values over time, with a y axis labelled by `value` (e.g. [`bytes`]) and the first
+/// and last date on the x axis.
+pub fn lines(
+    series: &[Series<'_>],
+    date: impl Fn(i64) -> String,
+    value: impl Fn(u64) -> String,
+) -> String {
     let all = series.iter().flat_map(|s| s.points.iter());
     let (Some(from), Some(to)) = (
         all.clone().map(|p| p.0).min(),
@@ -63,7 +67,7 @@ pub fn lines(series: &[Series<'_>], date: impl Fn(i64) -> String) -> String {
     let x = |t: i64| LEFT + plot_w * (t - from) as f64 / span;
     let y = |v: u64| TOP + plot_h * (1.0 - v as f64 / top as f64);
     let mut svg = format!(
-        r#"<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="bytes over time" font-size="11" fill="currentColor">"#
+        r#"<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="values over time" font-size="16" fill="currentColor">"#
     );
     for i in 0..=4u64 {
         let v = top * i / 4;
@@ -73,7 +77,7 @@ pub fn lines(series: &[Series<'_>], date: impl Fn(i64) -> String) -> String {
             WIDTH - 10.0,
             LEFT - 6.0,
             y(v) + 4.0,
-            esc(&bytes(v)),
+            esc(&value(v)),
             y = y(v),
         );
     }
@@ -112,7 +116,7 @@ pub fn lines(series: &[Series<'_>], date: impl Fn(i64) -> String) -> String {
                 y(*v),
                 esc(s.colour),
                 esc(s.name),
-                esc(&bytes(*v)),
+                esc(&value(*v)),
                 esc(&date(*t))
             );
         }
@@ -182,6 +186,7 @@ mod tests {
                 points: vec![(0, 1), (10, 2048)],
             }],
             |t| format!("<{t}>"),
+            bytes,
         );
         assert!(l.contains("a&quot;b") && l.contains("&lt;10&gt;") && l.contains("2.0 KiB"));
         let b = stacked_bars(&[("<i>".into(), vec![1, 2])], &["red"]);
@@ -190,6 +195,6 @@ mod tests {
 
     #[test]
     fn a_chart_of_nothing_is_empty() {
-        assert_eq!(lines(&[], |_| String::new()), "");
+        assert_eq!(lines(&[], |_| String::new(), bytes), "");
     }
 }

@@ -104,12 +104,24 @@ fn storage(devices: &[Vec<(SnapshotId, Snapshot)>], figures: &Figures) -> Markup
     let (mut logical, mut stored) = (0u64, 0u64);
     let mut logical_points = Vec::new();
     let mut stored_points = Vec::new();
+    // Logical over stored, in hundredths: how many times smaller the repository is.
+    let mut ratio_points = Vec::new();
     for s in &all {
         logical += s.summary.bytes;
         stored += s.summary.bytes_added;
         logical_points.push((s.stored_at, logical));
         stored_points.push((s.stored_at, stored));
+        ratio_points.push((s.stored_at, logical * 100 / stored.max(1)));
     }
+    let ratio_over_time = charts::lines(
+        &[Series {
+            name: "logical ÷ stored",
+            colour: "var(--chart-3)",
+            points: ratio_points,
+        }],
+        date,
+        |hundredths| format!("{:.1}×", hundredths as f64 / 100.0),
+    );
     let over_time = charts::lines(
         &[
             Series {
@@ -124,10 +136,11 @@ fn storage(devices: &[Vec<(SnapshotId, Snapshot)>], figures: &Figures) -> Markup
             },
         ],
         date,
+        bytes,
     );
     html! {
         div #storage data-pending=[matches!(figures, Figures::Pending).then_some("/storage")] {
-            @if !over_time.is_empty() {
+            @if !over_time.is_empty() { div.chart-row {
                 div.chart {
                     (raw(over_time))
                     div.legend {
@@ -135,7 +148,13 @@ fn storage(devices: &[Vec<(SnapshotId, Snapshot)>], figures: &Figures) -> Markup
                         span { i.sw-1 {} "stored: what each backup added (before any prune)" }
                     }
                 }
-            }
+                div.chart {
+                    (raw(ratio_over_time))
+                    div.legend {
+                        span { i.sw-3 {} "deduplication and compression together: the files added up, over what was stored" }
+                    }
+                }
+            } }
             @match figures {
                 Figures::Pending => p.muted { "Counting what each device shares… (this page fills it in)" },
                 Figures::Failed(e) => p.error { "The storage figures could not be computed: " (e) },
