@@ -710,3 +710,65 @@ fn beyond_loopback_the_dashboard_needs_a_password_and_takes_only_it() {
         "a page holds the login password"
     );
 }
+
+/// The overview's figures are `hearth stats`'s, device by device and byte for byte; its last
+/// check is the one `hearth check` recorded; a device last backed up more than 7 days ago
+/// stands out (the test kit's backups are dated 2024).
+#[test]
+fn the_overview_shows_what_stats_and_check_say() {
+    let w = World::with_repo();
+    let h = generate(&HouseholdSpec::tiny_cross(), &w.path("house")).unwrap();
+    w.ok(&["backup", s(&h.root)]);
+    w.ok(&["check"]);
+    let stats = w.json(&["stats"], 0);
+    let d = Dashboard::with_library(&w, &[]);
+    let start = Instant::now();
+    let storage = loop {
+        let r = d.get("/storage");
+        if r.status == 200 {
+            break r.text();
+        }
+        assert_eq!(r.status, 202, "{}", r.text());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "storage figures never came"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let devices = stats["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), h.devices.len());
+    for device in devices {
+        let udid = device["udid"].as_str().unwrap();
+        let row = common::dashboard::between(&storage, &format!("data-udid=\"{udid}\""), "</tr>")
+            .unwrap_or_else(|| panic!("no row for {udid}:\n{storage}"));
+        let cells: Vec<u64> = common::dashboard::attrs(row, "data-bytes")
+            .iter()
+            .map(|b| b.parse().unwrap())
+            .collect();
+        let expected =
+            ["logical_bytes", "unique_bytes", "shared_bytes"].map(|k| device[k].as_u64().unwrap());
+        assert_eq!(cells, expected, "{udid}: logical, unique, shared");
+    }
+    let dedup = format!("{:.1}×", stats["dedup_ratio"].as_f64().unwrap());
+    assert!(storage.contains(&dedup), "dedup {dedup}:\n{storage}");
+
+    let overview = d.page("/");
+    let check =
+        common::dashboard::between(&overview, "id=\"last-check\"", ">").expect("a last check");
+    assert!(check.contains("data-ok=\"true\""), "{check}");
+    let snapshots = stats["snapshots"].as_u64().unwrap();
+    assert!(
+        check.contains(&format!("data-snapshots=\"{snapshots}\"")),
+        "{check}"
+    );
+    let cards = common::dashboard::attrs(&overview, "data-device");
+    for device in &h.devices {
+        let shown = cards.iter().filter(|u| **u == device.udid).count();
+        assert_eq!(shown, 1, "one card for {}", device.udid);
+    }
+    assert_eq!(
+        overview.matches("class=\"card overdue\"").count(),
+        h.devices.len(),
+        "every test-kit device was last backed up in 2024"
+    );
+}

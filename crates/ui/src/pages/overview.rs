@@ -34,7 +34,7 @@ pub async fn page(State(app): State<Arc<App>>) -> Result<Markup, UiError> {
         h2 { "Last check" }
         @match &last_check {
             None => p { "This computer has not checked the repository yet." },
-            Some(c) => p {
+            Some(c) => p #last-check data-ok=(c.ok) data-snapshots=(c.snapshots) {
                 @if c.ok { span.badge.good { "no errors" } } @else { span.badge.bad { (c.problems.len()) " problem(s)" } }
                 " " (time(c.time * 1_000_000)) " (" (age(now, c.time)) "): "
                 (c.snapshots) " snapshots, " (c.packs) " packs, data read: " (c.read_data)
@@ -186,7 +186,12 @@ fn figures_table(s: &hearth_repo::RepoStats) -> Markup {
         table {
             thead { tr { th { "Device" } th.num { "Snapshots" } th.num { "Logical" } th.num { "Unique" } th.num { "Shared" } } }
             tbody { @for d in &s.devices {
-                tr { td { (d.name) } td.num { (d.snapshots) } td.num { (bytes(d.logical_bytes)) } td.num { (bytes(d.unique_bytes)) } td.num { (bytes(d.shared_bytes)) } }
+                tr data-udid=(d.udid) {
+                    td { (d.name) } td.num { (d.snapshots) }
+                    td.num data-bytes=(d.logical_bytes) { (bytes(d.logical_bytes)) }
+                    td.num data-bytes=(d.unique_bytes) { (bytes(d.unique_bytes)) }
+                    td.num data-bytes=(d.shared_bytes) { (bytes(d.shared_bytes)) }
+                }
             } }
         }
         @if !s.unreadable.is_empty() {
