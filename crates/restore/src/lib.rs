@@ -48,5 +48,5 @@ pub use plan::{
     SkippedEntry, plan, plan_restore,
 };
 pub use target::{
-    Family, Target, TargetError, compare_versions, household_devices, parse_capacity,
+    Family, Target, TargetError, compare_versions, household_devices, model_name, parse_capacity,
 };

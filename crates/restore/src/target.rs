@@ -51,6 +51,61 @@ impl Family {
     }
 }
 
+/// What Apple calls a model (`iPhone14,5` → "iPhone 13"), for the models Hearth knows by
+/// name; others are shown by their product type alone.
+pub fn model_name(product_type: &str) -> Option<&'static str> {
+    const NAMES: &[(&[&str], &str)] = &[
+        (&["iPhone10,1", "iPhone10,4"], "iPhone 8"),
+        (&["iPhone10,2", "iPhone10,5"], "iPhone 8 Plus"),
+        (&["iPhone10,3", "iPhone10,6"], "iPhone X"),
+        (&["iPhone11,2"], "iPhone XS"),
+        (&["iPhone11,4", "iPhone11,6"], "iPhone XS Max"),
+        (&["iPhone11,8"], "iPhone XR"),
+        (&["iPhone12,1"], "iPhone 11"),
+        (&["iPhone12,3"], "iPhone 11 Pro"),
+        (&["iPhone12,5"], "iPhone 11 Pro Max"),
+        (&["iPhone12,8"], "iPhone SE (2nd generation)"),
+        (&["iPhone13,1"], "iPhone 12 mini"),
+        (&["iPhone13,2"], "iPhone 12"),
+        (&["iPhone13,3"], "iPhone 12 Pro"),
+        (&["iPhone13,4"], "iPhone 12 Pro Max"),
+        (&["iPhone14,4"], "iPhone 13 mini"),
+        (&["iPhone14,5"], "iPhone 13"),
+        (&["iPhone14,2"], "iPhone 13 Pro"),
+        (&["iPhone14,3"], "iPhone 13 Pro Max"),
+        (&["iPhone14,6"], "iPhone SE (3rd generation)"),
+        (&["iPhone14,7"], "iPhone 14"),
+        (&["iPhone14,8"], "iPhone 14 Plus"),
+        (&["iPhone15,2"], "iPhone 14 Pro"),
+        (&["iPhone15,3"], "iPhone 14 Pro Max"),
+        (&["iPhone15,4"], "iPhone 15"),
+        (&["iPhone15,5"], "iPhone 15 Plus"),
+        (&["iPhone16,1"], "iPhone 15 Pro"),
+        (&["iPhone16,2"], "iPhone 15 Pro Max"),
+        (&["iPhone17,3"], "iPhone 16"),
+        (&["iPhone17,4"], "iPhone 16 Plus"),
+        (&["iPhone17,1"], "iPhone 16 Pro"),
+        (&["iPhone17,2"], "iPhone 16 Pro Max"),
+        (&["iPad12,1", "iPad12,2"], "iPad (9th generation)"),
+        (&["iPad13,18", "iPad13,19"], "iPad (10th generation)"),
+        (&["iPad13,1", "iPad13,2"], "iPad Air (4th generation)"),
+        (&["iPad13,16", "iPad13,17"], "iPad Air (5th generation)"),
+        (&["iPad14,1", "iPad14,2"], "iPad mini (6th generation)"),
+        (
+            &["iPad13,4", "iPad13,5", "iPad13,6", "iPad13,7"],
+            "iPad Pro 11-inch (3rd generation)",
+        ),
+        (
+            &["iPad13,8", "iPad13,9", "iPad13,10", "iPad13,11"],
+            "iPad Pro 12.9-inch (5th generation)",
+        ),
+    ];
+    NAMES
+        .iter()
+        .find(|(types, _)| types.contains(&product_type))
+        .map(|(_, name)| *name)
+}
+
 /// A restore target: a household device, or a model and iOS version given by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -223,6 +278,20 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 mod tests {
     use super::*;
     use Ordering::*;
+
+    #[test]
+    fn models_are_named_as_apple_names_them_and_unknown_ones_are_not_guessed() {
+        assert_eq!(model_name("iPhone14,5"), Some("iPhone 13"));
+        assert_eq!(model_name("iPhone15,2"), Some("iPhone 14 Pro"));
+        assert_eq!(model_name("iPad13,1"), Some("iPad Air (4th generation)"));
+        assert_eq!(
+            model_name("iPad13,11"),
+            Some("iPad Pro 12.9-inch (5th generation)")
+        );
+        assert_eq!(model_name("iPhone14"), None);
+        assert_eq!(model_name("iPhone99,1"), None);
+        assert_eq!(model_name(""), None);
+    }
 
     #[test]
     fn capacities_read_as_people_write_them() {

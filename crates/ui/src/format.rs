@@ -33,6 +33,15 @@ pub fn age(now: i64, then: i64) -> String {
     format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }
 
+/// A model as people know it, with Apple's product type: "iPhone 13 (iPhone14,5)"; the
+/// product type alone for a model Hearth does not know by name.
+pub fn model(product_type: &str) -> String {
+    match hearth_restore::model_name(product_type) {
+        Some(name) => format!("{name} ({product_type})"),
+        None => product_type.to_owned(),
+    }
+}
+
 /// Seconds as days, for "not backed up for N days".
 pub fn days(secs: i64) -> i64 {
     secs / 86_400

@@ -33,7 +33,7 @@ pub async fn page(
     };
     let d = latest.device.clone();
     let body = html! {
-        p.muted { (d.product_type) " · iOS " (d.ios_version) " · " (d.udid) }
+        p.muted { (crate::format::model(&d.product_type)) " · iOS " (d.ios_version) " · " (d.udid) }
         // The compare form holds no rows: a form inside a form is dropped by the HTML parser
         // (and its `</form>` closes the outer one), so each row's Pin form stands alone and
         // the radios and the button join this form through their `form` attribute.

@@ -83,7 +83,7 @@ fn device_card(snapshots: &[(SnapshotId, Snapshot)], now: i64, (from, to): (i64,
         div.card.overdue[overdue] data-device=(d.udid) {
             h3 { a href={"/device/" (d.udid)} { (d.label()) } }
             p.muted {
-                (d.product_type) @if !d.ios_version.is_empty() { " · iOS " (d.ios_version) }
+                (crate::format::model(&d.product_type)) @if !d.ios_version.is_empty() { " · iOS " (d.ios_version) }
             }
             p {
                 "Latest backup " strong { (age(now, latest_secs)) }
