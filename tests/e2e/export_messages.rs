@@ -7,7 +7,7 @@
 use crate::common;
 
 use common::ios_databases::{device_of, fixture, sql_copy};
-use common::{World, s, u};
+use common::{World, s, tree, u};
 use hearth_testkit::third_party::python;
 use rusqlite::Connection;
 use serde_json::Value;
@@ -260,24 +260,6 @@ fn a_schema_without_a_needed_column_is_named_and_other_snapshots_still_export() 
 }
 
 const IOS_PASSWORD: &str = "export messages";
-
-/// Every file under `dir` with its bytes, by relative path.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
 
 /// A copy of the plaintext twin's `HomeDomain/Library/SMS/sms.db` (its blob by file id).
 fn twin_db(device: &Path, domain_path: &str, dir: &Path) -> Connection {

@@ -9,10 +9,9 @@ use crate::common;
 
 use common::dashboard::{Dashboard, attrs};
 use common::ios_databases::sql_count;
-use common::{World, s, u};
+use common::{World, s, tree, u};
 use hearth_testkit::{HouseholdSpec, generate};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 const NOT_REACTION: &str = "COALESCE(m.associated_message_type, 0) NOT BETWEEN 2000 AND 3999";
@@ -21,24 +20,6 @@ const NOT_REACTION: &str = "COALESCE(m.associated_message_type, 0) NOT BETWEEN 2
 fn data_count(html: &str, id: &str) -> u64 {
     let at = html.find(&format!("id=\"{id}\"")).expect(id);
     attrs(&html[at..], "data-count")[0].parse().unwrap()
-}
-
-/// Every file under `dir` (relative path → bytes).
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// A copy of a plaintext device folder's `HomeDomain/Library/SMS/sms.db`, opened.

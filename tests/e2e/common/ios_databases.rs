@@ -51,7 +51,7 @@ pub fn backup_place(device_path: &str) -> Option<(String, String)> {
 /// (a real backup usually has only the main file). `-shm` files never go in.
 pub fn device_of(parent: &Path, udid: &str, name: &str, image: &Path, with_wal: bool) -> PathBuf {
     let mut device = HandDevice::new(parent, udid, name);
-    for (rel, path) in files(image) {
+    for (rel, path) in super::files(image) {
         if rel.ends_with("-shm") || rel.ends_with(".md") || (rel.ends_with("-wal") && !with_wal) {
             continue;
         }
@@ -81,23 +81,4 @@ pub fn sql_copy(db: &Path, dir: &Path, with_wal: bool) -> PathBuf {
 /// The one number `sql` (a `SELECT count(*) ...`) gives on `db`: what an export should hold.
 pub fn sql_count(db: &rusqlite::Connection, sql: &str) -> u64 {
     db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64
-}
-
-/// Every file under `dir`, with its path relative to it, sorted.
-fn files(dir: &Path) -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.push((rel, p));
-            }
-        }
-    }
-    out.sort();
-    out
 }

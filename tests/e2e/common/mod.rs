@@ -192,3 +192,29 @@ pub fn names(dir: &Path) -> Vec<String> {
         Err(_) => Vec::new(),
     }
 }
+
+/// Every file under `dir`, with its path relative to it, sorted.
+pub fn files(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.push((rel, p));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every file under `dir` with its bytes, by path relative to it.
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    (files(dir).into_iter())
+        .map(|(rel, path)| (rel, std::fs::read(path).unwrap()))
+        .collect()
+}
