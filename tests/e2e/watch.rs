@@ -130,7 +130,11 @@ fn stop(w: &World, mut p: Proc) -> String {
     }
     let ended = p.wait();
     ended.ok("hearth watch after SIGTERM");
-    assert!(ended.stderr.contains("SIGTERM: stopping"), "{}", ended.stderr);
+    assert!(
+        ended.stderr.contains("SIGTERM: stopping"),
+        "{}",
+        ended.stderr
+    );
     std::fs::read_to_string(w.path("watch.log")).unwrap()
 }
 
@@ -140,7 +144,11 @@ fn a_backup_written_slowly_into_a_folder_that_appears_is_backed_up_once_after_it
     let backup = w.path("Backup");
     let (first, second) = (source(&w, 1), source(&w, 2));
     let mut p = watch(&w, &backup, &[]);
-    wait_said(&mut p, "Backup: does not exist; looked for again every 1 s", 1);
+    wait_said(
+        &mut p,
+        "Backup: does not exist; looked for again every 1 s",
+        1,
+    );
 
     std::fs::create_dir(&backup).unwrap();
     wait_said(&mut p, "watching", 1);
@@ -188,7 +196,10 @@ fn a_backup_written_slowly_into_a_folder_that_appears_is_backed_up_once_after_it
     }
     let first = log.lines().next().unwrap();
     assert!(
-        first.get(..19).and_then(|t| t.parse::<jiff::civil::DateTime>().ok()).is_some(),
+        first
+            .get(..19)
+            .and_then(|t| t.parse::<jiff::civil::DateTime>().ok())
+            .is_some(),
         "each line starts with the local time: {first}"
     );
 }

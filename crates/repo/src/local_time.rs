@@ -88,7 +88,10 @@ mod tests {
     fn local_rfc3339_has_the_offset_of_the_zone() {
         let t = local_rfc3339(1_780_000_000_123_456);
         assert_eq!(t.len(), "2026-05-28T20:26:40+00:00".len(), "{t}");
-        assert!(t.starts_with("2026-05-2") && t[19..].starts_with(['+', '-']), "{t}");
+        assert!(
+            t.starts_with("2026-05-2") && t[19..].starts_with(['+', '-']),
+            "{t}"
+        );
     }
 
     #[test]

@@ -38,7 +38,10 @@ pub struct Fingerprint {
 pub enum Found {
     /// Its device folders (none yet, maybe), and which folder it is (device, inode): a folder
     /// removed and made again is another one, to be watched again.
-    Present { devices: Vec<PathBuf>, id: (u64, u64) },
+    Present {
+        devices: Vec<PathBuf>,
+        id: (u64, u64),
+    },
     /// Not there, or not a folder that can be read: why.
     Missing(String),
 }
@@ -106,7 +109,14 @@ pub fn fingerprint(folder: &Path) -> Fingerprint {
                 pending.push(entry.path());
             }
             let mut h = std::hash::DefaultHasher::new();
-            (entry.path(), meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ino()).hash(&mut h);
+            (
+                entry.path(),
+                meta.len(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+                meta.ino(),
+            )
+                .hash(&mut h);
             fp.files += 1;
             fp.hash = fp.hash.wrapping_add(h.finish());
         }
@@ -162,7 +172,9 @@ mod tests {
         let phone = root.join("PHONE");
         std::fs::create_dir_all(phone.join("ab")).unwrap();
         std::fs::write(phone.join("Info.plist"), b"x").unwrap();
-        assert!(matches!(scan(&root), Found::Present { devices, .. } if devices == [phone.clone()]));
+        assert!(
+            matches!(scan(&root), Found::Present { devices, .. } if devices == [phone.clone()])
+        );
         assert!(
             matches!(scan(&phone), Found::Present { devices, .. } if devices == [phone.clone()])
         );

@@ -273,9 +273,12 @@ mod tests {
         assert_eq!(d.next_settled(), Some(t0 + SETTLE));
         assert!(d.settled(t0 + secs(59)).is_empty());
         assert!(d.event(&phone.join("ab/abcdef"), t0 + secs(30)));
-        assert!(d.settled(t0 + secs(60)).is_empty(), "the event restarted it");
+        assert!(
+            d.settled(t0 + secs(60)).is_empty(),
+            "the event restarted it"
+        );
         assert_eq!(d.next_settled(), Some(t0 + secs(90)));
-        assert_eq!(d.settled(t0 + secs(90)), [phone.clone()]);
+        assert_eq!(d.settled(t0 + secs(90)), std::slice::from_ref(&phone));
         assert!(!d.event(Path::new("/Backup/OTHER/Info.plist"), t0));
         assert!(!d.all_decided());
     }
@@ -285,7 +288,7 @@ mod tests {
         let t0 = Instant::now();
         let (mut d, root, phone) = watch(t0);
         assert_eq!(d.looked(&phone, finished("one")), Verdict::BackUp);
-        assert_eq!(d.ready(), [phone.clone()]);
+        assert_eq!(d.ready(), std::slice::from_ref(&phone));
         assert!(d.settled(t0 + secs(600)).is_empty(), "looked at once");
         d.ended(&phone, Ended::Done, t0 + secs(61));
         assert!(d.ready().is_empty() && d.all_decided());
@@ -297,7 +300,7 @@ mod tests {
         d.present(&root, &[], t0 + secs(200));
         assert!(d.folders().is_empty() && d.all_decided());
         d.present(&root, std::slice::from_ref(&phone), t0 + secs(300));
-        assert_eq!(d.settled(t0 + secs(360)), [phone.clone()]);
+        assert_eq!(d.settled(t0 + secs(360)), std::slice::from_ref(&phone));
         assert_eq!(d.looked(&phone, finished("one")), Verdict::AlreadyDone);
         // The next backup of the device.
         d.event(&phone.join("Manifest.db"), t0 + secs(400));
@@ -316,7 +319,7 @@ mod tests {
         d.ended(&phone, Ended::StillWriting, t0 + secs(170));
         assert!(d.ready().is_empty());
         assert!(d.settled(t0 + secs(229)).is_empty());
-        assert_eq!(d.settled(t0 + secs(230)), [phone.clone()]);
+        assert_eq!(d.settled(t0 + secs(230)), std::slice::from_ref(&phone));
         assert_eq!(
             d.looked(&phone, finished("one")),
             Verdict::BackUp,
@@ -330,7 +333,7 @@ mod tests {
         let (mut d, _, phone) = watch(t0);
         d.looked(&phone, finished("one"));
         d.ended(&phone, Ended::NotReached, t0 + secs(61));
-        assert_eq!(d.ready(), [phone.clone()]);
+        assert_eq!(d.ready(), std::slice::from_ref(&phone));
         d.ended(&phone, Ended::Failed, t0 + secs(62));
         assert!(d.ready().is_empty() && d.settled(t0 + secs(9999)).is_empty());
         // An unchanged fingerprint is no change; a new one is.
@@ -340,7 +343,7 @@ mod tests {
         assert!(d.settled(t0 + secs(9999)).is_empty());
         d.fingerprint(&phone, fp(4), t0 + secs(300));
         assert!(d.settled(t0 + secs(359)).is_empty());
-        assert_eq!(d.settled(t0 + secs(360)), [phone.clone()]);
+        assert_eq!(d.settled(t0 + secs(360)), std::slice::from_ref(&phone));
         assert_eq!(d.looked(&phone, finished("one")), Verdict::BackUp);
     }
 

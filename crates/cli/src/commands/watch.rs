@@ -136,7 +136,10 @@ impl Log {
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
         eprint!("{line}");
         if let Err(e) = file.write_all(line.as_bytes()) {
-            eprintln!("warning: {}: cannot append to the log: {e}", self.path.display());
+            eprintln!(
+                "warning: {}: cannot append to the log: {e}",
+                self.path.display()
+            );
         }
     }
 }
