@@ -48,4 +48,5 @@ mod ui_browse;
 mod ui_media;
 mod ui_restore;
 mod unchanged;
+mod watch;
 mod webdav;

@@ -191,6 +191,9 @@ pub enum Command {
     /// The household's dashboard in the browser: devices, snapshots, files, photos,
     /// messages, restores, and backups, checks and prunes with live progress
     Ui(UiArgs),
+    /// Follow MobileSync folders and back each device up once its backup has finished and
+    /// settled, until stopped (Ctrl-C, SIGTERM)
+    Watch(WatchArgs),
     /// Make a sample household, back it up, show stats, restore one device and verify it
     Demo {
         /// Folder for the demo's source backups, repository and restore (default: ./hearth-demo)
@@ -334,6 +337,34 @@ pub struct WebdavArgs {
     /// anyone who reaches it reads every snapshot
     #[arg(long)]
     pub allow_remote: bool,
+}
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// MobileSync Backup folders or <UDID> device folders to follow (default: the platform's
+    /// MobileSync Backup folder); one missing now is looked for at every rescan
+    pub paths: Vec<PathBuf>,
+    /// How long a device folder must hold still, its backup finished, before it is backed up
+    #[arg(long, default_value = "60s", value_parser = parse_wait)]
+    pub settle: std::time::Duration,
+    /// How often every folder is scanned again: for missed events, file systems without
+    /// them, and a folder that comes back (an external disk)
+    #[arg(long, default_value = "5m", value_parser = parse_wait)]
+    pub rescan: std::time::Duration,
+    /// The first wait before trying an unreachable repository again; doubled each time, up to
+    /// 15 minutes
+    #[arg(long, default_value = "30s", value_parser = parse_wait)]
+    pub retry: std::time::Duration,
+    /// Append the log to this file (default: $XDG_STATE_HOME/hearth/watch.log, else
+    /// ~/.local/state/hearth/watch.log)
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Wait until every device folder has settled, back up what is ready, and exit
+    #[arg(long)]
+    pub once: bool,
+    /// Passwords of encrypted iOS backups (see `hearth backup`); never asked for
+    #[arg(long, env = "HEARTH_IOS_PASSWORD_FILE")]
+    pub ios_password_file: Option<PathBuf>,
 }
 
 #[derive(Args)]

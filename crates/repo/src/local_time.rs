@@ -32,6 +32,15 @@ pub fn rfc3339(micros: i64) -> String {
     utc(micros).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// RFC 3339 in the local time zone, to the second, with its offset:
+/// `2026-12-06T10:51:17+01:00`, as a log line is stamped.
+pub fn local_rfc3339(micros: i64) -> String {
+    let t = Timestamp::from_microsecond(micros).unwrap_or(Timestamp::UNIX_EPOCH);
+    t.to_zoned(zone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
 /// The local wall clock to the minute, `2026-12-06 09:51`, as a person reads a snapshot's time.
 pub fn local_minute(micros: i64) -> String {
     utc(wall_micros(micros))
@@ -72,6 +81,16 @@ mod tests {
             rfc3339(i64::MAX),
             rfc3339(i64::MAX - 1),
             "clamped, not a panic"
+        );
+    }
+
+    #[test]
+    fn local_rfc3339_has_the_offset_of_the_zone() {
+        let t = local_rfc3339(1_780_000_000_123_456);
+        assert_eq!(t.len(), "2026-05-28T20:26:40+00:00".len(), "{t}");
+        assert!(
+            t.starts_with("2026-05-2") && t[19..].starts_with(['+', '-']),
+            "{t}"
         );
     }
 

@@ -16,6 +16,7 @@ mod restore;
 mod serving;
 mod stats;
 mod ui;
+mod watch;
 mod webdav;
 
 use crate::Outcome;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Mount(args) => mount::run(&ctx, &args),
         Command::Webdav(args) => webdav::run(&ctx, &args),
         Command::Ui(args) => ui::run(&ctx, &args),
+        Command::Watch(args) => watch::run(&ctx, &args),
         Command::Demo { dir } => demo::run(&ctx, &dir),
     }
 }

@@ -1,0 +1,269 @@
+//! `watch`: follow MobileSync folders and back each device up once its backup has finished and
+//! settled (`hearth-watch`), logging one line per event to stderr and a log file, until a
+//! stop signal (or, `--once`, until every device folder has settled).
+
+use super::backup::{default_source, ios_passwords};
+use crate::Outcome;
+use crate::cli::WatchArgs;
+use crate::context::Context;
+use crate::output::{bytes, device_line, esc, esc_text};
+use crate::signals::{self, Stop};
+use anyhow::{Context as _, Result, bail};
+use hearth_ingest::{DeviceOutcome, IngestError, IngestOptions};
+use hearth_repo::Repository;
+use hearth_watch::{Opened, Watch, WatchOptions, WatchReport};
+use std::fmt::Display;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub fn run(ctx: &Context, args: &WatchArgs) -> Result<Outcome> {
+    // First: every thread started from here on leaves the stop signals to the signal thread.
+    let stop = Stop::install()?;
+    if args.rescan.is_zero() {
+        bail!("--rescan must be at least 1s");
+    }
+    let folders = match args.paths.is_empty() {
+        true => vec![default_source()?],
+        false => args.paths.clone(),
+    };
+    let log = Arc::new(Log::open(&log_path(args.log.as_deref())?, args.rescan)?);
+    // Asked once, not at every backup (a prompt on a terminal).
+    let password = ctx.password(false)?;
+    let options = WatchOptions {
+        folders,
+        settle: args.settle,
+        rescan: args.rescan,
+        retry: args.retry,
+        once: args.once,
+        ingest: IngestOptions {
+            ios_passwords: Some(Arc::new(ios_passwords(
+                args.ios_password_file.as_deref(),
+                false,
+            )?)),
+            ..IngestOptions::default()
+        },
+    };
+    let watch = Watch::new(options);
+    let stopper = watch.stopper();
+    let said = Arc::clone(&log);
+    let mut stops = 0;
+    stop.on_signal(move |signal| {
+        stops += 1;
+        if stops > 1 {
+            said.line(format_args!("{}: ending now", signals::name(signal)));
+            std::process::exit(1);
+        }
+        said.line(format_args!(
+            "{}: stopping (a backup in progress finishes first; signal again to end at once)",
+            signals::name(signal)
+        ));
+        stopper.stop();
+    });
+    let open = || -> Result<Opened, String> {
+        let open = || -> Result<Opened> {
+            let repo = Repository::open(ctx.backend()?, &password, &ctx.options())?;
+            let lock = ctx.shared_lock(&repo)?;
+            Ok(Opened { repo, lock })
+        };
+        open().map_err(|e| format!("{e:#}"))
+    };
+    let summary = watch.run(open, log.as_ref())?;
+    log.line(format_args!("stopped"));
+    if summary.failed > 0 {
+        bail!(
+            "{} device(s) could not be backed up (see above)",
+            summary.failed
+        );
+    }
+    let warnings = args.once && summary.not_finished + summary.still_writing + summary.missing > 0;
+    Ok(match warnings {
+        true => Outcome::Warnings,
+        false => Outcome::Success,
+    })
+}
+
+/// `--log`, else `$XDG_STATE_HOME/hearth/watch.log`, else `~/.local/state/hearth/watch.log`.
+fn log_path(flag: Option<&Path>) -> Result<PathBuf> {
+    if let Some(f) = flag {
+        return Ok(f.to_path_buf());
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")));
+    match state {
+        Some(dir) => Ok(dir.join("hearth/watch.log")),
+        None => bail!("no HOME and no XDG_STATE_HOME to put the log in; name a file with --log"),
+    }
+}
+
+/// One line per event, stamped with the local time (RFC 3339), on stderr and appended to the
+/// log file.
+struct Log {
+    file: Mutex<std::fs::File>,
+    path: PathBuf,
+    rescan: Duration,
+}
+
+impl Log {
+    fn open(path: &Path, rescan: Duration) -> Result<Log> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{}: cannot create the log's folder", dir.display()))?;
+        }
+        let file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("{}: cannot open the log file", path.display()))?;
+        Ok(Log {
+            file: Mutex::new(file),
+            path: path.to_path_buf(),
+            rescan,
+        })
+    }
+
+    fn line(&self, message: std::fmt::Arguments<'_>) {
+        let micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        let line = format!(
+            "{} {message}\n",
+            hearth_repo::local_time::local_rfc3339(micros)
+        );
+        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        eprint!("{line}");
+        if let Err(e) = file.write_all(line.as_bytes()) {
+            eprintln!(
+                "warning: {}: cannot append to the log: {e}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+fn shown(p: &Path) -> String {
+    esc(&p.display().to_string()).into_owned()
+}
+
+/// "45 s", "5 min", "1 h 30 min".
+fn wait(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
+}
+
+impl WatchReport for Log {
+    fn watching(&self, folder: &Path, devices: usize, events: bool) {
+        let how = match events {
+            true => format!("folder events, and a rescan every {}", wait(self.rescan)),
+            false => format!("a rescan every {}", wait(self.rescan)),
+        };
+        self.line(format_args!(
+            "watching {}: {devices} device folder(s), through {how}",
+            shown(folder)
+        ));
+    }
+
+    fn folder_missing(&self, folder: &Path, problem: &str) {
+        self.line(format_args!(
+            "{}: {}; looked for again every {}",
+            shown(folder),
+            esc_text(problem),
+            wait(self.rescan)
+        ));
+    }
+
+    fn events_unavailable(&self, folder: &Path, error: &dyn Display) {
+        self.line(format_args!(
+            "warning: no folder events for {} ({}); changes are seen at each rescan",
+            shown(folder),
+            esc_text(&error.to_string())
+        ));
+    }
+
+    fn not_ready(&self, device: &Path, why: &str) {
+        self.line(format_args!(
+            "{}: not finished: {}; waiting for it to change",
+            shown(device),
+            esc_text(why)
+        ));
+    }
+
+    fn device_ready(&self, device: &Path) {
+        self.line(format_args!(
+            "{}: backup finished and settled; backing it up",
+            shown(device)
+        ));
+    }
+
+    fn backed_up(&self, device: &Path, outcome: &DeviceOutcome) {
+        match outcome {
+            DeviceOutcome::Stored(r) => self.line(format_args!(
+                "{}: snapshot {} of {}: {} files, {} new, {} changed; read {}, added {}{}",
+                shown(device),
+                r.snapshot.short(),
+                device_line(&r.device),
+                r.summary.files,
+                r.summary.files_new,
+                r.summary.files_changed,
+                bytes(r.summary.bytes_read),
+                bytes(r.summary.bytes_added),
+                match r.warnings.len() {
+                    0 => String::new(),
+                    n => format!("; {n} problem(s) recorded in the snapshot"),
+                }
+            )),
+            DeviceOutcome::Unchanged(r) => self.line(format_args!(
+                "{}: unchanged since snapshot {} of {}; nothing stored",
+                shown(device),
+                r.snapshot.short(),
+                device_line(&r.device)
+            )),
+            DeviceOutcome::StillWriting(w) => self.line(format_args!(
+                "warning: {}; tried again once it settles",
+                esc_text(&w.to_string())
+            )),
+        }
+    }
+
+    fn backup_failed(&self, _device: &Path, error: &IngestError) {
+        self.line(format_args!(
+            "error: {}; tried again once the folder changes",
+            esc_text(&error.to_string())
+        ));
+    }
+
+    fn repository_unreachable(&self, error: &dyn Display, retry_in: Option<Duration>) {
+        let then = match retry_in {
+            Some(d) => format!("; trying again in {}", wait(d)),
+            None => String::new(),
+        };
+        self.line(format_args!(
+            "error: the repository cannot be used: {}{then}",
+            esc_text(&error.to_string())
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_read_as_a_person_says_them() {
+        let w = |s| wait(Duration::from_secs(s));
+        assert_eq!(w(30), "30 s");
+        assert_eq!(w(300), "5 min");
+        assert_eq!(w(90), "1 min 30 s");
+        assert_eq!(w(3600), "1 h");
+        assert_eq!(w(5400), "1 h 30 min");
+    }
+}
