@@ -3,9 +3,11 @@
 
 mod cli;
 mod commands;
+mod config_file;
 mod context;
 mod output;
 mod progress;
+mod settings;
 mod signals;
 
 use clap::Parser;

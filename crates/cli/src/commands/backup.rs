@@ -23,11 +23,11 @@ use std::sync::{Arc, Mutex};
 const SHOWN_WARNINGS: usize = 10;
 
 pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
-    let paths = if args.paths.is_empty() {
-        vec![default_source()?]
-    } else {
-        args.paths.clone()
-    };
+    // PATH, else the config file's [watch] folders, else this computer's MobileSync folder.
+    let mut paths = ctx.settings.watch_folders(&args.paths).value;
+    if paths.is_empty() {
+        paths = vec![default_source()?];
+    }
     let mut folders = Vec::new();
     for p in &paths {
         folders.extend(find_device_folders(p)?);
@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
         tags: args.tags.clone(),
         force_read: args.force,
         ios_passwords: Some(Arc::new(ios_passwords(
-            args.ios_password_file.as_deref(),
+            (ctx.settings.ios_password_file(args.ios_password_file.clone()).value).as_deref(),
             true,
         )?)),
     };
