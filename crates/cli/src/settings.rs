@@ -11,7 +11,6 @@ use crate::cli::{Global, RepoLocation};
 use crate::config_file::{ConfigFile, resolve_path};
 use anyhow::{Context as _, Result, bail};
 use hearth_repo::retention::Policy;
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -78,7 +77,7 @@ pub enum PasswordFrom {
 }
 
 /// Looks up an environment variable; None when unset or empty.
-type Env = Box<dyn Fn(&str) -> Option<OsString>>;
+type Env = Box<dyn Fn(&str) -> Option<OsString> + Send + Sync>;
 
 pub struct Settings {
     pub config: ConfigLocation,
@@ -373,7 +372,7 @@ pub fn duration_text(d: Duration) -> String {
 /// Settings for tests: these flags, variables and config file text.
 #[cfg(test)]
 pub fn for_test(global: &Global, vars: &[(&str, &str)], text: Option<&str>) -> Result<Settings> {
-    let vars: HashMap<String, OsString> = (vars.iter())
+    let vars: std::collections::HashMap<String, OsString> = (vars.iter())
         .map(|(k, v)| (k.to_string(), OsString::from(v)))
         .collect();
     let env: Env = Box::new(move |name| vars.get(name).filter(|v| !v.is_empty()).cloned());
