@@ -47,7 +47,10 @@ fn source_of(doc: &Value, key: &str) -> (String, Value) {
 fn a_config_file_with_repo_and_password_file_is_all_a_command_needs() {
     let w = World::with_repo();
     // `pw` is beside the config file: relative paths are read from the file's folder.
-    write_config(&w, &format!("repo = {:?}\npassword_file = \"pw\"\n", s(&w.repo())));
+    write_config(
+        &w,
+        &format!("repo = {:?}\npassword_file = \"pw\"\n", s(&w.repo())),
+    );
     std::fs::write(w.path("config/hearth/pw"), format!("{PASSWORD}\n")).unwrap();
     let listed = json_of(&mut bare(&w, &["--json", "snapshots"]));
     assert_eq!(listed, serde_json::json!([]));
@@ -56,7 +59,10 @@ fn a_config_file_with_repo_and_password_file_is_all_a_command_needs() {
     let file = format!("config file {}", s(&config_path(&w)));
     assert_eq!(doc["file"]["path"], s(&config_path(&w)));
     assert_eq!(doc["file"]["exists"], true);
-    assert_eq!(source_of(&doc, "repo"), (file.clone(), Value::from(s(&w.repo()))));
+    assert_eq!(
+        source_of(&doc, "repo"),
+        (file.clone(), Value::from(s(&w.repo())))
+    );
     let (source, value) = source_of(&doc, "password");
     assert_eq!(source, file);
     // Where it is read from, never the password.
@@ -77,7 +83,10 @@ fn a_variable_beats_the_file_and_a_flag_beats_the_variable() {
     let mut c = bare(&w, &["config", "--json"]);
     c.env_remove("HEARTH_CACHE_DIR");
     let doc = json_of(&mut c);
-    assert_eq!(source_of(&doc, "repo"), (file.clone(), "/nowhere/hearth".into()));
+    assert_eq!(
+        source_of(&doc, "repo"),
+        (file.clone(), "/nowhere/hearth".into())
+    );
     assert_eq!(source_of(&doc, "lock_wait"), (file.clone(), "5m".into()));
     assert_eq!(source_of(&doc, "cache_dir").0, file);
     assert_eq!(source_of(&doc, "password").0, "default");
@@ -87,8 +96,14 @@ fn a_variable_beats_the_file_and_a_flag_beats_the_variable() {
     let mut c = w.cmd(&["config", "--json"]);
     c.env("HEARTH_LOCK_WAIT", "2m");
     let doc = json_of(&mut c);
-    assert_eq!(source_of(&doc, "repo"), ("HEARTH_REPO".into(), Value::from(s(&w.repo()))));
-    assert_eq!(source_of(&doc, "lock_wait"), ("HEARTH_LOCK_WAIT".into(), "2m".into()));
+    assert_eq!(
+        source_of(&doc, "repo"),
+        ("HEARTH_REPO".into(), Value::from(s(&w.repo())))
+    );
+    assert_eq!(
+        source_of(&doc, "lock_wait"),
+        ("HEARTH_LOCK_WAIT".into(), "2m".into())
+    );
     assert_eq!(source_of(&doc, "cache_dir").0, "HEARTH_CACHE_DIR");
     assert_eq!(source_of(&doc, "password").0, "HEARTH_PASSWORD");
 
@@ -97,8 +112,14 @@ fn a_variable_beats_the_file_and_a_flag_beats_the_variable() {
     let mut c = w.cmd(&["config", "--json", "--repo", s(&other), "--lock-wait", "0"]);
     c.env("HEARTH_LOCK_WAIT", "2m");
     let doc = json_of(&mut c);
-    assert_eq!(source_of(&doc, "repo"), ("flag --repo".into(), Value::from(s(&other))));
-    assert_eq!(source_of(&doc, "lock_wait"), ("flag --lock-wait".into(), "0s".into()));
+    assert_eq!(
+        source_of(&doc, "repo"),
+        ("flag --repo".into(), Value::from(s(&other)))
+    );
+    assert_eq!(
+        source_of(&doc, "lock_wait"),
+        ("flag --lock-wait".into(), "0s".into())
+    );
 
     // HEARTH_CONFIG and --config name another file.
     std::fs::write(w.path("elsewhere.toml"), "repo = \"/elsewhere\"\n").unwrap();
@@ -111,10 +132,15 @@ fn a_variable_beats_the_file_and_a_flag_beats_the_variable() {
     c.env("HEARTH_CONFIG", w.path("elsewhere.toml"));
     assert_eq!(source_of(&json_of(&mut c), "repo").1, "/nowhere/hearth");
     // A file named on purpose that is not there is an error, not silently no values.
-    let out = bare(&w, &["snapshots", "--config", s(&w.path("typo.toml"))]).output().unwrap();
+    let out = bare(&w, &["snapshots", "--config", s(&w.path("typo.toml"))])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("typo.toml") && err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("typo.toml") && err.contains("does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -173,13 +199,19 @@ fn forget_with_no_keep_flags_keeps_what_the_config_file_says() {
     let out = w.run(&["forget"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no --keep-* option given and no [retention]"), "{err}");
+    assert!(
+        err.contains("no --keep-* option given and no [retention]"),
+        "{err}"
+    );
 
     write_config(&w, "[retention]\nkeep_last = 1\n");
     let out = w.cmd(&["--json", "forget"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("keeping by [retention] of the config file"), "{err}");
+    assert!(
+        err.contains("keeping by [retention] of the config file"),
+        "{err}"
+    );
     let snaps = w.json(&["snapshots"], 0);
     let snaps = snaps.as_array().unwrap();
     assert_eq!(snaps.len(), 1, "{snaps:?}");
@@ -188,5 +220,8 @@ fn forget_with_no_keep_flags_keeps_what_the_config_file_says() {
     let doc = w.json(&["forget", "--dry-run", "--keep-last", "5"], 0);
     let kept = &doc["groups"][0]["snapshots"];
     assert_eq!(kept.as_array().unwrap().len(), 2, "{doc:#}");
-    assert!(kept.as_array().unwrap().iter().all(|d| d["keep"] == true), "{doc:#}");
+    assert!(
+        kept.as_array().unwrap().iter().all(|d| d["keep"] == true),
+        "{doc:#}"
+    );
 }

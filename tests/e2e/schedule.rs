@@ -36,7 +36,11 @@ fn write_config(w: &World, text: &str) {
 
 fn good_config(w: &World, extra: &str) {
     std::fs::write(w.path("pw"), PASSWORD).unwrap();
-    let text = format!("repo = {:?}\npassword_file = {:?}\n{extra}", s(&w.repo()), s(&w.path("pw")));
+    let text = format!(
+        "repo = {:?}\npassword_file = {:?}\n{extra}",
+        s(&w.repo()),
+        s(&w.path("pw"))
+    );
     write_config(w, &text);
 }
 
@@ -57,8 +61,17 @@ fn verify(w: &World, files: &[PathBuf]) {
         .env("XDG_RUNTIME_DIR", w.path("run"))
         .output()
         .expect("systemd-analyze runs (Debian's systemd package; .ci/run installs it)");
-    assert_eq!(code(&out), Some(0), "systemd-analyze verify {files:?}:\n{}", describe(&out));
-    assert!(out.stderr.is_empty(), "systemd-analyze verify {files:?}:\n{}", describe(&out));
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "systemd-analyze verify {files:?}:\n{}",
+        describe(&out)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "systemd-analyze verify {files:?}:\n{}",
+        describe(&out)
+    );
 }
 
 fn canonical_hearth() -> String {
@@ -72,15 +85,24 @@ fn install_refuses_without_a_config_file_that_a_service_can_use() {
     let out = scheduled(&w, &["schedule", "install"]);
     assert_eq!(code(&out), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("no config file at {}", s(&config_path(&w)))), "{err}");
+    assert!(
+        err.contains(&format!("no config file at {}", s(&config_path(&w)))),
+        "{err}"
+    );
 
     write_config(&w, "lock_wait = \"1m\"\n");
     let err = String::from_utf8_lossy(&scheduled(&w, &["schedule", "install"]).stderr).into_owned();
     assert!(err.contains("names no repository"), "{err}");
     write_config(&w, &format!("repo = {:?}\n", s(&w.repo())));
     let err = String::from_utf8_lossy(&scheduled(&w, &["schedule", "install"]).stderr).into_owned();
-    assert!(err.contains("has no password_file or password_command"), "{err}");
-    assert!(!units(&w).exists(), "nothing is written when install refuses");
+    assert!(
+        err.contains("has no password_file or password_command"),
+        "{err}"
+    );
+    assert!(
+        !units(&w).exists(),
+        "nothing is written when install refuses"
+    );
 }
 
 #[test]
@@ -95,53 +117,96 @@ fn systemd_units_verify_and_uninstall_removes_only_them() {
     let out = scheduled(&w, &["schedule", "install", "--platform", "linux"]);
     assert_eq!(code(&out), Some(3), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("systemctl --user enable --now hearth-watch.service"), "{err}");
+    assert!(
+        err.contains("systemctl --user enable --now hearth-watch.service"),
+        "{err}"
+    );
     let watch = units(&w).join("hearth-watch.service");
     let text = std::fs::read_to_string(&watch).unwrap();
     let config = std::fs::canonicalize(config_path(&w)).unwrap();
-    let exec = format!("ExecStart={} --config {} watch\n", canonical_hearth(), s(&config));
+    let exec = format!(
+        "ExecStart={} --config {} watch\n",
+        canonical_hearth(),
+        s(&config)
+    );
     assert!(text.contains(&exec), "{text}");
     assert!(text.contains("Restart=on-failure"), "{text}");
-    assert!(!text.contains(PASSWORD) && !text.contains(s(&w.repo())), "{text}");
+    assert!(
+        !text.contains(PASSWORD) && !text.contains(s(&w.repo())),
+        "{text}"
+    );
     verify(&w, std::slice::from_ref(&watch));
 
     // A timer instead: the watch service goes, the backup service and its timer come.
-    let out = scheduled(&w, &["--json", "schedule", "install", "--every", "6h", "--platform", "linux"]);
+    let out = scheduled(
+        &w,
+        &[
+            "--json",
+            "schedule",
+            "install",
+            "--every",
+            "6h",
+            "--platform",
+            "linux",
+        ],
+    );
     assert_eq!(code(&out), Some(3), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["started"], false, "{doc:#}");
-    assert_eq!(doc["job"], serde_json::json!({"kind": "backup", "every": "6h"}));
+    assert_eq!(
+        doc["job"],
+        serde_json::json!({"kind": "backup", "every": "6h"})
+    );
     assert!(!watch.exists());
     let service = units(&w).join("hearth-backup.service");
     let timer = units(&w).join("hearth-backup.timer");
     let service_text = std::fs::read_to_string(&service).unwrap();
     assert!(service_text.contains(" forget --prune\n"), "{service_text}");
     let timer_text = std::fs::read_to_string(&timer).unwrap();
-    assert!(timer_text.contains("OnUnitActiveSec=6h\n") && timer_text.contains("Persistent=true\n"));
+    assert!(
+        timer_text.contains("OnUnitActiveSec=6h\n") && timer_text.contains("Persistent=true\n")
+    );
     verify(&w, &[service.clone(), timer.clone()]);
 
     // status: what is installed and its schedule, the repository's latest snapshot.
     std::fs::create_dir_all(w.path("state/hearth")).unwrap();
-    std::fs::write(w.path("state/hearth/watch.log"), "one\ntwo\nbacked up Good iPhone\n").unwrap();
+    std::fs::write(
+        w.path("state/hearth/watch.log"),
+        "one\ntwo\nbacked up Good iPhone\n",
+    )
+    .unwrap();
     let out = scheduled(&w, &["--json", "schedule", "status", "--platform", "linux"]);
     assert_eq!(code(&out), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<_> = doc["units"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+    let names: Vec<_> = doc["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["hearth-backup.service", "hearth-backup.timer"]);
     assert_eq!(doc["units"][1]["job"]["every"], "6h");
     assert!(doc["units"][1]["manager_error"].is_string(), "{doc:#}");
     assert_eq!(doc["repository"]["reachable"], true, "{doc:#}");
     assert_eq!(doc["repository"]["last_snapshot"], Value::Null);
     assert_eq!(doc["log"]["last_lines"][2], "backed up Good iPhone");
-    let text = String::from_utf8(scheduled(&w, &["schedule", "status", "--platform", "linux"]).stdout).unwrap();
-    assert!(text.contains("hearth-backup.timer: backs up every 6h"), "{text}");
+    let text =
+        String::from_utf8(scheduled(&w, &["schedule", "status", "--platform", "linux"]).stdout)
+            .unwrap();
+    assert!(
+        text.contains("hearth-backup.timer: backs up every 6h"),
+        "{text}"
+    );
     assert!(text.contains("latest snapshot: none yet"), "{text}");
 
     let out = scheduled(&w, &["schedule", "uninstall", "--platform", "linux"]);
     assert!(matches!(code(&out), Some(0 | 3)), "{}", describe(&out));
     assert!(!service.exists() && !timer.exists());
     assert!(theirs.exists(), "an unrelated unit stays");
-    let listed: Vec<_> = std::fs::read_dir(units(&w)).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let listed: Vec<_> = std::fs::read_dir(units(&w))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(listed, ["other.service"]);
 }
 
@@ -180,23 +245,50 @@ fn the_launchd_agent_parses_with_plist_and_plistlib() {
 
     let py = plistlib(&agent);
     let hearth = canonical_hearth();
-    assert_eq!(py["ProgramArguments"], serde_json::json!([hearth, "--config", s(&config), "watch"]));
+    assert_eq!(
+        py["ProgramArguments"],
+        serde_json::json!([hearth, "--config", s(&config), "watch"])
+    );
     assert_eq!(py["StandardErrorPath"], s(&log));
-    assert_eq!(py["KeepAlive"], serde_json::json!({"SuccessfulExit": false}));
+    assert_eq!(
+        py["KeepAlive"],
+        serde_json::json!({"SuccessfulExit": false})
+    );
     assert_eq!(py["RunAtLoad"], true);
 
     // Every 6 hours instead: the watch agent is replaced by the backup agent.
-    let out = scheduled(&w, &["schedule", "install", "--every", "6h", "--platform", "macos"]);
+    let out = scheduled(
+        &w,
+        &[
+            "schedule",
+            "install",
+            "--every",
+            "6h",
+            "--platform",
+            "macos",
+        ],
+    );
     assert_eq!(code(&out), Some(3), "{}", describe(&out));
     assert!(!agent.exists());
     let backup = plistlib(&w.path("home/Library/LaunchAgents/org.hearth.backup.plist"));
     assert_eq!(backup["StartInterval"], 21600);
-    assert_eq!(backup["ProgramArguments"], serde_json::json!([hearth, "--config", s(&config), "backup"]));
+    assert_eq!(
+        backup["ProgramArguments"],
+        serde_json::json!([hearth, "--config", s(&config), "backup"])
+    );
     let doc: Value = serde_json::from_slice(
         &scheduled(&w, &["--json", "schedule", "status", "--platform", "macos"]).stdout,
     )
     .unwrap();
-    assert_eq!(doc["units"][0]["job"], serde_json::json!({"kind": "backup", "every": "6h"}));
+    assert_eq!(
+        doc["units"][0]["job"],
+        serde_json::json!({"kind": "backup", "every": "6h"})
+    );
     scheduled(&w, &["schedule", "uninstall", "--platform", "macos"]);
-    assert!(std::fs::read_dir(w.path("home/Library/LaunchAgents")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(w.path("home/Library/LaunchAgents"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }

@@ -91,7 +91,9 @@ impl RetentionSection {
 /// A wait as `--lock-wait` takes it (`90s`, `10m`, `1h`), or a number of seconds.
 fn wait<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let text = text_or_seconds(d)?;
-    parse_wait(&text).map(Some).map_err(serde::de::Error::custom)
+    parse_wait(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// A span as `--keep-within` takes it (`12h`, `7d`, `2w`, `6m`, `1y`).
@@ -102,7 +104,9 @@ fn span<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
 
 fn span_micros<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let text = String::deserialize(d)?;
-    parse_span(&text).map(Some).map_err(serde::de::Error::custom)
+    parse_span(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 fn text_or_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -223,22 +227,40 @@ keep_within = "2w"
         let err = parse("repo = \"/r\"\n\n[watch]\nsettel = \"60s\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("config file /etc/hearth.toml: line 4, column 1:"), "{err}");
+        assert!(
+            err.starts_with("config file /etc/hearth.toml: line 4, column 1:"),
+            "{err}"
+        );
         assert!(err.contains("unknown field `settel`"), "{err}");
         let top = parse("repository = \"/r\"\n").unwrap_err().to_string();
-        assert!(top.contains("line 1") && top.contains("`repository`"), "{top}");
+        assert!(
+            top.contains("line 1") && top.contains("`repository`"),
+            "{top}"
+        );
     }
 
     #[test]
     fn bad_values_and_syntax_name_the_line() {
-        let err = parse("repo = \"/r\"\nlock_wait = \"soon\"\n").unwrap_err().to_string();
-        assert!(err.contains("line 2") && err.contains("not a duration"), "{err}");
-        let err = parse("[retention]\nkeep_daily = \"seven\"\n").unwrap_err().to_string();
+        let err = parse("repo = \"/r\"\nlock_wait = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("not a duration"),
+            "{err}"
+        );
+        let err = parse("[retention]\nkeep_daily = \"seven\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
         let err = parse("repo = /r\n").unwrap_err().to_string();
         assert!(err.contains("line 1"), "{err}");
-        let err = parse("[notify]\noverdue = \"7 days\"\n").unwrap_err().to_string();
-        assert!(err.contains("line 2") && err.contains("not a span"), "{err}");
+        let err = parse("[notify]\noverdue = \"7 days\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("not a span"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -246,18 +268,30 @@ keep_within = "2w"
         let err = parse("password_file = \"p\"\npassword_command = \"echo x\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("both password_file and password_command"), "{err}");
+        assert!(
+            err.contains("both password_file and password_command"),
+            "{err}"
+        );
     }
 
     #[test]
     fn tilde_is_home_and_relative_paths_are_beside_the_file() {
         let base = Path::new("/etc/hearth");
         let home = Some(Path::new("/home/ann"));
-        assert_eq!(resolve_path("~/b", base, home), PathBuf::from("/home/ann/b"));
+        assert_eq!(
+            resolve_path("~/b", base, home),
+            PathBuf::from("/home/ann/b")
+        );
         assert_eq!(resolve_path("~", base, home), PathBuf::from("/home/ann"));
         assert_eq!(resolve_path("/abs", base, home), PathBuf::from("/abs"));
-        assert_eq!(resolve_path("rel/x", base, home), PathBuf::from("/etc/hearth/rel/x"));
+        assert_eq!(
+            resolve_path("rel/x", base, home),
+            PathBuf::from("/etc/hearth/rel/x")
+        );
         // `~user/` is not expanded: it is a relative name like any other.
-        assert_eq!(resolve_path("~bob/x", base, home), PathBuf::from("/etc/hearth/~bob/x"));
+        assert_eq!(
+            resolve_path("~bob/x", base, home),
+            PathBuf::from("/etc/hearth/~bob/x")
+        );
     }
 }

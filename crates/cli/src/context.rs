@@ -1,8 +1,8 @@
 //! Turning global options into an open repository: location, password, cache folder.
 
 use crate::cli::Global;
-use crate::settings::{PasswordFrom, Settings, Source};
 use crate::output::esc;
+use crate::settings::{PasswordFrom, Settings, Source};
 use anyhow::{Context as _, Result, bail};
 use hearth_crypto::KdfParams;
 use hearth_format::LockInfo;

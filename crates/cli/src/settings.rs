@@ -9,7 +9,7 @@
 
 use crate::cli::{Global, RepoLocation};
 use crate::config_file::{ConfigFile, resolve_path};
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use hearth_repo::retention::Policy;
 use std::ffi::OsString;
 use std::fmt;
@@ -24,6 +24,18 @@ pub const DEFAULT_RESCAN: Duration = Duration::from_secs(300);
 pub const DEFAULT_OVERDUE: Duration = Duration::from_secs(7 * 86400);
 /// `--lock-wait`'s default.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30 * 60);
+
+/// An environment variable that no command could use (exit status 2, as a bad flag).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,13 +140,20 @@ impl Settings {
         };
         let from_file = Source::File(config.path.clone());
         let base = config.path.parent().unwrap_or(Path::new("/")).to_owned();
-        let file_path = |v: &Option<String>| v.as_deref().map(|v| resolve_path(v, &base, home.as_deref()));
+        let file_path = |v: &Option<String>| {
+            v.as_deref()
+                .map(|v| resolve_path(v, &base, home.as_deref()))
+        };
 
         let repo = match (&global.repo, env("HEARTH_REPO"), &file.repo) {
             (Some(r), _, _) => setting(r.clone(), Source::Flag("--repo")),
             (None, Some(r), _) => {
-                RepoLocation::check(&r)
-                    .map_err(|note| anyhow::anyhow!("HEARTH_REPO is not UTF-8 text{note}"))?;
+                RepoLocation::check(&r).map_err(|note| {
+                    let shown = r.as_encoded_bytes().escape_ascii();
+                    UsageError(format!(
+                        "invalid value for '--repo <REPO>' from HEARTH_REPO: \"{shown}\" is not UTF-8 text{note}"
+                    ))
+                })?;
                 setting(r, Source::Env("HEARTH_REPO"))
             }
             (None, None, Some(r)) if r.starts_with("s3:") => setting(r.into(), from_file.clone()),
@@ -142,9 +161,16 @@ impl Settings {
                 resolve_path(r, &base, home.as_deref()).into_os_string(),
                 from_file.clone(),
             ),
-            (None, None, None) => setting(default_repo(&*env, home.as_deref()).into_os_string(), Source::Default),
+            (None, None, None) => setting(
+                default_repo(&*env, home.as_deref()).into_os_string(),
+                Source::Default,
+            ),
         };
-        let cache_dir = match (&global.cache_dir, env("HEARTH_CACHE_DIR"), file_path(&file.cache_dir)) {
+        let cache_dir = match (
+            &global.cache_dir,
+            env("HEARTH_CACHE_DIR"),
+            file_path(&file.cache_dir),
+        ) {
             (Some(c), _, _) => setting(Some(c.clone()), Source::Flag("--cache-dir")),
             (None, Some(c), _) => setting(Some(c.into()), Source::Env("HEARTH_CACHE_DIR")),
             (None, None, Some(c)) => setting(Some(c), from_file.clone()),
@@ -156,8 +182,10 @@ impl Settings {
                 let w = w.to_str().map(crate::cli::parse_wait);
                 match w {
                     Some(Ok(w)) => setting(w, Source::Env("HEARTH_LOCK_WAIT")),
-                    Some(Err(e)) => bail!("HEARTH_LOCK_WAIT: {e}"),
-                    None => bail!("HEARTH_LOCK_WAIT is not UTF-8 text"),
+                    Some(Err(e)) => return Err(UsageError(format!("HEARTH_LOCK_WAIT: {e}")).into()),
+                    None => {
+                        return Err(UsageError("HEARTH_LOCK_WAIT is not UTF-8 text".into()).into());
+                    }
                 }
             }
             (None, None, Some(w)) => setting(w, from_file.clone()),
@@ -175,21 +203,23 @@ impl Settings {
         })
     }
 
-    fn from_file(&self) -> Source {
+    fn file_source(&self) -> Source {
         Source::File(self.config.path.clone())
     }
 
     /// A path the config file gives, resolved (`~/`, relative to the file's folder).
     fn file_path(&self, value: &Option<String>) -> Option<PathBuf> {
         let base = self.config.path.parent().unwrap_or(Path::new("/"));
-        value.as_deref().map(|v| resolve_path(v, base, self.home.as_deref()))
+        value
+            .as_deref()
+            .map(|v| resolve_path(v, base, self.home.as_deref()))
     }
 
     /// The first of `flag`, the config file's value and `default` that is there.
     fn layer<T>(&self, flag: Option<(T, &'static str)>, file: Option<T>, default: T) -> Setting<T> {
         match (flag, file) {
             (Some((v, name)), _) => setting(v, Source::Flag(name)),
-            (None, Some(v)) => setting(v, self.from_file()),
+            (None, Some(v)) => setting(v, self.file_source()),
             (None, None) => setting(default, Source::Default),
         }
     }
@@ -222,12 +252,12 @@ impl Settings {
         if let Some(path) = self.file_path(&self.file.password_file) {
             return Some(PasswordFrom::File {
                 path,
-                source: self.from_file(),
+                source: self.file_source(),
             });
         }
         (self.file.password_command.clone()).map(|command| PasswordFrom::Command {
             command,
-            source: self.from_file(),
+            source: self.file_source(),
         })
     }
 
@@ -273,12 +303,20 @@ impl Settings {
 
     /// `--settle`, `[watch] settle`, else 60 s.
     pub fn watch_settle(&self, flag: Option<Duration>) -> Setting<Duration> {
-        self.layer(flag.map(|v| (v, "--settle")), self.file.watch.settle, DEFAULT_SETTLE)
+        self.layer(
+            flag.map(|v| (v, "--settle")),
+            self.file.watch.settle,
+            DEFAULT_SETTLE,
+        )
     }
 
     /// `--rescan`, `[watch] rescan`, else 5 minutes.
     pub fn watch_rescan(&self, flag: Option<Duration>) -> Setting<Duration> {
-        self.layer(flag.map(|v| (v, "--rescan")), self.file.watch.rescan, DEFAULT_RESCAN)
+        self.layer(
+            flag.map(|v| (v, "--rescan")),
+            self.file.watch.rescan,
+            DEFAULT_RESCAN,
+        )
     }
 
     /// `--log`, `[watch] log`, else `$XDG_STATE_HOME/hearth/watch.log` (else
@@ -297,14 +335,18 @@ impl Settings {
 
     /// `--overdue`, `[notify] overdue`, else 7 days.
     pub fn notify_overdue(&self, flag: Option<Duration>) -> Setting<Duration> {
-        self.layer(flag.map(|v| (v, "--overdue")), self.file.notify.overdue, DEFAULT_OVERDUE)
+        self.layer(
+            flag.map(|v| (v, "--overdue")),
+            self.file.notify.overdue,
+            DEFAULT_OVERDUE,
+        )
     }
 
     /// `[retention]`, for a `forget` given no `--keep-*` flag; None when the file has none
     /// (or keeps nothing).
     pub fn retention(&self) -> Option<Setting<Policy>> {
         let policy = self.file.retention.as_ref()?.policy();
-        (!policy.is_empty()).then(|| setting(policy, self.from_file()))
+        (!policy.is_empty()).then(|| setting(policy, self.file_source()))
     }
 }
 
@@ -407,24 +449,46 @@ mod tests {
         assert!(!s.config.exists);
         let s = for_test(&no_flags(), &[("XDG_CONFIG_HOME", "/x")], None).unwrap();
         assert_eq!(s.config.path, PathBuf::from("/x/hearth/config.toml"));
-        let s = for_test(&no_flags(), &[("HEARTH_CONFIG", "/e.toml"), ("XDG_CONFIG_HOME", "/x")], None)
-            .unwrap();
-        assert_eq!((s.config.path.to_str(), &s.config.named_by), (Some("/e.toml"), &Source::Env("HEARTH_CONFIG")));
-        let flags = Global { config: Some("/f.toml".into()), ..no_flags() };
+        let s = for_test(
+            &no_flags(),
+            &[("HEARTH_CONFIG", "/e.toml"), ("XDG_CONFIG_HOME", "/x")],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.config.path.to_str(), &s.config.named_by),
+            (Some("/e.toml"), &Source::Env("HEARTH_CONFIG"))
+        );
+        let flags = Global {
+            config: Some("/f.toml".into()),
+            ..no_flags()
+        };
         let s = for_test(&flags, &[("HEARTH_CONFIG", "/e.toml")], None).unwrap();
-        assert_eq!((s.config.path.to_str(), &s.config.named_by), (Some("/f.toml"), &Source::Flag("--config")));
+        assert_eq!(
+            (s.config.path.to_str(), &s.config.named_by),
+            (Some("/f.toml"), &Source::Flag("--config"))
+        );
     }
 
     #[test]
     fn with_nothing_set_every_value_is_its_default() {
         let s = for_test(&no_flags(), &[], None).unwrap();
-        assert_eq!(s.repo, setting("/home/ann/.local/share/hearth/repo".into(), Source::Default));
+        assert_eq!(
+            s.repo,
+            setting("/home/ann/.local/share/hearth/repo".into(), Source::Default)
+        );
         assert_eq!(s.cache_dir, setting(None, Source::Default));
         assert_eq!(s.lock_wait, setting(DEFAULT_LOCK_WAIT, Source::Default));
         assert_eq!(s.password_from(), PasswordFrom::Prompt);
-        assert_eq!(s.watch_settle(None), setting(DEFAULT_SETTLE, Source::Default));
+        assert_eq!(
+            s.watch_settle(None),
+            setting(DEFAULT_SETTLE, Source::Default)
+        );
         assert_eq!(s.notify_overdue(None).value, DEFAULT_OVERDUE);
-        assert_eq!(s.watch_log(None).value, PathBuf::from("/home/ann/.local/state/hearth/watch.log"));
+        assert_eq!(
+            s.watch_log(None).value,
+            PathBuf::from("/home/ann/.local/state/hearth/watch.log")
+        );
         assert!(s.retention().is_none());
     }
 
@@ -433,12 +497,21 @@ mod tests {
         let s = for_test(&no_flags(), &[], Some(FILE)).unwrap();
         let file = Source::File(CONFIG.into());
         assert!(s.config.exists);
-        assert_eq!(s.repo, setting("/home/ann/backups/hearth".into(), file.clone()));
-        assert_eq!(s.cache_dir, setting(Some("/home/ann/.config/hearth/cache".into()), file.clone()));
+        assert_eq!(
+            s.repo,
+            setting("/home/ann/backups/hearth".into(), file.clone())
+        );
+        assert_eq!(
+            s.cache_dir,
+            setting(Some("/home/ann/.config/hearth/cache".into()), file.clone())
+        );
         assert_eq!(s.lock_wait, setting(Duration::from_secs(300), file.clone()));
         assert_eq!(
             s.password_from(),
-            PasswordFrom::Command { command: "echo pw".into(), source: file.clone() }
+            PasswordFrom::Command {
+                command: "echo pw".into(),
+                source: file.clone()
+            }
         );
         assert_eq!(s.retention().unwrap().value.daily, 7);
     }
@@ -452,22 +525,51 @@ mod tests {
             ("HEARTH_PASSWORD_FILE", "/pw"),
         ];
         let s = for_test(&no_flags(), &vars, Some(FILE)).unwrap();
-        assert_eq!(s.repo, setting("s3:http://127.0.0.1:9000/b/p".into(), Source::Env("HEARTH_REPO")));
-        assert_eq!(s.cache_dir, setting(Some("/c".into()), Source::Env("HEARTH_CACHE_DIR")));
-        assert_eq!(s.lock_wait, setting(Duration::from_secs(3600), Source::Env("HEARTH_LOCK_WAIT")));
+        assert_eq!(
+            s.repo,
+            setting(
+                "s3:http://127.0.0.1:9000/b/p".into(),
+                Source::Env("HEARTH_REPO")
+            )
+        );
+        assert_eq!(
+            s.cache_dir,
+            setting(Some("/c".into()), Source::Env("HEARTH_CACHE_DIR"))
+        );
+        assert_eq!(
+            s.lock_wait,
+            setting(Duration::from_secs(3600), Source::Env("HEARTH_LOCK_WAIT"))
+        );
         assert_eq!(
             s.password_from(),
-            PasswordFrom::File { path: "/pw".into(), source: Source::Env("HEARTH_PASSWORD_FILE") }
+            PasswordFrom::File {
+                path: "/pw".into(),
+                source: Source::Env("HEARTH_PASSWORD_FILE")
+            }
         );
         // HEARTH_PASSWORD beats HEARTH_PASSWORD_FILE; an empty one counts as unset.
-        let s = for_test(&no_flags(), &[("HEARTH_PASSWORD", "x"), ("HEARTH_PASSWORD_FILE", "/pw")], None)
-            .unwrap();
+        let s = for_test(
+            &no_flags(),
+            &[("HEARTH_PASSWORD", "x"), ("HEARTH_PASSWORD_FILE", "/pw")],
+            None,
+        )
+        .unwrap();
         assert_eq!(s.password_from(), PasswordFrom::Variable("HEARTH_PASSWORD"));
-        let s = for_test(&no_flags(), &[("HEARTH_PASSWORD", ""), ("HEARTH_REPO", "")], Some(FILE)).unwrap();
+        let s = for_test(
+            &no_flags(),
+            &[("HEARTH_PASSWORD", ""), ("HEARTH_REPO", "")],
+            Some(FILE),
+        )
+        .unwrap();
         assert!(matches!(s.password_from(), PasswordFrom::Command { .. }));
         assert_eq!(s.repo.source, Source::File(CONFIG.into()));
         let bad = for_test(&no_flags(), &[("HEARTH_LOCK_WAIT", "soon")], None);
-        assert!(bad.err().unwrap().to_string().starts_with("HEARTH_LOCK_WAIT:"));
+        assert!(
+            bad.err()
+                .unwrap()
+                .to_string()
+                .starts_with("HEARTH_LOCK_WAIT:")
+        );
     }
 
     #[test]
@@ -479,36 +581,66 @@ mod tests {
             lock_wait: Some(Duration::ZERO),
             ..no_flags()
         };
-        let vars = [("HEARTH_REPO", "/env"), ("HEARTH_PASSWORD", "x"), ("HEARTH_LOCK_WAIT", "1h")];
+        let vars = [
+            ("HEARTH_REPO", "/env"),
+            ("HEARTH_PASSWORD", "x"),
+            ("HEARTH_LOCK_WAIT", "1h"),
+        ];
         let s = for_test(&flags, &vars, Some(FILE)).unwrap();
         assert_eq!(s.repo, setting("/flag-repo".into(), Source::Flag("--repo")));
         assert_eq!(s.cache_dir.source, Source::Flag("--cache-dir"));
-        assert_eq!(s.lock_wait, setting(Duration::ZERO, Source::Flag("--lock-wait")));
+        assert_eq!(
+            s.lock_wait,
+            setting(Duration::ZERO, Source::Flag("--lock-wait"))
+        );
         assert_eq!(
             s.password_from(),
-            PasswordFrom::File { path: "/flag-pw".into(), source: Source::Flag("--password-file") }
+            PasswordFrom::File {
+                path: "/flag-pw".into(),
+                source: Source::Flag("--password-file")
+            }
         );
         assert_eq!(
             s.watch_settle(Some(Duration::from_secs(5))),
             setting(Duration::from_secs(5), Source::Flag("--settle"))
         );
-        assert_eq!(s.notify_urls(&["https://n".into()]).source, Source::Flag("--notify"));
+        assert_eq!(
+            s.notify_urls(&["https://n".into()]).source,
+            Source::Flag("--notify")
+        );
     }
 
     #[test]
     fn watch_and_notify_values_come_from_their_sections() {
         let text = "[watch]\nfolders = [\"~/MobileSync\", \"/mnt/b\"]\nsettle = \"2m\"\n\
             [notify]\nurls = [\"https://ntfy.example.org/t\"]\noverdue = \"3d\"\n";
-        let s = for_test(&no_flags(), &[("HEARTH_IOS_PASSWORD_FILE", "/ios")], Some(text)).unwrap();
+        let s = for_test(
+            &no_flags(),
+            &[("HEARTH_IOS_PASSWORD_FILE", "/ios")],
+            Some(text),
+        )
+        .unwrap();
         let folders = s.watch_folders(&[]);
-        assert_eq!(folders.value, [PathBuf::from("/home/ann/MobileSync"), PathBuf::from("/mnt/b")]);
+        assert_eq!(
+            folders.value,
+            [
+                PathBuf::from("/home/ann/MobileSync"),
+                PathBuf::from("/mnt/b")
+            ]
+        );
         assert_eq!(s.watch_folders(&["/x".into()]).source, Source::Flag("PATH"));
         assert_eq!(s.watch_settle(None).value, Duration::from_secs(120));
         assert_eq!(s.watch_rescan(None).source, Source::Default);
         assert_eq!(s.notify_urls(&[]).value, ["https://ntfy.example.org/t"]);
         assert_eq!(s.notify_overdue(None).value, Duration::from_secs(3 * 86400));
-        assert_eq!(s.ios_password_file(None).source, Source::Env("HEARTH_IOS_PASSWORD_FILE"));
-        assert_eq!(s.ios_password_file(Some("/f".into())).source, Source::Flag("--ios-password-file"));
+        assert_eq!(
+            s.ios_password_file(None).source,
+            Source::Env("HEARTH_IOS_PASSWORD_FILE")
+        );
+        assert_eq!(
+            s.ios_password_file(Some("/f".into())).source,
+            Source::Flag("--ios-password-file")
+        );
     }
 
     #[test]

@@ -74,9 +74,9 @@ pub fn find_installed(platform: Platform, dir: &Path) -> Result<Vec<Installed>, 
         }
         let job = match (platform, *name) {
             (Platform::Linux, systemd::WATCH) => Some(Job::Watch),
-            (Platform::Linux, systemd::TIMER) => {
-                systemd::value(&text, "OnUnitActiveSec").and_then(systemd::parse_span).map(Job::Every)
-            }
+            (Platform::Linux, systemd::TIMER) => systemd::value(&text, "OnUnitActiveSec")
+                .and_then(systemd::parse_span)
+                .map(Job::Every),
             (Platform::Linux, _) => None,
             (Platform::MacOs, _) => launchd::job_of(&bytes),
         };
@@ -140,7 +140,14 @@ mod tests {
         let files = unit_files(Platform::Linux, &spec(Job::Watch), dir.path()).unwrap();
         let err = write(&files).unwrap_err();
         assert!(matches!(err, ScheduleError::NotOurs { .. }), "{err}");
-        assert!(find_installed(Platform::Linux, dir.path()).unwrap().is_empty());
-        assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "[Service]\nExecStart=/their/own\n");
+        assert!(
+            find_installed(Platform::Linux, dir.path())
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&theirs).unwrap(),
+            "[Service]\nExecStart=/their/own\n"
+        );
     }
 }

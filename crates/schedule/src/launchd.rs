@@ -23,13 +23,22 @@ const BACKUP_THEN_FORGET: &str = "\"$0\" --config \"$1\" backup; s=$?; \
     if [ $s -eq 0 ] || [ $s -eq 3 ]; then exec \"$0\" --config \"$1\" forget --prune; fi; exit $s";
 
 /// The agent for `job`: (file name, XML text).
-pub fn agent(program: &str, config: &str, job: Job, forget: bool, log: &str) -> Result<(&'static str, String), String> {
+pub fn agent(
+    program: &str,
+    config: &str,
+    job: Job,
+    forget: bool,
+    log: &str,
+) -> Result<(&'static str, String), String> {
     let strings = |items: &[&str]| Value::Array(items.iter().map(|s| Value::from(*s)).collect());
     let mut d = Dictionary::new();
     d.insert("Label".into(), label(job).into());
     let file = match job {
         Job::Watch => {
-            d.insert("ProgramArguments".into(), strings(&[program, "--config", config, "watch"]));
+            d.insert(
+                "ProgramArguments".into(),
+                strings(&[program, "--config", config, "watch"]),
+            );
             // Started again when it stops with a failure, as systemd's Restart=on-failure.
             let mut keep_alive = Dictionary::new();
             keep_alive.insert("SuccessfulExit".into(), false.into());
@@ -95,16 +104,39 @@ mod tests {
 
     #[test]
     fn the_watch_agent_is_kept_alive_and_logs() {
-        let (file, text) = agent("/usr/local/bin/hearth", "/Users/ann/.config/hearth/config.toml", Job::Watch, false, "/Users/ann/Library/Logs/hearth/hearth.log").unwrap();
+        let (file, text) = agent(
+            "/usr/local/bin/hearth",
+            "/Users/ann/.config/hearth/config.toml",
+            Job::Watch,
+            false,
+            "/Users/ann/Library/Logs/hearth/hearth.log",
+        )
+        .unwrap();
         assert_eq!(file, WATCH_FILE);
         assert!(text.contains(&format!("<!-- {MARKER} -->")), "{text}");
         let d = parse(&text);
         assert_eq!(d["Label"].as_string(), Some(WATCH_LABEL));
-        let args: Vec<_> = d["ProgramArguments"].as_array().unwrap().iter().map(|v| v.as_string().unwrap()).collect();
-        assert_eq!(args, ["/usr/local/bin/hearth", "--config", "/Users/ann/.config/hearth/config.toml", "watch"]);
+        let args: Vec<_> = d["ProgramArguments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_string().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "/usr/local/bin/hearth",
+                "--config",
+                "/Users/ann/.config/hearth/config.toml",
+                "watch"
+            ]
+        );
         assert_eq!(d["RunAtLoad"].as_boolean(), Some(true));
         assert!(d["KeepAlive"].as_dictionary().is_some());
-        assert_eq!(d["StandardErrorPath"].as_string(), Some("/Users/ann/Library/Logs/hearth/hearth.log"));
+        assert_eq!(
+            d["StandardErrorPath"].as_string(),
+            Some("/Users/ann/Library/Logs/hearth/hearth.log")
+        );
         assert_eq!(job_of(text.as_bytes()), Some(Job::Watch));
     }
 

@@ -34,7 +34,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The first line (as a comment) of every file Hearth writes; what `uninstall` looks for.
-pub const MARKER: &str = "Written by `hearth schedule install`; `hearth schedule uninstall` removes it.";
+pub const MARKER: &str =
+    "Written by `hearth schedule install`; `hearth schedule uninstall` removes it.";
 
 /// The shortest interval `--every` takes.
 pub const MIN_EVERY: Duration = Duration::from_secs(60);
@@ -131,12 +132,18 @@ pub enum ScheduleError {
 }
 
 /// The files for `spec`, to be written into `dir` (see [`Platform::units_dir`]).
-pub fn unit_files(platform: Platform, spec: &ServiceSpec, dir: &Path) -> Result<Vec<UnitFile>, ScheduleError> {
+pub fn unit_files(
+    platform: Platform,
+    spec: &ServiceSpec,
+    dir: &Path,
+) -> Result<Vec<UnitFile>, ScheduleError> {
     let text = |what: &'static str, p: &Path| {
-        p.to_str().map(str::to_owned).ok_or_else(|| ScheduleError::NotUtf8 {
-            what,
-            path: p.to_owned(),
-        })
+        p.to_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ScheduleError::NotUtf8 {
+                what,
+                path: p.to_owned(),
+            })
     };
     let program = text("the hearth binary's path", &spec.program)?;
     let config = text("the config file's path", &spec.config)?;
@@ -182,7 +189,10 @@ pub fn parse_every(s: &str) -> Result<Duration, String> {
         };
         let n: u64 = number.parse().map_err(|_| bad())?;
         number.clear();
-        secs = n.checked_mul(unit).and_then(|v| v.checked_add(secs)).ok_or_else(bad)?;
+        secs = n
+            .checked_mul(unit)
+            .and_then(|v| v.checked_add(secs))
+            .ok_or_else(bad)?;
     }
     if !number.is_empty() || secs == 0 {
         return Err(bad());

@@ -28,7 +28,10 @@ pub struct UnitState {
 }
 
 fn run(program: &str, args: &[&str]) -> Result<String, ManagerError> {
-    let command = std::iter::once(program).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
+    let command = std::iter::once(program)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
     let failed = |reason: String| ManagerError {
         command: command.clone(),
         reason,
@@ -58,7 +61,10 @@ pub fn activate(platform: Platform, job: Job, dir: &Path) -> Result<(), ManagerE
     match platform {
         Platform::Linux => {
             run("systemctl", &["--user", "daemon-reload"])?;
-            run("systemctl", &["--user", "enable", "--now", systemd::enabled_unit(job)])?;
+            run(
+                "systemctl",
+                &["--user", "enable", "--now", systemd::enabled_unit(job)],
+            )?;
         }
         Platform::MacOs => {
             let plist = dir.join(format!("{}.plist", launchd::label(job)));
@@ -84,7 +90,11 @@ pub fn deactivate(platform: Platform, installed: &[Installed]) -> Vec<ManagerErr
             Platform::Linux => continue,
             Platform::MacOs => {
                 let label = name.trim_end_matches(".plist");
-                run("launchctl", &["bootout", &format!("{}/{label}", gui_domain())]).map(drop)
+                run(
+                    "launchctl",
+                    &["bootout", &format!("{}/{label}", gui_domain())],
+                )
+                .map(drop)
             }
         };
         errors.extend(result.err());
@@ -129,7 +139,10 @@ pub fn state(platform: Platform, unit: &Installed) -> Result<UnitState, ManagerE
         }
         Platform::MacOs => {
             let label = name.trim_end_matches(".plist");
-            let shown = run("launchctl", &["print", &format!("{}/{label}", gui_domain())])?;
+            let shown = run(
+                "launchctl",
+                &["print", &format!("{}/{label}", gui_domain())],
+            )?;
             let get = |key: &str| {
                 shown.lines().find_map(|l| {
                     let (k, v) = l.trim().split_once(" = ")?;
@@ -151,7 +164,10 @@ pub fn manual_commands(platform: Platform, job: Job, dir: &Path) -> Vec<String> 
     match platform {
         Platform::Linux => vec![
             "systemctl --user daemon-reload".to_owned(),
-            format!("systemctl --user enable --now {}", systemd::enabled_unit(job)),
+            format!(
+                "systemctl --user enable --now {}",
+                systemd::enabled_unit(job)
+            ),
         ],
         Platform::MacOs => vec![format!(
             "launchctl bootstrap gui/$(id -u) {}",

@@ -127,7 +127,12 @@ mod tests {
 
     #[test]
     fn the_watch_service_runs_hearth_watch_with_the_config_file_only() {
-        let units = units("/usr/bin/hearth", "/home/ann/.config/hearth/config.toml", Job::Watch, false);
+        let units = units(
+            "/usr/bin/hearth",
+            "/home/ann/.config/hearth/config.toml",
+            Job::Watch,
+            false,
+        );
         assert_eq!(units.len(), 1);
         let (name, text) = &units[0];
         assert_eq!(*name, WATCH);
@@ -143,11 +148,19 @@ mod tests {
 
     #[test]
     fn the_timer_starts_a_oneshot_backup_then_forget() {
-        let every = units("/bin/hearth", "/c.toml", Job::Every(Duration::from_secs(6 * 3600)), true);
+        let every = units(
+            "/bin/hearth",
+            "/c.toml",
+            Job::Every(Duration::from_secs(6 * 3600)),
+            true,
+        );
         let (_, service) = &every[0];
         let (_, timer) = &every[1];
         assert_eq!(value(service, "Type"), Some("oneshot"));
-        let execs: Vec<_> = service.lines().filter(|l| l.starts_with("ExecStart=")).collect();
+        let execs: Vec<_> = service
+            .lines()
+            .filter(|l| l.starts_with("ExecStart="))
+            .collect();
         assert_eq!(
             execs,
             [
@@ -162,14 +175,22 @@ mod tests {
         assert_eq!(parse_span("6h"), Some(Duration::from_secs(6 * 3600)));
         assert_eq!(parse_span("90min"), Some(Duration::from_secs(5400)));
         assert_eq!(span(Duration::from_secs(5400)), "90min");
-        let no_forget = units("/bin/hearth", "/c.toml", Job::Every(Duration::from_secs(60)), false);
+        let no_forget = units(
+            "/bin/hearth",
+            "/c.toml",
+            Job::Every(Duration::from_secs(60)),
+            false,
+        );
         assert!(!no_forget[0].1.contains("forget"));
     }
 
     #[test]
     fn odd_paths_are_quoted_and_escaped() {
         assert_eq!(quote("/opt/hearth"), "/opt/hearth");
-        assert_eq!(quote("/Volumes/My Disk/hearth"), "\"/Volumes/My Disk/hearth\"");
+        assert_eq!(
+            quote("/Volumes/My Disk/hearth"),
+            "\"/Volumes/My Disk/hearth\""
+        );
         assert_eq!(quote("/a\"b\\c"), "\"/a\\\"b\\\\c\"");
         assert_eq!(quote("/100%/$HOME"), "/100%%/$$HOME");
     }

@@ -38,7 +38,10 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
         tags: args.tags.clone(),
         force_read: args.force,
         ios_passwords: Some(Arc::new(ios_passwords(
-            (ctx.settings.ios_password_file(args.ios_password_file.clone()).value).as_deref(),
+            (ctx.settings
+                .ios_password_file(args.ios_password_file.clone())
+                .value)
+                .as_deref(),
             true,
         )?)),
     };

@@ -58,7 +58,13 @@ fn value_text(v: &Value) -> String {
         Value::Null => "(none)".to_owned(),
         Value::String(s) => s.clone(),
         Value::Array(items) if items.is_empty() => "(none)".to_owned(),
-        Value::Array(items) => (items.iter().map(value_text)).collect::<Vec<_>>().join(", "),
+        Value::Array(items) => (items.iter().map(value_text))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Object(fields) => (fields.iter())
+            .map(|(k, v)| format!("{k} {}", value_text(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
         other => other.to_string(),
     }
 }
@@ -66,19 +72,36 @@ fn value_text(v: &Value) -> String {
 fn entries(s: &Settings) -> Vec<Entry> {
     let path = |p: &Option<PathBuf>| p.as_ref().map_or(Value::Null, |p| json!(p));
     let mut list = vec![
-        entry("repo", json!(s.repo.value.to_string_lossy()), &s.repo.source),
+        entry(
+            "repo",
+            json!(s.repo.value.to_string_lossy()),
+            &s.repo.source,
+        ),
         password_entry(s),
         entry(
             "cache_dir",
-            json!(s.cache_dir.value.clone().unwrap_or_else(hearth_repo::default_cache_root)),
+            json!(
+                s.cache_dir
+                    .value
+                    .clone()
+                    .unwrap_or_else(hearth_repo::default_cache_root)
+            ),
             &s.cache_dir.source,
         ),
-        entry("lock_wait", json!(duration_text(s.lock_wait.value)), &s.lock_wait.source),
+        entry(
+            "lock_wait",
+            json!(duration_text(s.lock_wait.value)),
+            &s.lock_wait.source,
+        ),
     ];
     let ios = s.ios_password_file(None);
     list.push(entry("ios_password_file", path(&ios.value), &ios.source));
     let folders = s.watch_folders(&[]);
-    list.push(entry("watch.folders", json!(folders.value), &folders.source));
+    list.push(entry(
+        "watch.folders",
+        json!(folders.value),
+        &folders.source,
+    ));
     list.push(duration_entry("watch.settle", s.watch_settle(None)));
     list.push(duration_entry("watch.rescan", s.watch_rescan(None)));
     let log = s.watch_log(None);
@@ -103,7 +126,11 @@ fn entries(s: &Settings) -> Vec<Entry> {
             }
             if let Some(w) = p.within {
                 let hours = w / 3_600_000_000;
-                policy.insert("keep_within".into(), json!(format!("{hours}h")));
+                let span = match hours % 24 {
+                    0 => format!("{}d", hours / 24),
+                    _ => format!("{hours}h"),
+                };
+                policy.insert("keep_within".into(), json!(span));
             }
             entry("retention", Value::Object(policy), &r.source)
         }
@@ -131,9 +158,10 @@ fn duration_entry(key: &'static str, s: Setting<std::time::Duration>) -> Entry {
 /// Only where the password comes from, never the password (nor a command, which may hold one).
 fn password_entry(s: &Settings) -> Entry {
     let (value, source) = match s.password_from() {
-        PasswordFrom::File { path, source } => {
-            (format!("set, from the file {}", path.display()), source.to_string())
-        }
+        PasswordFrom::File { path, source } => (
+            format!("set, from the file {}", path.display()),
+            source.to_string(),
+        ),
         PasswordFrom::Variable(name) => ("set".to_owned(), name.to_owned()),
         PasswordFrom::Command { source, .. } => (
             "set, printed by password_command".to_owned(),

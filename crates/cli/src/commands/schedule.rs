@@ -162,7 +162,10 @@ fn uninstall(ctx: &Context, arg: &PlatformArg) -> Result<Outcome> {
             "warnings": problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         }));
     } else if removed.is_empty() {
-        println!("nothing of hearth's is installed in {}", esc(&dir.to_string_lossy()));
+        println!(
+            "nothing of hearth's is installed in {}",
+            esc(&dir.to_string_lossy())
+        );
     } else {
         for p in &removed {
             println!("removed {}", esc(&p.to_string_lossy()));
@@ -216,20 +219,30 @@ fn status(ctx: &Context, arg: &PlatformArg) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
     if units.is_empty() {
-        println!("nothing of hearth's is installed in {}", esc(&dir.to_string_lossy()));
+        println!(
+            "nothing of hearth's is installed in {}",
+            esc(&dir.to_string_lossy())
+        );
     }
     for u in &units {
         let what = match u["job"]["kind"].as_str() {
             Some("watch") => "runs hearth watch".to_owned(),
-            Some(_) => format!("backs up every {}", u["job"]["every"].as_str().unwrap_or("?")),
+            Some(_) => format!(
+                "backs up every {}",
+                u["job"]["every"].as_str().unwrap_or("?")
+            ),
             None => "the backup the timer starts".to_owned(),
         };
-        println!("{}: {what}", esc(&u["path"].as_str().unwrap_or_default()));
+        println!("{}: {what}", esc(u["path"].as_str().unwrap_or_default()));
         match u["manager_error"].as_str() {
             Some(e) => println!("  state unknown: {}", esc_text(e)),
             None => {
                 println!("  {}", u["active"].as_str().unwrap_or_default());
-                for (key, label) in [("last_run", "last run"), ("next_run", "next run"), ("result", "result")] {
+                for (key, label) in [
+                    ("last_run", "last run"),
+                    ("next_run", "next run"),
+                    ("result", "result"),
+                ] {
                     if let Some(v) = u[key].as_str() {
                         println!("  {label}: {}", esc(v));
                     }
@@ -269,7 +282,9 @@ fn latest_snapshot(ctx: &Context) -> Result<Option<String>, String> {
     if ctx.settings.password_from() == PasswordFrom::Prompt {
         return Err("no password without a prompt".into());
     }
-    let repo = ctx.open_quietly().map_err(|e| crate::output::error_text(&e))?;
+    let repo = ctx
+        .open_quietly()
+        .map_err(|e| crate::output::error_text(&e))?;
     let snaps = repo.snapshots().map_err(|e| e.to_string())?;
     Ok(snaps.iter().map(|(_, s)| s.time).max().map(time))
 }

@@ -32,7 +32,10 @@ pub fn run(ctx: &Context, args: &UiArgs) -> Result<Outcome> {
         password,
         backup_sources: sources,
         ios_passwords: Some(Arc::new(ios_passwords(
-            (ctx.settings.ios_password_file(args.ios_password_file.clone()).value).as_deref(),
+            (ctx.settings
+                .ios_password_file(args.ios_password_file.clone())
+                .value)
+                .as_deref(),
             false,
         )?)),
         library: args.library.clone().unwrap_or_else(default_library),
