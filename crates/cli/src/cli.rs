@@ -19,26 +19,35 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The options every command takes. Each value's order of precedence (flag, environment
+/// variable, config file, default) is applied in `settings.rs`, not here: no `env =` here.
 #[derive(Args, Clone)]
 pub struct Global {
-    /// Repository location: a folder, or s3:<endpoint URL>/<bucket>/<prefix> (default:
-    /// $XDG_DATA_HOME/hearth/repo)
-    #[arg(long, global = true, env = "HEARTH_REPO", value_parser = RepoLocation)]
+    /// Repository location: a folder, or s3:<endpoint URL>/<bucket>/<prefix>. Also HEARTH_REPO,
+    /// or `repo` in the config file (default: $XDG_DATA_HOME/hearth/repo)
+    #[arg(long, global = true, value_parser = RepoLocation)]
     pub repo: Option<OsString>,
     /// Read the repository password from this file. It wins over HEARTH_PASSWORD, which wins
-    /// over HEARTH_PASSWORD_FILE (read here, not by the argument parser, for that order)
+    /// over HEARTH_PASSWORD_FILE, which wins over the config file's password_file or
+    /// password_command
     #[arg(long, global = true)]
     pub password_file: Option<PathBuf>,
-    /// Folder for local caches (default: $XDG_CACHE_HOME/hearth)
-    #[arg(long, global = true, env = "HEARTH_CACHE_DIR")]
+    /// Folder for local caches. Also HEARTH_CACHE_DIR, or `cache_dir` in the config file
+    /// (default: $XDG_CACHE_HOME/hearth)
+    #[arg(long, global = true)]
     pub cache_dir: Option<PathBuf>,
     /// Print one JSON document on stdout instead of text
     #[arg(long, global = true)]
     pub json: bool,
     /// How long to wait for another command's conflicting lock (prune waits for backups,
-    /// restores and checks, and they for prune): e.g. 90s, 10m, 1h, 0
-    #[arg(long, global = true, env = "HEARTH_LOCK_WAIT", default_value = "30m", value_parser = parse_wait)]
-    pub lock_wait: std::time::Duration,
+    /// restores and checks, and they for prune): e.g. 90s, 10m, 1h, 0. Also HEARTH_LOCK_WAIT,
+    /// or `lock_wait` in the config file (default: 30m)
+    #[arg(long, global = true, value_parser = parse_wait)]
+    pub lock_wait: Option<std::time::Duration>,
+    /// The config file. Also HEARTH_CONFIG (default: $XDG_CONFIG_HOME/hearth/config.toml,
+    /// else ~/.config/hearth/config.toml)
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
 }
 
 /// `90s`, `10m`, `1h`, `0` (seconds when no unit).
@@ -194,12 +203,59 @@ pub enum Command {
     /// Follow MobileSync folders and back each device up once its backup has finished and
     /// settled, until stopped (Ctrl-C, SIGTERM)
     Watch(WatchArgs),
+    /// Run Hearth by itself: a user service that watches (systemd on Linux, launchd on macOS),
+    /// or a timer that backs up at an interval; the config file supplies the repository
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
+    /// The effective settings, where each came from (flag, environment variable, config
+    /// file, default), and the config file's path
+    Config,
     /// Make a sample household, back it up, show stats, restore one device and verify it
     Demo {
         /// Folder for the demo's source backups, repository and restore (default: ./hearth-demo)
         #[arg(long, default_value = "hearth-demo")]
         dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ScheduleCommand {
+    /// Write the user service (or timer) and start it. Needs a config file that names the
+    /// repository and a password_file or password_command: a service has no terminal
+    Install(ScheduleInstallArgs),
+    /// Stop the service and remove the files `install` wrote (nothing else)
+    Uninstall(PlatformArg),
+    /// What is installed, its schedule, whether it runs and when it last ran, the end of the
+    /// watch log, and the repository's latest snapshot
+    Status(PlatformArg),
+}
+
+#[derive(Args)]
+pub struct ScheduleInstallArgs {
+    /// Back up at this interval (30m, 6h, 1d) with a timer, then forget by the config file's
+    /// [retention] when it has one
+    #[arg(long, value_parser = hearth_schedule::parse_every, conflicts_with = "watch")]
+    pub every: Option<std::time::Duration>,
+    /// Run `hearth watch` as a service that is kept running (the default)
+    #[arg(long)]
+    pub watch: bool,
+    #[command(flatten)]
+    pub platform: PlatformArg,
+}
+
+#[derive(Args)]
+pub struct PlatformArg {
+    /// Write the files of this platform's service manager (for tests; default: this one's)
+    #[arg(long, value_enum, hide = true)]
+    pub platform: Option<PlatformName>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum PlatformName {
+    Linux,
+    Macos,
 }
 
 #[derive(Args)]
@@ -345,12 +401,14 @@ pub struct WatchArgs {
     /// MobileSync Backup folder); one missing now is looked for at every rescan
     pub paths: Vec<PathBuf>,
     /// How long a device folder must hold still, its backup finished, before it is backed up
-    #[arg(long, default_value = "60s", value_parser = parse_wait)]
-    pub settle: std::time::Duration,
+    /// (default 60s, or the config file's [watch] settle)
+    #[arg(long, value_parser = parse_wait)]
+    pub settle: Option<std::time::Duration>,
     /// How often every folder is scanned again: for missed events, file systems without
     /// them, and a folder that comes back (an external disk)
-    #[arg(long, default_value = "5m", value_parser = parse_wait)]
-    pub rescan: std::time::Duration,
+    /// (default 5m, or the config file's [watch] rescan)
+    #[arg(long, value_parser = parse_wait)]
+    pub rescan: Option<std::time::Duration>,
     /// The first wait before trying an unreachable repository again; doubled each time, up to
     /// 15 minutes
     #[arg(long, default_value = "30s", value_parser = parse_wait)]
@@ -362,8 +420,9 @@ pub struct WatchArgs {
     /// Wait until every device folder has settled, back up what is ready, and exit
     #[arg(long)]
     pub once: bool,
-    /// Passwords of encrypted iOS backups (see `hearth backup`); never asked for
-    #[arg(long, env = "HEARTH_IOS_PASSWORD_FILE")]
+    /// Passwords of encrypted iOS backups (see `hearth backup`; also HEARTH_IOS_PASSWORD_FILE
+    /// and the config file's ios_password_file); never asked for
+    #[arg(long)]
     pub ios_password_file: Option<PathBuf>,
 }
 
@@ -384,7 +443,7 @@ pub struct UiArgs {
     #[arg(long = "source")]
     pub sources: Vec<PathBuf>,
     /// Passwords of encrypted iOS backups for "Back up now" (see `hearth backup`)
-    #[arg(long, env = "HEARTH_IOS_PASSWORD_FILE")]
+    #[arg(long)]
     pub ios_password_file: Option<PathBuf>,
     /// The folder exports and restore images are written under (default: ~/Hearth)
     #[arg(long)]
@@ -427,9 +486,10 @@ pub struct BackupArgs {
     #[arg(long)]
     pub force: bool,
     /// Passwords of encrypted iOS backups: one line (every device) or lines of
-    /// `DEVICE = PASSWORD` (DEVICE a name or UDID). Also HEARTH_IOS_PASSWORD (every device).
+    /// `DEVICE = PASSWORD` (DEVICE a name or UDID). Also HEARTH_IOS_PASSWORD_FILE, or
+    /// `ios_password_file` in the config file; HEARTH_IOS_PASSWORD (every device) fills in.
     /// Needed once per device: the repository keeps the derived key.
-    #[arg(long, env = "HEARTH_IOS_PASSWORD_FILE")]
+    #[arg(long)]
     pub ios_password_file: Option<PathBuf>,
 }
 
@@ -585,15 +645,18 @@ impl TypedValueParser for RepoLocation {
         arg: Option<&clap::Arg>,
         value: &OsStr,
     ) -> Result<OsString, clap::Error> {
-        if value.as_encoded_bytes().starts_with(b"s3:") && value.to_str().is_none() {
-            return Err(not_utf8(
-                cmd,
-                arg,
-                value,
-                " (an s3: location is a URL; a folder's path may hold any bytes)",
-            ));
-        }
+        RepoLocation::check(value).map_err(|note| not_utf8(cmd, arg, value, &note))?;
         Ok(value.to_owned())
+    }
+}
+
+impl RepoLocation {
+    /// An `s3:` location must be UTF-8 (it is a URL); a folder's path may hold any bytes.
+    pub fn check(value: &OsStr) -> Result<(), String> {
+        match value.as_encoded_bytes().starts_with(b"s3:") && value.to_str().is_none() {
+            true => Err(" (an s3: location is a URL; a folder's path may hold any bytes)".into()),
+            false => Ok(()),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::cli::Global;
 use crate::output::esc;
+use crate::settings::{PasswordFrom, Settings, Source};
 use anyhow::{Context as _, Result, bail};
 use hearth_crypto::KdfParams;
 use hearth_format::LockInfo;
@@ -15,6 +16,8 @@ use std::sync::Arc;
 
 pub struct Context {
     pub global: Global,
+    /// The values of the global options, with the config file's applied.
+    pub settings: Settings,
 }
 
 /// Where the repository is.
@@ -24,12 +27,10 @@ pub enum Location {
 }
 
 impl Context {
-    /// `--repo`/`HEARTH_REPO`: a folder, or `s3:<endpoint URL>/<bucket>/<prefix>` (UTF-8, as
-    /// the argument parser made sure).
+    /// The repository setting: a folder, or `s3:<endpoint URL>/<bucket>/<prefix>` (UTF-8, as
+    /// the settings made sure).
     pub fn location(&self) -> Result<Location> {
-        let Some(r) = &self.global.repo else {
-            return Ok(Location::Local(default_repo()));
-        };
+        let r = &self.settings.repo.value;
         match r.to_str() {
             Some(url) if url.starts_with("s3:") => Ok(Location::S3(
                 S3Location::parse(url).map_err(anyhow::Error::msg)?,
@@ -42,7 +43,7 @@ impl Context {
         let lowered = std::env::var("HEARTH_KDF_MEMORY_KIB").ok();
         RepoOptions {
             kdf: kdf_params(lowered.as_deref(), cfg!(debug_assertions)),
-            cache_root: self.global.cache_dir.clone(),
+            cache_root: self.settings.cache_dir.value.clone(),
             lock_times: lock_times(),
         }
     }
@@ -75,15 +76,27 @@ impl Context {
     }
 
     /// The repository password: the `--password-file` flag, else HEARTH_PASSWORD, else
-    /// HEARTH_PASSWORD_FILE, else a prompt on a terminal (an empty variable counts as unset).
+    /// HEARTH_PASSWORD_FILE, else the config file's password_file or password_command, else a
+    /// prompt on a terminal (an empty variable counts as unset).
     pub fn password(&self, confirm: bool) -> Result<Vec<u8>> {
-        let sources = PasswordSources {
-            what: "repository password",
-            flag: "--password-file",
-            variable: "HEARTH_PASSWORD",
-            file_variable: "HEARTH_PASSWORD_FILE",
-        };
-        sources.read(self.global.password_file.as_deref(), confirm)
+        match self.settings.password_from() {
+            PasswordFrom::File { path, .. } => read_password_file(&path),
+            PasswordFrom::Variable(name) => Ok(env_set(name).unwrap_or_default().into_vec()),
+            PasswordFrom::Command { command, source } => run_password_command(&command, &source),
+            PasswordFrom::Prompt => {
+                let sources = PasswordSources {
+                    what: "repository password",
+                    flag: "--password-file",
+                    variable: "HEARTH_PASSWORD",
+                    file_variable: "HEARTH_PASSWORD_FILE",
+                    also: format!(
+                        ", or set password_file or password_command in the config file {}",
+                        self.settings.config.path.display()
+                    ),
+                };
+                sources.read(None, confirm)
+            }
+        }
     }
 
     /// Opens the repository and says on stderr which damaged objects were skipped.
@@ -129,7 +142,7 @@ impl Context {
     pub fn shared_lock(&self, repo: &Repository) -> Result<LockGuard> {
         self.note_stale_locks(repo)?;
         let waiting = |holder: &LockInfo| self.announce_wait(holder);
-        Ok(repo.lock_shared(self.global.lock_wait, &waiting)?)
+        Ok(repo.lock_shared(self.settings.lock_wait.value, &waiting)?)
     }
 
     /// The exclusive lock (forget, prune, repairs). Waits up to --lock-wait for every other
@@ -137,7 +150,7 @@ impl Context {
     pub fn exclusive_lock(&self, repo: &Repository) -> Result<ExclusiveLock> {
         self.note_stale_locks(repo)?;
         let waiting = |holder: &LockInfo| self.announce_wait(holder);
-        Ok(repo.lock_exclusive(self.global.lock_wait, &waiting)?)
+        Ok(repo.lock_exclusive(self.settings.lock_wait.value, &waiting)?)
     }
 
     /// A note about each lock left by a process that no longer runs.
@@ -165,7 +178,7 @@ impl Context {
             },
             holder.pid,
             esc(&holder.host),
-            self.global.lock_wait.as_secs()
+            self.settings.lock_wait.value.as_secs()
         );
     }
 }
@@ -199,6 +212,8 @@ pub struct PasswordSources {
     pub flag: &'static str,
     pub variable: &'static str,
     pub file_variable: &'static str,
+    /// More ways to give it, for the error when there is none (", or ...").
+    pub also: String,
 }
 
 impl PasswordSources {
@@ -215,11 +230,12 @@ impl PasswordSources {
         if !std::io::stdin().is_terminal() {
             let empty = std::env::var_os(self.variable).is_some_and(|v| v.is_empty());
             bail!(
-                "no {}: set {} or {} (or pass {}), or run on a terminal{}",
+                "no {}: set {} or {} (or pass {}){}, or run on a terminal{}",
                 self.what,
                 self.variable,
                 self.file_variable,
                 self.flag,
+                self.also,
                 if empty {
                     format!(
                         " ({} is set but empty, which counts as unset)",
@@ -248,14 +264,26 @@ fn prompt(what: &str, confirm: bool) -> Result<Vec<u8>> {
     Ok(first.into_bytes())
 }
 
-/// `$XDG_DATA_HOME/hearth/repo`, else `~/.local/share/hearth/repo`.
-fn default_repo() -> PathBuf {
-    std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("hearth/repo")
+/// The password `command` prints (run with `sh -c`; its stdout less the final newline). The
+/// password is never shown; a command that fails or prints nothing is an error naming it.
+fn run_password_command(command: &str, source: &Source) -> Result<Vec<u8>> {
+    let failed = |why: String| anyhow::anyhow!("password_command `{command}` ({source}) {why}");
+    let out = std::process::Command::new("sh")
+        .args(["-c", command])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| failed(format!("could not be run: {e}")))?;
+    if !out.status.success() {
+        return Err(failed(format!("failed ({})", out.status)));
+    }
+    let mut password = out.stdout;
+    while password.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+        password.pop();
+    }
+    if password.is_empty() {
+        return Err(failed("printed no password".into()));
+    }
+    Ok(password)
 }
 
 /// The Argon2id parameters of new key files: the format's defaults. Only a debug build (what

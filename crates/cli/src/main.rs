@@ -3,9 +3,11 @@
 
 mod cli;
 mod commands;
+mod config_file;
 mod context;
 mod output;
 mod progress;
+mod settings;
 mod signals;
 
 use clap::Parser;
@@ -69,10 +71,12 @@ fn main() -> ExitCode {
         Err(e) => {
             // Library errors name devices, folders and paths from backups as they are.
             eprintln!("error: {}", output::esc_text(&output::error_text(&e)));
-            match e.downcast_ref::<hearth_export::ExportError>() {
-                Some(hearth_export::ExportError::Usage(_)) => ExitCode::from(2),
-                _ => ExitCode::from(1),
-            }
+            let usage = e.downcast_ref::<settings::UsageError>().is_some()
+                || matches!(
+                    e.downcast_ref::<hearth_export::ExportError>(),
+                    Some(hearth_export::ExportError::Usage(_))
+                );
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }

@@ -52,7 +52,7 @@ pub use progress::{NoProgress, Progress};
 pub use prune::{PackUse, PruneOptions, PrunePlan, PruneReport};
 pub use repair_index::{RepairIndexOptions, RepairIndexReport};
 pub use repair_snapshots::{RepairSnapshotsPlan, Repaired, SnapshotRepair};
-pub use repository::{KeySummary, RepoOptions, Repository, UnreadableObject};
+pub use repository::{KeySummary, RepoOptions, Repository, UnreadableObject, default_cache_root};
 pub use seal::{
     PreparedBlob, UnsealBuffers, UnsealError, looks_incompressible, prepare, prepare_as, unseal,
 };

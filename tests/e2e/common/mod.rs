@@ -63,6 +63,11 @@ impl World {
             .env_remove("HEARTH_PASSWORD_FILE")
             .env_remove("HEARTH_IOS_PASSWORD")
             .env_remove("HEARTH_NEW_PASSWORD")
+            // Never the config file of whoever runs the tests.
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env_remove("HEARTH_CONFIG")
+            .env_remove("HEARTH_IOS_PASSWORD_FILE")
+            .env_remove("HEARTH_LOCK_WAIT")
             .stdin(std::process::Stdio::null());
         c
     }

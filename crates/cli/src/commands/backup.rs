@@ -23,11 +23,7 @@ use std::sync::{Arc, Mutex};
 const SHOWN_WARNINGS: usize = 10;
 
 pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
-    let paths = if args.paths.is_empty() {
-        vec![default_source()?]
-    } else {
-        args.paths.clone()
-    };
+    let paths = sources(ctx, &args.paths)?;
     let mut folders = Vec::new();
     for p in &paths {
         folders.extend(find_device_folders(p)?);
@@ -38,7 +34,10 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
         tags: args.tags.clone(),
         force_read: args.force,
         ios_passwords: Some(Arc::new(ios_passwords(
-            args.ios_password_file.as_deref(),
+            (ctx.settings
+                .ios_password_file(args.ios_password_file.clone())
+                .value)
+                .as_deref(),
             true,
         )?)),
     };
@@ -236,6 +235,16 @@ impl IosPasswords for CliPasswords {
 }
 
 /// The platform's MobileSync backup folder.
+/// The MobileSync folders a backup reads: PATH arguments, else the config file's `[watch]
+/// folders`, else this computer's MobileSync folder.
+pub fn sources(ctx: &Context, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let paths = ctx.settings.watch_folders(paths).value;
+    match paths.is_empty() {
+        true => Ok(vec![default_source()?]),
+        false => Ok(paths),
+    }
+}
+
 pub fn default_source() -> Result<PathBuf> {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)

@@ -19,9 +19,16 @@ pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
     if !args.snapshots.is_empty() {
         return forget_snapshots(ctx, args);
     }
-    let policy = policy(args);
+    let mut policy = policy(args);
     if policy.is_empty() {
-        bail!("no --keep-* option given: say what to keep (e.g. --keep-daily 7 --keep-weekly 4)");
+        let Some(from_file) = ctx.settings.retention() else {
+            bail!(
+                "no --keep-* option given and no [retention] in the config file {}: say what to keep (e.g. --keep-daily 7 --keep-weekly 4)",
+                ctx.settings.config.path.display()
+            );
+        };
+        eprintln!("keeping by [retention] of the {}", from_file.source);
+        policy = from_file.value;
     }
     let repo = ctx.open()?;
     // A dry run reads only the snapshot list; the real one forgets under the exclusive lock.

@@ -106,6 +106,7 @@ fn new_password(new: &NewPassword) -> Result<Vec<u8>> {
         flag: "--new-password-file",
         variable: "HEARTH_NEW_PASSWORD",
         file_variable: "HEARTH_NEW_PASSWORD_FILE",
+        also: String::new(),
     };
     sources.read(new.new_password_file.as_deref(), true)
 }

@@ -2,6 +2,7 @@
 
 mod backup;
 mod check;
+mod config;
 mod demo;
 mod diff;
 mod dump;
@@ -13,6 +14,7 @@ mod list;
 mod mount;
 mod repair;
 mod restore;
+mod schedule;
 mod serving;
 mod stats;
 mod ui;
@@ -22,11 +24,26 @@ mod webdav;
 use crate::Outcome;
 use crate::cli::{Cli, Command};
 use crate::context::Context;
-use anyhow::Result;
+use crate::settings::{Settings, Source};
+use anyhow::{Result, bail};
 
 pub fn run(cli: Cli) -> Result<Outcome> {
-    let ctx = Context { global: cli.global };
+    let settings = Settings::load(&cli.global)?;
+    let named = settings.config.named_by != Source::Default;
+    if named && !settings.config.exists && !matches!(cli.command, Command::Config) {
+        bail!(
+            "config file {} (named by {}) does not exist",
+            settings.config.path.display(),
+            settings.config.named_by
+        );
+    }
+    let ctx = Context {
+        global: cli.global,
+        settings,
+    };
     match cli.command {
+        Command::Config => config::show(&ctx),
+        Command::Schedule { command } => schedule::run(&ctx, command),
         Command::Init => key::init(&ctx),
         Command::Backup(args) => backup::run(&ctx, &args),
         Command::Snapshots { device } => list::snapshots(&ctx, device.as_deref()),

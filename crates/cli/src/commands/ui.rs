@@ -1,6 +1,6 @@
 //! `ui`: the household's dashboard, served until stopped.
 
-use super::backup::{default_source, ios_passwords};
+use super::backup::{ios_passwords, sources};
 use super::serving::stop_on_signal;
 use crate::Outcome;
 use crate::cli::UiArgs;
@@ -22,20 +22,21 @@ pub fn run(ctx: &Context, args: &UiArgs) -> Result<Outcome> {
     };
     // The server lives until the process ends; so may the repository it reads.
     let repo: &'static Repository = Box::leak(Box::new(ctx.open()?));
-    let sources = match args.sources.is_empty() {
-        true => default_source().map(|s| vec![s]).unwrap_or_default(),
-        false => args.sources.clone(),
-    };
+    // None when this computer has no MobileSync folder: "Back up now" then says so.
+    let sources = sources(ctx, &args.sources).unwrap_or_default();
     let options = UiOptions {
         listen: args.listen,
         password,
         backup_sources: sources,
         ios_passwords: Some(Arc::new(ios_passwords(
-            args.ios_password_file.as_deref(),
+            (ctx.settings
+                .ios_password_file(args.ios_password_file.clone())
+                .value)
+                .as_deref(),
             false,
         )?)),
         library: args.library.clone().unwrap_or_else(default_library),
-        lock_wait: ctx.global.lock_wait,
+        lock_wait: ctx.settings.lock_wait.value,
     };
     let server = Server::bind(repo, options)?;
     let url = server.url();

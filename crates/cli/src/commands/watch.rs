@@ -2,7 +2,7 @@
 //! settled (`hearth-watch`), logging one line per event to stderr and a log file, until a
 //! stop signal (or, `--once`, until every device folder has settled).
 
-use super::backup::{default_source, ios_passwords};
+use super::backup::{ios_passwords, sources};
 use crate::Outcome;
 use crate::cli::WatchArgs;
 use crate::context::Context;
@@ -21,25 +21,24 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub fn run(ctx: &Context, args: &WatchArgs) -> Result<Outcome> {
     // First: every thread started from here on leaves the stop signals to the signal thread.
     let stop = Stop::install()?;
-    if args.rescan.is_zero() {
+    let settings = &ctx.settings;
+    let rescan = settings.watch_rescan(args.rescan).value;
+    if rescan.is_zero() {
         bail!("--rescan must be at least 1s");
     }
-    let folders = match args.paths.is_empty() {
-        true => vec![default_source()?],
-        false => args.paths.clone(),
-    };
-    let log = Arc::new(Log::open(&log_path(args.log.as_deref())?, args.rescan)?);
+    let folders = sources(ctx, &args.paths)?;
+    let log = Arc::new(Log::open(&settings.watch_log(args.log.clone()).value, rescan)?);
     // Asked once, not at every backup (a prompt on a terminal).
     let password = ctx.password(false)?;
     let options = WatchOptions {
         folders,
-        settle: args.settle,
-        rescan: args.rescan,
+        settle: settings.watch_settle(args.settle).value,
+        rescan,
         retry: args.retry,
         once: args.once,
         ingest: IngestOptions {
             ios_passwords: Some(Arc::new(ios_passwords(
-                args.ios_password_file.as_deref(),
+                (settings.ios_password_file(args.ios_password_file.clone()).value).as_deref(),
                 false,
             )?)),
             ..IngestOptions::default()
@@ -82,21 +81,6 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> Result<Outcome> {
         true => Outcome::Warnings,
         false => Outcome::Success,
     })
-}
-
-/// `--log`, else `$XDG_STATE_HOME/hearth/watch.log`, else `~/.local/state/hearth/watch.log`.
-fn log_path(flag: Option<&Path>) -> Result<PathBuf> {
-    if let Some(f) = flag {
-        return Ok(f.to_path_buf());
-    }
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")));
-    match state {
-        Some(dir) => Ok(dir.join("hearth/watch.log")),
-        None => bail!("no HOME and no XDG_STATE_HOME to put the log in; name a file with --log"),
-    }
 }
 
 /// One line per event, stamped with the local time (RFC 3339), on stderr and appended to the
