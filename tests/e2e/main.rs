@@ -19,6 +19,7 @@ mod browse;
 mod check_subset;
 mod cli_input;
 mod concurrency;
+mod copy;
 mod crash;
 mod cross_device;
 mod damage;

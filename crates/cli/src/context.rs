@@ -27,14 +27,9 @@ impl Context {
     /// `--repo`/`HEARTH_REPO`: a folder, or `s3:<endpoint URL>/<bucket>/<prefix>` (UTF-8, as
     /// the argument parser made sure).
     pub fn location(&self) -> Result<Location> {
-        let Some(r) = &self.global.repo else {
-            return Ok(Location::Local(default_repo()));
-        };
-        match r.to_str() {
-            Some(url) if url.starts_with("s3:") => Ok(Location::S3(
-                S3Location::parse(url).map_err(anyhow::Error::msg)?,
-            )),
-            _ => Ok(Location::Local(PathBuf::from(r))),
+        match &self.global.repo {
+            Some(r) => Location::parse(r),
+            None => Ok(Location::Local(default_repo())),
         }
     }
 
@@ -48,15 +43,52 @@ impl Context {
     }
 
     pub fn backend(&self) -> Result<Arc<dyn Backend>> {
-        Ok(match self.location()? {
+        self.location()?.backend()
+    }
+
+    /// The backend for a new repository: a local folder is created; a bucket must exist.
+    pub fn create_backend(&self) -> Result<Arc<dyn Backend>> {
+        self.location()?.create_backend()
+    }
+
+    /// Another repository than --repo (`init --like`, `copy --to`), opened with its own
+    /// password; damaged objects it skipped are named on stderr, as for --repo.
+    pub fn open_other(
+        &self,
+        location: &std::ffi::OsStr,
+        sources: &PasswordSources,
+        password_file: Option<&Path>,
+    ) -> Result<Repository> {
+        let backend = Location::parse(location)?.backend()?;
+        let password = sources.read(password_file, false)?;
+        let repo = Repository::open(backend, &password, &self.options())?;
+        warn_unreadable(&repo);
+        Ok(repo)
+    }
+}
+
+impl Location {
+    /// A folder, or `s3:<endpoint URL>/<bucket>/<prefix>` (UTF-8, as the argument parser made
+    /// sure).
+    pub fn parse(r: &std::ffi::OsStr) -> Result<Self> {
+        match r.to_str() {
+            Some(url) if url.starts_with("s3:") => Ok(Location::S3(
+                S3Location::parse(url).map_err(anyhow::Error::msg)?,
+            )),
+            _ => Ok(Location::Local(PathBuf::from(r))),
+        }
+    }
+
+    pub fn backend(self) -> Result<Arc<dyn Backend>> {
+        Ok(match self {
             Location::Local(path) => Arc::new(LocalBackend::open(&path)),
             Location::S3(l) => Arc::new(S3Backend::open(&l)?),
         })
     }
 
     /// The backend for a new repository: a local folder is created; a bucket must exist.
-    pub fn create_backend(&self) -> Result<Arc<dyn Backend>> {
-        Ok(match self.location()? {
+    pub fn create_backend(self) -> Result<Arc<dyn Backend>> {
+        Ok(match self {
             Location::Local(path) => Arc::new(LocalBackend::create(&path)?),
             Location::S3(l) => {
                 let b = S3Backend::open(&l)?;
@@ -89,18 +121,7 @@ impl Context {
     /// Opens the repository and says on stderr which damaged objects were skipped.
     pub fn open(&self) -> Result<Repository> {
         let repo = self.open_quietly()?;
-        for o in repo.unreadable_objects() {
-            let advice = if o.object.starts_with("index/") {
-                "`hearth repair index` rebuilds the index from the packs"
-            } else {
-                "`hearth repair snapshots` writes it again from this computer's cache if it holds it; with `--forget` it removes it"
-            };
-            eprintln!(
-                "warning: {}: {}; skipped ({advice})",
-                o.object,
-                crate::output::esc_text(&o.problem)
-            );
-        }
+        warn_unreadable(&repo);
         Ok(repo)
     }
 
@@ -269,6 +290,22 @@ fn kdf_params(lowered_memory_kib: Option<&str>, debug_build: bool) -> KdfParams 
         kdf.time = 1;
     }
     kdf
+}
+
+/// Says on stderr which damaged objects opening `repo` skipped, and what mends them.
+fn warn_unreadable(repo: &Repository) {
+    for o in repo.unreadable_objects() {
+        let advice = if o.object.starts_with("index/") {
+            "`hearth repair index` rebuilds the index from the packs"
+        } else {
+            "`hearth repair snapshots` writes it again from this computer's cache if it holds it; with `--forget` it removes it"
+        };
+        eprintln!(
+            "warning: {}: {}; skipped ({advice})",
+            o.object,
+            crate::output::esc_text(&o.problem)
+        );
+    }
 }
 
 #[cfg(test)]

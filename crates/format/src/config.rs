@@ -103,7 +103,9 @@ impl Config {
 
     /// Decodes a payload of the newest layout (what [`Config::encode`] writes).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        Self::decode_layout(bytes, 2, || unreachable!("layout 2 stores its content keys"))
+        Self::decode_layout(bytes, 2, || {
+            unreachable!("layout 2 stores its content keys")
+        })
     }
 
     /// Decodes a payload of layout `version` (the object's header says which, §3). Layout 1

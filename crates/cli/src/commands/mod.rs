@@ -2,6 +2,7 @@
 
 mod backup;
 mod check;
+mod copy;
 mod demo;
 mod diff;
 mod dump;
@@ -26,7 +27,8 @@ use anyhow::Result;
 pub fn run(cli: Cli) -> Result<Outcome> {
     let ctx = Context { global: cli.global };
     match cli.command {
-        Command::Init => key::init(&ctx),
+        Command::Init(args) => key::init(&ctx, &args),
+        Command::Copy(args) => copy::run(&ctx, &args),
         Command::Backup(args) => backup::run(&ctx, &args),
         Command::Snapshots { device } => list::snapshots(&ctx, device.as_deref()),
         Command::Devices => list::devices(&ctx),
