@@ -31,7 +31,9 @@ fn at(w: &World, repo: &str, password: &str, args: &[&str]) -> Command {
     c
 }
 
-fn ok(mut c: Command) -> String {
+/// Runs `c` (a command or a borrow of one), asserting exit 0; its stdout.
+fn ok(mut c: impl std::borrow::BorrowMut<Command>) -> String {
+    let c = c.borrow_mut();
     let out = c.output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{c:?}:\n{}", describe(&out));
     String::from_utf8(out.stdout).unwrap()

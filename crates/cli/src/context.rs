@@ -65,6 +65,43 @@ impl Context {
         warn_unreadable(&repo);
         Ok(repo)
     }
+
+    /// The repository password: the `--password-file` flag, else HEARTH_PASSWORD, else
+    /// HEARTH_PASSWORD_FILE, else a prompt on a terminal (an empty variable counts as unset).
+    pub fn password(&self, confirm: bool) -> Result<Vec<u8>> {
+        let sources = PasswordSources {
+            what: "repository password",
+            flag: "--password-file",
+            variable: "HEARTH_PASSWORD",
+            file_variable: "HEARTH_PASSWORD_FILE",
+        };
+        sources.read(self.global.password_file.as_deref(), confirm)
+    }
+
+    /// Opens the repository and says on stderr which damaged objects were skipped.
+    pub fn open(&self) -> Result<Repository> {
+        let repo = self.open_quietly()?;
+        warn_unreadable(&repo);
+        Ok(repo)
+    }
+
+    /// How a command that lists snapshots ended: with warnings when a snapshot that does not
+    /// read was left out of the list.
+    pub fn listing_outcome(repo: &Repository) -> crate::Outcome {
+        let skipped =
+            (repo.unreadable_objects().iter()).any(|o| o.object.starts_with("snapshots/"));
+        match skipped {
+            true => crate::Outcome::Warnings,
+            false => crate::Outcome::Success,
+        }
+    }
+
+    /// Opens the repository; the command reports damaged objects itself.
+    pub fn open_quietly(&self) -> Result<Repository> {
+        let backend = self.backend()?;
+        let password = self.password(false)?;
+        Ok(Repository::open(backend, &password, &self.options())?)
+    }
 }
 
 impl Location {
@@ -104,43 +141,6 @@ impl Location {
                 Arc::new(b)
             }
         })
-    }
-
-    /// The repository password: the `--password-file` flag, else HEARTH_PASSWORD, else
-    /// HEARTH_PASSWORD_FILE, else a prompt on a terminal (an empty variable counts as unset).
-    pub fn password(&self, confirm: bool) -> Result<Vec<u8>> {
-        let sources = PasswordSources {
-            what: "repository password",
-            flag: "--password-file",
-            variable: "HEARTH_PASSWORD",
-            file_variable: "HEARTH_PASSWORD_FILE",
-        };
-        sources.read(self.global.password_file.as_deref(), confirm)
-    }
-
-    /// Opens the repository and says on stderr which damaged objects were skipped.
-    pub fn open(&self) -> Result<Repository> {
-        let repo = self.open_quietly()?;
-        warn_unreadable(&repo);
-        Ok(repo)
-    }
-
-    /// How a command that lists snapshots ended: with warnings when a snapshot that does not
-    /// read was left out of the list.
-    pub fn listing_outcome(repo: &Repository) -> crate::Outcome {
-        let skipped =
-            (repo.unreadable_objects().iter()).any(|o| o.object.starts_with("snapshots/"));
-        match skipped {
-            true => crate::Outcome::Warnings,
-            false => crate::Outcome::Success,
-        }
-    }
-
-    /// Opens the repository; the command reports damaged objects itself.
-    pub fn open_quietly(&self) -> Result<Repository> {
-        let backend = self.backend()?;
-        let password = self.password(false)?;
-        Ok(Repository::open(backend, &password, &self.options())?)
     }
 }
 
