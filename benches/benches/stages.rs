@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// The repository's default chunker (format config), keyed like a real repository.
 fn chunker(keys: &Keys) -> Chunker {
-    let c = Config::new([0; 32]);
+    let c = Config::new([0; 32], keys.content().clone());
     Chunker::new(ChunkerParams {
         min: c.chunk_min,
         avg: c.chunk_avg,

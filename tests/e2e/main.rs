@@ -20,6 +20,7 @@ mod check_subset;
 mod cli_input;
 mod concurrency;
 mod config;
+mod copy;
 mod crash;
 mod cross_device;
 mod damage;

@@ -106,7 +106,13 @@ fn stored_hearth(chunk: &[u8], content: hearth_chunker::Content) -> u64 {
 
 fn household(root: &Path) {
     use hearth_chunker::{Chunker, ChunkerParams, ContentRules, Cut as Rule};
-    let c = hearth_format::Config::new([0; 32]);
+    let c = hearth_format::Config::new(
+        [0; 32],
+        hearth_format::ContentKeys {
+            chunk_id_key: [0; 32],
+            chunker_seed: 0,
+        },
+    );
     let hearth = Chunker::with_rules(
         ChunkerParams {
             min: c.chunk_min,

@@ -118,9 +118,12 @@ pub fn parse_span(s: &str) -> Result<i64, String> {
 #[derive(Subcommand)]
 pub enum Command {
     /// Create a repository
-    Init,
+    Init(InitArgs),
     /// Back up every device folder found in each PATH (a MobileSync Backup folder or one <UDID> folder)
     Backup(BackupArgs),
+    /// Copy snapshots to a repository made with `init --like` this one (an offsite copy):
+    /// only the chunks it lacks are sent
+    Copy(CopyArgs),
     /// List snapshots
     Snapshots {
         /// Only this device (name or UDID)
@@ -473,6 +476,36 @@ pub fn parse_percent(s: &str) -> Result<f64, String> {
     } else {
         Err(format!("{s:?} is not between 0% and 100%"))
     }
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Make the new repository chunk like this one (its chunker sizes, compression and
+    /// content keys; its own password and keys), so that `hearth copy` can copy between them
+    #[arg(long, value_parser = RepoLocation)]
+    pub like: Option<OsString>,
+    /// Read the --like repository's password from this file (else HEARTH_LIKE_PASSWORD, else
+    /// HEARTH_LIKE_PASSWORD_FILE, else a prompt)
+    #[arg(long, requires = "like")]
+    pub like_password_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct CopyArgs {
+    /// The repository to copy into: a folder or s3:<endpoint URL>/<bucket>/<prefix>, made with
+    /// `hearth init --like` this repository
+    #[arg(long, value_parser = RepoLocation)]
+    pub to: OsString,
+    /// Read the destination's password from this file (else HEARTH_TO_PASSWORD, else
+    /// HEARTH_TO_PASSWORD_FILE, else a prompt)
+    #[arg(long)]
+    pub to_password_file: Option<PathBuf>,
+    /// Only this device's snapshots (name or UDID)
+    #[arg(long, value_parser = Utf8)]
+    pub device: Option<String>,
+    /// Snapshots to copy (ids, 6+ digit prefixes, DEVICE@latest, ...); default: every one
+    #[arg(value_parser = Utf8)]
+    pub snapshots: Vec<String>,
 }
 
 #[derive(Args)]

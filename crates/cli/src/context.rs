@@ -30,13 +30,7 @@ impl Context {
     /// The repository setting: a folder, or `s3:<endpoint URL>/<bucket>/<prefix>` (UTF-8, as
     /// the settings made sure).
     pub fn location(&self) -> Result<Location> {
-        let r = &self.settings.repo.value;
-        match r.to_str() {
-            Some(url) if url.starts_with("s3:") => Ok(Location::S3(
-                S3Location::parse(url).map_err(anyhow::Error::msg)?,
-            )),
-            _ => Ok(Location::Local(PathBuf::from(r))),
-        }
+        Location::parse(&self.settings.repo.value)
     }
 
     pub fn options(&self) -> RepoOptions {
@@ -49,30 +43,27 @@ impl Context {
     }
 
     pub fn backend(&self) -> Result<Arc<dyn Backend>> {
-        Ok(match self.location()? {
-            Location::Local(path) => Arc::new(LocalBackend::open(&path)),
-            Location::S3(l) => Arc::new(S3Backend::open(&l)?),
-        })
+        self.location()?.backend()
     }
 
     /// The backend for a new repository: a local folder is created; a bucket must exist.
     pub fn create_backend(&self) -> Result<Arc<dyn Backend>> {
-        Ok(match self.location()? {
-            Location::Local(path) => Arc::new(LocalBackend::create(&path)?),
-            Location::S3(l) => {
-                let b = S3Backend::open(&l)?;
-                eprintln!(
-                    "{}: conditional writes: {}",
-                    esc(&l.display()),
-                    if b.conditional_writes()? {
-                        "supported"
-                    } else {
-                        "not supported (the server ignores If-None-Match; Hearth looks before it writes, which is safe for its objects)"
-                    }
-                );
-                Arc::new(b)
-            }
-        })
+        self.location()?.create_backend()
+    }
+
+    /// Another repository than --repo (`init --like`, `copy --to`), opened with its own
+    /// password; damaged objects it skipped are named on stderr, as for --repo.
+    pub fn open_other(
+        &self,
+        location: &std::ffi::OsStr,
+        sources: &PasswordSources,
+        password_file: Option<&Path>,
+    ) -> Result<Repository> {
+        let backend = Location::parse(location)?.backend()?;
+        let password = sources.read(password_file, false)?;
+        let repo = Repository::open(backend, &password, &self.options())?;
+        warn_unreadable(&repo);
+        Ok(repo)
     }
 
     /// The repository password: the `--password-file` flag, else HEARTH_PASSWORD, else
@@ -92,7 +83,8 @@ impl Context {
                     also: format!(
                         ", or set password_file or password_command in the config file {}",
                         self.settings.config.path.display()
-                    ),
+                    )
+                    .into(),
                 };
                 sources.read(None, confirm)
             }
@@ -102,18 +94,7 @@ impl Context {
     /// Opens the repository and says on stderr which damaged objects were skipped.
     pub fn open(&self) -> Result<Repository> {
         let repo = self.open_quietly()?;
-        for o in repo.unreadable_objects() {
-            let advice = if o.object.starts_with("index/") {
-                "`hearth repair index` rebuilds the index from the packs"
-            } else {
-                "`hearth repair snapshots` writes it again from this computer's cache if it holds it; with `--forget` it removes it"
-            };
-            eprintln!(
-                "warning: {}: {}; skipped ({advice})",
-                o.object,
-                crate::output::esc_text(&o.problem)
-            );
-        }
+        warn_unreadable(&repo);
         Ok(repo)
     }
 
@@ -133,6 +114,46 @@ impl Context {
         let backend = self.backend()?;
         let password = self.password(false)?;
         Ok(Repository::open(backend, &password, &self.options())?)
+    }
+}
+
+impl Location {
+    /// A folder, or `s3:<endpoint URL>/<bucket>/<prefix>` (UTF-8, as the argument parser made
+    /// sure).
+    pub fn parse(r: &std::ffi::OsStr) -> Result<Self> {
+        match r.to_str() {
+            Some(url) if url.starts_with("s3:") => Ok(Location::S3(
+                S3Location::parse(url).map_err(anyhow::Error::msg)?,
+            )),
+            _ => Ok(Location::Local(PathBuf::from(r))),
+        }
+    }
+
+    pub fn backend(self) -> Result<Arc<dyn Backend>> {
+        Ok(match self {
+            Location::Local(path) => Arc::new(LocalBackend::open(&path)),
+            Location::S3(l) => Arc::new(S3Backend::open(&l)?),
+        })
+    }
+
+    /// The backend for a new repository: a local folder is created; a bucket must exist.
+    pub fn create_backend(self) -> Result<Arc<dyn Backend>> {
+        Ok(match self {
+            Location::Local(path) => Arc::new(LocalBackend::create(&path)?),
+            Location::S3(l) => {
+                let b = S3Backend::open(&l)?;
+                eprintln!(
+                    "{}: conditional writes: {}",
+                    esc(&l.display()),
+                    if b.conditional_writes()? {
+                        "supported"
+                    } else {
+                        "not supported (the server ignores If-None-Match; Hearth looks before it writes, which is safe for its objects)"
+                    }
+                );
+                Arc::new(b)
+            }
+        })
     }
 }
 
@@ -213,7 +234,7 @@ pub struct PasswordSources {
     pub variable: &'static str,
     pub file_variable: &'static str,
     /// More ways to give it, for the error when there is none (", or ...").
-    pub also: String,
+    pub also: std::borrow::Cow<'static, str>,
 }
 
 impl PasswordSources {
@@ -297,6 +318,22 @@ fn kdf_params(lowered_memory_kib: Option<&str>, debug_build: bool) -> KdfParams 
         kdf.time = 1;
     }
     kdf
+}
+
+/// Says on stderr which damaged objects opening `repo` skipped, and what mends them.
+fn warn_unreadable(repo: &Repository) {
+    for o in repo.unreadable_objects() {
+        let advice = if o.object.starts_with("index/") {
+            "`hearth repair index` rebuilds the index from the packs"
+        } else {
+            "`hearth repair snapshots` writes it again from this computer's cache if it holds it; with `--forget` it removes it"
+        };
+        eprintln!(
+            "warning: {}: {}; skipped ({advice})",
+            o.object,
+            crate::output::esc_text(&o.problem)
+        );
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
-use hearth_format::{ChunkId, FileHeader, ObjectKind};
+use hearth_format::{ChunkId, ContentKeys, FileHeader, ObjectKind};
 use thiserror::Error;
 
 pub const NONCE_LEN: usize = 24;
@@ -43,13 +43,23 @@ impl MasterKey {
         Self(secret)
     }
 
+    /// Every subkey derived from `M`, the content keys included: what a repository whose
+    /// config is of layout 1 uses, and what `init` stores in a new config.
     pub fn keys(&self) -> Keys {
         let derive = |ctx| blake3::derive_key(ctx, &self.0);
-        let seed = derive(CONTEXT_CHUNKER_SEED);
         Keys {
             cipher: XChaCha20Poly1305::new(&derive(CONTEXT_DATA).into()),
-            chunk_id: derive(CONTEXT_CHUNK_ID),
             object_id: derive(CONTEXT_OBJECT_ID),
+            content: self.content_keys(),
+        }
+    }
+
+    /// The content keys derived from `M` (`docs/format.md` §4): the chunk-id key and the
+    /// chunker seed (the first 8 bytes of its subkey, u64 LE).
+    pub fn content_keys(&self) -> ContentKeys {
+        let seed = blake3::derive_key(CONTEXT_CHUNKER_SEED, &self.0);
+        ContentKeys {
+            chunk_id_key: blake3::derive_key(CONTEXT_CHUNK_ID, &self.0),
             chunker_seed: u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")),
         }
     }
@@ -59,15 +69,25 @@ impl MasterKey {
 #[derive(Clone)]
 pub struct Keys {
     cipher: XChaCha20Poly1305,
-    chunk_id: [u8; 32],
     object_id: [u8; 32],
-    chunker_seed: u64,
+    content: ContentKeys,
 }
 
 impl Keys {
+    /// These keys with other content keys: those a config of layout 2 stores (§6), which a
+    /// repository made `--like` another shares with it. The data and object keys stay `M`'s.
+    pub fn with_content(self, content: ContentKeys) -> Keys {
+        Keys { content, ..self }
+    }
+
+    /// The chunk-id key and chunker seed in use.
+    pub fn content(&self) -> &ContentKeys {
+        &self.content
+    }
+
     /// `ChunkId = BLAKE3_keyed(chunk id key, plaintext)`.
     pub fn chunk_id(&self, plaintext: &[u8]) -> ChunkId {
-        ChunkId(*blake3::keyed_hash(&self.chunk_id, plaintext).as_bytes())
+        ChunkId(*blake3::keyed_hash(&self.content.chunk_id_key, plaintext).as_bytes())
     }
 
     /// Name of an index segment, snapshot or device key (keyed BLAKE3 of its whole file), or of
@@ -82,7 +102,7 @@ impl Keys {
     }
 
     pub fn chunker_seed(&self) -> u64 {
-        self.chunker_seed
+        self.content.chunker_seed
     }
 
     /// `nonce ‖ ciphertext ‖ tag`, appended to `out`.
@@ -158,7 +178,20 @@ impl Keys {
         kind: ObjectKind,
         payload: &[u8],
     ) -> Vec<u8> {
-        let header = FileHeader::encode(kind);
+        self.seal_layout_with_nonce(nonce, kind, kind.version(), payload)
+    }
+
+    /// [`Keys::seal_object_with_nonce`] of an older layout: only for test vectors, which pin
+    /// what earlier versions wrote.
+    #[doc(hidden)]
+    pub fn seal_layout_with_nonce(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        kind: ObjectKind,
+        layout: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let header = FileHeader::encode_layout(kind, layout);
         let mut out = header.to_vec();
         self.seal_into_with_nonce(nonce, &header, payload, &mut out);
         out
@@ -206,6 +239,21 @@ mod tests {
         assert_eq!(k1.chunk_id(b"a"), k1.chunk_id(b"a"));
         assert_ne!(k1.chunk_id(b"a"), k2.chunk_id(b"a"));
         assert_ne!(k1.chunk_id(b"a").0, *blake3::hash(b"a").as_bytes());
+    }
+
+    /// Keys given another repository's content keys name and cut chunks as it does, and still
+    /// seal with their own data key.
+    #[test]
+    fn content_keys_can_be_shared_and_nothing_else_is() {
+        let (a, b) = (MasterKey::generate(), MasterKey::generate());
+        let like = b.keys().with_content(a.content_keys());
+        assert_eq!(like.chunk_id(b"x"), a.keys().chunk_id(b"x"));
+        assert_eq!(like.chunker_seed(), a.keys().chunker_seed());
+        assert_eq!(like.content(), &a.content_keys());
+        assert_ne!(like.object_id(b"x"), a.keys().object_id(b"x"));
+        let sealed = like.seal(b"", b"secret");
+        assert!(a.keys().open(b"", &sealed).is_err());
+        assert_eq!(b.keys().open(b"", &sealed).unwrap(), b"secret");
     }
 
     #[test]

@@ -50,10 +50,10 @@ impl ObjectKind {
     }
     /// The layout version this Hearth writes for objects of this kind, and the newest it
     /// reads (`docs/format.md` §3): 2 for snapshots (which gained the time Hearth stored them,
-    /// §9), 1 for everything else.
+    /// §9) and the config (which gained the content keys, §6), 1 for everything else.
     pub fn version(self) -> u8 {
         match self {
-            Self::Snapshot => 2,
+            Self::Snapshot | Self::Config => 2,
             _ => FORMAT_VERSION,
         }
     }
@@ -87,11 +87,18 @@ pub enum HeaderError {
 pub struct FileHeader;
 
 impl FileHeader {
+    /// The header a writer writes: `kind` at its newest layout.
     pub fn encode(kind: ObjectKind) -> [u8; HEADER_LEN] {
+        Self::encode_layout(kind, kind.version())
+    }
+
+    /// The header of `kind` at an older `layout`: for test vectors and frozen repositories,
+    /// which pin what earlier versions wrote.
+    pub fn encode_layout(kind: ObjectKind, layout: u8) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
         h[..4].copy_from_slice(&MAGIC);
         h[OFFSET_KIND] = kind.byte();
-        h[OFFSET_VERSION] = kind.version();
+        h[OFFSET_VERSION] = layout;
         h
     }
 
@@ -132,17 +139,19 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_are_written_at_layout_2_and_layout_1_is_still_read() {
-        let h = FileHeader::encode(ObjectKind::Snapshot);
-        assert_eq!(h, [0x48, 0x52, 0x54, 0x48, b'S', 2, 0, 0]);
-        assert_eq!(FileHeader::version(&h), 2);
-        let mut old = h;
-        old[OFFSET_VERSION] = 1;
-        assert!(FileHeader::check(&old, ObjectKind::Snapshot).is_ok());
-        let mut config = FileHeader::encode(ObjectKind::Config);
-        assert_eq!(config[OFFSET_VERSION], 1);
-        config[OFFSET_VERSION] = 2;
-        let err = FileHeader::check(&config, ObjectKind::Config).unwrap_err();
+    fn snapshots_and_configs_are_written_at_layout_2_and_layout_1_is_still_read() {
+        for kind in [ObjectKind::Snapshot, ObjectKind::Config] {
+            let h = FileHeader::encode(kind);
+            assert_eq!(h, [0x48, 0x52, 0x54, 0x48, kind.byte(), 2, 0, 0]);
+            assert_eq!(FileHeader::version(&h), 2);
+            let old = FileHeader::encode_layout(kind, 1);
+            assert!(FileHeader::check(&old, kind).is_ok());
+            assert_eq!(FileHeader::version(&old), 1);
+        }
+        let mut index = FileHeader::encode(ObjectKind::Index);
+        assert_eq!(index[OFFSET_VERSION], 1);
+        index[OFFSET_VERSION] = 2;
+        let err = FileHeader::check(&index, ObjectKind::Index).unwrap_err();
         assert!(
             err.to_string()
                 .contains("version 2 is newer than this Hearth supports (1)"),

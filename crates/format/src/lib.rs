@@ -29,7 +29,7 @@ pub mod pin;
 pub mod snapshot;
 
 pub use codec::DecodeError;
-pub use config::Config;
+pub use config::{Config, ContentKeys};
 pub use device_key::DeviceKey;
 pub use entry::{Cipher, Content, Entry, Row, RowState};
 pub use header::{FORMAT_VERSION, FileHeader, ObjectKind};

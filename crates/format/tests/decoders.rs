@@ -115,7 +115,13 @@ fn config() -> impl Strategy<Value = Config> {
         chunk_avg: min << shift,
         chunk_max: min << (2 * shift),
         zstd_level,
-        ..Config::new(rid)
+        ..Config::new(
+            rid,
+            hearth_format::ContentKeys {
+                chunk_id_key: rid,
+                chunker_seed: u64::from(min),
+            },
+        )
     })
 }
 

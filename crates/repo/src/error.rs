@@ -119,6 +119,11 @@ pub enum RepoError {
         "blob {blob} is in no index segment (`hearth check` says what is missing; `hearth repair index` indexes packs no segment names)"
     )]
     MissingBlob { blob: ChunkId },
+    /// `copy` to a repository that does not cut and name chunks as the source does.
+    #[error(
+        "refused: {to} does not chunk like {from} (it was not made with `hearth init --like {from}`): their content keys or chunker sizes differ, so nothing was copied. Make the destination with `hearth init --repo DEST --like {from}`"
+    )]
+    NotAlike { from: String, to: String },
     /// Not done, because doing it could lose data; the message says what to do first.
     #[error("refused: {0}")]
     Refused(String),
@@ -201,6 +206,7 @@ impl RepoError {
                 ErrorKind::Refused
             }
             Self::Pinned(_) | Self::KeyInUse | Self::EmptyPassword => ErrorKind::Refused,
+            Self::NotAlike { .. } => ErrorKind::Refused,
             Self::Storage(e) if e.is_not_found() => ErrorKind::NotFound,
             Self::SnapshotNotFound(_)
             | Self::DeviceNotFound(_)

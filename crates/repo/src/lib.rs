@@ -18,6 +18,7 @@
 mod blobs;
 mod cache_sync;
 mod check;
+mod copy;
 mod device_keys;
 mod error;
 mod forget;
@@ -42,6 +43,7 @@ mod tree;
 mod writer;
 
 pub use check::{CheckOptions, CheckRecord, CheckReport, Damage, ReadData};
+pub use copy::{CopiedSnapshot, CopyReport, CopyStatus};
 pub use error::{DamagedKey, ErrorKind, RepoError, SessionStop};
 pub use forget::{ForgetPlan, GroupVerdict, Grouping};
 pub use lock::{ExclusiveLock, LockGuard, LockState, LockTimes, StaleLock};

@@ -68,8 +68,34 @@ impl Repository {
         check_password(password)?;
         Self::check_can_init(&*backend)?;
         let master = MasterKey::generate();
+        let config = Config::new(hearth_crypto::random_bytes(), master.content_keys());
+        Self::init_with(backend, master, config, password, options)
+    }
+
+    /// Creates a repository that chunks like `like` (`hearth init --like`): its content keys,
+    /// chunker sizes and compression (`docs/format.md` §4, §6), with a master secret, keys
+    /// and repository id of its own. [`Repository::copy_snapshots`] copies between the two.
+    pub fn init_like(
+        backend: Arc<dyn Backend>,
+        password: &[u8],
+        like: &Repository,
+        options: &RepoOptions,
+    ) -> Result<Self, RepoError> {
+        check_password(password)?;
+        Self::check_can_init(&*backend)?;
+        let config = like.config.like(hearth_crypto::random_bytes());
+        Self::init_with(backend, MasterKey::generate(), config, password, options)
+    }
+
+    /// The first key file, then `config` (layout 2, with its content keys).
+    fn init_with(
+        backend: Arc<dyn Backend>,
+        master: MasterKey,
+        config: Config,
+        password: &[u8],
+        options: &RepoOptions,
+    ) -> Result<Self, RepoError> {
         let keys = master.keys();
-        let config = Config::new(hearth_crypto::random_bytes());
         let key_id = write_key_file(&*backend, &master, password, options.kdf)?;
         let sealed = keys.seal_object(ObjectKind::Config, &config.encode());
         if backend.put_if_absent(FileType::Config, "config", &sealed)? == PutOutcome::AlreadyExists
@@ -96,7 +122,10 @@ impl Repository {
     ) -> Result<Self, RepoError> {
         let config_file = read_config(&*backend)?;
         let (master, key_id, payload) = unlock(&*backend, password, &config_file)?;
-        let config = Config::decode(&payload).map_err(|e| RepoError::corrupt("config", e))?;
+        let layout = hearth_format::FileHeader::version(&config_file);
+        // Layout 1 stores no content keys: they are derived from the master secret (§6).
+        let config = Config::decode_layout(&payload, layout, || master.content_keys())
+            .map_err(|e| RepoError::corrupt("config", e))?;
         Self::assemble(backend, master, config, options, key_id)
     }
 
@@ -111,7 +140,8 @@ impl Repository {
         let cache = open_cache(&cache_path)?;
         let repo = Self {
             backend,
-            keys: master.keys(),
+            // The config's content keys, whether stored (layout 2) or derived (layout 1).
+            keys: master.keys().with_content(config.content.clone()),
             config,
             cache,
             master,

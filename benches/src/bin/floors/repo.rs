@@ -60,12 +60,15 @@ impl Repo {
             .find_map(|k| k.open(password).ok().map(|m| (k, m)))
             .expect("no key file of the repository opens with HEARTH_PASSWORD");
         let keys = MasterKey::keys(&master);
-        let config = Config::decode(
+        let config = Config::decode_layout(
             &keys
                 .open_object(ObjectKind::Config, &config_file)
                 .expect("opening config"),
+            hearth_format::FileHeader::version(&config_file),
+            || master.content_keys(),
         )
         .expect("decoding config");
+        let keys = keys.with_content(config.content.clone());
 
         let index_files = listed(&root.join("index"));
         let (mut blobs, mut packs) = (HashMap::new(), Vec::new());

@@ -1,7 +1,7 @@
 //! `init` and `key add | list | remove | passwd`.
 
 use crate::Outcome;
-use crate::cli::{KeyCommand, NewPassword};
+use crate::cli::{InitArgs, KeyCommand, NewPassword};
 use crate::context::{Context, PasswordSources};
 use crate::output::{esc, print_json, time};
 use anyhow::{Result, bail};
@@ -10,21 +10,43 @@ use serde_json::json;
 
 /// Looks before it writes: a location that holds repository objects is refused before a
 /// password is asked for or a folder made; an empty password before anything is written.
-pub fn init(ctx: &Context) -> Result<Outcome> {
+/// With `--like REPO`, REPO is opened (with its own password) before anything is written, and
+/// the new repository takes its chunking (`docs/format.md` §4).
+pub fn init(ctx: &Context, args: &InitArgs) -> Result<Outcome> {
     Repository::check_can_init(&*ctx.backend()?)?;
+    let like = match &args.like {
+        Some(location) => {
+            Some(ctx.open_other(location, &LIKE_PASSWORD, args.like_password_file.as_deref())?)
+        }
+        None => None,
+    };
     let password = ctx.password(true)?;
     if password.is_empty() {
         return Err(RepoError::EmptyPassword.into());
     }
     let backend = ctx.create_backend()?;
     let location = backend.location();
-    let repo = Repository::init(backend, &password, &ctx.options())?;
+    let repo = match &like {
+        Some(like) => Repository::init_like(backend, &password, like, &ctx.options())?,
+        None => Repository::init(backend, &password, &ctx.options())?,
+    };
+    let like_location = like.as_ref().map(Repository::location);
     if ctx.global.json {
-        print_json(
-            &json!({ "repository": location, "id": hex::encode(repo.config().repository_id) }),
-        );
+        print_json(&json!({
+            "repository": location,
+            "id": hex::encode(repo.config().repository_id),
+            "like": like_location,
+        }));
     } else {
         println!("created repository at {}", esc(&location));
+        if let Some(like) = &like_location {
+            println!(
+                "it chunks like {}: `hearth copy --repo {} --to {}` copies snapshots into it",
+                esc(like),
+                esc(like),
+                esc(&location)
+            );
+        }
         println!("keep the password safe: without it the backups cannot be read");
     }
     Ok(Outcome::Success)
@@ -98,6 +120,15 @@ fn list(ctx: &Context, repo: &Repository) -> Result<()> {
     Ok(())
 }
 
+/// The `--like` repository's password (`init --like`).
+const LIKE_PASSWORD: PasswordSources = PasswordSources {
+    what: "password of the --like repository",
+    flag: "--like-password-file",
+    variable: "HEARTH_LIKE_PASSWORD",
+    file_variable: "HEARTH_LIKE_PASSWORD_FILE",
+    also: std::borrow::Cow::Borrowed(""),
+};
+
 /// The `--new-password-file` flag, else HEARTH_NEW_PASSWORD, else HEARTH_NEW_PASSWORD_FILE,
 /// else a prompt on a terminal.
 fn new_password(new: &NewPassword) -> Result<Vec<u8>> {
@@ -106,7 +137,7 @@ fn new_password(new: &NewPassword) -> Result<Vec<u8>> {
         flag: "--new-password-file",
         variable: "HEARTH_NEW_PASSWORD",
         file_variable: "HEARTH_NEW_PASSWORD_FILE",
-        also: String::new(),
+        also: std::borrow::Cow::Borrowed(""),
     };
     sources.read(new.new_password_file.as_deref(), true)
 }

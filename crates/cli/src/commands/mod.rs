@@ -3,6 +3,7 @@
 mod backup;
 mod check;
 mod config;
+mod copy;
 mod demo;
 mod diff;
 mod dump;
@@ -44,7 +45,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Config => config::show(&ctx),
         Command::Schedule { command } => schedule::run(&ctx, command),
-        Command::Init => key::init(&ctx),
+        Command::Init(args) => key::init(&ctx, &args),
+        Command::Copy(args) => copy::run(&ctx, &args),
         Command::Backup(args) => backup::run(&ctx, &args),
         Command::Snapshots { device } => list::snapshots(&ctx, device.as_deref()),
         Command::Devices => list::devices(&ctx),

@@ -27,7 +27,10 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> Result<Outcome> {
         bail!("--rescan must be at least 1s");
     }
     let folders = sources(ctx, &args.paths)?;
-    let log = Arc::new(Log::open(&settings.watch_log(args.log.clone()).value, rescan)?);
+    let log = Arc::new(Log::open(
+        &settings.watch_log(args.log.clone()).value,
+        rescan,
+    )?);
     // Asked once, not at every backup (a prompt on a terminal).
     let password = ctx.password(false)?;
     let options = WatchOptions {
@@ -38,7 +41,10 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> Result<Outcome> {
         once: args.once,
         ingest: IngestOptions {
             ios_passwords: Some(Arc::new(ios_passwords(
-                (settings.ios_password_file(args.ios_password_file.clone()).value).as_deref(),
+                (settings
+                    .ios_password_file(args.ios_password_file.clone())
+                    .value)
+                    .as_deref(),
                 false,
             )?)),
             ..IngestOptions::default()

@@ -24,6 +24,7 @@ mod sealed;
 pub const VECTORS: &[&str] = &[
     "file headers",
     "config payload",
+    "config payload, layout 2",
     "pack header payload",
     "index segment payload",
     "entry stream",
@@ -33,6 +34,7 @@ pub const VECTORS: &[&str] = &[
     "pin payload",
     "ids under the master secret",
     "config file",
+    "config file, layout 2",
     "pack file",
     "key file",
     "names of sealed files",

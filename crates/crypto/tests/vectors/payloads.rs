@@ -2,12 +2,14 @@
 //! every object starts with. No keys are involved: these are the bytes a seal encloses.
 
 use crate::doc::Vector;
+use hearth_crypto::MasterKey;
 use hearth_format::codec::Reader;
+use hearth_format::config::LAYOUT_1_LEN;
 use hearth_format::entry::{Cipher, Content, Entry, Row, RowState, join_mtime};
 use hearth_format::{
-    BlobKind, ChunkId, Compression, Config, DeviceIdentity, DeviceKey, FileHeader, IndexSegment,
-    LockInfo, ObjectKind, PackEntry, PackId, PackRecord, PinInfo, Snapshot, SnapshotId,
-    SnapshotSummary, Warning,
+    BlobKind, ChunkId, Compression, Config, ContentKeys, DeviceIdentity, DeviceKey, FileHeader,
+    IndexSegment, LockInfo, ObjectKind, PackEntry, PackId, PackRecord, PinInfo, Snapshot,
+    SnapshotId, SnapshotSummary, Warning,
 };
 
 /// 2026-06-02 01:30:00 UTC, in Unix seconds: when the vectors' household backed up.
@@ -48,38 +50,70 @@ fn file_headers() {
             ("48 52 54 48 4e 01 00 00", "pin: HRTH, kind N, layout 1"),
         ],
     );
-    v.check(&KINDS.map(FileHeader::encode).concat());
+    // Each kind at the layout issue 14 pinned; a newer layout's header is in its own vectors.
+    let pinned = KINDS.map(|kind| {
+        let layout = if kind == ObjectKind::Snapshot { 2 } else { 1 };
+        FileHeader::encode_layout(kind, layout)
+    });
+    v.check(&pinned.concat());
     for (i, kind) in KINDS.into_iter().enumerate() {
         assert_eq!(FileHeader::check(v.row(i), kind), Ok(()), "{kind:?}");
     }
 }
 
-pub fn config() -> Config {
-    Config::new(id(0x11))
+/// The content keys of the master secret of §15.2 (the bytes 0 to 31): what a layout-1
+/// config's reader derives, and what `init` stores in a layout-2 config.
+pub fn content_keys() -> ContentKeys {
+    MasterKey::from_bytes(std::array::from_fn(|i| i as u8)).content_keys()
 }
 
+pub fn config() -> Config {
+    Config::new(id(0x11), content_keys())
+}
+
+const CONFIG_LAYOUT_1: &[(&str, &str)] = &[
+    (
+        "11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11",
+        "repository id",
+    ),
+    ("00 40 00 00", "chunk min (u32): 16384"),
+    ("00 00 01 00", "chunk average (u32): 65536"),
+    ("00 00 04 00", "chunk max (u32): 262144"),
+    ("03 00 00 00", "zstd level (i32): 3"),
+    ("00 00 00 01", "pack target size (u32): 16777216"),
+    ("00 00 08 00", "media chunk min (u32): 524288"),
+    ("00 00 10 00", "media chunk average (u32): 1048576"),
+    ("00 00 20 00", "media chunk max (u32): 2097152"),
+    ("00 20 00 00", "SQLite chunk (u32): 8192"),
+];
+
+/// Layout 2 of the config (§6): layout 1's fields, then the content keys.
 #[test]
-fn config_payload() {
-    let v = Vector::new(
-        "config payload",
-        &[
-            (
-                "11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11",
-                "repository id",
-            ),
-            ("00 40 00 00", "chunk min (u32): 16384"),
-            ("00 00 01 00", "chunk average (u32): 65536"),
-            ("00 00 04 00", "chunk max (u32): 262144"),
-            ("03 00 00 00", "zstd level (i32): 3"),
-            ("00 00 00 01", "pack target size (u32): 16777216"),
-            ("00 00 08 00", "media chunk min (u32): 524288"),
-            ("00 00 10 00", "media chunk average (u32): 1048576"),
-            ("00 00 20 00", "media chunk max (u32): 2097152"),
-            ("00 20 00 00", "SQLite chunk (u32): 8192"),
-        ],
-    );
+fn config_payload_layout_2() {
+    let mut rows = CONFIG_LAYOUT_1.to_vec();
+    rows.push((
+        "70 a0 cd ef 0d bb 35 0d 46 2b c4 a0 0e c1 70 82 f9 de 81 f3 87 bf 23 7d f2 d6 00 20 ff 73 16 30",
+        "chunk-id key: derived from the master secret of §15.2",
+    ));
+    rows.push((
+        "8d 70 ac 98 3f 05 c7 fe",
+        "chunker seed (u64): derived likewise",
+    ));
+    let v = Vector::new("config payload, layout 2", &rows);
     v.check(&config().encode());
     assert_eq!(Config::decode(&v.bytes()), Ok(config()));
+}
+
+/// Layout 1 (before 2027-01): layout 2 without the content keys, which its reader derives
+/// from the master secret.
+#[test]
+fn config_payload() {
+    let v = Vector::new("config payload", CONFIG_LAYOUT_1);
+    v.check(&config().encode()[..LAYOUT_1_LEN]);
+    assert_eq!(
+        Config::decode_layout(&v.bytes(), 1, content_keys),
+        Ok(config())
+    );
 }
 
 fn pack_entries() -> Vec<PackEntry> {

@@ -7,6 +7,7 @@ use crate::doc::Vector;
 use crate::payloads::{self, HOST, T};
 use hearth_crypto::{KdfParams, KeyFile, KeyMeta, Keys, MasterKey};
 use hearth_format::codec::Reader;
+use hearth_format::config::LAYOUT_1_LEN;
 use hearth_format::header::HEADER_LEN;
 use hearth_format::pack::PACK_TRAILER_LEN;
 use hearth_format::{BlobKind, Compression, Config, FileHeader, ObjectKind, PackEntry};
@@ -75,11 +76,40 @@ fn config_file() {
         ],
     );
     let keys = keys();
+    let payload = &payloads::config().encode()[..LAYOUT_1_LEN];
+    v.check(&keys.seal_layout_with_nonce(nonce(b'C'), ObjectKind::Config, 1, payload));
+    let opened = keys.open_object(ObjectKind::Config, &v.bytes());
+    assert_eq!(opened.as_deref(), Ok(payload));
+    let decoded = Config::decode_layout(payload, 1, || master().content_keys());
+    assert_eq!(decoded, Ok(payloads::config()));
+}
+
+/// The layout-2 config (§6) of a repository whose master secret is the bytes 0 to 31, as
+/// `init` writes it: its content keys are the ones derived from that secret.
+#[test]
+fn config_file_layout_2() {
+    let v = Vector::new(
+        "config file, layout 2",
+        &[
+            ("48 52 54 48 43 02 00 00", "file header: config, layout 2"),
+            (
+                "43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43",
+                "Seal(data key, aad = file header, config payload, layout 2): nonce",
+            ),
+            (
+                "4d 04 e7 b9 a0 b4 13 dd ea 03 bb ad a2 22 8d 63 7a 72 1f 1c b3 55 4d cd 68 84 06 6b 09 9d 91 27 7b c4 a0 de db 87 cc 24 be 48 0d 46 01 98 b1 f7 43 11 9a 50 23 27 33 e1 a2 7b 4a 3c 48 ff 17 6d 7e 4b 23 8f 40 44 a5 08 87 28 4c e4 ea 41 12 12 58 9a 7e af 2e b6 6e d7 f2 4e ce 6c a4 2d 6b 05 9b 6c f4 ae 54 80 5a 1e ed b8 16 74",
+                "ciphertext",
+            ),
+            ("8f fa 14 74 fe 95 20 42 35 10 10 2d 13 cb 6e d8", "tag"),
+        ],
+    );
+    let keys = keys();
     let payload = payloads::config().encode();
     v.check(&keys.seal_object_with_nonce(nonce(b'C'), ObjectKind::Config, &payload));
     let opened = keys.open_object(ObjectKind::Config, &v.bytes());
     assert_eq!(opened.as_deref(), Ok(&payload[..]));
-    assert_eq!(Config::decode(&payload), Ok(payloads::config()));
+    let stored = Config::decode(&payload).expect("the config decodes");
+    assert_eq!(&stored.content, keys.content());
 }
 
 /// A pack of one blob, assembled as §7 lays it out (and as `hearth-repo`'s writer does).
