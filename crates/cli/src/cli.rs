@@ -157,6 +157,8 @@ pub enum Command {
         /// random sample of about P% of the packs (at least one), different each run
         #[arg(long, value_name = "N/M|P%", value_parser = hearth_repo::ReadData::parse_subset, conflicts_with = "read_data")]
         read_data_subset: Option<hearth_repo::ReadData>,
+        #[command(flatten)]
+        notify: NotifyArgs,
     },
     /// Logical and stored bytes per device; dedup and compression ratios
     Stats,
@@ -400,6 +402,24 @@ pub struct BackupArgs {
     /// Needed once per device: the repository keeps the derived key.
     #[arg(long, env = "HEARTH_IOS_PASSWORD_FILE")]
     pub ios_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+    /// With --notify: report each device whose latest snapshot is older than this (e.g. 7d,
+    /// 36h, 2w), once a day while it stays so
+    #[arg(long, value_name = "SPAN", default_value = "7d", value_parser = parse_span)]
+    pub overdue: i64,
+}
+
+/// Who hears of failures, overdue devices and damage.
+#[derive(Args, Clone, Default)]
+pub struct NotifyArgs {
+    /// Post to URL when a backup fails, a device is overdue or check finds damage
+    /// (repeatable): an ntfy topic (host ntfy.sh, or ntfy+https://...), a Healthchecks-style
+    /// ping URL (host hc-ping.com, or hc+https://...; also pinged when a backup succeeds), else
+    /// a JSON webhook. Also HEARTH_NOTIFY (URLs separated by spaces). Never delays or fails
+    /// the command by more than 30 s
+    #[arg(long = "notify", value_name = "URL", value_parser = Utf8)]
+    pub urls: Vec<String>,
 }
 
 #[derive(Args)]

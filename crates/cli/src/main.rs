@@ -69,10 +69,14 @@ fn main() -> ExitCode {
         Err(e) => {
             // Library errors name devices, folders and paths from backups as they are.
             eprintln!("error: {}", output::esc_text(&output::error_text(&e)));
-            match e.downcast_ref::<hearth_export::ExportError>() {
-                Some(hearth_export::ExportError::Usage(_)) => ExitCode::from(2),
-                _ => ExitCode::from(1),
-            }
+            let usage = matches!(
+                e.downcast_ref::<hearth_export::ExportError>(),
+                Some(hearth_export::ExportError::Usage(_))
+            ) || matches!(
+                e.downcast_ref::<hearth_alert::AlertError>(),
+                Some(hearth_alert::AlertError::BadUrl { .. })
+            );
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }

@@ -13,23 +13,72 @@ use hearth_ingest::{
     BackupRun, DeviceOutcome, DeviceReport, IngestError, IngestOptions, IosPasswords, PasswordMap,
     StillWriting, backup_folders,
 };
-use hearth_mobilesync::find_device_folders;
+use super::notify;
+use hearth_alert::{DeviceRef, Event, Notifier};
+use hearth_mobilesync::{DeviceFolder, find_device_folders, looks_like_udid};
 use serde_json::json;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Warnings shown per device before "and N more".
 const SHOWN_WARNINGS: usize = 10;
 
 pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
+    let notifier = notify::notifier(&args.notify)?;
     let paths = if args.paths.is_empty() {
-        vec![default_source()?]
+        default_source().map(|p| vec![p])
     } else {
-        args.paths.clone()
+        Ok(args.paths.clone())
     };
+    let outcome = paths.and_then(|paths| back_up(ctx, args, &paths, &notifier));
+    if let Err(e) = &outcome
+        && e.downcast_ref::<DevicesFailed>().is_none()
+    {
+        notifier.send(Event::BackupFailed {
+            name: source_name(&args.paths),
+            udid: None,
+            error: format!("{e:#}"),
+        });
+    }
+    notify::finish(notifier);
+    outcome
+}
+
+/// Some devices could not be backed up; each was reported on its own.
+#[derive(Debug)]
+struct DevicesFailed {
+    failed: usize,
+    of: usize,
+}
+
+impl std::fmt::Display for DevicesFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (failed, of) = (self.failed, self.of);
+        write!(f, "{failed} of {of} device(s) could not be backed up (see above)")
+    }
+}
+
+impl std::error::Error for DevicesFailed {}
+
+/// How a notification names what a failed run was to back up.
+fn source_name(paths: &[PathBuf]) -> String {
+    match paths {
+        [] => "the MobileSync backup folder".into(),
+        _ => (paths.iter().map(|p| p.display().to_string()))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+fn back_up(
+    ctx: &Context,
+    args: &BackupArgs,
+    paths: &[PathBuf],
+    notifier: &Notifier,
+) -> Result<Outcome> {
     let mut folders = Vec::new();
-    for p in &paths {
+    for p in paths {
         folders.extend(find_device_folders(p)?);
     }
     let repo = ctx.open()?;
@@ -65,17 +114,58 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
     if ctx.global.json {
         print_json(&run_json(&done));
     }
+    notify_run(notifier, &done);
+    notify::send_overdue(notifier, &repo, args.overdue);
     if !done.failures.is_empty() {
-        bail!(
-            "{} of {} device(s) could not be backed up (see above)",
-            done.failures.len(),
-            folders.len()
-        );
+        return Err(DevicesFailed {
+            failed: done.failures.len(),
+            of: folders.len(),
+        }
+        .into());
     }
     Ok(if done.incomplete() || !done.writing.is_empty() {
         Outcome::Warnings
     } else {
         Outcome::Success
+    })
+}
+
+/// Successes first, then failures: a Healthchecks check keeps the last ping, and a run with a
+/// failure must end as one. A backup still being written is not a failure (the next run
+/// takes it).
+fn notify_run(notifier: &Notifier, done: &BackupRun) {
+    let stored = done.stored.iter().map(|r| (r, false));
+    for (r, unchanged) in stored.chain(done.unchanged.iter().map(|r| (r, true))) {
+        notifier.send(Event::BackupSucceeded {
+            device: DeviceRef::from(&r.device),
+            snapshot: r.snapshot.short(),
+            files: r.summary.files,
+            bytes_added: if unchanged { 0 } else { r.summary.bytes_added },
+            unchanged,
+        });
+    }
+    for (folder, error) in &done.failures {
+        let (name, udid) = failed_device(folder);
+        notifier.send(Event::BackupFailed {
+            name,
+            udid,
+            error: error.to_string(),
+        });
+    }
+}
+
+/// The name and UDID of the device whose backup in `folder` failed, as far as its plists (or
+/// else the folder's name) tell.
+fn failed_device(folder: &Path) -> (String, Option<String>) {
+    let named = DeviceFolder::open(folder).ok().and_then(|d| {
+        let udid = d.udid().ok().map(|(u, _)| u);
+        (!d.info.device_name.is_empty()).then(|| (d.info.device_name.clone(), udid))
+    });
+    named.unwrap_or_else(|| {
+        let udid = (folder.file_name().and_then(|n| n.to_str()))
+            .filter(|n| looks_like_udid(n))
+            .map(str::to_uppercase);
+        (folder.display().to_string(), udid)
     })
 }
 
