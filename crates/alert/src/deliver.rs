@@ -61,12 +61,12 @@ pub fn judge(answer: &Answer) -> Verdict {
 }
 
 /// Sends requests; the seam unit tests replace.
-pub trait Post: Send {
+pub(crate) trait Post: Send {
     fn post(&mut self, request: &Request, timeout: Duration) -> Answer;
 }
 
 /// Over HTTP(S) with ureq and rustls (aws-lc-rs, the platform's trusted roots).
-pub struct Http {
+pub(crate) struct Http {
     agent: ureq::Agent,
 }
 
@@ -74,7 +74,7 @@ pub struct Http {
 const QUOTED: usize = 200;
 
 impl Http {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
             .root_certs(ureq::tls::RootCerts::PlatformVerifier)
@@ -117,10 +117,14 @@ impl Post for Http {
 /// The start of an error answer, on one line.
 fn quote(body: Result<Vec<u8>, ureq::Error>) -> String {
     let text = String::from_utf8_lossy(&body.unwrap_or_default()).into_owned();
-    let line: String = (text.split_whitespace().collect::<Vec<_>>().join(" ").chars())
-        .filter(|c| !c.is_control())
-        .take(QUOTED)
-        .collect();
+    let line: String = (text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars())
+    .filter(|c| !c.is_control())
+    .take(QUOTED)
+    .collect();
     line
 }
 

@@ -16,7 +16,11 @@ pub struct DeviceRef {
 impl DeviceRef {
     /// Its name, else (a backup that names none) its UDID.
     pub fn label(&self) -> &str {
-        if self.name.is_empty() { &self.udid } else { &self.name }
+        if self.name.is_empty() {
+            &self.udid
+        } else {
+            &self.name
+        }
     }
 }
 
@@ -130,9 +134,9 @@ impl Event {
                 device.label(),
                 local_time(*last_backup)
             ),
-            Event::Damage { summary } => format!(
-                "{summary}\nRun `hearth check` on the computer for the details."
-            ),
+            Event::Damage { summary } => {
+                format!("{summary}\nRun `hearth check` on the computer for the details.")
+            }
         }
     }
 
@@ -165,7 +169,9 @@ impl Event {
                 bytes_added,
                 unchanged,
                 ..
-            } => json!({"snapshot": snapshot, "files": files, "bytes_added": bytes_added, "unchanged": unchanged}),
+            } => {
+                json!({"snapshot": snapshot, "files": files, "bytes_added": bytes_added, "unchanged": unchanged})
+            }
             Event::BackupFailed { error, .. } => json!({"error": error}),
             Event::Overdue {
                 last_backup, days, ..
@@ -225,7 +231,11 @@ pub fn rfc3339(secs: i64) -> String {
 /// `2024-03-02 14:05` in this computer's time zone.
 fn local_time(secs: i64) -> String {
     Timestamp::from_second(secs)
-        .map(|t| t.to_zoned(TimeZone::system()).strftime("%Y-%m-%d %H:%M").to_string())
+        .map(|t| {
+            t.to_zoned(TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
         .unwrap_or_else(|_| secs.to_string())
 }
 
@@ -280,7 +290,12 @@ mod tests {
             days: 9,
         };
         assert_eq!(e.title(), "Anna's iPhone not backed up for 9 days");
-        assert!(e.body().starts_with("The last backup of Anna's iPhone was on 2024-03-0"), "{}", e.body());
+        assert!(
+            e.body()
+                .starts_with("The last backup of Anna's iPhone was on 2024-03-0"),
+            "{}",
+            e.body()
+        );
         let e = Event::Damage {
             summary: "1 problem: pack 1a2b: truncated".into(),
         };
@@ -301,14 +316,27 @@ mod tests {
         );
         let v = s.json();
         assert_eq!(v["event"], "overdue");
-        assert_eq!(v["device"], json!({"name": "Anna's iPhone", "udid": "00008110-000A"}));
+        assert_eq!(
+            v["device"],
+            json!({"name": "Anna's iPhone", "udid": "00008110-000A"})
+        );
         assert_eq!(v["time"], "2024-03-09T16:00:00Z");
         assert_eq!(v["last_backup"], "2024-03-02T14:00:00Z");
         assert_eq!(v["days"], 9);
         assert_eq!(v["host"], "pantry");
         assert_eq!(v["message"], s.event.body());
-        let v = Stamped::new(Event::Damage { summary: "x".into() }, 0, "h").json();
-        assert_eq!((v["event"].as_str(), &v["device"]), (Some("damage"), &Value::Null));
+        let v = Stamped::new(
+            Event::Damage {
+                summary: "x".into(),
+            },
+            0,
+            "h",
+        )
+        .json();
+        assert_eq!(
+            (v["event"].as_str(), &v["device"]),
+            (Some("damage"), &Value::Null)
+        );
     }
 
     #[test]
@@ -333,6 +361,9 @@ mod tests {
             unchanged: true,
         };
         assert!(!e.is_problem());
-        assert_eq!(e.body(), "Anna's iPhone is unchanged since snapshot 1a2b3c4d; nothing new to store.");
+        assert_eq!(
+            e.body(),
+            "Anna's iPhone is unchanged since snapshot 1a2b3c4d; nothing new to store."
+        );
     }
 }

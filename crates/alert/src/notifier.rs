@@ -85,7 +85,10 @@ impl Notifier {
         policy: RetryPolicy,
         transport: impl Fn() -> Box<dyn Post>,
     ) -> Result<Notifier, AlertError> {
-        let targets = urls.iter().map(|u| Target::parse(u)).collect::<Result<Vec<_>, _>>()?;
+        let targets = urls
+            .iter()
+            .map(|u| Target::parse(u))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut lanes = Vec::new();
         for target in targets {
             let shared = Arc::new(Shared {
@@ -268,7 +271,10 @@ impl Shared {
             let event = (s.queue.front()).map_or("notification", |j| j.event);
             all.push(failure(
                 event,
-                format!("{left} notification(s) not sent within {} s", within.as_secs_f64()),
+                format!(
+                    "{left} notification(s) not sent within {} s",
+                    within.as_secs_f64()
+                ),
             ));
         }
         all
@@ -313,7 +319,8 @@ impl Worker {
                 Verdict::Retry(why) => last = why,
             }
         }
-        Err(format!("{last} (after {attempts} attempts)"))
+        let plural = if attempts == 1 { "" } else { "s" };
+        Err(format!("{last} (after {attempts} attempt{plural})"))
     }
 }
 

@@ -131,7 +131,12 @@ impl Reported {
     /// Of `overdue` (all the devices overdue at `now`), those to report now, noted as
     /// reported: a device not reported since it last went quiet, or last reported on an
     /// earlier day (in `tz`). Devices no longer overdue are forgotten.
-    pub fn due(&mut self, overdue: &[OverdueDevice], now: i64, tz: &TimeZone) -> Vec<OverdueDevice> {
+    pub fn due(
+        &mut self,
+        overdue: &[OverdueDevice],
+        now: i64,
+        tz: &TimeZone,
+    ) -> Vec<OverdueDevice> {
         self.devices
             .retain(|udid, _| overdue.iter().any(|o| &o.device.udid == udid));
         let mut due = Vec::new();

@@ -99,7 +99,11 @@ impl Target {
                 body: event.json().to_string().into_bytes(),
             },
             Kind::Healthchecks => Request {
-                url: if problem { self.fail_url() } else { self.url.to_string() },
+                url: if problem {
+                    self.fail_url()
+                } else {
+                    self.url.to_string()
+                },
                 headers: vec![("Content-Type", "text/plain; charset=utf-8".into())],
                 body: event.text().into_bytes(),
             },
@@ -117,7 +121,10 @@ impl Target {
             url: self.url.to_string(),
             headers: vec![
                 ("Title", header_text(&e.title())),
-                ("Priority", if e.is_problem() { "high" } else { "default" }.into()),
+                (
+                    "Priority",
+                    if e.is_problem() { "high" } else { "default" }.into(),
+                ),
                 ("Tags", e.tags().into()),
                 ("Content-Type", "text/plain; charset=utf-8".into()),
             ],
@@ -155,7 +162,11 @@ fn basic_auth(url: &Url) -> Option<String> {
     if url.username().is_empty() && url.password().is_none() {
         return None;
     }
-    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     let pair = format!(
         "{}:{}",
         decode(url.username()),
@@ -181,7 +192,10 @@ fn shown_of_text(text: &str) -> String {
 /// Header values are ASCII; other text goes as an RFC 2047 encoded word, which ntfy (2.4 and
 /// later) decodes.
 fn header_text(text: &str) -> String {
-    let one_line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if one_line.is_ascii() {
         one_line
     } else {
@@ -227,7 +241,10 @@ mod tests {
         assert_eq!(kind("ntfy+http://10.0.0.2:8080/family"), Kind::Ntfy);
         assert_eq!(kind("NTFY+https://push.example.org/x"), Kind::Ntfy);
         assert_eq!(kind("https://hc-ping.com/5f3e"), Kind::Healthchecks);
-        assert_eq!(kind("hc+https://hc.example.org/ping/5f3e"), Kind::Healthchecks);
+        assert_eq!(
+            kind("hc+https://hc.example.org/ping/5f3e"),
+            Kind::Healthchecks
+        );
         assert_eq!(kind("https://hooks.example.org/abc"), Kind::Webhook);
         assert_eq!(kind("http://127.0.0.1:9/x"), Kind::Webhook);
     }
@@ -242,17 +259,25 @@ mod tests {
         ] {
             let e = Target::parse(url).unwrap_err().to_string();
             assert!(e.contains(problem), "{url}: {e}");
-            assert!(!e.contains("hunter2") && !e.contains("secret-topic") && !e.contains("family"), "{e}");
+            assert!(
+                !e.contains("hunter2") && !e.contains("secret-topic") && !e.contains("family"),
+                "{e}"
+            );
         }
     }
 
     #[test]
     fn userinfo_becomes_basic_auth_and_is_never_shown() {
-        let t = Target::parse("ntfy+https://anna:p%40ss@push.example.org:8443/topic-9f2?x=1").unwrap();
+        let t =
+            Target::parse("ntfy+https://anna:p%40ss@push.example.org:8443/topic-9f2?x=1").unwrap();
         assert_eq!(t.shown(), "ntfy https://push.example.org:8443/…");
         let r = t.request(&failed()).unwrap();
         assert_eq!(r.url, "https://push.example.org:8443/topic-9f2?x=1");
-        let auth = r.headers.iter().find(|(k, _)| *k == "Authorization").unwrap();
+        let auth = r
+            .headers
+            .iter()
+            .find(|(k, _)| *k == "Authorization")
+            .unwrap();
         // anna:p@ss
         assert_eq!(auth.1, "Basic YW5uYTpwQHNz");
     }
@@ -261,11 +286,22 @@ mod tests {
     fn ntfy_gets_plain_text_with_title_priority_and_tags_and_no_successes() {
         let t = Target::parse("https://ntfy.sh/family").unwrap();
         let r = t.request(&failed()).unwrap();
-        let header = |name: &str| r.headers.iter().find(|(k, _)| *k == name).unwrap().1.clone();
+        let header = |name: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| *k == name)
+                .unwrap()
+                .1
+                .clone()
+        };
         assert_eq!(header("Priority"), "high");
         assert_eq!(header("Tags"), "rotating_light");
         // "Backup of Anna’s iPhone failed", RFC 2047-encoded for its apostrophe.
-        assert!(header("Title").starts_with("=?UTF-8?B?"), "{}", header("Title"));
+        assert!(
+            header("Title").starts_with("=?UTF-8?B?"),
+            "{}",
+            header("Title")
+        );
         let body = String::from_utf8(r.body).unwrap();
         assert!(body.contains("Manifest.db: not a database"), "{body}");
         assert_eq!(t.request(&succeeded()), None);
@@ -274,17 +310,29 @@ mod tests {
     #[test]
     fn healthchecks_pings_success_and_posts_problems_to_fail() {
         let t = Target::parse("hc+https://hc.example.org/ping/5f3e/?rid=1").unwrap();
-        assert_eq!(t.request(&succeeded()).unwrap().url, "https://hc.example.org/ping/5f3e/?rid=1");
-        assert_eq!(t.request(&failed()).unwrap().url, "https://hc.example.org/ping/5f3e/fail?rid=1");
+        assert_eq!(
+            t.request(&succeeded()).unwrap().url,
+            "https://hc.example.org/ping/5f3e/?rid=1"
+        );
+        assert_eq!(
+            t.request(&failed()).unwrap().url,
+            "https://hc.example.org/ping/5f3e/fail?rid=1"
+        );
         let t = Target::parse("https://hc-ping.com/5f3e").unwrap();
-        assert_eq!(t.request(&failed()).unwrap().url, "https://hc-ping.com/5f3e/fail");
+        assert_eq!(
+            t.request(&failed()).unwrap().url,
+            "https://hc-ping.com/5f3e/fail"
+        );
     }
 
     #[test]
     fn webhooks_get_the_json_document() {
         let t = Target::parse("https://hooks.example.org/abc").unwrap();
         let r = t.request(&failed()).unwrap();
-        assert_eq!(r.headers, vec![("Content-Type", "application/json".to_string())]);
+        assert_eq!(
+            r.headers,
+            vec![("Content-Type", "application/json".to_string())]
+        );
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["event"], "backup_failed");
         assert_eq!(v["device"]["udid"], "00008110-000A");

@@ -52,7 +52,8 @@ impl Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let script: Arc<Mutex<VecDeque<u16>>> = Arc::new(Mutex::new(statuses.iter().copied().collect()));
+        let script: Arc<Mutex<VecDeque<u16>>> =
+            Arc::new(Mutex::new(statuses.iter().copied().collect()));
         let seen = requests.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {

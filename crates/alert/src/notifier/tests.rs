@@ -25,7 +25,10 @@ impl Post for Fake {
 fn fake(answers: &[u16], delay: Duration) -> Fake {
     Fake {
         answers: Arc::new(Mutex::new(
-            answers.iter().map(|s| Answer::Status(*s, String::new())).collect(),
+            answers
+                .iter()
+                .map(|s| Answer::Status(*s, String::new()))
+                .collect(),
         )),
         delay,
         ..Fake::default()
@@ -34,7 +37,10 @@ fn fake(answers: &[u16], delay: Duration) -> Fake {
 
 fn quick(delays_ms: &[u64]) -> RetryPolicy {
     RetryPolicy {
-        delays: delays_ms.iter().map(|m| Duration::from_millis(*m)).collect(),
+        delays: delays_ms
+            .iter()
+            .map(|m| Duration::from_millis(*m))
+            .collect(),
         timeout: Duration::from_secs(10),
     }
 }
@@ -90,13 +96,24 @@ fn send_never_waits_and_a_full_queue_drops_the_oldest() {
     for _ in 0..1000 {
         n.send(failed());
     }
-    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
     let failures = n.finish(Duration::from_millis(200));
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let reasons: Vec<&str> = failures.iter().map(|f| f.reason.as_str()).collect();
     // One taken by the thread, QUEUE waiting; the rest dropped.
     let dropped = format!("{} notification(s) dropped", 1000 - QUEUE - 1);
-    assert!(reasons.iter().any(|r| r.starts_with(&dropped)), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.starts_with(&dropped)),
+        "{reasons:?}"
+    );
     let left = format!("{} notification(s) not sent within 0.2 s", QUEUE + 1);
     assert!(reasons.contains(&left.as_str()), "{reasons:?}");
 }
@@ -108,7 +125,11 @@ fn finish_cuts_the_pauses_between_attempts_short() {
     n.send(failed());
     let started = Instant::now();
     let failures = n.finish(Duration::from_millis(300));
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(failures[0].reason, "HTTP 500 (no time left to try again)");
 }
 
@@ -134,7 +155,13 @@ fn successes_go_to_pings_only() {
     });
     n.send(failed());
     assert_eq!(n.finish(Duration::from_secs(5)), vec![]);
-    let mut urls: Vec<String> = f.seen.lock().unwrap().iter().map(|r| r.url.clone()).collect();
+    let mut urls: Vec<String> = f
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.url.clone())
+        .collect();
     urls.sort();
     assert_eq!(
         urls,
@@ -163,7 +190,12 @@ fn an_unreachable_target_fails_without_naming_its_secret_path() {
     let text = failures[0].to_string();
     assert!(text.contains("(after 3 attempts)"), "{text}");
     assert!(!text.contains("secret-topic"), "{text}");
-    assert!(text.starts_with(&format!("webhook http://127.0.0.1:{port}/…: backup_failed: ")), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "webhook http://127.0.0.1:{port}/…: backup_failed: "
+        )),
+        "{text}"
+    );
 }
 
 #[test]
@@ -172,4 +204,31 @@ fn no_targets_send_nothing() {
     assert!(n.is_empty());
     n.send(failed());
     assert_eq!(n.finish(Duration::ZERO), vec![]);
+}
+
+#[test]
+fn a_notifier_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Notifier>();
+}
+
+#[test]
+fn https_goes_through_rustls_and_a_server_that_does_not_speak_tls_is_a_failure() {
+    // Answers plain HTTP to whatever it is sent.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            use std::io::Write;
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let n = Notifier::with_policy(&[format!("https://127.0.0.1:{port}/x")], quick(&[])).unwrap();
+    n.send(failed());
+    let failures = n.finish(Duration::from_secs(10));
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].reason.contains("(after 1 attempt)"),
+        "{failures:?}"
+    );
 }

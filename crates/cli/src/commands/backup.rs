@@ -1,6 +1,7 @@
 //! `backup`: every device folder in every PATH, one snapshot each (none for a device unchanged
 //! since its last snapshot or still being written), one write session.
 
+use super::notify;
 use crate::Outcome;
 use crate::cli::BackupArgs;
 use crate::context::Context;
@@ -8,13 +9,12 @@ use crate::output::{bytes, device_json, device_line, esc, esc_text, print_json};
 use crate::progress::Bars;
 use anyhow::Context as _;
 use anyhow::{Result, bail};
+use hearth_alert::{DeviceRef, Event, Notifier};
 use hearth_format::DeviceIdentity;
 use hearth_ingest::{
     BackupRun, DeviceOutcome, DeviceReport, IngestError, IngestOptions, IosPasswords, PasswordMap,
     StillWriting, backup_folders,
 };
-use super::notify;
-use hearth_alert::{DeviceRef, Event, Notifier};
 use hearth_mobilesync::{DeviceFolder, find_device_folders, looks_like_udid};
 use serde_json::json;
 use std::io::IsTerminal;
@@ -55,7 +55,10 @@ struct DevicesFailed {
 impl std::fmt::Display for DevicesFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (failed, of) = (self.failed, self.of);
-        write!(f, "{failed} of {of} device(s) could not be backed up (see above)")
+        write!(
+            f,
+            "{failed} of {of} device(s) could not be backed up (see above)"
+        )
     }
 }
 

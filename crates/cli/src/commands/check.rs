@@ -1,7 +1,7 @@
 //! `check`.
 
-use crate::Outcome;
 use super::notify;
+use crate::Outcome;
 use crate::cli::NotifyArgs;
 use crate::context::Context;
 use crate::output::{bytes, esc_text, print_json};
@@ -23,7 +23,12 @@ pub fn run(
     outcome
 }
 
-fn check(ctx: &Context, all: bool, subset: Option<ReadData>, notifier: &Notifier) -> Result<Outcome> {
+fn check(
+    ctx: &Context,
+    all: bool,
+    subset: Option<ReadData>,
+    notifier: &Notifier,
+) -> Result<Outcome> {
     let read_data = match subset {
         Some(s) => s,
         None if all => ReadData::All,

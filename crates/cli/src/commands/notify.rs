@@ -48,11 +48,19 @@ pub fn send_overdue(notifier: &Notifier, repo: &Repository, overdue_micros: i64)
         return;
     }
     let now = hearth_repo::unix_now();
-    let events = repo.snapshots().map_err(anyhow::Error::from).and_then(|all| {
-        let snapshots = all.iter().map(|(_, s)| s);
-        let after = overdue_micros / 1_000_000;
-        Ok(hearth_alert::overdue::to_report(snapshots, &repo.cache_folder(), now, after)?)
-    });
+    let events = repo
+        .snapshots()
+        .map_err(anyhow::Error::from)
+        .and_then(|all| {
+            let snapshots = all.iter().map(|(_, s)| s);
+            let after = overdue_micros / 1_000_000;
+            Ok(hearth_alert::overdue::to_report(
+                snapshots,
+                &repo.cache_folder(),
+                now,
+                after,
+            )?)
+        });
     match events {
         Ok(events) => events.into_iter().for_each(|e| notifier.send(e)),
         Err(e) => eprintln!(
