@@ -38,6 +38,7 @@ mod frozen_v1;
 mod hostile_source;
 mod locks;
 mod mount;
+mod notify;
 mod prune;
 mod prune_crash;
 mod repair_crash;

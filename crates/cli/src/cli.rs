@@ -70,6 +70,12 @@ pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(secs))
 }
 
+/// `--overdue`: a span (`parse_span`) as a duration.
+pub fn parse_overdue(s: &str) -> Result<std::time::Duration, String> {
+    let micros = parse_span(s)?;
+    Ok(std::time::Duration::from_micros(micros.unsigned_abs()))
+}
+
 /// Microseconds per hour: spans are whole hours.
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
 
@@ -169,6 +175,8 @@ pub enum Command {
         /// random sample of about P% of the packs (at least one), different each run
         #[arg(long, value_name = "N/M|P%", value_parser = hearth_repo::ReadData::parse_subset, conflicts_with = "read_data")]
         read_data_subset: Option<hearth_repo::ReadData>,
+        #[command(flatten)]
+        notify: NotifyArgs,
     },
     /// Logical and stored bytes per device; dedup and compression ratios
     Stats,
@@ -423,6 +431,13 @@ pub struct WatchArgs {
     /// Wait until every device folder has settled, back up what is ready, and exit
     #[arg(long)]
     pub once: bool,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+    /// With --notify: report each device whose latest snapshot is older than this, looked at
+    /// every hour and once a day while it stays so (default 7d, or the config file's [notify]
+    /// overdue)
+    #[arg(long, value_name = "SPAN", value_parser = parse_overdue)]
+    pub overdue: Option<std::time::Duration>,
     /// Passwords of encrypted iOS backups (see `hearth backup`; also HEARTH_IOS_PASSWORD_FILE
     /// and the config file's ios_password_file); never asked for
     #[arg(long)]
@@ -524,6 +539,25 @@ pub struct BackupArgs {
     /// Needed once per device: the repository keeps the derived key.
     #[arg(long)]
     pub ios_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+    /// With --notify: report each device whose latest snapshot is older than this (e.g. 7d,
+    /// 36h, 2w), once a day while it stays so (default 7d, or the config file's [notify]
+    /// overdue)
+    #[arg(long, value_name = "SPAN", value_parser = parse_overdue)]
+    pub overdue: Option<std::time::Duration>,
+}
+
+/// Who hears of failures, overdue devices and damage.
+#[derive(Args, Clone, Default)]
+pub struct NotifyArgs {
+    /// Post to URL when a backup fails, a device is overdue or check finds damage
+    /// (repeatable): an ntfy topic (host ntfy.sh, or ntfy+https://...), a Healthchecks-style
+    /// ping URL (host hc-ping.com, or hc+https://...; also pinged when a backup succeeds), else
+    /// a JSON webhook. Also HEARTH_NOTIFY (URLs separated by spaces) and the config file's
+    /// [notify] urls. Never delays or fails the command by more than 30 s
+    #[arg(long = "notify", value_name = "URL", value_parser = Utf8)]
+    pub urls: Vec<String>,
 }
 
 #[derive(Args)]

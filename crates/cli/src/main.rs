@@ -75,6 +75,10 @@ fn main() -> ExitCode {
                 || matches!(
                     e.downcast_ref::<hearth_export::ExportError>(),
                     Some(hearth_export::ExportError::Usage(_))
+                )
+                || matches!(
+                    e.downcast_ref::<hearth_alert::AlertError>(),
+                    Some(hearth_alert::AlertError::BadUrl { .. })
                 );
             ExitCode::from(if usage { 2 } else { 1 })
         }

@@ -327,8 +327,17 @@ impl Settings {
         self.layer(flag.map(|v| (v, "--log")), file, default)
     }
 
-    /// `--notify URL...`, `[notify] urls`, else none.
+    /// `--notify URL...`, `HEARTH_NOTIFY` (URLs separated by white space), `[notify] urls`,
+    /// else none.
     pub fn notify_urls(&self, flag: &[String]) -> Setting<Vec<String>> {
+        if let Some(v) = (self.env)("HEARTH_NOTIFY").filter(|_| flag.is_empty()) {
+            let urls = v
+                .to_string_lossy()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            return setting(urls, Source::Env("HEARTH_NOTIFY"));
+        }
         let flag = (!flag.is_empty()).then(|| (flag.to_vec(), "--notify"));
         self.layer(flag, self.file.notify.urls.clone(), Vec::new())
     }

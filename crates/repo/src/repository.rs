@@ -189,8 +189,9 @@ impl Repository {
         self.backend.location()
     }
 
-    /// This repository's folder in this computer's cache.
-    pub(crate) fn cache_folder(&self) -> PathBuf {
+    /// This repository's folder in this computer's cache: also where notes of this computer
+    /// about it are kept (the last check, the overdue devices already reported).
+    pub fn cache_folder(&self) -> PathBuf {
         self.cache
             .path()
             .parent()

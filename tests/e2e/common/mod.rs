@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod http;
 pub mod ios_databases;
 pub mod procs;
+pub mod recorder;
 pub mod served;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! `backup`: every device folder in every PATH, one snapshot each (none for a device unchanged
 //! since its last snapshot or still being written), one write session.
 
+use super::notify;
 use crate::Outcome;
 use crate::cli::BackupArgs;
 use crate::context::Context;
@@ -8,6 +9,7 @@ use crate::output::{bytes, device_json, device_line, esc, esc_text, print_json};
 use crate::progress::Bars;
 use anyhow::Context as _;
 use anyhow::{Result, bail};
+use hearth_alert::{Event, Notifier};
 use hearth_format::DeviceIdentity;
 use hearth_ingest::{
     BackupRun, DeviceOutcome, DeviceReport, IngestError, IngestOptions, IosPasswords, PasswordMap,
@@ -23,9 +25,59 @@ use std::sync::{Arc, Mutex};
 const SHOWN_WARNINGS: usize = 10;
 
 pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
-    let paths = sources(ctx, &args.paths)?;
+    let notifier = notify::notifier(ctx, &args.notify)?;
+    let paths = sources(ctx, &args.paths);
+    let outcome = paths.and_then(|paths| back_up(ctx, args, &paths, &notifier));
+    if let Err(e) = &outcome
+        && e.downcast_ref::<DevicesFailed>().is_none()
+    {
+        notifier.send(Event::BackupFailed {
+            name: source_name(&args.paths),
+            udid: None,
+            error: format!("{e:#}"),
+        });
+    }
+    notify::finish(notifier);
+    outcome
+}
+
+/// Some devices could not be backed up; each was reported on its own.
+#[derive(Debug)]
+struct DevicesFailed {
+    failed: usize,
+    of: usize,
+}
+
+impl std::fmt::Display for DevicesFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (failed, of) = (self.failed, self.of);
+        write!(
+            f,
+            "{failed} of {of} device(s) could not be backed up (see above)"
+        )
+    }
+}
+
+impl std::error::Error for DevicesFailed {}
+
+/// How a notification names what a failed run was to back up.
+fn source_name(paths: &[PathBuf]) -> String {
+    match paths {
+        [] => "the MobileSync backup folder".into(),
+        _ => (paths.iter().map(|p| p.display().to_string()))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+fn back_up(
+    ctx: &Context,
+    args: &BackupArgs,
+    paths: &[PathBuf],
+    notifier: &Notifier,
+) -> Result<Outcome> {
     let mut folders = Vec::new();
-    for p in &paths {
+    for p in paths {
         folders.extend(find_device_folders(p)?);
     }
     let repo = ctx.open()?;
@@ -64,18 +116,33 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<Outcome> {
     if ctx.global.json {
         print_json(&run_json(&done));
     }
+    notify_run(notifier, &done);
+    notify::send_overdue(ctx, notifier, &repo, args.overdue);
     if !done.failures.is_empty() {
-        bail!(
-            "{} of {} device(s) could not be backed up (see above)",
-            done.failures.len(),
-            folders.len()
-        );
+        return Err(DevicesFailed {
+            failed: done.failures.len(),
+            of: folders.len(),
+        }
+        .into());
     }
     Ok(if done.incomplete() || !done.writing.is_empty() {
         Outcome::Warnings
     } else {
         Outcome::Success
     })
+}
+
+/// Successes first, then failures: a Healthchecks check keeps the last ping, and a run with a
+/// failure must end as one. A backup still being written is not a failure (the next run
+/// takes it).
+fn notify_run(notifier: &Notifier, done: &BackupRun) {
+    let stored = done.stored.iter().map(|r| notify::succeeded(r, false));
+    stored
+        .chain(done.unchanged.iter().map(|r| notify::succeeded(r, true)))
+        .for_each(|e| notifier.send(e));
+    for (folder, error) in &done.failures {
+        notifier.send(notify::failed(folder, &error.to_string()));
+    }
 }
 
 fn run_json(done: &BackupRun) -> serde_json::Value {

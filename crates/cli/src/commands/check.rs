@@ -1,14 +1,34 @@
 //! `check`.
 
+use super::notify;
 use crate::Outcome;
+use crate::cli::NotifyArgs;
 use crate::context::Context;
 use crate::output::{bytes, esc_text, print_json};
 use crate::progress::Bars;
 use anyhow::{Result, bail};
+use hearth_alert::{Event, Notifier};
 use hearth_repo::{CheckOptions, ReadData};
 use serde_json::json;
 
-pub fn run(ctx: &Context, all: bool, subset: Option<ReadData>) -> Result<Outcome> {
+pub fn run(
+    ctx: &Context,
+    all: bool,
+    subset: Option<ReadData>,
+    notify: &NotifyArgs,
+) -> Result<Outcome> {
+    let notifier = notify::notifier(ctx, notify)?;
+    let outcome = check(ctx, all, subset, &notifier);
+    notify::finish(notifier);
+    outcome
+}
+
+fn check(
+    ctx: &Context,
+    all: bool,
+    subset: Option<ReadData>,
+    notifier: &Notifier,
+) -> Result<Outcome> {
     let read_data = match subset {
         Some(s) => s,
         None if all => ReadData::All,
@@ -17,7 +37,20 @@ pub fn run(ctx: &Context, all: bool, subset: Option<ReadData>) -> Result<Outcome
     let repo = ctx.open_quietly()?;
     // A prune waits, and deletes no pack that check is reading (and would find gone).
     let _lock = ctx.shared_lock(&repo)?;
-    let report = repo.check(CheckOptions { read_data }, &Bars::new())?;
+    let report = match repo.check(CheckOptions { read_data }, &Bars::new()) {
+        Ok(report) => report,
+        Err(e) => {
+            let why = format!("check could not finish: {e}");
+            notifier.send(Event::damage(&repo.location(), &[why]));
+            return Err(e.into());
+        }
+    };
+    if !report.is_ok() {
+        let problems: Vec<String> = (report.damage.iter())
+            .map(|d| format!("{}: {}", d.object, d.problem))
+            .collect();
+        notifier.send(Event::damage(&repo.location(), &problems));
+    }
     // For the dashboard's "last check"; a cache that cannot be written costs only that note.
     if let Err(e) = repo.record_check(&report, read_data) {
         eprintln!("warning: {}", esc_text(&e.to_string()));

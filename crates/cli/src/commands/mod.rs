@@ -13,6 +13,7 @@ mod forget;
 mod key;
 mod list;
 mod mount;
+pub mod notify;
 mod repair;
 mod restore;
 mod schedule;
@@ -61,7 +62,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Check {
             read_data,
             read_data_subset,
-        } => check::run(&ctx, read_data, read_data_subset),
+            notify,
+        } => check::run(&ctx, read_data, read_data_subset, &notify),
         Command::Stats => stats::run(&ctx),
         Command::Key { command } => key::run(&ctx, command),
         Command::Unlock => repair::unlock(&ctx),

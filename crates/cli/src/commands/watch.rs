@@ -3,19 +3,22 @@
 //! stop signal (or, `--once`, until every device folder has settled).
 
 use super::backup::{ios_passwords, sources};
+use super::notify;
 use crate::Outcome;
 use crate::cli::WatchArgs;
 use crate::context::Context;
 use crate::output::{bytes, device_line, esc, esc_text};
 use crate::signals::{self, Stop};
 use anyhow::{Context as _, Result, bail};
+use hearth_alert::Notifier;
 use hearth_ingest::{DeviceOutcome, IngestError, IngestOptions};
 use hearth_repo::Repository;
 use hearth_watch::{Opened, Watch, WatchOptions, WatchReport};
 use std::fmt::Display;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub fn run(ctx: &Context, args: &WatchArgs) -> Result<Outcome> {
@@ -74,8 +77,24 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> Result<Outcome> {
         };
         open().map_err(|e| format!("{e:#}"))
     };
-    let summary = watch.run(open, log.as_ref())?;
+    let reporter = Reporter {
+        log: Arc::clone(&log),
+        notifier: notify::notifier(ctx, &args.notify)?,
+        unreachable_said: AtomicBool::new(false),
+    };
+    let summary = std::thread::scope(|scope| {
+        let (done, stopped) = mpsc::channel::<()>();
+        if !reporter.notifier.is_empty() {
+            let overdue = ctx.settings.notify_overdue(args.overdue).value;
+            let (reporter, password) = (&reporter, &password);
+            scope.spawn(move || reporter.watch_overdue(ctx, password, overdue, &stopped));
+        }
+        let summary = watch.run(open, &reporter);
+        drop(done);
+        summary
+    })?;
     log.line(format_args!("stopped"));
+    notify::finish(reporter.notifier);
     if summary.failed > 0 {
         bail!(
             "{} device(s) could not be backed up (see above)",
@@ -147,6 +166,95 @@ fn wait(d: Duration) -> String {
         (0, m, s) => format!("{m} min {s} s"),
         (h, 0, _) => format!("{h} h"),
         (h, m, _) => format!("{h} h {m} min"),
+    }
+}
+
+/// How often a watcher looks for devices not backed up for too long (`--overdue`).
+const OVERDUE_EVERY: Duration = Duration::from_secs(3600);
+
+/// The log, and the notifications of `--notify`: a backup stored or failed, the repository
+/// unusable (once until it is usable again), and devices overdue.
+struct Reporter {
+    log: Arc<Log>,
+    notifier: Notifier,
+    unreachable_said: AtomicBool,
+}
+
+impl Reporter {
+    /// At the start and then every [`OVERDUE_EVERY`] until `stopped` closes: each device not
+    /// backed up for `overdue` (reported once a day, `notify::send_overdue`).
+    fn watch_overdue(
+        &self,
+        ctx: &Context,
+        password: &[u8],
+        overdue: Duration,
+        stopped: &mpsc::Receiver<()>,
+    ) {
+        loop {
+            let opened =
+                (ctx.backend()).and_then(|b| Ok(Repository::open(b, password, &ctx.options())?));
+            match opened {
+                Ok(repo) => notify::send_overdue(ctx, &self.notifier, &repo, Some(overdue)),
+                Err(e) => self.log.line(format_args!(
+                    "warning: cannot tell which devices are overdue: {}",
+                    esc_text(&format!("{e:#}"))
+                )),
+            }
+            if stopped.recv_timeout(OVERDUE_EVERY) != Err(mpsc::RecvTimeoutError::Timeout) {
+                return;
+            }
+        }
+    }
+}
+
+impl WatchReport for Reporter {
+    fn watching(&self, folder: &Path, devices: usize, events: bool) {
+        self.log.watching(folder, devices, events)
+    }
+
+    fn folder_missing(&self, folder: &Path, problem: &str) {
+        self.log.folder_missing(folder, problem)
+    }
+
+    fn events_unavailable(&self, folder: &Path, error: &dyn Display) {
+        self.log.events_unavailable(folder, error)
+    }
+
+    fn not_ready(&self, device: &Path, why: &str) {
+        self.log.not_ready(device, why)
+    }
+
+    fn device_ready(&self, device: &Path) {
+        self.log.device_ready(device)
+    }
+
+    fn backed_up(&self, device: &Path, outcome: &DeviceOutcome) {
+        self.log.backed_up(device, outcome);
+        self.unreachable_said.store(false, Ordering::Relaxed);
+        match outcome {
+            DeviceOutcome::Stored(r) => self.notifier.send(notify::succeeded(r, false)),
+            DeviceOutcome::Unchanged(r) => self.notifier.send(notify::succeeded(r, true)),
+            DeviceOutcome::StillWriting(_) => {}
+        }
+        notify::warn(&self.notifier.take_failures());
+    }
+
+    fn backup_failed(&self, device: &Path, error: &IngestError) {
+        self.log.backup_failed(device, error);
+        self.notifier
+            .send(notify::failed(device, &error.to_string()));
+        notify::warn(&self.notifier.take_failures());
+    }
+
+    fn repository_unreachable(&self, error: &dyn Display, retry_in: Option<Duration>) {
+        self.log.repository_unreachable(error, retry_in);
+        if !self.unreachable_said.swap(true, Ordering::Relaxed) {
+            self.notifier.send(hearth_alert::Event::BackupFailed {
+                name: "hearth watch".into(),
+                udid: None,
+                error: format!("the repository cannot be used: {error}"),
+            });
+        }
     }
 }
 

@@ -13,9 +13,6 @@ use hearth_format::{Snapshot, SnapshotId};
 use maud::{Markup, html};
 use std::sync::Arc;
 
-/// A device not backed up for longer stands out.
-pub const OVERDUE_DAYS: i64 = 7;
-
 pub async fn page(State(app): State<Arc<App>>) -> Result<Markup, UiError> {
     let devices = app.read(super::devices).await?;
     let ids = devices.iter().flatten().map(|(id, _)| *id).collect();
@@ -74,7 +71,12 @@ fn device_card(snapshots: &[(SnapshotId, Snapshot)], now: i64, (from, to): (i64,
     };
     let d = &latest.device;
     let latest_secs = latest.time / 1_000_000;
-    let overdue = days(now - latest_secs) >= OVERDUE_DAYS;
+    // The notifications' rule, at their default span.
+    let overdue = hearth_alert::is_overdue(
+        latest_secs,
+        now,
+        hearth_alert::DEFAULT_OVERDUE_DAYS * 86_400,
+    );
     let ticks: Vec<(i64, String)> = snapshots
         .iter()
         .map(|(id, s)| (s.time, format!("{} · {}", time(s.time), id.short())))
