@@ -2,12 +2,14 @@
 //! the watched folder, as Finder writes one, is backed up exactly once, after it finished and
 //! settled; an unchanged folder makes no second snapshot, the next backup of the device one
 //! more; a folder missing at start is followed once it appears; an unreachable repository is
-//! tried again until it is back; SIGTERM ends it with status 0 and the log file holds the lines.
+//! tried again until it is back; SIGTERM ends it with status 0 and the log file holds the lines;
+//! the config file's notify URLs hear of backups stored and failed and of overdue devices.
 
 use crate::common;
 use crate::handmade;
 
 use common::procs::Proc;
+use common::recorder::Recorder;
 use common::{World, s};
 use handmade::{HandDevice, text, write_status};
 use hearth_testkit::bytes::noise;
@@ -15,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const UDID: &str = "00008110-000A1B2C3D4E5F60";
+const GARBLED: &str = "BAD00000BAD00000BAD00000BAD00000BAD00000";
 const DATE: u64 = 1_750_000_000;
 
 /// A device backup in `<src>/<UDID>`, as the device would leave it: `version` changes the
@@ -233,4 +236,80 @@ fn an_unreachable_repository_is_tried_again_until_it_is_back_and_once_backs_up_a
     write_slowly(&source(&w, 2), &backup.join(UDID), 2, 0.0);
     once(&w);
     assert_eq!(snapshots(&w).len(), 2);
+}
+
+#[test]
+fn a_watcher_notifies_what_it_backs_up_what_fails_and_overdue_devices_at_the_config_files_urls() {
+    let w = World::with_repo();
+    let backup = w.path("Backup");
+    write_slowly(&source(&w, 1), &backup.join(UDID), 1, 0.0);
+    // Backed up once already, with its June 2025 backup: overdue today.
+    w.ok(&["backup", s(&backup.join(UDID))]);
+    let garbled = HandDevice::new(&backup, GARBLED, "Garbled iPhone").finish();
+    std::fs::remove_file(garbled.join("Manifest.plist")).unwrap();
+    std::fs::write(garbled.join("Manifest.db"), noise(23, 8192)).unwrap();
+    let (hook, ping) = (Recorder::start(), Recorder::start());
+    let config = w.path("config/hearth/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let urls = format!(
+        "\"{}\", \"hc+{}\"",
+        hook.url("/hooks/family"),
+        ping.url("/ping/5f3e")
+    );
+    std::fs::write(&config, format!("[notify]\nurls = [{urls}]\n")).unwrap();
+
+    let mut cmd = w.cmd(&["watch", s(&backup), "--settle", "1s", "--rescan", "1s"]);
+    cmd.arg("--log").arg(w.path("watch.log"));
+    for v in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "HEARTH_NOTIFY",
+    ] {
+        cmd.env_remove(v);
+    }
+    let p = Proc::spawn(cmd, &w, "watch");
+    // The webhook hears of problems: the overdue device and the failed one.
+    let requests = hook.wait_for(2);
+    let events: Vec<_> = requests.iter().map(|r| r.json()).collect();
+    let of = |name: &str| {
+        events
+            .iter()
+            .filter(|e| e["event"] == name)
+            .collect::<Vec<_>>()
+    };
+    let (overdue, failed) = (of("overdue"), of("backup_failed"));
+    assert_eq!(
+        (overdue.len(), failed.len()),
+        (1, 1),
+        "{events:?}\n{}",
+        p.stderr()
+    );
+    assert_eq!(overdue[0]["device"]["udid"], UDID);
+    assert_eq!(failed[0]["device"]["udid"], GARBLED);
+    // The ping URL also hears of the device backed up (the backup the repository holds
+    // already, found unchanged), and `/fail` of the problems.
+    let pings = ping.wait_for(3);
+    let paths: Vec<&str> = pings.iter().map(|r| r.path.as_str()).collect();
+    let successes = (pings.iter())
+        .filter(|r| r.path == "/ping/5f3e")
+        .collect::<Vec<_>>();
+    assert_eq!(successes.len(), 1, "{paths:?}");
+    assert!(
+        successes[0].text().contains("unchanged"),
+        "{}",
+        successes[0].text()
+    );
+    assert_eq!(
+        paths.iter().filter(|p| **p == "/ping/5f3e/fail").count(),
+        2,
+        "{paths:?}"
+    );
+
+    // Nothing more while nothing changes: the failed device is not retried, nor reported again.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!((hook.requests().len(), ping.requests().len()), (2, 3));
+    assert_eq!(snapshots(&w).len(), 1);
+    stop(&w, p);
 }

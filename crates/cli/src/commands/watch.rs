@@ -95,7 +95,9 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> Result<Outcome> {
     })?;
     log.line(format_args!("stopped"));
     notify::finish(reporter.notifier);
-    if summary.failed > 0 {
+    // A watcher that was stopped did its job: its failures were logged (and notified) as they
+    // came. Only a --once run ends with how its backups went.
+    if args.once && summary.failed > 0 {
         bail!(
             "{} device(s) could not be backed up (see above)",
             summary.failed
