@@ -313,3 +313,29 @@ fn a_watcher_notifies_what_it_backs_up_what_fails_and_overdue_devices_at_the_con
     assert_eq!(snapshots(&w).len(), 1);
     stop(&w, p);
 }
+
+#[test]
+fn a_watcher_applies_the_config_files_retention_after_each_snapshot_it_stores() {
+    let w = World::with_repo();
+    let backup = w.path("Backup");
+    let config = w.path("config/hearth/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[retention]\nkeep_last = 1\n").unwrap();
+    std::fs::create_dir(&backup).unwrap();
+    let mut p = watch(&w, &backup, &[]);
+    wait_said(&mut p, "watching", 1);
+    write_slowly(&source(&w, 1), &backup.join(UDID), 1, 0.0);
+    wait_said(&mut p, "retention: forgot 0 snapshot(s)", 1);
+    let first = snapshots(&w);
+    assert_eq!(first.len(), 1, "{}", p.stderr());
+
+    write_slowly(&source(&w, 2), &backup.join(UDID), 2, 0.0);
+    wait_said(&mut p, "retention: forgot 1 snapshot(s)", 1);
+    let kept = snapshots(&w);
+    assert_eq!(kept.len(), 1, "{}", p.stderr());
+    assert_ne!(kept[0]["id"], first[0]["id"], "the newer snapshot is kept");
+    // What the forgotten snapshot alone held is gone from the packs, and the rest reads.
+    w.ok(&["check", "--read-data"]);
+    w.restore_latest(UDID, "out");
+    stop(&w, p);
+}

@@ -67,6 +67,25 @@ pub fn forget(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// What a watcher does after each snapshot it stores, as `forget --prune` does after a
+/// scheduled backup: forget by `policy` per device, then prune (5% unused may stay), under
+/// the exclusive lock. Returns the snapshots removed and the bytes stored before and after.
+pub fn forget_and_prune(
+    ctx: &Context,
+    repo: &Repository,
+    policy: &Policy,
+) -> Result<(usize, u64, u64)> {
+    let lock = ctx.exclusive_lock(repo)?;
+    let plan = repo.forget_plan(policy, None, Grouping::Device)?;
+    let remove = plan.remove();
+    repo.forget(&lock, &remove)?;
+    let (_, (before, after, _)) = run_prune(repo, &lock, DEFAULT_MAX_UNUSED)?;
+    Ok((remove.len(), before, after))
+}
+
+/// `--max-unused`'s default.
+const DEFAULT_MAX_UNUSED: f64 = 0.05;
+
 /// `forget SNAPSHOT...`: exactly those, also snapshots whose object no longer reads.
 fn forget_snapshots(ctx: &Context, args: &ForgetArgs) -> Result<Outcome> {
     let repo = ctx.open()?;

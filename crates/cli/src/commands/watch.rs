@@ -3,6 +3,7 @@
 //! stop signal (or, `--once`, until every device folder has settled).
 
 use super::backup::{ios_passwords, sources};
+use super::forget::forget_and_prune;
 use super::notify;
 use crate::Outcome;
 use crate::cli::WatchArgs;
@@ -13,13 +14,14 @@ use anyhow::{Context as _, Result, bail};
 use hearth_alert::Notifier;
 use hearth_ingest::{DeviceOutcome, IngestError, IngestOptions};
 use hearth_repo::Repository;
+use hearth_repo::retention::Policy;
 use hearth_watch::{Opened, Watch, WatchOptions, WatchReport};
 use std::fmt::Display;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub fn run(ctx: &Context, args: &WatchArgs) -> Result<Outcome> {
     // First: every thread started from here on leaves the stop signals to the signal thread.
@@ -77,20 +79,26 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> Result<Outcome> {
         };
         open().map_err(|e| format!("{e:#}"))
     };
+    let (stored, stored_rx) = mpsc::channel();
     let reporter = Reporter {
         log: Arc::clone(&log),
         notifier: notify::notifier(ctx, &args.notify)?,
         unreachable_said: AtomicBool::new(false),
+        stored,
+    };
+    let upkeep = Upkeep {
+        reporter: &reporter,
+        ctx,
+        password: &password,
+        overdue: ctx.settings.notify_overdue(args.overdue).value,
+        retention: ctx.settings.retention().map(|r| r.value),
     };
     let summary = std::thread::scope(|scope| {
-        let (done, stopped) = mpsc::channel::<()>();
-        if !reporter.notifier.is_empty() {
-            let overdue = ctx.settings.notify_overdue(args.overdue).value;
-            let (reporter, password) = (&reporter, &password);
-            scope.spawn(move || reporter.watch_overdue(ctx, password, overdue, &stopped));
-        }
+        let upkeep = &upkeep;
+        scope.spawn(move || upkeep.run(&stored_rx));
         let summary = watch.run(open, &reporter);
-        drop(done);
+        // Ends the upkeep thread.
+        let _ = reporter.stored.send(Upkeeping::Stop);
         summary
     })?;
     log.line(format_args!("stopped"));
@@ -174,37 +182,88 @@ fn wait(d: Duration) -> String {
 /// How often a watcher looks for devices not backed up for too long (`--overdue`).
 const OVERDUE_EVERY: Duration = Duration::from_secs(3600);
 
+/// What the upkeep thread is told.
+enum Upkeeping {
+    /// A snapshot was stored: time to forget and prune by the retention policy.
+    Stored,
+    Stop,
+}
+
 /// The log, and the notifications of `--notify`: a backup stored or failed, the repository
 /// unusable (once until it is usable again), and devices overdue.
 struct Reporter {
     log: Arc<Log>,
     notifier: Notifier,
     unreachable_said: AtomicBool,
+    /// Tells the upkeep thread of each snapshot stored.
+    stored: mpsc::Sender<Upkeeping>,
 }
 
-impl Reporter {
-    /// At the start and then every [`OVERDUE_EVERY`] until `stopped` closes: each device not
-    /// backed up for `overdue` (reported once a day, `notify::send_overdue`).
-    fn watch_overdue(
-        &self,
-        ctx: &Context,
-        password: &[u8],
-        overdue: Duration,
-        stopped: &mpsc::Receiver<()>,
-    ) {
+/// The watcher's work besides backing up, on a thread of its own so that a backup never waits
+/// for it: the config file's `[retention]` applied after each snapshot stored (forget, then
+/// prune), and devices overdue reported at the start and every [`OVERDUE_EVERY`].
+struct Upkeep<'a> {
+    reporter: &'a Reporter,
+    ctx: &'a Context,
+    password: &'a [u8],
+    overdue: Duration,
+    retention: Option<Policy>,
+}
+
+impl Upkeep<'_> {
+    fn run(&self, told: &mpsc::Receiver<Upkeeping>) {
+        let mut next_overdue = Instant::now();
         loop {
-            let opened =
-                (ctx.backend()).and_then(|b| Ok(Repository::open(b, password, &ctx.options())?));
-            match opened {
-                Ok(repo) => notify::send_overdue(ctx, &self.notifier, &repo, Some(overdue)),
-                Err(e) => self.log.line(format_args!(
-                    "warning: cannot tell which devices are overdue: {}",
-                    esc_text(&format!("{e:#}"))
-                )),
+            if Instant::now() >= next_overdue {
+                self.report_overdue();
+                next_overdue = Instant::now() + OVERDUE_EVERY;
             }
-            if stopped.recv_timeout(OVERDUE_EVERY) != Err(mpsc::RecvTimeoutError::Timeout) {
-                return;
+            match told.recv_timeout(next_overdue.saturating_duration_since(Instant::now())) {
+                Ok(Upkeeping::Stored) => self.retain(),
+                Ok(Upkeeping::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
+        }
+    }
+
+    fn open(&self) -> Result<Repository> {
+        let backend = self.ctx.backend()?;
+        Ok(Repository::open(
+            backend,
+            self.password,
+            &self.ctx.options(),
+        )?)
+    }
+
+    fn report_overdue(&self) {
+        let notifier = &self.reporter.notifier;
+        if notifier.is_empty() {
+            return;
+        }
+        match self.open() {
+            Ok(repo) => notify::send_overdue(self.ctx, notifier, &repo, Some(self.overdue)),
+            Err(e) => self.reporter.log.line(format_args!(
+                "warning: cannot tell which devices are overdue: {}",
+                esc_text(&format!("{e:#}"))
+            )),
+        }
+    }
+
+    fn retain(&self) {
+        let Some(policy) = &self.retention else {
+            return;
+        };
+        let log = &self.reporter.log;
+        match (self.open()).and_then(|repo| forget_and_prune(self.ctx, &repo, policy)) {
+            Ok((removed, before, after)) => log.line(format_args!(
+                "retention: forgot {removed} snapshot(s) by [retention]; pruned {} (stored {} now)",
+                bytes(before.saturating_sub(after)),
+                bytes(after)
+            )),
+            Err(e) => log.line(format_args!(
+                "warning: retention not applied: {}; tried again after the next snapshot",
+                esc_text(&format!("{e:#}"))
+            )),
         }
     }
 }
@@ -234,7 +293,10 @@ impl WatchReport for Reporter {
         self.log.backed_up(device, outcome);
         self.unreachable_said.store(false, Ordering::Relaxed);
         match outcome {
-            DeviceOutcome::Stored(r) => self.notifier.send(notify::succeeded(r, false)),
+            DeviceOutcome::Stored(r) => {
+                self.notifier.send(notify::succeeded(r, false));
+                let _ = self.stored.send(Upkeeping::Stored);
+            }
             DeviceOutcome::Unchanged(r) => self.notifier.send(notify::succeeded(r, true)),
             DeviceOutcome::StillWriting(_) => {}
         }
