@@ -239,21 +239,7 @@ fn local_time(secs: i64) -> String {
         .unwrap_or_else(|_| secs.to_string())
 }
 
-/// Bytes as `hearth` prints them (binary units, one decimal).
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+use hearth_repo::human::bytes;
 
 #[cfg(test)]
 mod tests {

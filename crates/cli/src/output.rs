@@ -75,20 +75,7 @@ fn chain_text<'a>(chain: impl Iterator<Item = &'a (dyn std::error::Error + 'stat
     text
 }
 
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+pub use hearth_repo::human::bytes;
 
 /// RFC 3339 UTC from Unix microseconds.
 pub fn time(micros: i64) -> String {

@@ -22,6 +22,7 @@ mod copy;
 mod device_keys;
 mod error;
 mod forget;
+pub mod human;
 pub mod local_time;
 mod lock;
 mod objects;
