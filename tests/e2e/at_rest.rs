@@ -624,8 +624,8 @@ fn a_repository_of_a_newer_format_version_is_refused() {
     let mut bytes = fs::read(&config).unwrap();
     assert_eq!(
         &bytes[..6],
-        b"HRTH\x43\x01",
-        "config header: magic, kind C, version 1"
+        b"HRTH\x43\x02",
+        "config header: magic, kind C, layout 2 (the content keys, docs/format.md §6)"
     );
     bytes[5] = 9;
     fs::write(&config, &bytes).unwrap();
