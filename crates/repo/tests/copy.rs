@@ -4,7 +4,7 @@
 mod common;
 
 use common::{options, snapshot};
-use hearth_format::{BlobKind, Content, DeviceKey, Entry, SnapshotId};
+use hearth_format::{DeviceKey, SnapshotId};
 use hearth_repo::{CheckOptions, CopyStatus, NoProgress, ReadData, RepoError, Repository};
 use hearth_storage::{Backend, FileType, LocalBackend};
 use hearth_testkit::bytes;
@@ -18,32 +18,13 @@ fn repo_at(dir: &Path, name: &str) -> Arc<LocalBackend> {
 
 /// A snapshot of device `name` at `time` holding one file of `content` (compressible text).
 fn backup(repo: &Repository, name: &str, time: i64, content: &[u8]) -> SnapshotId {
-    let lock = common::shared(repo);
-    let session = repo.write_session(&lock).unwrap();
-    let (chunks, size) = session
-        .store_reader(content, BlobKind::Data)
-        .map_err(|_| "store")
-        .unwrap();
-    let entries = vec![Entry {
-        path: "Manifest.db".into(),
-        row: None,
-        content: Some(Content {
-            size,
-            mtime_ns: 0,
-            mode: 0o644,
-            chunks,
-            cipher: None,
-        }),
-    }];
     let parent = repo.latest_for_udid(&format!("UDID-{name}")).unwrap();
     let snap = hearth_format::Snapshot {
         time,
         parent: parent.map(|(id, _)| id),
         ..snapshot(name)
     };
-    let id = repo.commit_snapshot(&session, snap, &entries).unwrap();
-    session.finish().unwrap();
-    id
+    common::commit_one_file(repo, snap, content)
 }
 
 /// Every object file in a local repository, by its path.

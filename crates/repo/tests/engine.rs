@@ -3,7 +3,7 @@
 mod common;
 
 use common::{options, snapshot};
-use hearth_format::{BlobKind, Content, Entry};
+use hearth_format::BlobKind;
 use hearth_repo::{CheckOptions, NoProgress, ReadData, RepoError, Repository};
 use hearth_storage::{Backend, FileType, LocalBackend};
 use hearth_testkit::bytes;
@@ -15,28 +15,7 @@ fn data(n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn backup(repo: &Repository, name: &str, content: &[u8]) -> hearth_format::SnapshotId {
-    let lock = common::shared(repo);
-    let session = repo.write_session(&lock).unwrap();
-    let (chunks, size) = session
-        .store_reader(content, BlobKind::Data)
-        .map_err(|_| "store")
-        .unwrap();
-    let entries = vec![Entry {
-        path: "Manifest.db".into(),
-        row: None,
-        content: Some(Content {
-            size,
-            mtime_ns: 0,
-            mode: 0o644,
-            chunks,
-            cipher: None,
-        }),
-    }];
-    let id = repo
-        .commit_snapshot(&session, snapshot(name), &entries)
-        .unwrap();
-    session.finish().unwrap();
-    id
+    common::commit_one_file(repo, snapshot(name), content)
 }
 
 #[test]

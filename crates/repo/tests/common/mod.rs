@@ -50,3 +50,32 @@ pub fn exclusive(repo: &hearth_repo::Repository) -> hearth_repo::ExclusiveLock {
     repo.lock_exclusive(std::time::Duration::ZERO, &|_| {})
         .expect("the exclusive lock")
 }
+
+/// Commits `snap` holding one file, `Manifest.db`, of `content`, in a write session of its own.
+pub fn commit_one_file(
+    repo: &hearth_repo::Repository,
+    snap: Snapshot,
+    content: &[u8],
+) -> hearth_format::SnapshotId {
+    use hearth_format::{BlobKind, Content, Entry};
+    let lock = shared(repo);
+    let session = repo.write_session(&lock).unwrap();
+    let (chunks, size) = session
+        .store_reader(content, BlobKind::Data)
+        .map_err(|_| "store")
+        .unwrap();
+    let entries = vec![Entry {
+        path: "Manifest.db".into(),
+        row: None,
+        content: Some(Content {
+            size,
+            mtime_ns: 0,
+            mode: 0o644,
+            chunks,
+            cipher: None,
+        }),
+    }];
+    let id = repo.commit_snapshot(&session, snap, &entries).unwrap();
+    session.finish().unwrap();
+    id
+}
