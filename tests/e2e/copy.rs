@@ -2,8 +2,9 @@
 //! the real binary. A copied snapshot restores byte-exact from REPO2 alone (REPO moved out of
 //! the way), also an encrypted backup's (its device key goes along); a second copy sends
 //! nothing and writes nothing; a later copy sends only the new chunks; `--device` copies one
-//! device; a repository not made alike is refused and left untouched; and it works from a
-//! local repository to one on S3 (moto) and back.
+//! device; a repository not made alike is refused and left untouched; it works from a
+//! local repository to one on S3 (moto) and back; and a copy killed halfway (SIGKILL) leaves
+//! REPO2 sound, the next copy completing it.
 
 use crate::common;
 
@@ -285,5 +286,85 @@ fn copies_from_local_to_s3_and_from_s3_to_local() {
     for d in &h.devices {
         let copied = restore(&w, s(&back), PASSWORD, &d.udid, &format!("back-{}", d.udid));
         assert_eq!(digest(&copied), digest(&d.folder), "{}", d.name);
+    }
+}
+
+/// A copy killed (SIGKILL) as soon as its first pack is in REPO2 leaves REPO2 as a killed
+/// backup would: `check` passes, every snapshot written restores; the next copy completes, and
+/// REPO2 then restores every device byte-exact with `check --read-data` passing.
+#[test]
+fn a_copy_killed_halfway_leaves_a_sound_repository_and_the_next_copy_completes() {
+    let w = World::with_repo();
+    let from = s(&w.repo()).to_owned();
+    // About 60 MB on three devices: several 16 MiB packs, so the kill comes before the end.
+    let h = generate(&HouseholdSpec::bench(60_000_000), &w.path("Backup")).unwrap();
+    backup(&w, &h.root);
+    let to = w.path("offsite");
+    init_like(&w, &from, s(&to));
+
+    let mut c = at(&w, &from, PASSWORD, &["copy", "--to", s(&to)]);
+    c.env("HEARTH_TO_PASSWORD", PASSWORD_2)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while common::files(&to.join("packs")).is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the copy ended before a pack was written"
+        );
+        assert!(start.elapsed().as_secs() < 120, "no pack written in 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let listed = |repo: &str, password: &str| -> Vec<Value> {
+        let text = ok(at(&w, repo, password, &["--json", "snapshots"]));
+        serde_json::from_str::<Value>(&text)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let copied = listed(s(&to), PASSWORD_2);
+    assert!(
+        copied.len() < h.devices.len(),
+        "killed before the last snapshot: {copied:#?}"
+    );
+    ok(at(&w, s(&to), PASSWORD_2, &["check"]));
+    for snap in &copied {
+        let udid = snap["device"]["udid"].as_str().unwrap();
+        let device = h.devices.iter().find(|d| d.udid == udid).unwrap();
+        let out = restore(&w, s(&to), PASSWORD_2, udid, &format!("early-{udid}"));
+        assert_eq!(
+            digest(&out),
+            digest(&device.folder),
+            "{udid} restores after the kill"
+        );
+    }
+
+    // The dead copy's lock is stale (its process is gone) and does not block the next copy.
+    let report = copy(&w, &from, s(&to), &[]);
+    assert_eq!(
+        report["snapshots"].as_array().unwrap().len(),
+        h.devices.len()
+    );
+    assert_eq!(listed(s(&to), PASSWORD_2).len(), h.devices.len());
+    ok(at(&w, s(&to), PASSWORD_2, &["check", "--read-data"]));
+    for d in &h.devices {
+        let out = restore(
+            &w,
+            s(&to),
+            PASSWORD_2,
+            &d.udid,
+            &format!("after-{}", d.udid),
+        );
+        assert_eq!(
+            digest(&out),
+            digest(&d.folder),
+            "{} restores byte-exact",
+            d.name
+        );
     }
 }
